@@ -1,0 +1,64 @@
+"""The in-memory case the core moves, and the steps and actions it reports.
+
+These are plain objects on purpose: the shared `transitions.Machine` fires on them directly
+(no per-case machine, no `add_model`), and the shell maps them to and from database rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(eq=False)
+class CaseState:
+    """What the core knows of one case: its state, its money and the dates that drive delays."""
+
+    state: str
+    state_entered: date
+    due_date: date
+    principal: Decimal
+    paid: Decimal = Decimal("0")
+    invoice_count: int = 1
+    letters_sent: int = 0
+    debtor_kind: str = "b2b"
+    debtor_country: str = "FR"
+    disputed: bool = False
+    promise_until: date | None = None
+    on_hold: bool = False
+    # The state to go back to when a pause (dispute, promise, hold) ends.
+    resume_state: str | None = None
+    # States entered by timed steps, so a step is never taken twice.
+    steps_taken: list[str] = field(default_factory=list)
+    # Opaque to the core: the shell's key for the case (database id, invoice number...).
+    key: Any = None
+
+    @property
+    def balance(self) -> Decimal:
+        return self.principal - self.paid
+
+
+@dataclass(frozen=True)
+class Action:
+    """Something the shell must do because a step happened: a letter to render, a call to make."""
+
+    kind: str  # "letter" | "email" | "registered_letter" | "phone"
+    state: str  # the state whose entry called for it
+    template: str | None = None  # letter template file name, relative to the workflow's letters folder
+    pay_within_days: int | None = None  # deadline printed in the letter, in calendar days
+
+
+@dataclass(frozen=True)
+class Step:
+    """One move of a case: which trigger, from where to where, on which day, and why."""
+
+    trigger: str
+    source: str
+    dest: str
+    on: date
+    facts: dict[str, Any]  # the guard facts that decided it, for the timeline
+    actions: tuple[Action, ...] = ()
+    reason: str | None = None  # for manual steps (jump, hold): who and why
+    by: str | None = None
