@@ -1,0 +1,106 @@
+"""The Jinja environment letters render in, and the error that names template and tag.
+
+Templates are user-written: they render in a `SandboxedEnvironment` (no `__class__`, no
+`__globals__`, no calls to unsafe methods) with autoescape on, so `&`, `<` and quotes in data
+come out literally instead of vanishing or corrupting the XML. `StrictUndefined` makes a
+missing variable, and the sandbox's refusals, fail loudly instead of printing nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+from jinja2 import StrictUndefined
+from jinja2.exceptions import TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+XML_TAG = re.compile(r"<[^>]+>")
+JINJA_FILENAME = "<template>"
+
+
+class LetterError(Exception):
+    """A letter template failed: which template, which tag, why; nothing was written."""
+
+    def __init__(self, template: str, tag: str | None, message: str, paragraph: int | None = None):
+        self.template = template
+        self.tag = tag
+        self.message = message
+        self.paragraph = paragraph
+        where = template
+        if paragraph is not None:
+            where += f", paragraph {paragraph}"
+        if tag:
+            where += f", tag {tag}"
+        super().__init__(f"{where}: {message}")
+
+
+def make_environment() -> SandboxedEnvironment:
+    """A fresh sandboxed, autoescaping, strict environment for letter templates."""
+    env = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+    return env
+
+
+def letter_error(template: str | Path, exc: Exception, source: str | None) -> LetterError:
+    """Turn a Jinja failure on a patched part `source` into a LetterError naming the tag."""
+    name = Path(template).name
+    lineno = getattr(exc, "lineno", None) or _template_lineno(exc.__traceback__)
+    if isinstance(exc, SecurityError):
+        reason = f"forbidden by the sandbox: {exc}"
+    elif isinstance(exc, UndefinedError):
+        reason = f"unknown variable or attribute: {exc}"
+    elif isinstance(exc, TemplateSyntaxError):
+        reason = f"Jinja syntax error: {exc.message}"
+    elif isinstance(exc, TemplateError):
+        reason = str(exc)
+    else:
+        reason = f"{type(exc).__name__}: {exc}"
+    if source is None or lineno is None:
+        return LetterError(name, None, reason)
+    line = _line(source, lineno)
+    tag = _pick_tag(line, str(exc))
+    # render_xml_part puts each <w:p> on its own line: line 1 is what precedes the first one.
+    paragraph = lineno - 1 if lineno > 1 else None
+    return LetterError(name, tag, reason, paragraph)
+
+
+def paragraph_text(xml_line: str) -> str:
+    """The visible text of one line of part XML (tags removed, entities kept short)."""
+    text = XML_TAG.sub("", xml_line)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
+
+
+def iter_tags(text: str) -> Iterator[str]:
+    """Every Jinja tag `{{ }}`, `{% %}`, `{# #}` in `text`, in order."""
+    return (m.group(0) for m in TAG.finditer(text))
+
+
+def _template_lineno(tb: TracebackType | None) -> int | None:
+    """The template line of the innermost template frame (Jinja rewrites tracebacks so)."""
+    lineno = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == JINJA_FILENAME:
+            lineno = tb.tb_lineno
+        tb = tb.tb_next
+    return lineno
+
+
+def _line(source: str, lineno: int) -> str:
+    lines = source.splitlines()
+    return lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+
+
+def _pick_tag(line: str, message: str) -> str | None:
+    """The tag of `line` the error message is about, else the first tag of the line."""
+    tags = list(iter_tags(XML_TAG.sub("", line)))
+    if not tags:
+        return None
+    names = re.findall(r"'([^']+)'", message)
+    for name in names:
+        for tag in tags:
+            if name in tag:
+                return tag
+    return tags[0]

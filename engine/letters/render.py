@@ -1,0 +1,89 @@
+"""Render one letter to a file, safely: compiled template, temporary name, atomic rename.
+
+`render_letter` is what the runner calls for each step. Templates are compiled once per file
+version (path, size, mtime) and kept, so a batch pays the compile once. `to_pdf` converts a
+letter with LibreOffice when it is installed, for `relance run --pdf`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+from engine.letters.compiled import CompiledTemplate
+from engine.letters.context import LetterData, build_context
+
+_cache: dict[tuple[str, int, int], CompiledTemplate] = {}
+_cache_lock = threading.Lock()
+
+
+def render_letter(template_path: str | Path, letter: LetterData, out_path: str | Path) -> str:
+    """Write the letter for `letter` to `out_path` and return the file's SHA-256 (hex).
+
+    The file appears whole or not at all: it is written under a temporary name in the same
+    folder, flushed, then renamed over `out_path`. A template error raises LetterError and
+    leaves nothing behind.
+    """
+    compiled = compiled_template(template_path)
+    content = compiled.render(build_context(letter))
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(content)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, out)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return hashlib.sha256(content).hexdigest()
+
+
+def compiled_template(template_path: str | Path) -> CompiledTemplate:
+    """The compiled template for this file version, compiling it on first use."""
+    path = Path(template_path).resolve()
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    with _cache_lock:
+        compiled = _cache.get(key)
+    if compiled is None:
+        compiled = CompiledTemplate(path)
+        with _cache_lock:
+            # Drop older versions of the same file: an edited template must not linger.
+            for old in [k for k in _cache if k[0] == key[0]]:
+                del _cache[old]
+            _cache[key] = compiled
+    return compiled
+
+
+def to_pdf(docx_path: str | Path, out_dir: str | Path | None = None, timeout: float = 120) -> Path | None:
+    """Convert a DOCX to PDF with LibreOffice; None when `soffice` is not installed.
+
+    Each call uses its own LibreOffice profile, so parallel conversions do not clash.
+    """
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        return None
+    source = Path(docx_path).resolve()
+    target_dir = Path(out_dir).resolve() if out_dir else source.parent
+    with tempfile.TemporaryDirectory(prefix="relance-soffice-") as profile:
+        result = subprocess.run(
+            [
+                soffice, f"-env:UserInstallation=file://{profile}", "--headless",
+                "--convert-to", "pdf", "--outdir", str(target_dir), str(source),
+            ],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )
+    pdf = target_dir / (source.stem + ".pdf")
+    if result.returncode != 0 or not pdf.exists():
+        raise RuntimeError(
+            f"LibreOffice could not convert {source.name}: {result.stderr.strip() or result.stdout}"
+        )
+    return pdf
