@@ -1,0 +1,230 @@
+"""`relance letters check`: find what is wrong in letter templates before a batch goes out.
+
+Each problem names the template, the tag and the paragraph: Jinja syntax errors, variables the
+letter context does not provide, tags Word split in a way docxtpl cannot repair, a trial render
+with the sample case (the sandbox refuses unsafe tags here), wording that imitates a court or a
+bailiff in amicable letters, and the mentions each kind of letter must carry (wording.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from docxtpl import DocxTemplate
+from jinja2 import meta
+from lxml import etree
+
+from engine.letters.compiled import CompiledTemplate, _as_lines
+from engine.letters.context import build_context, sample_letter_data
+from engine.letters.environment import (
+    TAG,
+    LetterError,
+    iter_tags,
+    letter_error,
+    make_environment,
+    paragraph_text,
+)
+
+KINDS = {"relance": "reminder", "mise_en_demeure": "formal_notice",
+         "transmission_contentieux": "litigation"}
+PARAGRAPH = re.compile(r"<w:p[ >].*?</w:p>", re.DOTALL)
+TEXT = re.compile(r"<w:t(?: [^>]*)?>(.*?)</w:t>", re.DOTALL)
+DELIMITER = re.compile(r"\{\{|\{%|\{#|\}\}|%\}|#\}")
+
+
+@dataclass(frozen=True)
+class LetterProblem:
+    """One thing to fix in a template, located as precisely as we can."""
+
+    template: str
+    code: str  # syntax | unknown-variable | split-tag | broken-xml | render | forbidden-term | missing-mention
+    message: str
+    tag: str | None = None
+    paragraph: int | None = None
+    part: str | None = None  # "document", "header1.xml"...
+
+    def __str__(self) -> str:
+        where = self.template
+        if self.part and self.part != "document":
+            where += f" ({self.part})"
+        if self.paragraph is not None:
+            where += f", paragraph {self.paragraph}"
+        if self.tag:
+            where += f", tag {self.tag}"
+        return f"{where}: {self.message}"
+
+
+def template_kind(path: str | Path) -> str | None:
+    """reminder | formal_notice | litigation from the file name, None when it says nothing."""
+    stem = Path(path).stem
+    for prefix, kind in KINDS.items():
+        if stem.startswith(prefix):
+            return kind
+    return None
+
+
+def check_folder(folder: str | Path, templates: Iterable[str] | None = None) -> list[LetterProblem]:
+    """Check every .docx of `folder` (or only the named `templates`) and list all problems."""
+    root = Path(folder)
+    if templates is None:
+        # Word leaves "~$name.docx" lock files next to open documents: not templates.
+        names = sorted(p.name for p in root.glob("*.docx") if not p.name.startswith("~$"))
+    else:
+        names = list(templates)
+    problems: list[LetterProblem] = []
+    for name in names:
+        path = root / name
+        if not path.exists():
+            problems.append(LetterProblem(name, "missing", f"template not found in {root}"))
+            continue
+        problems.extend(check_template(path, template_kind(path)))
+    return problems
+
+
+def check_template(path: str | Path, kind: str | None = None) -> list[LetterProblem]:
+    """All problems of one template; `kind` defaults to what the file name says."""
+    from engine.letters.wording import check_wording  # wording imports this module's types
+
+    path = Path(path)
+    name = path.name
+    kind = kind or template_kind(path)
+    try:
+        tpl = DocxTemplate(str(path))
+        tpl.init_docx()
+    except Exception as exc:  # not a zip, not a Word document
+        return [LetterProblem(name, "unreadable", f"cannot open as a Word document: {exc}")]
+    env = make_environment()
+    known = set(build_context(sample_letter_data()).keys())
+    problems: list[LetterProblem] = []
+    structure_ok = True
+    for part_name, raw in _parts(tpl):
+        found = _check_part(name, part_name, raw, tpl, env, known)
+        structure_ok = structure_ok and not any(p.code in ("syntax", "broken-xml") for p in found)
+        problems.extend(found)
+    if structure_ok:
+        problems.extend(_check_render(path, kind))
+    if kind is not None:
+        problems.extend(check_wording(path, kind, structure_ok))
+    return problems
+
+
+def template_paragraphs(tpl: DocxTemplate) -> list[tuple[str, int, str]]:
+    """(part, paragraph number, visible text) for the body, headers and footers of a template."""
+    result = []
+    for part_name, raw in _parts(tpl):
+        for number, xml in enumerate(PARAGRAPH.findall(raw), start=1):
+            result.append((part_name, number, _text_of(xml)))
+    return result
+
+
+def _parts(tpl: DocxTemplate) -> list[tuple[str, str]]:
+    """(name, XML) of the body and of every header and footer, as docxtpl reads them."""
+    parts = [("document", tpl.get_xml())]
+    for uri in (DocxTemplate.HEADER_URI, DocxTemplate.FOOTER_URI):
+        for _rel, part in tpl.get_headers_footers(uri):
+            parts.append((part.partname.membername.rsplit("/", 1)[-1], tpl.get_part_xml(part)))
+    return parts
+
+
+def _check_part(name, part_name, raw, tpl, env, known) -> list[LetterProblem]:
+    problems = _split_tags(name, part_name, raw)
+    source = _as_lines(tpl.patch_xml(raw))
+    problems += _broken_xml(name, part_name, source)
+    try:
+        ast = env.parse(source)
+    except Exception as exc:
+        err = letter_error(name, exc, source)
+        return problems + [LetterProblem(name, "syntax", err.message, err.tag, err.paragraph, part_name)]
+    for variable in sorted(meta.find_undeclared_variables(ast) - known):
+        tag, paragraph = _locate(source, variable)
+        problems.append(LetterProblem(
+            name, "unknown-variable",
+            f"the letter context has no variable {variable!r} (see letters/README.md)",
+            tag, paragraph, part_name,
+        ))
+    return problems
+
+
+def _split_tags(name: str, part_name: str, raw: str) -> list[LetterProblem]:
+    """Tags that open in one paragraph and close in another (Word moved text across a break)."""
+    problems = []
+    for number, xml in enumerate(PARAGRAPH.findall(raw), start=1):
+        text = _text_of(xml)
+        leftover = TAG.sub("", text)
+        stray = DELIMITER.search(leftover)
+        if stray:
+            snippet = leftover[max(stray.start() - 20, 0): stray.end() + 30].strip()
+            problems.append(LetterProblem(
+                name, "split-tag",
+                f"a tag is cut across paragraphs near {snippet!r}: retype the whole tag on one line",
+                snippet, number, part_name,
+            ))
+    return problems
+
+
+def _broken_xml(name: str, part_name: str, source: str) -> list[LetterProblem]:
+    """After docxtpl's repairs, the XML must still be well formed once tags are taken out."""
+    problems = []
+    for tag in iter_tags(source):
+        if "<" in tag:
+            problems.append(LetterProblem(
+                name, "broken-xml",
+                "Word formatting inside this tag that docxtpl cannot remove: retype the tag",
+                paragraph_text(tag)[:60], _line_of(source, source.find(tag)), part_name,
+            ))
+    if problems:
+        return problems
+    stripped = TAG.sub("", source)
+    try:
+        etree.fromstring(stripped.encode("utf-8"))
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno or 0
+        text = paragraph_text(source.splitlines()[line - 1]) if 0 < line <= len(source.splitlines()) else ""
+        tags = list(iter_tags(text))
+        problems.append(LetterProblem(
+            name, "broken-xml",
+            "a tag was split by Word editing (revision marks, field or hyperlink) in a way "
+            f"docxtpl cannot repair; retype it ({exc.msg})",
+            tags[0] if tags else None, line - 1 if line > 1 else None, part_name,
+        ))
+    return problems
+
+
+def _check_render(path: Path, kind: str | None) -> list[LetterProblem]:
+    """Render with the sample cases; what fails here would fail in a batch."""
+    problems: list[LetterProblem] = []
+    try:
+        compiled = CompiledTemplate(path)
+    except LetterError as err:
+        return [LetterProblem(path.name, "syntax", err.message, err.tag, err.paragraph)]
+    for debtor_kind in ("b2b", "b2c"):
+        try:
+            compiled.render(build_context(sample_letter_data(debtor_kind)))
+        except LetterError as err:
+            problems.append(LetterProblem(
+                path.name, "render", f"{err.message} (sample {debtor_kind} case)",
+                err.tag, err.paragraph,
+            ))
+            break
+    return problems
+
+
+def _locate(source: str, variable: str) -> tuple[str | None, int | None]:
+    word = re.compile(rf"(?<![\w.]){re.escape(variable)}(?!\w)")
+    for number, line in enumerate(source.splitlines(), start=1):
+        for tag in iter_tags(paragraph_text(line)):
+            if word.search(tag):
+                return tag, number - 1 if number > 1 else None
+    return None, None
+
+
+def _line_of(source: str, offset: int) -> int | None:
+    line = source.count("\n", 0, max(offset, 0)) + 1
+    return line - 1 if line > 1 else None
+
+
+def _text_of(paragraph_xml: str) -> str:
+    return "".join(TEXT.findall(paragraph_xml)).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
