@@ -272,7 +272,11 @@ class _Reader:
         edges: dict[str, set[str]] = {name: set() for name in states}
         for spec in transitions:
             for source in spec.sources:
-                edges.setdefault(source, set()).add(spec.dest)
+                if spec.dest in states:  # an unknown destination is reported already
+                    edges[source].add(spec.dest)
+        if "paid" in states and states["paid"].final and not any(t.trigger == "payment" for t in transitions):
+            for name in states:  # the engine's built-in payment: a full payment ends in 'paid'
+                edges[name].add("paid")
         seen, todo = {initial}, [initial]
         while todo:
             for nxt in edges.get(todo.pop(), ()):

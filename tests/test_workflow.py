@@ -1,0 +1,190 @@
+"""Workflow loading: every kind of mistake reported, located by line and key, all at once."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from engine.calendar import Delay
+from engine.workflow import Problem, WorkflowError, check_workflow, load_workflow
+
+HERE = Path(__file__).parent
+REPO = HERE.parent
+LETTERS = ("relance_1", "relance_2", "relance_3", "mise_en_demeure", "transmission_contentieux")
+
+VALID = """\
+name: t
+version: 1
+letters: letters
+initial: due
+states:
+  due: {}
+  reminder1:
+    letter: relance.docx
+  paid: {final: true}
+transitions:
+  - trigger: escalate
+    source: due
+    dest: reminder1
+    after: 7 days
+  - trigger: payment
+    source: "*"
+    dest: paid
+    when: "balance <= 0"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    """A workflow file in tmp_path beside a letters folder holding relance.docx."""
+    (tmp_path / "letters").mkdir(exist_ok=True)
+    (tmp_path / "letters" / "relance.docx").write_bytes(b"")
+    path = tmp_path / "wf.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def errors(path: Path) -> list[Problem]:
+    return [p for p in check_workflow(path) if p.severity == "error"]
+
+
+def only_error(path: Path) -> Problem:
+    found = errors(path)
+    assert len(found) == 1, [str(p) for p in found]
+    return found[0]
+
+
+def test_valid_file_loads_into_a_frozen_workflow(tmp_path: Path) -> None:
+    wf = load_workflow(write(tmp_path, VALID))
+    assert (wf.name, wf.version, wf.initial, wf.grouping, wf.calendar) == ("t", 1, "due", "debtor", "FR")
+    assert wf.letters_dir == (tmp_path / "letters").resolve()
+    assert wf.states["reminder1"].channels == ("letter",)
+    assert wf.transitions[0].after == Delay(7, "day")
+    assert wf.transitions[1].sources == ("due", "reminder1")  # "*": every state but the destination
+    assert wf.transitions[1].when is not None and wf.transitions[1].when.source == "balance <= 0"
+    with pytest.raises(AttributeError):
+        wf.name = "other"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        wf.states["x"] = wf.states["due"]  # type: ignore[index]
+
+
+def test_yaml_syntax_error_has_its_line(tmp_path: Path) -> None:
+    problem = only_error(write(tmp_path, VALID.replace("  due: {}", "  due: {\n  oops: [")))
+    assert problem.message.startswith("YAML syntax error")
+    assert problem.line is not None and problem.line >= 6
+
+
+def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID.replace("    letter: relance.docx", "    leter: relance.docx"))
+    problem = only_error(path)
+    assert (problem.line, problem.key) == (8, "states.reminder1.leter")
+    assert str(problem) == f"{path}:8: states.reminder1.leter: unknown key 'leter' (did you mean 'letter'?)"
+
+
+def test_transition_naming_unknown_states(tmp_path: Path) -> None:
+    text = VALID.replace("    dest: reminder1", "    dest: remindr1").replace("    source: due", "    source: [due, nowhere]")
+    found = {(p.line, p.key): p.message for p in errors(write(tmp_path, text))}
+    assert found[(12, "transitions[0].source")] == "unknown state 'nowhere'"
+    assert found[(13, "transitions[0].dest")] == "unknown state 'remindr1' (did you mean 'reminder1'?)"
+
+
+def test_missing_and_unknown_initial(tmp_path: Path) -> None:
+    missing = only_error(write(tmp_path, VALID.replace("initial: due\n", "")))
+    assert missing.key == "initial" and "missing required key 'initial'" in missing.message
+    unknown = only_error(write(tmp_path, VALID.replace("initial: due", "initial: dew")))
+    assert (unknown.line, unknown.key) == (4, "initial")
+    assert "unknown initial state 'dew' (did you mean 'due'?)" in unknown.message
+
+
+def test_duplicate_state_is_reported_not_silently_dropped(tmp_path: Path) -> None:
+    text = VALID.replace("  paid: {final: true}", "  paid: {final: true}\n  reminder1: {}")
+    problem = only_error(write(tmp_path, text))
+    assert (problem.line, problem.key, problem.message) == (10, "states.reminder1", "duplicate key 'reminder1'")
+
+
+def test_unreachable_state_and_no_path_to_an_end(tmp_path: Path) -> None:
+    text = VALID.replace("  paid: {final: true}", "  paid: {final: true}\n  island: {final: true}")
+    problem = only_error(write(tmp_path, text))
+    assert (problem.line, problem.key) == (10, "states.island")
+    assert "unreachable from the initial state 'due'" in problem.message
+    no_end = VALID.split("  - trigger: payment")[0].replace("  paid: {final: true}\n", "")
+    found = {(p.key, p.message) for p in errors(write(tmp_path, no_end))}
+    assert ("initial", "no path from 'due' to a final state") in found
+
+
+def test_state_without_a_way_out_is_a_warning(tmp_path: Path) -> None:
+    problems = check_workflow(write(tmp_path, VALID))
+    assert [(p.severity, p.line, p.key) for p in problems] == [("warning", 7, "states.reminder1")]
+    assert "no timed transition leaves it" in problems[0].message
+    assert str(problems[0]).endswith("states.reminder1: warning: " + problems[0].message)
+
+
+@pytest.mark.parametrize("delay", ["7", "seven days", "3 business weeks", "7 dayz"])
+def test_malformed_delay(tmp_path: Path, delay: str) -> None:
+    problem = only_error(write(tmp_path, VALID.replace("after: 7 days", f"after: {delay}")))
+    assert (problem.line, problem.key) == (14, "transitions[0].after")
+    assert "delay" in problem.message
+
+
+def test_guard_syntax_error_and_unknown_fact(tmp_path: Path) -> None:
+    bad_syntax = only_error(write(tmp_path, VALID.replace('"balance <= 0"', '"balance <= "')))
+    assert (bad_syntax.line, bad_syntax.key) == (18, "transitions[1].when")
+    assert bad_syntax.message.startswith("syntax error in guard")
+    unknown = only_error(write(tmp_path, VALID.replace('"balance <= 0"', '"balanse <= 0"')))
+    assert (unknown.line, unknown.key) == (18, "transitions[1].when")
+    assert unknown.message == "unknown fact 'balanse' (did you mean 'balance'?)"
+
+
+def test_missing_letter_template_and_missing_letters_folder(tmp_path: Path) -> None:
+    missing = only_error(write(tmp_path, VALID.replace("relance.docx", "relance_9.docx")))
+    assert (missing.line, missing.key) == (8, "states.reminder1.letter")
+    assert "'relance_9.docx' not found" in missing.message
+    no_folder = only_error(write(tmp_path, VALID.replace("letters: letters", "letters: ../nowhere")))
+    assert (no_folder.line, no_folder.key) == (3, "letters")
+
+
+def test_extensions_are_validated(tmp_path: Path) -> None:
+    text = VALID.replace("letters: letters", "letters: letters\ngrouping: invoice\ncalendar_subdivision: '57'")
+    text = text.replace("    letter: relance.docx", "    letter: relance.docx\n    label: Première relance\n    kind: reminder")
+    wf = load_workflow(write(tmp_path, text))
+    assert (wf.grouping, wf.calendar_subdivision) == ("invoice", "57")
+    assert (wf.states["reminder1"].label, wf.states["reminder1"].kind) == ("Première relance", "reminder")
+    bad = text.replace("grouping: invoice", "grouping: client").replace("'57'", "'99'").replace("kind: reminder", "kind: remind")
+    found = {p.key for p in errors(write(tmp_path, bad))}
+    assert found == {"grouping", "calendar_subdivision", "states.reminder1.kind"}
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = (VALID.replace("version: 1", "version: one").replace("leter", "x")
+            .replace("    letter: relance.docx", "    leter: relance.docx")
+            .replace("after: 7 days", "after: soon").replace('"balance <= 0"', '"__import__ > 0"'))
+    keys = sorted(p.key or "" for p in errors(write(tmp_path, text)))
+    assert keys == ["states.reminder1.leter", "transitions[0].after", "transitions[1].when", "version"]
+    with pytest.raises(WorkflowError) as raised:
+        load_workflow(write(tmp_path, text))
+    assert len([p for p in raised.value.problems if p.severity == "error"]) == 4
+    assert "transitions[0].after" in str(raised.value)
+
+
+def test_unreadable_or_non_mapping_file(tmp_path: Path) -> None:
+    assert "cannot read" in only_error(tmp_path / "absent.yaml").message
+    assert "mapping" in only_error(write(tmp_path, "- a\n- b\n")).message
+
+
+@pytest.mark.parametrize("name", ["fr-b2b.yaml", "fr-b2c.yaml"])
+def test_shipped_workflows_are_clean(tmp_path: Path, name: str) -> None:
+    """The shipped policies load with no error and no warning (against a stand-in letters folder)."""
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "letters" / "fr").mkdir(parents=True)
+    for letter in LETTERS:
+        (tmp_path / "letters" / "fr" / f"{letter}.docx").write_bytes(b"")
+    path = Path(shutil.copy(REPO / "workflows" / name, tmp_path / "workflows"))
+    assert check_workflow(path) == []
+    wf = load_workflow(path)
+    assert wf.states["formal_notice"].channels == ("registered_letter",)
+    assert 8 <= (wf.states["formal_notice"].pay_within or 0) <= 15
+    assert [wf.states[s].letter for s in ("reminder1", "reminder2", "reminder3", "formal_notice", "litigation")] == [
+        f"{letter}.docx" for letter in LETTERS
+    ]
