@@ -257,7 +257,7 @@ class PaymentWriter:
             select(Invoice.number, Invoice.id, Invoice.debtor_id)
             .where(Invoice.creditor_id == ctx.creditor_id, Invoice.number.in_(named))
         )} if named else {}
-        new: list[tuple[dict[str, Any], int, int | None]] = []
+        new: list[tuple[dict[str, Any], dict[str, Any], int, int | None]] = []
         for (row, values), key in zip(batch, keys, strict=True):
             debtor_id = ctx.debtor_ids.get(values["debtor_ref"])
             if debtor_id is None:
@@ -280,14 +280,14 @@ class PaymentWriter:
                 else:
                     outcome.unchanged += 1
                 continue
-            new.append((self._row_values(ctx, values, key, debtor_id), debtor_id, invoice_id))
+            new.append((self._row_values(ctx, values, key, debtor_id), values, debtor_id, invoice_id))
         if new:
             ids = session.scalars(
                 insert(self.model).returning(self.model.id, sort_by_parameter_order=True),
-                [values for values, _d, _i in new],
+                [row_values for row_values, _v, _d, _i in new],
             ).all()
             self._allocate(ctx, [(id_, values, debtor_id, invoice_id)
-                                 for id_, (values, debtor_id, invoice_id) in zip(ids, new, strict=True)], outcome)
+                                 for id_, (_r, values, debtor_id, invoice_id) in zip(ids, new, strict=True)], outcome)
         outcome.inserted = len(new)
         return outcome
 
@@ -302,7 +302,7 @@ class PaymentWriter:
         return {**common, "natural_key": key, "payment_date": values["date"], "reference": values["reference"]}
 
     def _allocate(self, ctx: BatchContext, rows: list[tuple[int, dict[str, Any], int, int | None]], outcome: Outcome) -> None:
-        """Named invoice first, then oldest due first; record events on the open cases touched."""
+        """Named invoice first, then oldest due first; record events on the cases touched."""
         session = ctx.session
         open_invoices = _open_invoices(session, {debtor_id for _id, _v, debtor_id, _inv in rows})
         by_id = {inv[0]: inv for invoices in open_invoices.values() for inv in invoices}
@@ -333,8 +333,8 @@ class PaymentWriter:
         values_of = {source_id: values for source_id, values, _d, _i in rows}
         for (source_id, case_id), shares in per_case.items():
             case = session.get(Case, case_id)
-            if case is None or case.closed:
-                continue
+            if case is None:
+                continue  # closed cases too: a payment after litigation still settles the case
             values = values_of[source_id]
             payload = {
                 "amount": sum((share for _n, share in shares), ZERO),

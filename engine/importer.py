@@ -14,7 +14,7 @@ so importing the same file twice changes nothing:
 
 A payment or credit note is allocated to the invoice its row names (up to what that invoice still
 owes), then to the debtor's open invoices oldest due date first; any excess stays unallocated on
-the payment. An allocation to an invoice of an open case appends a ``payment`` (or
+the payment. An allocation to an invoice in a case (open, or closed: a late payment still settles it) appends a ``payment`` (or
 ``credit_note``) event to that case and pulls its next_check_at back so the next run reconciles it.
 
 The file is streamed and written in batches with executemany inserts; only a key → line map of

@@ -106,7 +106,8 @@ class Case(Base):
     __tablename__ = "cases"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    # "<creditor ref>-<number of the invoice that opened it>": stable, readable, unique.
+    ref: Mapped[str] = mapped_column(String(140), unique=True)
     creditor_id: Mapped[int] = mapped_column(ForeignKey("creditor.id"))
     debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id"), index=True)
     workflow_name: Mapped[str] = mapped_column(String(100))

@@ -175,9 +175,18 @@ def create_store_engine(url: str | Path) -> Engine:
 
 
 def claim_due_cases(
-    session: Session, as_of: date, *, after_id: int = 0, limit: int = 500, lock: bool = False
+    session: Session,
+    as_of: date,
+    *,
+    after_id: int = 0,
+    limit: int = 500,
+    workflow_name: str | None = None,
+    lock: bool = False,
 ) -> list[int]:
-    """Ids of open cases due for a look on ``as_of`` (next_check_at <= as_of), in id order.
+    """Ids of cases due for a look on ``as_of`` (next_check_at <= as_of), in id order.
+
+    Closed cases have no next_check_at, except when a payment arrived after they closed (a payment
+    after litigation still settles the case), so they are not filtered out here.
 
     The one place that decides which cases a run touches: keyset pagination on id keeps it
     streaming, and ``lock=True`` on PostgreSQL takes row locks with SKIP LOCKED so concurrent
@@ -185,10 +194,12 @@ def claim_due_cases(
     """
     query = (
         select(Case.id)
-        .where(Case.next_check_at <= as_of, Case.closed.is_(False), Case.id > after_id)
+        .where(Case.next_check_at <= as_of, Case.id > after_id)
         .order_by(Case.id)
         .limit(limit)
     )
+    if workflow_name is not None:
+        query = query.where(Case.workflow_name == workflow_name)
     if lock and session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return list(session.scalars(query))

@@ -55,7 +55,7 @@ def upgrade() -> None:
     )
     op.create_table('cases',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('ref', sa.String(length=64), nullable=False),
+    sa.Column('ref', sa.String(length=140), nullable=False),
     sa.Column('creditor_id', sa.Integer(), nullable=False),
     sa.Column('debtor_id', sa.Integer(), nullable=False),
     sa.Column('workflow_name', sa.String(length=100), nullable=False),

@@ -1,0 +1,233 @@
+"""One run: open cases for newly overdue invoices, then claim due cases → advance → perform → commit.
+
+Each case is its own transaction: the new state, its state_change event, the documents ``perform``
+returns and their letter events commit together or not at all. The step key on the event (see
+engine.models) turns a second run, or a second worker, into a no-op. A dry run does the same work
+inside one outer transaction that is rolled back, and never calls ``perform``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.case import Action, CaseState, Step
+from engine.case_rows import (
+    apply_steps,
+    case_state,
+    find_case,
+    reconcile,
+)
+from engine.machine import Engine, EngineError
+from engine.models import Case, Creditor, Debtor, Invoice, PaymentAllocation
+from engine.store import Store, claim_due_cases
+from engine.timeline import append_event
+from engine.workflow import Workflow
+
+Perform = Callable[[Session, Case, Step, Action], Any]
+Unit = Callable[[], AbstractContextManager[Session]]
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """A step the run made (or, in a dry run, would make)."""
+
+    case_ref: str
+    trigger: str
+    source: str
+    dest: str
+    on: date
+    letters: tuple[str, ...] = ()
+
+
+@dataclass
+class RunReport:
+    """What one run did: counts and the steps, in case order."""
+
+    as_of: date
+    dry_run: bool
+    cases_opened: int = 0
+    invoices_added: int = 0
+    cases_examined: int = 0
+    steps: int = 0
+    letters: int = 0
+    skipped: int = 0  # cases another worker held or had already advanced
+    by_state: Counter[str] = field(default_factory=Counter)
+    planned: list[PlannedStep] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (case ref, why)
+
+
+def run(
+    store: Store,
+    workflow: Workflow,
+    as_of: date,
+    *,
+    perform: Perform | None = None,
+    dry_run: bool = False,
+    batch_size: int = 500,
+    progress: Callable[[RunReport], None] | None = None,
+) -> RunReport:
+    """Run ``workflow`` on ``as_of``: open overdue cases, then advance every case due that day."""
+    engine = Engine(workflow)
+    report = RunReport(as_of=as_of, dry_run=dry_run)
+    with _units(store, dry_run) as unit:
+        open_cases(unit, workflow, as_of, report, batch_size=batch_size)
+        after = 0
+        while True:
+            with unit() as session:
+                ids = claim_due_cases(session, as_of, after_id=after, limit=batch_size,
+                                      workflow_name=workflow.name)
+            if not ids:
+                break
+            for case_id in ids:
+                _advance_one(unit, engine, case_id, as_of, None if dry_run else perform, report,
+                             lock=store.is_postgresql)
+                if progress is not None:
+                    progress(report)
+            after = ids[-1]
+    return report
+
+
+def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *, batch_size: int = 500) -> None:
+    """Give every invoice overdue on ``as_of`` (due_date < as_of, still owed) a case.
+
+    Grouping "debtor": it joins its debtor's open case for this workflow if there is one
+    (``invoice_added`` event), else opens one. Grouping "invoice": one case per invoice.
+    Invoices are read in id order, a batch per transaction.
+    """
+    paid = (
+        select(func.coalesce(func.sum(PaymentAllocation.amount), 0))
+        .where(PaymentAllocation.invoice_id == Invoice.id)
+        .scalar_subquery()
+    )
+    after = 0
+    while True:
+        with unit() as session:
+            rows = session.execute(
+                select(Invoice, paid)
+                .where(Invoice.case_id.is_(None), Invoice.due_date < as_of, Invoice.id > after)
+                .order_by(Invoice.id)
+                .limit(batch_size)
+            ).all()
+            if not rows:
+                return
+            after = rows[-1][0].id
+            open_by_debtor: dict[int, Case | None] = {}
+            for invoice, done in rows:
+                if invoice.amount - Decimal(str(done)) <= 0:
+                    continue
+                case = None
+                if workflow.grouping == "debtor":
+                    if invoice.debtor_id not in open_by_debtor:
+                        open_by_debtor[invoice.debtor_id] = session.scalar(
+                            select(Case).where(Case.debtor_id == invoice.debtor_id,
+                                               Case.workflow_name == workflow.name,
+                                               Case.closed.is_(False)).order_by(Case.id).limit(1))
+                    case = open_by_debtor[invoice.debtor_id]
+                if case is None:
+                    case = _new_case(session, workflow, invoice, as_of)
+                    open_by_debtor[invoice.debtor_id] = case
+                    report.cases_opened += 1
+                else:
+                    _join_case(session, case, invoice, as_of)
+                    report.invoices_added += 1
+
+
+def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: date) -> Case:
+    creditor_ref = session.scalar(select(Creditor.ref).where(Creditor.id == invoice.creditor_id))
+    case = Case(
+        ref=f"{creditor_ref}-{invoice.number}",
+        creditor_id=invoice.creditor_id,
+        debtor_id=invoice.debtor_id,
+        workflow_name=workflow.name,
+        workflow_version=workflow.version,
+        state=workflow.initial,
+        # The case has been in its first state since the invoice fell due, not since the run.
+        state_entered=invoice.due_date,
+        due_date=invoice.due_date,
+        on_hold=False,
+        disputed=False,
+        letters_sent=0,
+        steps_taken=[],
+        paid_seen=Decimal("0"),
+        step_count=0,
+        event_count=0,
+        closed=False,
+        opened_on=as_of,
+        next_check_at=as_of,
+    )
+    session.add(case)
+    session.flush()
+    invoice.case_id = case.id
+    debtor_ref = session.scalar(select(Debtor.ref).where(Debtor.id == invoice.debtor_id))
+    append_event(session, case, "case_opened", as_of, {
+        "workflow": workflow.name, "version": workflow.version, "debtor": debtor_ref,
+        "state": workflow.initial, "invoices": [_invoice_facts(invoice)],
+    })
+    return case
+
+
+def _join_case(session: Session, case: Case, invoice: Invoice, as_of: date) -> None:
+    invoice.case_id = case.id
+    case.due_date = min(case.due_date, invoice.due_date)
+    case.next_check_at = as_of if case.next_check_at is None else min(case.next_check_at, as_of)
+    append_event(session, case, "invoice_added", as_of, {"invoice": _invoice_facts(invoice)})
+
+
+def _invoice_facts(invoice: Invoice) -> dict[str, Any]:
+    return {"number": invoice.number, "amount": invoice.amount, "issue_date": invoice.issue_date,
+            "due_date": invoice.due_date}
+
+
+def _advance_one(unit: Unit, engine: Engine, case_id: int, as_of: date, perform: Perform | None,
+                 report: RunReport, *, lock: bool) -> None:
+    """One case, one transaction. A lost race (unique step key) rolls back and counts as skipped."""
+    ref = str(case_id)
+    try:
+        with unit() as session:
+            row = session.get(Case, case_id, with_for_update={"skip_locked": True} if lock else None)
+            if row is None or row.next_check_at is None or row.next_check_at > as_of:
+                report.skipped += 1
+                return
+            ref = row.ref
+            state = case_state(session, row)
+            steps = reconcile(session, row, state, engine, as_of)
+            steps += engine.advance(state, as_of)
+            apply_steps(session, row, state, steps, engine, perform, as_of=as_of)
+    except IntegrityError:
+        report.skipped += 1
+        return
+    except EngineError as exc:
+        report.errors.append((ref, str(exc)))
+        return
+    # Counted only once the transaction committed (or, in a dry run, its savepoint was released).
+    report.cases_examined += 1
+    for step in steps:
+        letters = tuple(a.template for a in step.actions if a.template)
+        report.planned.append(PlannedStep(ref, step.trigger, step.source, step.dest, step.on, letters))
+        report.steps += 1
+        report.letters += len(letters)
+        report.by_state[step.dest] += 1
+
+
+@contextmanager
+def _units(store: Store, dry_run: bool) -> Iterator[Unit]:
+    if not dry_run:
+        yield store.session
+        return
+    with store.rehearsal() as unit:
+        yield unit
+
+
+__all__ = [
+    "PlannedStep", "RunReport", "apply_steps", "case_state", "find_case", "open_cases", "reconcile", "run",
+]
