@@ -1,7 +1,8 @@
 """What a debtor owes on a given day: principal, late-payment penalties, the 40 EUR indemnity, interest.
 
-Pure and Decimal-only. The rules are in /work/shared/domain/LAW.md; the rates live in an editable file
-(engine/data/rates.csv, loaded by engine.rates) so that a new half-year is a one-line edit, not a release.
+Pure and Decimal-only. Rules: Code de commerce L441-10 and D441-5 (B2B), Code civil 1231-6 and 1344-1
+and CMF L313-3 (consumers). The rates live in an editable file (engine/data/rates.csv, read by
+engine.rates) so that a new half-year is a one-line edit, not a release.
 
 Conventions (each one is a choice a court could see, so they are written down):
 - Interest of every kind accrues day by day on days d with start < d <= as_of. Penalties start the day
@@ -146,6 +147,7 @@ def claim(
     """The claim on `as_of`: B2B gets penalties (L441-10) and 40 EUR per late invoice (D441-5);
     B2C gets legal interest from `formal_notice_on` (+5 points two months after `judgment_on`).
 
+    `formal_notice_on` is not needed for B2B (penalties run without any reminder) and ignored there.
     `contractual_rate` (percent a year) replaces the B2B default rate. With `carry_forward`, a
     half-year missing from the rates file reuses the last known one and is listed in `assumed_rates`;
     without it, MissingRate says which row to add.

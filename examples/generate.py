@@ -1,7 +1,7 @@
 """Write the example data set (debtors, invoices, payments, events) used by `relance demo`.
 
 The CSV files are committed; this script is how they were made, kept so they can be remade or
-extended reproducibly (fixed seed: same output every run). Run: python examples/generate.py
+extended reproducibly (fixed seed: same output every run). Run: python examples/generate.py [OUT_DIR]
 Everything is fictitious: names, SIREN numbers (random, Luhn-valid, not checked against the
 register), addresses on common street names, phone numbers and `.example` e-mail domains.
 """
@@ -9,6 +9,7 @@ register), addresses on common street names, phone numbers and `.example` e-mail
 from __future__ import annotations
 
 import random
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -109,20 +110,27 @@ class Invoice:
     payments: list[tuple[date, Decimal, bool, str]] = field(default_factory=list)  # date, amount, named, reference
 
 
-def main() -> None:
+def main(out: Path = HERE) -> None:
+    """Write the four CSV files into `out` (this folder by default)."""
     rng = random.Random(SEED)
     debtors = make_debtors(rng)
     invoices = make_invoices(rng, debtors)
     events = make_events(rng, debtors, invoices)
     make_payments(rng, debtors, invoices, events)
-    write_csv("debtors.csv", "debtor_ref;kind;name;siren;address_line1;address_line2;postal_code;city;country;email;phone", debtors)
     write_csv(
+        out,
+        "debtors.csv",
+        "debtor_ref;kind;name;siren;address_line1;address_line2;postal_code;city;country;email;phone",
+        debtors,
+    )
+    write_csv(
+        out,
         "invoices.csv",
         "invoice_number;debtor_ref;issue_date;due_date;amount;currency",
         [[i.number, i.debtor_ref, i.issue_date.isoformat(), i.due_date.isoformat(), str(i.amount), "EUR"] for i in invoices],
     )
-    write_csv("payments.csv", "debtor_ref;payment_date;amount;invoice_number;reference", payment_rows(rng, invoices))
-    write_csv("events.csv", "event_date;debtor_ref;action;until;reason", events)
+    write_csv(out, "payments.csv", "debtor_ref;payment_date;amount;invoice_number;reference", payment_rows(rng, invoices))
+    write_csv(out, "events.csv", "event_date;debtor_ref;action;until;reason", events)
 
 
 def make_debtors(rng: random.Random) -> list[list[str]]:
@@ -274,11 +282,11 @@ def payment_rows(rng: random.Random, invoices: list[Invoice]) -> list[list[str]]
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def write_csv(name: str, header: str, rows: list[list[str]]) -> None:
+def write_csv(out: Path, name: str, header: str, rows: list[list[str]]) -> None:
     lines = [header] + [";".join(str(cell) for cell in row) for row in rows]
     for line in lines:  # our cells never hold the separator or quotes: keep the files plain
         assert line.count(";") == header.count(";") and '"' not in line, line
-    (HERE / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (out / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _by_debtor(invoices: list[Invoice]) -> dict[str, list[Invoice]]:
@@ -334,4 +342,4 @@ def _slug(name: str) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
