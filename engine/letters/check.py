@@ -102,12 +102,17 @@ def check_template(path: str | Path, kind: str | None = None) -> list[LetterProb
     structure_ok = True
     for part_name, raw in _parts(tpl):
         found = _check_part(name, part_name, raw, tpl, env, known)
-        structure_ok = structure_ok and not any(p.code in ("syntax", "broken-xml") for p in found)
+        # A template that cannot render is not rendered again to look for mentions: one report.
+        blocking = ("syntax", "broken-xml", "unknown-variable")
+        structure_ok = structure_ok and not any(p.code in blocking for p in found)
         problems.extend(found)
+    renders = False
     if structure_ok:
-        problems.extend(_check_render(path, kind))
+        render_problems = _check_render(path)
+        problems.extend(render_problems)
+        renders = not render_problems
     if kind is not None:
-        problems.extend(check_wording(path, kind, structure_ok))
+        problems.extend(check_wording(path, kind, renders))
     return problems
 
 
@@ -193,7 +198,7 @@ def _broken_xml(name: str, part_name: str, source: str) -> list[LetterProblem]:
     return problems
 
 
-def _check_render(path: Path, kind: str | None) -> list[LetterProblem]:
+def _check_render(path: Path) -> list[LetterProblem]:
     """Render with the sample cases; what fails here would fail in a batch."""
     problems: list[LetterProblem] = []
     try:

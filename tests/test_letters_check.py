@@ -1,0 +1,138 @@
+"""`check_template` finds located problems in broken templates and none in the shipped pack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from docx import Document
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+
+from engine.letters.check import check_folder, check_template, template_kind
+
+PACK = Path(__file__).resolve().parent.parent / "letters" / "fr"
+GOOD = [
+    "Réf. {{ case_ref }}",
+    "{%tr for inv in invoices %}",
+]
+
+
+def save(path: Path, paragraphs: list[list[str] | str]) -> Path:
+    """Each paragraph a string (one run) or a list of strings (one run each)."""
+    doc = Document()
+    for runs in paragraphs:
+        p = doc.add_paragraph()
+        for text in [runs] if isinstance(runs, str) else runs:
+            p.add_run(text)
+    doc.save(str(path))
+    return path
+
+
+def codes(problems) -> list[str]:
+    return [p.code for p in problems]
+
+
+def test_shipped_pack_is_clean() -> None:
+    assert check_folder(PACK) == []
+
+
+def test_kind_from_file_name() -> None:
+    assert template_kind("relance_2.docx") == "reminder"
+    assert template_kind("x/mise_en_demeure_b2c.docx") == "formal_notice"
+    assert template_kind("transmission_contentieux.docx") == "litigation"
+    assert template_kind("courrier.docx") is None
+
+
+def test_syntax_error_located(tmp_path: Path) -> None:
+    path = save(tmp_path / "lettre.docx", ["Bonjour", "{{ debtor.name }", "{% if is_b2b %}x{% endif %}"])
+    problems = check_template(path)
+    assert "syntax" in codes(problems)
+    syntax = next(p for p in problems if p.code == "syntax")
+    assert syntax.template == "lettre.docx"
+    assert "lettre.docx" in str(syntax)
+
+
+def test_unknown_variable_named_with_its_tag(tmp_path: Path) -> None:
+    path = save(tmp_path / "lettre.docx", ["a", "Montant : {{ montant_total }}", "{{ debtor.name }}"])
+    [problem] = check_template(path)
+    assert problem.code == "unknown-variable"
+    assert problem.tag == "{{ montant_total }}" and problem.paragraph == 2
+
+
+def test_tag_split_in_runs_is_repaired_by_docxtpl_so_not_reported(tmp_path: Path) -> None:
+    path = save(tmp_path / "lettre.docx", [["{{ debtor", ".na", "me }}"], ["{", "{ case_ref }", "}"]])
+    assert check_template(path) == []
+
+
+def test_tag_split_across_paragraphs(tmp_path: Path) -> None:
+    path = save(tmp_path / "lettre.docx", ["ok", "{% if is_b2b", "%}B2B{% endif %}"])
+    problems = check_template(path)
+    split = [p for p in problems if p.code == "split-tag"]
+    assert split and split[0].paragraph == 2
+
+
+def test_revision_mark_inside_tag_is_unrepairable(tmp_path: Path) -> None:
+    doc = Document()
+    doc.add_paragraph("ok")
+    p = doc.add_paragraph()
+    p.add_run("{{ debtor")
+    second = p.add_run(".name }}")
+    # Word's track changes wrap the second half in <w:ins>: docxtpl's repair then breaks the XML.
+    ins = OxmlElement("w:ins")
+    ins.set(qn("w:id"), "1")
+    ins.set(qn("w:author"), "Avocat")
+    second._r.addprevious(ins)
+    ins.append(second._r)
+    path = tmp_path / "lettre.docx"
+    doc.save(str(path))
+    problems = check_template(path)
+    assert "broken-xml" in codes(problems)
+    assert next(p for p in problems if p.code == "broken-xml").paragraph == 2
+
+
+def test_sandbox_refusal_reported_by_trial_render(tmp_path: Path) -> None:
+    path = save(tmp_path / "lettre.docx", ["{{ case_ref.__class__.__mro__ }}"])
+    problems = check_template(path)
+    assert codes(problems) == ["render"]
+    assert problems[0].tag == "{{ case_ref.__class__.__mro__ }}"
+
+
+def test_forbidden_terms_in_reminders_only(tmp_path: Path) -> None:
+    text = ["{{ debtor.name }}", "Sans paiement, notre HUISSIER procédera à la saisie.",
+            "Un Jugement sera rendu par le Tribunal."]
+    reminder = check_template(save(tmp_path / "relance_1.docx", text))
+    flagged = [p for p in reminder if p.code == "forbidden-term"]
+    assert {p.paragraph for p in flagged} == {2, 3}
+    assert any("huissier" in p.message for p in flagged)
+    assert any("jugement" in p.message for p in flagged)
+    formal = check_template(save(tmp_path / "mise_en_demeure.docx", text))
+    assert "forbidden-term" not in codes(formal)
+
+
+def test_accents_and_case_ignored_but_words_whole(tmp_path: Path) -> None:
+    path = save(tmp_path / "relance_3.docx", ["EXECUTION FORCEE", "que vous jugerez utile"])
+    flagged = [p for p in check_template(path) if p.code == "forbidden-term"]
+    assert [p.paragraph for p in flagged] == [1]
+
+
+def test_missing_mentions(tmp_path: Path) -> None:
+    path = save(tmp_path / "mise_en_demeure.docx", ["{{ debtor.name }}", "Payez {{ total_outstanding }}."])
+    missing = " ".join(p.message for p in check_template(path) if p.code == "missing-mention")
+    for expected in ("mise en demeure", "numéro de chaque facture", "date limite", "pénalités",
+                     "intérêts"):
+        assert expected in missing
+    assert "total restant dû" not in missing
+
+
+def test_relance_2_must_recall_earlier_steps(tmp_path: Path) -> None:
+    table_free = ["{%p for inv in invoices %}", "{{ inv.number }} {{ inv.amount }} {{ inv.due_date }}",
+                  "{%p endfor %}", "{{ total_outstanding }} {{ deadline }} {{ payment_reference }}"]
+    assert check_template(save(tmp_path / "relance_1.docx", table_free)) == []
+    problems = check_template(save(tmp_path / "relance_2.docx", table_free))
+    assert codes(problems) == ["missing-mention", "missing-mention"]
+    assert "démarches précédentes" in problems[0].message
+
+
+def test_folder_reports_missing_named_template(tmp_path: Path) -> None:
+    [problem] = check_folder(tmp_path, templates=["relance_9.docx"])
+    assert problem.code == "missing" and problem.template == "relance_9.docx"

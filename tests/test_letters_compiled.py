@@ -1,0 +1,190 @@
+"""The compiled path gives, part by part, the bytes plain docxtpl gives; files land atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from dataclasses import replace
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from docxtpl import DocxTemplate, InlineImage
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.letters import (
+    CompiledTemplate,
+    InvoiceLine,
+    LetterError,
+    Party,
+    PastStep,
+    build_context,
+    make_environment,
+    render_letter,
+    render_plain,
+    sample_letter_data,
+)
+
+PACK = Path(__file__).resolve().parent.parent / "letters" / "fr"
+LETTERS = sorted(PACK.glob("*.docx"))
+ENV = make_environment()
+COMPILED = {p.name: CompiledTemplate(p, ENV) for p in LETTERS}
+
+
+def parts(docx: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(docx)) as z:
+        assert z.testzip() is None
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def assert_same_parts(fast: bytes, plain: bytes) -> None:
+    a, b = parts(fast), parts(plain)
+    assert list(a) == list(b)
+    for name in b:
+        assert a[name] == b[name], name
+
+
+def test_pack_is_complete_and_on_the_fast_path() -> None:
+    assert [p.name for p in LETTERS] == [
+        "mise_en_demeure.docx", "relance_1.docx", "relance_2.docx", "relance_3.docx",
+        "transmission_contentieux.docx",
+    ]
+    assert all(c.fallback_reason is None for c in COMPILED.values())
+
+
+@pytest.mark.parametrize("kind", ["b2b", "b2c"])
+@pytest.mark.parametrize("path", LETTERS, ids=lambda p: p.stem)
+def test_pack_identical_to_plain_docxtpl(path: Path, kind: str) -> None:
+    ctx = build_context(sample_letter_data(kind))
+    assert_same_parts(COMPILED[path.name].render(ctx), render_plain(path, ctx, ENV))
+
+
+text = st.lists(
+    st.characters(blacklist_categories=("Cs",), max_codepoint=0x2FFF)
+    | st.sampled_from(["&", "<", ">", '"', "'", "{{", "}}", "{%", "%}", "\n", "\t", "]]>", "&amp;"]),
+    max_size=12,
+).map("".join)
+money = st.decimals(min_value=0, max_value=Decimal("9999999.99"), places=2)
+day = st.dates(min_value=date(2000, 1, 1), max_value=date(2040, 12, 31))
+invoice = st.builds(InvoiceLine, text, day, day, money, money, money)
+step = st.builds(PastStep, day, text, st.sampled_from(["letter", "email", "phone", "fax"]))
+party = st.builds(Party, text, st.lists(text, max_size=3).map(tuple), text, text,
+                  siren=st.none() | text, email=st.none() | text, phone=st.none() | text)
+
+
+@st.composite
+def letters(draw):
+    base = sample_letter_data(draw(st.sampled_from(["b2b", "b2c"])))
+    return replace(
+        base,
+        debtor=draw(party),
+        creditor=replace(base.creditor, name=draw(text), iban=draw(text), signatory=draw(text)),
+        debtor_ref=draw(text), case_ref=draw(text), letter_ref=draw(text),
+        invoices=draw(st.lists(invoice, max_size=200)),
+        history=draw(st.lists(step, max_size=6)),
+        pay_within_days=draw(st.none() | st.integers(0, 60)),
+        penalties=draw(money), indemnity=draw(money), interest=draw(money),
+        formal_notice_on=draw(st.none() | day),
+        assumed_rates=tuple(draw(st.lists(text, max_size=2))),
+    )
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(letter=letters(), name=st.sampled_from([p.name for p in LETTERS]))
+def test_random_hostile_cases_identical_to_plain_docxtpl(letter, name: str) -> None:
+    ctx = build_context(letter)
+    assert_same_parts(COMPILED[name].render(ctx), render_plain(PACK / name, ctx, ENV))
+
+
+def test_row_loop_grows_with_invoices() -> None:
+    many = [InvoiceLine(f"F-{n:04d}", date(2026, 1, 1), date(2026, 2, 1) + timedelta(days=n),
+                        Decimal("10"), Decimal("0"), Decimal("10")) for n in range(150)]
+    ctx = build_context(replace(sample_letter_data(), invoices=many))
+    xml = parts(COMPILED["relance_2.docx"].render(ctx))["word/document.xml"].decode()
+    assert all(f"F-{n:04d}" in xml for n in range(150))
+    assert "1\u00a0500,00\u00a0€" in xml
+    assert "{%" not in xml and "{{" not in xml
+
+
+def test_render_letter_is_atomic_and_returns_sha256(tmp_path: Path) -> None:
+    out = tmp_path / "out" / "letter.docx"
+    digest = render_letter(PACK / "relance_1.docx", sample_letter_data(), out)
+    assert digest == hashlib.sha256(out.read_bytes()).hexdigest()
+    # Same case, same bytes: fixed zip timestamps make letters reproducible.
+    assert render_letter(PACK / "relance_1.docx", sample_letter_data(), out) == digest
+    assert [p.name for p in out.parent.iterdir()] == ["letter.docx"]
+
+
+def test_failed_render_leaves_no_file(tmp_path: Path) -> None:
+    from docx import Document
+
+    bad = tmp_path / "bad.docx"
+    doc = Document()
+    doc.add_paragraph("{{ nothing_here.amount }}")
+    doc.save(str(bad))
+    out = tmp_path / "letters" / "x.docx"
+    out.parent.mkdir()
+    with pytest.raises(LetterError):
+        render_letter(bad, sample_letter_data(), out)
+    assert not out.exists() and list(out.parent.iterdir()) == []
+
+
+def test_edited_template_is_recompiled(tmp_path: Path) -> None:
+    from docx import Document
+
+    path = tmp_path / "t.docx"
+    for version in ("un", "deux"):
+        doc = Document()
+        doc.add_paragraph(f"{version} {{{{ case_ref }}}}")
+        doc.save(str(path))
+        out = tmp_path / f"{version}.docx"
+        render_letter(path, sample_letter_data(), out)
+        assert f"{version} DOS-2026-0042" in Document(str(out)).paragraphs[0].text
+
+
+def test_inline_image_falls_back_to_plain_docxtpl(tmp_path: Path) -> None:
+    from docx import Document
+
+    png = tmp_path / "logo.png"
+    png.write_bytes(tiny_png())
+    path = tmp_path / "img.docx"
+    doc = Document()
+    doc.add_paragraph("{{ logo }} {{ case_ref }}")
+    doc.save(str(path))
+    compiled = CompiledTemplate(path)
+    tpl = DocxTemplate(str(path))
+    ctx = dict(build_context(sample_letter_data()), logo=InlineImage(tpl, str(png)))
+    out = parts(compiled.render(ctx))
+    assert any(name.startswith("word/media/") for name in out)
+    assert b"DOS-2026-0042" in out["word/document.xml"]
+
+
+def tiny_png() -> bytes:
+    """A valid 1×1 white PNG."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00\xff\xff\xff")) + chunk(b"IEND", b""))
+
+
+def test_tags_in_document_properties_fall_back(tmp_path: Path) -> None:
+    from docx import Document
+
+    path = tmp_path / "p.docx"
+    doc = Document()
+    doc.core_properties.title = "Relance {{ case_ref }}"
+    doc.add_paragraph("{{ case_ref }}")
+    doc.save(str(path))
+    compiled = CompiledTemplate(path)
+    assert compiled.fallback_reason and "title" in compiled.fallback_reason
+    ctx = build_context(sample_letter_data())
+    assert_same_parts(compiled.render(ctx), render_plain(path, ctx, make_environment()))
+    assert b"Relance DOS-2026-0042" in parts(compiled.render(ctx))["docProps/core.xml"]
