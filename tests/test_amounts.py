@@ -139,7 +139,8 @@ def test_consumer_interest_runs_only_from_the_formal_notice() -> None:
     invoice = InvoiceDebt("F1", D("3000.00"), date(2025, 1, 31))
 
     def consumer(**options: object):
-        return claim([invoice], debtor_kind="b2c", as_of=date(2025, 7, 16), rates=RATES, **options)  # type: ignore[arg-type]
+        as_of = date(2025, 7, 16)
+        return claim([invoice], debtor_kind="b2c", as_of=as_of, rates=RATES, **options)  # type: ignore[arg-type]
 
     assert consumer().interest == D("0.00")
     with_notice = consumer(formal_notice_on=date(2025, 6, 16))
@@ -187,11 +188,13 @@ def test_contractual_rate_replaces_default_but_not_below_three_times_legal_rate(
     """Floor = 3 × legal rate "other cases": 2025 S1 3 × 3.71 = 11.13; 2025 S2 3 × 2.76 = 8.28.
     10 % is fine for a period inside 2025 S2 (1000 × 0.10 × 31 / 365 = 8.4932 → 8.49 for 1–31 Aug),
     refused as soon as the period touches 2025 S1; 11.13 % exactly is allowed in S1."""
-    august = b2b(InvoiceDebt("F1", D("1000.00"), date(2025, 7, 31)), as_of=date(2025, 8, 31), contractual_rate=D("10"))
+    july_invoice = InvoiceDebt("F1", D("1000.00"), date(2025, 7, 31))
+    august = b2b(july_invoice, as_of=date(2025, 8, 31), contractual_rate=D("10"))
     assert august.penalties == D("8.49")
     with pytest.raises(ContractualRateTooLow, match=r"2025 S1.*11\.13"):
         b2b(InvoiceDebt("F1", D("1000.00"), date(2025, 6, 20)), as_of=date(2025, 8, 31), contractual_rate=D("10"))
-    at_floor = b2b(InvoiceDebt("F1", D("1000.00"), date(2025, 1, 31)), as_of=date(2025, 3, 2), contractual_rate=D("11.13"))
+    january_invoice = InvoiceDebt("F1", D("1000.00"), date(2025, 1, 31))
+    at_floor = b2b(january_invoice, as_of=date(2025, 3, 2), contractual_rate=D("11.13"))
     # 1000 × 0.1113 × 30 / 365 = 3339 / 365 = 9.1479 → 9.15
     assert at_floor.penalties == D("9.15")
 

@@ -109,7 +109,8 @@ def test_payments_mix_spellings_only_in_payments_and_never_exceed_invoices() -> 
     partial = [n for n in paid if paid[n] < Decimal(invoices[n]["amount"])]
     early = [
         p for p in payments
-        if p["invoice_number"] and any_date(p["payment_date"]) < date.fromisoformat(invoices[p["invoice_number"]]["due_date"])
+        if p["invoice_number"]
+        and any_date(p["payment_date"]) < date.fromisoformat(invoices[p["invoice_number"]]["due_date"])
     ]
     assert partial and early
     assert len({(p["debtor_ref"], p["reference"]) for p in payments}) == len(payments)
