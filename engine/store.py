@@ -143,7 +143,7 @@ def normalize_url(url: str | Path) -> URL:
         text = "postgresql://" + text[len("postgres://"):]
     try:
         parsed = make_url(text)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a port that is not a number
         raise StoreError(f"bad database URL {text!r}: {exc}") from exc
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
