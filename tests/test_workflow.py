@@ -188,3 +188,31 @@ def test_shipped_workflows_are_clean(tmp_path: Path, name: str) -> None:
     assert [wf.states[s].letter for s in ("reminder1", "reminder2", "reminder3", "formal_notice", "litigation")] == [
         f"{letter}.docx" for letter in LETTERS
     ]
+
+
+def test_mermaid_diagram_shows_states_delays_and_guards() -> None:
+    from engine.diagram import mermaid
+
+    text = mermaid(load_workflow(HERE / "workflows" / "simple.yaml"))
+    assert text.startswith("---\ntest-simple v3\n---\nstateDiagram-v2")
+    assert 'state "Première relance (reminder1)" as reminder1' in text
+    assert "due --> reminder1: escalate [after 7 days since due date & balance > 0]" in text
+    assert "reminder1 --> reminder2: escalate [after 10 business days]" in text
+    assert "litigation --> [*]" in text and "[*] --> due" in text
+
+
+def test_b2c_policy_never_contacts_twice_within_a_week(tmp_path: Path) -> None:
+    """Every timed step of fr-b2c leaving a contact state waits at least 7 calendar days."""
+    from datetime import date
+
+    from engine.calendar import add_delay
+
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "letters" / "fr").mkdir(parents=True)
+    for letter in LETTERS:
+        (tmp_path / "letters" / "fr" / f"{letter}.docx").write_bytes(b"")
+    wf = load_workflow(shutil.copy(REPO / "workflows" / "fr-b2c.yaml", tmp_path / "workflows"))
+    for spec in wf.transitions:
+        if spec.timed and any(wf.states[s].channels for s in spec.sources):
+            assert spec.since == "state_entered" and spec.after is not None
+            assert (add_delay(date(2026, 5, 1), spec.after, "FR") - date(2026, 5, 1)).days >= 7, spec
