@@ -156,7 +156,7 @@ def _import_rows(
         creditor_id=creditor.id,
         debtor_ids=dict(session.execute(
             select(Debtor.ref, Debtor.id).where(Debtor.creditor_id == creditor.id)
-        ).tuples().all()),
+        ).all()),
     )
     writer = WRITERS[kind]
     rejects = _Rejects(Path(rejects_path) if rejects_path else None, reader) if skip_bad_rows else None

@@ -1,0 +1,174 @@
+"""CSV import: located errors, all-or-nothing, idempotent re-import, rejects, French formats."""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.csv_rows import CellError, parse_amount, parse_date
+from engine.importer import ImportFailed, import_csv
+from engine.models import Case, Debtor, Event, Invoice, Payment, PaymentAllocation
+from engine.store import connect
+
+CSV = Path(__file__).parent / "fixtures" / "csv"
+
+
+@pytest.fixture
+def store(database_url: str):
+    store = connect(database_url, upgrade=True)
+    yield store
+    store.dispose()
+
+
+def _load(store, *names: str) -> None:
+    for name in names:
+        import_csv(store, CSV / name, creditor_ref="ACME")
+
+
+def _count(store, model) -> int:
+    with store.session() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+@pytest.mark.parametrize("text, value", [
+    ("1234.56", "1234.56"), ("1 234,56", "1234.56"), ("1\u00a0234,56", "1234.56"), ("1\u202f234,5", "1234.50"),
+    ("1.234,56", "1234.56"), ("1,234.56", "1234.56"), ("12", "12.00"), ("99,9 €", "99.90"),
+])
+def test_amounts_in_english_and_french_forms(text: str, value: str) -> None:
+    assert parse_amount(text) == Decimal(value)
+
+
+@pytest.mark.parametrize("text", ["12.345", "1,2,3", "abc", "", "1e5"])
+def test_bad_amounts_are_refused(text: str) -> None:
+    with pytest.raises(CellError):
+        parse_amount(text)
+
+
+def test_dates_iso_and_french() -> None:
+    assert parse_date("2025-03-31") == parse_date("31/03/2025") == parse_date("31.03.2025")
+    with pytest.raises(CellError, match="no such date"):
+        parse_date("30/02/2025")
+    with pytest.raises(CellError, match="YYYY-MM-DD or DD/MM/YYYY"):
+        parse_date("03-31-2025")
+
+
+def test_import_twice_changes_nothing(store) -> None:
+    _load(store, "debtors.csv", "invoices.csv", "payments.csv", "credit_notes.csv")
+    counts = [_count(store, m) for m in (Debtor, Invoice, Payment, PaymentAllocation)]
+    assert counts == [2, 3, 3, 4]
+    again = import_csv(store, CSV / "payments.csv", creditor_ref="ACME")
+    assert (again.inserted, again.unchanged) == (0, 3)
+    _load(store, "debtors.csv", "invoices.csv", "credit_notes.csv")
+    assert [_count(store, m) for m in (Debtor, Invoice, Payment, PaymentAllocation)] == counts
+
+
+def test_a_changed_row_updates_the_existing_record(store, tmp_path: Path) -> None:
+    _load(store, "debtors.csv", "invoices.csv")
+    changed = tmp_path / "invoices.csv"
+    changed.write_text("invoice_number;debtor_ref;issue_date;due_date;amount\nF-001;D1;2025-01-02;2025-02-01;1250,00\n")
+    report = import_csv(store, changed, creditor_ref="ACME")
+    assert (report.updated, report.inserted) == (1, 0)
+    with store.session() as s:
+        assert s.scalar(select(Invoice.amount).where(Invoice.number == "F-001")) == Decimal("1250.00")
+
+
+def test_bad_rows_are_located_and_nothing_is_imported(store) -> None:
+    _load(store, "debtors.csv")
+    with pytest.raises(ImportFailed) as caught:
+        import_csv(store, CSV / "invoices_bad.csv", creditor_ref="ACME")
+    found = {(p.line, p.column): p.reason for p in caught.value.problems}
+    assert found[(3, "debtor_ref")] == "unknown debtor 'NOPE': import it first"
+    assert "before the issue date" in found[(4, "due_date")]
+    assert found[(5, "amount")] == "amount must be positive, got -5.00"
+    assert found[(6, "invoice_number")] == "duplicate invoice_number F-201 (first on line 2)"
+    assert "no such date: '31/02/2025'" in found[(7, "issue_date")]
+    assert "more than two decimals" in found[(7, "amount")]
+    assert str(caught.value.problems[0]).startswith(f"{CSV / 'invoices_bad.csv'}:3: column 'debtor_ref':")
+    assert caught.value.total == 5
+    assert _count(store, Invoice) == 0  # F-201 was fine, but the file is one transaction
+
+
+def test_debtor_field_errors_each_name_their_column(store) -> None:
+    with pytest.raises(ImportFailed) as caught:
+        import_csv(store, CSV / "debtors_bad.csv", creditor_ref="ACME")
+    assert {p.column for p in caught.value.problems} == {"kind", "siren", "country", "email"}
+    assert all(p.line == 2 for p in caught.value.problems)
+
+
+def test_skip_bad_rows_imports_the_good_ones_and_writes_rejects(store, tmp_path: Path) -> None:
+    _load(store, "debtors.csv")
+    rejects = tmp_path / "rejects.csv"
+    report = import_csv(store, CSV / "invoices_bad.csv", creditor_ref="ACME", skip_bad_rows=True, rejects_path=rejects)
+    assert (report.inserted, report.rejected) == (1, 5)
+    with rejects.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter=";"))
+    assert [r["invoice_number"] for r in rows] == ["F-203", "F-204", "F-201", "F-205", "F-202"]
+    assert rows[-1]["reason"] == "debtor_ref: unknown debtor 'NOPE': import it first"
+    with store.session() as s:
+        assert s.scalars(select(Invoice.number)).all() == ["F-201"]
+
+
+def test_bom_comma_delimiter_and_french_numbers(store) -> None:
+    _load(store, "debtors.csv")
+    report = import_csv(store, CSV / "invoices_bom_comma_fr.csv", creditor_ref="ACME")
+    assert report.kind == "invoices"  # inferred from the header, BOM and all
+    with store.session() as s:
+        rows = dict(s.execute(select(Invoice.number, Invoice.amount)).all())
+        currency = s.scalar(select(Invoice.currency).where(Invoice.number == "F-102"))
+    assert rows == {"F-101": Decimal("1234.56"), "F-102": Decimal("2000.00"), "F-103": Decimal("1000.10")}
+    assert currency == "EUR"
+
+
+def test_missing_column_and_unknown_header_are_reported(store, tmp_path: Path) -> None:
+    bad = tmp_path / "x.csv"
+    bad.write_text("invoice_number;debtor_ref;due_date;amount\n")
+    with pytest.raises(ImportFailed, match="missing column 'issue_date'"):
+        import_csv(store, bad, creditor_ref="ACME")
+    bad.write_text("foo;bar\n1;2\n")
+    with pytest.raises(ImportFailed, match="cannot tell what this file holds"):
+        import_csv(store, bad, creditor_ref="ACME")
+    bad.write_text("debtor_ref;kind;name\nD9;b2b\n")
+    with pytest.raises(ImportFailed, match=r"x.csv:2: expected 3 cells, found 2"):
+        import_csv(store, bad, creditor_ref="ACME")
+
+
+def test_payments_go_to_the_named_invoice_then_the_oldest(store, tmp_path: Path) -> None:
+    _load(store, "debtors.csv", "invoices.csv")
+    payments = tmp_path / "payments.csv"
+    payments.write_text("debtor_ref;payment_date;amount;invoice_number;reference\n"
+                        "D1;2025-02-10;400,00;F-002;R1\nD1;2025-02-11;1 300,00;;R2\n")
+    import_csv(store, payments, creditor_ref="ACME")
+    with store.session() as s:
+        shares = s.execute(
+            select(Payment.reference, Invoice.number, PaymentAllocation.amount)
+            .join(Payment, Payment.id == PaymentAllocation.payment_id)
+            .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+            .order_by(PaymentAllocation.id)
+        ).all()
+    # R1 fills F-002 (300.50) then the oldest, F-001; R2 finishes F-001 and keeps 200.50 unallocated.
+    assert shares == [("R1", "F-002", Decimal("300.50")), ("R1", "F-001", Decimal("99.50")),
+                      ("R2", "F-001", Decimal("1100.50"))]
+
+
+def test_a_payment_for_an_invoice_in_a_case_lands_in_its_timeline(store) -> None:
+    _load(store, "debtors.csv", "invoices.csv")
+    from datetime import date
+
+    from engine.runner import run
+    from engine.workflow import load_workflow
+
+    workflow = load_workflow(Path(__file__).parent.parent / "workflows" / "fr-b2b.yaml")
+    run(store, workflow, date(2025, 2, 8))
+    with store.session() as s:
+        case = s.scalar(select(Case).where(Case.ref == "ACME-F-001"))
+        case.next_check_at = date(2025, 3, 1)
+    import_csv(store, CSV / "payments.csv", creditor_ref="ACME")
+    with store.session() as s:
+        case = s.scalar(select(Case).where(Case.ref == "ACME-F-001"))
+        kinds = s.scalars(select(Event.kind).where(Event.case_id == case.id).order_by(Event.seq)).all()
+        assert kinds[-1] == "payment"
+        assert case.next_check_at == date(2025, 2, 10)  # pulled back to the payment date
