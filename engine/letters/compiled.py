@@ -15,15 +15,20 @@ import re
 import threading
 import zipfile
 from collections.abc import Mapping
+from copy import deepcopy
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.oxml import serialize_part_xml
 from docx.opc.part import XmlPart
+from docx.oxml.ns import qn
 from docxtpl import DocxTemplate, InlineImage, RichText
 from jinja2 import Environment, Template
+from lxml import etree
 
 from engine.letters.environment import letter_error, make_environment
 from engine.letters.package import Member, deflate, write_zip
@@ -31,6 +36,9 @@ from engine.letters.package import Member, deflate, write_zip
 FOOTNOTES = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
 CORE_PROPERTIES = ("author", "comments", "identifier", "language", "subject", "title")
 MARKERS = re.compile(r"\{[{%#]")
+LISTING_CHARACTERS = "\t\a\n\f"
+# Values that cannot add parts or relationships: no need to look inside.
+PLAIN_TYPES = (str, int, float, bool, type(None), Decimal, date)
 
 
 @dataclass
@@ -70,6 +78,7 @@ class CompiledTemplate:
         self._tpl.render_properties({}, self.env)
         self._tpl.render_footnotes({}, self.env)
         self._document_member = docx.part.partname.membername
+        self._document_head, self._document_tail, self._body_open = _document_frame(docx._element)
         buffer = io.BytesIO()
         docx.save(buffer)
         with zipfile.ZipFile(buffer) as package:
@@ -99,14 +108,16 @@ class CompiledTemplate:
         tpl = self._tpl
         body_xml = self._run(self._body, self._body_source, context)
         parts: dict[str, bytes] = {}
+        # DocxTemplate.render parses the body, fixes tables, renumbers drawing ids and moves the
+        # body into the document element, where lxml drops its now redundant namespace
+        # declarations. Moving costs ~0.2 ms a table row; parsing the body inside the document
+        # frame, its declarations removed, gives the same tree, hence the same bytes.
+        body_xml = self._body_open.sub("<w:body>", body_xml, count=1)
         with self._lock:
-            # The same steps as DocxTemplate.render: fix tables, renumber drawing ids, swap body.
             tpl.docx_ids_index = 1000
-            tree = tpl.fix_tables(body_xml)
+            tree = tpl.fix_tables(self._document_head + body_xml + self._document_tail)
             tpl.fix_docpr_ids(tree)
-            root = tpl.docx._element
-            root.replace(root.body, tree)
-            parts[self._document_member] = serialize_part_xml(root)
+        parts[self._document_member] = serialize_part_xml(tree)
         for tagged in self._tagged:
             xml = self._run(tagged.template, tagged.source, context)
             new_part = XmlPart.load(
@@ -147,6 +158,9 @@ class CompiledTemplate:
         xml = (
             xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
         )
+        if not any(c in xml for c in LISTING_CHARACTERS):
+            # resolve_listing only rewrites these characters: without them it returns its input.
+            return xml
         return self._tpl.resolve_listing(xml)
 
     def _template_fallback_reason(self) -> str | None:
@@ -176,6 +190,20 @@ def render_plain(path: str | Path, context: Mapping[str, Any], env: Environment)
     return buffer.getvalue()
 
 
+def _document_frame(root: Any) -> tuple[str, str, re.Pattern[str]]:
+    """The document element around its body, as text, and a pattern for the body's opening tag.
+
+    The body docxtpl renders opens with every namespace declaration in scope; inside the
+    document element they are redundant, and lxml drops them when it moves the body there.
+    """
+    frame = deepcopy(root)
+    body = frame.find(qn("w:body"))
+    frame.replace(body, etree.SubElement(frame, qn("w:body")))
+    text = etree.tostring(frame, encoding="unicode")
+    head, tail = text.split("<w:body/>", 1)
+    return head, tail, re.compile(r"<w:body(?: xmlns(?::\w+)?=\"[^\"]*\")*>")
+
+
 def _as_lines(patched: str) -> str:
     """One paragraph per line, as render_xml_part does before compiling (error lines = paragraphs)."""
     return re.sub(r"<w:p([ >])", r"\n<w:p\1", patched)
@@ -186,6 +214,8 @@ def _needs_plain(context: Any) -> bool:
     stack = [context]
     while stack:
         value = stack.pop()
+        if isinstance(value, PLAIN_TYPES):
+            continue
         # InlineImage and Subdoc both keep the DocxTemplate they belong to in `.tpl`.
         if isinstance(value, InlineImage) or hasattr(value, "tpl"):
             return True
