@@ -109,13 +109,13 @@ def apply_steps(
             document.state = step.dest
             document.template = document.template or action.template
             document.created_at = document.created_at or change.recorded_at
-            session.add(document)
             letter = append_event(session, case_row, "letter", step.on, {
                 "template": document.template, "path": document.path, "sha256": document.sha256,
                 "channel": action.kind, "state": step.dest, "step_key": key,
             }, actor=step.by or actor)
-            session.flush()
+            session.flush()  # the letter event's id, so the document row is inserted complete
             document.event_id = letter.id
+            session.add(document)
             documents.append(document)
     _store_state(case_row, state, engine, as_of or (steps[-1].on if steps else None), strict=as_of is not None)
     session.flush()
@@ -202,6 +202,8 @@ def record_payment(
             left -= share
     append_event(session, case_row, "payment", on, {"amount": amount, "reference": reference, "invoices": shares,
                                                     "unallocated": left}, actor=by)
+    if case_row.next_check_at is None or case_row.next_check_at > on:
+        case_row.next_check_at = on  # the next run (or reconcile) tells the engine
     session.flush()
     return payment
 

@@ -235,7 +235,7 @@ def _document_changed(session: Session, doc: Document) -> bool:
         history = attr.history
         if not history.has_changes():
             continue
-        if attr.key == "event_id" and history.deleted in ([], [None]):
+        if attr.key == "event_id" and all(old is None for old in history.deleted):
             continue
         return True
     return False

@@ -1,0 +1,158 @@
+"""The run through the store with the real engine and the shipped French B2B workflow."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.case import Action, Step
+from engine.case_rows import act, record_payment
+from engine.importer import import_csv
+from engine.models import Case, Document, Event
+from engine.runner import case_state, find_case, run
+from engine.store import connect
+from engine.workflow import load_workflow
+
+ROOT = Path(__file__).parent.parent
+CSV = Path(__file__).parent / "fixtures" / "csv"
+
+
+@pytest.fixture
+def store(database_url: str):
+    store = connect(database_url, upgrade=True)
+    for name in ("debtors.csv", "invoices.csv"):
+        import_csv(store, CSV / name, creditor_ref="ACME")
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def workflow():
+    return load_workflow(ROOT / "workflows" / "fr-b2b.yaml")
+
+
+def letter_writer(folder: Path):
+    """A stand-in for the letter renderer: writes a small file per letter action."""
+    def perform(session, case_row: Case, step: Step, action: Action) -> Document | None:
+        if action.template is None or action.kind == "phone":
+            return None
+        path = folder / f"{case_row.ref}-{step.dest}-{action.kind}.txt"
+        body = f"{case_row.ref} {step.dest} {step.on}".encode()
+        path.write_bytes(body)
+        return Document(path=path.name, sha256=hashlib.sha256(body).hexdigest())
+    return perform
+
+
+def _events(store) -> int:
+    with store.session() as s:
+        return s.scalar(select(func.count()).select_from(Event))
+
+
+def test_cases_open_per_debtor_and_a_later_invoice_joins(store, workflow) -> None:
+    report = run(store, workflow, date(2025, 2, 20))
+    assert (report.cases_opened, report.invoices_added) == (2, 1)  # D1: F-001 + F-002, D2: F-003
+    with store.session() as s:
+        case = find_case(s, "ACME-F-001")
+        assert [i.number for i in case.invoices] == ["F-001", "F-002"]
+        assert case_state(s, case).principal == 1500.50
+        assert find_case(s, "F-002").ref == "ACME-F-001"  # found by invoice number too
+
+
+def test_grouping_per_invoice_opens_one_case_each(store, workflow) -> None:
+    from dataclasses import replace
+
+    report = run(store, replace(workflow, grouping="invoice"), date(2025, 2, 20))
+    assert (report.cases_opened, report.invoices_added) == (3, 0)
+
+
+def test_second_run_on_the_same_day_does_nothing(store, workflow, tmp_path: Path) -> None:
+    perform = letter_writer(tmp_path)
+    run(store, workflow, date(2025, 2, 3))
+    first = run(store, workflow, date(2025, 2, 8), perform=perform)
+    assert [(p.case_ref, p.dest) for p in first.planned] == [("ACME-F-001", "reminder1")]
+    assert first.letters == 1
+    before = _events(store)
+    second = run(store, workflow, date(2025, 2, 8), perform=perform)
+    assert (second.steps, second.cases_examined) == (0, 0)
+    assert _events(store) == before
+
+
+def test_dry_run_reports_and_writes_nothing(store, workflow, tmp_path: Path) -> None:
+    calls = []
+    report = run(store, workflow, date(2025, 2, 8), dry_run=True,
+                 perform=lambda *args: calls.append(args))
+    assert report.cases_opened == 2
+    assert [(p.case_ref, p.source, p.dest, p.letters) for p in report.planned] == [
+        ("ACME-F-001", "due", "reminder1", ("relance_1.docx",))]
+    assert calls == []
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 0
+    assert _events(store) == 0
+
+
+def test_a_long_pause_catches_up_one_step_per_run(store, workflow) -> None:
+    run(store, workflow, date(2025, 2, 3))
+    steps = [[(p.source, p.dest) for p in run(store, workflow, date(2025, 6, 1)).planned if p.case_ref == "ACME-F-001"]
+             for _ in range(3)]
+    # Two months unseen: one letter, not four; the next ones need their own delays (counted from
+    # the day the previous letter went out), so the same day gives nothing more.
+    assert steps == [[("due", "reminder1")], [], []]
+    later = run(store, workflow, date(2025, 6, 11))
+    assert [(p.source, p.dest) for p in later.planned if p.case_ref == "ACME-F-001"] == [("reminder1", "reminder2")]
+
+
+def test_an_imported_payment_settles_the_case_at_the_next_run(store, workflow) -> None:
+    run(store, workflow, date(2025, 2, 8))
+    import_csv(store, CSV / "payments.csv", creditor_ref="ACME")  # pays F-003 (D2) in full
+    report = run(store, workflow, date(2025, 2, 13))
+    assert ("ACME-F-003", "payment", "paid") in [(p.case_ref, p.trigger, p.dest) for p in report.planned]
+    with store.session() as s:
+        case = find_case(s, "ACME-F-003")
+        assert (case.state, case.closed, case.next_check_at) == ("paid", True, None)
+
+
+def test_letters_are_recorded_with_their_hash_and_a_re_entered_state_gets_a_new_key(store, workflow, tmp_path) -> None:
+    perform = letter_writer(tmp_path)
+    run(store, workflow, date(2025, 2, 8), perform=perform)
+    with store.session() as s:
+        case = find_case(s, "ACME-F-001")
+        act(s, case, __import__("engine.machine").machine.Engine(workflow), "jump", date(2025, 2, 9),
+            dest="reminder1", reason="sent again at the debtor's request", by="alice", perform=perform)
+    with store.session() as s:
+        case = find_case(s, "ACME-F-001")
+        keys = s.scalars(select(Event.step_key).where(Event.case_id == case.id, Event.step_key.is_not(None))
+                         .order_by(Event.seq)).all()
+        docs = s.scalars(select(Document).where(Document.case_id == case.id).order_by(Document.id)).all()
+        letters = s.scalars(select(Event).where(Event.kind == "letter", Event.case_id == case.id)).all()
+    assert keys == ["1:reminder1", "2:reminder1"]
+    assert [d.step_key for d in docs] == ["1:reminder1/0", "2:reminder1/0"]
+    assert [ev.payload["sha256"] for ev in letters] == [d.sha256 for d in docs]
+
+
+def test_manual_dispute_stops_escalation_and_a_payment_still_settles(store, workflow) -> None:
+    from engine.machine import Engine
+
+    engine = Engine(workflow)
+    run(store, workflow, date(2025, 2, 8))
+    with store.session() as s:
+        case = find_case(s, "ACME-F-001")
+        act(s, case, engine, "dispute", date(2025, 2, 10), reason="goods returned", by="bob")
+        assert (case.state, case.disputed, case.next_check_at) == ("disputed", True, None)
+    quiet = run(store, workflow, date(2025, 4, 1))
+    assert [p for p in quiet.planned if p.case_ref == "ACME-F-001"] == []
+    with store.session() as s:
+        record_payment(s, find_case(s, "ACME-F-001"), 1500.50, date(2025, 4, 2), reference="CHQ-1", by="bob")
+    report = run(store, workflow, date(2025, 4, 2))
+    assert [(p.trigger, p.dest) for p in report.planned if p.case_ref == "ACME-F-001"] == [("payment", "paid")]
+    with store.session() as s:
+        case = find_case(s, "ACME-F-001")
+        rows = s.execute(select(Event.kind, Event.actor).where(Event.case_id == case.id).order_by(Event.seq)).all()
+        assert (case.state, case.closed) == ("paid", True)
+    # The dispute is recorded before the move it caused; the invoice that fell due meanwhile joined.
+    assert [tuple(r) for r in rows] == [
+        ("case_opened", None), ("state_change", None), ("dispute", "bob"), ("state_change", "bob"),
+        ("invoice_added", None), ("payment", "bob"), ("state_change", None)]
