@@ -1,0 +1,136 @@
+"""The hash chain, tamper detection on events and documents, and the exports."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from engine.importer import import_csv
+from engine.models import Case, Document, Event
+from engine.runner import find_case, run
+from engine.store import connect
+from engine.timeline import canonical_json, verify
+from engine.timeline_export import render_timeline
+from engine.workflow import load_workflow
+
+ROOT = Path(__file__).parent.parent
+CSV = Path(__file__).parent / "fixtures" / "csv"
+
+
+def letter_writer(folder: Path):
+    """A stand-in for the letter renderer: one small file per letter action with a template."""
+    def perform(session, case_row, step, action):
+        if action.template is None:
+            return None
+        path = folder / f"{case_row.ref}-{step.dest}-{action.kind}.txt"
+        body = f"{case_row.ref} {step.dest} {step.on}".encode()
+        path.write_bytes(body)
+        return Document(path=path.name, sha256=hashlib.sha256(body).hexdigest())
+    return perform
+
+
+@pytest.fixture
+def built(database_url: str, tmp_path: Path):
+    """A store with two cases, letters on disk and imported payments: (store, letters folder)."""
+    store = connect(database_url, upgrade=True)
+    for name in ("debtors.csv", "invoices.csv"):
+        import_csv(store, CSV / name, creditor_ref="ACME")
+    workflow = load_workflow(ROOT / "workflows" / "fr-b2b.yaml")
+    perform = letter_writer(tmp_path)
+    for day in (date(2025, 2, 8), date(2025, 2, 20)):
+        run(store, workflow, day, perform=perform)
+    import_csv(store, CSV / "payments.csv", creditor_ref="ACME")
+    yield store, tmp_path
+    store.dispose()
+
+
+def test_canonical_json_is_stable() -> None:
+    assert canonical_json({"b": Decimal("1.50"), "a": date(2025, 3, 1), "c": [1, None]}) == \
+        '{"a":"2025-03-01","b":"1.50","c":[1,null]}'
+
+
+def test_an_untouched_store_verifies_clean(built) -> None:
+    store, letters = built
+    with store.session() as s:
+        assert verify(s, letters) == []
+        assert s.scalar(select(Event.prev_hash).where(Event.seq == 1).limit(1)) is None
+
+
+def test_an_amount_changed_with_raw_sql_is_named(built) -> None:
+    store, letters = built
+    with store.session() as s:
+        case = find_case(s, "ACME-F-001")
+        target = s.scalar(select(Event).where(Event.case_id == case.id, Event.kind == "payment").order_by(Event.seq).limit(1))
+        forged = dict(target.payload, amount="5000.00")
+        seq, event_id = target.seq, target.id
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE event SET payload = :p WHERE id = :id"), {"p": json.dumps(forged), "id": event_id})
+    with store.session() as s:
+        findings = verify(s, letters)
+    assert [(f.case_ref, f.seq) for f in findings] == [("ACME-F-001", seq)]
+    assert "content altered" in str(findings[0])
+
+
+def test_a_changed_or_missing_letter_file_is_named(built) -> None:
+    store, letters = built
+    files = sorted(letters.glob("ACME-F-001-*"))
+    assert files
+    body = bytearray(files[0].read_bytes())
+    body[0] ^= 1
+    files[0].write_bytes(bytes(body))
+    (letters / "ACME-F-003-reminder1-email.txt").unlink()
+    with store.session() as s:
+        problems = sorted((f.case_ref, f.document_path, f.problem) for f in verify(s, letters))
+    assert problems == [
+        ("ACME-F-001", files[0].name, "file changed since it was produced (SHA-256 differs)"),
+        ("ACME-F-003", "ACME-F-003-reminder1-email.txt", "file is missing"),
+    ]
+
+
+def test_a_deleted_last_event_is_noticed(built) -> None:
+    store, letters = built
+    with store.session() as s:
+        case = find_case(s, "ACME-F-003")
+        case_id, last = case.id, case.event_count
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM event WHERE case_id = :c AND seq = :s"), {"c": case_id, "s": last})
+    with store.session() as s:
+        findings = verify(s, letters)
+    assert [(f.case_ref, f.seq) for f in findings] == [("ACME-F-003", None)]
+    assert "events removed or added" in findings[0].problem
+
+
+def test_exports_carry_the_events_and_the_chain_status(built) -> None:
+    store, _letters = built
+    with store.session() as s:
+        case = find_case(s, "ACME-F-001")
+        as_text = render_timeline(s, case, "text")
+        as_json = json.loads(render_timeline(s, case, "json"))
+        as_csv = list(csv.DictReader(io.StringIO(render_timeline(s, case, "csv")), delimiter=";"))
+        as_html = render_timeline(s, case, "html")
+        with pytest.raises(ValueError, match="unknown timeline format"):
+            render_timeline(s, case, "pdf")
+        count = case.event_count
+    assert "chain intact" in as_text and "due → reminder1 (escalate)" in as_text
+    assert as_json["chain"]["ok"] is True and len(as_json["events"]) == count
+    assert as_json["case"]["balance"] == "700.00"  # 1500.50 owed, 800.50 paid
+    assert [row["kind"] for row in as_csv][:3] == ["case_opened", "state_change", "letter"]
+    assert "Boulangerie Martin SARL" in as_html and "intacte" in as_html and "@media print" in as_html
+
+
+def test_html_escapes_what_users_typed(built) -> None:
+    store, _letters = built
+    with store.session() as s:
+        case = s.scalar(select(Case).where(Case.ref == "ACME-F-001"))
+        case.debtor.name = "<script>alert(1)</script> & Fils"
+    with store.session() as s:
+        html = render_timeline(s, find_case(s, "ACME-F-001"), "html")
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&amp; Fils" in html
