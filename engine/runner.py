@@ -121,18 +121,19 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
             if not rows:
                 return
             after = rows[-1][0].id
-            open_by_debtor: dict[int, Case | None] = {}
+            open_by_debtor: dict[int, Case] = {}
+            if workflow.grouping == "debtor":
+                # One query per batch, not per invoice (each query would also autoflush).
+                for case in session.scalars(
+                    select(Case).where(Case.debtor_id.in_({inv.debtor_id for inv, _done in rows}),
+                                       Case.workflow_name == workflow.name, Case.closed.is_(False))
+                    .order_by(Case.id.desc())
+                ):
+                    open_by_debtor[case.debtor_id] = case  # the oldest open case wins
             for invoice, done in rows:
                 if invoice.amount - Decimal(str(done)) <= 0:
                     continue
-                case = None
-                if workflow.grouping == "debtor":
-                    if invoice.debtor_id not in open_by_debtor:
-                        open_by_debtor[invoice.debtor_id] = session.scalar(
-                            select(Case).where(Case.debtor_id == invoice.debtor_id,
-                                               Case.workflow_name == workflow.name,
-                                               Case.closed.is_(False)).order_by(Case.id).limit(1))
-                    case = open_by_debtor[invoice.debtor_id]
+                case = open_by_debtor.get(invoice.debtor_id) if workflow.grouping == "debtor" else None
                 if case is None:
                     case = _new_case(session, workflow, invoice, as_of)
                     open_by_debtor[invoice.debtor_id] = case
@@ -143,7 +144,7 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
 
 
 def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: date) -> Case:
-    creditor_ref = session.scalar(select(Creditor.ref).where(Creditor.id == invoice.creditor_id))
+    creditor_ref = session.get_one(Creditor, invoice.creditor_id).ref  # identity map: no query after the first
     case = Case(
         ref=f"{creditor_ref}-{invoice.number}",
         creditor_id=invoice.creditor_id,
@@ -168,7 +169,7 @@ def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: dat
     session.add(case)
     session.flush()
     invoice.case_id = case.id
-    debtor_ref = session.scalar(select(Debtor.ref).where(Debtor.id == invoice.debtor_id))
+    debtor_ref = session.get_one(Debtor, invoice.debtor_id).ref
     append_event(session, case, "case_opened", as_of, {
         "workflow": workflow.name, "version": workflow.version, "debtor": debtor_ref,
         "state": workflow.initial, "invoices": [_invoice_facts(invoice)],
