@@ -75,12 +75,17 @@ def run(
     dry_run: bool = False,
     batch_size: int = 500,
     progress: Callable[[RunReport], None] | None = None,
+    debtor_kinds: tuple[str, ...] | None = None,
 ) -> RunReport:
-    """Run ``workflow`` on ``as_of``: open overdue cases, then advance every case due that day."""
+    """Run ``workflow`` on ``as_of``: open overdue cases, then advance every case due that day.
+
+    ``debtor_kinds`` limits the cases opened to debtors of those kinds ("b2b", "b2c"), so a
+    workspace can run one policy for businesses and another for consumers.
+    """
     engine = Engine(workflow)
     report = RunReport(as_of=as_of, dry_run=dry_run)
     with _units(store, dry_run) as unit:
-        open_cases(unit, workflow, as_of, report, batch_size=batch_size)
+        open_cases(unit, workflow, as_of, report, batch_size=batch_size, debtor_kinds=debtor_kinds)
         after = 0
         while True:
             with unit() as session:
@@ -97,7 +102,8 @@ def run(
     return report
 
 
-def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *, batch_size: int = 500) -> None:
+def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *, batch_size: int = 500,
+               debtor_kinds: tuple[str, ...] | None = None) -> None:
     """Give every invoice overdue on ``as_of`` (due_date < as_of, still owed) a case.
 
     Grouping "debtor": it joins its debtor's open case for this workflow if there is one
@@ -109,15 +115,18 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
         .where(PaymentAllocation.invoice_id == Invoice.id)
         .scalar_subquery()
     )
+    overdue = (
+        select(Invoice, paid)
+        .where(Invoice.case_id.is_(None), Invoice.due_date < as_of)
+        .order_by(Invoice.id)
+        .limit(batch_size)
+    )
+    if debtor_kinds is not None:
+        overdue = overdue.join(Debtor, Debtor.id == Invoice.debtor_id).where(Debtor.kind.in_(debtor_kinds))
     after = 0
     while True:
         with unit() as session:
-            rows = session.execute(
-                select(Invoice, paid)
-                .where(Invoice.case_id.is_(None), Invoice.due_date < as_of, Invoice.id > after)
-                .order_by(Invoice.id)
-                .limit(batch_size)
-            ).all()
+            rows = session.execute(overdue.where(Invoice.id > after)).all()
             if not rows:
                 return
             after = rows[-1][0].id
@@ -213,7 +222,7 @@ def _advance_one(unit: Unit, engine: Engine, case_id: int, as_of: date, perform:
     # Counted only once the transaction committed (or, in a dry run, its savepoint was released).
     report.cases_examined += 1
     for step in steps:
-        letters = tuple(a.template for a in step.actions if a.template)
+        letters = tuple(dict.fromkeys(a.template for a in step.actions if a.template))  # one file per step
         report.planned.append(PlannedStep(ref, step.trigger, step.source, step.dest, step.on, letters))
         report.steps += 1
         report.letters += len(letters)

@@ -1,0 +1,141 @@
+"""The application: one workspace's settings, its store and its workflows, wired together.
+
+The command line, the demo and the workers all go through `App`, so a run started by hand,
+by the demo or by a worker does exactly the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine.amounts import RateTable, load_rates
+from engine.documents import LetterWriter
+from engine.importer import ImportReport, import_csv
+from engine.machine import Engine
+from engine.models import Case
+from engine.runner import RunReport, run
+from engine.store import Store, connect, ensure_creditor
+from engine.workflow import Workflow, load_workflow
+from engine.workspace import Workspace, WorkspaceError
+
+# Import order matters: invoices name debtors, payments name invoices.
+IMPORT_ORDER = ("debtors", "invoices", "credit_notes", "payments")
+
+
+@dataclass
+class App:
+    """A workspace at work: `App(workspace)` or `App.for_workspace(root)`."""
+
+    workspace: Workspace
+    store: Store = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.store is None:
+            self.store = connect(self.workspace.database_url)
+
+    @cached_property
+    def workflows(self) -> dict[str, Workflow]:
+        """Debtor kind → its workflow, each file loaded (and validated) once."""
+        loaded: dict[Path, Workflow] = {}
+        for path in self.workspace.workflows.values():
+            if path not in loaded:
+                loaded[path] = load_workflow(path)
+        return {kind: loaded[path] for kind, path in self.workspace.workflows.items()}
+
+    @cached_property
+    def rates(self) -> RateTable:
+        return load_rates(self.workspace.rates_path)
+
+    def engine_for(self, case: Case) -> Engine:
+        """The engine of the workflow a case runs on (cases remember their workflow's name)."""
+        for workflow in self.workflows.values():
+            if workflow.name == case.workflow_name:
+                if workflow.version != case.workflow_version:
+                    raise WorkspaceError(
+                        f"case {case.ref} started on {workflow.name} version {case.workflow_version}, "
+                        f"but the workspace has version {workflow.version}"
+                    )
+                return Engine(workflow)
+        raise WorkspaceError(f"case {case.ref} runs on workflow {case.workflow_name!r}, which the workspace lacks")
+
+    def letter_writer(self, *, pdf: bool = False) -> LetterWriter:
+        return LetterWriter(self.workspace.creditor, self.workflows, self.workspace.output_dir,
+                            rates=self.rates, pdf=pdf)
+
+    def ensure_creditor(self) -> None:
+        """The workspace's creditor exists in the database with its current identity."""
+        identity = self.workspace.creditor
+        lines = list(identity.address_lines) + [None, None]
+        with self.store.session() as session:
+            ensure_creditor(
+                session, identity.ref, name=identity.name, siren=identity.siren,
+                address_line1=lines[0], address_line2=lines[1], postal_code=identity.postal_code,
+                city=identity.city, country=identity.country, email=identity.email, phone=identity.phone,
+                iban=(identity.iban or "").replace(" ", "") or None, bic=identity.bic,
+            )
+
+    def import_files(self, paths: list[Path], *, kind: str | None = None, skip_bad_rows: bool = False,
+                     rejects_dir: Path | None = None) -> list[ImportReport]:
+        """Import CSV files, debtors first, each file all-or-nothing (or skipping bad rows)."""
+        self.ensure_creditor()
+        reports = []
+        for path in sorted(paths, key=lambda p: _import_rank(p, kind)):
+            rejects = (rejects_dir or path.parent) / f"{path.stem}.rejected.csv" if skip_bad_rows else None
+            reports.append(import_csv(self.store, path, kind, creditor_ref=self.workspace.creditor.ref,
+                                      skip_bad_rows=skip_bad_rows, rejects_path=rejects))
+        return reports
+
+    def run(self, as_of: date, *, dry_run: bool = False, pdf: bool = False,
+            progress: Callable[[RunReport], None] | None = None) -> list[RunReport]:
+        """One run per workflow of the workspace, each over the debtors of its kinds."""
+        writer = None if dry_run else self.letter_writer(pdf=pdf)
+        reports = []
+        for workflow, kinds in self._workflow_kinds():
+            reports.append(run(self.store, workflow, as_of, perform=writer, dry_run=dry_run,
+                               progress=progress, debtor_kinds=kinds))
+        return reports
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.store.session() as session:
+            yield session
+
+    def _workflow_kinds(self) -> list[tuple[Workflow, tuple[str, ...]]]:
+        grouped: dict[str, tuple[Workflow, list[str]]] = {}
+        for kind, workflow in self.workflows.items():
+            grouped.setdefault(workflow.name, (workflow, []))[1].append(kind)
+        return [(workflow, tuple(kinds)) for workflow, kinds in grouped.values()]
+
+
+def _import_rank(path: Path, kind: str | None) -> int:
+    name = kind or _kind_from_name(path)
+    return IMPORT_ORDER.index(name) if name in IMPORT_ORDER else len(IMPORT_ORDER)
+
+
+def _kind_from_name(path: Path) -> str | None:
+    stem = path.stem.lower()
+    for kind in IMPORT_ORDER:
+        if stem.startswith(kind) or stem.startswith(kind.rstrip("s")):
+            return kind
+    return None
+
+
+def summary(reports: list[RunReport]) -> dict[str, Any]:
+    """Totals over the per-workflow reports of one run."""
+    total: dict[str, Any] = {"cases_opened": 0, "invoices_added": 0, "cases_examined": 0, "steps": 0,
+                             "letters": 0, "skipped": 0, "errors": [], "by_state": {}}
+    for report in reports:
+        for key in ("cases_opened", "invoices_added", "cases_examined", "steps", "letters", "skipped"):
+            total[key] += getattr(report, key)
+        total["errors"] += [{"case": ref, "error": why} for ref, why in report.errors]
+        for state, count in report.by_state.items():
+            total["by_state"][state] = total["by_state"].get(state, 0) + count
+    return total

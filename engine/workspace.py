@@ -1,0 +1,195 @@
+"""A workspace: one folder with `relance.toml`, the team's own workflows and letters, and the output.
+
+`relance init DIR` creates it from the shipped policies and letter pack, so a team edits its copies
+and upgrades of relance never overwrite them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_NAME = "relance.toml"
+DATABASE_ENV = "RELANCE_DATABASE_URL"
+WORKSPACE_ENV = "RELANCE_WORKSPACE"
+
+# The shipped material lives beside the package (an editable install, as the README says).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_WORKFLOWS = PROJECT_ROOT / "workflows"
+SHIPPED_LETTERS = PROJECT_ROOT / "letters"
+EXAMPLES = PROJECT_ROOT / "examples"
+
+
+class WorkspaceError(Exception):
+    """A workspace that cannot be used as it is; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class CreditorIdentity:
+    """Who is owed: printed at the top of every letter and on every payment slip."""
+
+    ref: str
+    name: str
+    address_lines: tuple[str, ...]
+    postal_code: str
+    city: str
+    country: str = "FR"
+    siren: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    iban: str | None = None
+    bic: str | None = None
+    signatory: str | None = None
+    signatory_title: str | None = None
+    place: str | None = None
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The settings of one workspace, with every path made absolute."""
+
+    root: Path
+    database_url: str
+    creditor: CreditorIdentity
+    workflows: dict[str, Path]  # debtor kind ("b2b", "b2c") → workflow file
+    output_dir: Path
+    rates_path: Path | None = None
+    actor: str = field(default_factory=lambda: os.environ.get("USER") or "relance")
+
+    def workflow_for(self, debtor_kind: str) -> Path:
+        try:
+            return self.workflows[debtor_kind]
+        except KeyError:
+            raise WorkspaceError(
+                f"{self.root / CONFIG_NAME}: no workflow for {debtor_kind!r} debtors "
+                f"(add it under [workflows])"
+            ) from None
+
+
+def find_workspace(start: Path | None = None) -> Path | None:
+    """The workspace folder: $RELANCE_WORKSPACE, or the nearest folder up from `start` holding relance.toml."""
+    if env := os.environ.get(WORKSPACE_ENV):
+        return Path(env).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    return None
+
+
+def load_workspace(root: Path, database_url: str | None = None) -> Workspace:
+    """Read `root/relance.toml`; a `--db` URL or $RELANCE_DATABASE_URL overrides the file's."""
+    config_path = root / CONFIG_NAME
+    if not config_path.is_file():
+        raise WorkspaceError(f"{config_path}: not found (create a workspace with `relance init {root}`)")
+    try:
+        config = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise WorkspaceError(f"{config_path}: {exc}") from None
+    url = database_url or os.environ.get(DATABASE_ENV) or _section(config, "database", config_path).get("url")
+    if not url:
+        url = "sqlite:///relance.sqlite"
+    workflows = {
+        kind: (root / path).resolve()
+        for kind, path in _section(config, "workflows", config_path).items()
+    }
+    if not workflows:
+        raise WorkspaceError(f"{config_path}: [workflows] names no workflow (e.g. b2b = \"workflows/fr-b2b.yaml\")")
+    paths = config.get("paths", {})
+    rates = paths.get("rates")
+    return Workspace(
+        root=root,
+        database_url=_absolute_sqlite(url, root),
+        creditor=_creditor(_section(config, "creditor", config_path), config_path),
+        workflows=workflows,
+        output_dir=(root / paths.get("output", "output")).resolve(),
+        rates_path=(root / rates).resolve() if rates else None,
+    )
+
+
+def init_workspace(root: Path, creditor_toml: Path | None = None, *, force: bool = False) -> Path:
+    """Create a workspace: relance.toml, copies of the shipped workflows and letters, an output folder."""
+    root = root.resolve()
+    config_path = root / CONFIG_NAME
+    if config_path.exists() and not force:
+        raise WorkspaceError(f"{config_path}: already exists (use --force to start over)")
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(SHIPPED_WORKFLOWS, root / "workflows", dirs_exist_ok=True)
+    shutil.copytree(
+        SHIPPED_LETTERS, root / "letters", dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("*.py", "__pycache__", "~$*"),
+    )
+    (root / "output").mkdir(exist_ok=True)
+    creditor = (creditor_toml or EXAMPLES / "creditor.toml").read_text(encoding="utf-8")
+    config_path.write_text(_CONFIG_TEMPLATE.format(creditor=creditor.strip()), encoding="utf-8")
+    return config_path
+
+
+_CONFIG_TEMPLATE = """\
+# relance workspace. Paths are relative to this file.
+
+[database]
+# A SQLite file here by default. For PostgreSQL and several workers:
+# url = "postgresql+psycopg://user@host:5432/relance"
+url = "sqlite:///relance.sqlite"
+
+[workflows]
+# Which escalation policy applies to which kind of debtor.
+b2b = "workflows/fr-b2b.yaml"
+b2c = "workflows/fr-b2c.yaml"
+
+[paths]
+# Letters are written to output/<debtor>/<case>/<step>.docx (may be a shared mount).
+output = "output"
+# Your own copy of the ECB and legal rates, when you need a newer half-year than the shipped file:
+# rates = "rates.csv"
+
+{creditor}
+"""
+
+
+def _section(config: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
+    section = config.get(name, {})
+    if not isinstance(section, dict):
+        raise WorkspaceError(f"{path}: [{name}] must be a table")
+    return section
+
+
+def _creditor(section: dict[str, Any], path: Path) -> CreditorIdentity:
+    missing = [key for key in ("name", "postal_code", "city") if not section.get(key)]
+    if missing:
+        raise WorkspaceError(f"{path}: [creditor] is missing {', '.join(missing)}")
+    address = section.get("address_lines") or [section.get("address", "")]
+    return CreditorIdentity(
+        ref=str(section.get("ref") or "default"),
+        name=section["name"],
+        address_lines=tuple(str(line) for line in address if line),
+        postal_code=str(section["postal_code"]),
+        city=section["city"],
+        country=section.get("country", "FR"),
+        siren=_optional(section, "siren"),
+        email=_optional(section, "email"),
+        phone=_optional(section, "phone"),
+        iban=_optional(section, "iban"),
+        bic=_optional(section, "bic"),
+        signatory=_optional(section, "signatory"),
+        signatory_title=_optional(section, "signatory_title"),
+        place=_optional(section, "place") or section["city"],
+    )
+
+
+def _optional(section: dict[str, Any], key: str) -> str | None:
+    value = section.get(key)
+    return str(value) if value not in (None, "") else None
+
+
+def _absolute_sqlite(url: str, root: Path) -> str:
+    """A relative SQLite path in relance.toml means relative to the workspace, not to the shell's folder."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        return prefix + str((root / url[len(prefix):]).resolve())
+    return url
