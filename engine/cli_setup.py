@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import click
+from rich.columns import Columns
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from engine.cli import Settings, json_option
+from engine.cli import DateParam, Settings, json_option
+from engine.demo import DemoResult
+from engine.formatting import format_amount
 from engine.workspace import init_workspace
 
 console = Console(highlight=False)
@@ -147,4 +153,51 @@ def _letter_problem(problem: object) -> dict[str, object]:
     }
 
 
-COMMANDS = [init_command, validate_command, diagram_command, letters_group, db_group]
+@click.command("demo")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("relance-demo"), show_default=True, help="Where to build the demo workspace.")
+@click.option("--until", type=DateParam(), help="Simulate up to this day (default: until every level occurred).")
+@click.option("--pdf", is_flag=True, help="Also convert each letter to PDF (needs LibreOffice; slow).")
+def demo_command(directory: Path, until: date | None, pdf: bool) -> None:
+    """Build a demo workspace on SQLite with the example data (48 debtors, 172 invoices,
+    payments, a dispute, promises to pay) and run it day by day from the first due date until
+    every level of the workflow has occurred. Starts over each time."""
+    from engine.demo import run_demo
+
+    with Progress(TextColumn("[bold]simulating[/] {task.fields[day]}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=errors_console, transient=True) as bar:
+        task = bar.add_task("days", total=None, day="")
+        result = run_demo(directory, until=until, pdf=pdf,
+                          on_day=lambda day, done, total: bar.update(task, completed=done, total=total,
+                                                                     day=day.isoformat()))
+    _print_demo(result)
+
+
+def _print_demo(result: DemoResult) -> None:
+    console.print(f"Simulated {result.days} days, {result.first_day} → {result.last_day}, "
+                  f"in workspace [bold]{result.root}[/]")
+    states = Table(title="Cases per state")
+    states.add_column("state")
+    states.add_column("cases", justify="right")
+    for state, count in sorted(result.cases_by_state.items(), key=lambda item: -item[1]):
+        states.add_row(state, str(count))
+    letters = Table(title="Letters written")
+    letters.add_column("letter")
+    letters.add_column("count", justify="right")
+    for template, count in sorted(result.letters_by_template.items()):
+        letters.add_row(str(template), str(count))
+    console.print(Columns([states, letters]))
+    console.print(f"Recovered by the escalation: [bold]{format_amount(result.recovered)}[/]")
+    for line in result.actions:
+        console.print(f"  {line}")
+    console.print(f"Letters:       {result.letters_dir}")
+    for path in result.sample_letters:
+        console.print(f"  e.g.         {path}")
+    if result.timeline_html:
+        console.print(f"Timeline:      {result.timeline_html}")
+    if result.report_html:
+        console.print(f"Report:        {result.report_html}")
+    console.print(f"Try next:      cd {result.root} && relance report && relance verify")
+
+
+COMMANDS = [init_command, demo_command, validate_command, diagram_command, letters_group, db_group]

@@ -211,11 +211,13 @@ def make_events(rng: random.Random, debtors: list[list[str]], invoices: list[Inv
          "Colis retrouvés chez le transporteur, livraison confirmée par le client"],
         [first[open_dispute] + timedelta(days=30), open_dispute, "dispute", "",
          f"Conteste la qualité des travaux facturés ({open_invoice}), expertise demandée"],
-        [date(2026, 8, 10), kept, "promise", date(2026, 8, 31),
-         "Appel du gérant : règlement du solde par virement avant fin août"],
-        [date(2026, 9, 1), broken, "promise", date(2026, 9, 20),
+        # Dates follow each debtor's first due date, so the shipped pace (litigation ~50 days after
+        # the due date for businesses) still finds the case open when the debtor calls.
+        [first[kept] + timedelta(days=18), kept, "promise", first[kept] + timedelta(days=35),
+         "Appel du gérant : règlement du solde par virement sous quinze jours"],
+        [first[broken] + timedelta(days=20), broken, "promise", first[broken] + timedelta(days=40),
          "S'engage par téléphone à payer le solde dès réception de son salaire"],
-        [date(2026, 7, 6), held, "hold", "",
+        [first[held] + timedelta(days=15), held, "hold", "",
          "Procédure de sauvegarde ouverte : créance déclarée au mandataire judiciaire"],
         [date(2026, 9, 14), lifted, "hold", None,
          "Demande d'échéancier à l'étude par la direction financière"],
@@ -230,7 +232,8 @@ def make_payments(
 ) -> None:
     """Attach payments: most invoices stay unpaid so the demo reaches every step."""
     promised = {row[1]: row for row in events if row[2] == "promise"}
-    kept_ref = next(ref for ref, row in promised.items() if row[3] == "2026-08-31")
+    kinds = {d[0]: d[1] for d in debtors}
+    kept_ref = next(ref for ref in promised if kinds[ref] == "b2b")  # the consumer breaks his
     excluded = set(promised) | {row[1] for row in events if row[2] in ("dispute", "hold")}
     for invoice in invoices:
         if invoice.debtor_ref in excluded or invoice.due_date > TODAY + timedelta(days=20):
@@ -254,9 +257,11 @@ def make_payments(
             part = (invoice.amount * Decimal("0.6")).quantize(Decimal("0.01"))
             on = invoice.due_date + timedelta(days=rng.randint(10, 40))
             invoice.payments.append((on, part, False, f"CHQ {rng.randint(1000000, 9999999)}"))
-    # The kept promise: everything the debtor owed paid on 28 August, before the promised 31st.
+    # The kept promise: everything the debtor owed paid three days before the promised date.
+    kept_until = date.fromisoformat(promised[kept_ref][3])
     for invoice in _by_debtor(invoices)[kept_ref]:
-        invoice.payments.append((date(2026, 8, 28), invoice.amount, True, f"VIR SEPA {kept_ref} SOLDE {invoice.number}"))
+        invoice.payments.append((kept_until - timedelta(days=3), invoice.amount, True,
+                                 f"VIR SEPA {kept_ref} SOLDE {invoice.number}"))
     for invoice in invoices:  # nothing in the future of the demo's as-of
         invoice.payments = [p for p in invoice.payments if p[0] <= TODAY]
 

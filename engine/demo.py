@@ -1,0 +1,179 @@
+"""`relance demo`: a workspace on SQLite, the example data, and day-by-day runs until every level occurred.
+
+It goes through the paths a team uses every day: payments are imported on the day they arrive
+(as a daily bank export would be), disputes and promises are recorded as case actions on their
+date, and each day is one `App.run`. Nothing is faked: the letters, the timeline and the
+database are the real ones, and stay in the demo folder to open.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from engine.app import App
+from engine.case_rows import act
+from engine.csv_rows import parse_date
+from engine.models import Case, Debtor, Document, Event, Invoice
+from engine.timeline_export import render_timeline
+from engine.workspace import EXAMPLES, init_workspace, load_workspace
+
+# A level is a state that sends a letter; the demo goes on until each has been reached once.
+SAFETY_MARGIN = timedelta(days=200)
+
+
+@dataclass
+class DemoResult:
+    """What the demo produced, for the closing summary."""
+
+    root: Path
+    first_day: date
+    last_day: date
+    days: int = 0
+    cases_by_state: Counter[str] = field(default_factory=Counter)
+    letters_by_template: Counter[str] = field(default_factory=Counter)
+    recovered: Decimal = Decimal("0")
+    outstanding: Decimal = Decimal("0")
+    actions: list[str] = field(default_factory=list)
+    letters_dir: Path | None = None
+    timeline_html: Path | None = None
+    report_html: Path | None = None
+    sample_letters: list[Path] = field(default_factory=list)
+
+
+def run_demo(root: Path, *, until: date | None = None, pdf: bool = False,
+             on_day: Callable[[date, int, int], None] | None = None) -> DemoResult:
+    """Build the demo workspace in `root` (starting over) and simulate it day by day."""
+    config = init_workspace(root, force=True)
+    database = config.parent / "relance.sqlite"
+    for leftover in (database, database.with_name("relance.sqlite-wal"), database.with_name("relance.sqlite-shm")):
+        leftover.unlink(missing_ok=True)
+    app = App(load_workspace(config.parent))
+    app.store.upgrade()
+    app.import_files([EXAMPLES / "debtors.csv", EXAMPLES / "invoices.csv"])
+
+    payments = _rows_by_day(EXAMPLES / "payments.csv", "payment_date")
+    events = _rows_by_day(EXAMPLES / "events.csv", "event_date")
+    first_day = _first_due_date(app)
+    last_planned = max([*payments, *events, first_day])
+    stop_at = until or (last_planned + SAFETY_MARGIN)
+    result = DemoResult(root=config.parent, first_day=first_day, last_day=first_day)
+    levels = {name for workflow in app.workflows.values()
+              for name, state in workflow.states.items() if state.letter}
+
+    day = first_day
+    total_days = (stop_at - first_day).days + 1
+    while day <= stop_at:
+        if day in payments:
+            _import_payments(app, payments[day])
+        for row in events.get(day, ()):
+            result.actions.append(_apply_event(app, row, day))
+        app.run(day, pdf=pdf)
+        result.days += 1
+        result.last_day = day
+        if on_day is not None:
+            on_day(day, result.days, total_days)
+        if until is None and day >= last_planned and levels <= _reached_levels(app):
+            break
+        day += timedelta(days=1)
+
+    _summarise(app, result)
+    return result
+
+
+def _rows_by_day(path: Path, date_column: str) -> dict[date, list[dict[str, str]]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter=";")
+        by_day: dict[date, list[dict[str, str]]] = defaultdict(list)
+        for row in reader:
+            by_day[parse_date(row[date_column])].append(row)
+    return dict(by_day)
+
+
+def _first_due_date(app: App) -> date:
+    with app.session() as session:
+        first = session.scalar(select(func.min(Invoice.due_date)))
+    if first is None:
+        raise ValueError("the example invoices are empty")
+    return first
+
+
+def _import_payments(app: App, rows: list[dict[str, str]]) -> None:
+    """That day's bank export, imported like any other CSV."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "payments.csv"
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter=";")
+            writer.writeheader()
+            writer.writerows(rows)
+        app.import_files([path], kind="payments")
+
+
+def _apply_event(app: App, row: dict[str, str], day: date) -> str:
+    """A dispute, promise, hold... recorded on the debtor's open case, as `relance case ...` would."""
+    action, debtor_ref = row["action"], row["debtor_ref"]
+    until = parse_date(row["until"]) if row.get("until") else None
+    with app.session() as session:
+        case = session.scalar(
+            select(Case).join(Debtor, Debtor.id == Case.debtor_id)
+            .where(Debtor.ref == debtor_ref, Case.closed.is_(False)).order_by(Case.id.desc()).limit(1)
+        )
+        if case is None:
+            return f"{day}: {action} for {debtor_ref} skipped (no open case)"
+        act(session, case, app.engine_for(case), action, day, by="demo", reason=row.get("reason") or None,
+            until=until, perform=app.letter_writer())
+        return f"{day}: {action} on {case.ref} ({debtor_ref}) → {case.state}"
+
+
+def _reached_levels(app: App) -> set[str]:
+    with app.session() as session:
+        return set(session.scalars(select(Document.state).distinct()))
+
+
+def _summarise(app: App, result: DemoResult) -> None:
+    output = app.workspace.output_dir
+    with app.session() as session:
+        result.cases_by_state.update(dict(session.execute(
+            select(Case.state, func.count(Case.id)).group_by(Case.state)).all()))
+        result.letters_by_template.update(dict(session.execute(
+            select(Document.template, func.count(Document.id.distinct())).group_by(Document.template)).all()))
+        for payload in session.scalars(select(Event.payload).where(Event.kind == "payment")):
+            result.recovered += Decimal(str(payload.get("amount", 0)))
+        showcase = _showcase_case(session)
+        if showcase is not None:
+            result.timeline_html = output / f"timeline-{showcase.ref}.html"
+            result.timeline_html.write_text(render_timeline(session, showcase, "html"), encoding="utf-8")
+        for template in sorted(result.letters_by_template):
+            path = session.scalar(select(Document.path).where(Document.template == template).limit(1))
+            if path:
+                result.sample_letters.append(output / path)
+        result.report_html = _write_report(app, session, result.last_day)
+    result.letters_dir = output
+
+
+def _showcase_case(session: object) -> Case | None:
+    """The case with the longest story: litigation first, then the most events."""
+    return session.scalar(  # type: ignore[attr-defined]
+        select(Case).order_by((Case.state == "litigation").desc(), Case.event_count.desc(), Case.id).limit(1)
+    )
+
+
+def _write_report(app: App, session: object, as_of: date) -> Path | None:
+    try:
+        from engine import report, report_html
+    except ImportError:
+        return None
+    aging = report.aging(session, as_of)
+    funnel = report.funnel(session, as_of, list(app.workflows.values()))
+    path = app.workspace.output_dir / "report.html"
+    path.write_text(report_html.render_report_html(aging, funnel, title=app.workspace.creditor.name, as_of=as_of),
+                    encoding="utf-8")
+    return path
