@@ -21,7 +21,7 @@ from engine.formatting import format_amount
 from engine.models import Case, Debtor, Invoice
 from engine.timeline_export import render_timeline
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 
 
 class CaseError(Exception):

@@ -14,7 +14,7 @@ from rich.table import Table
 from engine.app import App, summary
 from engine.cli import Settings, as_of_option, json_option, today_or
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 
 
 @click.command("import")

@@ -15,10 +15,11 @@ from rich.table import Table
 from engine.cli import DateParam, Settings, json_option
 from engine.demo import DemoResult
 from engine.formatting import format_amount
+from engine.letters.check import LetterProblem
 from engine.workspace import init_workspace
 
-console = Console(highlight=False)
-errors_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+errors_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @click.command("init")
@@ -91,7 +92,7 @@ def letters_check_command(settings: Settings, folder: Path | None, as_json: bool
     """Check every template in FOLDER (default: the workspace's letters/fr): Jinja syntax,
     unknown variables, tags broken by Word, wording that imitates a court or a bailiff in
     amicable letters, and the mentions each letter must carry. Exits 1 on any error."""
-    from engine.letters import check_folder
+    from engine.letters.check import check_folder
 
     if folder is None:
         folder = settings.workspace.root / "letters" / "fr"
@@ -125,7 +126,7 @@ def db_upgrade_command(settings: Settings) -> None:
 
 def _workflow_and_letter_problems(path: Path) -> list[dict[str, object]]:
     """Workflow problems, then, when the workflow itself is sound, the problems of the letters it uses."""
-    from engine.letters import check_template
+    from engine.letters.check import check_template
     from engine.workflow import check_workflow, load_workflow
 
     found = [
@@ -143,14 +144,10 @@ def _workflow_and_letter_problems(path: Path) -> list[dict[str, object]]:
     return found
 
 
-def _letter_problem(problem: object) -> dict[str, object]:
-    return {
-        "severity": getattr(problem, "severity", "error"),
-        "template": str(getattr(problem, "template", "")),
-        "tag": getattr(problem, "tag", None),
-        "message": getattr(problem, "message", str(problem)),
-        "text": str(problem),
-    }
+def _letter_problem(problem: LetterProblem) -> dict[str, object]:
+    """Every letter problem is an error: a letter that may not render must not go out."""
+    return {"severity": "error", "template": problem.template, "code": problem.code, "tag": problem.tag,
+            "paragraph": problem.paragraph, "message": problem.message, "text": str(problem)}
 
 
 @click.command("demo")
