@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -47,7 +47,10 @@ class App:
         loaded: dict[Path, Workflow] = {}
         for path in self.workspace.workflows.values():
             if path not in loaded:
-                loaded[path] = load_workflow(path)
+                workflow = load_workflow(path)
+                if self.workspace.letters_dir is not None:
+                    workflow = replace(workflow, letters_dir=self.workspace.letters_dir)
+                loaded[path] = workflow
         return {kind: loaded[path] for kind, path in self.workspace.workflows.items()}
 
     @cached_property

@@ -47,11 +47,25 @@ class Settings:
 
     @property
     def store(self) -> Any:
+        """The workspace's database, at the current schema: a new, empty one is created at head;
+        an older one must be upgraded on purpose (`relance db upgrade`), so it is refused here."""
         if self._store is None:
             from engine.store import connect
 
-            self._store = connect(self.workspace.database_url)
+            store = connect(self.workspace.database_url)
+            if store.current_revision() is None:
+                store.upgrade()
+            else:
+                store.check_schema()
+            self._store = store
         return self._store
+
+    @property
+    def unchecked_store(self) -> Any:
+        """The database whatever its schema: for `relance db upgrade` itself."""
+        from engine.store import connect
+
+        return self._store or connect(self.workspace.database_url)
 
 
 class UserErrorGroup(click.Group):

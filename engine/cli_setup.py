@@ -120,8 +120,9 @@ def db_group() -> None:
 @click.pass_obj
 def db_upgrade_command(settings: Settings) -> None:
     """Bring the database to the current schema (Alembic migrations); safe to run twice."""
-    settings.store.upgrade()
-    console.print(f"[green]ok[/] schema at head: {settings.store.display_url}")
+    store = settings.unchecked_store
+    store.upgrade()
+    console.print(f"[green]ok[/] schema at head: {store.display_url}")
 
 
 def _workflow_and_letter_problems(path: Path) -> list[dict[str, object]]:

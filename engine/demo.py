@@ -9,6 +9,7 @@ database are the real ones, and stay in the demo folder to open.
 from __future__ import annotations
 
 import csv
+import shutil
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -53,6 +54,9 @@ def run_demo(root: Path, *, until: date | None = None, pdf: bool = False,
              on_day: Callable[[date, int, int], None] | None = None) -> DemoResult:
     """Build the demo workspace in `root` (starting over) and simulate it day by day."""
     config = init_workspace(root, force=True)
+    # Starting over means no letter of an earlier demo is left to look like an orphan.
+    shutil.rmtree(config.parent / "output", ignore_errors=True)
+    (config.parent / "output").mkdir()
     database = config.parent / "relance.sqlite"
     for leftover in (database, database.with_name("relance.sqlite-wal"), database.with_name("relance.sqlite-shm")):
         leftover.unlink(missing_ok=True)

@@ -57,6 +57,7 @@ class Workspace:
     creditor: CreditorIdentity
     workflows: dict[str, Path]  # debtor kind ("b2b", "b2c") → workflow file
     output_dir: Path
+    letters_dir: Path | None = None
     rates_path: Path | None = None
     actor: str = field(default_factory=lambda: os.environ.get("USER") or "relance")
 
@@ -107,6 +108,7 @@ def load_workspace(root: Path, database_url: str | None = None) -> Workspace:
         creditor=_creditor(_section(config, "creditor", config_path), config_path),
         workflows=workflows,
         output_dir=(root / paths.get("output", "output")).resolve(),
+        letters_dir=(root / paths["letters"]).resolve() if paths.get("letters") else None,
         rates_path=(root / rates).resolve() if rates else None,
     )
 
@@ -143,6 +145,9 @@ b2b = "workflows/fr-b2b.yaml"
 b2c = "workflows/fr-b2c.yaml"
 
 [paths]
+# The letter templates (open them in Word). Each workflow names its own folder with `letters:`;
+# this setting, when present, wins, so all workflows of the workspace use the same pack.
+letters = "letters/fr"
 # Letters are written to output/<debtor>/<case>/<step>.docx (may be a shared mount).
 output = "output"
 # Your own copy of the ECB and legal rates, when you need a newer half-year than the shipped file:
