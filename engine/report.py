@@ -194,7 +194,7 @@ def aging(
         base.with_only_columns(Invoice.currency, func.count())
         .where(*conditions, Invoice.currency != currency)
         .group_by(Invoice.currency)
-    ).tuples().all())
+    ).all())
     return Aging(as_of, currency, buckets, total, top_debtors, others)
 
 

@@ -6,7 +6,7 @@ the same figure reads the same everywhere. Names are printed as text, never as r
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from rich.console import Console
 from rich.table import Table
@@ -103,7 +103,8 @@ def percent(ratio: Decimal | None) -> str:
     """0.4215 → "42,2 %" (French decimal comma); None → "–"."""
     if ratio is None:
         return "–"
-    return f"{(ratio * 100).quantize(Decimal('0.1'))} %".replace(".", ",").replace(" %", "\u00a0%")
+    # Half up, as a reader rounds by hand (Decimal's default is half-even).
+    return f"{(ratio * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)} %".replace(".", ",").replace(" %", "\u00a0%")
 
 
 def _amount(amount: Decimal, currency: str) -> str:
