@@ -36,15 +36,24 @@ def find_case(session: Session, ref: str) -> Case | None:
 def case_state(session: Session, case_row: Case) -> CaseState:
     """The core's view of a case, rebuilt from rows: principal = its invoices, paid = what was applied
     to them (payment allocations and credit notes)."""
-    principal, count = session.execute(
-        select(func.coalesce(func.sum(Invoice.amount), 0), func.count(Invoice.id)).where(Invoice.case_id == case_row.id)
-    ).one()
-    paid = session.scalar(
+    # One round trip (the run does this for every case): invoice totals, what was applied to
+    # them, and the debtor's kind and country.
+    invoices = (
+        select(func.coalesce(func.sum(Invoice.amount), 0), func.count(Invoice.id))
+        .where(Invoice.case_id == case_row.id)
+        .subquery()
+    )
+    applied = (
         select(func.coalesce(func.sum(PaymentAllocation.amount), 0))
         .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
         .where(Invoice.case_id == case_row.id)
+        .scalar_subquery()
     )
-    debtor = session.get(Debtor, case_row.debtor_id)
+    found = session.execute(
+        select(invoices, applied, Debtor.kind, Debtor.country)
+        .outerjoin(Debtor, Debtor.id == case_row.debtor_id)
+    ).one()
+    principal, count, paid, kind, country = found
     return CaseState(
         state=case_row.state,
         state_entered=case_row.state_entered,
@@ -53,8 +62,8 @@ def case_state(session: Session, case_row: Case) -> CaseState:
         paid=_cents(paid),
         invoice_count=int(count),
         letters_sent=case_row.letters_sent,
-        debtor_kind=debtor.kind if debtor else "b2b",
-        debtor_country=debtor.country if debtor else "FR",
+        debtor_kind=kind or "b2b",
+        debtor_country=country or "FR",
         disputed=case_row.disputed,
         promise_until=case_row.promise_until,
         on_hold=case_row.on_hold,

@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -159,9 +160,18 @@ class Invoice(Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    # Paid in full before it ever needed a case: set by the run the first time it sees it so, so the
+    # next runs' search for newly overdue invoices skips it (allocations are never removed).
+    settled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     debtor: Mapped[Debtor] = relationship()
     case: Mapped[Case | None] = relationship(back_populates="invoices")
+
+
+# The run's search for invoices still waiting for a case reads only these few rows, however many
+# invoices the database holds (cost follows what is due, not what is stored).
+_AWAITING = Invoice.case_id.is_(None) & (Invoice.settled == false())
+Index("ix_invoice_awaiting_case", Invoice.id, postgresql_where=_AWAITING, sqlite_where=_AWAITING)
 
 
 class Payment(Base):

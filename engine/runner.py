@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,8 @@ from engine.timeline import append_event
 from engine.workflow import Workflow
 
 Perform = Callable[[Session, Case, Step, Action], Any]
+# The advisory lock key that serializes opening cases across runs sharing a PostgreSQL database.
+OPEN_CASES_LOCK = 0x72656C616E6365  # "relance"
 Unit = Callable[[], AbstractContextManager[Session]]
 
 
@@ -76,26 +78,47 @@ def run(
     batch_size: int = 500,
     progress: Callable[[RunReport], None] | None = None,
     debtor_kinds: tuple[str, ...] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> RunReport:
     """Run ``workflow`` on ``as_of``: open overdue cases, then advance every case due that day.
 
     ``debtor_kinds`` limits the cases opened to debtors of those kinds ("b2b", "b2c"), so a
-    workspace can run one policy for businesses and another for consumers.
+    workspace can run one policy for businesses and another for consumers. ``stop`` is asked
+    between cases (a worker told to stop ends after the case in hand, never inside one).
+
+    Any number of runs may share a PostgreSQL database at once: opening cases is serialized by
+    an advisory lock, and each case is claimed with ``FOR UPDATE SKIP LOCKED`` in the very
+    transaction that advances it, so concurrent runs split the due cases between them.
     """
     engine = Engine(workflow)
     report = RunReport(as_of=as_of, dry_run=dry_run)
+    stop = stop or _never
+    shared = store.is_postgresql
     with _units(store, dry_run) as unit:
-        open_cases(unit, workflow, as_of, report, batch_size=batch_size, debtor_kinds=debtor_kinds)
+        open_cases(unit, workflow, as_of, report, batch_size=batch_size, debtor_kinds=debtor_kinds,
+                   serialize=shared and not dry_run)
+        perform = None if dry_run else perform
         after = 0
-        while True:
+        while not stop():
+            if shared:
+                # Claim and advance under one row lock: a case another run holds is skipped, not waited on.
+                claimed = _advance_one(unit, engine, as_of, perform, report, claim_after=after,
+                                       workflow_name=workflow.name)
+                if claimed is None:
+                    break
+                after = claimed
+                if progress is not None:
+                    progress(report)
+                continue
             with unit() as session:
                 ids = claim_due_cases(session, as_of, after_id=after, limit=batch_size,
                                       workflow_name=workflow.name)
             if not ids:
                 break
             for case_id in ids:
-                _advance_one(unit, engine, case_id, as_of, None if dry_run else perform, report,
-                             lock=store.is_postgresql)
+                if stop():
+                    break
+                _advance_one(unit, engine, as_of, perform, report, case_id=case_id)
                 if progress is not None:
                     progress(report)
             after = ids[-1]
@@ -103,12 +126,17 @@ def run(
 
 
 def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *, batch_size: int = 500,
-               debtor_kinds: tuple[str, ...] | None = None) -> None:
+               debtor_kinds: tuple[str, ...] | None = None, serialize: bool = False) -> None:
     """Give every invoice overdue on ``as_of`` (due_date < as_of, still owed) a case.
 
     Grouping "debtor": it joins its debtor's open case for this workflow if there is one
     (``invoice_added`` event), else opens one. Grouping "invoice": one case per invoice.
-    Invoices are read in id order, a batch per transaction.
+    Invoices are read in id order, a batch per transaction. An overdue invoice already paid in
+    full is marked settled, so later runs never read it again.
+
+    ``serialize`` (PostgreSQL) takes a transaction-level advisory lock before each batch reads:
+    two runs at once would otherwise both see an invoice without a case, or a debtor without an
+    open case, and open two. The second run waits for the first's batch, then reads what is left.
     """
     paid = (
         select(func.coalesce(func.sum(PaymentAllocation.amount), 0))
@@ -117,7 +145,8 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
     )
     overdue = (
         select(Invoice, paid)
-        .where(Invoice.case_id.is_(None), Invoice.due_date < as_of)
+        # settled == false(), not IS: the partial index ix_invoice_awaiting_case matches this form.
+        .where(Invoice.case_id.is_(None), Invoice.settled == false(), Invoice.due_date < as_of)
         .order_by(Invoice.id)
         .limit(batch_size)
     )
@@ -126,6 +155,8 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
     after = 0
     while True:
         with unit() as session:
+            if serialize:
+                session.execute(select(func.pg_advisory_xact_lock(OPEN_CASES_LOCK)))
             rows = session.execute(overdue.where(Invoice.id > after)).all()
             if not rows:
                 return
@@ -141,6 +172,7 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
                     open_by_debtor[case.debtor_id] = case  # the oldest open case wins
             for invoice, done in rows:
                 if invoice.amount - Decimal(str(done)) <= 0:
+                    invoice.settled = True
                     continue
                 case = open_by_debtor.get(invoice.debtor_id) if workflow.grouping == "debtor" else None
                 if case is None:
@@ -198,16 +230,28 @@ def _invoice_facts(invoice: Invoice) -> dict[str, Any]:
             "due_date": invoice.due_date}
 
 
-def _advance_one(unit: Unit, engine: Engine, case_id: int, as_of: date, perform: Perform | None,
-                 report: RunReport, *, lock: bool) -> None:
-    """One case, one transaction. A lost race (unique step key) rolls back and counts as skipped."""
+def _advance_one(unit: Unit, engine: Engine, as_of: date, perform: Perform | None, report: RunReport, *,
+                 case_id: int | None = None, claim_after: int = 0, workflow_name: str | None = None) -> int | None:
+    """One case, one transaction. A lost race (unique step key) rolls back and counts as skipped.
+
+    With ``case_id`` it looks at that case; without, it first claims the next due case after
+    ``claim_after`` (locked, skipping locked ones) in the same transaction. Returns the id of the
+    case looked at, or None when there was nothing left to claim.
+    """
     ref = str(case_id)
     try:
         with unit() as session:
-            row = session.get(Case, case_id, with_for_update={"skip_locked": True} if lock else None)
+            if case_id is None:
+                claimed = claim_due_cases(session, as_of, after_id=claim_after, limit=1,
+                                          workflow_name=workflow_name, lock=True)
+                if not claimed:
+                    return None
+                case_id = claimed[0]
+                ref = str(case_id)
+            row = session.get(Case, case_id)
             if row is None or row.next_check_at is None or row.next_check_at > as_of:
-                report.skipped += 1
-                return
+                report.skipped += 1  # another run advanced it since the ids were read
+                return case_id
             ref = row.ref
             state = case_state(session, row)
             steps = reconcile(session, row, state, engine, as_of)
@@ -215,10 +259,10 @@ def _advance_one(unit: Unit, engine: Engine, case_id: int, as_of: date, perform:
             apply_steps(session, row, state, steps, engine, perform, as_of=as_of)
     except IntegrityError:
         report.skipped += 1
-        return
+        return case_id
     except EngineError as exc:
         report.errors.append((ref, str(exc)))
-        return
+        return case_id
     # Counted only once the transaction committed (or, in a dry run, its savepoint was released).
     report.cases_examined += 1
     for step in steps:
@@ -227,6 +271,11 @@ def _advance_one(unit: Unit, engine: Engine, case_id: int, as_of: date, perform:
         report.steps += 1
         report.letters += len(letters)
         report.by_state[step.dest] += 1
+    return case_id
+
+
+def _never() -> bool:
+    return False
 
 
 @contextmanager
