@@ -15,6 +15,7 @@ from typing import Any
 
 from jinja2 import Environment
 
+from engine.formatting import format_amount, format_date
 from engine.models import Case, Creditor, Debtor, Event, Invoice, PaymentAllocation
 from engine.timeline import canonical_json, event_hash, events_of, plain
 
@@ -142,7 +143,21 @@ def _party(row: Any) -> dict[str, Any]:
     return {"ref": row.ref, "name": row.name, "address": address, "siren": row.siren}
 
 
-_HTML = Environment(autoescape=True).from_string("""<!doctype html>
+# French names of event kinds, for the page a lawyer files.
+KIND_LABELS = {
+    "case_opened": "ouverture", "invoice_added": "facture ajoutée", "state_change": "étape",
+    "letter": "courrier", "payment": "paiement", "credit_note": "avoir", "dispute": "contestation",
+    "resolve": "fin de contestation", "promise": "promesse de paiement", "hold": "suspension",
+    "resume": "reprise", "jump": "changement manuel", "note": "note",
+}
+
+# Our own template (not a user's): a plain autoescaping environment is enough.
+_ENV = Environment(autoescape=True)
+_ENV.filters["money"] = lambda amount, currency="EUR": format_amount(Decimal(str(amount)), currency)
+_ENV.filters["day"] = lambda on: format_date(on) if on else ""
+_ENV.filters["kind"] = lambda kind: KIND_LABELS.get(kind, kind)
+
+_HTML = _ENV.from_string("""<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>Chronologie du dossier {{ case.ref }}</title>
 <style>
 body{font:11pt/1.4 Georgia,"Times New Roman",serif;color:#111;max-width:60em;margin:2em auto;padding:0 1em}
@@ -155,7 +170,7 @@ vertical-align:top;text-align:left} th{background:#eee} td.num{text-align:right;
  thead{display:table-header-group} @page{size:A4;margin:15mm}}
 </style></head><body>
 <h1>Chronologie du dossier {{ case.ref }}</h1>
-<p>Procédure {{ case.workflow }} — état : <strong>{{ case.state }}</strong> — ouvert le {{ case.opened_on }}</p>
+<p>Procédure {{ case.workflow }} — état : <strong>{{ case.state }}</strong> — ouvert le {{ case.opened_on|day }}</p>
 <div class="parties">
  <div><h2>Créancier</h2><p>{{ case.creditor.name }}<br>{{ case.creditor.address }}
  {% if case.creditor.siren %}<br>SIREN {{ case.creditor.siren }}{% endif %}</p></div>
@@ -164,13 +179,13 @@ vertical-align:top;text-align:left} th{background:#eee} td.num{text-align:right;
 </div>
 <h2>Factures</h2>
 <table><thead><tr><th>Facture</th><th>Émise le</th><th>Échéance</th><th>Montant TTC</th><th>Réglé</th><th>Reste dû</th></tr></thead>
-<tbody>{% for i in case.invoices %}<tr><td>{{ i.number }}</td><td>{{ i.issue_date }}</td><td>{{ i.due_date }}</td>
-<td class="num">{{ i.amount }}</td><td class="num">{{ i.paid }}</td><td class="num">{{ i.open }}</td></tr>{% endfor %}
-<tr><th colspan="3">Total</th><th class="num">{{ case.principal }}</th><th class="num">{{ case.paid }}</th>
-<th class="num">{{ case.balance }} {{ case.currency }}</th></tr></tbody></table>
+<tbody>{% for i in case.invoices %}<tr><td>{{ i.number }}</td><td>{{ i.issue_date|day }}</td><td>{{ i.due_date|day }}</td>
+<td class="num">{{ i.amount|money(i.currency) }}</td><td class="num">{{ i.paid|money(i.currency) }}</td><td class="num">{{ i.open|money(i.currency) }}</td></tr>{% endfor %}
+<tr><th colspan="3">Total</th><th class="num">{{ case.principal|money(case.currency) }}</th><th class="num">{{ case.paid|money(case.currency) }}</th>
+<th class="num">{{ case.balance|money(case.currency) }}</th></tr></tbody></table>
 <h2>Événements</h2>
 <table><thead><tr><th>#</th><th>Date</th><th>Nature</th><th>Détail</th><th>Par</th><th>Empreinte</th></tr></thead>
-<tbody>{% for ev, text in events %}<tr><td>{{ ev.seq }}</td><td>{{ ev.occurred_on }}</td><td>{{ ev.kind }}</td>
+<tbody>{% for ev, text in events %}<tr><td>{{ ev.seq }}</td><td class="num">{{ ev.occurred_on|day }}</td><td>{{ ev.kind|kind }}</td>
 <td>{{ text }}</td><td>{{ ev.actor or "" }}</td><td class="hash">{{ ev.hash[:16] }}…</td></tr>{% endfor %}</tbody></table>
 <h2>Intégrité</h2>
 {% if status.ok %}<p class="ok">Chaîne d'empreintes SHA-256 vérifiée : intacte ({{ events|length }} événements,
