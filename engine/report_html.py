@@ -89,7 +89,9 @@ def _aging_chart(aging: Aging) -> str:
                          f"fill=\"{BUCKET_COLOURS[bucket.key]}\"><title>{escape(_bucket_label(bucket.key))} : "
                          f"{escape(percent(part))}</title></rect>")
             if w > 48:
-                parts.append(_text(float(x + w / 2), 18, percent(part), anchor="middle", cls="on-bar"))
+                dark = bucket.key in ("61_90", "over_90")  # white on the warm reds, dark on the pale ones
+                parts.append(_text(float(x + w / 2), 18, percent(part), anchor="middle",
+                                   cls="on-bar light" if dark else "on-bar"))
         x += w
     top = 48
     biggest = max((b.amount for b in aging.buckets), default=Decimal(0))
@@ -237,7 +239,8 @@ svg{width:100%;height:auto;display:block;margin:8px 0 14px}
 svg text{font-size:13px;fill:#1f2933}
 svg text.value{font-size:12px;fill:#3e4c59}
 svg text.on-bar{font-size:12px;font-weight:700;fill:#1f2933}
-svg text.count{font-size:12px;font-weight:700}
+svg text.on-bar.light{fill:#fff}
+svg text.count{font-size:12px;font-weight:700;stroke:#fff;stroke-width:3px;paint-order:stroke}
 svg text.legend{font-size:12px;fill:#52606d}
 table{border-collapse:collapse;width:100%;margin:6px 0 10px;font-size:13px}
 th,td{padding:5px 8px;border-bottom:1px solid #e4e7eb;text-align:left}
