@@ -84,15 +84,10 @@ class UserErrorGroup(click.Group):
             raise
 
 
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    """Every exception class that means "the input is wrong", gathered from the modules that raise them."""
-    from engine.errors import user_error_types
-
-    return user_error_types()
-
-
 def _is_user_error(exc: BaseException) -> bool:
-    return isinstance(exc, (WorkspaceError, *_user_error_types()))
+    from engine.errors import is_user_error
+
+    return is_user_error(exc)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -152,9 +147,9 @@ def today_or(as_of: date | None) -> date:
 
 
 def _register_commands() -> None:
-    from engine import cli_cases, cli_run, cli_setup
+    from engine import cli_cases, cli_run, cli_setup, cli_worker
 
-    for module in (cli_setup, cli_run, cli_cases):
+    for module in (cli_setup, cli_run, cli_cases, cli_worker):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -17,15 +17,12 @@ from sqlalchemy import select
 from engine.app import App
 from engine.case_rows import act, apply_steps, balance_of, case_state, find_case, reconcile, record_payment
 from engine.cli import DateParam, Settings, as_of_option, json_option, today_or
+from engine.errors import CaseError
 from engine.formatting import format_amount
 from engine.models import Case, Debtor, Invoice
 from engine.timeline_export import render_timeline
 
 console = Console(highlight=False, soft_wrap=True)
-
-
-class CaseError(Exception):
-    """A case command that cannot apply (unknown case, bad amount)."""
 
 
 @click.group("case")
@@ -70,7 +67,9 @@ def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
     console.print(table)
 
 
-@case_group.command("pay")
+# ignore_unknown_options: a negative amount like -5 reaches `_amount` and gets a clear refusal,
+# instead of click's puzzling "no such option '-5'".
+@case_group.command("pay", context_settings={"ignore_unknown_options": True})
 @click.argument("case_ref")
 @click.argument("amount")
 @as_of_option("The day the payment was received (default today).")

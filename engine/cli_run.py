@@ -13,13 +13,14 @@ from rich.table import Table
 
 from engine.app import App, summary
 from engine.cli import Settings, as_of_option, json_option, today_or
+from engine.importer import ImportFailed
 
 console = Console(highlight=False, soft_wrap=True)
 
 
 @click.command("import")
 @click.argument("files", nargs=-1, required=True,
-                type=click.Path(dir_okay=False, path_type=Path))
+                type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--kind", type=click.Choice(["debtors", "invoices", "payments", "credit_notes"]),
               help="What the files hold (default: read from each file's header).")
 @click.option("--skip-bad-rows", is_flag=True,
@@ -34,7 +35,10 @@ def import_command(settings: Settings, files: tuple[Path, ...], kind: str | None
     file twice changes nothing. Any bad row is reported with file, line and column, and
     nothing of that file is imported unless --skip-bad-rows."""
     app = App(settings.workspace, settings.store)
-    reports = app.import_files(list(files), kind=kind, skip_bad_rows=skip_bad_rows)
+    try:
+        reports = app.import_files(list(files), kind=kind, skip_bad_rows=skip_bad_rows)
+    except ImportFailed as refused:
+        raise click.ClickException(_refusal(refused)) from None
     if as_json:
         click.echo(json.dumps([
             {"file": r.file, "kind": r.kind, "rows": r.rows, "inserted": r.inserted, "updated": r.updated,
@@ -55,6 +59,20 @@ def import_command(settings: Settings, files: tuple[Path, ...], kind: str | None
             console.print(f"[yellow]{r.rejected} row(s) of {r.file} refused[/], see {r.rejects_path}")
             for problem in r.problems[:10]:
                 console.print(f"  {problem}")
+
+
+def _refusal(refused: ImportFailed) -> str:
+    """A refused file, said first on one line (which file, how many rows, what to do), then each row."""
+    problems = refused.problems
+    if len(problems) == 1 and refused.total == 1 and problems[0].line <= 1:
+        return str(problems[0])  # the file as a whole: not found, not UTF-8, unknown header
+    file = problems[0].file if problems else "the file"
+    lines = [f"{file}: {refused.total} bad row(s), nothing of this file imported; fix them, "
+             f"or pass --skip-bad-rows to import the good rows"]
+    lines += [f"  {problem}" for problem in problems[:20]]
+    if refused.total > 20:
+        lines.append(f"  ... and {refused.total - 20} more")
+    return "\n".join(lines)
 
 
 @click.command("run")
