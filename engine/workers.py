@@ -1,0 +1,174 @@
+"""Parallel runs and the long-running worker: many processes, one PostgreSQL database, no coordinator.
+
+`run_parallel` starts N processes (spawn, never threads: letters are CPU-bound), each with its own
+Store, each running the same run; the run claims every case under its row lock with SKIP LOCKED, so
+the processes split the due cases and a step still happens once (unique key on (case, step)).
+`work` is the loop behind `relance worker`: a pass, then a sleep until the next day, the next
+interval, or a `NOTIFY relance` — any number of them on any number of machines.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from engine.app import App
+from engine.runner import RunReport, run
+from engine.store import Store, StoreError
+from engine.workflow import Workflow
+from engine.workspace import load_workspace
+
+# The channel a `NOTIFY relance` (e.g. after an import) wakes sleeping workers on.
+CHANNEL = "relance"
+
+
+def run_parallel(app: App, as_of: date, *, workers: int, pdf: bool = False) -> list[RunReport]:
+    """One run of the workspace on ``as_of`` by ``workers`` processes; their reports merged.
+
+    Refused on SQLite above one worker (StoreError): SQLite lets one process write at a time, so
+    parallel processes would only queue on its lock.
+    """
+    refuse_sqlite(app.store, workers)
+    if workers == 1:
+        return run_once(app, as_of, pdf=pdf)
+    job = _Job(str(app.workspace.root), app.workspace.database_url, as_of, pdf)
+    context = multiprocessing.get_context("spawn")  # no fork: no inherited connections or locks
+    with context.Pool(workers) as pool:
+        results = pool.map(_run_job, [job] * workers)
+    return merge_reports(results)
+
+
+def run_once(app: App, as_of: date, *, pdf: bool = False, stop: Callable[[], bool] | None = None,
+             progress: Callable[[RunReport], None] | None = None) -> list[RunReport]:
+    """One run per workflow of the workspace (like ``App.run``), stoppable between cases."""
+    writer = app.letter_writer(pdf=pdf)
+    return [
+        run(app.store, workflow, as_of, perform=writer, progress=progress, debtor_kinds=kinds, stop=stop)
+        for workflow, kinds in workflow_kinds(app)
+    ]
+
+
+def work(app: App, *, as_of: date | None = None, once: bool = False, pdf: bool = False, interval: float = 60.0,
+         stop: threading.Event | None = None,
+         on_pass: Callable[[date, list[RunReport]], None] | None = None,
+         clock: Callable[[], datetime] = datetime.now) -> int:
+    """Run passes until ``stop`` is set (or one pass with ``once``); returns the number of passes.
+
+    Each pass runs as of ``as_of``, or today by ``clock`` (the shell reads the time, the core
+    never does). Between passes it sleeps until the next day begins, ``interval`` seconds pass,
+    or, on PostgreSQL, a notification arrives on the ``relance`` channel.
+    """
+    stop = stop or threading.Event()
+    passes = 0
+    while not stop.is_set():
+        day = as_of or clock().date()
+        reports = run_once(app, day, pdf=pdf, stop=stop.is_set)
+        passes += 1
+        if on_pass is not None:
+            on_pass(day, reports)
+        if once or stop.is_set():
+            break
+        now = clock()
+        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time())
+        _sleep(app.store, stop, min(interval, (midnight - now).total_seconds() + 1))
+    return passes
+
+
+def wake_workers(store: Store) -> None:
+    """Tell sleeping workers there is new work (after an import); nothing on SQLite."""
+    if store.is_postgresql:
+        with store.engine.begin() as conn:
+            conn.execute(text(f"NOTIFY {CHANNEL}"))
+
+
+def refuse_sqlite(store: Store, workers: int) -> None:
+    """Raise StoreError when more than one worker is asked of a SQLite database."""
+    if workers > 1 and not store.is_postgresql:
+        raise StoreError(
+            f"--workers {workers} needs PostgreSQL (SQLite lets one process write at a time): "
+            "use --workers 1, or --db postgresql+psycopg://user@host/db"
+        )
+
+
+def merge_reports(per_worker: list[list[RunReport]]) -> list[RunReport]:
+    """The reports of several processes as one run's: counts summed per workflow, steps in case order."""
+    merged: list[RunReport] = []
+    for parts in zip(*per_worker, strict=True):
+        total = RunReport(as_of=parts[0].as_of, dry_run=parts[0].dry_run)
+        for part in parts:
+            for name in ("cases_opened", "invoices_added", "cases_examined", "steps", "letters", "skipped"):
+                setattr(total, name, getattr(total, name) + getattr(part, name))
+            total.by_state.update(part.by_state)
+            total.planned += part.planned
+            total.errors += part.errors
+        total.planned.sort(key=lambda step: step.case_ref)
+        merged.append(total)
+    return merged
+
+
+def workflow_kinds(app: App) -> list[tuple[Workflow, tuple[str, ...]]]:
+    """Each distinct workflow of the workspace with the debtor kinds it serves."""
+    grouped: dict[str, tuple[Workflow, list[str]]] = {}
+    for kind, workflow in app.workflows.items():
+        grouped.setdefault(workflow.name, (workflow, []))[1].append(kind)
+    return [(workflow, tuple(kinds)) for workflow, kinds in grouped.values()]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a spawned process needs to rebuild the App: plain values, picklable."""
+
+    root: str
+    database_url: str
+    as_of: date
+    pdf: bool
+
+
+def _run_job(job: _Job) -> list[RunReport]:
+    app = App(load_workspace(Path(job.root), job.database_url))
+    try:
+        return run_once(app, job.as_of, pdf=job.pdf)
+    finally:
+        app.store.dispose()
+
+
+def _sleep(store: Store, stop: threading.Event, seconds: float) -> None:
+    """Wait ``seconds`` in short slices (so a stop is honoured within a second); on PostgreSQL a
+    notification on the channel ends the wait early."""
+    deadline = datetime.now() + timedelta(seconds=max(seconds, 0))
+    listener = _listen(store)
+    try:
+        while not stop.is_set() and datetime.now() < deadline:
+            if listener is None:
+                stop.wait(1.0)
+            elif any(True for _ in listener.notifies(timeout=1.0, stop_after=1)):
+                return
+    finally:
+        if listener is not None:
+            listener.close()
+
+
+def _listen(store: Store) -> Any:
+    """A raw psycopg connection listening on the channel, or None (SQLite, or no server)."""
+    if not store.is_postgresql:
+        return None
+    try:
+        import psycopg
+
+        url = store.url.set(drivername="postgresql")
+        conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        conn.execute(f"LISTEN {CHANNEL}")
+        return conn
+    except Exception:  # the wait still works by timer; the next pass reports a dead server
+        return None
+
+
+__all__ = ["CHANNEL", "merge_reports", "refuse_sqlite", "run_once", "run_parallel", "wake_workers", "work",
+           "workflow_kinds"]
