@@ -84,15 +84,10 @@ class UserErrorGroup(click.Group):
             raise
 
 
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    """Every exception class that means "the input is wrong", gathered from the modules that raise them."""
-    from engine.errors import user_error_types
-
-    return user_error_types()
-
-
 def _is_user_error(exc: BaseException) -> bool:
-    return isinstance(exc, (WorkspaceError, *_user_error_types()))
+    from engine.errors import is_user_error
+
+    return is_user_error(exc)
 
 
 def _one_line(exc: BaseException) -> str:
