@@ -50,9 +50,7 @@ class Settings:
         """The workspace's database, at the current schema: a new, empty one is created at head;
         an older one must be upgraded on purpose (`relance db upgrade`), so it is refused here."""
         if self._store is None:
-            from engine.store import connect
-
-            store = connect(self.workspace.database_url)
+            store = _connect(self.workspace.database_url)
             if store.current_revision() is None:
                 store.upgrade()
             else:
@@ -63,9 +61,32 @@ class Settings:
     @property
     def unchecked_store(self) -> Any:
         """The database whatever its schema: for `relance db upgrade` itself."""
-        from engine.store import connect
+        return self._store or _connect(self.workspace.database_url)
 
-        return self._store or connect(self.workspace.database_url)
+
+def _connect(url: str) -> Any:
+    """Open the store, turning the URL mistakes SQLAlchemy reports as ImportError into a StoreError.
+
+    A URL naming a driver that is not installed (postgresql+psycopg2://, +asyncpg) fails deep in
+    SQLAlchemy with ModuleNotFoundError; an in-memory SQLite database would forget every import
+    the moment the command ends. Both are the user's URL to fix, said in one line.
+    """
+    from sqlalchemy.engine import make_url
+
+    from engine.store import StoreError, connect
+
+    if url.strip() in ("sqlite://", "sqlite:///:memory:"):
+        raise StoreError(f"{url}: an in-memory database forgets everything when the command ends; "
+                         "give a file, e.g. sqlite:///relance.sqlite")
+    try:
+        return connect(url)
+    except ImportError as exc:
+        try:
+            shown = make_url(url).render_as_string(hide_password=True)
+        except Exception:  # the URL itself is unparsable: connect() would have said so already
+            shown = url
+        raise StoreError(f"cannot use database URL {shown}: its driver is not installed ({exc}); "
+                         "for PostgreSQL write postgresql+psycopg://user@host/db") from None
 
 
 class UserErrorGroup(click.Group):
