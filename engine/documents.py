@@ -8,6 +8,7 @@ writes the file atomically at a deterministic place, and returns the Document ro
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -49,6 +50,7 @@ class LetterWriter:
         self.rates = rates or load_rates()
         self.pdf = pdf
         self._rendered: dict[tuple[int, int, str], tuple[str, str]] = {}
+        self.pdf_failures: list[str] = []
 
     def __call__(self, session: Session, case: Case, step: Step, action: Action) -> Document | None:
         if action.template is None:
@@ -60,7 +62,11 @@ class LetterWriter:
             letter = self.letter_data(session, case, step, action, workflow)
             sha256 = render_letter(workflow.letters_dir / action.template, letter, self.output_dir / relative)
             if self.pdf:
-                to_pdf(self.output_dir / relative)
+                # The DOCX is the letter; a PDF that LibreOffice fails to make must not undo the step.
+                try:
+                    to_pdf(self.output_dir / relative)
+                except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                    self.pdf_failures.append(f"{relative}: {exc}")
             self._rendered[key] = (str(relative), sha256)
         path, sha256 = self._rendered[key]
         return Document(path=path, sha256=sha256, template=action.template,
