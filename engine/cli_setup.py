@@ -158,8 +158,9 @@ def _letter_problem(problem: LetterProblem) -> dict[str, object]:
 @click.option("--pdf", is_flag=True, help="Also convert each letter to PDF (needs LibreOffice; slow).")
 def demo_command(directory: Path, until: date | None, pdf: bool) -> None:
     """Build a demo workspace on SQLite with the example data (48 debtors, 172 invoices,
-    payments, a dispute, promises to pay) and run it day by day from the first due date until
-    every level of the workflow has occurred. Starts over each time."""
+    payments, disputes, promises to pay, holds) and run it day by day from the first due date
+    until both workflows (B2B and B2C) have sent every letter. Starts over each time, and so
+    refuses a folder that holds anything but an earlier demo."""
     from engine.demo import run_demo
 
     with Progress(TextColumn("[bold]simulating[/] {task.fields[day]}"), BarColumn(), MofNCompleteColumn(),

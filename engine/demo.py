@@ -25,10 +25,12 @@ from engine.case_rows import act
 from engine.csv_rows import parse_date
 from engine.models import Case, Debtor, Document, Event, Invoice
 from engine.timeline_export import render_timeline
-from engine.workspace import EXAMPLES, init_workspace, load_workspace
+from engine.workspace import EXAMPLES, WorkspaceError, init_workspace, load_workspace
 
 # A level is a state that sends a letter; the demo goes on until each has been reached once.
 SAFETY_MARGIN = timedelta(days=200)
+# Marks a folder the demo built, the only kind it agrees to wipe and rebuild.
+DEMO_MARK = ".relance-demo"
 
 
 @dataclass
@@ -53,7 +55,9 @@ class DemoResult:
 def run_demo(root: Path, *, until: date | None = None, pdf: bool = False,
              on_day: Callable[[date, int, int], None] | None = None) -> DemoResult:
     """Build the demo workspace in `root` (starting over) and simulate it day by day."""
+    _claim_folder(root)
     config = init_workspace(root, force=True)
+    (config.parent / DEMO_MARK).write_text("relance demo: `relance demo` may wipe this folder\n", encoding="utf-8")
     # Starting over means no letter of an earlier demo is left to look like an orphan.
     shutil.rmtree(config.parent / "output", ignore_errors=True)
     (config.parent / "output").mkdir()
@@ -70,7 +74,7 @@ def run_demo(root: Path, *, until: date | None = None, pdf: bool = False,
     last_planned = max([*payments, *events, first_day])
     stop_at = until or (last_planned + SAFETY_MARGIN)
     result = DemoResult(root=config.parent, first_day=first_day, last_day=first_day)
-    levels = {name for workflow in app.workflows.values()
+    levels = {(workflow.name, name) for workflow in app.workflows.values()
               for name, state in workflow.states.items() if state.letter}
 
     day = first_day
@@ -137,9 +141,23 @@ def _apply_event(app: App, row: dict[str, str], day: date) -> str:
         return f"{day}: {action} on {case.ref} ({debtor_ref}) → {case.state}"
 
 
-def _reached_levels(app: App) -> set[str]:
+def _reached_levels(app: App) -> set[tuple[str, str]]:
+    """(workflow, state) of every letter written so far: each workflow must reach each of its levels."""
     with app.session() as session:
-        return set(session.scalars(select(Document.state).distinct()))
+        rows = session.execute(
+            select(Case.workflow_name, Document.state).join(Case, Case.id == Document.case_id).distinct()
+        ).all()
+    return {(workflow, state) for workflow, state in rows}
+
+
+def _claim_folder(root: Path) -> None:
+    """Refuse a folder that holds anything but an earlier demo: starting over deletes its database
+    and letters, and `relance demo --dir .` inside a real workspace must not wipe a team's record."""
+    if root.is_dir() and any(root.iterdir()) and not (root / DEMO_MARK).is_file():
+        raise WorkspaceError(
+            f"{root.resolve()}: not empty and not an earlier demo; the demo starts over and would delete "
+            f"what is there: choose a new folder with --dir"
+        )
 
 
 def _summarise(app: App, result: DemoResult) -> None:
