@@ -1,0 +1,221 @@
+"""Bad input to every command: exit 1 for a user mistake, 2 for bad usage, one line that says
+what to fix, and never a traceback.
+
+Some cases run the installed `relance` script as a real process (what a user sees, stderr
+included); the rest use click's CliRunner on one shared workspace to stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from engine.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+RELANCE = Path(sys.executable).parent / "relance"
+CLEAN_ENV = {"RELANCE_DATABASE_URL": None, "RELANCE_WORKSPACE": None}
+CASE = "ALD-FA-2026-0102"  # an example invoice overdue since May: a case from the first run on
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One workspace with the example debtors and invoices, run once, shared by the read-only cases."""
+    root = tmp_path_factory.mktemp("errors") / "ws"
+    for args in (["init", str(root)],
+                 ["--workspace", str(root), "import", str(EXAMPLES / "debtors.csv"), str(EXAMPLES / "invoices.csv")],
+                 ["--workspace", str(root), "run", "--as-of", "2026-07-01"]):
+        result = CliRunner().invoke(cli, args, env=CLEAN_ENV)
+        assert result.exit_code == 0, result.output
+    return root
+
+
+def relance(workspace: Path | None, *args: str) -> Result:
+    prefix = ["--workspace", str(workspace)] if workspace else []
+    return CliRunner().invoke(cli, [*prefix, *args], env=CLEAN_ENV)
+
+
+def process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The installed script, as a user runs it: no workspace or database from the environment."""
+    env = {key: value for key, value in os.environ.items() if key not in ("RELANCE_DATABASE_URL", "RELANCE_WORKSPACE")}
+    return subprocess.run([str(RELANCE), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def error_line(output: str, code: int, exit_code: int, *words: str) -> str:
+    """The `Error: ...` line, checked: right exit code, no traceback, every word present on that one line."""
+    assert exit_code == code, output
+    assert "Traceback" not in output
+    lines = [line for line in output.splitlines() if line.startswith("Error: ")]
+    assert len(lines) == 1, output
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    return lines[0]
+
+
+def user_error(result: Result, *words: str) -> str:
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return error_line(result.output, 1, result.exit_code, *words)
+
+
+def usage_error(result: Result, *words: str) -> str:
+    return error_line(result.output, 2, result.exit_code, *words)
+
+
+# --- as real processes -------------------------------------------------------------------------
+
+def test_no_workspace_says_how_to_make_one(tmp_path: Path) -> None:
+    done = process("run", "--as-of", "2026-07-01", cwd=tmp_path)
+    assert done.stdout == ""
+    error_line(done.stderr, 1, done.returncode, "no workspace here", "relance init")
+
+
+def test_a_missing_csv_is_named(workspace: Path) -> None:
+    done = process("import", "/no/such/debtors.csv", cwd=workspace)
+    error_line(done.stderr, 2, done.returncode, "/no/such/debtors.csv", "does not exist")
+
+
+def test_an_impossible_date_shows_the_expected_form(workspace: Path) -> None:
+    done = process("run", "--as-of", "2026-13-45", cwd=workspace)
+    error_line(done.stderr, 2, done.returncode, "--as-of", "2026-13-45", "YYYY-MM-DD")
+    assert not list((workspace / "output").rglob("*-reminder2.docx"))
+
+
+@pytest.mark.parametrize(("url", "words"), [
+    ("nosuchdriver://x", ("unsupported database 'nosuchdriver'", "postgresql://")),
+    ("postgresql+psycopg://nobody@127.0.0.1:1/x", ("cannot connect to", "127.0.0.1:1", "refused")),
+    ("postgresql+psycopg2://nobody:secret@127.0.0.1/x", ("driver is not installed", "postgresql+psycopg://")),
+])
+def test_a_bad_database_url_is_one_line(workspace: Path, url: str, words: tuple[str, ...]) -> None:
+    done = process("--db", url, "case", "show", CASE, cwd=workspace)
+    line = error_line(done.stderr, 1, done.returncode, *words)
+    assert "secret" not in line  # a password never lands in a terminal or a log
+
+
+# --- in-process --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ("case", "show", "NOPE-42"),
+    ("case", "hold", "NOPE-42", "--reason", "x"),
+    ("case", "pay", "NOPE-42", "10"),
+    ("timeline", "NOPE-42"),
+])
+def test_an_unknown_case_is_named(workspace: Path, args: tuple[str, ...]) -> None:
+    user_error(relance(workspace, *args), "no case 'NOPE-42'", "invoice number")
+
+
+def test_a_case_is_found_by_its_invoice_number(workspace: Path) -> None:
+    result = relance(workspace, "case", "show", "FA-2026-0102")
+    assert result.exit_code == 0 and CASE in result.output
+
+
+def test_jump_to_an_unknown_state_lists_the_states(workspace: Path) -> None:
+    line = user_error(relance(workspace, "case", "jump", CASE, "court", "--reason", "x"), "'court'", "no such state")
+    assert "formal_notice" in line and "litigation" in line
+    assert relance(workspace, "case", "show", CASE, "--json").output.count('"state": "reminder1"') == 1
+
+
+def test_jump_without_a_reason_is_usage(workspace: Path) -> None:
+    usage_error(relance(workspace, "case", "jump", CASE, "formal_notice"), "--reason")
+
+
+@pytest.mark.parametrize(("amount", "words"), [
+    ("-5", ("'-5'", "positive amount")),
+    ("0", ("'0'", "positive amount")),
+    ("12.345", ("'12.345'", "euros and cents")),
+    ("douze", ("'douze'", "not an amount", "1 234,56")),
+])
+def test_a_bad_payment_amount_is_refused(workspace: Path, amount: str, words: tuple[str, ...]) -> None:
+    user_error(relance(workspace, "case", "pay", CASE, amount, "--as-of", "2026-07-02"), *words)
+    shown = relance(workspace, "case", "show", CASE, "--json").output
+    assert '"paid": "0.00"' in shown
+
+
+def test_case_actions_that_cannot_apply(workspace: Path) -> None:
+    user_error(relance(workspace, "case", "resolve", CASE, "--as-of", "2026-07-02", "--reason", "x"),
+               "no open dispute")
+    user_error(relance(workspace, "case", "promise", CASE, "--until", "2026-06-01", "--as-of", "2026-07-02"),
+               "2026-06-01", "already past")
+    usage_error(relance(workspace, "case", "promise", CASE, "--until", "2026-02-30"), "2026-02-30", "YYYY-MM-DD")
+
+
+def test_a_csv_with_bad_rows_names_them_and_imports_nothing(workspace: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "debtors.csv"
+    bad.write_text(
+        "debtor_ref;kind;name;siren;address_line1;address_line2;postal_code;city;country;email;phone\n"
+        "NEW-1;b2b;Bonne Ligne SAS;;1 rue;;75001;Paris;FR;;\n"
+        "NEW-2;b2z;Mauvais Genre;;1 rue;;75001;Paris;FR;;\n"
+        "NEW-3;b2b;;;1 rue;;75001;Paris;FR;;\n",
+        encoding="utf-8",
+    )
+    result = relance(workspace, "import", str(bad))
+    user_error(result, str(bad), "2 bad row(s)", "--skip-bad-rows")
+    assert f"{bad}:3: column 'kind'" in result.output and f"{bad}:4: column 'name'" in result.output
+    # Nothing was imported: the good row is still new when the bad ones are skipped.
+    skipped = relance(workspace, "import", str(bad), "--skip-bad-rows", "--json")
+    assert skipped.exit_code == 0, skipped.output
+    assert '"inserted": 1' in skipped.output and '"rejected": 2' in skipped.output
+    assert (tmp_path / "debtors.rejected.csv").read_text(encoding="utf-8").count("\n") >= 3
+
+
+def test_a_csv_of_unknown_kind_is_one_line(workspace: Path, tmp_path: Path) -> None:
+    odd = tmp_path / "export.csv"
+    odd.write_text("hello;world\n1;2\n", encoding="utf-8")
+    user_error(relance(workspace, "import", str(odd)), f"{odd}:1", "cannot tell what this file holds",
+               "debtors, invoices")
+
+
+@pytest.fixture
+def own_workspace(workspace: Path, tmp_path: Path) -> Path:
+    """A copy of the shared workspace, free to break."""
+    root = tmp_path / "ws"
+    shutil.copytree(workspace, root)
+    return root
+
+
+def test_a_malformed_workflow_stops_the_run_with_file_line_and_key(own_workspace: Path) -> None:
+    workflow = own_workspace / "workflows" / "fr-b2b.yaml"
+    text = workflow.read_text(encoding="utf-8")
+    assert 'when: "balance > 0"' in text
+    workflow.write_text(text.replace('when: "balance > 0"', 'when: "balance >"', 1), encoding="utf-8")
+    line = user_error(relance(own_workspace, "run", "--as-of", "2026-08-01"), str(workflow), "when", "balance >")
+    broken_line = text.splitlines().index(next(l for l in text.splitlines() if 'when: "balance > 0"' in l)) + 1
+    assert f"{workflow}:{broken_line}:" in line
+    validated = relance(None, "validate", str(workflow))
+    assert validated.exit_code == 1 and f"{workflow}:{broken_line}:" in validated.output
+
+    workflow.write_text(text + "\nstates: [\n", encoding="utf-8")
+    user_error(relance(own_workspace, "run", "--as-of", "2026-08-01"), str(workflow), "YAML")
+    assert not list((own_workspace / "output").rglob("*-reminder2.docx"))
+
+
+def test_a_broken_settings_file_is_named(own_workspace: Path) -> None:
+    config = own_workspace / "relance.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace("[workflows]", "[workflows", 1), encoding="utf-8")
+    user_error(relance(own_workspace, "case", "show", CASE), str(config))
+
+
+def test_an_in_memory_database_is_refused(workspace: Path) -> None:
+    user_error(relance(workspace, "--db", "sqlite://", "run"), "in-memory", "give a file")
+
+
+def test_init_never_overwrites_a_workspace(workspace: Path) -> None:
+    user_error(relance(None, "init", str(workspace)), "already exists", "--force")
+
+
+def test_the_demo_never_wipes_a_real_workspace(workspace: Path) -> None:
+    letters = sorted((workspace / "output").rglob("*.docx"))
+    user_error(relance(None, "demo", "--dir", str(workspace)), str(workspace), "not an earlier demo", "--dir")
+    assert sorted((workspace / "output").rglob("*.docx")) == letters and letters
+    assert (workspace / "relance.sqlite").is_file()
+
+
+def test_an_unknown_command_or_option_is_usage(workspace: Path) -> None:
+    usage_error(relance(workspace, "escalate"), "No such command")
+    usage_error(relance(workspace, "timeline", CASE, "--format", "pdf"), "'pdf'")
