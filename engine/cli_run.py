@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from engine.app import App, summary
+from engine.workflow import Workflow
 from engine.cli import Settings, as_of_option, json_option, today_or
 from engine.importer import ImportFailed
 
@@ -145,24 +147,33 @@ def _run_with_progress(app: App, day: date, *, dry_run: bool, pdf: bool, quiet: 
 def report_command(settings: Settings, as_of: date | None, html_path: Path | None, as_json: bool) -> None:
     """The aging balance (not yet due, 1–30, 31–60, 61–90, over 90 days) and the escalation
     funnel: how many cases reached each step and how much each step recovered."""
-    from engine import report, report_html
+    from engine.report import aging as aging_of
+    from engine.report import funnel as funnel_of
+    from engine.report import report_as_dict
+    from engine.report_html import render_report_html
+    from engine.report_tables import render_report_tables
 
     day = today_or(as_of)
     app = App(settings.workspace, settings.store)
     with app.session() as session:
-        aging = report.aging(session, day)
-        funnel = report.funnel(session, day, list(app.workflows.values()))
+        aging = aging_of(session, day)
+        funnel = funnel_of(session, day, _distinct(app.workflows.values()))
     if as_json:
-        click.echo(json.dumps(report.as_json(aging, funnel), indent=2, ensure_ascii=False, default=str))
+        click.echo(json.dumps(report_as_dict(aging, funnel), indent=2, ensure_ascii=False, default=str))
     else:
-        report.render_report_tables(aging, funnel, console)
+        render_report_tables(aging, funnel, console)
     if html_path is not None:
         html_path.write_text(
-            report_html.render_report_html(aging, funnel, title=settings.workspace.creditor.name, as_of=day),
+            render_report_html(aging, funnel, title=settings.workspace.creditor.name, as_of=day),
             encoding="utf-8",
         )
         if not as_json:
             console.print(f"HTML report: {html_path.resolve()}")
+
+
+def _distinct(workflows: Iterable[Workflow]) -> list[Workflow]:
+    """One entry per workflow, even when B2B and B2C debtors share a file."""
+    return list({workflow.name: workflow for workflow in workflows}.values())
 
 
 COMMANDS = [import_command, run_command, report_command]

@@ -19,11 +19,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from engine.app import App
 from engine.case_rows import act
 from engine.csv_rows import parse_date
 from engine.models import Case, Debtor, Document, Event, Invoice
+from engine.report import aging, funnel
+from engine.report_html import render_report_html
 from engine.timeline_export import render_timeline
 from engine.workspace import EXAMPLES, WorkspaceError, init_workspace, load_workspace
 
@@ -181,21 +184,17 @@ def _summarise(app: App, result: DemoResult) -> None:
     result.letters_dir = output
 
 
-def _showcase_case(session: object) -> Case | None:
+def _showcase_case(session: Session) -> Case | None:
     """The case with the longest story: litigation first, then the most events."""
-    return session.scalar(  # type: ignore[attr-defined]
+    return session.scalar(
         select(Case).order_by((Case.state == "litigation").desc(), Case.event_count.desc(), Case.id).limit(1)
     )
 
 
-def _write_report(app: App, session: object, as_of: date) -> Path | None:
-    try:
-        from engine import report, report_html
-    except ImportError:
-        return None
-    aging = report.aging(session, as_of)
-    funnel = report.funnel(session, as_of, list(app.workflows.values()))
+def _write_report(app: App, session: Session, as_of: date) -> Path:
+    workflows = list({workflow.name: workflow for workflow in app.workflows.values()}.values())
+    page = render_report_html(aging(session, as_of), funnel(session, as_of, workflows),
+                              title=app.workspace.creditor.name, as_of=as_of)
     path = app.workspace.output_dir / "report.html"
-    path.write_text(report_html.render_report_html(aging, funnel, title=app.workspace.creditor.name, as_of=as_of),
-                    encoding="utf-8")
+    path.write_text(page, encoding="utf-8")
     return path
