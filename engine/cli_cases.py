@@ -27,11 +27,12 @@ console = Console(highlight=False, soft_wrap=True)
 
 @click.group("case")
 def case_group() -> None:
-    """Look at one case and act on it. Every action lands in the case's timeline with who and why."""
+    """Look at one case and act on it. CASE is a case reference, as `relance run` prints it, or
+    the number of one of its invoices. Every action lands in the case's timeline with who and why."""
 
 
 @case_group.command("show")
-@click.argument("case_ref")
+@click.argument("case_ref", metavar="CASE")
 @json_option()
 @click.pass_obj
 def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
@@ -70,7 +71,7 @@ def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
 # ignore_unknown_options: a negative amount like -5 reaches `_amount` and gets a clear refusal,
 # instead of click's puzzling "no such option '-5'".
 @case_group.command("pay", context_settings={"ignore_unknown_options": True})
-@click.argument("case_ref")
+@click.argument("case_ref", metavar="CASE")
 @click.argument("amount")
 @as_of_option("The day the payment was received (default today).")
 @click.option("--reference", help="Bank reference of the payment.")
@@ -114,7 +115,7 @@ def _action_command(name: str, help_text: str, *, needs_until: bool = False, nee
         moved = f" → {state}" if steps else f" (state stays {state})"
         console.print(f"{case_ref}: {name} recorded by {actor} on {day.isoformat()}{moved}")
 
-    params: list[click.Parameter] = [click.Argument(["case_ref"])]
+    params: list[click.Parameter] = [click.Argument(["case_ref"], metavar="CASE")]
     if needs_dest:
         params.append(click.Argument(["dest"]))
     params += [
@@ -135,14 +136,15 @@ for _name, _help, _options in (
      {"needs_until": True, "reason_required": False}),
     ("hold", "Put the case on hold (no step fires) until `resume`.", {}),
     ("resume", "Take the case off hold.", {"reason_required": False}),
-    ("jump", "Move the case by hand to DEST (any declared state); its letter is written.", {"needs_dest": True}),
+    ("jump", "Move CASE by hand to the state DEST (any state of its workflow, e.g. formal_notice); "
+     "the letter of that state, if it has one, is written.", {"needs_dest": True}),
     ("note", "Add a note to the timeline.", {}),
 ):
     case_group.add_command(_action_command(_name, _help, **_options))
 
 
 @click.command("timeline")
-@click.argument("case_ref")
+@click.argument("case_ref", metavar="CASE")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "html"]), default="text",
               show_default=True, help="html: a printable page to attach to a court file.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
@@ -201,7 +203,7 @@ def _case(session: Any, ref: str) -> Case:
     case = find_case(session, ref)
     if case is None:
         raise CaseError(f"no case {ref!r} (give a case reference or one of its invoice numbers; "
-                        f"`relance report` lists cases)")
+                        f"`relance run` prints case references, and letters sit in output/<debtor>/<case>/)")
     return case
 
 

@@ -113,7 +113,7 @@ def letters_check_command(settings: Settings, folder: Path | None, as_json: bool
 
 @click.group("db")
 def db_group() -> None:
-    """Database schema."""
+    """The database's schema (SQLite or PostgreSQL, per --db): bring it up to date after an upgrade of relance."""
 
 
 @db_group.command("upgrade")
