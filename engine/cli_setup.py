@@ -27,20 +27,23 @@ errors_console = Console(stderr=True, highlight=False, soft_wrap=True)
 @click.option("--creditor", "creditor_toml", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="A TOML file with your [creditor] identity (default: the example creditor, to edit).")
 @click.option("--force", is_flag=True, help="Overwrite an existing relance.toml.")
-def init_command(directory: Path, creditor_toml: Path | None, force: bool) -> None:
+@click.pass_obj
+def init_command(settings: Settings, directory: Path, creditor_toml: Path | None, force: bool) -> None:
     """Create a workspace in DIRECTORY: relance.toml, your own copies of the workflows and
-    letters to customise, and an output folder. The database is created on first use."""
-    config = init_workspace(directory, creditor_toml, force=force)
-    from engine.store import connect
+    letters to customise, an output folder, and the database (the SQLite file of the
+    workspace, or the one --db names)."""
     from engine.workspace import load_workspace
 
-    workspace = load_workspace(config.parent)
-    connect(workspace.database_url).upgrade()
+    config = init_workspace(directory, creditor_toml, force=force)
+    # Through Settings, so --db is honoured and a bad URL is the same one-line error as elsewhere.
+    settings._workspace = workspace = load_workspace(config.parent, settings.db)
+    store = settings.store
     console.print(f"Workspace ready: [bold]{config.parent}[/]")
     console.print(f"  settings   {config}")
     console.print(f"  workflows  {config.parent / 'workflows'}  (edit delays and guards here)")
     console.print(f"  letters    {config.parent / 'letters' / 'fr'}  (open and edit in Word)")
-    console.print(f"  database   {workspace.database_url}")
+    console.print(f"  database   {store.display_url}"
+                  + ("  (from --db: put it under \\[database] in relance.toml to keep it)" if settings.db else ""))
     console.print(f"Next: cd {config.parent} && relance import debtors.csv invoices.csv")
 
 

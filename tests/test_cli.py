@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from engine.cli import cli
+from engine.store import connect
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -51,8 +52,11 @@ class Relance:
 @pytest.fixture
 def relance(tmp_path: Path, database_url: str) -> Relance:
     root = tmp_path / "ws"
-    result = CliRunner().invoke(cli, ["init", str(root)], env=CLEAN_ENV)
+    result = CliRunner().invoke(cli, ["--db", database_url, "init", str(root)], env=CLEAN_ENV)
     assert result.exit_code == 0, result.output
+    store = connect(database_url)  # init honours --db: the schema is there before any import
+    assert store.current_revision() == store.head_revision()
+    store.dispose()
     assert (root / "relance.toml").is_file() and (root / "letters" / "fr" / "relance_1.docx").is_file()
     return Relance(root, database_url)
 
