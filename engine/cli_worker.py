@@ -49,8 +49,7 @@ def worker_command(settings: Settings, as_of: date | None, once: bool, interval:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if not as_json:
-        console.print(f"worker stopped after {passes} pass(es)" + (" (asked to stop)" if stop.is_set() else ""))
+    console.print(f"worker stopped after {passes} pass(es)" + (" (asked to stop)" if stop.is_set() else ""))
 
 
 def _print_pass(day: date, reports: list[RunReport], as_json: bool) -> None:

@@ -1,0 +1,80 @@
+"""`relance run --workers N` and `relance worker`: refusal on SQLite, parallel runs, a clean stop."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from engine.models import Document, Event
+from engine.runner import PlannedStep, RunReport
+from engine.store import connect
+from engine.workers import merge_reports
+from test_crash import AS_OF, RELANCE, _env, letter_files, make_workspace, relance
+
+
+def test_more_than_one_worker_on_sqlite_is_refused_in_one_line(sqlite_url: str, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path, sqlite_url, 3)
+    done = relance(workspace, sqlite_url, "run", "--workers", "2", "--as-of", AS_OF.isoformat(), check=False)
+    assert done.returncode == 1
+    message = done.stderr.strip()
+    assert "\n" not in message and "PostgreSQL" in message and "--workers 2" in message
+    assert letter_files(workspace) == []  # refused before doing anything
+
+
+def test_run_with_three_workers_on_postgresql_does_every_case_once(postgres_url: str, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path, postgres_url, 60)
+    done = relance(workspace, postgres_url, "run", "--workers", "3", "--as-of", AS_OF.isoformat(), "--json")
+    totals = json.loads(done.stdout)
+    assert (totals["cases_opened"], totals["cases_examined"], totals["steps"], totals["letters"]) == (60, 60, 60, 60)
+    assert len(totals["steps_detail"]) == 60
+    store = connect(postgres_url)
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(Document)) == 60
+        assert session.scalar(select(func.count(func.distinct(Event.case_id))).where(Event.kind == "state_change")) == 60
+    store.dispose()
+    assert len(letter_files(workspace)) == 60
+    again = json.loads(relance(workspace, postgres_url, "run", "--workers", "3", "--as-of", AS_OF.isoformat(),
+                               "--json").stdout)
+    assert again["steps"] == 0
+
+
+def test_worker_once_does_one_pass_and_sigterm_stops_a_waiting_worker(sqlite_url: str, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path, sqlite_url, 5)
+    once = relance(workspace, sqlite_url, "worker", "--once", "--json", "--as-of", AS_OF.isoformat())
+    assert [json.loads(line)["letters"] for line in once.stdout.splitlines()] == [5]
+    process = subprocess.Popen(
+        [RELANCE, "--db", sqlite_url, "--workspace", str(workspace), "worker", "--json", "--interval", "300",
+         "--as-of", AS_OF.isoformat()],
+        env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert process.stdout is not None
+    first = json.loads(process.stdout.readline())  # the first pass is done: it now sleeps
+    assert first["steps"] == 0
+    stopped_at = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert time.monotonic() - stopped_at < 5  # not the 300 s interval
+    assert "stopped after 1 pass" in err
+
+
+def test_merged_reports_sum_per_workflow_and_list_steps_in_case_order() -> None:
+    day = date(2025, 1, 20)
+
+    def part(examined: int, refs: list[str]) -> RunReport:
+        report = RunReport(as_of=day, dry_run=False, cases_examined=examined, steps=len(refs), letters=len(refs),
+                           by_state=Counter({"reminder1": len(refs)}))
+        report.planned = [PlannedStep(ref, "escalate", "due", "reminder1", day, ("relance_1.docx",)) for ref in refs]
+        return report
+
+    merged = merge_reports([[part(2, ["C3", "C1"]), part(0, [])], [part(1, ["C2"]), part(4, ["B9"])]])
+    assert [r.cases_examined for r in merged] == [3, 4]
+    assert [s.case_ref for s in merged[0].planned] == ["C1", "C2", "C3"]
+    assert merged[0].by_state == Counter({"reminder1": 3}) and merged[1].letters == 1
