@@ -31,6 +31,43 @@ def case_group() -> None:
     the number of one of its invoices. Every action lands in the case's timeline with who and why."""
 
 
+@case_group.command("list")
+@click.option("--state", "states", multiple=True, help="Only cases in this state (repeat for several).")
+@click.option("--debtor", "debtor_ref", help="Only the cases of this debtor (its reference).")
+@click.option("--all", "include_closed", is_flag=True, help="Include closed cases (paid, written off...).")
+@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
+@json_option()
+@click.pass_obj
+def list_command(settings: Settings, states: tuple[str, ...], debtor_ref: str | None, include_closed: bool,
+                 limit: int, as_json: bool) -> None:
+    """List cases with their debtor, state, balance and next look; open cases only unless --all."""
+    app = App(settings.workspace, settings.store)
+    with app.session() as session:
+        query = select(Case, Debtor).join(Debtor, Debtor.id == Case.debtor_id).order_by(Case.id).limit(limit)
+        if states:
+            query = query.where(Case.state.in_(states))
+        if debtor_ref:
+            query = query.where(Debtor.ref == debtor_ref)
+        if not include_closed:
+            query = query.where(Case.closed.is_(False))
+        rows = []
+        for case, debtor in session.execute(query):
+            principal, paid = balance_of(session, case)
+            rows.append({"case": case.ref, "debtor_ref": debtor.ref, "debtor": debtor.name, "state": case.state,
+                         "since": case.state_entered.isoformat(), "balance": str(principal - paid),
+                         "next_check": case.next_check_at.isoformat() if case.next_check_at else None})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"{len(rows)} case(s)")
+    for column in ("case", "debtor", "state", "since", "balance", "next look"):
+        table.add_column(column, justify="right" if column == "balance" else "left", no_wrap=column != "state")
+    for row in rows:
+        table.add_row(row["case"], row["debtor_ref"], row["state"], row["since"],
+                      format_amount(Decimal(row["balance"])), row["next_check"] or "")
+    console.print(table)
+
+
 @case_group.command("show")
 @click.argument("case_ref", metavar="CASE")
 @json_option()

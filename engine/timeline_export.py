@@ -101,7 +101,11 @@ def summary(ev: Event) -> str:
         return f"{p.get('from')} → {p.get('to')} by hand — {p.get('reason')}"
     if ev.kind == "promise":
         return f"promise to pay by {p.get('until')}" + (f" — {p['reason']}" if p.get("reason") else "")
-    return str(p.get("reason") or p.get("text") or canonical_json(p))
+    if p.get("reason") or p.get("text"):
+        return str(p.get("reason") or p.get("text"))
+    if set(p) <= {"reason"}:
+        return ev.kind  # an action recorded without a reason (e.g. resume): its name says it all
+    return canonical_json(p)
 
 
 def _event_dict(ev: Event) -> dict[str, Any]:
