@@ -34,3 +34,42 @@ def test_check_schema_on_empty_database_tells_to_upgrade(sqlite_url: str) -> Non
     store = connect(sqlite_url)
     with pytest.raises(StoreError, match="relance db upgrade"):
         store.check_schema()
+
+
+def test_a_populated_first_schema_database_upgrades_to_head_keeping_its_rows(database_url: str) -> None:
+    """`relance db upgrade` on a database a team has used: rows referencing invoices must survive."""
+    from datetime import date
+    from decimal import Decimal
+
+    from sqlalchemy import text
+
+    from engine.runner import run
+    from engine.workflow import load_workflow
+    from tests.conftest import REPO
+
+    store = connect(database_url)
+    store.upgrade("0001")
+    with store.engine.begin() as conn:
+        conn.execute(text("INSERT INTO creditor (id, ref, name, country) VALUES (1, 'ACME', 'Acme', 'FR')"))
+        conn.execute(text(
+            "INSERT INTO debtor (id, creditor_id, ref, kind, name, country) VALUES (1, 1, 'D1', 'b2b', 'Dupont', 'FR')"
+        ))
+        conn.execute(text(
+            "INSERT INTO invoice (id, creditor_id, debtor_id, number, issue_date, due_date, amount, currency) "
+            "VALUES (1, 1, 1, 'F1', '2026-01-01', '2026-02-01', 1000.00, 'EUR'),"
+            "       (2, 1, 1, 'F2', '2026-01-05', '2026-02-05', 300.00, 'EUR')"
+        ))
+        conn.execute(text(
+            "INSERT INTO payment (id, creditor_id, debtor_id, payment_date, amount, natural_key) "
+            "VALUES (1, 1, 1, '2026-01-20', 300.00, 'k1')"
+        ))
+        conn.execute(text("INSERT INTO payment_allocation (id, invoice_id, payment_id, amount) VALUES (1, 2, 1, 300.00)"))
+    store.upgrade()
+    assert store.current_revision() == store.head_revision()
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM payment_allocation")).scalar_one() == 1
+        assert conn.execute(text("SELECT sum(amount) FROM invoice")).scalar_one() == Decimal("1300.00")
+    # The upgraded database runs: the unpaid invoice gets a case, the paid one does not.
+    report = run(store, load_workflow(REPO / "workflows" / "fr-b2b.yaml"), date(2026, 2, 10))
+    assert report.cases_opened == 1
+    store.dispose()

@@ -23,13 +23,13 @@ SQLITE_AWAITING = sa.text("case_id IS NULL AND settled = 0")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('invoice') as batch:
-        batch.add_column(sa.Column('settled', sa.Boolean(), server_default=sa.false(), nullable=False))
+    # A plain ADD COLUMN, not batch mode: on SQLite batch mode copies and drops the invoice table,
+    # which the foreign keys of payment allocations (enforced by our connections) refuse.
+    op.add_column('invoice', sa.Column('settled', sa.Boolean(), server_default=sa.false(), nullable=False))
     op.create_index('ix_invoice_awaiting_case', 'invoice', ['id'], postgresql_where=PG_AWAITING,
                     sqlite_where=SQLITE_AWAITING)
 
 
 def downgrade() -> None:
     op.drop_index('ix_invoice_awaiting_case', table_name='invoice')
-    with op.batch_alter_table('invoice') as batch:
-        batch.drop_column('settled')
+    op.drop_column('invoice', 'settled')  # native DROP COLUMN (SQLite 3.35+), same reason as above
