@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from engine import versions
 from engine.amounts import RateTable, load_rates
 from engine.documents import LetterWriter
 from engine.importer import ImportReport, import_csv
@@ -43,14 +44,23 @@ class App:
 
     @cached_property
     def workflows(self) -> dict[str, Workflow]:
-        """Debtor kind → its workflow, each file loaded (and validated) once."""
+        """Debtor kind → its workflow, each file loaded (and validated) once.
+
+        Each version's text is kept in the store on first use (engine.versions), and a file edited
+        without a new version number is refused here, before any case moves.
+        """
         loaded: dict[Path, Workflow] = {}
         for path in self.workspace.workflows.values():
-            if path not in loaded:
-                workflow = load_workflow(path)
-                if self.workspace.letters_dir is not None:
-                    workflow = replace(workflow, letters_dir=self.workspace.letters_dir)
-                loaded[path] = workflow
+            if path in loaded:
+                continue
+            try:
+                source = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise WorkspaceError(f"{path}: cannot read the workflow ({exc.strerror})") from None
+            workflow = self._with_letters(load_workflow(path, source=source))
+            with self.store.session() as session:
+                versions.register(session, workflow, source)
+            loaded[path] = workflow
         return {kind: loaded[path] for kind, path in self.workspace.workflows.items()}
 
     @cached_property
@@ -58,15 +68,14 @@ class App:
         return load_rates(self.workspace.rates_path)
 
     def engine_for(self, case: Case) -> Engine:
-        """The engine of the workflow a case runs on (cases remember their workflow's name)."""
+        """The engine of the workflow version a case started on (it keeps those rules to the end)."""
         for workflow in self.workflows.values():
             if workflow.name == case.workflow_name:
-                if workflow.version != case.workflow_version:
-                    raise WorkspaceError(
-                        f"case {case.ref} started on {workflow.name} version {case.workflow_version}, "
-                        f"but the workspace has version {workflow.version}"
-                    )
-                return Engine(workflow)
+                if workflow.version == case.workflow_version:
+                    return Engine(workflow)
+                with self.store.session() as session:
+                    older = versions.version_of(session, workflow.name, case.workflow_version, workflow.path)
+                return Engine(self._with_letters(older))
         raise WorkspaceError(f"case {case.ref} runs on workflow {case.workflow_name!r}, which the workspace lacks")
 
     def letter_writer(self, *, pdf: bool = False) -> LetterWriter:
@@ -97,13 +106,20 @@ class App:
         return reports
 
     def run(self, as_of: date, *, dry_run: bool = False, pdf: bool = False,
-            progress: Callable[[RunReport], None] | None = None) -> list[RunReport]:
-        """One run per workflow of the workspace, each over the debtors of its kinds."""
+            progress: Callable[[RunReport], None] | None = None,
+            stop: Callable[[], bool] | None = None) -> list[RunReport]:
+        """One run per workflow of the workspace over the debtors of its kinds, then one per older
+        version that cases still run on. ``stop`` is asked between cases (workers)."""
         writer = None if dry_run else self.letter_writer(pdf=pdf)
         reports = []
-        for workflow, kinds in self._workflow_kinds():
+        for workflow, kinds in self.workflow_kinds():
             reports.append(run(self.store, workflow, as_of, perform=writer, dry_run=dry_run,
-                               progress=progress, debtor_kinds=kinds))
+                               progress=progress, debtor_kinds=kinds, stop=stop))
+            with self.store.session() as session:
+                older = [self._with_letters(w) for w in versions.older_versions(session, workflow)]
+            for workflow_then in older:
+                reports.append(run(self.store, workflow_then, as_of, perform=writer, dry_run=dry_run,
+                                   progress=progress, stop=stop, open_new=False))
         return reports
 
     @contextmanager
@@ -111,11 +127,18 @@ class App:
         with self.store.session() as session:
             yield session
 
-    def _workflow_kinds(self) -> list[tuple[Workflow, tuple[str, ...]]]:
+    def workflow_kinds(self) -> list[tuple[Workflow, tuple[str, ...]]]:
+        """Each distinct workflow with the debtor kinds it serves."""
         grouped: dict[str, tuple[Workflow, list[str]]] = {}
         for kind, workflow in self.workflows.items():
             grouped.setdefault(workflow.name, (workflow, []))[1].append(kind)
         return [(workflow, tuple(kinds)) for workflow, kinds in grouped.values()]
+
+    def _with_letters(self, workflow: Workflow) -> Workflow:
+        """The workspace's letters folder, when relance.toml names one, wins over the workflow's."""
+        if self.workspace.letters_dir is None:
+            return workflow
+        return replace(workflow, letters_dir=self.workspace.letters_dir)
 
 
 def _import_rank(path: Path, kind: str | None) -> int:

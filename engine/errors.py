@@ -14,6 +14,7 @@ from engine.letters import LetterError
 from engine.machine import EngineError
 from engine.rates import AmountError, MissingRate, RatesFileError
 from engine.store import StoreError
+from engine.versions import WorkflowVersionError
 from engine.workflow import WorkflowError
 from engine.workspace import WorkspaceError
 
@@ -27,6 +28,7 @@ class CaseError(Exception):
 USER_ERRORS: tuple[type[BaseException], ...] = (
     WorkspaceError,
     WorkflowError,
+    WorkflowVersionError,
     GuardError,
     DelayError,
     EngineError,

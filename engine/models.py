@@ -260,3 +260,17 @@ class Document(Base):
     path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class WorkflowVersion(Base):
+    """The text of each workflow version cases were started on, so they keep its rules after the file moves on."""
+
+    __tablename__ = "workflow_version"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    first_used: Mapped[datetime] = mapped_column(DateTime)

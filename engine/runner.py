@@ -79,12 +79,15 @@ def run(
     progress: Callable[[RunReport], None] | None = None,
     debtor_kinds: tuple[str, ...] | None = None,
     stop: Callable[[], bool] | None = None,
+    open_new: bool = True,
 ) -> RunReport:
     """Run ``workflow`` on ``as_of``: open overdue cases, then advance every case due that day.
 
     ``debtor_kinds`` limits the cases opened to debtors of those kinds ("b2b", "b2c"), so a
     workspace can run one policy for businesses and another for consumers. ``stop`` is asked
     between cases (a worker told to stop ends after the case in hand, never inside one).
+    Only cases on this workflow's version are advanced; ``open_new=False`` runs an older version
+    for the cases still on it, without opening new cases on it.
 
     Any number of runs may share a PostgreSQL database at once: opening cases is serialized by
     an advisory lock, and each case is claimed with ``FOR UPDATE SKIP LOCKED`` in the very
@@ -95,15 +98,16 @@ def run(
     stop = stop or _never
     shared = store.is_postgresql
     with _units(store, dry_run) as unit:
-        open_cases(unit, workflow, as_of, report, batch_size=batch_size, debtor_kinds=debtor_kinds,
-                   serialize=shared and not dry_run)
+        if open_new:
+            open_cases(unit, workflow, as_of, report, batch_size=batch_size, debtor_kinds=debtor_kinds,
+                       serialize=shared and not dry_run)
         perform = None if dry_run else perform
         after = 0
         while not stop():
             if shared:
                 # Claim and advance under one row lock: a case another run holds is skipped, not waited on.
                 claimed = _advance_one(unit, engine, as_of, perform, report, claim_after=after,
-                                       workflow_name=workflow.name)
+                                       workflow_name=workflow.name, workflow_version=workflow.version)
                 if claimed is None:
                     break
                 after = claimed
@@ -112,7 +116,7 @@ def run(
                 continue
             with unit() as session:
                 ids = claim_due_cases(session, as_of, after_id=after, limit=batch_size,
-                                      workflow_name=workflow.name)
+                                      workflow_name=workflow.name, workflow_version=workflow.version)
             if not ids:
                 break
             for case_id in ids:
@@ -231,7 +235,8 @@ def _invoice_facts(invoice: Invoice) -> dict[str, Any]:
 
 
 def _advance_one(unit: Unit, engine: Engine, as_of: date, perform: Perform | None, report: RunReport, *,
-                 case_id: int | None = None, claim_after: int = 0, workflow_name: str | None = None) -> int | None:
+                 case_id: int | None = None, claim_after: int = 0, workflow_name: str | None = None,
+                 workflow_version: int | None = None) -> int | None:
     """One case, one transaction. A lost race (unique step key) rolls back and counts as skipped.
 
     With ``case_id`` it looks at that case; without, it first claims the next due case after
@@ -243,7 +248,8 @@ def _advance_one(unit: Unit, engine: Engine, as_of: date, perform: Perform | Non
         with unit() as session:
             if case_id is None:
                 claimed = claim_due_cases(session, as_of, after_id=claim_after, limit=1,
-                                          workflow_name=workflow_name, lock=True)
+                                          workflow_name=workflow_name, workflow_version=workflow_version,
+                                          lock=True)
                 if not claimed:
                     return None
                 case_id = claimed[0]

@@ -181,6 +181,7 @@ def claim_due_cases(
     after_id: int = 0,
     limit: int = 500,
     workflow_name: str | None = None,
+    workflow_version: int | None = None,
     lock: bool = False,
 ) -> list[int]:
     """Ids of cases due for a look on ``as_of`` (next_check_at <= as_of), in id order.
@@ -200,6 +201,8 @@ def claim_due_cases(
     )
     if workflow_name is not None:
         query = query.where(Case.workflow_name == workflow_name)
+    if workflow_version is not None:
+        query = query.where(Case.workflow_version == workflow_version)
     if lock and session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return list(session.scalars(query))

@@ -117,9 +117,13 @@ def check_workflow(path: str | Path) -> list[Problem]:
     return _Reader(Path(path)).read()[1]
 
 
-def load_workflow(path: str | Path) -> Workflow:
-    """The validated workflow; raises WorkflowError (with `.problems`) when the file has any error."""
-    workflow, problems = _Reader(Path(path)).read()
+def load_workflow(path: str | Path, *, source: str | None = None) -> Workflow:
+    """The validated workflow; raises WorkflowError (with `.problems`) when the file has any error.
+
+    `source`, when given, is the file's text as it was (a version kept in the database for the
+    cases that started on it); `path` still anchors the letters folder and the messages.
+    """
+    workflow, problems = _Reader(Path(path), source).read()
     if workflow is None or any(p.severity == "error" for p in problems):
         raise WorkflowError(problems)
     return workflow
@@ -128,8 +132,9 @@ def load_workflow(path: str | Path) -> Workflow:
 class _Reader:
     """Reads one file, collecting problems instead of stopping at the first."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, source: str | None = None) -> None:
         self.path = path
+        self.source = source
         self.file = str(path)
         self.problems: list[Problem] = []
 
@@ -141,7 +146,7 @@ class _Reader:
 
     def read(self) -> tuple[Workflow | None, list[Problem]]:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = self.source if self.source is not None else self.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             self.problems.append(Problem("error", self.file, None, None, f"cannot read the file: {exc}"))
             return None, self.problems

@@ -1,0 +1,57 @@
+"""A case keeps the rules of the workflow version it started on; an edit without a new version is refused."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from engine.app import App
+from engine.models import Case
+from engine.versions import WorkflowVersionError
+from engine.workspace import init_workspace, load_workspace
+
+DEBTORS = "debtor_ref;kind;name;siren;address_line1;address_line2;postal_code;city;country;email;phone\n" \
+          "D1;b2b;Dupont & Fils;;1 rue A;;75001;Paris;FR;;\nD2;b2b;Martin SA;;2 rue B;;69001;Lyon;FR;;\n"
+INVOICES = "invoice_number;debtor_ref;issue_date;due_date;amount;currency\n" \
+           "F1;D1;2026-03-01;2026-04-01;1000.00;EUR\nF2;D2;2026-04-01;2026-05-20;500.00;EUR\n"
+
+
+def workspace(tmp_path: Path, database_url: str) -> tuple[App, Path]:
+    root = tmp_path / "ws"
+    init_workspace(root)
+    (tmp_path / "debtors.csv").write_text(DEBTORS, encoding="utf-8")
+    (tmp_path / "invoices.csv").write_text(INVOICES, encoding="utf-8")
+    app = App(load_workspace(root, database_url))
+    app.store.upgrade()
+    app.import_files([tmp_path / "debtors.csv", tmp_path / "invoices.csv"])
+    return app, root / "workflows" / "fr-b2b.yaml"
+
+
+def test_editing_a_workflow_without_a_new_version_is_refused(tmp_path: Path, database_url: str) -> None:
+    app, path = workspace(tmp_path, database_url)
+    app.run(date(2026, 4, 10))
+    path.write_text(path.read_text(encoding="utf-8").replace("after: 10 days", "after: 20 days"), encoding="utf-8")
+    with pytest.raises(WorkflowVersionError, match="version: 2"):
+        App(load_workspace(path.parent.parent, database_url)).run(date(2026, 4, 11))
+
+
+def test_cases_keep_their_version_and_new_cases_start_on_the_new_one(tmp_path: Path, database_url: str) -> None:
+    app, path = workspace(tmp_path, database_url)
+    app.run(date(2026, 4, 10))  # F1 (due 1 April) opens on version 1 and gets its first reminder
+    # Version 2 slows the second reminder down from 10 to 30 days.
+    text = path.read_text(encoding="utf-8").replace("version: 1", "version: 2")
+    path.write_text(text.replace("after: 10 days            # the 8 days", "after: 30 days            # the 8 days"),
+                    encoding="utf-8")
+    app = App(load_workspace(path.parent.parent, database_url))
+    for day in (date(2026, 4, 20), date(2026, 5, 30)):
+        app.run(day)
+    with app.session() as session:
+        cases = {c.ref.split("-")[-1]: c for c in session.scalars(select(Case))}
+        # F1 went on with version 1's 10 days: reminder2 on 20 April, reminder3 ten days later...
+        assert (cases["F1"].workflow_version, cases["F1"].state) == (1, "reminder3")
+        # ...while F2, opened after the change, is on version 2.
+        assert cases["F2"].workflow_version == 2
+        assert app.engine_for(cases["F1"]).workflow.version == 1
