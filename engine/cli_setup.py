@@ -56,20 +56,7 @@ def validate_command(workflows: tuple[Path, ...], as_json: bool) -> None:
     and the letter templates they use. Lists every problem with file, line and key;
     exits 1 when there is any error (warnings alone pass)."""
     problems = [problem for path in workflows for problem in _workflow_and_letter_problems(path)]
-    errors = [p for p in problems if p["severity"] == "error"]
-    if as_json:
-        click.echo(json.dumps({"ok": not errors, "problems": problems}, ensure_ascii=False, indent=2))
-    else:
-        for problem in problems:
-            style = "red" if problem["severity"] == "error" else "yellow"
-            errors_console.print(f"[{style}]{problem['severity']}[/]: {problem['text']}")
-        names = ", ".join(str(p) for p in workflows)
-        if errors:
-            errors_console.print(f"[red]{len(errors)} error(s)[/] in {names}")
-        else:
-            console.print(f"[green]ok[/] {names}" + (f" ({len(problems)} warning(s))" if problems else ""))
-    if errors:
-        raise SystemExit(1)
+    _report_problems(problems, ", ".join(str(p) for p in workflows), as_json)
 
 
 @click.command("diagram")
@@ -98,18 +85,23 @@ def letters_check_command(settings: Settings, folder: Path | None, as_json: bool
     from engine.letters.check import check_folder
 
     if folder is None:
-        folder = settings.workspace.root / "letters" / "fr"
-    problems = check_folder(folder)
-    rows = [_letter_problem(p) for p in problems]
-    errors = [r for r in rows if r["severity"] == "error"]
+        folder = settings.workspace.letters_dir or settings.workspace.root / "letters" / "fr"
+    _report_problems([_letter_problem(p) for p in check_folder(folder)], str(folder), as_json)
+
+
+def _report_problems(problems: list[dict[str, object]], subject: str, as_json: bool) -> None:
+    """Print problems (or JSON); exit 1 when any is an error, since warnings alone must not block."""
+    errors = [p for p in problems if p["severity"] == "error"]
     if as_json:
-        click.echo(json.dumps({"ok": not errors, "problems": rows}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps({"ok": not errors, "problems": problems}, ensure_ascii=False, indent=2))
     else:
-        for row in rows:
-            style = "red" if row["severity"] == "error" else "yellow"
-            errors_console.print(f"[{style}]{row['severity']}[/]: {row['text']}")
-        if not errors:
-            console.print(f"[green]ok[/] {folder}" + (f" ({len(rows)} warning(s))" if rows else ""))
+        for problem in problems:
+            style = "red" if problem["severity"] == "error" else "yellow"
+            errors_console.print(f"[{style}]{problem['severity']}[/]: {problem['text']}")
+        if errors:
+            errors_console.print(f"[red]{len(errors)} error(s)[/] in {subject}")
+        else:
+            console.print(f"[green]ok[/] {subject}" + (f" ({len(problems)} warning(s))" if problems else ""))
     if errors:
         raise SystemExit(1)
 
