@@ -91,7 +91,7 @@ class App:
                 session, identity.ref, name=identity.name, siren=identity.siren,
                 address_line1=lines[0], address_line2=lines[1], postal_code=identity.postal_code,
                 city=identity.city, country=identity.country, email=identity.email, phone=identity.phone,
-                iban=(identity.iban or "").replace(" ", "") or None, bic=identity.bic,
+                iban=identity.iban.replace(" ", "") or None, bic=identity.bic or None,
             )
 
     def import_files(self, paths: list[Path], *, kind: str | None = None, skip_bad_rows: bool = False,

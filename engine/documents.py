@@ -22,7 +22,6 @@ from engine.case import Action, Step
 from engine.letters import Creditor, InvoiceLine, LetterData, Party, PastStep, render_letter, to_pdf
 from engine.models import Case, CreditNote, Debtor, Document, Event, Invoice, Payment, PaymentAllocation
 from engine.workflow import Workflow
-from engine.workspace import CreditorIdentity
 
 ZERO = Decimal("0")
 
@@ -37,14 +36,14 @@ class LetterWriter:
 
     def __init__(
         self,
-        creditor: CreditorIdentity,
+        creditor: Creditor,
         workflows: Mapping[str, Workflow],
         output_dir: Path,
         *,
         rates: RateTable | None = None,
         pdf: bool = False,
     ) -> None:
-        self.creditor = _creditor(creditor)
+        self.creditor = creditor
         self.workflows = {workflow.name: workflow for workflow in workflows.values()}
         self.output_dir = output_dir
         self.rates = rates or load_rates()
@@ -178,16 +177,6 @@ def _party(debtor: Debtor) -> Party:
     return Party(name=debtor.name, address_lines=lines, postal_code=debtor.postal_code or "",
                  city=debtor.city or "", country=debtor.country or "FR", siren=debtor.siren,
                  email=debtor.email, phone=debtor.phone)
-
-
-def _creditor(identity: CreditorIdentity) -> Creditor:
-    return Creditor(
-        name=identity.name, address_lines=identity.address_lines, postal_code=identity.postal_code,
-        city=identity.city, country=identity.country, siren=identity.siren, email=identity.email,
-        phone=identity.phone, iban=identity.iban or "", bic=identity.bic or "",
-        signatory=identity.signatory or "", signatory_title=identity.signatory_title or "",
-        place=identity.place or identity.city,
-    )
 
 
 def _slug(text: str) -> str:

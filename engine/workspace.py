@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.letters.context import Creditor
+
 CONFIG_NAME = "relance.toml"
 DATABASE_ENV = "RELANCE_DATABASE_URL"
 WORKSPACE_ENV = "RELANCE_WORKSPACE"
@@ -29,23 +31,10 @@ class WorkspaceError(Exception):
 
 
 @dataclass(frozen=True)
-class CreditorIdentity:
-    """Who is owed: printed at the top of every letter and on every payment slip."""
+class CreditorIdentity(Creditor):
+    """Who is owed, as relance.toml says: the letters' sender plus the `ref` that prefixes case references."""
 
-    ref: str
-    name: str
-    address_lines: tuple[str, ...]
-    postal_code: str
-    city: str
-    country: str = "FR"
-    siren: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    iban: str | None = None
-    bic: str | None = None
-    signatory: str | None = None
-    signatory_title: str | None = None
-    place: str | None = None
+    ref: str = "default"
 
 
 @dataclass(frozen=True)
@@ -179,10 +168,10 @@ def _creditor(section: dict[str, Any], path: Path) -> CreditorIdentity:
         siren=_optional(section, "siren"),
         email=_optional(section, "email"),
         phone=_optional(section, "phone"),
-        iban=_optional(section, "iban"),
-        bic=_optional(section, "bic"),
-        signatory=_optional(section, "signatory"),
-        signatory_title=_optional(section, "signatory_title"),
+        iban=_optional(section, "iban") or "",
+        bic=_optional(section, "bic") or "",
+        signatory=_optional(section, "signatory") or "",
+        signatory_title=_optional(section, "signatory_title") or "",
         place=_optional(section, "place") or section["city"],
     )
 
