@@ -61,6 +61,7 @@ def cost_follows_due(folder: Path, stored_sizes: list[int], due: int) -> None:
         url = f"sqlite:///{workspace / 'relance.sqlite'}"
         began = time.perf_counter()
         bulk_cases(url, stored)
+        _relance(workspace, "db", "upgrade")  # in case the schema moved on since this process started
         _relance(workspace, "import", *map(str, write_portfolio(folder / f"due-{stored}", due, prefix="N")))
         print(f"setup: {stored:,} stored cases bulk-inserted + {due:,} due invoices imported "
               f"in {time.perf_counter() - began:.1f} s")
