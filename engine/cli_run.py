@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from engine.app import App, summary
+from engine.workers import wake_workers
 from engine.workflow import Workflow
 from engine.cli import Settings, as_of_option, json_option, today_or
 from engine.importer import ImportFailed
@@ -41,6 +42,7 @@ def import_command(settings: Settings, files: tuple[Path, ...], kind: str | None
         reports = app.import_files(list(files), kind=kind, skip_bad_rows=skip_bad_rows)
     except ImportFailed as refused:
         raise click.ClickException(_refusal(refused)) from None
+    wake_workers(app.store)  # sleeping `relance worker`s on PostgreSQL look at the new invoices now
     if as_json:
         click.echo(json.dumps([
             {"file": r.file, "kind": r.kind, "rows": r.rows, "inserted": r.inserted, "updated": r.updated,
@@ -93,6 +95,9 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
     app = App(settings.workspace, settings.store)
     if workers > 1:
         from engine.workers import run_parallel
+
+        if dry_run:
+            raise click.UsageError("--dry-run runs in one process: drop --workers")
 
         reports = run_parallel(app, day, workers=workers, pdf=pdf)
     else:

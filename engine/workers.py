@@ -20,9 +20,8 @@ from typing import Any
 from sqlalchemy import text
 
 from engine.app import App
-from engine.runner import RunReport, run
+from engine.runner import RunReport
 from engine.store import Store, StoreError
-from engine.workflow import Workflow
 from engine.workspace import load_workspace
 
 # The channel a `NOTIFY relance` (e.g. after an import) wakes sleeping workers on.
@@ -47,12 +46,8 @@ def run_parallel(app: App, as_of: date, *, workers: int, pdf: bool = False) -> l
 
 def run_once(app: App, as_of: date, *, pdf: bool = False, stop: Callable[[], bool] | None = None,
              progress: Callable[[RunReport], None] | None = None) -> list[RunReport]:
-    """One run per workflow of the workspace (like ``App.run``), stoppable between cases."""
-    writer = app.letter_writer(pdf=pdf)
-    return [
-        run(app.store, workflow, as_of, perform=writer, progress=progress, debtor_kinds=kinds, stop=stop)
-        for workflow, kinds in workflow_kinds(app)
-    ]
+    """One run of the workspace (``App.run``: every workflow, and older versions cases still use)."""
+    return app.run(as_of, pdf=pdf, stop=stop, progress=progress)
 
 
 def work(app: App, *, as_of: date | None = None, once: bool = False, pdf: bool = False, interval: float = 60.0,
@@ -113,14 +108,6 @@ def merge_reports(per_worker: list[list[RunReport]]) -> list[RunReport]:
     return merged
 
 
-def workflow_kinds(app: App) -> list[tuple[Workflow, tuple[str, ...]]]:
-    """Each distinct workflow of the workspace with the debtor kinds it serves."""
-    grouped: dict[str, tuple[Workflow, list[str]]] = {}
-    for kind, workflow in app.workflows.items():
-        grouped.setdefault(workflow.name, (workflow, []))[1].append(kind)
-    return [(workflow, tuple(kinds)) for workflow, kinds in grouped.values()]
-
-
 @dataclass(frozen=True)
 class _Job:
     """What a spawned process needs to rebuild the App: plain values, picklable."""
@@ -170,5 +157,4 @@ def _listen(store: Store) -> Any:
         return None
 
 
-__all__ = ["CHANNEL", "merge_reports", "refuse_sqlite", "run_once", "run_parallel", "wake_workers", "work",
-           "workflow_kinds"]
+__all__ = ["CHANNEL", "merge_reports", "refuse_sqlite", "run_once", "run_parallel", "wake_workers", "work"]
