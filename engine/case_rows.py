@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine.case import Action, CaseState, Step
 from engine.machine import Engine, EngineError
-from engine.models import Case, Debtor, Document, Invoice, Payment, PaymentAllocation
+from engine.models import Case, CreditNote, Debtor, Document, Invoice, Payment, PaymentAllocation
 from engine.timeline import append_event
 
 ZERO = Decimal("0")
@@ -33,9 +33,10 @@ def find_case(session: Session, ref: str) -> Case | None:
     )
 
 
-def case_state(session: Session, case_row: Case) -> CaseState:
+def case_state(session: Session, case_row: Case, as_of: date | None = None) -> CaseState:
     """The core's view of a case, rebuilt from rows: principal = its invoices, paid = what was applied
-    to them (payment allocations and credit notes)."""
+    to them (payment allocations and credit notes) — as of ``as_of`` when given, so money dated later
+    (a payment imported ahead of its value date, a run replayed for a past day) does not count yet."""
     # One round trip (the run does this for every case): invoice totals, what was applied to
     # them, and the debtor's kind and country.
     invoices = (
@@ -43,12 +44,19 @@ def case_state(session: Session, case_row: Case) -> CaseState:
         .where(Invoice.case_id == case_row.id)
         .subquery()
     )
-    applied = (
+    applied_query = (
         select(func.coalesce(func.sum(PaymentAllocation.amount), 0))
         .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
         .where(Invoice.case_id == case_row.id)
-        .scalar_subquery()
     )
+    if as_of is not None:
+        dated = func.coalesce(Payment.payment_date, CreditNote.issue_date)
+        applied_query = (
+            applied_query.outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
+            .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
+            .where(dated <= as_of)
+        )
+    applied = applied_query.scalar_subquery()
     found = session.execute(
         select(invoices, applied, Debtor.kind, Debtor.country)
         .outerjoin(Debtor, Debtor.id == case_row.debtor_id)
@@ -149,7 +157,7 @@ def act(
     The action's own event goes in first (it happened even if the workflow moves nothing), then
     the steps it caused. Raises EngineError (nothing recorded; roll back) when it does not apply.
     """
-    state = case_state(session, case_row)
+    state = case_state(session, case_row, on)
     steps = reconcile(session, case_row, state, engine, on)
     payload: dict[str, Any] = {"reason": reason}
     if action == "dispute":

@@ -126,7 +126,7 @@ def pay_command(settings: Settings, case_ref: str, amount: str, as_of: date | No
         engine = app.engine_for(case)
         actor = by or settings.workspace.actor
         record_payment(session, case, value, day, reference=reference, by=actor)
-        state = case_state(session, case)
+        state = case_state(session, case, day)
         steps = reconcile(session, case, state, engine, day)
         apply_steps(session, case, state, steps, engine, app.letter_writer(), actor=actor)
         state = case.state

@@ -259,7 +259,7 @@ def _advance_one(unit: Unit, engine: Engine, as_of: date, perform: Perform | Non
                 report.skipped += 1  # another run advanced it since the ids were read
                 return case_id
             ref = row.ref
-            state = case_state(session, row)
+            state = case_state(session, row, as_of)
             steps = reconcile(session, row, state, engine, as_of)
             steps += engine.advance(state, as_of)
             apply_steps(session, row, state, steps, engine, perform, as_of=as_of)

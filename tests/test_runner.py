@@ -156,3 +156,22 @@ def test_manual_dispute_stops_escalation_and_a_payment_still_settles(store, work
     assert [tuple(r) for r in rows] == [
         ("case_opened", None), ("state_change", None), ("dispute", "bob"), ("state_change", "bob"),
         ("invoice_added", None), ("payment", "bob"), ("state_change", None)]
+
+
+def test_money_dated_after_the_run_day_does_not_count_yet(store, workflow, tmp_path: Path) -> None:
+    """A payment imported ahead of its value date settles the case on that date, not before."""
+    payments = tmp_path / "payments.csv"
+    payments.write_text("debtor_ref;payment_date;amount;invoice_number;reference\n"
+                        "D2;2025-03-20;89.90;F-003;VIR D2\n", encoding="utf-8")
+    run(store, workflow, date(2025, 2, 20))
+    import_csv(store, payments, creditor_ref="ACME")
+    run(store, workflow, date(2025, 3, 1))
+    with store.session() as s:
+        case = find_case(s, "F-003")
+        assert case_state(s, case, date(2025, 3, 1)).paid == 0
+        assert case.state not in ("due", "paid")  # escalated: on 1 March nothing was paid yet
+    run(store, workflow, date(2025, 3, 20))
+    with store.session() as s:
+        case = find_case(s, "F-003")
+        assert case_state(s, case, date(2025, 3, 20)).paid == case_state(s, case).principal
+        assert case.state == "paid"
