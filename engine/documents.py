@@ -114,7 +114,7 @@ class LetterWriter:
             formal_notice_on=formal_notice_on,
             locale=workflow.locale,
             currency=workflow.currency,
-            assumed_rates=tuple(figures.assumed_rates),
+            assumed_rates=tuple(_assumption(label) for label in figures.assumed_rates),
         )
 
 
@@ -177,6 +177,14 @@ def _party(debtor: Debtor) -> Party:
     return Party(name=debtor.name, address_lines=lines, postal_code=debtor.postal_code or "",
                  city=debtor.city or "", country=debtor.country or "FR", siren=debtor.siren,
                  email=debtor.email, phone=debtor.phone)
+
+
+def _assumption(half_year: str) -> str:
+    """'2026 S2' → the sentence a debtor reads under the claim: which rate was assumed and why."""
+    year, _, half = half_year.partition(" S")
+    which = "premier" if half == "1" else "second"
+    return (f"taux du {which} semestre {year} non encore publié dans notre barème, "
+            f"celui du semestre précédent a été appliqué")
 
 
 def _slug(text: str) -> str:

@@ -39,6 +39,8 @@ def render_letter(template_path: str | Path, letter: LetterData, out_path: str |
             tmp.write(content)
             tmp.flush()
             os.fsync(tmp.fileno())
+        # mkstemp creates the file private (0600); a letter is meant to be read by the team.
+        os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, out)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
