@@ -61,7 +61,7 @@ def relance(tmp_path: Path, database_url: str) -> Relance:
     return Relance(root, database_url)
 
 
-def test_a_team_escalates_acts_on_a_case_and_proves_its_record(relance: Relance) -> None:
+def test_a_team_escalates_acts_on_a_case_proves_its_record_and_reports(relance: Relance) -> None:
     imported = relance.json("import", str(EXAMPLES / "invoices.csv"), str(EXAMPLES / "debtors.csv"))
     assert {r["kind"]: r["inserted"] for r in imported} == {"debtors": 48, "invoices": 172}
     again = relance.json("import", str(EXAMPLES / "debtors.csv"))
@@ -131,6 +131,24 @@ def test_a_team_escalates_acts_on_a_case_and_proves_its_record(relance: Relance)
     relance("case", "pay", case, str(rest), "--as-of", "2026-12-18")
     closed = relance.show(case)
     assert closed["state"] == "paid" and Decimal(closed["balance"]) == 0
+
+    _report(relance, paid=part + rest, settled_invoices=len(closed["invoices"]))
+
+
+def _report(relance: Relance, *, paid: Decimal, settled_invoices: int) -> None:
+    """The aging balance is what was invoiced less what was paid; the funnel credits the payments."""
+    invoiced = sum(Decimal(row["amount"]) for row in csv.DictReader(
+        (EXAMPLES / "invoices.csv").open(encoding="utf-8"), delimiter=";"))
+    report = relance.json("report", "--as-of", "2026-12-18")
+    assert Decimal(report["aging"]["total"]["amount"]) == invoiced - paid
+    assert sum(b["invoices"] for b in report["aging"]["buckets"]) == 172 - settled_invoices  # unpaid ones only
+    steps = {step["state"]: step for step in report["funnel"]["steps"]}
+    assert steps["paid"]["current"] == 1 and Decimal(report["funnel"]["recovered"]) == paid
+    assert steps["reminder1"]["reached"] >= steps["reminder2"]["reached"] >= steps["formal_notice"]["reached"] >= 1
+    page = relance.root / "report.html"
+    relance("report", "--as-of", "2026-12-18", "--html", str(page))
+    html = page.read_text(encoding="utf-8")
+    assert "Balance âgée" in html and "<svg" in html
 
 
 def _moves(run: dict[str, Any]) -> set[tuple[str, str, str]]:
