@@ -65,28 +65,14 @@ class Settings:
 
 
 def _connect(url: str) -> Any:
-    """Open the store, turning the URL mistakes SQLAlchemy reports as ImportError into a StoreError.
-
-    A URL naming a driver that is not installed (postgresql+psycopg2://, +asyncpg) fails deep in
-    SQLAlchemy with ModuleNotFoundError; an in-memory SQLite database would forget every import
-    the moment the command ends. Both are the user's URL to fix, said in one line.
-    """
-    from sqlalchemy.engine import make_url
-
+    """Open the store; an in-memory SQLite URL is refused here, since it would forget every import
+    the moment the command ends (a library caller may still want one)."""
     from engine.store import StoreError, connect
 
     if url.strip() in ("sqlite://", "sqlite:///:memory:"):
         raise StoreError(f"{url}: an in-memory database forgets everything when the command ends; "
                          "give a file, e.g. sqlite:///relance.sqlite")
-    try:
-        return connect(url)
-    except ImportError as exc:
-        try:
-            shown = make_url(url).render_as_string(hide_password=True)
-        except Exception:  # the URL itself is unparsable: connect() would have said so already
-            shown = url
-        raise StoreError(f"cannot use database URL {shown}: its driver is not installed ({exc}); "
-                         "for PostgreSQL write postgresql+psycopg://user@host/db") from None
+    return connect(url)
 
 
 class UserErrorGroup(click.Group):

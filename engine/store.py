@@ -172,6 +172,11 @@ def create_store_engine(url: str | Path) -> Engine:
         return create_engine(parsed, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise StoreError(f"cannot use database URL {parsed.render_as_string(hide_password=True)}: {exc}") from exc
+    except ImportError as exc:  # a driver that is not installed (postgresql+psycopg2://, +asyncpg)
+        raise StoreError(
+            f"cannot use database URL {parsed.render_as_string(hide_password=True)}: its driver is not "
+            f"installed ({exc}); for PostgreSQL write postgresql+psycopg://user@host/db"
+        ) from None
 
 
 def claim_due_cases(
