@@ -157,9 +157,8 @@ def child_run(workspace: Path, url: str, mode: str) -> None:
 
 def _run_without_letters(app: object) -> list:
     from engine.runner import run
-    from engine.workers import workflow_kinds
 
-    return [run(app.store, workflow, AS_OF, debtor_kinds=kinds) for workflow, kinds in workflow_kinds(app)]
+    return [run(app.store, workflow, AS_OF, debtor_kinds=kinds) for workflow, kinds in app.workflow_kinds()]
 
 
 def _workspace(path: Path) -> Path:
