@@ -1,6 +1,6 @@
 """How fast claims are computed: a letter batch computes one claim per case.
 
-Run: /tmp/dev/bin/python bench/amounts.py  (prints claims per second for typical and heavy cases)
+Run: python bench/amounts.py  (prints claims per second for typical and heavy cases)
 """
 
 from __future__ import annotations

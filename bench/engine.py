@@ -1,6 +1,6 @@
 """Benchmark: microseconds per case to advance 100,000 in-memory cases one step (shipped B2B policy).
 
-Run: /tmp/dev/bin/python bench/engine.py [N]
+Run: python bench/engine.py [N]
 Target: <= 25 us per case. Letter templates are not read: the workflow is loaded against a temporary
 copy with empty letter files so the figure measures the engine only.
 """
@@ -55,7 +55,7 @@ def main() -> None:
     print(f"advance: {count} cases, {steps} steps, {elapsed:.3f} s, {elapsed / count * 1e6:.1f} us per case"
           " (target <= 25 us)")
     print(f"next_check: {checks} dated, {check_elapsed / count * 1e6:.1f} us per case")
-    print("command: /tmp/dev/bin/python bench/engine.py", count)
+    print("command: python bench/engine.py", count)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Letters per second: plain docxtpl render+save against the compiled path, on relance_2.docx.
 
-Run: /tmp/dev/bin/python bench/letters.py [--repeat N]
+Run: python bench/letters.py [--repeat N]
 Prints ms per letter for 1, 10 and 100 invoice rows and the speed-up; both paths use the same
 sandboxed environment and produce part-identical files (tests/test_letters_compiled.py).
 """

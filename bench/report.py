@@ -1,6 +1,6 @@
 """Time of `relance report`'s queries on a large generated store: prints seconds for aging and funnel.
 
-    /tmp/dev/bin/python bench/report.py [INVOICES] [DATABASE_URL]
+    python bench/report.py [INVOICES] [DATABASE_URL]
 
 Defaults: 1_000_000 invoices over INVOICES/10 debtors on a fresh SQLite file in a temp folder; a
 third partly paid, one case per 4 invoices with 4 state changes and a payment event each. Rows

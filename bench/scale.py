@@ -1,6 +1,6 @@
 """Scale figures: cost follows what is due, letters per second, peak memory, import speed.
 
-    /tmp/dev/bin/python bench/scale.py [--stored 100000,1000000] [--due 10000] [--letters 1000]
+    python bench/scale.py [--stored 100000,1000000] [--due 10000] [--letters 1000]
                                        [--import-rows 1000000] [--pg postgresql+psycopg://postgres@127.0.0.1/test]
 
 Each figure is printed with the command that produced it. Stored cases are bulk-inserted with

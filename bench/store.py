@@ -1,6 +1,6 @@
 """Import and run throughput of the case store: prints rows/s for a generated portfolio.
 
-    /tmp/dev/bin/python bench/store.py [INVOICES] [DATABASE_URL]
+    python bench/store.py [INVOICES] [DATABASE_URL]
 
 Defaults: 100_000 invoices over INVOICES/10 debtors on a fresh SQLite file in a temp folder.
 """

@@ -1,6 +1,6 @@
 """Build the French letter pack (letters/fr/*.docx) with python-docx.
 
-Run: /tmp/dev/bin/python letters/build_pack.py [OUT_DIR]
+Run: python letters/build_pack.py [OUT_DIR]
 The pack is generated rather than hand-made so a reviewer can read every sentence here, and so
 each Jinja tag is written as one whole Word run (Word is then less likely to split it on edit).
 Lawyers then edit the .docx files in Word; see letters/README.md.
@@ -155,9 +155,10 @@ def transmission_contentieux(doc) -> None:
     par(doc, "– le {{ step.date_long }} : {{ step.label }} ({{ step.channel_label }})",
         indent=Mm(5), after=0)
     par(doc, "{%p endfor %}")
+    # The steps above already list the formal notice; this says what matters to the lawyer about it.
     par(doc, "{%p if formal_notice_on %}")
-    par(doc, "– le {{ formal_notice_on }} : mise en demeure par lettre recommandée avec accusé "
-             "de réception", indent=Mm(5), after=0)
+    par(doc, "La mise en demeure du {{ formal_notice_on }}, adressée par lettre recommandée avec "
+             "accusé de réception, est restée sans effet.")
     par(doc, "{%p endif %}")
     par(doc, "Juridiction : {% if is_b2b %}tribunal de commerce (créance entre commerçants)"
              "{% else %}tribunal judiciaire{% endif %} du domicile du débiteur.")
