@@ -14,7 +14,7 @@ from pathlib import Path
 # bench/engine.py would shadow the `engine` package: drop this folder from the import path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from engine.amounts import InvoiceDebt, claim, load_rates  # noqa: E402
+from engine.core.claim import InvoiceDebt, claim, load_rates  # noqa: E402
 
 
 def main() -> None:

@@ -18,9 +18,9 @@ from pathlib import Path
 # Run as a script, this file's folder comes first on sys.path and its name shadows the `engine` package.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from engine.case import CaseState  # noqa: E402
-from engine.machine import Engine  # noqa: E402
-from engine.workflow import load_workflow  # noqa: E402
+from engine.core.case import CaseState  # noqa: E402
+from engine.core.machine import Escalator  # noqa: E402
+from engine.core.workflow import load_workflow  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 LETTERS = ("relance_1", "relance_2", "relance_3", "mise_en_demeure", "transmission_contentieux")
@@ -38,7 +38,7 @@ def shipped_b2b(folder: Path) -> Path:
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     with tempfile.TemporaryDirectory() as tmp:
-        engine = Engine(load_workflow(shipped_b2b(Path(tmp))))
+        engine = Escalator(load_workflow(shipped_b2b(Path(tmp))))
     as_of = date(2026, 3, 2)
     states = ("due", "reminder1", "reminder2", "reminder3", "formal_notice")
     cases = [

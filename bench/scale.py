@@ -25,8 +25,8 @@ sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))
 
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 
-from engine.models import Case, Debtor, Invoice  # noqa: E402
-from engine.store import connect, ensure_creditor  # noqa: E402
+from engine.store.models import Case, Debtor, Invoice  # noqa: E402
+from engine.store.database import connect, ensure_creditor  # noqa: E402
 from portfolio import write_portfolio  # noqa: E402
 
 RELANCE = str(Path(sys.executable).parent / "relance")
@@ -122,7 +122,7 @@ def bulk_cases(url: str, stored: int) -> None:
     with store.session() as session:
         creditor_id = ensure_creditor(session, "ALD").id
     far, old = date(2030, 1, 1), date(2024, 6, 1)
-    with store.engine.begin() as conn:
+    with store.bind.begin() as conn:
         for start in range(0, stored, CHUNK):
             ids = range(start + 1, min(start + CHUNK, stored) + 1)
             conn.execute(insert(Debtor), [
@@ -156,7 +156,7 @@ def child_run(workspace: Path, url: str, mode: str) -> None:
 
 
 def _run_without_letters(app: object) -> list:
-    from engine.runner import run
+    from engine.cases.run import run
 
     return [run(app.store, workflow, AS_OF, debtor_kinds=kinds) for workflow, kinds in app.workflow_kinds()]
 

@@ -1,11 +1,11 @@
 """relance: an escalation engine for unpaid invoices."""
 
-from engine.case import Action, CaseState, Step
-from engine.machine import Engine, EngineError
-from engine.workflow import Problem, Workflow, WorkflowError, check_workflow, load_workflow
+from engine.core.case import Action, CaseState, Step
+from engine.core.machine import Escalator, EscalationError
+from engine.core.workflow import Problem, Workflow, WorkflowError, check_workflow, load_workflow
 
 __all__ = [
-    "Action", "CaseState", "Engine", "EngineError", "Problem", "Step", "Workflow", "WorkflowError",
+    "Action", "CaseState", "Escalator", "EscalationError", "Problem", "Step", "Workflow", "WorkflowError",
     "check_workflow", "load_workflow",
 ]
 __version__ = "0.1.0"

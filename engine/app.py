@@ -16,15 +16,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine import versions
-from engine.amounts import RateTable, load_rates
-from engine.documents import LetterWriter
-from engine.importer import ImportReport, import_csv
-from engine.machine import Engine
-from engine.models import Case
-from engine.runner import RunReport, run
-from engine.store import Store, connect, ensure_creditor
-from engine.workflow import Workflow, load_workflow
+from engine.store import versions
+from engine.core.claim import RateTable, load_rates
+from engine.cases.letters import LetterWriter
+from engine.imports.importer import ImportReport, import_csv
+from engine.core.machine import Escalator
+from engine.store.models import Case
+from engine.cases.run import RunReport, run
+from engine.store.database import Store, connect, ensure_creditor
+from engine.core.workflow import Workflow, load_workflow
 from engine.workspace import Workspace, WorkspaceError
 
 # Import order matters: invoices name debtors, payments name invoices.
@@ -46,7 +46,7 @@ class App:
     def workflows(self) -> dict[str, Workflow]:
         """Debtor kind → its workflow, each file loaded (and validated) once.
 
-        Each version's text is kept in the store on first use (engine.versions), and a file edited
+        Each version's text is kept in the store on first use (engine.store.versions), and a file edited
         without a new version number is refused here, before any case moves.
         """
         loaded: dict[Path, Workflow] = {}
@@ -67,15 +67,15 @@ class App:
     def rates(self) -> RateTable:
         return load_rates(self.workspace.rates_path)
 
-    def engine_for(self, case: Case) -> Engine:
-        """The engine of the workflow version a case started on (it keeps those rules to the end)."""
+    def escalator_for(self, case: Case) -> Escalator:
+        """The escalator of the workflow version a case started on (it keeps those rules to the end)."""
         for workflow in self.workflows.values():
             if workflow.name == case.workflow_name:
                 if workflow.version == case.workflow_version:
-                    return Engine(workflow)
+                    return Escalator(workflow)
                 with self.store.session() as session:
                     older = versions.version_of(session, workflow.name, case.workflow_version, workflow.path)
-                return Engine(self._with_letters(older))
+                return Escalator(self._with_letters(older))
         raise WorkspaceError(f"case {case.ref} runs on workflow {case.workflow_name!r}, which the workspace lacks")
 
     def letter_writer(self, *, pdf: bool = False) -> LetterWriter:

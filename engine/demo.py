@@ -22,12 +22,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.app import App
-from engine.case_rows import act
-from engine.csv_rows import parse_date
-from engine.models import Case, Debtor, Document, Event, Invoice
-from engine.report import aging, funnel
-from engine.report_html import render_report_html
-from engine.timeline_export import render_timeline
+from engine.cases.steps import act
+from engine.core.money import parse_date
+from engine.store.models import Case, Debtor, Document, Event, Invoice
+from engine.reports.aging import aging
+from engine.reports.funnel import funnel
+from engine.reports.html import render_report_html
+from engine.reports.timeline import render_timeline
 from engine.workspace import EXAMPLES, WorkspaceError, init_workspace, load_workspace
 
 # A level is a state that sends a letter; the demo goes on until each has been reached once.
@@ -139,7 +140,7 @@ def _apply_event(app: App, row: dict[str, str], day: date) -> str:
         )
         if case is None:
             return f"{day}: {action} for {debtor_ref} skipped (no open case)"
-        act(session, case, app.engine_for(case), action, day, by="demo", reason=row.get("reason") or None,
+        act(session, case, app.escalator_for(case), action, day, by="demo", reason=row.get("reason") or None,
             until=until, perform=app.letter_writer())
         return f"{day}: {action} on {case.ref} ({debtor_ref}) → {case.state}"
 

@@ -1,52 +1,20 @@
-"""Which exceptions mean "the input is wrong, here is what to fix" rather than a bug.
+"""The one base class of every mistake a user can fix, and the few errors that belong to no module.
 
-Each module raises its own precise error (WorkflowError, ImportFailed, LetterError...); the command
-line turns exactly these into a one-line message and exit code 1, and lets anything else surface,
-so a real bug still shows its traceback instead of hiding behind a polite message.
+Each module raises its own precise error (WorkflowError, ImportFailed, LetterError...), each a
+``RelanceError``; the command line turns exactly these into a one-line message and exit code 1 and
+lets anything else surface, so a real bug still shows its traceback. A leaf: it imports nothing of
+relance, so the pure core may import it too.
 """
 
 from __future__ import annotations
 
-from engine.calendar import DelayError
-from engine.guards import GuardError
-from engine.importer import ImportFailed
-from engine.letters import LetterError
-from engine.machine import EngineError
-from engine.rates import AmountError, MissingRate, RatesFileError
-from engine.store import StoreError
-from engine.versions import WorkflowVersionError
-from engine.workflow import WorkflowError
-from engine.workspace import WorkspaceError
+
+class RelanceError(Exception):
+    """A mistake in the user's input (a file, an option, a database URL): the message says what to fix."""
 
 
-class CaseError(Exception):
-    """A case command that cannot apply (unknown case, bad amount)."""
+class CaseError(RelanceError):
+    """A case command that cannot apply (unknown case, an action the case does not allow)."""
 
 
-# Imported directly, not looked up by name: a renamed or moved class must break loudly here,
-# never silently turn its user mistakes back into tracebacks.
-USER_ERRORS: tuple[type[BaseException], ...] = (
-    WorkspaceError,
-    WorkflowError,
-    WorkflowVersionError,
-    GuardError,
-    DelayError,
-    EngineError,
-    AmountError,
-    MissingRate,
-    RatesFileError,
-    StoreError,
-    ImportFailed,
-    LetterError,
-    CaseError,
-)
-
-
-def user_error_types() -> tuple[type[BaseException], ...]:
-    """The exception classes the command line reports as `Error: ...` with exit code 1."""
-    return USER_ERRORS
-
-
-def is_user_error(exc: BaseException) -> bool:
-    """Whether `exc` is a mistake in the user's input (files, options, database URL)."""
-    return isinstance(exc, USER_ERRORS)
+__all__ = ["CaseError", "RelanceError"]

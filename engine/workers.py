@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import text
 
 from engine.app import App
-from engine.runner import RunReport
-from engine.store import Store, StoreError
+from engine.cases.run import RunReport
+from engine.store.database import Store, StoreError
 from engine.workspace import load_workspace
 
 # The channel a `NOTIFY relance` (e.g. after an import) wakes sleeping workers on.
@@ -79,7 +79,7 @@ def work(app: App, *, as_of: date | None = None, once: bool = False, pdf: bool =
 def wake_workers(store: Store) -> None:
     """Tell sleeping workers there is new work (after an import); nothing on SQLite."""
     if store.is_postgresql:
-        with store.engine.begin() as conn:
+        with store.bind.begin() as conn:
             conn.execute(text(f"NOTIFY {CHANNEL}"))
 
 

@@ -13,20 +13,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.errors import RelanceError
 from engine.letters.context import Creditor
 
 CONFIG_NAME = "relance.toml"
 DATABASE_ENV = "RELANCE_DATABASE_URL"
 WORKSPACE_ENV = "RELANCE_WORKSPACE"
 
-# The shipped material lives beside the package (an editable install, as the README says).
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_WORKFLOWS = PROJECT_ROOT / "workflows"
-SHIPPED_LETTERS = PROJECT_ROOT / "letters"
-EXAMPLES = PROJECT_ROOT / "examples"
 
 
-class WorkspaceError(Exception):
+def shipped(name: str) -> Path:
+    """A folder of the shipped material (workflows, letters, examples): inside an installed wheel it is
+    engine/shipped/NAME (setup.py copies it there); in a checkout, the top-level folder NAME itself."""
+    package = Path(__file__).resolve().parent
+    inside = package / "shipped" / name
+    return inside if inside.is_dir() else package.parent / name
+
+
+SHIPPED_WORKFLOWS = shipped("workflows")
+SHIPPED_LETTERS = shipped("letters")
+EXAMPLES = shipped("examples")
+
+
+class WorkspaceError(RelanceError):
     """A workspace that cannot be used as it is; the message says what to fix."""
 
 

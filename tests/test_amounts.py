@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.amounts import (
+from engine.core.claim import (
     AmountError,
     ContractualRateTooLow,
     InvoiceDebt,
@@ -23,7 +23,7 @@ from engine.amounts import (
     claim,
     load_rates,
 )
-from engine.rates import DEFAULT_RATES_FILE, HalfYear
+from engine.core.rates import DEFAULT_RATES_FILE, HalfYear
 
 RATES = load_rates()
 

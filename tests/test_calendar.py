@@ -6,8 +6,14 @@ from datetime import date
 
 import pytest
 
-from engine.calendar import (
-    Delay, DelayError, add_business_days, add_delay, add_months, is_business_day, parse_delay,
+from engine.core.calendar import (
+    Delay,
+    DelayError,
+    add_business_days,
+    add_delay,
+    add_months,
+    is_business_day,
+    parse_delay,
     resolve_subdivision,
 )
 

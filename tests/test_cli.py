@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from engine.cli import cli
-from engine.store import connect
+from engine.cli.main import cli
+from engine.store.database import connect
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"

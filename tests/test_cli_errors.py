@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from engine.cli import cli
+from engine.cli.main import cli
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -128,7 +128,7 @@ def test_jump_without_a_reason_is_usage(workspace: Path) -> None:
 @pytest.mark.parametrize(("amount", "words"), [
     ("-5", ("'-5'", "positive amount")),
     ("0", ("'0'", "positive amount")),
-    ("12.345", ("'12.345'", "euros and cents")),
+    ("12.345", ("'12.345'", "more than two decimals")),
     ("douze", ("'douze'", "not an amount", "1 234,56")),
 ])
 def test_a_bad_payment_amount_is_refused(workspace: Path, amount: str, words: tuple[str, ...]) -> None:

@@ -19,9 +19,9 @@ import docx
 import pytest
 from sqlalchemy import select
 
-from engine.models import Case, Debtor, Document
-from engine.store import connect
-from engine.workflow import load_workflow
+from engine.core.workflow import load_workflow
+from engine.store.database import connect
+from engine.store.models import Case, Debtor, Document
 
 REPO = Path(__file__).resolve().parent.parent
 RELANCE = Path(sys.executable).parent / "relance"

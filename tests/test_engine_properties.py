@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -10,9 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.case import CaseState
-from engine.machine import Engine, EngineError
-from engine.workflow import load_workflow
+from engine.core.case import CaseState
+from engine.core.machine import EscalationError, Escalator
+from engine.core.workflow import load_workflow
 
 HERE = Path(__file__).parent / "workflows"
 START = date(2026, 1, 5)
@@ -29,8 +28,8 @@ EVENT = st.one_of(
 )
 
 
-def engines() -> list[Engine]:
-    return [Engine(load_workflow(HERE / "simple.yaml")), Engine(load_workflow(HERE / "bare.yaml"))]
+def engines() -> list[Escalator]:
+    return [Escalator(load_workflow(HERE / "simple.yaml")), Escalator(load_workflow(HERE / "bare.yaml"))]
 
 
 ENGINES = engines()
@@ -71,7 +70,7 @@ def test_random_histories_stay_declared_and_never_repeat_a_timed_step(
                 engine.resume(case, today)
             else:
                 engine.jump(case, states[n % len(states)], today, "manual")
-        except EngineError:
+        except EscalationError:
             pass  # refused events (closed case, nothing to resolve...) must leave the case consistent
         assert case.state in engine.workflow.states
         assert case.balance == case.principal - case.paid

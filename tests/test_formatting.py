@@ -5,7 +5,12 @@ from decimal import Decimal
 
 import pytest
 
-from engine.formatting import format_amount, format_date, format_long_date, format_number
+from engine.core.money import (
+    format_amount,
+    format_date,
+    format_long_date,
+    format_number,
+)
 
 NBSP = "\u00a0"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.case import CaseState
-from engine.guards import GuardError, case_facts, check_guard, compile_guard
+from engine.core.case import CaseState
+from engine.core.guards import GuardError, case_facts, check_guard, compile_guard
 
 CASE = CaseState("reminder1", date(2026, 3, 1), date(2026, 2, 1), Decimal("1600.50"), paid=Decimal("100"))
 

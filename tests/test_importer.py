@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.csv_rows import CellError, parse_amount, parse_date
-from engine.importer import ImportFailed, import_csv
-from engine.models import Case, Debtor, Event, Invoice, Payment, PaymentAllocation
-from engine.store import connect
+from engine.core.money import MoneyError, parse_amount, parse_date
+from engine.imports.importer import ImportFailed, import_csv
+from engine.store.database import connect
+from engine.store.models import Case, Debtor, Event, Invoice, Payment, PaymentAllocation
 
 CSV = Path(__file__).parent / "fixtures" / "csv"
 
@@ -44,15 +44,15 @@ def test_amounts_in_english_and_french_forms(text: str, value: str) -> None:
 
 @pytest.mark.parametrize("text", ["12.345", "1,2,3", "abc", "", "1e5"])
 def test_bad_amounts_are_refused(text: str) -> None:
-    with pytest.raises(CellError):
+    with pytest.raises(MoneyError):
         parse_amount(text)
 
 
 def test_dates_iso_and_french() -> None:
     assert parse_date("2025-03-31") == parse_date("31/03/2025") == parse_date("31.03.2025")
-    with pytest.raises(CellError, match="no such date"):
+    with pytest.raises(MoneyError, match="no such date"):
         parse_date("30/02/2025")
-    with pytest.raises(CellError, match="YYYY-MM-DD or DD/MM/YYYY"):
+    with pytest.raises(MoneyError, match="YYYY-MM-DD or DD/MM/YYYY"):
         parse_date("03-31-2025")
 
 
@@ -158,8 +158,8 @@ def test_a_payment_for_an_invoice_in_a_case_lands_in_its_timeline(store) -> None
     _load(store, "debtors.csv", "invoices.csv")
     from datetime import date
 
-    from engine.runner import run
-    from engine.workflow import load_workflow
+    from engine.cases.run import run
+    from engine.core.workflow import load_workflow
 
     workflow = load_workflow(Path(__file__).parent.parent / "workflows" / "fr-b2b.yaml")
     run(store, workflow, date(2025, 2, 8))

@@ -1,4 +1,4 @@
-"""Engine semantics on tests/workflows/simple.yaml (declares its events) and bare.yaml (built-ins)."""
+"""Escalator semantics on tests/workflows/simple.yaml (declares its events) and bare.yaml (built-ins)."""
 
 from __future__ import annotations
 
@@ -8,35 +8,35 @@ from pathlib import Path
 
 import pytest
 
-from engine.case import Action, CaseState
-from engine.machine import Engine, EngineError
-from engine.workflow import load_workflow
+from engine.core.case import Action, CaseState
+from engine.core.machine import EscalationError, Escalator
+from engine.core.workflow import load_workflow
 
 HERE = Path(__file__).parent / "workflows"
 DUE = date(2026, 4, 1)
 
 
 @pytest.fixture(scope="module")
-def engine() -> Engine:
-    return Engine(load_workflow(HERE / "simple.yaml"))
+def engine() -> Escalator:
+    return Escalator(load_workflow(HERE / "simple.yaml"))
 
 
 @pytest.fixture(scope="module")
-def bare() -> Engine:
-    return Engine(load_workflow(HERE / "bare.yaml"))
+def bare() -> Escalator:
+    return Escalator(load_workflow(HERE / "bare.yaml"))
 
 
 def new_case(amount: str = "2000") -> CaseState:
     return CaseState(state="due", state_entered=DUE, due_date=DUE, principal=Decimal(amount))
 
 
-def test_one_shared_machine_per_workflow_version(engine: Engine) -> None:
-    again = Engine(load_workflow(HERE / "simple.yaml"))
+def test_one_shared_machine_per_workflow_version(engine: Escalator) -> None:
+    again = Escalator(load_workflow(HERE / "simple.yaml"))
     assert again.machine is engine.machine
     assert engine.machine.models == []  # model=None: cases are never added to the machine
 
 
-def test_timed_step_fires_on_its_day_not_before(engine: Engine) -> None:
+def test_timed_step_fires_on_its_day_not_before(engine: Escalator) -> None:
     case = new_case()
     assert engine.next_check(case) == date(2026, 4, 8)
     assert engine.advance(case, date(2026, 4, 7)) == []
@@ -48,7 +48,7 @@ def test_timed_step_fires_on_its_day_not_before(engine: Engine) -> None:
         "reminder1", date(2026, 4, 8), 1, ["reminder1"])
 
 
-def test_catch_up_gives_one_step_and_the_next_delay_counts_from_it(engine: Engine) -> None:
+def test_catch_up_gives_one_step_and_the_next_delay_counts_from_it(engine: Escalator) -> None:
     case = new_case()
     late = DUE + timedelta(days=60)
     steps = engine.advance(case, late)
@@ -60,7 +60,7 @@ def test_catch_up_gives_one_step_and_the_next_delay_counts_from_it(engine: Engin
     assert step.actions == (Action("letter", "reminder2", "relance.docx", None), Action("phone", "reminder2"))
 
 
-def test_guards_choose_between_timed_transitions_in_file_order(engine: Engine) -> None:
+def test_guards_choose_between_timed_transitions_in_file_order(engine: Escalator) -> None:
     big, small = new_case("2000"), new_case("900")
     for case in (big, small):
         engine.jump(case, "formal_notice", date(2026, 5, 1), "test")
@@ -70,7 +70,7 @@ def test_guards_choose_between_timed_transitions_in_file_order(engine: Engine) -
     assert engine.advance(big, date(2027, 1, 1)) == [] and engine.next_check(big) is None
 
 
-def test_partial_payment_lowers_the_balance_and_escalation_goes_on(engine: Engine) -> None:
+def test_partial_payment_lowers_the_balance_and_escalation_goes_on(engine: Escalator) -> None:
     case = new_case()
     assert engine.pay(case, Decimal("500"), date(2026, 4, 5)) == []
     assert (case.state, case.balance) == ("due", Decimal("1500"))
@@ -78,25 +78,25 @@ def test_partial_payment_lowers_the_balance_and_escalation_goes_on(engine: Engin
     assert step.facts["balance"] == Decimal("1500")
 
 
-def test_full_payment_ends_the_case(engine: Engine) -> None:
+def test_full_payment_ends_the_case(engine: Escalator) -> None:
     case = new_case()
     engine.advance(case, date(2026, 4, 8))
     [step] = engine.pay(case, Decimal("2000"), date(2026, 4, 9), by="compta")
     assert (step.trigger, step.source, step.dest, step.actions) == ("payment", "reminder1", "paid", ())
     assert step.facts["amount"] == Decimal("2000") and step.facts["balance"] == Decimal("0")
     assert engine.advance(case, date(2027, 1, 1)) == [] and engine.next_check(case) is None
-    with pytest.raises(EngineError, match="positive"):
+    with pytest.raises(EscalationError, match="positive"):
         engine.pay(case, Decimal("0"), date(2026, 4, 9))
 
 
-def test_payment_without_a_declared_trigger_uses_the_builtin(bare: Engine) -> None:
+def test_payment_without_a_declared_trigger_uses_the_builtin(bare: Escalator) -> None:
     case = new_case("100")
     assert bare.pay(case, Decimal("40"), date(2026, 4, 2)) == []
     [step] = bare.pay(case, Decimal("60"), date(2026, 4, 3))
     assert (step.dest, case.state) == ("paid", "paid")
 
 
-def test_dispute_pauses_and_resolution_returns_to_the_state(engine: Engine) -> None:
+def test_dispute_pauses_and_resolution_returns_to_the_state(engine: Escalator) -> None:
     case = new_case()
     engine.advance(case, date(2026, 4, 8))
     [step] = engine.dispute(case, date(2026, 4, 10), "goods damaged", by="alice")
@@ -105,11 +105,11 @@ def test_dispute_pauses_and_resolution_returns_to_the_state(engine: Engine) -> N
     [back] = engine.resolve_dispute(case, date(2026, 4, 20), "credit note refused")
     assert (back.trigger, back.dest, back.actions, case.state) == ("resolve", "reminder1", (), "reminder1")
     assert case.state_entered == date(2026, 4, 20) and not case.disputed
-    with pytest.raises(EngineError, match="no open dispute"):
+    with pytest.raises(EscalationError, match="no open dispute"):
         engine.resolve_dispute(case, date(2026, 4, 21), "again")
 
 
-def test_dispute_without_a_dispute_state_still_stops_escalation(bare: Engine) -> None:
+def test_dispute_without_a_dispute_state_still_stops_escalation(bare: Escalator) -> None:
     case = new_case()
     assert bare.dispute(case, date(2026, 4, 2), "wrong price") == []
     assert bare.advance(case, date(2026, 5, 1)) == [] and case.state == "due"
@@ -117,7 +117,7 @@ def test_dispute_without_a_dispute_state_still_stops_escalation(bare: Engine) ->
     assert [s.dest for s in bare.advance(case, date(2026, 5, 2))] == ["reminder1"]
 
 
-def test_promise_waits_then_lapses_back_into_escalation(engine: Engine) -> None:
+def test_promise_waits_then_lapses_back_into_escalation(engine: Escalator) -> None:
     case = new_case()
     engine.advance(case, date(2026, 4, 8))
     [step] = engine.promise(case, date(2026, 5, 15), date(2026, 4, 10))
@@ -128,38 +128,38 @@ def test_promise_waits_then_lapses_back_into_escalation(engine: Engine) -> None:
     assert (lapse.trigger, lapse.source, lapse.dest) == ("promise_lapsed", "promised", "reminder1")
     assert case.promise_until is None and case.state_entered == date(2026, 5, 16)
     assert [s.dest for s in engine.advance(case, date(2026, 6, 1))] == ["reminder2"]  # 10 business days later
-    with pytest.raises(EngineError, match="already past"):
+    with pytest.raises(EscalationError, match="already past"):
         engine.promise(case, date(2026, 5, 1), date(2026, 6, 2))
 
 
-def test_kept_promise_ends_in_paid(engine: Engine) -> None:
+def test_kept_promise_ends_in_paid(engine: Escalator) -> None:
     case = new_case()
     engine.promise(case, date(2026, 4, 30), date(2026, 4, 2))
     [step] = engine.pay(case, Decimal("2000"), date(2026, 4, 29))
     assert (step.source, step.dest, case.promise_until) == ("promised", "paid", None)
 
 
-def test_hold_and_resume(bare: Engine) -> None:
+def test_hold_and_resume(bare: Escalator) -> None:
     case = new_case()
     assert bare.hold(case, date(2026, 4, 2), "negotiating") == []
     assert case.on_hold and bare.advance(case, date(2026, 5, 1)) == [] and bare.next_check(case) is None
     assert bare.resume(case, date(2026, 5, 1)) == []
     assert not case.on_hold and [s.dest for s in bare.advance(case, date(2026, 5, 1))] == ["reminder1"]
-    with pytest.raises(EngineError, match="not on hold"):
+    with pytest.raises(EscalationError, match="not on hold"):
         bare.resume(case, date(2026, 5, 2))
 
 
-def test_manual_jump_sends_the_letter_and_refuses_unknown_states(engine: Engine) -> None:
+def test_manual_jump_sends_the_letter_and_refuses_unknown_states(engine: Escalator) -> None:
     case = new_case()
     [step] = engine.jump(case, "formal_notice", date(2026, 4, 3), "client known to ignore reminders", by="bob")
     assert (step.trigger, step.dest, step.reason, step.by) == ("jump", "formal_notice", "client known to ignore reminders", "bob")
     assert step.actions == (Action("registered_letter", "formal_notice", "mise_en_demeure.docx", 14),)
     assert case.letters_sent == 1 and "formal_notice" in case.steps_taken
-    with pytest.raises(EngineError, match="did you mean 'reminder1'"):
+    with pytest.raises(EscalationError, match="did you mean 'reminder1'"):
         engine.jump(case, "reminder_1", date(2026, 4, 3), "typo")
 
 
-def test_same_timed_step_is_never_taken_twice(engine: Engine) -> None:
+def test_same_timed_step_is_never_taken_twice(engine: Escalator) -> None:
     case = new_case()
     engine.advance(case, date(2026, 4, 8))
     engine.jump(case, "due", date(2026, 4, 9), "reopened by mistake")
@@ -167,11 +167,11 @@ def test_same_timed_step_is_never_taken_twice(engine: Engine) -> None:
     assert engine.next_check(case) is None
 
 
-def test_closed_and_foreign_cases_are_refused_clearly(engine: Engine) -> None:
+def test_closed_and_foreign_cases_are_refused_clearly(engine: Escalator) -> None:
     case = new_case()
     engine.pay(case, Decimal("2000"), date(2026, 4, 2))
-    with pytest.raises(EngineError, match="final state 'paid'"):
+    with pytest.raises(EscalationError, match="final state 'paid'"):
         engine.dispute(case, date(2026, 4, 3), "late")
     stranger = CaseState("limbo", DUE, DUE, Decimal("1"))
-    with pytest.raises(EngineError, match="'limbo'"):
+    with pytest.raises(EscalationError, match="'limbo'"):
         engine.advance(stranger, DUE)

@@ -6,8 +6,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from engine.models import Base
-from engine.store import StoreError, connect
+from engine.store.database import StoreError, connect
+from engine.store.models import Base
 
 
 def test_empty_database_upgrades_to_head_and_matches_models(database_url: str) -> None:
@@ -15,7 +15,7 @@ def test_empty_database_upgrades_to_head_and_matches_models(database_url: str) -
     assert store.current_revision() is None
     store.upgrade()
     assert store.current_revision() == store.head_revision()
-    with store.engine.connect() as conn:
+    with store.bind.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diffs = compare_metadata(context, Base.metadata)
     assert diffs == []
@@ -43,13 +43,13 @@ def test_a_populated_first_schema_database_upgrades_to_head_keeping_its_rows(dat
 
     from sqlalchemy import text
 
-    from engine.runner import run
-    from engine.workflow import load_workflow
+    from engine.cases.run import run
+    from engine.core.workflow import load_workflow
     from tests.conftest import REPO
 
     store = connect(database_url)
     store.upgrade("0001")
-    with store.engine.begin() as conn:
+    with store.bind.begin() as conn:
         conn.execute(text("INSERT INTO creditor (id, ref, name, country) VALUES (1, 'ACME', 'Acme', 'FR')"))
         conn.execute(text(
             "INSERT INTO debtor (id, creditor_id, ref, kind, name, country) VALUES (1, 1, 'D1', 'b2b', 'Dupont', 'FR')"
@@ -66,7 +66,7 @@ def test_a_populated_first_schema_database_upgrades_to_head_keeping_its_rows(dat
         conn.execute(text("INSERT INTO payment_allocation (id, invoice_id, payment_id, amount) VALUES (1, 2, 1, 300.00)"))
     store.upgrade()
     assert store.current_revision() == store.head_revision()
-    with store.engine.connect() as conn:
+    with store.bind.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM payment_allocation")).scalar_one() == 1
         assert conn.execute(text("SELECT sum(amount) FROM invoice")).scalar_one() == Decimal("1300.00")
     # The upgraded database runs: the unpaid invoice gets a case, the paid one does not.

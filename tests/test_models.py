@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.models import Case, Debtor, Event
-from engine.store import connect, ensure_creditor
-from engine.timeline import AppendOnlyError, append_event
+from engine.store.database import connect, ensure_creditor
+from engine.store.models import Case, Debtor, Event
+from engine.store.timeline import AppendOnlyError, append_event
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-
-from engine.models import Case, Document, Event, Invoice
-from engine.store import connect
 from test_crash import AS_OF, RELANCE, _env, letter_files, make_workspace
+
+from engine.store.database import connect
+from engine.store.models import Case, Document, Event, Invoice
 
 pytestmark = pytest.mark.slow
 

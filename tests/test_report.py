@@ -12,14 +12,16 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from engine.formatting import format_amount
-from engine.importer import import_csv
-from engine.report import aging, funnel, report_as_dict
-from engine.report_html import render_report_html
-from engine.report_tables import render_report_tables
-from engine.runner import run
-from engine.store import Store, connect
-from engine.workflow import load_workflow
+from engine.cases.run import run
+from engine.core.money import format_amount
+from engine.core.workflow import load_workflow
+from engine.imports.importer import import_csv
+from engine.reports.aging import aging
+from engine.reports.export import report_as_dict
+from engine.reports.funnel import funnel
+from engine.reports.html import render_report_html
+from engine.reports.tables import render_report_tables
+from engine.store.database import Store, connect
 
 ROOT = Path(__file__).parent.parent
 HOSTILE = "Dupont & Fils <script>alert('x')</script>"

@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.case import Action, Step
-from engine.case_rows import act, record_payment
-from engine.importer import import_csv
-from engine.models import Case, Document, Event
-from engine.runner import case_state, find_case, run
-from engine.store import connect
-from engine.workflow import load_workflow
+from engine.cases.lookup import find_case
+from engine.cases.run import run
+from engine.cases.steps import act, case_state, record_payment
+from engine.core.case import Action, Step
+from engine.core.machine import Escalator
+from engine.core.workflow import load_workflow
+from engine.imports.importer import import_csv
+from engine.store.database import connect
+from engine.store.models import Case, Document, Event
 
 ROOT = Path(__file__).parent.parent
 CSV = Path(__file__).parent / "fixtures" / "csv"
@@ -120,7 +122,7 @@ def test_letters_are_recorded_with_their_hash_and_a_re_entered_state_gets_a_new_
     run(store, workflow, date(2025, 2, 8), perform=perform)
     with store.session() as s:
         case = find_case(s, "ACME-F-001")
-        act(s, case, __import__("engine.machine").machine.Engine(workflow), "jump", date(2025, 2, 9),
+        act(s, case, Escalator(workflow), "jump", date(2025, 2, 9),
             dest="reminder1", reason="sent again at the debtor's request", by="alice", perform=perform)
     with store.session() as s:
         case = find_case(s, "ACME-F-001")
@@ -134,9 +136,9 @@ def test_letters_are_recorded_with_their_hash_and_a_re_entered_state_gets_a_new_
 
 
 def test_manual_dispute_stops_escalation_and_a_payment_still_settles(store, workflow) -> None:
-    from engine.machine import Engine
+    from engine.core.machine import Escalator
 
-    engine = Engine(workflow)
+    engine = Escalator(workflow)
     run(store, workflow, date(2025, 2, 8))
     with store.session() as s:
         case = find_case(s, "ACME-F-001")

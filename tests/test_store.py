@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from engine.models import Case, Creditor, Debtor
-from engine.store import StoreError, claim_due_cases, connect, normalize_url
+from engine.store.database import StoreError, claim_due_cases, connect, normalize_url
+from engine.store.models import Case, Creditor, Debtor
 
 
 def test_postgresql_urls_are_rewritten_to_psycopg() -> None:
@@ -39,7 +39,7 @@ def test_bad_urls_give_a_store_error_that_says_why(url: str, message: str) -> No
 
 def test_sqlite_connections_use_wal_and_foreign_keys(sqlite_url: str) -> None:
     store = connect(sqlite_url)
-    with store.engine.connect() as conn:
+    with store.bind.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 10000

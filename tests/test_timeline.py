@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from engine.importer import import_csv
-from engine.models import Case, Document, Event
-from engine.runner import find_case, run
-from engine.store import connect
-from engine.timeline import canonical_json, verify
-from engine.timeline_export import render_timeline
-from engine.workflow import load_workflow
+from engine.cases.lookup import find_case
+from engine.cases.run import run
+from engine.core.workflow import load_workflow
+from engine.imports.importer import import_csv
+from engine.reports.timeline import render_timeline
+from engine.store.database import connect
+from engine.store.models import Case, Document, Event
+from engine.store.timeline import canonical_json, verify
 
 ROOT = Path(__file__).parent.parent
 CSV = Path(__file__).parent / "fixtures" / "csv"
@@ -71,7 +72,7 @@ def test_an_amount_changed_with_raw_sql_is_named(built) -> None:
         target = s.scalar(select(Event).where(Event.case_id == case.id, Event.kind == "payment").order_by(Event.seq).limit(1))
         forged = dict(target.payload, amount="5000.00")
         seq, event_id = target.seq, target.id
-    with store.engine.begin() as conn:
+    with store.bind.begin() as conn:
         conn.execute(text("UPDATE event SET payload = :p WHERE id = :id"), {"p": json.dumps(forged), "id": event_id})
     with store.session() as s:
         findings = verify(s, letters)
@@ -100,7 +101,7 @@ def test_a_deleted_last_event_is_noticed(built) -> None:
     with store.session() as s:
         case = find_case(s, "ACME-F-003")
         case_id, last = case.id, case.event_count
-    with store.engine.begin() as conn:
+    with store.bind.begin() as conn:
         conn.execute(text("DELETE FROM event WHERE case_id = :c AND seq = :s"), {"c": case_id, "s": last})
     with store.session() as s:
         findings = verify(s, letters)

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from engine.app import App
-from engine.models import Case
-from engine.versions import WorkflowVersionError
+from engine.store.models import Case
+from engine.store.versions import WorkflowVersionError
 from engine.workspace import init_workspace, load_workspace
 
 DEBTORS = "debtor_ref;kind;name;siren;address_line1;address_line2;postal_code;city;country;email;phone\n" \
@@ -54,4 +54,4 @@ def test_cases_keep_their_version_and_new_cases_start_on_the_new_one(tmp_path: P
         assert (cases["F1"].workflow_version, cases["F1"].state) == (1, "reminder3")
         # ...while F2, opened after the change, is on version 2.
         assert cases["F2"].workflow_version == 2
-        assert app.engine_for(cases["F1"]).workflow.version == 1
+        assert app.escalator_for(cases["F1"]).workflow.version == 1

@@ -11,12 +11,12 @@ from datetime import date
 from pathlib import Path
 
 from sqlalchemy import func, select
-
-from engine.models import Document, Event
-from engine.runner import PlannedStep, RunReport
-from engine.store import connect
-from engine.workers import merge_reports
 from test_crash import AS_OF, RELANCE, _env, letter_files, make_workspace, relance
+
+from engine.cases.run import PlannedStep, RunReport
+from engine.store.database import connect
+from engine.store.models import Document, Event
+from engine.workers import merge_reports
 
 
 def test_more_than_one_worker_on_sqlite_is_refused_in_one_line(sqlite_url: str, tmp_path: Path) -> None:

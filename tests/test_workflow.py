@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.calendar import Delay
-from engine.workflow import Problem, WorkflowError, check_workflow, load_workflow
+from engine.core.calendar import Delay
+from engine.core.workflow import Problem, WorkflowError, check_workflow, load_workflow
 
 HERE = Path(__file__).parent
 REPO = HERE.parent
@@ -191,7 +191,7 @@ def test_shipped_workflows_are_clean(tmp_path: Path, name: str) -> None:
 
 
 def test_mermaid_diagram_shows_states_delays_and_guards() -> None:
-    from engine.diagram import mermaid
+    from engine.core.diagram import mermaid
 
     text = mermaid(load_workflow(HERE / "workflows" / "simple.yaml"))
     assert text.startswith("---\ntest-simple v3\n---\nstateDiagram-v2")
@@ -205,7 +205,7 @@ def test_b2c_policy_never_contacts_twice_within_a_week(tmp_path: Path) -> None:
     """Every timed step of fr-b2c leaving a contact state waits at least 7 calendar days."""
     from datetime import date
 
-    from engine.calendar import add_delay
+    from engine.core.calendar import add_delay
 
     (tmp_path / "workflows").mkdir()
     (tmp_path / "letters" / "fr").mkdir(parents=True)

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from engine.formatting import format_amount, format_date, format_long_date
+from engine.core.money import format_amount, format_date, format_long_date
 
 DebtorKind = Literal["b2b", "b2c"]
 
@@ -79,7 +79,7 @@ class PastStep:
 
 @dataclass(frozen=True)
 class LetterData:
-    """Everything one letter needs; amounts arrive computed (engine.amounts)."""
+    """Everything one letter needs; amounts arrive computed (engine.core.claim)."""
 
     creditor: Creditor
     debtor: Party

@@ -17,12 +17,14 @@ from jinja2 import StrictUndefined
 from jinja2.exceptions import TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
+from engine.errors import RelanceError
+
 TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 XML_TAG = re.compile(r"<[^>]+>")
 JINJA_FILENAME = "<template>"
 
 
-class LetterError(Exception):
+class LetterError(RelanceError):
     """A letter template failed: which template, which tag, why; nothing was written."""
 
     def __init__(self, template: str, tag: str | None, message: str, paragraph: int | None = None):

@@ -23,7 +23,7 @@ from engine.letters.compiled import CompiledTemplate
 from engine.letters.context import build_context, sample_letter_data
 from engine.letters.environment import TAG
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parent / "data"
 AMICABLE = {"reminder"}
 
 

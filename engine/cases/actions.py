@@ -1,0 +1,104 @@
+"""What a person does to a case: record a payment, a dispute and its end, a promise, a hold, a jump, a note.
+
+Each function is one unit of work on the desk: find the case, record the action in its timeline with
+who did it, let the escalator move the case if the workflow says so, write the letter of any state it
+enters, commit. The command line and the web app call these and nothing below them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from engine.cases.desk import Desk
+from engine.cases.lookup import require_case
+from engine.cases.steps import act, apply_steps, case_state, reconcile, record_payment
+from engine.core.case import Step
+from engine.core.money import parse_amount
+from engine.errors import CaseError
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an action did: the case, its state afterwards and the steps it caused."""
+
+    case_ref: str
+    action: str
+    on: date
+    by: str
+    state: str
+    steps: tuple[Step, ...]
+    amount: Decimal | None = None
+    currency: str = "EUR"
+
+
+def pay(desk: Desk, case_ref: str, amount: str | Decimal, on: date, *, by: str,
+        reference: str | None = None) -> Outcome:
+    """Record a payment received on ``on``: allocated to the case's invoices; a full payment closes it.
+
+    ``amount`` may be text as a person typed it (``1 234,56``): it is read in the case's currency.
+    """
+    with desk.session() as session:
+        case = require_case(session, case_ref)
+        currency = case.invoices[0].currency if case.invoices else "EUR"
+        value = parse_amount(amount, currency) if isinstance(amount, str) else amount
+        if value <= 0:
+            raise CaseError(f"{str(amount)!r}: a payment is a positive amount")
+        escalator = desk.escalator_for(case)
+        record_payment(session, case, value, on, reference=reference, by=by)
+        state = case_state(session, case, on)
+        steps = reconcile(session, case, state, escalator, on)
+        apply_steps(session, case, state, steps, escalator, desk.letter_writer(), actor=by)
+        return Outcome(case.ref, "pay", on, by, case.state, tuple(steps), value, currency)
+
+
+def dispute(desk: Desk, case_ref: str, on: date, *, by: str, reason: str) -> Outcome:
+    """The debtor disputes the claim: escalation pauses until ``resolve``."""
+    return _act(desk, case_ref, "dispute", on, by=by, reason=reason)
+
+
+def resolve(desk: Desk, case_ref: str, on: date, *, by: str, reason: str) -> Outcome:
+    """The dispute is settled: escalation resumes where it stopped."""
+    return _act(desk, case_ref, "resolve", on, by=by, reason=reason)
+
+
+def promise(desk: Desk, case_ref: str, on: date, *, by: str, until: date, reason: str | None = None) -> Outcome:
+    """The debtor promised to pay by ``until``: escalation waits, and resumes if the date passes unpaid."""
+    return _act(desk, case_ref, "promise", on, by=by, reason=reason, until=until)
+
+
+def hold(desk: Desk, case_ref: str, on: date, *, by: str, reason: str) -> Outcome:
+    """No step fires until ``resume``."""
+    return _act(desk, case_ref, "hold", on, by=by, reason=reason)
+
+
+def resume(desk: Desk, case_ref: str, on: date, *, by: str, reason: str | None = None) -> Outcome:
+    """Take the case off hold."""
+    return _act(desk, case_ref, "resume", on, by=by, reason=reason)
+
+
+def jump(desk: Desk, case_ref: str, dest: str, on: date, *, by: str, reason: str) -> Outcome:
+    """Move the case by hand to ``dest``; the letter of that state, if it has one, is written."""
+    return _act(desk, case_ref, "jump", on, by=by, reason=reason, dest=dest)
+
+
+def note(desk: Desk, case_ref: str, on: date, *, by: str, reason: str) -> Outcome:
+    """A note in the timeline; nothing moves."""
+    return _act(desk, case_ref, "note", on, by=by, reason=reason)
+
+
+ACTIONS = {"dispute": dispute, "resolve": resolve, "promise": promise, "hold": hold, "resume": resume,
+           "jump": jump, "note": note}
+
+
+def _act(desk: Desk, case_ref: str, action: str, on: date, *, by: str, reason: str | None = None,
+         until: date | None = None, dest: str | None = None) -> Outcome:
+    with desk.session() as session:
+        case = require_case(session, case_ref)
+        steps = act(session, case, desk.escalator_for(case), action, on, by=by, reason=reason, until=until,
+                    dest=dest, perform=desk.letter_writer())
+        return Outcome(case.ref, action, on, by, case.state, tuple(steps))
+
+
+__all__ = ["ACTIONS", "Outcome", "dispute", "hold", "jump", "note", "pay", "promise", "resolve", "resume"]

@@ -1,0 +1,33 @@
+"""What a use case needs from the application: units of work, the escalator of a case, the letter writer.
+
+``engine.app.App`` is the desk of a workspace; a test or another front end may bring its own.
+Defined here, beside the use cases, so they depend on this shape and not on the App that wires them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from engine.core.case import Action, Step
+from engine.core.machine import Escalator
+from engine.store.models import Case
+
+# Called for each action of each step, inside the case's transaction: returns the Document it wrote, if any.
+Perform = Callable[[Session, Case, Step, Action], Any]
+
+
+class Desk(Protocol):
+    """Where the use cases work: ``session()`` is one unit of work (commit on success)."""
+
+    def session(self) -> AbstractContextManager[Session]: ...
+
+    def escalator_for(self, case: Case) -> Escalator: ...
+
+    def letter_writer(self, *, pdf: bool = False) -> Perform: ...
+
+
+__all__ = ["Desk", "Perform"]

@@ -1,0 +1,131 @@
+"""Finding cases and reading one: what `relance case list|show` and the web app's pages print.
+
+Balances come from the ledger, so a case's balance here is the one its letters and the report use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import CaseError
+from engine.store import ledger
+from engine.store.models import Case, Debtor, Invoice
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """One line of a case list."""
+
+    ref: str
+    debtor_ref: str
+    debtor_name: str
+    state: str
+    since: date
+    balance: Decimal
+    currency: str
+    next_check: date | None
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    """An invoice of a case with what was paid on it."""
+
+    number: str
+    issue_date: date
+    due_date: date
+    amount: Decimal
+    paid: Decimal
+    open: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class CaseDetails:
+    """Everything `case show` says about a case."""
+
+    ref: str
+    debtor_ref: str
+    debtor_name: str
+    workflow: str
+    state: str
+    since: date
+    principal: Decimal
+    paid: Decimal
+    balance: Decimal
+    currency: str
+    letters_sent: int
+    next_check: date | None
+    on_hold: bool
+    disputed: bool
+    promise_until: date | None
+    closed: bool
+    invoices: tuple[InvoiceLine, ...]
+
+
+def find_case(session: Session, ref: str) -> Case | None:
+    """The case with this ref, else the case holding an invoice with this number (newest first)."""
+    case = session.scalar(select(Case).where(Case.ref == ref))
+    if case is not None:
+        return case
+    return session.scalar(
+        select(Case).join(Invoice, Invoice.case_id == Case.id).where(Invoice.number == ref)
+        .order_by(Case.id.desc()).limit(1)
+    )
+
+
+def require_case(session: Session, ref: str) -> Case:
+    """``find_case``, or a CaseError that says what a case reference looks like."""
+    case = find_case(session, ref)
+    if case is None:
+        raise CaseError(f"no case {ref!r} (give a case reference or one of its invoice numbers; "
+                        f"`relance run` prints case references, and letters sit in output/<debtor>/<case>/)")
+    return case
+
+
+def list_cases(session: Session, *, states: Sequence[str] = (), debtor_ref: str | None = None,
+               include_closed: bool = False, limit: int = 200) -> list[CaseSummary]:
+    """Cases in id order, open ones only unless ``include_closed``, each with its balance today."""
+    query = select(Case, Debtor).join(Debtor, Debtor.id == Case.debtor_id).order_by(Case.id).limit(limit)
+    if states:
+        query = query.where(Case.state.in_(list(states)))
+    if debtor_ref:
+        query = query.where(Debtor.ref == debtor_ref)
+    if not include_closed:
+        query = query.where(Case.closed.is_(False))
+    found = []
+    for case, debtor in session.execute(query).all():
+        totals = ledger.case_totals(session, case.id)
+        found.append(CaseSummary(case.ref, debtor.ref, debtor.name, case.state, case.state_entered,
+                                 totals.balance, _currency(case), case.next_check_at))
+    return found
+
+
+def show_case(session: Session, ref: str) -> CaseDetails:
+    """The case named ``ref`` (its reference or one of its invoice numbers), with its invoices."""
+    case = require_case(session, ref)
+    balances = ledger.invoice_balances(session, case.id)
+    principal = sum((b.invoice.amount for b in balances), ledger.ZERO)
+    paid = sum((b.paid for b in balances), ledger.ZERO)
+    debtor = case.debtor
+    return CaseDetails(
+        ref=case.ref, debtor_ref=debtor.ref, debtor_name=debtor.name,
+        workflow=f"{case.workflow_name} v{case.workflow_version}", state=case.state, since=case.state_entered,
+        principal=principal, paid=paid, balance=principal - paid, currency=_currency(case),
+        letters_sent=case.letters_sent, next_check=case.next_check_at, on_hold=case.on_hold,
+        disputed=case.disputed, promise_until=case.promise_until, closed=case.closed,
+        invoices=tuple(InvoiceLine(b.invoice.number, b.invoice.issue_date, b.invoice.due_date, b.invoice.amount,
+                                   b.paid, b.open, b.invoice.currency) for b in balances),
+    )
+
+
+def _currency(case: Case) -> str:
+    return case.invoices[0].currency if case.invoices else "EUR"
+
+
+__all__ = ["CaseDetails", "CaseSummary", "InvoiceLine", "find_case", "list_cases", "require_case", "show_case"]

@@ -1,0 +1,288 @@
+"""One run: open cases for newly overdue invoices, then claim due cases → advance → perform → commit.
+
+Each case is its own transaction: the new state, its state_change event, the documents ``perform``
+returns and their letter events commit together or not at all. The step key on the event (see
+engine.store.models) turns a second run, or a second worker, into a no-op. A dry run does the same work
+inside one outer transaction that is rolled back, and never calls ``perform``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import false, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.cases.desk import Perform
+from engine.cases.steps import apply_steps, case_state, reconcile
+from engine.core.machine import Escalator, EscalationError
+from engine.store import ledger
+from engine.store.models import Case, Creditor, Debtor, Invoice
+from engine.store.database import Store, claim_due_cases
+from engine.store.timeline import append_event
+from engine.core.workflow import Workflow
+
+# The advisory lock key that serializes opening cases across runs sharing a PostgreSQL database.
+OPEN_CASES_LOCK = 0x72656C616E6365  # "relance"
+Unit = Callable[[], AbstractContextManager[Session]]
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """A step the run made (or, in a dry run, would make)."""
+
+    case_ref: str
+    trigger: str
+    source: str
+    dest: str
+    on: date
+    letters: tuple[str, ...] = ()
+
+
+@dataclass
+class RunReport:
+    """What one run did: counts and the steps, in case order."""
+
+    as_of: date
+    dry_run: bool
+    cases_opened: int = 0
+    invoices_added: int = 0
+    cases_examined: int = 0
+    steps: int = 0
+    letters: int = 0
+    skipped: int = 0  # cases another worker held or had already advanced
+    by_state: Counter[str] = field(default_factory=Counter)
+    planned: list[PlannedStep] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (case ref, why)
+
+
+def run(
+    store: Store,
+    workflow: Workflow,
+    as_of: date,
+    *,
+    perform: Perform | None = None,
+    dry_run: bool = False,
+    batch_size: int = 500,
+    progress: Callable[[RunReport], None] | None = None,
+    debtor_kinds: tuple[str, ...] | None = None,
+    stop: Callable[[], bool] | None = None,
+    open_new: bool = True,
+) -> RunReport:
+    """Run ``workflow`` on ``as_of``: open overdue cases, then advance every case due that day.
+
+    ``debtor_kinds`` limits the cases opened to debtors of those kinds ("b2b", "b2c"), so a
+    workspace can run one policy for businesses and another for consumers. ``stop`` is asked
+    between cases (a worker told to stop ends after the case in hand, never inside one).
+    Only cases on this workflow's version are advanced; ``open_new=False`` runs an older version
+    for the cases still on it, without opening new cases on it.
+
+    Any number of runs may share a PostgreSQL database at once: opening cases is serialized by
+    an advisory lock, and each case is claimed with ``FOR UPDATE SKIP LOCKED`` in the very
+    transaction that advances it, so concurrent runs split the due cases between them.
+    """
+    escalator = Escalator(workflow)
+    report = RunReport(as_of=as_of, dry_run=dry_run)
+    stop = stop or _never
+    shared = store.is_postgresql
+    with _units(store, dry_run) as unit:
+        if open_new:
+            open_cases(unit, workflow, as_of, report, batch_size=batch_size, debtor_kinds=debtor_kinds,
+                       serialize=shared and not dry_run)
+        perform = None if dry_run else perform
+        after = 0
+        while not stop():
+            if shared:
+                # Claim and advance under one row lock: a case another run holds is skipped, not waited on.
+                claimed = _advance_one(unit, escalator, as_of, perform, report, claim_after=after,
+                                       workflow_name=workflow.name, workflow_version=workflow.version)
+                if claimed is None:
+                    break
+                after = claimed
+                if progress is not None:
+                    progress(report)
+                continue
+            with unit() as session:
+                ids = claim_due_cases(session, as_of, after_id=after, limit=batch_size,
+                                      workflow_name=workflow.name, workflow_version=workflow.version)
+            if not ids:
+                break
+            for case_id in ids:
+                if stop():
+                    break
+                _advance_one(unit, escalator, as_of, perform, report, case_id=case_id)
+                if progress is not None:
+                    progress(report)
+            after = ids[-1]
+    return report
+
+
+def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *, batch_size: int = 500,
+               debtor_kinds: tuple[str, ...] | None = None, serialize: bool = False) -> None:
+    """Give every invoice overdue on ``as_of`` (due_date < as_of, still owed) a case.
+
+    Grouping "debtor": it joins its debtor's open case for this workflow if there is one
+    (``invoice_added`` event), else opens one. Grouping "invoice": one case per invoice.
+    Invoices are read in id order, a batch per transaction. An overdue invoice already paid in
+    full is marked settled, so later runs never read it again.
+
+    ``serialize`` (PostgreSQL) takes a transaction-level advisory lock before each batch reads:
+    two runs at once would otherwise both see an invoice without a case, or a debtor without an
+    open case, and open two. The second run waits for the first's batch, then reads what is left.
+    """
+    overdue = (
+        select(Invoice, ledger.unpaid_cents(as_of))
+        # settled == false(), not IS: the partial index ix_invoice_awaiting_case matches this form.
+        .where(Invoice.case_id.is_(None), Invoice.settled == false(), Invoice.due_date < as_of)
+        .order_by(Invoice.id)
+        .limit(batch_size)
+    )
+    if debtor_kinds is not None:
+        overdue = overdue.join(Debtor, Debtor.id == Invoice.debtor_id).where(Debtor.kind.in_(debtor_kinds))
+    after = 0
+    while True:
+        with unit() as session:
+            if serialize:
+                session.execute(select(func.pg_advisory_xact_lock(OPEN_CASES_LOCK)))
+            rows = session.execute(overdue.where(Invoice.id > after)).all()
+            if not rows:
+                return
+            after = rows[-1][0].id
+            open_by_debtor: dict[int, Case] = {}
+            if workflow.grouping == "debtor":
+                # One query per batch, not per invoice (each query would also autoflush).
+                for case in session.scalars(
+                    select(Case).where(Case.debtor_id.in_({inv.debtor_id for inv, _unpaid in rows}),
+                                       Case.workflow_name == workflow.name, Case.closed.is_(False))
+                    .order_by(Case.id.desc())
+                ):
+                    open_by_debtor[case.debtor_id] = case  # the oldest open case wins
+            for invoice, unpaid in rows:
+                if unpaid <= 0:
+                    invoice.settled = True
+                    continue
+                case = open_by_debtor.get(invoice.debtor_id) if workflow.grouping == "debtor" else None
+                if case is None:
+                    case = _new_case(session, workflow, invoice, as_of)
+                    open_by_debtor[invoice.debtor_id] = case
+                    report.cases_opened += 1
+                else:
+                    _join_case(session, case, invoice, as_of)
+                    report.invoices_added += 1
+
+
+def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: date) -> Case:
+    creditor_ref = session.get_one(Creditor, invoice.creditor_id).ref  # identity map: no query after the first
+    case = Case(
+        ref=f"{creditor_ref}-{invoice.number}",
+        creditor_id=invoice.creditor_id,
+        debtor_id=invoice.debtor_id,
+        workflow_name=workflow.name,
+        workflow_version=workflow.version,
+        state=workflow.initial,
+        # The case has been in its first state since the invoice fell due, not since the run.
+        state_entered=invoice.due_date,
+        due_date=invoice.due_date,
+        on_hold=False,
+        disputed=False,
+        letters_sent=0,
+        steps_taken=[],
+        paid_seen=Decimal("0"),
+        step_count=0,
+        event_count=0,
+        closed=False,
+        opened_on=as_of,
+        next_check_at=as_of,
+    )
+    session.add(case)
+    session.flush()
+    invoice.case_id = case.id
+    debtor_ref = session.get_one(Debtor, invoice.debtor_id).ref
+    append_event(session, case, "case_opened", as_of, {
+        "workflow": workflow.name, "version": workflow.version, "debtor": debtor_ref,
+        "state": workflow.initial, "invoices": [_invoice_facts(invoice)],
+    })
+    return case
+
+
+def _join_case(session: Session, case: Case, invoice: Invoice, as_of: date) -> None:
+    invoice.case_id = case.id
+    case.due_date = min(case.due_date, invoice.due_date)
+    case.next_check_at = as_of if case.next_check_at is None else min(case.next_check_at, as_of)
+    append_event(session, case, "invoice_added", as_of, {"invoice": _invoice_facts(invoice)})
+
+
+def _invoice_facts(invoice: Invoice) -> dict[str, Any]:
+    return {"number": invoice.number, "amount": invoice.amount, "issue_date": invoice.issue_date,
+            "due_date": invoice.due_date}
+
+
+def _advance_one(unit: Unit, escalator: Escalator, as_of: date, perform: Perform | None, report: RunReport, *,
+                 case_id: int | None = None, claim_after: int = 0, workflow_name: str | None = None,
+                 workflow_version: int | None = None) -> int | None:
+    """One case, one transaction. A lost race (unique step key) rolls back and counts as skipped.
+
+    With ``case_id`` it looks at that case; without, it first claims the next due case after
+    ``claim_after`` (locked, skipping locked ones) in the same transaction. Returns the id of the
+    case looked at, or None when there was nothing left to claim.
+    """
+    ref = str(case_id)
+    try:
+        with unit() as session:
+            if case_id is None:
+                claimed = claim_due_cases(session, as_of, after_id=claim_after, limit=1,
+                                          workflow_name=workflow_name, workflow_version=workflow_version,
+                                          lock=True)
+                if not claimed:
+                    return None
+                case_id = claimed[0]
+                ref = str(case_id)
+            row = session.get(Case, case_id)
+            if row is None or row.next_check_at is None or row.next_check_at > as_of:
+                report.skipped += 1  # another run advanced it since the ids were read
+                return case_id
+            ref = row.ref
+            state = case_state(session, row, as_of)
+            steps = reconcile(session, row, state, escalator, as_of)
+            steps += escalator.advance(state, as_of)
+            apply_steps(session, row, state, steps, escalator, perform, as_of=as_of)
+    except IntegrityError:
+        report.skipped += 1
+        return case_id
+    except EscalationError as exc:
+        report.errors.append((ref, str(exc)))
+        return case_id
+    # Counted only once the transaction committed (or, in a dry run, its savepoint was released).
+    report.cases_examined += 1
+    for step in steps:
+        letters = tuple(dict.fromkeys(a.template for a in step.actions if a.template))  # one file per step
+        report.planned.append(PlannedStep(ref, step.trigger, step.source, step.dest, step.on, letters))
+        report.steps += 1
+        report.letters += len(letters)
+        report.by_state[step.dest] += 1
+    return case_id
+
+
+def _never() -> bool:
+    return False
+
+
+@contextmanager
+def _units(store: Store, dry_run: bool) -> Iterator[Unit]:
+    if not dry_run:
+        yield store.session
+        return
+    with store.rehearsal() as unit:
+        yield unit
+
+
+__all__ = [
+    "PlannedStep", "RunReport", "open_cases", "run",
+]

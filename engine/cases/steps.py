@@ -1,0 +1,218 @@
+"""Between a case row and the core's CaseState: rebuild, reconcile payments, record steps and actions.
+
+The run (engine.cases.run) and the actions a person takes (engine.cases.actions) share these, so a
+step taken by hand lands in the timeline exactly like a step taken by the run. They work inside the
+caller's transaction; the use cases around them own the unit of work.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine.cases.desk import Perform
+from engine.core.case import Action, CaseState, Step
+from engine.core.machine import Escalator, EscalationError
+from engine.store import ledger
+from engine.store.models import Case, Document, Payment
+from engine.store.timeline import append_event
+
+ZERO = Decimal("0")
+
+
+def case_state(session: Session, case_row: Case, as_of: date | None = None) -> CaseState:
+    """The core's view of a case, rebuilt from rows; its money is the ledger's as of ``as_of``, so money
+    dated later (a payment imported ahead of its value date, a run replayed for a past day) does not count yet."""
+    totals = ledger.case_totals(session, case_row.id, as_of)
+    debtor = case_row.debtor
+    return CaseState(
+        state=case_row.state,
+        state_entered=case_row.state_entered,
+        due_date=case_row.due_date,
+        principal=totals.principal,
+        paid=totals.paid,
+        invoice_count=totals.invoices,
+        letters_sent=case_row.letters_sent,
+        debtor_kind=debtor.kind,
+        debtor_country=debtor.country or "FR",
+        disputed=case_row.disputed,
+        promise_until=case_row.promise_until,
+        on_hold=case_row.on_hold,
+        resume_state=case_row.resume_state,
+        steps_taken=list(case_row.steps_taken or []),
+        key=case_row.id,
+    )
+
+
+def reconcile(session: Session, case_row: Case, state: CaseState, escalator: Escalator, on: date) -> list[Step]:
+    """Tell the escalator about money applied since it last heard (``escalator.pay`` with the difference)."""
+    seen = _cents(case_row.paid_seen)
+    unseen = state.paid - seen
+    if unseen <= 0:
+        return []  # nothing new (a reversal simply lowers `paid`; there is no negative payment)
+    state.paid = seen
+    return escalator.pay(state, unseen, on)
+
+
+def apply_steps(
+    session: Session,
+    case_row: Case,
+    state: CaseState,
+    steps: list[Step],
+    escalator: Escalator,
+    perform: Perform | None = None,
+    actor: str | None = None,
+    *,
+    as_of: date | None = None,
+) -> list[Document]:
+    """Record ``steps`` (already applied to ``state``) on ``case_row``, in the caller's transaction.
+
+    Per step: a state_change event keyed ``"{n}:{dest}"`` (unique per case, so a duplicate fails),
+    then ``perform(session, case_row, step, action)`` per action; each Document it returns is
+    stored with a letter event carrying its SHA-256. Then the row takes the state's fields and
+    its next_check_at (after ``as_of`` when given, so a second run that day finds nothing).
+    """
+    documents = []
+    for step in steps:
+        case_row.step_count = (case_row.step_count or 0) + 1
+        key = f"{case_row.step_count}:{step.dest}"
+        change = append_event(session, case_row, "state_change", step.on, {
+            "trigger": step.trigger, "source": step.source, "dest": step.dest, "facts": step.facts,
+            "reason": step.reason, "actions": [_action_facts(a) for a in step.actions],
+        }, actor=step.by or actor, step_key=key)
+        for index, action in enumerate(step.actions):
+            document = perform(session, case_row, step, action) if perform is not None else None
+            if document is None:
+                continue
+            document.case_id = case_row.id
+            document.step_key = f"{key}/{index}"
+            document.state = step.dest
+            document.template = document.template or action.template
+            document.created_at = document.created_at or change.recorded_at
+            letter = append_event(session, case_row, "letter", step.on, {
+                "template": document.template, "path": document.path, "sha256": document.sha256,
+                "channel": action.kind, "state": step.dest, "step_key": key,
+            }, actor=step.by or actor)
+            session.flush()  # the letter event's id, so the document row is inserted complete
+            document.event_id = letter.id
+            session.add(document)
+            documents.append(document)
+    _store_state(case_row, state, escalator, as_of or (steps[-1].on if steps else None), strict=as_of is not None)
+    session.flush()
+    return documents
+
+
+def act(
+    session: Session,
+    case_row: Case,
+    escalator: Escalator,
+    action: str,
+    on: date,
+    *,
+    by: str | None = None,
+    reason: str | None = None,
+    until: date | None = None,
+    dest: str | None = None,
+    perform: Perform | None = None,
+) -> list[Step]:
+    """A manual action on a case (dispute, resolve, promise, hold, resume, jump, note), recorded.
+
+    The action's own event goes in first (it happened even if the workflow moves nothing), then
+    the steps it caused. Raises EscalationError (nothing recorded; roll back) when it does not apply.
+    """
+    state = case_state(session, case_row, on)
+    steps = reconcile(session, case_row, state, escalator, on)
+    payload: dict[str, Any] = {"reason": reason}
+    if action == "dispute":
+        steps += escalator.dispute(state, on, reason or "", by=by)
+    elif action == "resolve":
+        steps += escalator.resolve_dispute(state, on, reason or "", by=by)
+    elif action == "promise":
+        if until is None:
+            raise EscalationError("a promise needs a date (until)")
+        payload["until"] = until
+        steps += escalator.promise(state, until, on, by=by)
+    elif action == "hold":
+        steps += escalator.hold(state, on, reason or "", by=by)
+    elif action == "resume":
+        steps += escalator.resume(state, on, by=by)
+    elif action == "jump":
+        if dest is None:
+            raise EscalationError("a jump needs a destination state")
+        payload.update({"from": state.state, "to": dest})
+        steps += escalator.jump(state, dest, on, reason or "", by=by)
+    elif action != "note":
+        raise EscalationError(f"unknown case action {action!r}")
+    append_event(session, case_row, action, on, payload, actor=by)
+    apply_steps(session, case_row, state, steps, escalator, perform, actor=by)
+    return steps
+
+
+def record_payment(
+    session: Session,
+    case_row: Case,
+    amount: Decimal,
+    on: date,
+    *,
+    reference: str | None = None,
+    by: str | None = None,
+) -> Payment:
+    """A payment entered by hand for a case: stored, allocated to the case's invoices in the ledger's
+    order, and a ``payment`` event; the next ``reconcile`` tells the escalator."""
+    amount = _cents(amount)
+    if amount <= 0:
+        raise EscalationError(f"a payment must be positive, not {amount}")
+    key = f"manual|{case_row.ref}|{on}|{amount}|{reference or ''}|{(case_row.event_count or 0) + 1}"
+    payment = Payment(creditor_id=case_row.creditor_id, debtor_id=case_row.debtor_id, payment_date=on,
+                      amount=amount, reference=reference, natural_key=key)
+    session.add(payment)
+    session.flush()
+    owed = ledger.open_invoices(session, case_id=case_row.id).get(case_row.debtor_id, [])
+    shares, left = ledger.allocate(amount, owed)
+    ledger.record_allocations(session, [(payment.id, share) for share in shares])
+    append_event(session, case_row, "payment", on, {
+        "amount": amount, "reference": reference,
+        "invoices": [{"number": share.invoice.number, "amount": share.amount} for share in shares],
+        "unallocated": left,
+    }, actor=by)
+    if case_row.next_check_at is None or case_row.next_check_at > on:
+        case_row.next_check_at = on  # the next run (or reconcile) tells the escalator
+    session.flush()
+    return payment
+
+
+def _store_state(case_row: Case, state: CaseState, escalator: Escalator, as_of: date | None, *, strict: bool) -> None:
+    case_row.state = state.state
+    case_row.state_entered = state.state_entered
+    case_row.due_date = state.due_date
+    case_row.promise_until = state.promise_until
+    case_row.on_hold = state.on_hold
+    case_row.resume_state = state.resume_state
+    case_row.disputed = state.disputed
+    case_row.letters_sent = state.letters_sent
+    case_row.steps_taken = list(state.steps_taken)  # a new list, so the JSON column sees the change
+    case_row.paid_seen = state.paid
+    if escalator.workflow.states[state.state].final:
+        case_row.closed = True
+        case_row.closed_on = as_of or state.state_entered
+        case_row.next_check_at = None
+        return
+    following = escalator.next_check(state)
+    if following is not None and strict and as_of is not None and following <= as_of:
+        following = as_of + timedelta(days=1)  # at most one timed step per case per run day
+    case_row.next_check_at = following
+
+
+def _action_facts(action: Action) -> dict[str, Any]:
+    return {"kind": action.kind, "state": action.state, "template": action.template,
+            "pay_within_days": action.pay_within_days}
+
+
+def _cents(value: Any) -> Decimal:
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+
+
+__all__ = ["act", "apply_steps", "case_state", "reconcile", "record_payment"]

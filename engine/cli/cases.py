@@ -1,0 +1,210 @@
+"""Commands on one case and on the record: case show|pay|dispute|resolve|promise|hold|resume|jump|note,
+timeline, verify."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from engine.app import App
+from engine.cases import actions
+from engine.cases.audit import audit
+from engine.cases.lookup import list_cases, require_case, show_case
+from engine.cli.options import DateParam, Settings, as_of_option, json_option, today_or
+from engine.core.money import format_amount
+from engine.reports.timeline import render_timeline
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+@click.group("case")
+def case_group() -> None:
+    """Look at one case and act on it. CASE is a case reference, as `relance run` prints it, or
+    the number of one of its invoices. Every action lands in the case's timeline with who and why."""
+
+
+@case_group.command("list")
+@click.option("--state", "states", multiple=True, help="Only cases in this state (repeat for several).")
+@click.option("--debtor", "debtor_ref", help="Only the cases of this debtor (its reference).")
+@click.option("--all", "include_closed", is_flag=True, help="Include closed cases (paid, written off...).")
+@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
+@json_option()
+@click.pass_obj
+def list_command(settings: Settings, states: tuple[str, ...], debtor_ref: str | None, include_closed: bool,
+                 limit: int, as_json: bool) -> None:
+    """List cases with their debtor, state, balance and next look; open cases only unless --all."""
+    app = App(settings.workspace, settings.store)
+    with app.session() as session:
+        found = list_cases(session, states=states, debtor_ref=debtor_ref, include_closed=include_closed, limit=limit)
+    if as_json:
+        click.echo(json.dumps([
+            {"case": c.ref, "debtor_ref": c.debtor_ref, "debtor": c.debtor_name, "state": c.state,
+             "since": c.since.isoformat(), "balance": str(c.balance), "currency": c.currency,
+             "next_check": c.next_check.isoformat() if c.next_check else None}
+            for c in found
+        ], indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"{len(found)} case(s)")
+    for column in ("case", "debtor", "state", "since", "balance", "next look"):
+        table.add_column(column, justify="right" if column == "balance" else "left", no_wrap=column != "state")
+    for c in found:
+        table.add_row(c.ref, c.debtor_ref, c.state, c.since.isoformat(), format_amount(c.balance, c.currency),
+                      c.next_check.isoformat() if c.next_check else "")
+    console.print(table)
+
+
+@case_group.command("show")
+@click.argument("case_ref", metavar="CASE")
+@json_option()
+@click.pass_obj
+def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
+    """Show CASE (its reference, or the number of one of its invoices): state, balance, invoices."""
+    app = App(settings.workspace, settings.store)
+    with app.session() as session:
+        case = show_case(session, case_ref)
+    if as_json:
+        click.echo(json.dumps({
+            "case": case.ref, "debtor": case.debtor_name, "debtor_ref": case.debtor_ref, "workflow": case.workflow,
+            "state": case.state, "since": case.since.isoformat(), "principal": str(case.principal),
+            "paid": str(case.paid), "balance": str(case.balance), "currency": case.currency,
+            "letters_sent": case.letters_sent,
+            "next_check": case.next_check.isoformat() if case.next_check else None,
+            "on_hold": case.on_hold, "disputed": case.disputed,
+            "promise_until": case.promise_until.isoformat() if case.promise_until else None,
+            "invoices": [{"number": i.number, "due_date": i.due_date.isoformat(), "amount": str(i.amount),
+                          "paid": str(i.paid), "open": str(i.open)} for i in case.invoices],
+        }, indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"Case {case.ref}", show_header=False)
+    rows: list[tuple[str, object]] = [
+        ("debtor", case.debtor_name), ("debtor ref", case.debtor_ref), ("workflow", case.workflow),
+        ("state", case.state), ("since", case.since.isoformat()),
+        ("balance", format_amount(case.balance, case.currency)), ("paid", format_amount(case.paid, case.currency)),
+        ("letters sent", case.letters_sent), ("next check", case.next_check.isoformat() if case.next_check else None),
+        ("on hold", case.on_hold), ("disputed", case.disputed),
+        ("promise until", case.promise_until.isoformat() if case.promise_until else None),
+    ]
+    for key, value in rows:
+        table.add_row(key, "" if value is None else str(value))
+    table.add_row("invoices", ", ".join(i.number for i in case.invoices))
+    console.print(table)
+
+
+# ignore_unknown_options: a negative amount like -5 reaches `_amount` and gets a clear refusal,
+# instead of click's puzzling "no such option '-5'".
+@case_group.command("pay", context_settings={"ignore_unknown_options": True})
+@click.argument("case_ref", metavar="CASE")
+@click.argument("amount")
+@as_of_option("The day the payment was received (default today).")
+@click.option("--reference", help="Bank reference of the payment.")
+@click.option("--by", help="Who records it (default: your user name).")
+@click.pass_obj
+def pay_command(settings: Settings, case_ref: str, amount: str, as_of: date | None,
+                reference: str | None, by: str | None) -> None:
+    """Record a payment of AMOUNT (1234.56 or 1 234,56) on CASE. A partial payment lowers the
+    balance and escalation goes on; a full payment closes the case."""
+    app = App(settings.workspace, settings.store)
+    done = actions.pay(app, case_ref, amount, today_or(as_of), by=by or settings.workspace.actor,
+                       reference=reference)
+    assert done.amount is not None
+    console.print(f"{case_ref}: payment of {format_amount(done.amount, done.currency)} recorded; state {done.state}"
+                  + (f" (moved: {', '.join(s.dest for s in done.steps)})" if done.steps else ""))
+
+
+def _action_command(name: str, help_text: str, *, needs_until: bool = False, needs_dest: bool = False,
+                    reason_required: bool = True) -> click.Command:
+    """The case actions share one shape: CASE, the day, who, why; the escalator decides what moves."""
+
+    @click.pass_obj
+    def command(settings: Settings, case_ref: str, as_of: date | None, by: str | None, reason: str | None,
+                until: date | None = None, dest: str | None = None) -> None:
+        day = today_or(as_of)
+        actor = by or settings.workspace.actor
+        options: dict[str, Any] = {"until": until} if needs_until else {"dest": dest} if needs_dest else {}
+        done = actions.ACTIONS[name](App(settings.workspace, settings.store), case_ref, on=day, by=actor,
+                                     reason=reason, **options)
+        state = done.state
+        steps = done.steps
+        moved = f" → {state}" if steps else f" (state stays {state})"
+        console.print(f"{case_ref}: {name} recorded by {actor} on {day.isoformat()}{moved}")
+
+    params: list[click.Parameter] = [click.Argument(["case_ref"], metavar="CASE")]
+    if needs_dest:
+        params.append(click.Argument(["dest"]))
+    params += [
+        click.Option(["--as-of", "as_of"], type=DateParam(), help="The day it happened (default today)."),
+        click.Option(["--by"], help="Who did it (default: your user name)."),
+        click.Option(["--reason"], required=reason_required, help="Why, in a sentence: it goes in the timeline."),
+    ]
+    if needs_until:
+        params.append(click.Option(["--until"], type=DateParam(), required=True,
+                                   help="The date the debtor promised to pay by."))
+    return click.Command(name, callback=command, params=params, help=help_text)
+
+
+for _name, _help, _options in (
+    ("dispute", "Record that the debtor disputes the claim: escalation pauses until `resolve`.", {}),
+    ("resolve", "The dispute is settled: escalation resumes where it stopped.", {}),
+    ("promise", "Record a promise to pay by --until: escalation waits; if the date passes unpaid, it resumes.",
+     {"needs_until": True, "reason_required": False}),
+    ("hold", "Put the case on hold (no step fires) until `resume`.", {}),
+    ("resume", "Take the case off hold.", {"reason_required": False}),
+    ("jump", "Move CASE by hand to the state DEST (any state of its workflow, e.g. formal_notice); "
+     "the letter of that state, if it has one, is written.", {"needs_dest": True}),
+    ("note", "Add a note to the timeline.", {}),
+):
+    case_group.add_command(_action_command(_name, _help, **_options))
+
+
+@click.command("timeline")
+@click.argument("case_ref", metavar="CASE")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "html"]), default="text",
+              show_default=True, help="html: a printable page to attach to a court file.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of the terminal.")
+@click.pass_obj
+def timeline_command(settings: Settings, case_ref: str, fmt: str, output: Path | None) -> None:
+    """The full history of CASE: every step, letter (with its SHA-256), payment, dispute,
+    promise, hold and note, in order, with the hash chain's status."""
+    app = App(settings.workspace, settings.store)
+    with app.session() as session:
+        text = render_timeline(session, require_case(session, case_ref), fmt)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"timeline of {case_ref}: {output.resolve()}")
+
+
+@click.command("verify")
+@click.option("--repair", is_flag=True, help="Also remove letter files no case refers to (left by a crash).")
+@json_option()
+@click.pass_obj
+def verify_command(settings: Settings, repair: bool, as_json: bool) -> None:
+    """Recompute every case's hash chain and every letter's SHA-256; name each case and event
+    that was altered, and each letter file that changed or disappeared. Exits 1 if any."""
+    result = audit(App(settings.workspace, settings.store), settings.workspace.output_dir, repair=repair)
+    findings, orphans, removed = result.findings, result.orphans, result.removed
+    if as_json:
+        click.echo(json.dumps({
+            "ok": not findings, "findings": [str(f) for f in findings],
+            "orphans": [str(p) for p in orphans], "removed": [str(p) for p in removed],
+        }, indent=2, ensure_ascii=False))
+    else:
+        for finding in findings:
+            console.print(f"[red]altered[/] {finding}")
+        for path in orphans:
+            console.print(f"[yellow]{'removed' if repair else 'orphan'}[/] {path} (no case refers to it)")
+        if not findings:
+            console.print("[green]ok[/] every chain and every letter verifies")
+    if findings:
+        raise SystemExit(1)
+
+
+COMMANDS = [case_group, timeline_command, verify_command]

@@ -1,0 +1,68 @@
+"""The `relance` command group: global options, command registration, and user mistakes as one line.
+
+Exit codes: 0 done, 1 a user error (one line saying what to fix), 2 bad usage. Each command group
+lives in its own module of this package and imports only engine.cli.options from here.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.cli import cases, run, setup, worker
+from engine.cli.options import Settings
+from engine.errors import RelanceError
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="relance")
+
+
+class UserErrorGroup(click.Group):
+    """Turns the errors a user can fix into `Error: ...` and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.Exit:
+            raise
+        except (click.ClickException, click.Abort):
+            raise
+        except RelanceError as exc:
+            raise click.ClickException(_one_line(exc)) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    return text if "\n" not in text else text.replace("\n", "\n  ")
+
+
+@click.group(cls=UserErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db", metavar="URL", envvar="RELANCE_DATABASE_URL",
+    help="Database URL (default: the SQLite file of the workspace). "
+    "PostgreSQL: postgresql+psycopg://user@host/db.",
+)
+@click.option(
+    "--workspace", "workspace_dir", metavar="DIR", envvar="RELANCE_WORKSPACE",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Workspace folder (default: the nearest folder holding relance.toml).",
+)
+@click.version_option(package_name="relance")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, workspace_dir: Path | None) -> None:
+    """relance: escalate unpaid invoices from reminder to formal notice, with Word letters
+    and an auditable timeline for every case."""
+    ctx.obj = Settings(db=db, workspace_dir=workspace_dir.resolve() if workspace_dir else None)
+
+
+for _module in (setup, run, cases, worker):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""What every command shares: the settings (workspace and database, loaded on demand), `--as-of`,
+`--json`, and the date type. Command modules import this; nothing here imports a command module."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from engine.core.money import MoneyError, parse_date
+from engine.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
+
+if TYPE_CHECKING:
+    from engine.store.database import Store
+
+
+@dataclass
+class Settings:
+    """What every command may need, loaded only when a command asks for it."""
+
+    db: str | None
+    workspace_dir: Path | None
+    _workspace: Workspace | None = field(default=None, repr=False)
+    _store: Store | None = field(default=None, repr=False)
+
+    @property
+    def workspace(self) -> Workspace:
+        if self._workspace is None:
+            root = self.workspace_dir or find_workspace()
+            if root is None:
+                raise WorkspaceError(
+                    "no workspace here: run `relance init DIR` (or `relance demo`), "
+                    "then run commands inside DIR or pass --workspace DIR"
+                )
+            self._workspace = load_workspace(root, self.db)
+        return self._workspace
+
+    @property
+    def store(self) -> Store:
+        """The workspace's database, at the current schema: a new, empty one is created at head;
+        an older one must be upgraded on purpose (`relance db upgrade`), so it is refused here."""
+        if self._store is None:
+            store = _connect(self.workspace.database_url)
+            if store.current_revision() is None:
+                store.upgrade()
+            else:
+                store.check_schema()
+            self._store = store
+        return self._store
+
+    @property
+    def unchecked_store(self) -> Store:
+        """The database whatever its schema: for `relance db upgrade` itself."""
+        return self._store or _connect(self.workspace.database_url)
+
+
+def as_of_option(help_text: str = "The day to act as of (YYYY-MM-DD); default today.") -> Callable[..., Any]:
+    """`--as-of`: time is an argument everywhere it matters, so a run can be simulated or replayed."""
+    return click.option("--as-of", "as_of", type=DateParam(), default=None, help=help_text)
+
+
+def json_option() -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+class DateParam(click.ParamType):
+    """A calendar date, read by the one date parser (engine.core.money): YYYY-MM-DD or dd/mm/yyyy."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return parse_date(str(value))
+        except MoneyError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def today_or(as_of: date | None) -> date:
+    """The shell is where `today` is read; the core only ever receives a date."""
+    return as_of or date.today()
+
+
+def _connect(url: str) -> Store:
+    """Open the store; an in-memory SQLite URL is refused here, since it would forget every import
+    the moment the command ends (a library caller may still want one)."""
+    from engine.store.database import StoreError, connect
+
+    if url.strip() in ("sqlite://", "sqlite:///:memory:"):
+        raise StoreError(f"{url}: an in-memory database forgets everything when the command ends; "
+                         "give a file, e.g. sqlite:///relance.sqlite")
+    return connect(url)

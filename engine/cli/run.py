@@ -1,0 +1,184 @@
+"""Commands that move money and cases: import, run, report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from engine.app import App, summary
+from engine.workers import wake_workers
+from engine.core.workflow import Workflow
+from engine.cli.options import Settings, as_of_option, json_option, today_or
+from engine.imports.importer import ImportFailed
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+@click.command("import")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--kind", type=click.Choice(["debtors", "invoices", "payments", "credit_notes"]),
+              help="What the files hold (default: read from each file's header).")
+@click.option("--skip-bad-rows", is_flag=True,
+              help="Import the good rows and write the refused ones, with their reason, "
+              "to FILE.rejected.csv (default: a bad row refuses the whole file).")
+@json_option()
+@click.pass_obj
+def import_command(settings: Settings, files: tuple[Path, ...], kind: str | None,
+                   skip_bad_rows: bool, as_json: bool) -> None:
+    """Load debtors, invoices, credit notes and payments from CSV files (UTF-8, `;` or `,`,
+    amounts as 1234.56 or 1 234,56, dates as YYYY-MM-DD or dd/mm/yyyy). Importing the same
+    file twice changes nothing. Any bad row is reported with file, line and column, and
+    nothing of that file is imported unless --skip-bad-rows."""
+    app = App(settings.workspace, settings.store)
+    try:
+        reports = app.import_files(list(files), kind=kind, skip_bad_rows=skip_bad_rows)
+    except ImportFailed as refused:
+        raise click.ClickException(_refusal(refused)) from None
+    wake_workers(app.store)  # sleeping `relance worker`s on PostgreSQL look at the new invoices now
+    if as_json:
+        click.echo(json.dumps([
+            {"file": r.file, "kind": r.kind, "rows": r.rows, "inserted": r.inserted, "updated": r.updated,
+             "unchanged": r.unchanged, "rejected": r.rejected,
+             "rejects_file": str(r.rejects_path) if r.rejects_path else None}
+            for r in reports
+        ], indent=2))
+        return
+    table = Table(title="Import")
+    for column in ("file", "kind", "rows", "new", "updated", "unchanged", "rejected"):
+        table.add_column(column, justify="left" if column in ("file", "kind") else "right")
+    for r in reports:
+        table.add_row(Path(r.file).name, r.kind, str(r.rows), str(r.inserted), str(r.updated),
+                      str(r.unchanged), str(r.rejected))
+    console.print(table)
+    for r in reports:
+        if r.rejected:
+            console.print(f"[yellow]{r.rejected} row(s) of {r.file} refused[/], see {r.rejects_path}")
+            for problem in r.problems[:10]:
+                console.print(f"  {problem}")
+
+
+def _refusal(refused: ImportFailed) -> str:
+    """A refused file, said first on one line (which file, how many rows, what to do), then each row."""
+    problems = refused.problems
+    if len(problems) == 1 and refused.total == 1 and problems[0].line <= 1:
+        return str(problems[0])  # the file as a whole: not found, not UTF-8, unknown header
+    file = problems[0].file if problems else "the file"
+    lines = [f"{file}: {refused.total} bad row(s), nothing of this file imported; fix them, "
+             f"or pass --skip-bad-rows to import the good rows"]
+    lines += [f"  {problem}" for problem in problems[:20]]
+    if refused.total > 20:
+        lines.append(f"  ... and {refused.total - 20} more")
+    return "\n".join(lines)
+
+
+@click.command("run")
+@as_of_option("The day to run as of (YYYY-MM-DD); default today. Letters are dated that day.")
+@click.option("--dry-run", is_flag=True, help="Show what would happen; write nothing.")
+@click.option("--pdf", is_flag=True, help="Also write a PDF beside each letter (needs LibreOffice).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Parallel worker processes (PostgreSQL only).")
+@json_option()
+@click.pass_obj
+def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool, workers: int,
+                as_json: bool) -> None:
+    """Open cases for newly overdue invoices, then move every case that is due one step
+    and write its letters. Running twice for the same day does nothing the second time."""
+    day = today_or(as_of)
+    app = App(settings.workspace, settings.store)
+    if workers > 1:
+        from engine.workers import run_parallel
+
+        if dry_run:
+            raise click.UsageError("--dry-run runs in one process: drop --workers")
+
+        reports = run_parallel(app, day, workers=workers, pdf=pdf)
+    else:
+        reports = _run_with_progress(app, day, dry_run=dry_run, pdf=pdf, quiet=as_json)
+    totals = summary(reports)
+    planned = [step for report in reports for step in report.planned]
+    if as_json:
+        totals["as_of"] = day.isoformat()
+        totals["dry_run"] = dry_run
+        totals["steps_detail"] = [
+            {"case": s.case_ref, "trigger": s.trigger, "from": s.source, "to": s.dest, "letters": list(s.letters)}
+            for s in planned
+        ]
+        click.echo(json.dumps(totals, indent=2, ensure_ascii=False))
+        return
+    title = f"{'Dry run' if dry_run else 'Run'} of {day.isoformat()}"
+    table = Table(title=title)
+    for column in ("case", "from", "to", "letter"):
+        table.add_column(column)
+    for step in planned[:200]:
+        table.add_row(step.case_ref, step.source, step.dest, ", ".join(step.letters))
+    if planned:
+        console.print(table)
+    if len(planned) > 200:
+        console.print(f"... and {len(planned) - 200} more steps")
+    verb = "would take" if dry_run else "took"
+    console.print(
+        f"{totals['cases_opened']} case(s) opened, {totals['cases_examined']} examined; "
+        f"{verb} {totals['steps']} step(s), {totals['letters']} letter(s)"
+        + ("" if dry_run else f" in {settings.workspace.output_dir}")
+    )
+    for error in totals["errors"]:
+        console.print(f"[red]case {error['case']}[/]: {error['error']}")
+
+
+def _run_with_progress(app: App, day: date, *, dry_run: bool, pdf: bool, quiet: bool) -> list:
+    if quiet:
+        return app.run(day, dry_run=dry_run, pdf=pdf)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("cases", total=None)
+        return app.run(day, dry_run=dry_run, pdf=pdf,
+                       progress=lambda report: bar.update(task, completed=report.cases_examined))
+
+
+@click.command("report")
+@as_of_option()
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the report as an HTML page with charts.")
+@json_option()
+@click.pass_obj
+def report_command(settings: Settings, as_of: date | None, html_path: Path | None, as_json: bool) -> None:
+    """The aging balance (not yet due, 1–30, 31–60, 61–90, over 90 days) and the escalation
+    funnel: how many cases reached each step and how much each step recovered."""
+    from engine.reports.aging import aging as aging_of
+    from engine.reports.export import report_as_dict
+    from engine.reports.funnel import funnel as funnel_of
+    from engine.reports.html import render_report_html
+    from engine.reports.tables import render_report_tables
+
+    day = today_or(as_of)
+    app = App(settings.workspace, settings.store)
+    with app.session() as session:
+        aging = aging_of(session, day)
+        funnel = funnel_of(session, day, _distinct(app.workflows.values()))
+    if as_json:
+        click.echo(json.dumps(report_as_dict(aging, funnel), indent=2, ensure_ascii=False, default=str))
+    else:
+        render_report_tables(aging, funnel, console)
+    if html_path is not None:
+        html_path.write_text(
+            render_report_html(aging, funnel, title=settings.workspace.creditor.name, as_of=day),
+            encoding="utf-8",
+        )
+        if not as_json:
+            console.print(f"HTML report: {html_path.resolve()}")
+
+
+def _distinct(workflows: Iterable[Workflow]) -> list[Workflow]:
+    """One entry per workflow, even when B2B and B2C debtors share a file."""
+    return list({workflow.name: workflow for workflow in workflows}.values())
+
+
+COMMANDS = [import_command, run_command, report_command]

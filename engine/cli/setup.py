@@ -1,0 +1,197 @@
+"""Commands that set things up and check them: init, validate, diagram, letters check, db upgrade."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import click
+from rich.columns import Columns
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from engine.cli.options import DateParam, Settings, json_option
+from engine.demo import DemoResult
+from engine.core.money import format_amount
+from engine.letters.check import LetterProblem
+from engine.workspace import init_workspace
+
+console = Console(highlight=False, soft_wrap=True)
+errors_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@click.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--creditor", "creditor_toml", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A TOML file with your [creditor] identity (default: the example creditor, to edit).")
+@click.option("--force", is_flag=True, help="Overwrite an existing relance.toml.")
+@click.pass_obj
+def init_command(settings: Settings, directory: Path, creditor_toml: Path | None, force: bool) -> None:
+    """Create a workspace in DIRECTORY: relance.toml, your own copies of the workflows and
+    letters to customise, an output folder, and the database (the SQLite file of the
+    workspace, or the one --db names)."""
+    from engine.workspace import load_workspace
+
+    config = init_workspace(directory, creditor_toml, force=force)
+    # Through Settings, so --db is honoured and a bad URL is the same one-line error as elsewhere.
+    settings._workspace = workspace = load_workspace(config.parent, settings.db)
+    store = settings.store
+    console.print(f"Workspace ready: [bold]{config.parent}[/]")
+    console.print(f"  settings   {config}")
+    console.print(f"  workflows  {config.parent / 'workflows'}  (edit delays and guards here)")
+    console.print(f"  letters    {config.parent / 'letters' / 'fr'}  (open and edit in Word)")
+    console.print(f"  database   {store.display_url}"
+                  + ("  (from --db: put it under \\[database] in relance.toml to keep it)" if settings.db else ""))
+    console.print(f"Next: cd {config.parent} && relance import debtors.csv invoices.csv")
+
+
+@click.command("validate")
+@click.argument("workflows", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@json_option()
+def validate_command(workflows: tuple[Path, ...], as_json: bool) -> None:
+    """Check WORKFLOW files before any letter goes out: YAML, keys, states, delays, guards,
+    and the letter templates they use. Lists every problem with file, line and key;
+    exits 1 when there is any error (warnings alone pass)."""
+    problems = [problem for path in workflows for problem in _workflow_and_letter_problems(path)]
+    _report_problems(problems, ", ".join(str(p) for p in workflows), as_json)
+
+
+@click.command("diagram")
+@click.argument("workflow", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def diagram_command(workflow: Path) -> None:
+    """Print the WORKFLOW as a Mermaid state diagram (paste it in a Markdown file or mermaid.live)."""
+    from engine.core.diagram import mermaid
+    from engine.core.workflow import load_workflow
+
+    click.echo(mermaid(load_workflow(workflow)))
+
+
+@click.group("letters")
+def letters_group() -> None:
+    """Work with the Word letter templates."""
+
+
+@letters_group.command("check")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, exists=True, path_type=Path))
+@json_option()
+@click.pass_obj
+def letters_check_command(settings: Settings, folder: Path | None, as_json: bool) -> None:
+    """Check every template in FOLDER (default: the workspace's letters/fr): Jinja syntax,
+    unknown variables, tags broken by Word, wording that imitates a court or a bailiff in
+    amicable letters, and the mentions each letter must carry. Exits 1 on any error."""
+    from engine.letters.check import check_folder
+
+    if folder is None:
+        folder = settings.workspace.letters_dir or settings.workspace.root / "letters" / "fr"
+    _report_problems([_letter_problem(p) for p in check_folder(folder)], str(folder), as_json)
+
+
+def _report_problems(problems: list[dict[str, object]], subject: str, as_json: bool) -> None:
+    """Print problems (or JSON); exit 1 when any is an error, since warnings alone must not block."""
+    errors = [p for p in problems if p["severity"] == "error"]
+    if as_json:
+        click.echo(json.dumps({"ok": not errors, "problems": problems}, ensure_ascii=False, indent=2))
+    else:
+        for problem in problems:
+            style = "red" if problem["severity"] == "error" else "yellow"
+            errors_console.print(f"[{style}]{problem['severity']}[/]: {problem['text']}")
+        if errors:
+            errors_console.print(f"[red]{len(errors)} error(s)[/] in {subject}")
+        else:
+            console.print(f"[green]ok[/] {subject}" + (f" ({len(problems)} warning(s))" if problems else ""))
+    if errors:
+        raise SystemExit(1)
+
+
+@click.group("db")
+def db_group() -> None:
+    """The database's schema (SQLite or PostgreSQL, per --db): bring it up to date after an upgrade of relance."""
+
+
+@db_group.command("upgrade")
+@click.pass_obj
+def db_upgrade_command(settings: Settings) -> None:
+    """Bring the database to the current schema (Alembic migrations); safe to run twice."""
+    store = settings.unchecked_store
+    store.upgrade()
+    console.print(f"[green]ok[/] schema at head: {store.display_url}")
+
+
+def _workflow_and_letter_problems(path: Path) -> list[dict[str, object]]:
+    """Workflow problems, then, when the workflow itself is sound, the problems of the letters it uses."""
+    from engine.letters.check import check_template
+    from engine.core.workflow import check_workflow, load_workflow
+
+    found = [
+        {"severity": p.severity, "file": str(p.file), "line": p.line, "key": p.key,
+         "message": p.message, "text": str(p)}
+        for p in check_workflow(path)
+    ]
+    if any(p["severity"] == "error" for p in found):
+        return found
+    workflow = load_workflow(path)
+    for state in workflow.states.values():
+        if state.letter:
+            template = workflow.letters_dir / state.letter
+            found.extend(_letter_problem(p) for p in check_template(template, kind=state.kind))
+    return found
+
+
+def _letter_problem(problem: LetterProblem) -> dict[str, object]:
+    """Every letter problem is an error: a letter that may not render must not go out."""
+    return {"severity": "error", "template": problem.template, "code": problem.code, "tag": problem.tag,
+            "paragraph": problem.paragraph, "message": problem.message, "text": str(problem)}
+
+
+@click.command("demo")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("relance-demo"), show_default=True, help="Where to build the demo workspace.")
+@click.option("--until", type=DateParam(), help="Simulate up to this day (default: until every level occurred).")
+@click.option("--pdf", is_flag=True, help="Also convert each letter to PDF (needs LibreOffice; slow).")
+def demo_command(directory: Path, until: date | None, pdf: bool) -> None:
+    """Build a demo workspace on SQLite with the example data (48 debtors, 172 invoices,
+    payments, disputes, promises to pay, holds) and run it day by day from the first due date
+    until both workflows (B2B and B2C) have sent every letter. Starts over each time, and so
+    refuses a folder that holds anything but an earlier demo."""
+    from engine.demo import run_demo
+
+    with Progress(TextColumn("[bold]simulating[/] {task.fields[day]}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=errors_console, transient=True) as bar:
+        task = bar.add_task("days", total=None, day="")
+        result = run_demo(directory, until=until, pdf=pdf,
+                          on_day=lambda day, done, total: bar.update(task, completed=done, total=total,
+                                                                     day=day.isoformat()))
+    _print_demo(result)
+
+
+def _print_demo(result: DemoResult) -> None:
+    console.print(f"Simulated {result.days} days, {result.first_day} → {result.last_day}, "
+                  f"in workspace [bold]{result.root}[/]")
+    states = Table(title="Cases per state")
+    states.add_column("state")
+    states.add_column("cases", justify="right")
+    for state, count in sorted(result.cases_by_state.items(), key=lambda item: -item[1]):
+        states.add_row(state, str(count))
+    letters = Table(title="Letters written")
+    letters.add_column("letter")
+    letters.add_column("count", justify="right")
+    for template, count in sorted(result.letters_by_template.items()):
+        letters.add_row(str(template), str(count))
+    console.print(Columns([states, letters]))
+    console.print(f"Recovered by the escalation: [bold]{format_amount(result.recovered)}[/]")
+    for line in result.actions:
+        console.print(f"  {line}")
+    console.print(f"Letters:       {result.letters_dir}")
+    for path in result.sample_letters:
+        console.print(f"  e.g.         {path}")
+    if result.timeline_html:
+        console.print(f"Timeline:      {result.timeline_html}")
+    if result.report_html:
+        console.print(f"Report:        {result.report_html}")
+    console.print(f"Try next:      cd {result.root} && relance report && relance verify")
+
+
+COMMANDS = [init_command, demo_command, validate_command, diagram_command, letters_group, db_group]

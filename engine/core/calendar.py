@@ -1,0 +1,129 @@
+"""Delays ("7 days", "10 business days", "2 weeks", "1 month") and the business calendar they count on.
+
+Business days skip Saturdays, Sundays and the public holidays of the workflow's country (and
+subdivision: Alsace-Moselle has Good Friday and 26 December) from the `holidays` library.
+Results are cached: the run computes the same few dates for thousands of cases.
+"""
+
+from __future__ import annotations
+
+import calendar as _stdlib_calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+
+import holidays
+
+from engine.errors import RelanceError
+
+UNITS = ("day", "business_day", "week", "month")
+# Département numbers people write, mapped to the subdivision codes `holidays.France` accepts
+# (it knows "57" for Moselle and "6AE" for Alsace, i.e. Bas-Rhin 67 and Haut-Rhin 68 together).
+SUBDIVISION_ALIASES = {"FR": {"67": "6AE", "68": "6AE"}}
+
+_DELAY = re.compile(r"^\s*(\d{1,4})\s+(business\s+)?(day|week|month)s?\s*$", re.IGNORECASE)
+
+
+class DelayError(RelanceError, ValueError):
+    """A delay or calendar setting that cannot be understood, with the accepted forms."""
+
+
+@dataclass(frozen=True)
+class Delay:
+    """A parsed delay: `count` units of `unit` (day, business_day, week, month)."""
+
+    count: int
+    unit: str
+
+    def __str__(self) -> str:
+        word = self.unit.replace("_", " ")
+        return f"{self.count} {word}{'' if self.count == 1 else 's'}"
+
+
+def parse_delay(text: object) -> Delay:
+    """`N day(s)`, `N business day(s)`, `N week(s)`, `N month(s)`; raises DelayError otherwise."""
+    match = _DELAY.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise DelayError(
+            f"malformed delay {text!r}: write 'N days', 'N business days', 'N weeks' or 'N months'"
+        )
+    count, business, unit = int(match.group(1)), match.group(2), match.group(3).lower()
+    if business and unit != "day":
+        raise DelayError(f"malformed delay {text!r}: only days can be business days")
+    return Delay(count, "business_day" if business else unit)
+
+
+def add_delay(start: date, delay: Delay, country: str = "FR", subdivision: str | None = None) -> date:
+    """The day `delay` after `start`, business days counted on the country's calendar."""
+    return _add_delay_cached(start, delay.count, delay.unit, country, subdivision)
+
+
+def add_months(start: date, months: int) -> date:
+    """Same day `months` later, clamped to the month's end (31 January + 1 month = 28/29 February)."""
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(start.day, _stdlib_calendar.monthrange(year, month)[1]))
+
+
+def add_business_days(start: date, count: int, country: str = "FR", subdivision: str | None = None) -> date:
+    """The `count`-th business day after `start` (`start` itself not counted; 0 gives `start`)."""
+    closed = holiday_calendar(country, subdivision)
+    day = start
+    for _ in range(count):
+        day += timedelta(days=1)
+        while day.weekday() >= 5 or day in closed:
+            day += timedelta(days=1)
+    return day
+
+
+def is_business_day(day: date, country: str = "FR", subdivision: str | None = None) -> bool:
+    """Neither a weekend nor a public holiday of the calendar."""
+    return day.weekday() < 5 and day not in holiday_calendar(country, subdivision)
+
+
+def resolve_subdivision(country: str, subdivision: str | None) -> str | None:
+    """The `holidays` subdivision code for what the user wrote; raises DelayError listing the accepted ones."""
+    if subdivision is None:
+        return None
+    code = SUBDIVISION_ALIASES.get(country, {}).get(str(subdivision), str(subdivision))
+    cls = _country_class(country)
+    aliases = getattr(cls, "subdivisions_aliases", {}) or {}
+    if code in cls.subdivisions:
+        return code
+    if code in aliases:
+        return aliases[code]
+    accepted = sorted(set(cls.subdivisions) | set(SUBDIVISION_ALIASES.get(country, {})))
+    raise DelayError(f"unknown subdivision {subdivision!r} for {country}: accepted {', '.join(accepted)}")
+
+
+def check_country(country: object) -> None:
+    """Raise DelayError unless `holidays` knows the country code."""
+    if not isinstance(country, str):
+        raise DelayError(f"calendar must be a country code such as 'FR', not {country!r}")
+    _country_class(country)
+
+
+@lru_cache(maxsize=64)
+def holiday_calendar(country: str, subdivision: str | None = None) -> holidays.HolidayBase:
+    """One expanding holiday table per (country, subdivision), shared by the whole process."""
+    return holidays.country_holidays(country, subdiv=resolve_subdivision(country, subdivision))
+
+
+@lru_cache(maxsize=65536)
+def _add_delay_cached(start: date, count: int, unit: str, country: str, subdivision: str | None) -> date:
+    if unit == "day":
+        return start + timedelta(days=count)
+    if unit == "week":
+        return start + timedelta(weeks=count)
+    if unit == "month":
+        return add_months(start, count)
+    return add_business_days(start, count, country, subdivision)
+
+
+@lru_cache(maxsize=64)
+def _country_class(country: str) -> holidays.HolidayBase:
+    """A holiday table without subdivision: it carries the country's subdivision codes and aliases."""
+    if country not in holidays.list_supported_countries():
+        raise DelayError(f"unknown calendar {country!r}: use a country code known to `holidays`, e.g. 'FR'")
+    return holidays.country_holidays(country)

@@ -1,0 +1,354 @@
+"""The engine: one shared `transitions.Machine` per workflow, moving plain CaseState objects.
+
+`advance(case, as_of)` takes at most one timed step; external events (payment, dispute, promise,
+hold, manual jump) go through the workflow's own transitions when it declares them, and fall back
+to built-in behaviour otherwise (see workflows/README.md, "Events"). Every call mutates the case and
+returns the state changes as Steps, each carrying the facts that decided it and the actions to perform.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from transitions import Machine
+
+from engine.errors import RelanceError
+from engine.core.calendar import Delay, add_delay
+from engine.core.case import Action, CaseState, Step
+from engine.core.guards import Guard, case_facts
+from engine.core.workflow import StateSpec, TransitionSpec, Workflow
+
+LETTER_CHANNELS = frozenset({"letter", "email", "registered_letter"})
+
+
+class EscalationError(RelanceError, ValueError):
+    """An event the case cannot take (unknown state, closed case, promise in the past...), with why."""
+
+
+class Escalator:
+    """Moves cases through one workflow. Cheap to create: the machine is built once per workflow version."""
+
+    def __init__(self, workflow: Workflow) -> None:
+        self.workflow = workflow
+        self._compiled = _compile(workflow)
+        self._plans = self._compiled.plans
+        self._calendar = (workflow.calendar, workflow.calendar_subdivision)
+
+    @property
+    def machine(self) -> Machine:
+        """The shared transitions.Machine (model=None): fire with machine.events[trigger].trigger(case)."""
+        return self._compiled.machine
+
+    def advance(self, case: CaseState, as_of: date) -> list[Step]:
+        """At most one timed step due on `as_of`; the step is dated `as_of` and the next delay counts from it."""
+        plan = self._plan(case)
+        if plan.final:
+            return []
+        if case.promise_until is not None:
+            if as_of <= case.promise_until:
+                return []
+            lapsed = self._lapse(case, plan, as_of)
+            if lapsed is not None:
+                return lapsed
+            plan = self._plans[case.state]
+        if plan.pause or case.on_hold or case.disputed:
+            return []
+        country, subdivision = self._calendar
+        for timed in plan.timed:
+            if timed.dest in case.steps_taken:
+                continue
+            base = case.due_date if timed.since_due else case.state_entered
+            due_on = base if timed.delay is None else add_delay(base, timed.delay, country, subdivision)
+            if as_of < due_on:
+                continue
+            facts = case_facts(case, as_of, timed.names) if timed.names else {}
+            if timed.when is not None and not timed.when(facts):
+                continue
+            if timed.unless is not None and timed.unless(facts):
+                continue
+            facts["due_on"] = due_on
+            return [self._fire(case, timed.spec, as_of, facts, timed=True)]
+        return []
+
+    def next_check(self, case: CaseState) -> date | None:
+        """The earliest day a timed step (guards aside) or a promise lapse could happen; None when none can."""
+        plan = self._plan(case)
+        if plan.final:
+            return None
+        if case.promise_until is not None:
+            return case.promise_until + timedelta(days=1)
+        if plan.pause or case.on_hold or case.disputed:
+            return None
+        country, subdivision = self._calendar
+        days = [
+            (case.due_date if t.since_due else case.state_entered) if t.delay is None
+            else add_delay(case.due_date if t.since_due else case.state_entered, t.delay, country, subdivision)
+            for t in plan.timed if t.dest not in case.steps_taken
+        ]
+        return min(days, default=None)
+
+    def pay(self, case: CaseState, amount: Decimal, on: date, by: str | None = None) -> list[Step]:
+        """Record a payment; the `payment` trigger decides (default: a full payment ends in state 'paid')."""
+        amount = Decimal(amount)
+        if amount <= 0:
+            raise EscalationError(f"a payment must be positive, not {amount}")
+        case.paid += amount
+        if case.balance <= 0:
+            case.promise_until = None  # settled: nothing left to wait for
+        extra = {"amount": amount}
+        step = self._event(case, "payment", on, by=by, extra=extra)
+        if step is not _UNDECLARED:
+            return step
+        paid = self.workflow.states.get("paid")
+        if case.balance <= 0 and paid is not None and paid.final and case.state != "paid":
+            return [self._move(case, "paid", on, "payment", by=by, extra=extra)]
+        return []
+
+    def dispute(self, case: CaseState, on: date, reason: str, by: str | None = None) -> list[Step]:
+        """The debtor contests the debt: escalation stops (flag `disputed`), `dispute` may move the case."""
+        self._open(case, "dispute")
+        case.disputed = True
+        self._remember(case)
+        steps = self._event(case, "dispute", on, reason=reason, by=by)
+        return [] if steps is _UNDECLARED else steps
+
+    def resolve_dispute(self, case: CaseState, on: date, reason: str, by: str | None = None) -> list[Step]:
+        """The dispute is settled: `resolve` if declared, else back to the state the case was in."""
+        if not case.disputed:
+            raise EscalationError("the case has no open dispute to resolve")
+        case.disputed = False
+        steps = self._event(case, "resolve", on, reason=reason, by=by)
+        if steps is not _UNDECLARED:
+            return steps
+        return self._return(case, on, "resolve", reason=reason, by=by)
+
+    def promise(self, case: CaseState, until: date, on: date, by: str | None = None) -> list[Step]:
+        """The debtor promises to pay by `until`: no timed step until then; escalation resumes after."""
+        self._open(case, "promise")
+        if until < on:
+            raise EscalationError(f"a promise to pay by {until} is already past on {on}")
+        case.promise_until = until
+        self._remember(case)
+        steps = self._event(case, "promise", on, by=by, extra={"until": until})
+        return [] if steps is _UNDECLARED else steps
+
+    def hold(self, case: CaseState, on: date, reason: str, by: str | None = None) -> list[Step]:
+        """Stop escalation by hand (flag `on_hold`); `hold` may move the case."""
+        self._open(case, "hold")
+        case.on_hold = True
+        self._remember(case)
+        steps = self._event(case, "hold", on, reason=reason, by=by)
+        return [] if steps is _UNDECLARED else steps
+
+    def resume(self, case: CaseState, on: date, by: str | None = None) -> list[Step]:
+        """Lift a hold: `resume` if declared, else back to the state held from (when the hold moved it)."""
+        if not case.on_hold:
+            raise EscalationError("the case is not on hold")
+        case.on_hold = False
+        steps = self._event(case, "resume", on, by=by)
+        if steps is not _UNDECLARED:
+            return steps
+        return self._return(case, on, "resume", by=by)
+
+    def jump(self, case: CaseState, dest: str, on: date, reason: str, by: str | None = None) -> list[Step]:
+        """Move the case by hand to any declared state; its letter and actions go out as on a timed step."""
+        if dest not in self.workflow.states:
+            close = difflib.get_close_matches(str(dest), list(self.workflow.states), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (states: {', '.join(self.workflow.states)})"
+            raise EscalationError(f"cannot jump to {dest!r}: no such state in {self.workflow.name}{hint}")
+        self._plan(case)
+        step = self._move(case, dest, on, "jump", reason=reason, by=by, with_actions=True)
+        if dest not in case.steps_taken:
+            case.steps_taken.append(dest)  # the timed step into it must not send the letter again
+        if not self.workflow.states[dest].pause:
+            case.resume_state = None
+        return [step]
+
+    # --- helpers ---
+
+    def _plan(self, case: CaseState) -> _StatePlan:
+        plan = self._plans.get(case.state)
+        if plan is None:
+            raise EscalationError(f"case is in state {case.state!r}, which workflow "
+                              f"{self.workflow.name} v{self.workflow.version} does not declare")
+        return plan
+
+    def _open(self, case: CaseState, what: str) -> None:
+        if self._plan(case).final:
+            raise EscalationError(f"cannot {what}: the case is closed in final state {case.state!r}")
+
+    def _remember(self, case: CaseState) -> None:
+        """Note the active state to come back to, unless already paused from one."""
+        if case.resume_state is None and not self._plans[case.state].pause:
+            case.resume_state = case.state
+
+    def _lapse(self, case: CaseState, plan: _StatePlan, as_of: date) -> list[Step] | None:
+        """A promise ran out unpaid: leave the promise's pause state (one step), else go on escalating."""
+        until = case.promise_until
+        case.promise_until = None
+        if not plan.pause or case.disputed or case.on_hold:
+            return None
+        steps = self._event(case, "promise_lapsed", as_of, extra={"until": until})
+        if steps is _UNDECLARED:
+            steps = self._return(case, as_of, "promise_lapsed", extra={"until": until})
+        return steps or None
+
+    def _return(self, case: CaseState, on: date, trigger: str, reason: str | None = None,
+                by: str | None = None, extra: dict[str, Any] | None = None) -> list[Step]:
+        """Built-in end of a pause: back to `resume_state` if the case sits in a pause state and nothing
+        else still holds it. No letter: the debtor already had that state's letter."""
+        back = case.resume_state
+        if back is None or not self._plans[case.state].pause or case.disputed or case.on_hold:
+            return []
+        if case.promise_until is not None and case.promise_until >= on:
+            return []
+        case.resume_state = None
+        return [self._move(case, back, on, trigger, reason=reason, by=by, extra=extra)]
+
+    def _event(self, case: CaseState, trigger: str, on: date, reason: str | None = None,
+               by: str | None = None, extra: dict[str, Any] | None = None) -> Any:
+        """Fire a declared event trigger; _UNDECLARED when the workflow has none from this state."""
+        event = self._compiled.machine.events.get(trigger)
+        if event is None or case.state not in event.transitions:
+            return _UNDECLARED
+        gate = _Gate(None, case, on)
+        source = case.state
+        if not event.trigger(case, gate):
+            return []
+        spec = gate.chosen
+        assert spec is not None
+        facts = {**(gate.facts or {}), **(extra or {})}
+        return [self._entered(case, spec.trigger, source, spec.dest, on, facts, reason, by, True)]
+
+    def _fire(self, case: CaseState, spec: TransitionSpec, as_of: date, facts: dict[str, Any],
+              timed: bool) -> Step:
+        """Fire the transition the engine already chose: its condition only checks the choice."""
+        source = case.state
+        self._compiled.events[spec.trigger].trigger(case, _Gate(spec, case, as_of))
+        if timed:
+            case.steps_taken.append(spec.dest)
+        return self._entered(case, spec.trigger, source, spec.dest, as_of, facts, None, None, True)
+
+    def _move(self, case: CaseState, dest: str, on: date, trigger: str, reason: str | None = None,
+              by: str | None = None, extra: dict[str, Any] | None = None, with_actions: bool = False) -> Step:
+        """A built-in move through the machine's auto transition `to_<dest>`."""
+        source = case.state
+        self._compiled.machine.events["to_" + dest].trigger(case, _Gate(None, case, on))
+        facts = {**case_facts(case, on), **(extra or {})}
+        return self._entered(case, trigger, source, dest, on, facts, reason, by, with_actions)
+
+    def _entered(self, case: CaseState, trigger: str, source: str, dest: str, on: date,
+                 facts: dict[str, Any], reason: str | None, by: str | None, with_actions: bool) -> Step:
+        case.state_entered = on
+        actions = self._plans[dest].actions if with_actions else ()
+        if actions and self._plans[dest].sends_letter:
+            case.letters_sent += 1
+        return Step(trigger, source, dest, on, facts, actions, reason, by)
+
+
+# --- the compiled, shared part: one per workflow version ---
+
+
+@dataclass(frozen=True)
+class _Timed:
+    """A timed transition with everything the hot path needs precomputed."""
+
+    spec: TransitionSpec
+    dest: str
+    delay: Delay | None
+    since_due: bool
+    when: Guard | None
+    unless: Guard | None
+    names: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _StatePlan:
+    """Per state: its timed transitions in file order and the actions its entry calls for."""
+
+    spec: StateSpec
+    final: bool
+    pause: bool
+    timed: tuple[_Timed, ...]
+    actions: tuple[Action, ...]
+    sends_letter: bool
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    machine: Machine
+    events: dict[str, Any]
+    plans: dict[str, _StatePlan]
+
+
+class _Gate:
+    """Handed to the machine's conditions: the transition the engine chose, or the day to judge guards on."""
+
+    __slots__ = ("target", "case", "as_of", "facts", "chosen")
+
+    def __init__(self, target: TransitionSpec | None, case: CaseState, as_of: date) -> None:
+        self.target, self.case, self.as_of = target, case, as_of
+        self.facts: dict[str, Any] | None = None
+        self.chosen: TransitionSpec | None = None
+
+
+def _admit(spec: TransitionSpec, gate: _Gate) -> bool:
+    """The single condition of every machine transition. Timed steps were chosen by the engine (guards
+    judged once there); event triggers judge their guards here, in file order, on the event's day."""
+    if gate.target is not None:
+        return spec is gate.target
+    if gate.facts is None:
+        gate.facts = case_facts(gate.case, gate.as_of)
+    if spec.when is not None and not spec.when(gate.facts):
+        return False
+    if spec.unless is not None and spec.unless(gate.facts):
+        return False
+    gate.chosen = spec
+    return True
+
+
+_UNDECLARED: Any = object()
+_CACHE: dict[tuple[str, int, str], _Compiled] = {}
+
+
+def _compile(workflow: Workflow) -> _Compiled:
+    """The shared machine and plans for a workflow, built once per (name, version, file digest)."""
+    key = (workflow.name, workflow.version, workflow.digest)
+    compiled = _CACHE.get(key)
+    if compiled is None:
+        compiled = _CACHE[key] = _build(workflow)
+    return compiled
+
+
+def _build(workflow: Workflow) -> _Compiled:
+    machine = Machine(
+        model=None,
+        states=[{"name": s.name, "final": s.final} for s in workflow.states.values()],
+        initial=workflow.initial,
+        auto_transitions=True,  # `to_<state>`: the built-in moves (jump, back from a pause)
+        send_event=False,
+        ignore_invalid_triggers=False,
+    )
+    for spec in workflow.transitions:
+        if spec.sources:
+            machine.add_transition(spec.trigger, list(spec.sources), spec.dest, conditions=[partial(_admit, spec)])
+    plans = {}
+    for name, state in workflow.states.items():
+        timed = tuple(
+            _Timed(spec, spec.dest, spec.after, spec.since == "due_date", spec.when, spec.unless,
+                   (spec.when.names if spec.when else frozenset()) | (spec.unless.names if spec.unless else frozenset()))
+            for spec in workflow.transitions if spec.timed and name in spec.sources
+        )
+        actions = tuple(
+            Action(kind=channel, state=name, template=state.letter if channel in LETTER_CHANNELS else None,
+                   pay_within_days=state.pay_within)
+            for channel in state.channels
+        )
+        plans[name] = _StatePlan(state, state.final, state.pause, timed, actions,
+                                 any(a.template for a in actions))
+    return _Compiled(machine, dict(machine.events), plans)

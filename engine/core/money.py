@@ -1,0 +1,131 @@
+"""Amounts and dates as people type them and read them: the one parser, and the French formatting.
+
+Parsing is the only place where text typed by a person (a CSV cell, `relance case pay 1 234,56`,
+`--as-of 02/05/2026`, a web form) becomes a Decimal or a date, so every entry point accepts and
+refuses exactly the same forms. Amounts: ``1234.56``, ``1 234,56``, ``1.234,56``, ``1,234.56``,
+with spaces, NBSP or narrow NBSP between thousands, and an optional currency (``€``, ``EUR``...)
+that must be the expected one; at most two decimals. Dates: ``2026-05-02``, ``02/05/2026`` or
+``02.05.2026``, between 2000 and 2100 (a typo such as 0226 or 2260 is refused, not stored).
+
+Formatting goes through Babel. Babel writes French thousands with U+202F (narrow no-break space);
+we write U+00A0 (no-break space) instead: every office font has a glyph for it, several lack
+U+202F (a box in the PDF), and U+00A0 still keeps "1 234,56 €" on one line.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from babel.dates import format_date as babel_format_date
+from babel.numbers import format_currency, format_decimal
+
+from engine.errors import RelanceError
+
+NARROW_NBSP = "\u202f"
+NBSP = "\u00a0"
+CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("1e12")
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+
+_SPACES = str.maketrans("", "", " \u00a0\u202f\u2009'")
+_SYMBOLS = {"€": "EUR", "$": "USD", "£": "GBP"}
+_CURRENCY = re.compile(r"^(?P<pre>[€$£]|[A-Za-z]{3})?(?P<number>[^A-Za-z€$£]*?)(?P<post>[€$£]|[A-Za-z]{3})?$")
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_FRENCH = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
+
+
+class MoneyError(RelanceError, ValueError):
+    """An amount or a date that does not parse; the message is the reason shown to the user."""
+
+
+def parse_amount(text: str, currency: str = "EUR") -> Decimal:
+    """``1 234,56 €`` → ``Decimal("1234.56")``; a written currency must be ``currency``."""
+    value = str(text).strip().translate(_SPACES)
+    if not value:
+        raise MoneyError("empty amount")
+    match = _CURRENCY.fullmatch(value)
+    if match is None or (match["pre"] and match["post"]):
+        raise MoneyError(f"not an amount: {text!r} (write 1234.56 or 1 234,56)")
+    written = match["pre"] or match["post"]
+    if written:
+        code = _SYMBOLS.get(written, written.upper())
+        if code != currency.upper():
+            raise MoneyError(f"{text!r} is in {code}, expected {currency.upper()}")
+    value = match["number"]
+    if "," in value and "." in value:
+        thousands = "." if value.rfind(",") > value.rfind(".") else ","
+        value = value.replace(thousands, "")
+    if value.count(",") > 1 or value.count(".") > 1:
+        raise MoneyError(f"not an amount: {text!r} (write 1234.56 or 1 234,56)")
+    value = value.replace(",", ".")
+    if not _NUMBER.fullmatch(value):
+        raise MoneyError(f"not an amount: {text!r} (write 1234.56 or 1 234,56)")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation as exc:  # pragma: no cover - the regex already filtered
+        raise MoneyError(f"not an amount: {text!r}") from exc
+    if amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise MoneyError(f"amount {text!r} has more than two decimals")
+    if abs(amount) >= MAX_AMOUNT:
+        raise MoneyError(f"amount {text!r} is too large")
+    return amount.quantize(CENT)
+
+
+def parse_date(text: str) -> date:
+    """``2026-05-02``, ``02/05/2026`` or ``02.05.2026`` → a date between 2000 and 2100."""
+    value = str(text).strip()
+    if not value:
+        raise MoneyError("empty date")
+    if match := _ISO.fullmatch(value):
+        year, month, day = (int(part) for part in match.groups())
+    elif match := _FRENCH.fullmatch(value):
+        day, month, year = (int(part) for part in match.groups())
+    else:
+        raise MoneyError(f"not a date: {value!r} (write YYYY-MM-DD or DD/MM/YYYY)")
+    try:
+        parsed = date(year, month, day)
+    except ValueError as exc:
+        raise MoneyError(f"no such date: {value!r} ({exc}; write YYYY-MM-DD or DD/MM/YYYY)") from None
+    if not FIRST_DAY <= parsed <= LAST_DAY:
+        raise MoneyError(f"date {value!r} is out of range: relance works with dates from "
+                         f"{FIRST_DAY.year} to {LAST_DAY.year}")
+    return parsed
+
+
+def format_amount(amount: Decimal, currency: str = "EUR", locale: str = "fr_FR") -> str:
+    """`Decimal("1234.5")` → `"1 234,50 €"` (no-break spaces), rounded half-up to the cent."""
+    if not isinstance(amount, Decimal):
+        # Money is Decimal; an int is harmless, a float is a bug upstream.
+        if isinstance(amount, float):
+            raise TypeError(f"amount must be a Decimal, not float ({amount!r})")
+        amount = Decimal(amount)
+    quantized = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    text = format_currency(quantized, currency, locale=locale, decimal_quantization=False)
+    return _no_break(text)
+
+
+def format_number(value: Decimal, locale: str = "fr_FR") -> str:
+    """A plain number with the locale's separators: `Decimal("12.15")` → `"12,15"`."""
+    return _no_break(format_decimal(value, locale=locale))
+
+
+def format_date(on: date, locale: str = "fr_FR") -> str:
+    """The short numeric date used in tables: `22/11/2026`."""
+    return babel_format_date(on, format="short", locale=locale)
+
+
+def format_long_date(on: date, locale: str = "fr_FR") -> str:
+    """The date written in full: `22 novembre 2026`, and `1er novembre 2026` in French."""
+    text = babel_format_date(on, format="long", locale=locale)
+    if locale.split("_")[0] == "fr" and on.day == 1 and text.startswith("1 "):
+        # French writes the first of the month as an ordinal ("1er"); Babel does not.
+        text = "1er" + text[1:]
+    return _no_break(text)
+
+
+def _no_break(text: str) -> str:
+    return text.replace(NARROW_NBSP, NBSP)

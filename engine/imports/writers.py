@@ -1,0 +1,345 @@
+"""How each kind of CSV row is checked and written, a batch at a time (used by engine.imports.importer).
+
+Each writer parses a row's cells (located cell errors), names its natural key, and writes a batch
+with a few set-based queries: existing keys are read with one IN query, new rows go in with one
+executemany insert, changed rows with one executemany update.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from engine.core.money import MoneyError, parse_amount, parse_date
+from engine.imports.csvfile import RawRow
+from engine.store import ledger
+from engine.store.models import Case, CreditNote, Debtor, Invoice, Payment
+from engine.store.timeline import append_event
+
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    column: str | None
+    reason: str
+
+
+@dataclass
+class BatchContext:
+    """What every batch of one import shares: the session, the creditor, its debtors' ids."""
+
+    session: Session
+    creditor_id: int
+    debtor_ids: dict[str, int]
+
+
+@dataclass
+class Outcome:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    allocations: int = 0
+    events: int = 0
+    refused: list[tuple[RawRow, list[RowProblem]]] = field(default_factory=list)
+
+
+Batch = list[tuple[RawRow, dict[str, Any]]]
+
+
+class _Cells:
+    """Collects every cell error of a row instead of stopping at the first."""
+
+    def __init__(self, cells: dict[str, str]) -> None:
+        self.cells = cells
+        self.problems: list[RowProblem] = []
+
+    def text(self, column: str, *, required: bool = False, max_len: int = 200) -> str | None:
+        value = self.cells.get(column, "").strip()
+        if not value:
+            if required:
+                self.problems.append(RowProblem(column, "required, but empty"))
+            return None
+        if len(value) > max_len:
+            self.problems.append(RowProblem(column, f"longer than {max_len} characters"))
+        return value
+
+    def amount(self, column: str) -> Decimal | None:
+        try:
+            value = parse_amount(self.cells.get(column, ""))
+        except MoneyError as exc:
+            self.problems.append(RowProblem(column, str(exc)))
+            return None
+        if value <= 0:
+            self.problems.append(RowProblem(column, f"amount must be positive, got {value}"))
+        return value
+
+    def date(self, column: str) -> date | None:
+        try:
+            return parse_date(self.cells.get(column, ""))
+        except MoneyError as exc:
+            self.problems.append(RowProblem(column, str(exc)))
+            return None
+
+
+class DebtorWriter:
+    key_column = "debtor_ref"
+    fields = ("kind", "name", "siren", "address_line1", "address_line2", "postal_code", "city",
+              "country", "email", "phone")
+
+    def parse(self, cells: dict[str, str]) -> tuple[dict[str, Any], list[RowProblem]]:
+        row = _Cells(cells)
+        values: dict[str, Any] = {"debtor_ref": row.text("debtor_ref", required=True, max_len=64)}
+        kind = (row.text("kind", required=True) or "").lower()
+        if kind and kind not in ("b2b", "b2c"):
+            row.problems.append(RowProblem("kind", f"kind must be b2b or b2c, got {cells['kind']!r}"))
+        values["kind"] = kind
+        values["name"] = row.text("name", required=True)
+        siren = (row.text("siren") or "").replace(" ", "")
+        if siren and not (siren.isdigit() and len(siren) == 9):
+            row.problems.append(RowProblem("siren", f"a SIREN is 9 digits, got {cells['siren']!r}"))
+        values["siren"] = siren or None
+        for column in ("address_line1", "address_line2", "city", "phone"):
+            values[column] = row.text(column)
+        values["postal_code"] = row.text("postal_code", max_len=20)
+        country = (row.text("country") or "FR").upper()
+        if len(country) != 2 or not country.isalpha():
+            row.problems.append(RowProblem("country", f"a two-letter country code (FR), got {country!r}"))
+        values["country"] = country
+        email = row.text("email")
+        if email and ("@" not in email or " " in email):
+            row.problems.append(RowProblem("email", f"not an e-mail address: {email!r}"))
+        values["email"] = email
+        return values, row.problems
+
+    def key(self, values: dict[str, Any]) -> str:
+        return values["debtor_ref"]
+
+    def describe(self, values: dict[str, Any]) -> str:
+        return f"debtor_ref {values['debtor_ref']}"
+
+    def write(self, ctx: BatchContext, batch: Batch) -> Outcome:
+        outcome = Outcome()
+        refs = [values["debtor_ref"] for _row, values in batch]
+        existing = {d.ref: d for d in ctx.session.execute(
+            select(Debtor).where(Debtor.creditor_id == ctx.creditor_id, Debtor.ref.in_(refs))
+        ).scalars()}
+        new, changed = [], []
+        for _row, values in batch:
+            columns = {name: values[name] for name in self.fields}
+            current = existing.get(values["debtor_ref"])
+            if current is None:
+                new.append({"creditor_id": ctx.creditor_id, "ref": values["debtor_ref"], **columns})
+            elif any(getattr(current, name) != value for name, value in columns.items()):
+                changed.append({"id": current.id, **columns})
+            else:
+                outcome.unchanged += 1
+        if new:
+            ids = ctx.session.scalars(insert(Debtor).returning(Debtor.id, sort_by_parameter_order=True), new).all()
+            ctx.debtor_ids.update({row["ref"]: id_ for row, id_ in zip(new, ids, strict=True)})
+        if changed:
+            ctx.session.execute(update(Debtor), changed)
+        outcome.inserted, outcome.updated = len(new), len(changed)
+        return outcome
+
+
+class InvoiceWriter:
+    key_column = "invoice_number"
+
+    def parse(self, cells: dict[str, str]) -> tuple[dict[str, Any], list[RowProblem]]:
+        row = _Cells(cells)
+        values = {
+            "invoice_number": row.text("invoice_number", required=True, max_len=64),
+            "debtor_ref": row.text("debtor_ref", required=True, max_len=64),
+            "issue_date": row.date("issue_date"),
+            "due_date": row.date("due_date"),
+            "amount": row.amount("amount"),
+            "currency": (row.text("currency") or "EUR").upper(),
+        }
+        if len(values["currency"]) != 3 or not values["currency"].isalpha():
+            row.problems.append(RowProblem("currency", f"a three-letter currency code (EUR), got {values['currency']!r}"))
+        if values["issue_date"] and values["due_date"] and values["due_date"] < values["issue_date"]:
+            row.problems.append(RowProblem(
+                "due_date", f"due date {values['due_date']} is before the issue date {values['issue_date']}"))
+        return values, row.problems
+
+    def key(self, values: dict[str, Any]) -> str:
+        return values["invoice_number"]
+
+    def describe(self, values: dict[str, Any]) -> str:
+        return f"invoice_number {values['invoice_number']}"
+
+    def write(self, ctx: BatchContext, batch: Batch) -> Outcome:
+        outcome = Outcome()
+        numbers = [values["invoice_number"] for _row, values in batch]
+        existing = {inv.number: inv for inv in ctx.session.execute(
+            select(Invoice).where(Invoice.creditor_id == ctx.creditor_id, Invoice.number.in_(numbers))
+        ).scalars()}
+        new, changed = [], []
+        for row, values in batch:
+            debtor_id = ctx.debtor_ids.get(values["debtor_ref"])
+            if debtor_id is None:
+                outcome.refused.append((row, [RowProblem("debtor_ref", f"unknown debtor {values['debtor_ref']!r}: import it first")]))
+                continue
+            columns = {name: values[name] for name in ("issue_date", "due_date", "amount", "currency")}
+            current = existing.get(values["invoice_number"])
+            if current is None:
+                new.append({"creditor_id": ctx.creditor_id, "debtor_id": debtor_id,
+                            "number": values["invoice_number"], **columns})
+            elif current.debtor_id != debtor_id:
+                outcome.refused.append((row, [RowProblem(
+                    "debtor_ref", f"invoice {current.number} was imported for another debtor; it cannot move")]))
+            elif any(getattr(current, name) != value for name, value in columns.items()):
+                changed.append({"id": current.id, **columns})
+            else:
+                outcome.unchanged += 1
+        if new:
+            ctx.session.execute(insert(Invoice), new)
+        if changed:
+            ctx.session.execute(update(Invoice), changed)
+        outcome.inserted, outcome.updated = len(new), len(changed)
+        return outcome
+
+
+class PaymentWriter:
+    """Payments and, with ``credit_notes=True``, credit notes: both are allocated to invoices."""
+
+    def __init__(self, *, credit_notes: bool = False) -> None:
+        self.credit_notes = credit_notes
+        self.model: Any = CreditNote if credit_notes else Payment
+        self.key_column = "credit_note_number" if credit_notes else "reference"
+        self.key_label = "credit note" if credit_notes else "payment"
+        self.date_column = "issue_date" if credit_notes else "payment_date"
+
+    def parse(self, cells: dict[str, str]) -> tuple[dict[str, Any], list[RowProblem]]:
+        row = _Cells(cells)
+        values: dict[str, Any] = {
+            "debtor_ref": row.text("debtor_ref", required=True, max_len=64),
+            "date": row.date(self.date_column),
+            "amount": row.amount("amount"),
+            "invoice_number": row.text("invoice_number", max_len=64),
+        }
+        if self.credit_notes:
+            values["credit_note_number"] = row.text("credit_note_number", required=True, max_len=64)
+        else:
+            values["reference"] = row.text("reference", max_len=100)
+        return values, row.problems
+
+    def key(self, values: dict[str, Any]) -> str:
+        if self.credit_notes:
+            return values["credit_note_number"]
+        if values["reference"]:
+            return f"ref|{values['debtor_ref']}|{values['reference']}"
+        return f"row|{values['debtor_ref']}|{values['date']}|{values['amount']}|{values['invoice_number'] or ''}"
+
+    def describe(self, values: dict[str, Any]) -> str:
+        if self.credit_notes:
+            return f"credit_note_number {values['credit_note_number']}"
+        if values["reference"]:
+            return f"payment reference {values['reference']} of debtor {values['debtor_ref']}"
+        return (f"payment of {values['amount']} on {values['date']} by {values['debtor_ref']} "
+                "(without a reference: add one to tell such payments apart)")
+
+    def write(self, ctx: BatchContext, batch: Batch) -> Outcome:
+        outcome = Outcome()
+        session = ctx.session
+        key_col = self.model.number if self.credit_notes else self.model.natural_key
+        keys = [self.key(values) for _row, values in batch]
+        existing = {getattr(p, "number" if self.credit_notes else "natural_key"): p for p in session.execute(
+            select(self.model).where(self.model.creditor_id == ctx.creditor_id, key_col.in_(keys))
+        ).scalars()}
+        named = {values["invoice_number"] for _row, values in batch if values["invoice_number"]}
+        invoices_by_number = {number: (id_, debtor_id) for number, id_, debtor_id in session.execute(
+            select(Invoice.number, Invoice.id, Invoice.debtor_id)
+            .where(Invoice.creditor_id == ctx.creditor_id, Invoice.number.in_(named))
+        )} if named else {}
+        new: list[tuple[dict[str, Any], dict[str, Any], int, int | None]] = []
+        for (row, values), key in zip(batch, keys, strict=True):
+            debtor_id = ctx.debtor_ids.get(values["debtor_ref"])
+            if debtor_id is None:
+                outcome.refused.append((row, [RowProblem("debtor_ref", f"unknown debtor {values['debtor_ref']!r}: import it first")]))
+                continue
+            invoice_id = None
+            if values["invoice_number"]:
+                found = invoices_by_number.get(values["invoice_number"])
+                if found is None or found[1] != debtor_id:
+                    why = "unknown invoice" if found is None else "invoice of another debtor"
+                    outcome.refused.append((row, [RowProblem("invoice_number", f"{why} {values['invoice_number']!r}")]))
+                    continue
+                invoice_id = found[0]
+            current = existing.get(key)
+            if current is not None:
+                if (current.amount, self._date_of(current), current.debtor_id) != (values["amount"], values["date"], debtor_id):
+                    outcome.refused.append((row, [RowProblem(self.key_column, (
+                        f"{self.key_label} {key.split('|')[-1]} was already imported with amount {current.amount} "
+                        f"on {self._date_of(current)}; imported {self.key_label}s are not edited"))]))
+                else:
+                    outcome.unchanged += 1
+                continue
+            new.append((self._row_values(ctx, values, key, debtor_id), values, debtor_id, invoice_id))
+        if new:
+            ids = session.scalars(
+                insert(self.model).returning(self.model.id, sort_by_parameter_order=True),
+                [row_values for row_values, _v, _d, _i in new],
+            ).all()
+            self._allocate(ctx, [(id_, values, debtor_id, invoice_id)
+                                 for id_, (_r, values, debtor_id, invoice_id) in zip(ids, new, strict=True)], outcome)
+        outcome.inserted = len(new)
+        return outcome
+
+    def _date_of(self, row: Any) -> date:
+        return row.issue_date if self.credit_notes else row.payment_date
+
+    def _row_values(self, ctx: BatchContext, values: dict[str, Any], key: str, debtor_id: int) -> dict[str, Any]:
+        common = {"creditor_id": ctx.creditor_id, "debtor_id": debtor_id, "amount": values["amount"],
+                  "invoice_number": values["invoice_number"]}
+        if self.credit_notes:
+            return {**common, "number": values["credit_note_number"], "issue_date": values["date"]}
+        return {**common, "natural_key": key, "payment_date": values["date"], "reference": values["reference"]}
+
+    def _allocate(self, ctx: BatchContext, rows: list[tuple[int, dict[str, Any], int, int | None]], outcome: Outcome) -> None:
+        """Allocate each new row in the ledger's order; record an event on each case it touched."""
+        session = ctx.session
+        owed = ledger.open_invoices(session, debtor_ids={debtor_id for _id, _v, debtor_id, _inv in rows})
+        allocated: list[tuple[int, ledger.Share]] = []
+        per_case: dict[tuple[int, int], list[ledger.Share]] = defaultdict(list)
+        for source_id, values, debtor_id, named_id in rows:
+            shares, _left = ledger.allocate(values["amount"], owed.get(debtor_id, []), named_id)
+            for share in shares:
+                allocated.append((source_id, share))
+                if share.invoice.case_id is not None:
+                    per_case[(source_id, share.invoice.case_id)].append(share)
+        outcome.allocations += ledger.record_allocations(session, allocated, credit_notes=self.credit_notes)
+        values_of = {source_id: values for source_id, values, _d, _i in rows}
+        for (source_id, case_id), shares in per_case.items():
+            case = session.get(Case, case_id)
+            if case is None:
+                continue  # closed cases too: a payment after litigation still settles the case
+            values = values_of[source_id]
+            payload = {
+                "amount": sum((share.amount for share in shares), ZERO),
+                "invoices": [{"number": share.invoice.number, "amount": share.amount} for share in shares],
+            }
+            if self.credit_notes:
+                payload["credit_note"] = values["credit_note_number"]
+            else:
+                payload["reference"] = values["reference"]
+            append_event(session, case, "credit_note" if self.credit_notes else "payment", values["date"], payload)
+            if case.next_check_at is None or case.next_check_at > values["date"]:
+                case.next_check_at = values["date"]
+            outcome.events += 1
+        session.flush()
+
+
+WRITERS: dict[str, Any] = {
+    "debtors": DebtorWriter(),
+    "invoices": InvoiceWriter(),
+    "payments": PaymentWriter(),
+    "credit_notes": PaymentWriter(credit_notes=True),
+}

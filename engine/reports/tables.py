@@ -1,0 +1,116 @@
+"""`relance report` in the terminal: key figures, the aging balance and the funnel as rich tables.
+
+Amounts are written the French way (engine.core.money), like the letters and the HTML report, so
+the same figure reads the same everywhere. Names are printed as text, never as rich markup.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from engine.core.money import format_amount, format_date
+from engine.reports.aging import Aging
+from engine.reports.funnel import Funnel
+
+
+def render_report_tables(aging: Aging, funnel: Funnel, console: Console) -> None:
+    """Print key figures, the aging buckets, the top debtors and the funnel."""
+    console.print(key_figures_table(aging, funnel))
+    console.print(aging_table(aging))
+    if aging.debtors:
+        console.print(debtors_table(aging))
+    console.print(funnel_table(funnel))
+    if aging.other_currencies:
+        left_out = ", ".join(f"{n} in {code}" for code, n in sorted(aging.other_currencies.items()))
+        console.print(Text(f"Not in the aging (other currencies): {left_out} unpaid invoice(s).", style="yellow"))
+
+
+def key_figures_table(aging: Aging, funnel: Funnel) -> Table:
+    """The four figures a manager looks at first."""
+    table = Table(title=f"Receivables as of {format_date(aging.as_of)}", show_header=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row("Total outstanding", _amount(aging.total.amount, aging.currency))
+    table.add_row("Overdue", f"{_amount(aging.overdue, aging.currency)} ({percent(aging.overdue_share)})")
+    table.add_row("Recovered by the escalation", _amount(funnel.recovered, aging.currency))
+    table.add_row("Cases in litigation", str(funnel.in_litigation))
+    return table
+
+
+def aging_table(aging: Aging) -> Table:
+    table = Table(title="Aging balance (days past due)")
+    table.add_column("bucket")
+    table.add_column("invoices", justify="right")
+    table.add_column("debtors", justify="right")
+    table.add_column("amount", justify="right")
+    table.add_column("share", justify="right")
+    for bucket in aging.buckets:
+        table.add_row(bucket.label, str(bucket.invoices), str(bucket.debtors),
+                      _amount(bucket.amount, aging.currency), percent(share(bucket.amount, aging.total.amount)))
+    total = aging.total
+    table.add_section()
+    table.add_row(Text("total", style="bold"), str(total.invoices), str(total.debtors),
+                  Text(_amount(total.amount, aging.currency), style="bold"), "")
+    return table
+
+
+def debtors_table(aging: Aging) -> Table:
+    table = Table(title=f"Top {len(aging.debtors)} debtors by outstanding amount")
+    table.add_column("debtor")
+    table.add_column("name")
+    table.add_column("inv.", justify="right")
+    for bucket in aging.buckets:
+        table.add_column(bucket.label, justify="right")
+    table.add_column("total", justify="right")
+    for debtor in aging.debtors:
+        table.add_row(Text(debtor.ref), Text(debtor.name), str(debtor.invoices),
+                      *[_amount(a, aging.currency) if a else "" for a in debtor.amounts],
+                      Text(_amount(debtor.total, aging.currency), style="bold"))
+    return table
+
+
+def funnel_table(funnel: Funnel) -> Table:
+    table = Table(title=f"Escalation funnel ({funnel.cases} cases)")
+    table.add_column("step")
+    table.add_column("reached", justify="right")
+    table.add_column("now", justify="right")
+    table.add_column("paid after (highest step)", justify="right")
+    table.add_column("rate", justify="right")
+    table.add_column("recovered at this step", justify="right")
+    outcomes = False
+    for step in funnel.steps:
+        if step.stage == "outcome" and not outcomes:
+            outcomes = True
+            table.add_section()
+        table.add_row(Text(step.state), str(step.reached), str(step.current),
+                      str(step.resolved) if step.stage == "escalation" else "",
+                      percent(step.resolution_rate) if step.stage == "escalation" else "",
+                      format_amount(step.recovered) if step.payments else "")
+    return table
+
+
+def share(part: Decimal, whole: Decimal) -> Decimal | None:
+    """part / whole to four places, None when whole is zero."""
+    if whole <= 0:
+        return None
+    return (part / whole).quantize(Decimal("0.0001"))
+
+
+def percent(ratio: Decimal | None) -> str:
+    """0.4215 → "42,2 %" (French decimal comma); None → "–"."""
+    if ratio is None:
+        return "–"
+    # Half up, as a reader rounds by hand (Decimal's default is half-even).
+    return f"{(ratio * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)} %".replace(".", ",").replace(" %", "\u00a0%")
+
+
+def _amount(amount: Decimal, currency: str) -> str:
+    return format_amount(amount, currency)
+
+
+__all__ = ["aging_table", "debtors_table", "funnel_table", "key_figures_table", "percent", "render_report_tables",
+           "share"]

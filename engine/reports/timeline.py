@@ -1,0 +1,193 @@
+"""A case's timeline as text, JSON, CSV or a printable HTML page a lawyer can attach to a file.
+
+Every format carries the chain's verification status, so a printed timeline says whether it was
+intact when printed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from jinja2 import Environment
+
+from engine.core.money import format_amount, format_date
+from engine.store import ledger
+from engine.store.models import Case, Creditor, Debtor, Event
+from engine.store.timeline import canonical_json, event_hash, events_of, plain
+
+FORMATS = ("text", "json", "csv", "html")
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    """Whether the case's chain recomputes: ``ok`` and, when not, the seqs that fail."""
+
+    ok: bool
+    broken: tuple[int, ...]
+    last_hash: str | None
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"chain intact ({self.last_hash or 'empty'})"
+        return "CHAIN BROKEN at event(s) " + ", ".join(f"#{seq}" for seq in self.broken)
+
+
+def render_timeline(session: Any, case: Case, fmt: str = "text") -> str:
+    """The timeline of ``case`` in ``fmt`` (text|json|csv|html)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown timeline format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    events = events_of(session, case)
+    status = chain_status(case, events)
+    if fmt == "json":
+        return json.dumps({
+            "case": plain(_header(session, case)),
+            "events": [plain(_event_dict(ev)) for ev in events],
+            "chain": {"ok": status.ok, "broken": list(status.broken), "last_hash": status.last_hash},
+        }, indent=2, ensure_ascii=False, sort_keys=True)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=";")
+        writer.writerow(["seq", "occurred_on", "recorded_at", "kind", "actor", "summary", "payload", "hash"])
+        for ev in events:
+            writer.writerow([ev.seq, ev.occurred_on.isoformat(), ev.recorded_at.isoformat(), ev.kind,
+                             ev.actor or "", summary(ev), canonical_json(ev.payload), ev.hash])
+        return out.getvalue()
+    header = _header(session, case)
+    if fmt == "html":
+        return _HTML.render(case=header, events=[(ev, summary(ev)) for ev in events], status=status)
+    lines = [f"Case {header['ref']} — {header['state']} — debtor {header['debtor']['name']} "
+             f"({header['debtor']['ref']}) — balance {header['balance']} {header['currency']}"]
+    lines += [f"{ev.seq:>4}  {ev.occurred_on.isoformat()}  {ev.kind:<13} {summary(ev)}"
+              + (f"  [{ev.actor}]" if ev.actor else "") for ev in events]
+    lines.append(str(status))
+    return "\n".join(lines) + "\n"
+
+
+def chain_status(case: Case, events: list[Event]) -> ChainStatus:
+    """Recompute one case's chain (see engine.store.timeline.verify for the whole store)."""
+    broken, prev = [], None
+    for expected, ev in enumerate(events, start=1):
+        if ev.seq != expected or ev.prev_hash != prev or event_hash(ev) != ev.hash:
+            broken.append(ev.seq)
+        prev = ev.hash
+    if (case.event_count or 0) != len(events) or case.last_hash != prev:
+        broken.append(len(events) + 1)  # the tail was cut or the case row disagrees
+    return ChainStatus(not broken, tuple(broken), prev)
+
+
+def summary(ev: Event) -> str:
+    """One line in French-neutral English saying what happened."""
+    p = ev.payload or {}
+    if ev.kind == "state_change":
+        why = f" — {p['reason']}" if p.get("reason") else ""
+        return f"{p.get('source')} → {p.get('dest')} ({p.get('trigger')}){why}"
+    if ev.kind == "letter":
+        return f"{p.get('channel', 'letter')}: {p.get('template')} → {p.get('path')} (sha256 {str(p.get('sha256'))[:12]}…)"
+    if ev.kind in ("payment", "credit_note"):
+        invoices = ", ".join(f"{i['number']} {i['amount']}" for i in p.get("invoices", []))
+        ref = p.get("reference") or p.get("credit_note") or ""
+        return f"{p.get('amount')} {ref} ({invoices})".replace("  ", " ")
+    if ev.kind == "case_opened":
+        numbers = ", ".join(i["number"] for i in p.get("invoices", []))
+        return f"opened in {p.get('workflow')} v{p.get('version')} for {numbers}"
+    if ev.kind == "invoice_added":
+        inv = p.get("invoice", {})
+        return f"invoice {inv.get('number')} {inv.get('amount')} due {inv.get('due_date')} joined the case"
+    if ev.kind == "jump":
+        return f"{p.get('from')} → {p.get('to')} by hand — {p.get('reason')}"
+    if ev.kind == "promise":
+        return f"promise to pay by {p.get('until')}" + (f" — {p['reason']}" if p.get("reason") else "")
+    if p.get("reason") or p.get("text"):
+        return str(p.get("reason") or p.get("text"))
+    if set(p) <= {"reason"}:
+        return ev.kind  # an action recorded without a reason (e.g. resume): its name says it all
+    return canonical_json(p)
+
+
+def _event_dict(ev: Event) -> dict[str, Any]:
+    return {"seq": ev.seq, "kind": ev.kind, "occurred_on": ev.occurred_on, "recorded_at": ev.recorded_at,
+            "actor": ev.actor, "step_key": ev.step_key, "payload": ev.payload, "prev_hash": ev.prev_hash,
+            "hash": ev.hash}
+
+
+def _header(session: Any, case: Case) -> dict[str, Any]:
+    creditor = session.get(Creditor, case.creditor_id)
+    debtor = session.get(Debtor, case.debtor_id)
+    invoices = [{"currency": b.invoice.currency, "number": b.invoice.number, "issue_date": b.invoice.issue_date,
+                 "due_date": b.invoice.due_date, "amount": b.invoice.amount, "paid": b.paid, "open": b.open}
+                for b in ledger.invoice_balances(session, case.id)]
+    principal = sum((i["amount"] for i in invoices), Decimal("0.00"))
+    paid = sum((i["paid"] for i in invoices), Decimal("0.00"))
+    return {
+        "ref": case.ref, "state": case.state, "workflow": f"{case.workflow_name} v{case.workflow_version}",
+        "opened_on": case.opened_on, "closed": case.closed,
+        "currency": invoices[0]["currency"] if invoices else "EUR",
+        "creditor": _party(creditor), "debtor": _party(debtor), "invoices": invoices,
+        "principal": principal, "paid": paid, "balance": principal - paid,
+    }
+
+
+def _party(row: Any) -> dict[str, Any]:
+    if row is None:
+        return {"ref": "?", "name": "?", "address": "", "siren": None}
+    address = ", ".join(part for part in (row.address_line1, row.address_line2,
+                                          " ".join(p for p in (row.postal_code, row.city) if p), row.country) if part)
+    return {"ref": row.ref, "name": row.name, "address": address, "siren": row.siren}
+
+
+# French names of event kinds, for the page a lawyer files.
+KIND_LABELS = {
+    "case_opened": "ouverture", "invoice_added": "facture ajoutée", "state_change": "étape",
+    "letter": "courrier", "payment": "paiement", "credit_note": "avoir", "dispute": "contestation",
+    "resolve": "fin de contestation", "promise": "promesse de paiement", "hold": "suspension",
+    "resume": "reprise", "jump": "changement manuel", "note": "note",
+}
+
+# Our own template (not a user's): a plain autoescaping environment is enough.
+_ENV = Environment(autoescape=True)
+_ENV.filters["money"] = lambda amount, currency="EUR": format_amount(Decimal(str(amount)), currency)
+_ENV.filters["day"] = lambda on: format_date(on) if on else ""
+_ENV.filters["kind"] = lambda kind: KIND_LABELS.get(kind, kind)
+
+_HTML = _ENV.from_string("""<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><title>Chronologie du dossier {{ case.ref }}</title>
+<style>
+body{font:11pt/1.4 Georgia,"Times New Roman",serif;color:#111;max-width:60em;margin:2em auto;padding:0 1em}
+h1{font-size:16pt;margin:0 0 .2em} h2{font-size:12pt;margin:1.4em 0 .4em;border-bottom:1px solid #999}
+table{border-collapse:collapse;width:100%;font-size:10pt} th,td{border:1px solid #bbb;padding:.25em .4em;
+vertical-align:top;text-align:left} th{background:#eee} td.num{text-align:right;white-space:nowrap}
+.parties{display:flex;gap:2em} .parties div{flex:1} .hash{font-family:monospace;font-size:8pt;color:#555}
+.ok{color:#064} .bad{color:#a00;font-weight:bold}
+@media print{body{margin:0;max-width:none} h2{break-after:avoid} tr{break-inside:avoid}
+ thead{display:table-header-group} @page{size:A4;margin:15mm}}
+</style></head><body>
+<h1>Chronologie du dossier {{ case.ref }}</h1>
+<p>Procédure {{ case.workflow }} — état : <strong>{{ case.state }}</strong> — ouvert le {{ case.opened_on|day }}</p>
+<div class="parties">
+ <div><h2>Créancier</h2><p>{{ case.creditor.name }}<br>{{ case.creditor.address }}
+ {% if case.creditor.siren %}<br>SIREN {{ case.creditor.siren }}{% endif %}</p></div>
+ <div><h2>Débiteur</h2><p>{{ case.debtor.name }} ({{ case.debtor.ref }})<br>{{ case.debtor.address }}
+ {% if case.debtor.siren %}<br>SIREN {{ case.debtor.siren }}{% endif %}</p></div>
+</div>
+<h2>Factures</h2>
+<table><thead><tr><th>Facture</th><th>Émise le</th><th>Échéance</th><th>Montant TTC</th><th>Réglé</th><th>Reste dû</th></tr></thead>
+<tbody>{% for i in case.invoices %}<tr><td>{{ i.number }}</td><td>{{ i.issue_date|day }}</td><td>{{ i.due_date|day }}</td>
+<td class="num">{{ i.amount|money(i.currency) }}</td><td class="num">{{ i.paid|money(i.currency) }}</td><td class="num">{{ i.open|money(i.currency) }}</td></tr>{% endfor %}
+<tr><th colspan="3">Total</th><th class="num">{{ case.principal|money(case.currency) }}</th><th class="num">{{ case.paid|money(case.currency) }}</th>
+<th class="num">{{ case.balance|money(case.currency) }}</th></tr></tbody></table>
+<h2>Événements</h2>
+<table><thead><tr><th>#</th><th>Date</th><th>Nature</th><th>Détail</th><th>Par</th><th>Empreinte</th></tr></thead>
+<tbody>{% for ev, text in events %}<tr><td>{{ ev.seq }}</td><td class="num">{{ ev.occurred_on|day }}</td><td>{{ ev.kind|kind }}</td>
+<td>{{ text }}</td><td>{{ ev.actor or "" }}</td><td class="hash">{{ ev.hash[:16] }}…</td></tr>{% endfor %}</tbody></table>
+<h2>Intégrité</h2>
+{% if status.ok %}<p class="ok">Chaîne d'empreintes SHA-256 vérifiée : intacte ({{ events|length }} événements,
+dernière empreinte <span class="hash">{{ status.last_hash }}</span>).</p>
+{% else %}<p class="bad">Chaîne d'empreintes rompue aux événements {{ status.broken|join(", ") }} :
+ce relevé ne doit pas être produit sans vérification.</p>{% endif %}
+</body></html>
+""")

@@ -1,0 +1,277 @@
+"""The case store: one database (a SQLite file, or PostgreSQL), sessions, schema upgrades, claims.
+
+``connect(url)`` gives a ``Store``; ``with store.session() as s:`` is one unit of work that commits
+on success and rolls back on error. The schema is Alembic's (engine/migrations), run from code so an
+installed package can upgrade a database without an ini file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, select
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.errors import RelanceError
+from engine.store.models import Case, Creditor
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class StoreError(RelanceError):
+    """The database cannot be used: a bad URL, an unreachable server, a schema out of date."""
+
+
+class Store:
+    """A database the engine reads and writes; cheap to share, one per process."""
+
+    def __init__(self, bind: Engine) -> None:
+        # `bind`, SQLAlchemy's word for what sessions run on: relance's own engine is core.machine.
+        self.bind = bind
+        self.url: URL = bind.url
+        self._sessions = sessionmaker(bind, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str | Path, *, upgrade: bool = False) -> Store:
+        """Open the database at ``url`` (a URL or a SQLite file path); check it answers."""
+        engine = create_store_engine(url)
+        store = cls(engine)
+        try:
+            with engine.connect():
+                pass
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise StoreError(f"cannot connect to {store.display_url}: {_first_line(exc)}") from exc
+        if upgrade:
+            store.upgrade()
+        return store
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password hidden, for messages."""
+        return self.url.render_as_string(hide_password=True)
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.url.get_backend_name() == "postgresql"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One unit of work: commits when the block ends, rolls back if it raises."""
+        with self._sessions() as session:
+            with session.begin():
+                yield session
+
+    @contextmanager
+    def rehearsal(self) -> Iterator[Any]:
+        """Sessions whose commits all vanish at the end: for dry runs.
+
+        Yields a factory of context managers like ``session()``; each unit of work becomes a
+        savepoint inside one outer transaction that is rolled back.
+        """
+        with self.bind.connect() as conn:
+            outer = conn.begin()
+            factory = sessionmaker(bind=conn, join_transaction_mode="create_savepoint",
+                                   expire_on_commit=False)
+
+            @contextmanager
+            def unit() -> Iterator[Session]:
+                with factory() as session:
+                    with session.begin():
+                        yield session
+
+            try:
+                yield unit
+            finally:
+                outer.rollback()
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` (default: the newest); a new database starts here."""
+        from alembic import command
+
+        with self.bind.begin() as conn:
+            config = _alembic_config(conn)
+            command.upgrade(config, revision)
+
+    def current_revision(self) -> str | None:
+        """The schema revision the database is at, or None for an empty database."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.bind.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        """The newest revision this code knows."""
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
+
+    def check_schema(self) -> None:
+        """Raise StoreError unless the schema is at head (so commands fail with advice, not SQL)."""
+        current, head = self.current_revision(), self.head_revision()
+        if current != head:
+            raise StoreError(
+                f"database {self.display_url} is at schema revision {current or 'none (empty)'}, "
+                f"this version of relance needs {head}: run `relance db upgrade`"
+            )
+
+    def table_names(self) -> list[str]:
+        return inspect(self.bind).get_table_names()
+
+    def dispose(self) -> None:
+        self.bind.dispose()
+
+
+def connect(url: str | Path, *, upgrade: bool = False) -> Store:
+    """Open a store; see ``Store.open``."""
+    return Store.open(url, upgrade=upgrade)
+
+
+def normalize_url(url: str | Path) -> URL:
+    """Parse a database URL; a bare path means a SQLite file, ``postgresql://`` means psycopg 3."""
+    text = str(url).strip()
+    if not text:
+        raise StoreError("empty database URL")
+    if "://" not in text:
+        return URL.create("sqlite", database=str(Path(text).expanduser().resolve()))
+    if text.startswith("postgres://"):  # Heroku-style alias
+        text = "postgresql://" + text[len("postgres://"):]
+    try:
+        parsed = make_url(text)
+    except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a port that is not a number
+        raise StoreError(f"bad database URL {text!r}: {exc}") from exc
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise StoreError(
+            f"unsupported database {backend!r} in {parsed.render_as_string(hide_password=True)}: "
+            "use sqlite:///path/to/file.sqlite or postgresql://user@host/db"
+        )
+    return parsed
+
+
+def create_store_engine(url: str | Path) -> Engine:
+    """An SQLAlchemy engine tuned per backend (SQLite: WAL, foreign keys, busy timeout)."""
+    parsed = normalize_url(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            database = parsed.database
+            if database and database != ":memory:":
+                folder = Path(database).parent
+                if not folder.is_dir():
+                    raise StoreError(f"cannot open SQLite file {database}: folder {folder} does not exist")
+            engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+            _tune_sqlite(engine)
+            return engine
+        return create_engine(parsed, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise StoreError(f"cannot use database URL {parsed.render_as_string(hide_password=True)}: {exc}") from exc
+    except ImportError as exc:  # a driver that is not installed (postgresql+psycopg2://, +asyncpg)
+        raise StoreError(
+            f"cannot use database URL {parsed.render_as_string(hide_password=True)}: its driver is not "
+            f"installed ({exc}); for PostgreSQL write postgresql+psycopg://user@host/db"
+        ) from None
+
+
+def claim_due_cases(
+    session: Session,
+    as_of: date,
+    *,
+    after_id: int = 0,
+    limit: int = 500,
+    workflow_name: str | None = None,
+    workflow_version: int | None = None,
+    lock: bool = False,
+) -> list[int]:
+    """Ids of cases due for a look on ``as_of`` (next_check_at <= as_of), in id order.
+
+    Closed cases have no next_check_at, except when a payment arrived after they closed (a payment
+    after litigation still settles the case), so they are not filtered out here.
+
+    The one place that decides which cases a run touches: keyset pagination on id keeps it
+    streaming, and ``lock=True`` on PostgreSQL takes row locks with SKIP LOCKED so concurrent
+    workers split the work instead of waiting on each other (held until the session ends).
+    """
+    query = (
+        select(Case.id)
+        .where(Case.next_check_at <= as_of, Case.id > after_id)
+        .order_by(Case.id)
+        .limit(limit)
+    )
+    if workflow_name is not None:
+        query = query.where(Case.workflow_name == workflow_name)
+    if workflow_version is not None:
+        query = query.where(Case.workflow_version == workflow_version)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def ensure_creditor(session: Session, ref: str, **fields: Any) -> Creditor:
+    """The creditor with this ref, created (name defaults to the ref) or updated with ``fields``."""
+    creditor = session.scalar(select(Creditor).where(Creditor.ref == ref))
+    if creditor is None:
+        fields.setdefault("name", ref)
+        fields.setdefault("country", "FR")
+        creditor = Creditor(ref=ref, **fields)
+        session.add(creditor)
+        session.flush()
+    else:
+        for key, value in fields.items():
+            setattr(creditor, key, value)
+    return creditor
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    """WAL and foreign keys on every connection; let SQLAlchemy, not pysqlite, open transactions.
+
+    pysqlite's own transaction handling breaks SAVEPOINT and transactional DDL; the documented
+    recipe is to switch it off and emit BEGIN ourselves.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+def _alembic_config(connection: Any) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+__all__ = [
+    "Store",
+    "StoreError",
+    "claim_due_cases",
+    "connect",
+    "create_store_engine",
+    "ensure_creditor",
+    "normalize_url",
+]

@@ -1,0 +1,63 @@
+"""Workflow versions kept in the store: a case runs to its end on the rules it started with.
+
+The first time a workflow version is used, its file's text is stored. Editing the file without
+raising `version` is refused (the cases already under way would silently change rules); after a
+raise, new cases start on the new version and older cases go on with the text kept for theirs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import RelanceError
+from engine.store.models import Case, WorkflowVersion
+from engine.core.workflow import Workflow, load_workflow
+
+
+class WorkflowVersionError(RelanceError):
+    """A workflow file changed without a new version number."""
+
+
+def register(session: Session, workflow: Workflow, source: str) -> None:
+    """Keep `source` as the text of `workflow`'s version, or check it is the text already kept."""
+    kept = session.scalar(select(WorkflowVersion).where(
+        WorkflowVersion.name == workflow.name, WorkflowVersion.version == workflow.version))
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    if kept is None:
+        session.add(WorkflowVersion(name=workflow.name, version=workflow.version, digest=digest, source=source,
+                                    first_used=datetime.now(timezone.utc).replace(tzinfo=None)))
+        session.flush()
+    elif kept.digest != digest:
+        raise WorkflowVersionError(
+            f"{workflow.path}: the file changed but its version is still {workflow.version}; cases already "
+            f"started on version {workflow.version} must keep its rules: set `version: {workflow.version + 1}`"
+        )
+
+
+def older_versions(session: Session, current: Workflow) -> list[Workflow]:
+    """The earlier versions of `current` that open cases still run on, rebuilt from their kept text.
+
+    Their letters come from the current workflow's folder (a template edit applies to every case).
+    """
+    in_use = session.scalars(
+        select(Case.workflow_version).where(Case.workflow_name == current.name, Case.closed.is_(False),
+                                            Case.workflow_version != current.version).distinct()
+    ).all()
+    return [version_of(session, current.name, version, current.path) for version in sorted(in_use)]
+
+
+def version_of(session: Session, name: str, version: int, path: Path) -> Workflow:
+    """Workflow `name` as it was at `version` (its text from the store; `path` anchors the letters)."""
+    kept = session.scalar(select(WorkflowVersion).where(
+        WorkflowVersion.name == name, WorkflowVersion.version == version))
+    if kept is None:
+        raise WorkflowVersionError(
+            f"cases run on {name} version {version}, whose text was never kept: restore that version of "
+            f"{path} or move the cases with `relance case jump`"
+        )
+    return load_workflow(path, source=kept.source)
