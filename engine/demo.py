@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from engine.app import App
 from engine.cases.steps import act
 from engine.core.money import parse_date
+from engine.store.events import PaymentReceived
 from engine.store.models import Case, Debtor, Document, Event, Invoice
 from engine.reports.aging import aging
 from engine.reports.funnel import funnel
@@ -171,8 +172,8 @@ def _summarise(app: App, result: DemoResult) -> None:
             select(Case.state, func.count(Case.id)).group_by(Case.state)).all()))
         result.letters_by_template.update(dict(session.execute(
             select(Document.template, func.count(Document.id.distinct())).group_by(Document.template)).all()))
-        for payload in session.scalars(select(Event.payload).where(Event.kind == "payment")):
-            result.recovered += Decimal(str(payload.get("amount", 0)))
+        for payload in session.scalars(select(Event.payload).where(Event.kind == PaymentReceived.kind)):
+            result.recovered += PaymentReceived.from_json(payload).amount
         showcase = _showcase_case(session)
         if showcase is not None:
             result.timeline_html = output / f"timeline-{showcase.ref}.html"

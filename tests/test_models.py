@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.store.database import connect, ensure_creditor
 from engine.store.models import Case, Debtor, Event
+from engine.store.events import PaymentReceived, StateChange
 from engine.store.timeline import AppendOnlyError, append_event
 
 
@@ -54,7 +55,7 @@ def test_events_cannot_be_updated_or_deleted_through_the_orm(store) -> None:
         s.add(debtor)
         s.flush()
         case = _case(s, creditor.id, debtor.id)
-        append_event(s, case, "note", date(2025, 1, 3), {"text": "called", "amount": Decimal("1.50")})
+        append_event(s, case, PaymentReceived(Decimal("1.50"), "called"), date(2025, 1, 3))
     with pytest.raises(AppendOnlyError):
         with store.session() as s:
             event = s.query(Event).one()
@@ -70,7 +71,7 @@ def test_events_cannot_be_updated_or_deleted_through_the_orm(store) -> None:
             s.execute(delete(Event))
     with store.session() as s:
         event = s.query(Event).one()
-        assert event.payload == {"text": "called", "amount": "1.50"}
+        assert event.payload == {"amount": "1.50", "reference": "called", "invoices": [], "unallocated": None}
         assert isinstance(event.recorded_at, datetime)
 
 
@@ -81,7 +82,9 @@ def test_a_second_event_with_the_same_step_key_is_refused(store) -> None:
         s.add(debtor)
         s.flush()
         case_id = _case(s, creditor.id, debtor.id).id
-        append_event(s, s.get(Case, case_id), "state_change", date(2025, 1, 3), {}, step_key="1:reminder1")
+        append_event(s, s.get(Case, case_id), StateChange("escalate", "due", "reminder1"), date(2025, 1, 3),
+                     step_key="1:reminder1")
     with pytest.raises(IntegrityError):
         with store.session() as s:
-            append_event(s, s.get(Case, case_id), "state_change", date(2025, 1, 3), {}, step_key="1:reminder1")
+            append_event(s, s.get(Case, case_id), StateChange("escalate", "due", "reminder1"), date(2025, 1, 3),
+                     step_key="1:reminder1")

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from engine.core.claim import InvoiceDebt, RateTable, claim, load_rates
 from engine.core.case import Action, Step
 from engine.letters import Creditor, InvoiceLine, LetterData, Party, PastStep, render_letter, to_pdf
 from engine.store import ledger
+from engine.store.events import StateChange, read_event
 from engine.store.models import Case, Debtor, Document, Event
 from engine.core.workflow import Workflow
 
@@ -120,34 +122,34 @@ def kind_states(workflow: Workflow, kind: str) -> set[str]:
 
 def _entered_on(session: Session, case: Case, states: set[str]) -> date | None:
     """The day the case first entered one of `states` (e.g. the formal notice: B2C interest runs from it)."""
-    for event in session.scalars(
-        select(Event).where(Event.case_id == case.id, Event.kind == "state_change").order_by(Event.seq)
-    ):
-        if event.payload.get("dest") in states:
-            return date.fromisoformat(str(event.occurred_on))
+    for on, change in _state_changes(session, case):
+        if change.dest in states:
+            return on
     return None
 
 
 def _history(session: Session, case: Case, workflow: Workflow) -> list[PastStep]:
     """The contacts already made (letters, calls, e-mails), oldest first: relance 2 must recall them."""
     past = []
+    latest = f"{case.step_count}:"
+    for on, change, key in _state_changes(session, case, with_keys=True):
+        if key is not None and key.startswith(latest):
+            continue  # the step being written is already in the timeline (same transaction): it is not "earlier"
+        label = workflow.states[change.dest].label if change.dest in workflow.states else change.dest
+        past.extend(PastStep(on=on, label=label or change.dest, channel=action.kind) for action in change.actions)
+    return past
+
+
+def _state_changes(session: Session, case: Case, *, with_keys: bool = False) -> list[Any]:
+    """The case's state changes in order, typed: (day, StateChange) or (day, StateChange, step key)."""
+    found = []
     for event in session.scalars(
-        select(Event).where(Event.case_id == case.id, Event.kind == "state_change").order_by(Event.seq)
+        select(Event).where(Event.case_id == case.id, Event.kind == StateChange.kind).order_by(Event.seq)
     ):
-        dest = event.payload.get("dest")
-        label = workflow.states[dest].label if dest in workflow.states else dest
-        for action in event.payload.get("actions") or ():
-            past.append(PastStep(on=event.occurred_on, label=label or str(dest), channel=action["kind"]))
-    # The step being written is already in the timeline (same transaction): it is not "earlier".
-    latest = case.step_count
-    return past[: max(len(past) - _actions_of_step(session, case, latest), 0)]
-
-
-def _actions_of_step(session: Session, case: Case, step_count: int) -> int:
-    event = session.scalar(
-        select(Event).where(Event.case_id == case.id, Event.step_key.like(f"{step_count}:%"))
-    )
-    return len(event.payload.get("actions") or ()) if event is not None else 0
+        change = read_event(event.kind, event.payload)
+        assert isinstance(change, StateChange)
+        found.append((event.occurred_on, change, event.step_key) if with_keys else (event.occurred_on, change))
+    return found
 
 
 def _party(debtor: Debtor) -> Party:

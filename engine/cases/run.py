@@ -14,7 +14,6 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import false, func, select
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +23,7 @@ from engine.cases.desk import Perform
 from engine.cases.steps import apply_steps, case_state, reconcile
 from engine.core.machine import Escalator, EscalationError
 from engine.store import ledger
+from engine.store.events import CaseOpened, InvoiceAdded, InvoiceFacts
 from engine.store.models import Case, Creditor, Debtor, Invoice
 from engine.store.database import Store, claim_due_cases
 from engine.store.timeline import append_event
@@ -205,10 +205,8 @@ def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: dat
     session.flush()
     invoice.case_id = case.id
     debtor_ref = session.get_one(Debtor, invoice.debtor_id).ref
-    append_event(session, case, "case_opened", as_of, {
-        "workflow": workflow.name, "version": workflow.version, "debtor": debtor_ref,
-        "state": workflow.initial, "invoices": [_invoice_facts(invoice)],
-    })
+    append_event(session, case, CaseOpened(workflow.name, workflow.version, debtor_ref, workflow.initial,
+                                           (_invoice_facts(invoice),)), as_of)
     return case
 
 
@@ -216,12 +214,11 @@ def _join_case(session: Session, case: Case, invoice: Invoice, as_of: date) -> N
     invoice.case_id = case.id
     case.due_date = min(case.due_date, invoice.due_date)
     case.next_check_at = as_of if case.next_check_at is None else min(case.next_check_at, as_of)
-    append_event(session, case, "invoice_added", as_of, {"invoice": _invoice_facts(invoice)})
+    append_event(session, case, InvoiceAdded(_invoice_facts(invoice)), as_of)
 
 
-def _invoice_facts(invoice: Invoice) -> dict[str, Any]:
-    return {"number": invoice.number, "amount": invoice.amount, "issue_date": invoice.issue_date,
-            "due_date": invoice.due_date}
+def _invoice_facts(invoice: Invoice) -> InvoiceFacts:
+    return InvoiceFacts(invoice.number, invoice.amount, invoice.issue_date, invoice.due_date)
 
 
 def _advance_one(unit: Unit, escalator: Escalator, as_of: date, perform: Perform | None, report: RunReport, *,

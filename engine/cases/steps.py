@@ -14,9 +14,24 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.cases.desk import Perform
-from engine.core.case import Action, CaseState, Step
+from engine.core.case import CaseState, Step
 from engine.core.machine import Escalator, EscalationError
 from engine.store import ledger
+from engine.store.events import (
+    ActionFacts,
+    Dispute,
+    EventPayload,
+    Hold,
+    InvoiceShare,
+    Jump,
+    LetterSent,
+    Note,
+    PaymentReceived,
+    Promise,
+    Resolve,
+    Resume,
+    StateChange,
+)
 from engine.store.models import Case, Document, Payment
 from engine.store.timeline import append_event
 
@@ -79,10 +94,10 @@ def apply_steps(
     for step in steps:
         case_row.step_count = (case_row.step_count or 0) + 1
         key = f"{case_row.step_count}:{step.dest}"
-        change = append_event(session, case_row, "state_change", step.on, {
-            "trigger": step.trigger, "source": step.source, "dest": step.dest, "facts": step.facts,
-            "reason": step.reason, "actions": [_action_facts(a) for a in step.actions],
-        }, actor=step.by or actor, step_key=key)
+        change = append_event(session, case_row, StateChange(
+            trigger=step.trigger, source=step.source, dest=step.dest, facts=step.facts, reason=step.reason,
+            actions=tuple(ActionFacts(a.kind, a.state, a.template, a.pay_within_days) for a in step.actions),
+        ), step.on, actor=step.by or actor, step_key=key)
         for index, action in enumerate(step.actions):
             document = perform(session, case_row, step, action) if perform is not None else None
             if document is None:
@@ -92,10 +107,10 @@ def apply_steps(
             document.state = step.dest
             document.template = document.template or action.template
             document.created_at = document.created_at or change.recorded_at
-            letter = append_event(session, case_row, "letter", step.on, {
-                "template": document.template, "path": document.path, "sha256": document.sha256,
-                "channel": action.kind, "state": step.dest, "step_key": key,
-            }, actor=step.by or actor)
+            letter = append_event(session, case_row, LetterSent(
+                template=document.template, path=document.path, sha256=document.sha256,
+                channel=action.kind, state=step.dest, step_key=key,
+            ), step.on, actor=step.by or actor)
             session.flush()  # the letter event's id, so the document row is inserted complete
             document.event_id = letter.id
             session.add(document)
@@ -125,28 +140,29 @@ def act(
     """
     state = case_state(session, case_row, on)
     steps = reconcile(session, case_row, state, escalator, on)
-    payload: dict[str, Any] = {"reason": reason}
+    event: EventPayload
     if action == "dispute":
-        steps += escalator.dispute(state, on, reason or "", by=by)
+        event, steps = Dispute(reason), steps + escalator.dispute(state, on, reason or "", by=by)
     elif action == "resolve":
-        steps += escalator.resolve_dispute(state, on, reason or "", by=by)
+        event, steps = Resolve(reason), steps + escalator.resolve_dispute(state, on, reason or "", by=by)
     elif action == "promise":
         if until is None:
             raise EscalationError("a promise needs a date (until)")
-        payload["until"] = until
-        steps += escalator.promise(state, until, on, by=by)
+        event, steps = Promise(reason, until), steps + escalator.promise(state, until, on, by=by)
     elif action == "hold":
-        steps += escalator.hold(state, on, reason or "", by=by)
+        event, steps = Hold(reason), steps + escalator.hold(state, on, reason or "", by=by)
     elif action == "resume":
-        steps += escalator.resume(state, on, by=by)
+        event, steps = Resume(reason), steps + escalator.resume(state, on, by=by)
     elif action == "jump":
         if dest is None:
             raise EscalationError("a jump needs a destination state")
-        payload.update({"from": state.state, "to": dest})
+        event = Jump(reason, from_=state.state, to=dest)
         steps += escalator.jump(state, dest, on, reason or "", by=by)
-    elif action != "note":
+    elif action == "note":
+        event = Note(reason)
+    else:
         raise EscalationError(f"unknown case action {action!r}")
-    append_event(session, case_row, action, on, payload, actor=by)
+    append_event(session, case_row, event, on, actor=by)
     apply_steps(session, case_row, state, steps, escalator, perform, actor=by)
     return steps
 
@@ -173,11 +189,10 @@ def record_payment(
     owed = ledger.open_invoices(session, case_id=case_row.id).get(case_row.debtor_id, [])
     shares, left = ledger.allocate(amount, owed)
     ledger.record_allocations(session, [(payment.id, share) for share in shares])
-    append_event(session, case_row, "payment", on, {
-        "amount": amount, "reference": reference,
-        "invoices": [{"number": share.invoice.number, "amount": share.amount} for share in shares],
-        "unallocated": left,
-    }, actor=by)
+    append_event(session, case_row, PaymentReceived(
+        amount=amount, reference=reference,
+        invoices=tuple(InvoiceShare(share.invoice.number, share.amount) for share in shares), unallocated=left,
+    ), on, actor=by)
     if case_row.next_check_at is None or case_row.next_check_at > on:
         case_row.next_check_at = on  # the next run (or reconcile) tells the escalator
     session.flush()
@@ -204,11 +219,6 @@ def _store_state(case_row: Case, state: CaseState, escalator: Escalator, as_of: 
     if following is not None and strict and as_of is not None and following <= as_of:
         following = as_of + timedelta(days=1)  # at most one timed step per case per run day
     case_row.next_check_at = following
-
-
-def _action_facts(action: Action) -> dict[str, Any]:
-    return {"kind": action.kind, "state": action.state, "template": action.template,
-            "pay_within_days": action.pay_within_days}
 
 
 def _cents(value: Any) -> Decimal:

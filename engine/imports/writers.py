@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from engine.core.money import MoneyError, parse_amount, parse_date
 from engine.imports.csvfile import RawRow
 from engine.store import ledger
+from engine.store.events import CreditNoteApplied, EventPayload, InvoiceShare, PaymentReceived
 from engine.store.models import Case, CreditNote, Debtor, Invoice, Payment
 from engine.store.timeline import append_event
 
@@ -322,15 +323,11 @@ class PaymentWriter:
             if case is None:
                 continue  # closed cases too: a payment after litigation still settles the case
             values = values_of[source_id]
-            payload = {
-                "amount": sum((share.amount for share in shares), ZERO),
-                "invoices": [{"number": share.invoice.number, "amount": share.amount} for share in shares],
-            }
-            if self.credit_notes:
-                payload["credit_note"] = values["credit_note_number"]
-            else:
-                payload["reference"] = values["reference"]
-            append_event(session, case, "credit_note" if self.credit_notes else "payment", values["date"], payload)
+            amount = sum((share.amount for share in shares), ZERO)
+            applied = tuple(InvoiceShare(share.invoice.number, share.amount) for share in shares)
+            event: EventPayload = (CreditNoteApplied(amount, values["credit_note_number"], applied) if self.credit_notes
+                                   else PaymentReceived(amount, values["reference"], applied))
+            append_event(session, case, event, values["date"])
             if case.next_check_at is None or case.next_check_at > values["date"]:
                 case.next_check_at = values["date"]
             outcome.events += 1

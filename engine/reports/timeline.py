@@ -17,6 +17,7 @@ from jinja2 import Environment
 
 from engine.core.money import format_amount, format_date
 from engine.store import ledger
+from engine.store.events import KIND_LABELS, read_event
 from engine.store.models import Case, Creditor, Debtor, Event
 from engine.store.timeline import canonical_json, event_hash, events_of, plain
 
@@ -81,32 +82,8 @@ def chain_status(case: Case, events: list[Event]) -> ChainStatus:
 
 
 def summary(ev: Event) -> str:
-    """One line in French-neutral English saying what happened."""
-    p = ev.payload or {}
-    if ev.kind == "state_change":
-        why = f" — {p['reason']}" if p.get("reason") else ""
-        return f"{p.get('source')} → {p.get('dest')} ({p.get('trigger')}){why}"
-    if ev.kind == "letter":
-        return f"{p.get('channel', 'letter')}: {p.get('template')} → {p.get('path')} (sha256 {str(p.get('sha256'))[:12]}…)"
-    if ev.kind in ("payment", "credit_note"):
-        invoices = ", ".join(f"{i['number']} {i['amount']}" for i in p.get("invoices", []))
-        ref = p.get("reference") or p.get("credit_note") or ""
-        return f"{p.get('amount')} {ref} ({invoices})".replace("  ", " ")
-    if ev.kind == "case_opened":
-        numbers = ", ".join(i["number"] for i in p.get("invoices", []))
-        return f"opened in {p.get('workflow')} v{p.get('version')} for {numbers}"
-    if ev.kind == "invoice_added":
-        inv = p.get("invoice", {})
-        return f"invoice {inv.get('number')} {inv.get('amount')} due {inv.get('due_date')} joined the case"
-    if ev.kind == "jump":
-        return f"{p.get('from')} → {p.get('to')} by hand — {p.get('reason')}"
-    if ev.kind == "promise":
-        return f"promise to pay by {p.get('until')}" + (f" — {p['reason']}" if p.get("reason") else "")
-    if p.get("reason") or p.get("text"):
-        return str(p.get("reason") or p.get("text"))
-    if set(p) <= {"reason"}:
-        return ev.kind  # an action recorded without a reason (e.g. resume): its name says it all
-    return canonical_json(p)
+    """One sentence in French saying what happened (the event kind's own ``describe``)."""
+    return read_event(ev.kind, ev.payload).describe()
 
 
 def _event_dict(ev: Event) -> dict[str, Any]:
@@ -139,14 +116,6 @@ def _party(row: Any) -> dict[str, Any]:
                                           " ".join(p for p in (row.postal_code, row.city) if p), row.country) if part)
     return {"ref": row.ref, "name": row.name, "address": address, "siren": row.siren}
 
-
-# French names of event kinds, for the page a lawyer files.
-KIND_LABELS = {
-    "case_opened": "ouverture", "invoice_added": "facture ajoutée", "state_change": "étape",
-    "letter": "courrier", "payment": "paiement", "credit_note": "avoir", "dispute": "contestation",
-    "resolve": "fin de contestation", "promise": "promesse de paiement", "hold": "suspension",
-    "resume": "reprise", "jump": "changement manuel", "note": "note",
-}
 
 # Our own template (not a user's): a plain autoescaping environment is enough.
 _ENV = Environment(autoescape=True)

@@ -21,13 +21,8 @@ from typing import Any
 from sqlalchemy import Delete, Update, event, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from engine.store.events import EventPayload, LetterSent, read_event
 from engine.store.models import Case, Document, Event
-
-EVENT_KINDS = frozenset({
-    "case_opened", "invoice_added", "state_change", "letter", "payment", "credit_note",
-    "dispute", "resolve", "promise", "hold", "resume", "jump", "note",
-})
-
 
 class AppendOnlyError(Exception):
     """Someone tried to change or remove a timeline event or a document record."""
@@ -54,31 +49,28 @@ class TamperFinding:
 def append_event(
     session: Session,
     case: Case,
-    kind: str,
+    event: EventPayload,
     occurred_on: date,
-    payload: Mapping[str, Any],
     actor: str | None = None,
     *,
     step_key: str | None = None,
     recorded_at: datetime | None = None,
 ) -> Event:
-    """Add the next event of ``case``'s timeline, hashed and chained to the previous one.
+    """Add ``event`` as the next line of ``case``'s timeline, hashed and chained to the previous one.
 
     ``case`` must be flushed (have an id). The tail of the chain is read from the case row, so
     appending costs no query; the unique (case_id, seq) key rejects a concurrent append.
     """
-    if kind not in EVENT_KINDS:
-        raise ValueError(f"unknown event kind {kind!r}; expected one of {sorted(EVENT_KINDS)}")
     if case.id is None:
         session.flush()
     stamp = (recorded_at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
     row = Event(
         case_id=case.id,
         seq=(case.event_count or 0) + 1,
-        kind=kind,
+        kind=event.kind,
         occurred_on=occurred_on,
         recorded_at=stamp,
-        payload=plain(payload),
+        payload=plain(event.to_json()),
         actor=actor,
         step_key=step_key,
         prev_hash=case.last_hash,
@@ -170,8 +162,9 @@ def verify(session: Session, documents_root: Path | str | None = None) -> list[T
             findings.append(TamperFinding(ref, ev.seq, "link to the previous event is broken (prev_hash differs)"))
         if event_hash(ev) != ev.hash:
             findings.append(TamperFinding(ref, ev.seq, "content altered: its hash no longer matches"))
-        if ev.kind == "letter":
-            letter_hashes[(ev.case_id, ev.id)] = (ev.payload or {}).get("sha256")
+        if ev.kind == LetterSent.kind:
+            letter = read_event(ev.kind, ev.payload)
+            letter_hashes[(ev.case_id, ev.id)] = letter.sha256 if isinstance(letter, LetterSent) else None
         seen[ev.case_id] = (ev.seq, ev.hash)
         session.expunge(ev)
     for case in cases.values():

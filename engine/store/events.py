@@ -1,0 +1,308 @@
+"""The kinds of event a case's timeline holds: for each, its typed payload, its French label, its one line.
+
+Adding a kind of event is one class here: a frozen dataclass that names its ``kind``, its ``label`` (the
+word a lawyer reads in the printable timeline) and how it reads in one French sentence (``describe``).
+Writers build these objects (``append_event`` stores ``to_json()``); readers get them back with
+``read_event``, never by string key. The JSON keys are the field names (``from_`` is stored as
+``from``), so the payloads already stored, and their hash chains, read unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from datetime import date
+from decimal import Decimal
+from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
+
+from engine.core.money import format_amount, format_date
+
+P = TypeVar("P", bound="EventPayload")
+
+
+class EventPayload:
+    """Base of every payload: its kind, its label, and the conversion to and from the stored JSON."""
+
+    kind: ClassVar[str]
+    label: ClassVar[str]
+
+    def describe(self) -> str:
+        """One sentence in French saying what happened."""
+        raise NotImplementedError
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form: field names as keys (``from_`` → ``from``), Decimals and dates as text."""
+        return {_key(f.name): _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_json(cls: type[P], payload: Mapping[str, Any]) -> P:
+        """Read a stored payload back; keys an older version did not write take their defaults."""
+        hints = get_type_hints(cls)
+        values = {}
+        for f in fields(cls):  # type: ignore[arg-type]
+            key = _key(f.name)
+            if key in payload:
+                values[f.name] = _typed(hints[f.name], payload[key])
+            elif f.default is MISSING and f.default_factory is MISSING:
+                values[f.name] = None
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class InvoiceFacts:
+    """An invoice as an event records it."""
+
+    number: str
+    amount: Decimal
+    issue_date: date | None = None
+    due_date: date | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceShare:
+    """The part of a payment or credit note applied to one invoice."""
+
+    number: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class ActionFacts:
+    """An action a step called for (a letter, an e-mail, a call), as planned by the workflow."""
+
+    kind: str
+    state: str
+    template: str | None = None
+    pay_within_days: int | None = None
+
+
+@dataclass(frozen=True)
+class CaseOpened(EventPayload):
+    kind = "case_opened"
+    label = "ouverture"
+
+    workflow: str
+    version: int
+    debtor: str
+    state: str
+    invoices: tuple[InvoiceFacts, ...] = ()
+
+    def describe(self) -> str:
+        numbers = ", ".join(i.number for i in self.invoices)
+        return f"dossier ouvert (procédure {self.workflow} v{self.version}) pour la facture {numbers}"
+
+
+@dataclass(frozen=True)
+class InvoiceAdded(EventPayload):
+    kind = "invoice_added"
+    label = "facture ajoutée"
+
+    invoice: InvoiceFacts
+
+    def describe(self) -> str:
+        due = f", échue le {format_date(self.invoice.due_date)}" if self.invoice.due_date else ""
+        return f"facture {self.invoice.number} de {format_amount(self.invoice.amount)}{due} ajoutée au dossier"
+
+
+@dataclass(frozen=True)
+class StateChange(EventPayload):
+    kind = "state_change"
+    label = "étape"
+
+    trigger: str
+    source: str
+    dest: str
+    facts: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    actions: tuple[ActionFacts, ...] = ()
+
+    def describe(self) -> str:
+        why = f" — {self.reason}" if self.reason else ""
+        return f"passage de « {self.source} » à « {self.dest} » ({TRIGGER_LABELS.get(self.trigger, self.trigger)}){why}"
+
+
+@dataclass(frozen=True)
+class LetterSent(EventPayload):
+    kind = "letter"
+    label = "courrier"
+
+    template: str | None
+    path: str
+    sha256: str
+    channel: str = "letter"
+    state: str | None = None
+    step_key: str | None = None
+
+    def describe(self) -> str:
+        return f"courrier {self.template} ({CHANNEL_LABELS.get(self.channel, self.channel)}) → {self.path}, " \
+               f"SHA-256 {self.sha256}"
+
+
+@dataclass(frozen=True)
+class PaymentReceived(EventPayload):
+    kind = "payment"
+    label = "paiement"
+
+    amount: Decimal
+    reference: str | None = None
+    invoices: tuple[InvoiceShare, ...] = ()
+    unallocated: Decimal | None = None
+
+    def describe(self) -> str:
+        ref = f" (réf. {self.reference})" if self.reference else ""
+        return f"paiement de {format_amount(self.amount)}{ref}{_shares(self.invoices)}"
+
+
+@dataclass(frozen=True)
+class CreditNoteApplied(EventPayload):
+    kind = "credit_note"
+    label = "avoir"
+
+    amount: Decimal
+    credit_note: str | None = None
+    invoices: tuple[InvoiceShare, ...] = ()
+
+    def describe(self) -> str:
+        return f"avoir {self.credit_note or ''} de {format_amount(self.amount)}{_shares(self.invoices)}".replace("  ", " ")
+
+
+@dataclass(frozen=True)
+class _Reasoned(EventPayload):
+    reason: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.label} — {self.reason}" if self.reason else self.label
+
+
+@dataclass(frozen=True)
+class Dispute(_Reasoned):
+    kind = "dispute"
+    label = "contestation"
+
+
+@dataclass(frozen=True)
+class Resolve(_Reasoned):
+    kind = "resolve"
+    label = "fin de contestation"
+
+
+@dataclass(frozen=True)
+class Hold(_Reasoned):
+    kind = "hold"
+    label = "suspension"
+
+
+@dataclass(frozen=True)
+class Resume(_Reasoned):
+    kind = "resume"
+    label = "reprise"
+
+
+@dataclass(frozen=True)
+class Note(_Reasoned):
+    kind = "note"
+    label = "note"
+
+
+@dataclass(frozen=True)
+class Promise(_Reasoned):
+    kind = "promise"
+    label = "promesse de paiement"
+
+    until: date | None = None
+
+    def describe(self) -> str:
+        until = f" au plus tard le {format_date(self.until)}" if self.until else ""
+        why = f" — {self.reason}" if self.reason else ""
+        return f"promesse de paiement{until}{why}"
+
+
+@dataclass(frozen=True)
+class Jump(_Reasoned):
+    kind = "jump"
+    label = "changement manuel"
+
+    from_: str | None = None
+    to: str | None = None
+
+    def describe(self) -> str:
+        why = f" — {self.reason}" if self.reason else ""
+        return f"passage manuel de « {self.from_} » à « {self.to} »{why}"
+
+
+EVENT_TYPES: dict[str, type[EventPayload]] = {
+    cls.kind: cls
+    for cls in (CaseOpened, InvoiceAdded, StateChange, LetterSent, PaymentReceived, CreditNoteApplied,
+                Dispute, Resolve, Promise, Hold, Resume, Jump, Note)
+}
+EVENT_KINDS = frozenset(EVENT_TYPES)
+KIND_LABELS = {kind: cls.label for kind, cls in EVENT_TYPES.items()}
+# What made a step happen, as the timeline says it.
+TRIGGER_LABELS = {
+    "escalate": "délai écoulé", "payment": "paiement", "dispute": "contestation", "resolve": "fin de contestation",
+    "promise": "promesse de paiement", "promise_lapsed": "promesse non tenue", "hold": "suspension",
+    "resume": "reprise", "jump": "décision manuelle",
+}
+CHANNEL_LABELS = {"letter": "lettre simple", "registered_letter": "lettre recommandée avec AR",
+                  "email": "courriel", "phone": "appel téléphonique"}
+
+
+def read_event(kind: str, payload: Mapping[str, Any] | None) -> EventPayload:
+    """The typed payload of a stored event (``Event.kind``, ``Event.payload``)."""
+    try:
+        cls = EVENT_TYPES[kind]
+    except KeyError:
+        raise ValueError(f"unknown event kind {kind!r}; expected one of {sorted(EVENT_KINDS)}") from None
+    return cls.from_json(payload or {})
+
+
+def _shares(shares: tuple[InvoiceShare, ...]) -> str:
+    if not shares:
+        return ""
+    return " imputé sur " + ", ".join(f"{s.number} ({format_amount(s.amount)})" for s in shares)
+
+
+def _key(name: str) -> str:
+    return name.rstrip("_")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, EventPayload) or hasattr(value, "__dataclass_fields__"):
+        return {_key(f.name): _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _typed(hint: Any, value: Any) -> Any:
+    """A stored JSON value back to the field's type (Decimal, date, nested dataclasses, tuples)."""
+    if value is None:
+        return None
+    args = [a for a in get_args(hint) if a is not type(None)]
+    origin = get_origin(hint)
+    if origin is tuple and args:
+        return tuple(_typed(args[0], item) for item in value)
+    if args and origin is not dict and origin is not tuple:  # X | None
+        return _typed(args[0], value)
+    if hint is Decimal:
+        return Decimal(str(value))
+    if hint is date:
+        return date.fromisoformat(str(value)[:10])
+    if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
+        inner = get_type_hints(hint)
+        return hint(**{f.name: _typed(inner[f.name], value.get(_key(f.name))) for f in fields(hint)
+                       if _key(f.name) in value})
+    return value
+
+
+__all__ = [
+    "CHANNEL_LABELS", "EVENT_KINDS", "EVENT_TYPES", "KIND_LABELS", "ActionFacts", "CaseOpened", "CreditNoteApplied",
+    "Dispute", "EventPayload", "Hold", "InvoiceAdded", "InvoiceFacts", "InvoiceShare", "Jump", "LetterSent", "Note",
+    "PaymentReceived", "Promise", "Resolve", "Resume", "StateChange", "read_event",
+]
