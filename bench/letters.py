@@ -2,7 +2,7 @@
 
 Run: python bench/letters.py [--repeat N]
 Prints ms per letter for 1, 10 and 100 invoice rows and the speed-up; both paths use the same
-sandboxed environment and produce part-identical files (tests/test_letters_compiled.py).
+sandboxed environment and produce part-identical files (tests/unit/test_letters_compiled.py).
 """
 
 from __future__ import annotations

@@ -21,11 +21,19 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)  # bench/engine.py mus
 
 from sqlalchemy import insert  # noqa: E402
 
-from engine.store.models import Case, Creditor, Debtor, Event, Invoice, Payment, PaymentAllocation  # noqa: E402
+from engine.core.workflow import load_workflow  # noqa: E402
 from engine.reports.aging import aging  # noqa: E402
 from engine.reports.funnel import funnel  # noqa: E402
 from engine.store.database import connect  # noqa: E402
-from engine.core.workflow import load_workflow  # noqa: E402
+from engine.store.models import (  # noqa: E402
+    Case,
+    Creditor,
+    Debtor,
+    Event,
+    Invoice,
+    Payment,
+    PaymentAllocation,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = date(2026, 11, 22)

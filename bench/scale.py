@@ -21,13 +21,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # bench/engine.py must not shadow the package
-sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))
 
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 
-from engine.store.models import Case, Debtor, Invoice  # noqa: E402
 from engine.store.database import connect, ensure_creditor  # noqa: E402
-from portfolio import write_portfolio  # noqa: E402
+from engine.store.models import Case, Debtor, Invoice  # noqa: E402
+from tests.support import write_portfolio  # noqa: E402
 
 RELANCE = str(Path(sys.executable).parent / "relance")
 AS_OF = date(2025, 1, 20)

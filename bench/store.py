@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # bench/engine.py must not shadow the package
 
-from engine.imports.importer import import_csv  # noqa: E402
 from engine.cases.run import run  # noqa: E402
-from engine.store.database import connect  # noqa: E402
 from engine.core.workflow import load_workflow  # noqa: E402
+from engine.imports.importer import import_csv  # noqa: E402
+from engine.store.database import connect  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

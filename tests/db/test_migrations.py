@@ -8,6 +8,7 @@ from alembic.migration import MigrationContext
 
 from engine.store.database import StoreError, connect
 from engine.store.models import Base
+from tests.support import REPO
 
 
 def test_empty_database_upgrades_to_head_and_matches_models(database_url: str) -> None:
@@ -45,7 +46,6 @@ def test_a_populated_first_schema_database_upgrades_to_head_keeping_its_rows(dat
 
     from engine.cases.run import run
     from engine.core.workflow import load_workflow
-    from tests.conftest import REPO
 
     store = connect(database_url)
     store.upgrade("0001")

@@ -20,8 +20,8 @@ from click.testing import CliRunner, Result
 
 from engine.cli.main import cli
 from engine.store.database import connect
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 CLEAN_ENV = {"RELANCE_DATABASE_URL": None, "RELANCE_WORKSPACE": None}
 

@@ -21,9 +21,9 @@ from engine.reports.timeline import render_timeline
 from engine.store.database import connect
 from engine.store.models import Case, Document, Event
 from engine.store.timeline import canonical_json, verify
+from tests.support import CSV, REPO
 
-ROOT = Path(__file__).parent.parent
-CSV = Path(__file__).parent / "fixtures" / "csv"
+ROOT = REPO
 
 
 def letter_writer(folder: Path):

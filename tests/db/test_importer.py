@@ -13,8 +13,7 @@ from engine.core.money import MoneyError, parse_amount, parse_date
 from engine.imports.importer import ImportFailed, import_csv
 from engine.store.database import connect
 from engine.store.models import Case, Debtor, Event, Invoice, Payment, PaymentAllocation
-
-CSV = Path(__file__).parent / "fixtures" / "csv"
+from tests.support import CSV, REPO
 
 
 @pytest.fixture
@@ -161,7 +160,7 @@ def test_a_payment_for_an_invoice_in_a_case_lands_in_its_timeline(store) -> None
     from engine.cases.run import run
     from engine.core.workflow import load_workflow
 
-    workflow = load_workflow(Path(__file__).parent.parent / "workflows" / "fr-b2b.yaml")
+    workflow = load_workflow(REPO / "workflows" / "fr-b2b.yaml")
     run(store, workflow, date(2025, 2, 8))
     with store.session() as s:
         case = s.scalar(select(Case).where(Case.ref == "ACME-F-001"))

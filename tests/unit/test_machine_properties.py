@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,8 +11,9 @@ from hypothesis import strategies as st
 from engine.core.case import CaseState
 from engine.core.machine import EscalationError, Escalator
 from engine.core.workflow import load_workflow
+from tests.support import TEST_WORKFLOWS
 
-HERE = Path(__file__).parent / "workflows"
+HERE = TEST_WORKFLOWS
 START = date(2026, 1, 5)
 
 EVENT = st.one_of(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from engine.letters import build_context, render_letter, sample_letter_data, to_pdf
+from tests.support import PACK
 
-PACK = Path(__file__).resolve().parent.parent / "letters" / "fr"
 NBSP = "\u00a0"
 
 

@@ -9,8 +9,8 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
 from engine.letters.check import check_folder, check_template, template_kind
+from tests.support import PACK
 
-PACK = Path(__file__).resolve().parent.parent / "letters" / "fr"
 GOOD = [
     "Réf. {{ case_ref }}",
     "{%tr for inv in invoices %}",

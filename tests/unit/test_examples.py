@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from tests.support import EXAMPLES
+
 DEMO_AS_OF = date(2026, 11, 22)
 HEADERS = {
     "debtors.csv": "debtor_ref;kind;name;siren;address_line1;address_line2;postal_code;city;country;email;phone",

@@ -22,8 +22,9 @@ from engine.reports.funnel import funnel
 from engine.reports.html import render_report_html
 from engine.reports.tables import render_report_tables
 from engine.store.database import Store, connect
+from tests.support import REPO
 
-ROOT = Path(__file__).parent.parent
+ROOT = REPO
 HOSTILE = "Dupont & Fils <script>alert('x')</script>"
 
 DEBTORS = f"""debtor_ref;kind;name

@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from engine.cli.main import cli
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 RELANCE = Path(sys.executable).parent / "relance"
 CLEAN_ENV = {"RELANCE_DATABASE_URL": None, "RELANCE_WORKSPACE": None}

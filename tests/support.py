@@ -1,9 +1,18 @@
-"""Generated portfolios for the scale tests: N debtors with one overdue invoice each, as CSV files."""
+"""What the tests share besides fixtures: the repository's folders, and generated portfolios (N debtors
+with one overdue invoice each, as CSV files) for the scale, crash and race tests."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+EXAMPLES = REPO / "examples"
+PACK = REPO / "letters" / "fr"
+SHIPPED_WORKFLOWS = REPO / "workflows"
+CSV = TESTS / "fixtures" / "csv"
+TEST_WORKFLOWS = TESTS / "workflows"
 
 DEBTORS_HEADER = "debtor_ref;kind;name;siren;address_line1;address_line2;postal_code;city;country;email;phone\n"
 INVOICES_HEADER = "invoice_number;debtor_ref;issue_date;due_date;amount;currency\n"

@@ -10,8 +10,9 @@ import pytest
 
 from engine.core.calendar import Delay
 from engine.core.workflow import Problem, WorkflowError, check_workflow, load_workflow
+from tests.support import TESTS
 
-HERE = Path(__file__).parent
+HERE = TESTS
 REPO = HERE.parent
 LETTERS = ("relance_1", "relance_2", "relance_3", "mise_en_demeure", "transmission_contentieux")
 

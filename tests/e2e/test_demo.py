@@ -22,8 +22,8 @@ from sqlalchemy import select
 from engine.core.workflow import load_workflow
 from engine.store.database import connect
 from engine.store.models import Case, Debtor, Document
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 RELANCE = Path(sys.executable).parent / "relance"
 
 

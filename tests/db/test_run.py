@@ -18,9 +18,9 @@ from engine.core.workflow import load_workflow
 from engine.imports.importer import import_csv
 from engine.store.database import connect
 from engine.store.models import Case, Document, Event
+from tests.support import CSV, REPO
 
-ROOT = Path(__file__).parent.parent
-CSV = Path(__file__).parent / "fixtures" / "csv"
+ROOT = REPO
 
 
 @pytest.fixture

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from engine.core.case import Action, CaseState
 from engine.core.machine import EscalationError, Escalator
 from engine.core.workflow import load_workflow
+from tests.support import TEST_WORKFLOWS
 
-HERE = Path(__file__).parent / "workflows"
+HERE = TEST_WORKFLOWS
 DUE = date(2026, 4, 1)
 
 

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from sqlalchemy import func, select
-from test_crash import AS_OF, RELANCE, _env, letter_files, make_workspace, relance
+from tests.e2e.test_crash import AS_OF, RELANCE, _env, letter_files, make_workspace, relance
 
 from engine.cases.run import PlannedStep, RunReport
 from engine.store.database import connect

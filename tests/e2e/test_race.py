@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from test_crash import AS_OF, RELANCE, _env, letter_files, make_workspace
+from tests.e2e.test_crash import AS_OF, RELANCE, _env, letter_files, make_workspace
 
 from engine.store.database import connect
 from engine.store.models import Case, Document, Event, Invoice

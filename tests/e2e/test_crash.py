@@ -15,11 +15,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from portfolio import write_portfolio
 from sqlalchemy import func, select
 
 from engine.store.database import connect
 from engine.store.models import Case, Document, Event
+from tests.support import write_portfolio
 
 pytestmark = pytest.mark.slow
 

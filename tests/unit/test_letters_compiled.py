@@ -27,8 +27,8 @@ from engine.letters import (
     render_plain,
     sample_letter_data,
 )
+from tests.support import PACK
 
-PACK = Path(__file__).resolve().parent.parent / "letters" / "fr"
 LETTERS = sorted(PACK.glob("*.docx"))
 ENV = make_environment()
 COMPILED = {p.name: CompiledTemplate(p, ENV) for p in LETTERS}

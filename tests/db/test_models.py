@@ -10,8 +10,8 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.store.database import connect, ensure_creditor
-from engine.store.models import Case, Debtor, Event
 from engine.store.events import PaymentReceived, StateChange
+from engine.store.models import Case, Debtor, Event
 from engine.store.timeline import AppendOnlyError, append_event
 
 
