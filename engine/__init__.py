@@ -1,8 +1,14 @@
 """relance: an escalation engine for unpaid invoices."""
 
 from engine.core.case import Action, CaseState, Step
-from engine.core.machine import Escalator, EscalationError
-from engine.core.workflow import Problem, Workflow, WorkflowError, check_workflow, load_workflow
+from engine.core.machine import EscalationError, Escalator
+from engine.core.workflow import (
+    Problem,
+    Workflow,
+    WorkflowError,
+    check_workflow,
+    load_workflow,
+)
 
 __all__ = [
     "Action", "CaseState", "Escalator", "EscalationError", "Problem", "Step", "Workflow", "WorkflowError",

@@ -16,15 +16,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine.store import versions
-from engine.core.claim import RateTable, load_rates
 from engine.cases.letters import LetterWriter
-from engine.imports.importer import ImportReport, import_csv
-from engine.core.machine import Escalator
-from engine.store.models import Case
 from engine.cases.run import RunReport, run
-from engine.store.database import Store, connect, ensure_creditor
+from engine.core.claim import RateTable, load_rates
+from engine.core.machine import Escalator
 from engine.core.workflow import Workflow, load_workflow
+from engine.imports.importer import ImportReport, import_csv
+from engine.store import versions
+from engine.store.database import Store, StoreError, connect, ensure_creditor
+from engine.store.models import Case
 from engine.workspace import Workspace, WorkspaceError
 
 # Import order matters: invoices name debtors, payments name invoices.
@@ -41,6 +41,17 @@ class App:
     def __post_init__(self) -> None:
         if self.store is None:
             self.store = connect(self.workspace.database_url)
+
+    @classmethod
+    def open(cls, workspace: Workspace) -> App:
+        """The workspace on its database at the current schema: a new, empty database is created at head;
+        an older one must be upgraded on purpose (`relance db upgrade`), so it is refused here."""
+        store = _open_store(workspace.database_url)
+        if store.current_revision() is None:
+            store.upgrade()
+        else:
+            store.check_schema()
+        return cls(workspace, store)
 
     @cached_property
     def workflows(self) -> dict[str, Workflow]:
@@ -139,6 +150,22 @@ class App:
         if self.workspace.letters_dir is None:
             return workflow
         return replace(workflow, letters_dir=self.workspace.letters_dir)
+
+
+def upgrade_schema(workspace: Workspace) -> str:
+    """Bring the workspace's database to the current schema, whatever it is at; the database's URL (password hidden)."""
+    store = _open_store(workspace.database_url)
+    store.upgrade()
+    return store.display_url
+
+
+def _open_store(url: str) -> Store:
+    """Open the store; an in-memory SQLite URL is refused here, since it would forget every import the
+    moment the command ends (a library caller may still pass App its own in-memory Store)."""
+    if url.strip() in ("sqlite://", "sqlite:///:memory:"):
+        raise StoreError(f"{url}: an in-memory database forgets everything when the command ends; "
+                         "give a file, e.g. sqlite:///relance.sqlite")
+    return connect(url)
 
 
 def _import_rank(path: Path, kind: str | None) -> int:

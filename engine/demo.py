@@ -24,12 +24,12 @@ from sqlalchemy.orm import Session
 from engine.app import App
 from engine.cases.steps import act
 from engine.core.money import parse_date
-from engine.store.events import PaymentReceived
-from engine.store.models import Case, Debtor, Document, Event, Invoice
 from engine.reports.aging import aging
 from engine.reports.funnel import funnel
 from engine.reports.html import render_report_html
 from engine.reports.timeline import render_timeline
+from engine.store.events import PaymentReceived
+from engine.store.models import Case, Debtor, Document, Event, Invoice
 from engine.workspace import EXAMPLES, WorkspaceError, init_workspace, load_workspace
 
 # A level is a state that sends a letter; the demo goes on until each has been reached once.

@@ -18,13 +18,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.core.claim import InvoiceDebt, RateTable, claim, load_rates
 from engine.core.case import Action, Step
-from engine.letters import Creditor, InvoiceLine, LetterData, Party, PastStep, render_letter, to_pdf
+from engine.core.claim import InvoiceDebt, RateTable, claim, load_rates
+from engine.core.workflow import Workflow
+from engine.letters import (
+    Creditor,
+    InvoiceLine,
+    LetterData,
+    Party,
+    PastStep,
+    render_letter,
+    to_pdf,
+)
 from engine.store import ledger
 from engine.store.events import StateChange, read_event
 from engine.store.models import Case, Debtor, Document, Event
-from engine.core.workflow import Workflow
 
 ZERO = Decimal("0")
 

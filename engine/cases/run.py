@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session
 
 from engine.cases.desk import Perform
 from engine.cases.steps import apply_steps, case_state, reconcile
-from engine.core.machine import Escalator, EscalationError
+from engine.core.machine import EscalationError, Escalator
+from engine.core.workflow import Workflow
 from engine.store import ledger
+from engine.store.database import Store, claim_due_cases
 from engine.store.events import CaseOpened, InvoiceAdded, InvoiceFacts
 from engine.store.models import Case, Creditor, Debtor, Invoice
-from engine.store.database import Store, claim_due_cases
 from engine.store.timeline import append_event
-from engine.core.workflow import Workflow
 
 # The advisory lock key that serializes opening cases across runs sharing a PostgreSQL database.
 OPEN_CASES_LOCK = 0x72656C616E6365  # "relance"

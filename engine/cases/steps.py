@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine.cases.desk import Perform
 from engine.core.case import CaseState, Step
-from engine.core.machine import Escalator, EscalationError
+from engine.core.machine import EscalationError, Escalator
 from engine.store import ledger
 from engine.store.events import (
     ActionFacts,

@@ -12,7 +12,6 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from engine.app import App
 from engine.cases import actions
 from engine.cases.audit import audit
 from engine.cases.lookup import list_cases, require_case, show_case
@@ -39,7 +38,7 @@ def case_group() -> None:
 def list_command(settings: Settings, states: tuple[str, ...], debtor_ref: str | None, include_closed: bool,
                  limit: int, as_json: bool) -> None:
     """List cases with their debtor, state, balance and next look; open cases only unless --all."""
-    app = App(settings.workspace, settings.store)
+    app = settings.app
     with app.session() as session:
         found = list_cases(session, states=states, debtor_ref=debtor_ref, include_closed=include_closed, limit=limit)
     if as_json:
@@ -65,7 +64,7 @@ def list_command(settings: Settings, states: tuple[str, ...], debtor_ref: str | 
 @click.pass_obj
 def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
     """Show CASE (its reference, or the number of one of its invoices): state, balance, invoices."""
-    app = App(settings.workspace, settings.store)
+    app = settings.app
     with app.session() as session:
         case = show_case(session, case_ref)
     if as_json:
@@ -109,7 +108,7 @@ def pay_command(settings: Settings, case_ref: str, amount: str, as_of: date | No
                 reference: str | None, by: str | None) -> None:
     """Record a payment of AMOUNT (1234.56 or 1 234,56) on CASE. A partial payment lowers the
     balance and escalation goes on; a full payment closes the case."""
-    app = App(settings.workspace, settings.store)
+    app = settings.app
     done = actions.pay(app, case_ref, amount, today_or(as_of), by=by or settings.workspace.actor,
                        reference=reference)
     assert done.amount is not None
@@ -127,7 +126,7 @@ def _action_command(name: str, help_text: str, *, needs_until: bool = False, nee
         day = today_or(as_of)
         actor = by or settings.workspace.actor
         options: dict[str, Any] = {"until": until} if needs_until else {"dest": dest} if needs_dest else {}
-        done = actions.ACTIONS[name](App(settings.workspace, settings.store), case_ref, on=day, by=actor,
+        done = actions.ACTIONS[name](settings.app, case_ref, on=day, by=actor,
                                      reason=reason, **options)
         state = done.state
         steps = done.steps
@@ -172,7 +171,7 @@ for _name, _help, _options in (
 def timeline_command(settings: Settings, case_ref: str, fmt: str, output: Path | None) -> None:
     """The full history of CASE: every step, letter (with its SHA-256), payment, dispute,
     promise, hold and note, in order, with the hash chain's status."""
-    app = App(settings.workspace, settings.store)
+    app = settings.app
     with app.session() as session:
         text = render_timeline(session, require_case(session, case_ref), fmt)
     if output is None:
@@ -189,7 +188,7 @@ def timeline_command(settings: Settings, case_ref: str, fmt: str, output: Path |
 def verify_command(settings: Settings, repair: bool, as_json: bool) -> None:
     """Recompute every case's hash chain and every letter's SHA-256; name each case and event
     that was altered, and each letter file that changed or disappeared. Exits 1 if any."""
-    result = audit(App(settings.workspace, settings.store), settings.workspace.output_dir, repair=repair)
+    result = audit(settings.app, settings.workspace.output_dir, repair=repair)
     findings, orphans, removed = result.findings, result.orphans, result.removed
     if as_json:
         click.echo(json.dumps({

@@ -15,7 +15,7 @@ from engine.core.money import MoneyError, parse_date
 from engine.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
 
 if TYPE_CHECKING:
-    from engine.store.database import Store
+    from engine.app import App
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Settings:
     db: str | None
     workspace_dir: Path | None
     _workspace: Workspace | None = field(default=None, repr=False)
-    _store: Store | None = field(default=None, repr=False)
+    _app: App | None = field(default=None, repr=False)
 
     @property
     def workspace(self) -> Workspace:
@@ -40,22 +40,18 @@ class Settings:
         return self._workspace
 
     @property
-    def store(self) -> Store:
-        """The workspace's database, at the current schema: a new, empty one is created at head;
-        an older one must be upgraded on purpose (`relance db upgrade`), so it is refused here."""
-        if self._store is None:
-            store = _connect(self.workspace.database_url)
-            if store.current_revision() is None:
-                store.upgrade()
-            else:
-                store.check_schema()
-            self._store = store
-        return self._store
+    def app(self) -> App:
+        """The workspace at work, on its database at the current schema (see ``App.open``)."""
+        if self._app is None:
+            from engine.app import App
 
-    @property
-    def unchecked_store(self) -> Store:
-        """The database whatever its schema: for `relance db upgrade` itself."""
-        return self._store or _connect(self.workspace.database_url)
+            self._app = App.open(self.workspace)
+        return self._app
+
+    def use_workspace(self, root: Path) -> Workspace:
+        """Load the workspace at ``root`` (just created by `relance init`) with this command's --db."""
+        self._workspace = load_workspace(root, self.db)
+        return self._workspace
 
 
 def as_of_option(help_text: str = "The day to act as of (YYYY-MM-DD); default today.") -> Callable[..., Any]:
@@ -84,14 +80,3 @@ class DateParam(click.ParamType):
 def today_or(as_of: date | None) -> date:
     """The shell is where `today` is read; the core only ever receives a date."""
     return as_of or date.today()
-
-
-def _connect(url: str) -> Store:
-    """Open the store; an in-memory SQLite URL is refused here, since it would forget every import
-    the moment the command ends (a library caller may still want one)."""
-    from engine.store.database import StoreError, connect
-
-    if url.strip() in ("sqlite://", "sqlite:///:memory:"):
-        raise StoreError(f"{url}: an in-memory database forgets everything when the command ends; "
-                         "give a file, e.g. sqlite:///relance.sqlite")
-    return connect(url)

@@ -9,14 +9,20 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from engine.app import App, summary
-from engine.workers import wake_workers
-from engine.core.workflow import Workflow
 from engine.cli.options import Settings, as_of_option, json_option, today_or
+from engine.core.workflow import Workflow
 from engine.imports.importer import ImportFailed
+from engine.workers import wake_workers
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -37,7 +43,7 @@ def import_command(settings: Settings, files: tuple[Path, ...], kind: str | None
     amounts as 1234.56 or 1 234,56, dates as YYYY-MM-DD or dd/mm/yyyy). Importing the same
     file twice changes nothing. Any bad row is reported with file, line and column, and
     nothing of that file is imported unless --skip-bad-rows."""
-    app = App(settings.workspace, settings.store)
+    app = settings.app
     try:
         reports = app.import_files(list(files), kind=kind, skip_bad_rows=skip_bad_rows)
     except ImportFailed as refused:
@@ -92,7 +98,7 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
     """Open cases for newly overdue invoices, then move every case that is due one step
     and write its letters. Running twice for the same day does nothing the second time."""
     day = today_or(as_of)
-    app = App(settings.workspace, settings.store)
+    app = settings.app
     if workers > 1:
         from engine.workers import run_parallel
 
@@ -159,7 +165,7 @@ def report_command(settings: Settings, as_of: date | None, html_path: Path | Non
     from engine.reports.tables import render_report_tables
 
     day = today_or(as_of)
-    app = App(settings.workspace, settings.store)
+    app = settings.app
     with app.session() as session:
         aging = aging_of(session, day)
         funnel = funnel_of(session, day, _distinct(app.workflows.values()))

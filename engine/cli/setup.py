@@ -9,13 +9,19 @@ from pathlib import Path
 import click
 from rich.columns import Columns
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from engine.cli.options import DateParam, Settings, json_option
-from engine.demo import DemoResult
 from engine.core.money import format_amount
-from engine.letters.check import LetterProblem
+from engine.demo import DemoResult
+from engine.letters.paragraphs import LetterProblem
 from engine.workspace import init_workspace
 
 console = Console(highlight=False, soft_wrap=True)
@@ -32,12 +38,11 @@ def init_command(settings: Settings, directory: Path, creditor_toml: Path | None
     """Create a workspace in DIRECTORY: relance.toml, your own copies of the workflows and
     letters to customise, an output folder, and the database (the SQLite file of the
     workspace, or the one --db names)."""
-    from engine.workspace import load_workspace
 
     config = init_workspace(directory, creditor_toml, force=force)
     # Through Settings, so --db is honoured and a bad URL is the same one-line error as elsewhere.
-    settings._workspace = workspace = load_workspace(config.parent, settings.db)
-    store = settings.store
+    settings.use_workspace(config.parent)
+    store = settings.app.store
     console.print(f"Workspace ready: [bold]{config.parent}[/]")
     console.print(f"  settings   {config}")
     console.print(f"  workflows  {config.parent / 'workflows'}  (edit delays and guards here)")
@@ -115,15 +120,15 @@ def db_group() -> None:
 @click.pass_obj
 def db_upgrade_command(settings: Settings) -> None:
     """Bring the database to the current schema (Alembic migrations); safe to run twice."""
-    store = settings.unchecked_store
-    store.upgrade()
-    console.print(f"[green]ok[/] schema at head: {store.display_url}")
+    from engine.app import upgrade_schema
+
+    console.print(f"[green]ok[/] schema at head: {upgrade_schema(settings.workspace)}")
 
 
 def _workflow_and_letter_problems(path: Path) -> list[dict[str, object]]:
     """Workflow problems, then, when the workflow itself is sound, the problems of the letters it uses."""
-    from engine.letters.check import check_template
     from engine.core.workflow import check_workflow, load_workflow
+    from engine.letters.check import check_template
 
     found = [
         {"severity": p.severity, "file": str(p.file), "line": p.line, "key": p.key,

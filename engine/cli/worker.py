@@ -11,9 +11,9 @@ from types import FrameType
 import click
 from rich.console import Console
 
-from engine.app import App, summary
-from engine.cli.options import Settings, as_of_option
+from engine.app import summary
 from engine.cases.run import RunReport
+from engine.cli.options import Settings, as_of_option
 
 console = Console(highlight=False, stderr=True)
 
@@ -33,7 +33,7 @@ def worker_command(settings: Settings, as_of: date | None, once: bool, interval:
     Start as many as you like against one PostgreSQL database, on as many machines: they share
     the due cases and never take the same step twice. SIGTERM or Ctrl-C stops after the case in
     hand (a second one stops at once)."""
-    app = App(settings.workspace, settings.store)
+    app = settings.app
     stop = threading.Event()
 
     def ask_to_stop(signum: int, _frame: FrameType | None) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from engine.errors import RelanceError
 from engine.core.case import CaseState
+from engine.errors import RelanceError
 
 # The facts a guard may read, with what they mean (the workflow reference lists the same).
 FACTS: dict[str, str] = {

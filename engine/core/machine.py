@@ -17,11 +17,11 @@ from typing import Any
 
 from transitions import Machine
 
-from engine.errors import RelanceError
 from engine.core.calendar import Delay, add_delay
 from engine.core.case import Action, CaseState, Step
 from engine.core.guards import Guard, case_facts
 from engine.core.workflow import StateSpec, TransitionSpec, Workflow
+from engine.errors import RelanceError
 
 LETTER_CHANNELS = frozenset({"letter", "email", "registered_letter"})
 

@@ -17,10 +17,22 @@ from typing import Any
 
 import yaml
 
-from engine.errors import RelanceError
-from engine.core.calendar import Delay, DelayError, check_country, parse_delay, resolve_subdivision
+from engine.core.calendar import (
+    Delay,
+    DelayError,
+    check_country,
+    parse_delay,
+    resolve_subdivision,
+)
 from engine.core.guards import Guard, check_guard, compile_guard
-from engine.core.yamlsource import LocatedDict, LocatedList, iter_duplicates, line_of, load_located
+from engine.core.yamlsource import (
+    LocatedDict,
+    LocatedList,
+    iter_duplicates,
+    line_of,
+    load_located,
+)
+from engine.errors import RelanceError
 
 TOP_KEYS = ("name", "version", "description", "locale", "currency", "calendar", "calendar_subdivision",
             "grouping", "letters", "initial", "states", "transitions")

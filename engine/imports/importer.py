@@ -35,8 +35,8 @@ from sqlalchemy.orm import Session
 from engine.errors import RelanceError
 from engine.imports.csvfile import COLUMNS, CsvFile, RawRow, infer_kind
 from engine.imports.writers import WRITERS, BatchContext, RowProblem
-from engine.store.models import Debtor
 from engine.store.database import Store, ensure_creditor
+from engine.store.models import Debtor
 
 BATCH_SIZE = 2000
 MAX_PROBLEMS_KEPT = 1000

@@ -19,7 +19,12 @@ from sqlalchemy.orm import Session
 from engine.core.money import MoneyError, parse_amount, parse_date
 from engine.imports.csvfile import RawRow
 from engine.store import ledger
-from engine.store.events import CreditNoteApplied, EventPayload, InvoiceShare, PaymentReceived
+from engine.store.events import (
+    CreditNoteApplied,
+    EventPayload,
+    InvoiceShare,
+    PaymentReceived,
+)
 from engine.store.models import Case, CreditNote, Debtor, Invoice, Payment
 from engine.store.timeline import append_event
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from docxtpl import DocxTemplate
@@ -27,34 +26,17 @@ from engine.letters.environment import (
     make_environment,
     paragraph_text,
 )
+from engine.letters.paragraphs import (
+    PARAGRAPH,
+    LetterProblem,
+    paragraph_plain,
+    template_parts,
+)
+from engine.letters.wording import check_wording
 
 KINDS = {"relance": "reminder", "mise_en_demeure": "formal_notice",
          "transmission_contentieux": "litigation"}
-PARAGRAPH = re.compile(r"<w:p[ >].*?</w:p>", re.DOTALL)
-TEXT = re.compile(r"<w:t(?: [^>]*)?>(.*?)</w:t>", re.DOTALL)
 DELIMITER = re.compile(r"\{\{|\{%|\{#|\}\}|%\}|#\}")
-
-
-@dataclass(frozen=True)
-class LetterProblem:
-    """One thing to fix in a template, located as precisely as we can."""
-
-    template: str
-    code: str  # syntax | unknown-variable | split-tag | broken-xml | render | forbidden-term | missing-mention
-    message: str
-    tag: str | None = None
-    paragraph: int | None = None
-    part: str | None = None  # "document", "header1.xml"...
-
-    def __str__(self) -> str:
-        where = self.template
-        if self.part and self.part != "document":
-            where += f" ({self.part})"
-        if self.paragraph is not None:
-            where += f", paragraph {self.paragraph}"
-        if self.tag:
-            where += f", tag {self.tag}"
-        return f"{where}: {self.message}"
 
 
 def template_kind(path: str | Path) -> str | None:
@@ -86,7 +68,6 @@ def check_folder(folder: str | Path, templates: Iterable[str] | None = None) -> 
 
 def check_template(path: str | Path, kind: str | None = None) -> list[LetterProblem]:
     """All problems of one template; `kind` defaults to what the file name says."""
-    from engine.letters.wording import check_wording  # wording imports this module's types
 
     path = Path(path)
     name = path.name
@@ -100,7 +81,7 @@ def check_template(path: str | Path, kind: str | None = None) -> list[LetterProb
     known = set(build_context(sample_letter_data()).keys())
     problems: list[LetterProblem] = []
     structure_ok = True
-    for part_name, raw in _parts(tpl):
+    for part_name, raw in template_parts(tpl):
         found = _check_part(name, part_name, raw, tpl, env, known)
         # A template that cannot render is not rendered again to look for mentions: one report.
         blocking = ("syntax", "broken-xml", "unknown-variable")
@@ -114,24 +95,6 @@ def check_template(path: str | Path, kind: str | None = None) -> list[LetterProb
     if kind is not None:
         problems.extend(check_wording(path, kind, renders))
     return problems
-
-
-def template_paragraphs(tpl: DocxTemplate) -> list[tuple[str, int, str]]:
-    """(part, paragraph number, visible text) for the body, headers and footers of a template."""
-    result = []
-    for part_name, raw in _parts(tpl):
-        for number, xml in enumerate(PARAGRAPH.findall(raw), start=1):
-            result.append((part_name, number, _text_of(xml)))
-    return result
-
-
-def _parts(tpl: DocxTemplate) -> list[tuple[str, str]]:
-    """(name, XML) of the body and of every header and footer, as docxtpl reads them."""
-    parts = [("document", tpl.get_xml())]
-    for uri in (DocxTemplate.HEADER_URI, DocxTemplate.FOOTER_URI):
-        for _rel, part in tpl.get_headers_footers(uri):
-            parts.append((part.partname.membername.rsplit("/", 1)[-1], tpl.get_part_xml(part)))
-    return parts
 
 
 def _check_part(name, part_name, raw, tpl, env, known) -> list[LetterProblem]:
@@ -157,7 +120,7 @@ def _split_tags(name: str, part_name: str, raw: str) -> list[LetterProblem]:
     """Tags that open in one paragraph and close in another (Word moved text across a break)."""
     problems = []
     for number, xml in enumerate(PARAGRAPH.findall(raw), start=1):
-        text = _text_of(xml)
+        text = paragraph_plain(xml)
         leftover = TAG.sub("", text)
         stray = DELIMITER.search(leftover)
         if stray:
@@ -229,7 +192,3 @@ def _locate(source: str, variable: str) -> tuple[str | None, int | None]:
 def _line_of(source: str, offset: int) -> int | None:
     line = source.count("\n", 0, max(offset, 0)) + 1
     return line - 1 if line > 1 else None
-
-
-def _text_of(paragraph_xml: str) -> str:
-    return "".join(TEXT.findall(paragraph_xml)).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -18,10 +18,15 @@ from typing import Any
 import yaml
 from docxtpl import DocxTemplate
 
-from engine.letters.check import PARAGRAPH, LetterProblem, _text_of, template_paragraphs
 from engine.letters.compiled import CompiledTemplate
 from engine.letters.context import build_context, sample_letter_data
 from engine.letters.environment import TAG
+from engine.letters.paragraphs import (
+    PARAGRAPH,
+    LetterProblem,
+    paragraph_plain,
+    template_paragraphs,
+)
 
 DATA = Path(__file__).resolve().parent / "data"
 AMICABLE = {"reminder"}
@@ -89,7 +94,7 @@ def rendered_text(docx: bytes) -> str:
         for name in package.namelist():
             if re.fullmatch(r"word/(document|header\d*|footer\d*)\.xml", name):
                 xml = package.read(name).decode("utf-8")
-                lines += [_text_of(p) for p in PARAGRAPH.findall(xml)]
+                lines += [paragraph_plain(p) for p in PARAGRAPH.findall(xml)]
     return "\n".join(lines)
 
 

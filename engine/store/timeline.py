@@ -24,6 +24,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from engine.store.events import EventPayload, LetterSent, read_event
 from engine.store.models import Case, Document, Event
 
+
 class AppendOnlyError(Exception):
     """Someone tried to change or remove a timeline event or a document record."""
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.core.workflow import Workflow, load_workflow
 from engine.errors import RelanceError
 from engine.store.models import Case, WorkflowVersion
-from engine.core.workflow import Workflow, load_workflow
 
 
 class WorkflowVersionError(RelanceError):
