@@ -168,10 +168,10 @@ def _claim_folder(root: Path) -> None:
 def _summarise(app: App, result: DemoResult) -> None:
     output = app.workspace.output_dir
     with app.session() as session:
-        result.cases_by_state.update(dict(session.execute(
-            select(Case.state, func.count(Case.id)).group_by(Case.state)).all()))
-        result.letters_by_template.update(dict(session.execute(
-            select(Document.template, func.count(Document.id.distinct())).group_by(Document.template)).all()))
+        result.cases_by_state.update({state: count for state, count in session.execute(
+            select(Case.state, func.count(Case.id)).group_by(Case.state))})
+        result.letters_by_template.update({str(template): count for template, count in session.execute(
+            select(Document.template, func.count(Document.id.distinct())).group_by(Document.template))})
         for payload in session.scalars(select(Event.payload).where(Event.kind == PaymentReceived.kind)):
             result.recovered += PaymentReceived.from_json(payload).amount
         showcase = _showcase_case(session)

@@ -7,6 +7,7 @@ enters, commit. The command line and the web app call these and nothing below th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -88,7 +89,7 @@ def note(desk: Desk, case_ref: str, on: date, *, by: str, reason: str) -> Outcom
     return _act(desk, case_ref, "note", on, by=by, reason=reason)
 
 
-ACTIONS = {"dispute": dispute, "resolve": resolve, "promise": promise, "hold": hold, "resume": resume,
+ACTIONS: dict[str, Callable[..., Outcome]] = {"dispute": dispute, "resolve": resolve, "promise": promise, "hold": hold, "resume": resume,
            "jump": jump, "note": note}
 
 

@@ -95,7 +95,8 @@ class LetterWriter:
         )
         figures = claim(
             [InvoiceDebt(i.number, i.amount, i.due_date, tuple(payments.get(i.id, ()))) for i in invoices],
-            debtor_kind=debtor.kind, as_of=on, rates=self.rates, formal_notice_on=formal_notice_on,
+            debtor_kind=debtor.kind,  # type: ignore[arg-type]  # the schema's CHECK keeps it b2b or b2c
+            as_of=on, rates=self.rates, formal_notice_on=formal_notice_on,
             carry_forward=True,
         )
         lines = [InvoiceLine(b.invoice.number, b.invoice.issue_date, b.invoice.due_date, b.invoice.amount, b.paid, b.open)
@@ -138,7 +139,7 @@ def _entered_on(session: Session, case: Case, states: set[str]) -> date | None:
 
 def _history(session: Session, case: Case, workflow: Workflow) -> list[PastStep]:
     """The contacts already made (letters, calls, e-mails), oldest first: relance 2 must recall them."""
-    past = []
+    past: list[PastStep] = []
     latest = f"{case.step_count}:"
     for on, change, key in _state_changes(session, case, with_keys=True):
         if key is not None and key.startswith(latest):

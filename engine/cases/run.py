@@ -168,13 +168,12 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
                 if unpaid <= 0:
                     invoice.settled = True
                     continue
-                case = open_by_debtor.get(invoice.debtor_id) if workflow.grouping == "debtor" else None
-                if case is None:
-                    case = _new_case(session, workflow, invoice, as_of)
-                    open_by_debtor[invoice.debtor_id] = case
+                joined = open_by_debtor.get(invoice.debtor_id) if workflow.grouping == "debtor" else None
+                if joined is None:
+                    open_by_debtor[invoice.debtor_id] = _new_case(session, workflow, invoice, as_of)
                     report.cases_opened += 1
                 else:
-                    _join_case(session, case, invoice, as_of)
+                    _join_case(session, joined, invoice, as_of)
                     report.invoices_added += 1
 
 

@@ -6,7 +6,6 @@ lives in its own module of this package and imports only engine.cli.options from
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,4 +64,4 @@ for _module in (setup, run, cases, worker):
         cli.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

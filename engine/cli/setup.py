@@ -130,7 +130,7 @@ def _workflow_and_letter_problems(path: Path) -> list[dict[str, object]]:
     from engine.core.workflow import check_workflow, load_workflow
     from engine.letters.check import check_template
 
-    found = [
+    found: list[dict[str, object]] = [
         {"severity": p.severity, "file": str(p.file), "line": p.line, "key": p.key,
          "message": p.message, "text": str(p)}
         for p in check_workflow(path)

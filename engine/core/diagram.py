@@ -24,7 +24,7 @@ def mermaid(workflow: Workflow) -> str:
         show_state_attributes=False,
         title=f"{workflow.name} v{workflow.version}",
     )
-    source: str = machine.models[0].get_graph().source
+    source: str = machine.models[0].get_graph().source  # type: ignore[attr-defined]
     lines = source.rstrip("\n").splitlines()
     for state in workflow.states.values():
         if state.label:

@@ -213,7 +213,7 @@ class _Reader:
         return Workflow(
             name=name, version=version, locale=locale, currency=currency, calendar=calendar,
             calendar_subdivision=None if subdivision is None else str(subdivision), grouping=grouping,
-            letters_dir=letters_dir, initial=initial, states=MappingProxyType(states),
+            letters_dir=letters_dir, initial=str(initial), states=MappingProxyType(states),
             transitions=tuple(transitions), path=self.path.resolve(), digest=digest,
         )
 
@@ -309,8 +309,8 @@ class _Reader:
         if not any(states[name].final for name in seen):
             self.error(root, "initial", "initial", f"no path from {initial!r} to a final state")
         timed_out = {s for spec in transitions if spec.timed for s in spec.sources}
-        for name, spec in states.items():
-            if not (spec.final or spec.pause) and name not in timed_out:
+        for name, state in states.items():
+            if not (state.final or state.pause) and name not in timed_out:
                 self.warn(raw_states, name, f"states.{name}",
                           f"state {name!r} is not final and no timed transition leaves it: "
                           "cases stay there until an event moves them")

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 
-class LocatedDict(dict):  # type: ignore[type-arg]
+class LocatedDict(dict[Any, Any]):
     """A mapping from YAML: `line` of the mapping, `lines[key]` of each key, `duplicates` seen."""
 
     line: int = 0
@@ -19,7 +19,7 @@ class LocatedDict(dict):  # type: ignore[type-arg]
     duplicates: list[tuple[Any, int]]
 
 
-class LocatedList(list):  # type: ignore[type-arg]
+class LocatedList(list[Any]):
     """A sequence from YAML: `line` of the sequence, `lines[i]` of each item."""
 
     line: int = 0

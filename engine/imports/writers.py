@@ -160,7 +160,7 @@ class InvoiceWriter:
 
     def parse(self, cells: dict[str, str]) -> tuple[dict[str, Any], list[RowProblem]]:
         row = _Cells(cells)
-        values = {
+        values: dict[str, Any] = {
             "invoice_number": row.text("invoice_number", required=True, max_len=64),
             "debtor_ref": row.text("debtor_ref", required=True, max_len=64),
             "issue_date": row.date("issue_date"),

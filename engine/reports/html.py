@@ -140,7 +140,7 @@ def _funnel_chart(funnel: Funnel, currency: str) -> str:
             parts.append(f"<rect x=\"{lx}\" y=\"{legend_y - 10}\" width=\"12\" height=\"12\" fill=\"{colour}\"/>")
             lx += 18
         parts.append(_text(lx, legend_y, label, cls="legend"))
-        lx += 9 * len(label) // 1.4 + 24
+        lx += int(9 * len(label) // 1.4) + 24
     return _svg(width, legend_y + 10, parts, "Entonnoir de relance")
 
 

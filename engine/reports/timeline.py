@@ -95,11 +95,12 @@ def _event_dict(ev: Event) -> dict[str, Any]:
 def _header(session: Any, case: Case) -> dict[str, Any]:
     creditor = session.get(Creditor, case.creditor_id)
     debtor = session.get(Debtor, case.debtor_id)
+    balances = ledger.invoice_balances(session, case.id)
     invoices = [{"currency": b.invoice.currency, "number": b.invoice.number, "issue_date": b.invoice.issue_date,
                  "due_date": b.invoice.due_date, "amount": b.invoice.amount, "paid": b.paid, "open": b.open}
-                for b in ledger.invoice_balances(session, case.id)]
-    principal = sum((i["amount"] for i in invoices), Decimal("0.00"))
-    paid = sum((i["paid"] for i in invoices), Decimal("0.00"))
+                for b in balances]
+    principal = sum((b.invoice.amount for b in balances), ledger.ZERO)
+    paid = sum((b.paid for b in balances), ledger.ZERO)
     return {
         "ref": case.ref, "state": case.state, "workflow": f"{case.workflow_name} v{case.workflow_version}",
         "opened_on": case.opened_on, "closed": case.closed,

@@ -21,7 +21,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Select, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, Select, cast, func, insert, select
 from sqlalchemy.orm import Session
 
 from engine.store.models import CreditNote, Invoice, Payment, PaymentAllocation
@@ -175,7 +175,7 @@ def record_allocations(session: Session, shares: Iterable[tuple[int, Share]], *,
     source = "credit_note_id" if credit_notes else "payment_id"
     rows = [{"invoice_id": share.invoice.id, "amount": share.amount, source: source_id} for source_id, share in shares]
     if rows:
-        session.execute(PaymentAllocation.__table__.insert(), rows)
+        session.execute(insert(PaymentAllocation), rows)
     return len(rows)
 
 
