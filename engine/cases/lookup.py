@@ -110,13 +110,12 @@ def show_case(session: Session, ref: str) -> CaseDetails:
     """The case named ``ref`` (its reference or one of its invoice numbers), with its invoices."""
     case = require_case(session, ref)
     balances = ledger.invoice_balances(session, case.id)
-    principal = sum((b.invoice.amount for b in balances), ledger.ZERO)
-    paid = sum((b.paid for b in balances), ledger.ZERO)
+    totals = ledger.totals_of(balances)
     debtor = case.debtor
     return CaseDetails(
         ref=case.ref, debtor_ref=debtor.ref, debtor_name=debtor.name,
         workflow=f"{case.workflow_name} v{case.workflow_version}", state=case.state, since=case.state_entered,
-        principal=principal, paid=paid, balance=principal - paid, currency=_currency(case),
+        principal=totals.principal, paid=totals.paid, balance=totals.balance, currency=_currency(case),
         letters_sent=case.letters_sent, next_check=case.next_check_at, on_hold=case.on_hold,
         disputed=case.disputed, promise_until=case.promise_until, closed=case.closed,
         invoices=tuple(InvoiceLine(b.invoice.number, b.invoice.issue_date, b.invoice.due_date, b.invoice.amount,

@@ -99,14 +99,13 @@ def _header(session: Any, case: Case) -> dict[str, Any]:
     invoices = [{"currency": b.invoice.currency, "number": b.invoice.number, "issue_date": b.invoice.issue_date,
                  "due_date": b.invoice.due_date, "amount": b.invoice.amount, "paid": b.paid, "open": b.open}
                 for b in balances]
-    principal = sum((b.invoice.amount for b in balances), ledger.ZERO)
-    paid = sum((b.paid for b in balances), ledger.ZERO)
+    totals = ledger.totals_of(balances)
     return {
         "ref": case.ref, "state": case.state, "workflow": f"{case.workflow_name} v{case.workflow_version}",
         "opened_on": case.opened_on, "closed": case.closed,
         "currency": invoices[0]["currency"] if invoices else "EUR",
         "creditor": _party(creditor), "debtor": _party(debtor), "invoices": invoices,
-        "principal": principal, "paid": paid, "balance": principal - paid,
+        "principal": totals.principal, "paid": totals.paid, "balance": totals.balance,
     }
 
 

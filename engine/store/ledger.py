@@ -103,6 +103,11 @@ def invoice_balances(session: Session, case_id: int, as_of: date | None = None) 
     return [InvoiceBalance(invoice, money(paid)) for invoice, paid in rows]
 
 
+def totals_of(balances: Sequence[InvoiceBalance]) -> Totals:
+    """The totals of invoices already read with ``invoice_balances`` (no second query)."""
+    return Totals(sum((b.invoice.amount for b in balances), ZERO), sum((b.paid for b in balances), ZERO), len(balances))
+
+
 def dated_amounts(session: Session, invoice_ids: Sequence[int], as_of: date | None = None
                   ) -> dict[int, list[tuple[date, Decimal]]]:
     """Per invoice, each amount applied to it with its date, oldest first: what interest runs on."""
@@ -229,6 +234,6 @@ def _dated() -> ColumnElement[date]:
 
 __all__ = [
     "ALLOCATION_ORDER", "InvoiceBalance", "OpenInvoice", "Share", "Totals", "allocate", "applied_cents",
-    "case_totals", "cents", "dated_amounts", "invoice_balances", "money", "open_invoices", "record_allocations",
+    "case_totals", "cents", "dated_amounts", "totals_of", "invoice_balances", "money", "open_invoices", "record_allocations",
     "unpaid_cents",
 ]
