@@ -21,7 +21,7 @@ from engine.cases.run import run
 from engine.core.case import Action, Step
 from engine.core.workflow import Workflow, load_workflow
 from engine.imports.importer import import_csv
-from engine.letters import Creditor, PastStep
+from engine.letters import Creditor, PastStep, render_letter
 from engine.store.database import connect
 from engine.store.models import Document, Event
 from engine.store.timeline import verify
@@ -93,13 +93,20 @@ def test_letters_land_at_debtor_case_step_state_and_their_hash_is_the_files(stor
         assert verify(s, out) == []
 
 
-def test_a_state_with_two_letter_channels_writes_one_file(store, tmp_path: Path) -> None:
+def test_a_state_with_two_letter_channels_writes_one_file(store, tmp_path: Path, monkeypatch) -> None:
+    rendered: list[Path] = []
+
+    def counting(template: Path, letter: object, out_path: Path) -> str:
+        rendered.append(out_path)
+        return render_letter(template, letter, out_path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("engine.cases.letters.render_letter", counting)
     path = tmp_path / "two.yaml"
     path.write_text(TWO_CHANNELS, encoding="utf-8")
     two = load_workflow(path)
     out = tmp_path / "output"
     report = run(store, two, date(2025, 2, 6), perform=writer(two, out))
-    assert report.letters == 1  # two channels carry it, one letter is written...
+    assert report.letters == 1 and len(rendered) == 1  # two channels carry it, one letter is rendered...
     assert [p.relative_to(out).as_posix() for p in out.rglob("*.docx")] == ["D1/ACME-F-001/01-reminder1.docx"]
     with store.session() as s:
         documents = s.scalars(select(Document).order_by(Document.id)).all()
