@@ -215,6 +215,9 @@ def _store_state(case_row: Case, state: CaseState, escalator: Escalator, as_of: 
         case_row.closed_on = as_of or state.state_entered
         case_row.next_check_at = None
         return
+    # A case moved out of a final state (a jump back into escalation) is open again.
+    case_row.closed = False
+    case_row.closed_on = None
     following = escalator.next_check(state)
     if following is not None and strict and as_of is not None and following <= as_of:
         following = as_of + timedelta(days=1)  # at most one timed step per case per run day

@@ -136,8 +136,6 @@ def test_a_refused_action_is_a_user_error_and_records_nothing(app: App) -> None:
         assert s.scalar(select(func.count()).select_from(Payment)) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="bug: apply_steps never reopens a closed case, so a case jumped out of "
-                                       "a final state moves on with closed=True and drops out of `case list`")
 def test_a_case_jumped_out_of_a_final_state_is_open_again(app: App) -> None:
     actions.pay(app, "ALD-F1", "1000", date(2026, 4, 12), by="alice")
     back = actions.jump(app, "ALD-F1", "reminder1", date(2026, 4, 13), by="bob", reason="cheque bounced")
