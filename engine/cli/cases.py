@@ -16,7 +16,7 @@ import click
 
 from engine.cli.options import DateParam, Settings, as_of_option, json_option, today_or
 from engine.cli.output import console
-from engine.reports.terminal import cell, markup
+from engine.reports.terminal import cell, inert, markup
 
 
 @click.group("case")
@@ -196,7 +196,9 @@ def timeline_command(settings: Settings, case_ref: str, fmt: str, output: Path |
     with app.session() as session:
         text = render_timeline(session, require_case(session, case_ref), fmt)
     if output is None:
-        click.echo(text)  # text and CSV write user text inert, JSON escapes it: nothing acts on the terminal
+        # On the terminal nothing may act: the text and CSV formats write user text inert already, JSON
+        # escapes control characters, and the page (HTML escaping leaves ESC alone) is made inert here.
+        click.echo(inert(text, keep="\n") if fmt == "html" else text)
     else:
         output.write_text(text, encoding="utf-8")
         console.print(cell(f"timeline of {case_ref}: {output.resolve()}"))

@@ -14,7 +14,7 @@ import click
 
 from engine.cli.options import DateParam, Settings, json_option
 from engine.cli.output import console, errors_console
-from engine.reports.terminal import cell, markup
+from engine.reports.terminal import cell, inert, markup
 
 if TYPE_CHECKING:
     from engine.demo import DemoResult
@@ -65,7 +65,7 @@ def diagram_command(workflow: Path) -> None:
     from engine.core.diagram import mermaid
     from engine.core.workflow import load_workflow
 
-    click.echo(mermaid(load_workflow(workflow)))
+    click.echo(inert(mermaid(load_workflow(workflow)), keep="\n"))  # a workflow file may hold escapes too
 
 
 @click.group("letters")
@@ -116,7 +116,7 @@ def db_upgrade_command(settings: Settings) -> None:
     """Bring the database to the current schema (Alembic migrations); safe to run twice."""
     from engine.app import upgrade_schema
 
-    console.print(f"[green]ok[/] schema at head: {upgrade_schema(settings.workspace)}")
+    console.print(f"[green]ok[/] schema at head: {markup(upgrade_schema(settings.workspace))}")
 
 
 def _workflow_and_letter_problems(path: Path) -> list[dict[str, object]]:

@@ -19,6 +19,7 @@ from engine.cases.run import run
 from engine.cases.steps import record_payment
 from engine.core.workflow import load_workflow
 from engine.imports.importer import ImportFailed, ImportProblem, import_csv
+from engine.reports.funnel import funnel
 from engine.store import ledger
 from engine.store.database import connect
 from engine.store.models import Case, Debtor, Event, Invoice, Payment
@@ -188,7 +189,8 @@ def test_case_show_gives_the_debtors_credit(store, tmp_path: Path) -> None:
 def test_a_payment_by_hand_beyond_its_case_pays_the_debtors_other_invoices(store, tmp_path: Path) -> None:
     _import(store, _csv(tmp_path, "debtors.csv", DEBTORS))
     _import(store, _csv(tmp_path, "f.csv", INVOICES + "F1;D1;2025-01-01;2025-01-10;150\nF2;D1;2025-01-05;2025-03-01;80\n"))
-    run(store, load_workflow(SHIPPED_WORKFLOWS / "fr-b2b.yaml"), date(2025, 1, 15))  # F1's case only
+    workflow = load_workflow(SHIPPED_WORKFLOWS / "fr-b2b.yaml")
+    run(store, workflow, date(2025, 1, 15))  # F1's case only
     with store.session() as session:
         case = session.scalars(select(Case)).one()
         record_payment(session, case, Decimal("200"), date(2025, 1, 20))
@@ -198,6 +200,8 @@ def test_a_payment_by_hand_beyond_its_case_pays_the_debtors_other_invoices(store
         open_ = ledger.open_invoices(session, debtor_ids=[_debtor_id(store, "D1")])
         assert [(i.number, i.remaining) for i in open_[_debtor_id(store, "D1")]] == [("F2", Decimal("30.00"))]
         assert ledger.credit_total(session)[0] == 0
+        # The escalation recovered what went to the case's invoice, not what passed through to F2.
+        assert funnel(session, date(2025, 1, 31), [workflow]).recovered == Decimal("150.00")
 
 
 def test_a_credit_note_larger_than_its_invoice_is_refused(store, tmp_path: Path) -> None:
