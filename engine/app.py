@@ -106,14 +106,16 @@ class App:
             )
 
     def import_files(self, paths: list[Path], *, kind: str | None = None, skip_bad_rows: bool = False,
-                     rejects_dir: Path | None = None) -> list[ImportReport]:
-        """Import CSV files, debtors first, each file all-or-nothing (or skipping bad rows)."""
+                     rejects_dir: Path | None = None, allow_extra_columns: bool = False) -> list[ImportReport]:
+        """Import CSV files, debtors first, each file all-or-nothing (or skipping bad rows); a column
+        relance does not know refuses its file unless ``allow_extra_columns``."""
         self.ensure_creditor()
         reports = []
         for path in sorted(paths, key=lambda p: _import_rank(p, kind)):
             rejects = (rejects_dir or path.parent) / f"{path.stem}.rejected.csv" if skip_bad_rows else None
             reports.append(import_csv(self.store, path, kind, creditor_ref=self.workspace.creditor.ref,
-                                      skip_bad_rows=skip_bad_rows, rejects_path=rejects))
+                                      skip_bad_rows=skip_bad_rows, rejects_path=rejects,
+                                      allow_extra_columns=allow_extra_columns))
         return reports
 
     def run(self, as_of: date, *, dry_run: bool = False, pdf: bool = False,

@@ -66,6 +66,8 @@ class CaseDetails:
     promise_until: date | None
     closed: bool
     invoices: tuple[InvoiceLine, ...]
+    # The debtor's unapplied credit (an overpayment): it pays the debtor's next invoices.
+    debtor_credit: Decimal = ledger.ZERO
 
 
 def find_case(session: Session, ref: str) -> Case | None:
@@ -120,6 +122,7 @@ def show_case(session: Session, ref: str) -> CaseDetails:
         disputed=case.disputed, promise_until=case.promise_until, closed=case.closed,
         invoices=tuple(InvoiceLine(b.invoice.number, b.invoice.issue_date, b.invoice.due_date, b.invoice.amount,
                                    b.paid, b.open, b.invoice.currency) for b in balances),
+        debtor_credit=ledger.credit_total(session, [debtor.id])[0],
     )
 
 

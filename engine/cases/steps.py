@@ -177,7 +177,9 @@ def record_payment(
     by: str | None = None,
 ) -> Payment:
     """A payment entered by hand for a case: stored, allocated to the case's invoices in the ledger's
-    order, and a ``payment`` event; the next ``reconcile`` tells the escalator."""
+    order, and a ``payment`` event; the next ``reconcile`` tells the escalator. What is left once the
+    case is paid is the debtor's credit: the ledger applies it to the debtor's other open invoices
+    (their cases get a ``payment`` event), and keeps the rest for the next ones."""
     amount = _cents(amount)
     if amount <= 0:
         raise EscalationError(f"a payment must be positive, not {amount}")
@@ -195,6 +197,8 @@ def record_payment(
     ), on, actor=by)
     if case_row.next_check_at is None or case_row.next_check_at > on:
         case_row.next_check_at = on  # the next run (or reconcile) tells the escalator
+    if left > 0:
+        ledger.apply_credit(session, [case_row.debtor_id])
     session.flush()
     return payment
 

@@ -1,5 +1,9 @@
 """Commands on one case and on the record: case show|pay|dispute|resolve|promise|hold|resume|jump|note,
-timeline, verify."""
+timeline, verify.
+
+The use cases, the store and rich load inside each command (start-up stays fast); text from the
+database or the command line is printed through engine.reports.terminal (never as markup, never raw
+control characters)."""
 
 from __future__ import annotations
 
@@ -9,17 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from engine.cases import actions
-from engine.cases.audit import audit
-from engine.cases.lookup import list_cases, require_case, show_case
 from engine.cli.options import DateParam, Settings, as_of_option, json_option, today_or
-from engine.core.money import format_amount
-from engine.reports.timeline import render_timeline
-
-console = Console(highlight=False, soft_wrap=True)
+from engine.cli.output import console
+from engine.reports.terminal import cell, inert, markup
 
 
 @click.group("case")
@@ -38,6 +35,11 @@ def case_group() -> None:
 def list_command(settings: Settings, states: tuple[str, ...], debtor_ref: str | None, include_closed: bool,
                  limit: int, as_json: bool) -> None:
     """List cases with their debtor, state, balance and next look; open cases only unless --all."""
+    from rich.table import Table
+
+    from engine.cases.lookup import list_cases
+    from engine.core.money import format_amount
+
     app = settings.app
     with app.session() as session:
         found = list_cases(session, states=states, debtor_ref=debtor_ref, include_closed=include_closed, limit=limit)
@@ -53,8 +55,8 @@ def list_command(settings: Settings, states: tuple[str, ...], debtor_ref: str | 
     for column in ("case", "debtor", "state", "since", "balance", "next look"):
         table.add_column(column, justify="right" if column == "balance" else "left", no_wrap=column != "state")
     for c in found:
-        table.add_row(c.ref, c.debtor_ref, c.state, c.since.isoformat(), format_amount(c.balance, c.currency),
-                      c.next_check.isoformat() if c.next_check else "")
+        table.add_row(cell(c.ref), cell(c.debtor_ref), cell(c.state), c.since.isoformat(),
+                      format_amount(c.balance, c.currency), c.next_check.isoformat() if c.next_check else "")
     console.print(table)
 
 
@@ -63,7 +65,13 @@ def list_command(settings: Settings, states: tuple[str, ...], debtor_ref: str | 
 @json_option()
 @click.pass_obj
 def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
-    """Show CASE (its reference, or the number of one of its invoices): state, balance, invoices."""
+    """Show CASE (its reference, or the number of one of its invoices): state, balance, invoices, and the
+    debtor's unapplied credit (an overpayment waiting for the debtor's next invoice)."""
+    from rich.table import Table
+
+    from engine.cases.lookup import show_case
+    from engine.core.money import format_amount
+
     app = settings.app
     with app.session() as session:
         case = show_case(session, case_ref)
@@ -72,6 +80,7 @@ def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
             "case": case.ref, "debtor": case.debtor_name, "debtor_ref": case.debtor_ref, "workflow": case.workflow,
             "state": case.state, "since": case.since.isoformat(), "principal": str(case.principal),
             "paid": str(case.paid), "balance": str(case.balance), "currency": case.currency,
+            "debtor_credit": str(case.debtor_credit),
             "letters_sent": case.letters_sent,
             "next_check": case.next_check.isoformat() if case.next_check else None,
             "on_hold": case.on_hold, "disputed": case.disputed,
@@ -80,18 +89,20 @@ def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
                           "paid": str(i.paid), "open": str(i.open)} for i in case.invoices],
         }, indent=2, ensure_ascii=False))
         return
-    table = Table(title=f"Case {case.ref}", show_header=False)
+    table = Table(title=cell(f"Case {case.ref}"), show_header=False)
     rows: list[tuple[str, object]] = [
         ("debtor", case.debtor_name), ("debtor ref", case.debtor_ref), ("workflow", case.workflow),
         ("state", case.state), ("since", case.since.isoformat()),
         ("balance", format_amount(case.balance, case.currency)), ("paid", format_amount(case.paid, case.currency)),
+        ("debtor credit", format_amount(case.debtor_credit, case.currency) + " (unapplied: overpaid, waits for "
+         "the next invoice)" if case.debtor_credit else None),
         ("letters sent", case.letters_sent), ("next check", case.next_check.isoformat() if case.next_check else None),
         ("on hold", case.on_hold), ("disputed", case.disputed),
         ("promise until", case.promise_until.isoformat() if case.promise_until else None),
     ]
     for key, value in rows:
-        table.add_row(key, "" if value is None else str(value))
-    table.add_row("invoices", ", ".join(i.number for i in case.invoices))
+        table.add_row(key, cell(value))
+    table.add_row("invoices", cell(", ".join(i.number for i in case.invoices)))
     console.print(table)
 
 
@@ -108,12 +119,16 @@ def pay_command(settings: Settings, case_ref: str, amount: str, as_of: date | No
                 reference: str | None, by: str | None) -> None:
     """Record a payment of AMOUNT (1234.56 or 1 234,56) on CASE. A partial payment lowers the
     balance and escalation goes on; a full payment closes the case."""
+    from engine.cases import actions
+    from engine.core.money import format_amount
+
     app = settings.app
     done = actions.pay(app, case_ref, amount, today_or(as_of), by=by or settings.workspace.actor,
                        reference=reference)
     assert done.amount is not None
-    console.print(f"{case_ref}: payment of {format_amount(done.amount, done.currency)} recorded; state {done.state}"
-                  + (f" (moved: {', '.join(s.dest for s in done.steps)})" if done.steps else ""))
+    console.print(cell(f"{case_ref}: payment of {format_amount(done.amount, done.currency)} recorded; "
+                       f"state {done.state}" + (f" (moved: {', '.join(s.dest for s in done.steps)})"
+                                                if done.steps else "")))
 
 
 def _action_command(name: str, help_text: str, *, needs_until: bool = False, needs_dest: bool = False,
@@ -123,6 +138,8 @@ def _action_command(name: str, help_text: str, *, needs_until: bool = False, nee
     @click.pass_obj
     def command(settings: Settings, case_ref: str, as_of: date | None, by: str | None, reason: str | None,
                 until: date | None = None, dest: str | None = None) -> None:
+        from engine.cases import actions
+
         day = today_or(as_of)
         actor = by or settings.workspace.actor
         options: dict[str, Any] = {"until": until} if needs_until else {"dest": dest} if needs_dest else {}
@@ -131,7 +148,7 @@ def _action_command(name: str, help_text: str, *, needs_until: bool = False, nee
         state = done.state
         steps = done.steps
         moved = f" → {state}" if steps else f" (state stays {state})"
-        console.print(f"{case_ref}: {name} recorded by {actor} on {day.isoformat()}{moved}")
+        console.print(cell(f"{case_ref}: {name} recorded by {actor} on {day.isoformat()}{moved}"))
 
     params: list[click.Parameter] = [click.Argument(["case_ref"], metavar="CASE")]
     if needs_dest:
@@ -170,15 +187,21 @@ for _name, _help, _options in (
 @click.pass_obj
 def timeline_command(settings: Settings, case_ref: str, fmt: str, output: Path | None) -> None:
     """The full history of CASE: every step, letter (with its SHA-256), payment, dispute,
-    promise, hold and note, in order, with the hash chain's status."""
+    promise, hold and note, in order, with the hash chain's status. Cells of the CSV that a spreadsheet
+    would run as a formula (=, +, -, @...) start with a quote (engine.reports.csvsafe)."""
+    from engine.cases.lookup import require_case
+    from engine.reports.timeline import render_timeline
+
     app = settings.app
     with app.session() as session:
         text = render_timeline(session, require_case(session, case_ref), fmt)
     if output is None:
-        click.echo(text)
+        # On the terminal nothing may act: the text and CSV formats write user text inert already, JSON
+        # escapes control characters, and the page (HTML escaping leaves ESC alone) is made inert here.
+        click.echo(inert(text, keep="\n") if fmt == "html" else text)
     else:
         output.write_text(text, encoding="utf-8")
-        console.print(f"timeline of {case_ref}: {output.resolve()}")
+        console.print(cell(f"timeline of {case_ref}: {output.resolve()}"))
 
 
 @click.command("verify")
@@ -188,6 +211,8 @@ def timeline_command(settings: Settings, case_ref: str, fmt: str, output: Path |
 def verify_command(settings: Settings, repair: bool, as_json: bool) -> None:
     """Recompute every case's hash chain and every letter's SHA-256; name each case and event
     that was altered, and each letter file that changed or disappeared. Exits 1 if any."""
+    from engine.cases.audit import audit
+
     result = audit(settings.app, settings.workspace.output_dir, repair=repair)
     findings, orphans, removed = result.findings, result.orphans, result.removed
     if as_json:
@@ -197,9 +222,9 @@ def verify_command(settings: Settings, repair: bool, as_json: bool) -> None:
         }, indent=2, ensure_ascii=False))
     else:
         for finding in findings:
-            console.print(f"[red]altered[/] {finding}")
+            console.print(f"[red]altered[/] {markup(finding)}")
         for path in orphans:
-            console.print(f"[yellow]{'removed' if repair else 'orphan'}[/] {path} (no case refers to it)")
+            console.print(f"[yellow]{'removed' if repair else 'orphan'}[/] {markup(path)} (no case refers to it)")
         if not findings:
             console.print("[green]ok[/] every chain and every letter verifies")
     if findings:

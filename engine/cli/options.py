@@ -1,5 +1,8 @@
 """What every command shares: the settings (workspace and database, loaded on demand), `--as-of`,
-`--json`, and the date type. Command modules import this; nothing here imports a command module."""
+`--json`, and the date type. Command modules import this; nothing here imports a command module.
+
+Only click is imported at start-up: the workspace, the store and the date parser load when a command
+reads them, so `relance --help` stays fast."""
 
 from __future__ import annotations
 
@@ -11,11 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from engine.core.money import MoneyError, parse_date
-from engine.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
-
 if TYPE_CHECKING:
     from engine.app import App
+    from engine.workspace import Workspace
 
 
 @dataclass
@@ -29,6 +30,8 @@ class Settings:
 
     @property
     def workspace(self) -> Workspace:
+        from engine.workspace import WorkspaceError, find_workspace, load_workspace
+
         if self._workspace is None:
             root = self.workspace_dir or find_workspace()
             if root is None:
@@ -50,6 +53,8 @@ class Settings:
 
     def use_workspace(self, root: Path) -> Workspace:
         """Load the workspace at ``root`` (just created by `relance init`) with this command's --db."""
+        from engine.workspace import load_workspace
+
         self._workspace = load_workspace(root, self.db)
         return self._workspace
 
@@ -69,6 +74,8 @@ class DateParam(click.ParamType):
     name = "date"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        from engine.core.money import MoneyError, parse_date
+
         if isinstance(value, date):
             return value
         try:

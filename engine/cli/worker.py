@@ -7,15 +7,16 @@ import signal
 import threading
 from datetime import date, datetime
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
-from engine.app import summary
-from engine.cases.run import RunReport
 from engine.cli.options import Settings, as_of_option
+from engine.cli.output import errors_console as console
+from engine.reports.terminal import markup
 
-console = Console(highlight=False, stderr=True)
+if TYPE_CHECKING:
+    from engine.cases.run import RunReport
 
 
 @click.command("worker")
@@ -53,6 +54,8 @@ def worker_command(settings: Settings, as_of: date | None, once: bool, interval:
 
 
 def _print_pass(day: date, reports: list[RunReport], as_json: bool) -> None:
+    from engine.app import summary
+
     totals = summary(reports)
     if as_json:
         totals["as_of"] = day.isoformat()
@@ -65,7 +68,7 @@ def _print_pass(day: date, reports: list[RunReport], as_json: bool) -> None:
         f"{totals['skipped']} held by another worker"
     )
     for error in totals["errors"]:
-        console.print(f"[red]case {error['case']}[/]: {error['error']}")
+        console.print(f"[red]case {markup(error['case'])}[/]: {markup(error['error'])}")
 
 
 COMMANDS = [worker_command]

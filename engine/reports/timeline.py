@@ -6,7 +6,6 @@ intact when printed.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from typing import Any
 from jinja2 import Environment
 
 from engine.core.money import format_amount, format_date
+from engine.core.text import inert
+from engine.reports import csvsafe
 from engine.store import ledger
 from engine.store.events import KIND_LABELS, read_event
 from engine.store.models import Case, Creditor, Debtor, Event
@@ -52,7 +53,7 @@ def render_timeline(session: Any, case: Case, fmt: str = "text") -> str:
         }, indent=2, ensure_ascii=False, sort_keys=True)
     if fmt == "csv":
         out = io.StringIO()
-        writer = csv.writer(out, delimiter=";")
+        writer = csvsafe.writer(out, delimiter=";")  # reasons, actors and names may look like formulas
         writer.writerow(["seq", "occurred_on", "recorded_at", "kind", "actor", "summary", "payload", "hash"])
         for ev in events:
             writer.writerow([ev.seq, ev.occurred_on.isoformat(), ev.recorded_at.isoformat(), ev.kind,
@@ -61,10 +62,11 @@ def render_timeline(session: Any, case: Case, fmt: str = "text") -> str:
     header = _header(session, case)
     if fmt == "html":
         return _HTML.render(case=header, events=[(ev, summary(ev)) for ev in events], status=status)
-    lines = [f"Case {header['ref']} — {header['state']} — debtor {header['debtor']['name']} "
-             f"({header['debtor']['ref']}) — balance {header['balance']} {header['currency']}"]
-    lines += [f"{ev.seq:>4}  {ev.occurred_on.isoformat()}  {ev.kind:<13} {summary(ev)}"
-              + (f"  [{ev.actor}]" if ev.actor else "") for ev in events]
+    # Printed on a terminal: every line made inert (a name or a reason must not carry ANSI/OSC escapes).
+    lines = [inert(f"Case {header['ref']} — {header['state']} — debtor {header['debtor']['name']} "
+                   f"({header['debtor']['ref']}) — balance {header['balance']} {header['currency']}")]
+    lines += [inert(f"{ev.seq:>4}  {ev.occurred_on.isoformat()}  {ev.kind:<13} {summary(ev)}"
+                    + (f"  [{ev.actor}]" if ev.actor else "")) for ev in events]
     lines.append(str(status))
     return "\n".join(lines) + "\n"
 
