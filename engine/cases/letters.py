@@ -59,7 +59,9 @@ class LetterWriter:
         self.output_dir = output_dir
         self.rates = rates or load_rates()
         self.pdf = pdf
-        self._rendered: dict[tuple[int, int, str], tuple[str, str]] = {}
+        # Per case, for the attempt in hand: (step, template) → (path, sha256), and the files written.
+        self._rendered: dict[int, dict[tuple[int, str], tuple[str, str]]] = {}
+        self._written: dict[int, list[Path]] = {}
         self.pdf_failures: list[str] = []
 
     def __call__(self, session: Session, case: Case, step: Step, action: Action) -> Document | None:
@@ -67,20 +69,34 @@ class LetterWriter:
             return None  # a phone call or an e-mail without attachment: the timeline records it
         workflow = self.workflows[case.workflow_name]
         relative = Path(_slug(case.debtor.ref)) / _slug(case.ref) / f"{case.step_count:02d}-{step.dest}.docx"
-        key = (case.id, case.step_count, action.template)
-        if key not in self._rendered:  # one file per step even when two channels carry it
+        rendered = self._rendered.setdefault(case.id, {})
+        key = (case.step_count, action.template)
+        if key not in rendered:  # one file per step even when two channels carry it
+            template = workflow.letters_dir / action.template
             letter = self.letter_data(session, case, step, action, workflow)
-            sha256 = render_letter(workflow.letters_dir / action.template, letter, self.output_dir / relative)
+            self._written.setdefault(case.id, []).append(self.output_dir / relative)
+            sha256 = render_letter(template, letter, self.output_dir / relative)
             if self.pdf:
                 # The DOCX is the letter; a PDF that LibreOffice fails to make must not undo the step.
                 try:
                     to_pdf(self.output_dir / relative)
                 except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
                     self.pdf_failures.append(f"{relative}: {exc}")
-            self._rendered[key] = (str(relative), sha256)
-        path, sha256 = self._rendered[key]
+            rendered[key] = (str(relative), sha256)
+        path, sha256 = rendered[key]
         return Document(path=path, sha256=sha256, template=action.template,
                         created_at=datetime.now(timezone.utc).replace(tzinfo=None))
+
+    def finish(self, case_id: int, *, failed: bool) -> None:
+        """The attempt on ``case_id`` is over. When it failed (its transaction rolls back), the letters it
+        wrote are removed, so no file outlives the step it belonged to; call it while the case is still
+        held (before the rollback), so no other worker has rewritten those paths yet."""
+        self._rendered.pop(case_id, None)
+        written = self._written.pop(case_id, [])
+        if failed:
+            for path in written:
+                path.unlink(missing_ok=True)
+                path.with_suffix(".pdf").unlink(missing_ok=True)
 
     def letter_data(self, session: Session, case: Case, step: Step, action: Action, workflow: Workflow) -> LetterData:
         """Everything the letter says, as of the step's day."""

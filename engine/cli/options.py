@@ -15,6 +15,8 @@ from engine.core.money import MoneyError, parse_date
 from engine.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from engine.app import App
 
 
@@ -75,6 +77,18 @@ class DateParam(click.ParamType):
             return parse_date(str(value))
         except MoneyError as exc:
             self.fail(str(exc), param, ctx)
+
+
+def print_failures(out: Console, errors: list[dict[str, str]]) -> None:
+    """The cases a run or a worker's pass could not move: one line each (their text escaped, it may come
+    from a workflow or a template), then where to find them again."""
+    from rich.markup import escape
+
+    for error in errors:
+        out.print(f"[red]case {escape(error['case'])}[/] not moved: {escape(error['error'])}")
+    if errors:
+        out.print(f"[red]{len(errors)} case(s) failed[/] and were left as they were; "
+                  "`relance case list --errors` lists them")
 
 
 def today_or(as_of: date | None) -> date:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -19,7 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from engine.app import App, summary
-from engine.cli.options import Settings, as_of_option, json_option, today_or
+from engine.cli.options import Settings, as_of_option, json_option, print_failures, today_or
 from engine.core.workflow import Workflow
 from engine.imports.importer import ImportFailed
 from engine.workers import wake_workers
@@ -96,7 +97,12 @@ def _refusal(refused: ImportFailed) -> str:
 def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool, workers: int,
                 as_json: bool) -> None:
     """Open cases for newly overdue invoices, then move every case that is due one step
-    and write its letters. Running twice for the same day does nothing the second time."""
+    and write its letters. Running twice for the same day does nothing the second time.
+
+    A case that cannot move (a guard or a letter failing on its data, a missing rate) is left as
+    it was, with the reason, and the others go on; the run then exits 1 (`relance case list
+    --errors` lists those cases). A template with errors or an output folder that takes no file
+    stops the run before it opens anything."""
     day = today_or(as_of)
     app = settings.app
     if workers > 1:
@@ -118,6 +124,7 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
             for s in planned
         ]
         click.echo(json.dumps(totals, indent=2, ensure_ascii=False))
+        _exit_if_failed(totals)
         return
     title = f"{'Dry run' if dry_run else 'Run'} of {day.isoformat()}"
     table = Table(title=title)
@@ -135,8 +142,13 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
         f"{verb} {totals['steps']} step(s), {totals['letters']} letter(s)"
         + ("" if dry_run else f" in {settings.workspace.output_dir}")
     )
-    for error in totals["errors"]:
-        console.print(f"[red]case {error['case']}[/]: {error['error']}")
+    print_failures(console, totals["errors"])
+    _exit_if_failed(totals)
+
+
+def _exit_if_failed(totals: dict[str, Any]) -> None:
+    if totals["errors"]:
+        raise SystemExit(1)
 
 
 def _run_with_progress(app: App, day: date, *, dry_run: bool, pdf: bool, quiet: bool) -> list:
