@@ -37,6 +37,7 @@ def run_parallel(app: App, as_of: date, *, workers: int, pdf: bool = False) -> l
     refuse_sqlite(app.store, workers)
     if workers == 1:
         return run_once(app, as_of, pdf=pdf)
+    app.prepare_run(pdf=pdf)  # a broken template or output folder: one line here, not N processes failing
     job = _Job(str(app.workspace.root), app.workspace.database_url, as_of, pdf)
     context = multiprocessing.get_context("spawn")  # no fork: no inherited connections or locks
     with context.Pool(workers) as pool:
