@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from engine.cases.letters import LetterWriter, check_letters, require_writable_folder
@@ -25,6 +26,7 @@ from engine.imports.importer import ImportReport, import_csv
 from engine.store import versions
 from engine.store.database import Store, StoreError, connect, ensure_creditor
 from engine.store.models import Case
+from engine.store.runlock import run_lock
 from engine.workspace import Workspace, WorkspaceError
 
 # Import order matters: invoices name debtors, payments name invoices.
@@ -122,14 +124,21 @@ class App:
         """One run per workflow of the workspace over the debtors of its kinds, then one per older
         version that cases still run on. ``stop`` is asked between cases (workers).
 
+        On SQLite the whole run holds the run lock (a second run is refused: engine.store.runlock).
         Before it opens any case it refuses, in one line, a template with errors and (unless a dry run)
         an output folder that takes no file; after that, a case that fails is that case's error alone
         (see engine.cases.run) and the run goes on.
         """
-        plan, writer = self.prepare_run(dry_run=dry_run, pdf=pdf)
-        return [run(self.store, workflow, as_of, perform=writer, dry_run=dry_run, progress=progress,
-                    debtor_kinds=kinds, stop=stop, open_new=kinds is not None)
-                for workflow, kinds in plan]
+        with run_lock(self.store):
+            try:
+                plan, writer = self.prepare_run(dry_run=dry_run, pdf=pdf)
+                return [run(self.store, workflow, as_of, perform=writer, dry_run=dry_run, progress=progress,
+                            debtor_kinds=kinds, stop=stop, open_new=kinds is not None)
+                        for workflow, kinds in plan]
+            except OperationalError as exc:  # e.g. SQLite held by a long import for longer than its timeout
+                lines = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]
+                raise StoreError(f"the run stopped: the database failed ({lines[0]}); what it had done is "
+                                 "saved, run it again") from exc
 
     def prepare_run(self, *, dry_run: bool = False,
                     pdf: bool = False) -> tuple[list[tuple[Workflow, tuple[str, ...] | None]], LetterWriter | None]:

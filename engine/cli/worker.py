@@ -10,6 +10,7 @@ from types import FrameType
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from engine.app import summary
 from engine.cases.run import RunReport
@@ -33,7 +34,8 @@ def worker_command(settings: Settings, as_of: date | None, once: bool, interval:
     Start as many as you like against one PostgreSQL database, on as many machines: they share
     the due cases and never take the same step twice. SIGTERM or Ctrl-C stops after the case in
     hand (a second one stops at once). A case that cannot move is left as it was and reported, and
-    the worker goes on; it exits 1 when its last pass left such cases."""
+    the worker goes on; it exits 1 when its last pass left such cases. On SQLite, a pass that finds
+    another run in progress waits for the next one (with --once: exit 1)."""
     app = settings.app
     stop = threading.Event()
 
@@ -50,7 +52,8 @@ def worker_command(settings: Settings, as_of: date | None, once: bool, interval:
         failed[0] = _print_pass(day, reports, as_json)
 
     try:
-        passes = work(app, as_of=as_of, once=once, pdf=pdf, interval=interval, stop=stop, on_pass=on_pass)
+        passes = work(app, as_of=as_of, once=once, pdf=pdf, interval=interval, stop=stop, on_pass=on_pass,
+                      on_busy=lambda day, busy: console.print(f"pass as of {day.isoformat()} skipped: {escape(str(busy))}"))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
