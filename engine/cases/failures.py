@@ -39,7 +39,9 @@ def failure_reason(exc: BaseException) -> str:
         frames = traceback.extract_tb(exc.__traceback__)
         where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
         text = f"unexpected {type(exc).__name__}: {exc}{where}"
-    text = " ".join(text.split()) or type(exc).__name__
+    # One line, no control character: it is stored (PostgreSQL refuses NUL) and printed on terminals.
+    text = "".join("?" if ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 else ch for ch in " ".join(text.split()))
+    text = text or type(exc).__name__
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 

@@ -21,7 +21,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import false, func, select
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from engine.cases.desk import Perform
@@ -283,7 +283,9 @@ def _advance_one(unit: Unit, escalator: Escalator, as_of: date, perform: Perform
         reason = failure_reason(failure)
         report.errors.append((ref, reason))
         if record and case_id is not None:
-            _record(unit, case_id, reason, as_of, ref, lock=lock)
+            recorded = _record(unit, case_id, reason, as_of, ref, lock=lock)
+            if recorded is not None:
+                report.errors[-1] = (ref, f"{reason} (and it could not be recorded on the case: {recorded})")
         return case_id
     # Counted only once the transaction committed (or, in a dry run, its savepoint was released).
     report.cases_examined += 1
@@ -296,8 +298,9 @@ def _advance_one(unit: Unit, escalator: Escalator, as_of: date, perform: Perform
     return case_id
 
 
-def _record(unit: Unit, case_id: int, reason: str, as_of: date, ref: str, *, lock: bool) -> None:
-    """The failure on the case and in its timeline, in a transaction of its own (the case's was rolled back)."""
+def _record(unit: Unit, case_id: int, reason: str, as_of: date, ref: str, *, lock: bool) -> str | None:
+    """The failure on the case and in its timeline, in a transaction of its own (the case's was rolled back).
+    Returns why it could not be recorded, if it could not (the run report still says it)."""
     try:
         with unit() as session:
             record_failure(session, case_id, reason, as_of, lock=lock)
@@ -305,6 +308,9 @@ def _record(unit: Unit, case_id: int, reason: str, as_of: date, ref: str, *, loc
         pass  # another worker appended to this case meanwhile, and met (and recorded) the same failure
     except (OperationalError, InterfaceError) as exc:
         raise _database_failed(exc, ref) from exc
+    except DBAPIError as exc:
+        return failure_reason(exc)
+    return None
 
 
 def _database_failed(exc: OperationalError | InterfaceError, ref: str) -> StoreError:
