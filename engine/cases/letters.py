@@ -115,12 +115,6 @@ class LetterWriter:
                 path.unlink(missing_ok=True)
                 path.with_suffix(".pdf").unlink(missing_ok=True)
 
-    def check(self, workflows: list[Workflow]) -> None:
-        """Before a run opens any case: every template of ``workflows`` passes `relance letters check`,
-        and the output folder takes files. Raises TemplateRefused or OutputFolderError."""
-        check_letters(workflows)
-        require_writable_folder(self.output_dir)
-
     def letter_data(self, session: Session, case: Case, step: Step, action: Action, workflow: Workflow) -> LetterData:
         """Everything the letter says, as of the step's day."""
         on = step.on
