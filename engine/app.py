@@ -14,9 +14,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from engine.cases.letters import LetterWriter
+from engine.cases.letters import LetterWriter, check_letters, require_writable_folder
 from engine.cases.run import RunReport, run
 from engine.core.claim import RateTable, load_rates
 from engine.core.machine import Escalator
@@ -25,6 +26,7 @@ from engine.imports.importer import ImportReport, import_csv
 from engine.store import versions
 from engine.store.database import Store, StoreError, connect, ensure_creditor
 from engine.store.models import Case
+from engine.store.runlock import run_lock
 from engine.workspace import Workspace, WorkspaceError
 
 # Import order matters: invoices name debtors, payments name invoices.
@@ -122,18 +124,40 @@ class App:
             progress: Callable[[RunReport], None] | None = None,
             stop: Callable[[], bool] | None = None) -> list[RunReport]:
         """One run per workflow of the workspace over the debtors of its kinds, then one per older
-        version that cases still run on. ``stop`` is asked between cases (workers)."""
-        writer = None if dry_run else self.letter_writer(pdf=pdf)
-        reports = []
+        version that cases still run on. ``stop`` is asked between cases (workers).
+
+        On SQLite the whole run holds the run lock (a second run is refused: engine.store.runlock).
+        Before it opens any case it refuses, in one line, a template with errors and (unless a dry run)
+        an output folder that takes no file; after that, a case that fails is that case's error alone
+        (see engine.cases.run) and the run goes on.
+        """
+        with run_lock(self.store):
+            try:
+                plan, writer = self.prepare_run(dry_run=dry_run, pdf=pdf)
+                return [run(self.store, workflow, as_of, perform=writer, dry_run=dry_run, progress=progress,
+                            debtor_kinds=kinds, stop=stop, open_new=kinds is not None)
+                        for workflow, kinds in plan]
+            except OperationalError as exc:  # e.g. SQLite held by a long import for longer than its timeout
+                lines = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]
+                raise StoreError(f"the run stopped: the database failed ({lines[0]}); what it had done is "
+                                 "saved, run it again") from exc
+
+    def prepare_run(self, *, dry_run: bool = False,
+                    pdf: bool = False) -> tuple[list[tuple[Workflow, tuple[str, ...] | None]], LetterWriter | None]:
+        """What a run will go through, checked: (workflow, debtor kinds) for each current workflow and
+        (older version, None) for each version cases still run on, and the letter writer (None in a dry
+        run). Raises TemplateRefused or OutputFolderError before anything is opened."""
+        plan: list[tuple[Workflow, tuple[str, ...] | None]] = []
         for workflow, kinds in self.workflow_kinds():
-            reports.append(run(self.store, workflow, as_of, perform=writer, dry_run=dry_run,
-                               progress=progress, debtor_kinds=kinds, stop=stop))
+            plan.append((workflow, kinds))
             with self.store.session() as session:
-                older = [self._with_letters(w) for w in versions.older_versions(session, workflow)]
-            for workflow_then in older:
-                reports.append(run(self.store, workflow_then, as_of, perform=writer, dry_run=dry_run,
-                                   progress=progress, stop=stop, open_new=False))
-        return reports
+                plan += [(self._with_letters(w), None) for w in versions.older_versions(session, workflow)]
+        check_letters([workflow for workflow, _kinds in plan])
+        if dry_run:
+            return plan, None
+        writer = self.letter_writer(pdf=pdf)
+        require_writable_folder(writer.output_dir)
+        return plan, writer
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from engine.cases.desk import Perform
 from engine.core.case import CaseState, Step
 from engine.core.machine import EscalationError, Escalator
+from engine.errors import CaseError
 from engine.store import ledger
 from engine.store.events import (
     ActionFacts,
@@ -183,13 +184,14 @@ def record_payment(
     amount = _cents(amount)
     if amount <= 0:
         raise EscalationError(f"a payment must be positive, not {amount}")
+    owed = ledger.open_invoices(session, case_id=case_row.id).get(case_row.debtor_id, [])
+    shares, left = ledger.allocate(amount, owed)
+    _refuse_before_issue(case_row, on, {share.invoice.id for share in shares})
     key = f"manual|{case_row.ref}|{on}|{amount}|{reference or ''}|{(case_row.event_count or 0) + 1}"
     payment = Payment(creditor_id=case_row.creditor_id, debtor_id=case_row.debtor_id, payment_date=on,
                       amount=amount, reference=reference, natural_key=key)
     session.add(payment)
     session.flush()
-    owed = ledger.open_invoices(session, case_id=case_row.id).get(case_row.debtor_id, [])
-    shares, left = ledger.allocate(amount, owed)
     ledger.record_allocations(session, [(payment.id, share) for share in shares])
     append_event(session, case_row, PaymentReceived(
         amount=amount, reference=reference,
@@ -201,6 +203,17 @@ def record_payment(
         ledger.apply_credit(session, [case_row.debtor_id])
     session.flush()
     return payment
+
+
+def _refuse_before_issue(case_row: Case, on: date, paying: set[int]) -> None:
+    """A payment cannot be dated before an invoice it pays was issued (a mistyped --as-of, most often):
+    CaseError naming the invoice. With nothing left to pay, the case's earliest invoice is the bound."""
+    invoices = [inv for inv in case_row.invoices if inv.id in paying] if paying else \
+        sorted(case_row.invoices, key=lambda inv: inv.issue_date)[:1]
+    early = sorted((inv for inv in invoices if inv.issue_date > on), key=lambda inv: inv.issue_date)
+    if early:
+        raise CaseError(f"a payment dated {on.isoformat()} cannot pay invoice {early[-1].number}, issued on "
+                        f"{early[-1].issue_date.isoformat()}: check the payment's date (--as-of)")
 
 
 def _store_state(case_row: Case, state: CaseState, escalator: Escalator, as_of: date | None, *, strict: bool) -> None:

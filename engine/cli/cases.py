@@ -29,12 +29,16 @@ def case_group() -> None:
 @click.option("--state", "states", multiple=True, help="Only cases in this state (repeat for several).")
 @click.option("--debtor", "debtor_ref", help="Only the cases of this debtor (its reference).")
 @click.option("--all", "include_closed", is_flag=True, help="Include closed cases (paid, written off...).")
+@click.option("--errors", "errors_only", is_flag=True,
+              help="Only the cases the last run could not move, with the reason (closed ones too).")
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
 @json_option()
 @click.pass_obj
 def list_command(settings: Settings, states: tuple[str, ...], debtor_ref: str | None, include_closed: bool,
-                 limit: int, as_json: bool) -> None:
-    """List cases with their debtor, state, balance and next look; open cases only unless --all."""
+                 errors_only: bool, limit: int, as_json: bool) -> None:
+    """List cases with their debtor, state, balance and next look; open cases only unless --all.
+    With --errors: the cases a run left as they were because something failed on them, and why;
+    the next run that moves such a case takes it off this list."""
     from rich.table import Table
 
     from engine.cases.lookup import list_cases
@@ -42,14 +46,24 @@ def list_command(settings: Settings, states: tuple[str, ...], debtor_ref: str | 
 
     app = settings.app
     with app.session() as session:
-        found = list_cases(session, states=states, debtor_ref=debtor_ref, include_closed=include_closed, limit=limit)
+        found = list_cases(session, states=states, debtor_ref=debtor_ref, include_closed=include_closed, limit=limit,
+                           errors_only=errors_only)
     if as_json:
         click.echo(json.dumps([
             {"case": c.ref, "debtor_ref": c.debtor_ref, "debtor": c.debtor_name, "state": c.state,
              "since": c.since.isoformat(), "balance": str(c.balance), "currency": c.currency,
-             "next_check": c.next_check.isoformat() if c.next_check else None}
+             "next_check": c.next_check.isoformat() if c.next_check else None,
+             "error": c.error, "error_on": c.error_on.isoformat() if c.error_on else None}
             for c in found
         ], indent=2, ensure_ascii=False))
+        return
+    if errors_only:
+        # One line per case, not a table: the reason is long (file, line, guard or template, tag).
+        console.print(f"{len(found)} case(s) the last run could not move")
+        for c in found:
+            since = c.error_on.isoformat() if c.error_on else "?"
+            console.print(f"[red]{markup(c.ref)}[/] ({markup(c.debtor_ref)}, state {markup(c.state)}, failing since "
+                          f"{since}): {markup(c.error or '')}")
         return
     table = Table(title=f"{len(found)} case(s)")
     for column in ("case", "debtor", "state", "since", "balance", "next look"):
@@ -85,6 +99,7 @@ def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
             "next_check": case.next_check.isoformat() if case.next_check else None,
             "on_hold": case.on_hold, "disputed": case.disputed,
             "promise_until": case.promise_until.isoformat() if case.promise_until else None,
+            "error": case.error, "error_on": case.error_on.isoformat() if case.error_on else None,
             "invoices": [{"number": i.number, "due_date": i.due_date.isoformat(), "amount": str(i.amount),
                           "paid": str(i.paid), "open": str(i.open)} for i in case.invoices],
         }, indent=2, ensure_ascii=False))
@@ -103,6 +118,9 @@ def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
     for key, value in rows:
         table.add_row(key, cell(value))
     table.add_row("invoices", cell(", ".join(i.number for i in case.invoices)))
+    if case.error is not None:
+        since = f" (since {case.error_on.isoformat()})" if case.error_on else ""
+        table.add_row("[red]last run failed[/]", cell(case.error + since))
     console.print(table)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+
     from engine.app import App
     from engine.workspace import Workspace
 
@@ -82,6 +83,18 @@ class DateParam(click.ParamType):
             return parse_date(str(value))
         except MoneyError as exc:
             self.fail(str(exc), param, ctx)
+
+
+def print_failures(out: Any, errors: list[dict[str, str]]) -> None:
+    """The cases a run or a worker's pass could not move: one line each (their text escaped, it may come
+    from a workflow or a template), then where to find them again."""
+    from engine.reports.terminal import markup
+
+    for error in errors:
+        out.print(f"[red]case {markup(error['case'])}[/] not moved: {markup(error['error'])}")
+    if errors:
+        out.print(f"[red]{len(errors)} case(s) failed[/] and were left as they were; "
+                  "`relance case list --errors` lists them")
 
 
 def today_or(as_of: date | None) -> date:

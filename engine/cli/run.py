@@ -9,11 +9,11 @@ import json
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from engine.cli.options import Settings, as_of_option, json_option, today_or
+from engine.cli.options import Settings, as_of_option, json_option, print_failures, today_or
 from engine.cli.output import console
 from engine.reports.terminal import cell, inert, markup
 
@@ -106,7 +106,12 @@ def _refusal(refused: ImportFailed) -> str:
 def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool, workers: int,
                 as_json: bool) -> None:
     """Open cases for newly overdue invoices, then move every case that is due one step
-    and write its letters. Running twice for the same day does nothing the second time."""
+    and write its letters. Running twice for the same day does nothing the second time.
+
+    A case that cannot move (a guard or a letter failing on its data, a missing rate) is left as
+    it was, with the reason, and the others go on; the run then exits 1 (`relance case list
+    --errors` lists those cases). A template with errors or an output folder that takes no file
+    stops the run before it opens anything."""
     from rich.table import Table
 
     from engine.app import summary
@@ -132,6 +137,7 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
             for s in planned
         ]
         click.echo(json.dumps(totals, indent=2, ensure_ascii=False))
+        _exit_if_failed(totals)
         return
     title = f"{'Dry run' if dry_run else 'Run'} of {day.isoformat()}"
     table = Table(title=title)
@@ -149,8 +155,13 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
         f"{verb} {totals['steps']} step(s), {totals['letters']} letter(s)"
         + ("" if dry_run else f" in {markup(settings.workspace.output_dir)}")
     )
-    for error in totals["errors"]:
-        console.print(f"[red]case {markup(error['case'])}[/]: {markup(error['error'])}")
+    print_failures(console, totals["errors"])
+    _exit_if_failed(totals)
+
+
+def _exit_if_failed(totals: dict[str, Any]) -> None:
+    if totals["errors"]:
+        raise SystemExit(1)
 
 
 def _run_with_progress(app: App, day: date, *, dry_run: bool, pdf: bool, quiet: bool) -> list:

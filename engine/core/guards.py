@@ -70,7 +70,16 @@ class Guard:
                 pass
             return bool(context.vars["result"])
         except Exception as exc:  # a user expression failing on real data: say which and why
-            raise GuardError(f"guard {self.source!r} failed: {type(exc).__name__}: {exc}") from exc
+            raise GuardError(f"guard {self.source!r} failed: {_why(exc)}") from exc
+
+
+def _why(exc: Exception) -> str:
+    """What went wrong, readable: Decimal signals print as "[<class 'decimal.DivisionByZero'>]" otherwise."""
+    signals = {"DivisionByZero": "division by zero", "DivisionUndefined": "0 divided by 0",
+               "InvalidOperation": "an operation with no result (such as 0 / 0)"}
+    if type(exc).__name__ in signals:
+        return f"{type(exc).__name__}: {signals[type(exc).__name__]}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def check_guard(source: str) -> list[str]:

@@ -4,12 +4,16 @@ Each problem names the template, the tag and the paragraph: Jinja syntax errors,
 letter context does not provide, tags Word split in a way docxtpl cannot repair, a trial render
 with the sample case (the sandbox refuses unsafe tags here), wording that imitates a court or a
 bailiff in amicable letters, and the mentions each kind of letter must carry (wording.py).
+
+A run asks the same question through `require_sound_template`: checked once per template version in a
+process, so a run pays the check before its first case and nothing per letter.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from docxtpl import DocxTemplate
@@ -95,6 +99,49 @@ def check_template(path: str | Path, kind: str | None = None) -> list[LetterProb
     if kind is not None:
         problems.extend(check_wording(path, kind, renders))
     return problems
+
+
+class TemplateRefused(LetterError):
+    """A template with errors (what `relance letters check` reports): no letter is written from it, since
+    a letter rendered from it may stop at the broken tag and go out without its closing and signature."""
+
+    def __init__(self, path: Path, problems: Sequence[LetterProblem]) -> None:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        where = str(path) + (f" ({first.part})" if first.part and first.part != "document" else "")
+        super().__init__(where, first.tag, f"{first.message}{more}; no letter is written from this template "
+                         "until `relance letters check` passes", first.paragraph)
+        self.problems = tuple(problems)
+
+
+_checked: dict[tuple[str, int, int, str | None], tuple[LetterProblem, ...]] = {}
+_checked_lock = threading.Lock()
+
+
+def checked_template(path: str | Path, kind: str | None = None) -> tuple[LetterProblem, ...]:
+    """`check_template`, once per file version (path, size, mtime) and kind in this process."""
+    resolved = Path(path).resolve()
+    try:
+        stat = resolved.stat()
+    except OSError as exc:
+        return (LetterProblem(resolved.name, "missing", f"template not found: {resolved} ({exc.strerror})"),)
+    key = (str(resolved), stat.st_size, stat.st_mtime_ns, kind)
+    with _checked_lock:
+        found = _checked.get(key)
+    if found is None:
+        found = tuple(check_template(resolved, kind))
+        with _checked_lock:
+            for old in [k for k in _checked if k[0] == key[0] and k[3] == kind]:
+                del _checked[old]  # an edited template is checked again; its old verdict goes
+            _checked[key] = found
+    return found
+
+
+def require_sound_template(path: str | Path, kind: str | None = None) -> None:
+    """Raise TemplateRefused when `relance letters check` would report errors in this template."""
+    problems = checked_template(path, kind)
+    if problems:
+        raise TemplateRefused(Path(path), problems)
 
 
 def _check_part(name, part_name, raw, tpl, env, known) -> list[LetterProblem]:
