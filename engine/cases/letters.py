@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from engine.core.case import Action, Step
 from engine.core.claim import InvoiceDebt, RateTable, claim, load_rates
-from engine.core.workflow import Workflow
+from engine.core.limits import Limits
+from engine.core.workflow import Workflow, template_path
 from engine.letters import (
     Creditor,
     InvoiceLine,
@@ -53,8 +54,10 @@ class LetterWriter:
         *,
         rates: RateTable | None = None,
         pdf: bool = False,
+        limits: Limits | None = None,
     ) -> None:
         self.creditor = creditor
+        self.limits = limits
         self.workflows = {workflow.name: workflow for workflow in workflows.values()}
         self.output_dir = output_dir
         self.rates = rates or load_rates()
@@ -70,7 +73,9 @@ class LetterWriter:
         key = (case.id, case.step_count, action.template)
         if key not in self._rendered:  # one file per step even when two channels carry it
             letter = self.letter_data(session, case, step, action, workflow)
-            sha256 = render_letter(workflow.letters_dir / action.template, letter, self.output_dir / relative)
+            # Inside the letters folder only, even if the folder changed (or a symlink appeared) since validation.
+            template = template_path(workflow.letters_dir, action.template)
+            sha256 = render_letter(template, letter, self.output_dir / relative, limits=self.limits)
             if self.pdf:
                 # The DOCX is the letter; a PDF that LibreOffice fails to make must not undo the step.
                 try:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from engine.core.limits import DEFAULT_LIMITS, Limits
 from engine.core.money import MoneyError, parse_date
 from engine.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
 
@@ -47,6 +48,14 @@ class Settings:
 
             self._app = App.open(self.workspace)
         return self._app
+
+    @property
+    def limits(self) -> Limits:
+        """The workspace's [limits] when there is a workspace, else the defaults (validate and
+        letters check also run outside any workspace)."""
+        if self._workspace is None and self.workspace_dir is None and find_workspace() is None:
+            return DEFAULT_LIMITS
+        return self.workspace.limits
 
     def use_workspace(self, root: Path) -> Workspace:
         """Load the workspace at ``root`` (just created by `relance init`) with this command's --db."""
