@@ -148,27 +148,28 @@ class LetterEnvironment(SandboxedEnvironment):
         it is raised at the template's current line and names the tag.
         """
         if isinstance(parts, list):
-            self.check_output(sum(map(len, parts)), None)
+            self.check_output(sum(map(len, parts)))
             return "".join(parts)
         out: list[str] = []
         total = 0
         iterator = iter(parts)
         while batch := list(islice(iterator, _BATCH)):
-            tick()
             total += sum(map(len, batch))
-            self.check_output(total, iterator)
+            try:
+                tick()
+                self.check_output(total)
+            except LimitExceeded as error:
+                throw = getattr(iterator, "throw", None)
+                if throw is not None:
+                    throw(error)  # raised where the template stands: letter_error finds the tag
+                raise
             out += batch
         return "".join(out)
 
-    def check_output(self, total: int, generator: Any) -> None:
-        if total <= self.limits.template_output:
-            return
-        error = LimitExceeded(f"the letter's text passes {self.limits.template_output:,} characters "
-                              f"({self.limits.describe('template_output')})")
-        throw = getattr(generator, "throw", None)
-        if throw is not None:
-            throw(error)  # raised where the template stands: letter_error finds the tag
-        raise error
+    def check_output(self, total: int) -> None:
+        if total > self.limits.template_output:
+            raise LimitExceeded(f"the letter's text passes {self.limits.template_output:,} characters "
+                                f"({self.limits.describe('template_output')})")
 
     def sized_parts(self, parts: tuple[Any, ...]) -> tuple[Any, ...]:
         """The operands of `~`, returned as they are once their joined length is known to fit."""
