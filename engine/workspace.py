@@ -158,6 +158,11 @@ output = "output"
 # Your own copy of the ECB and legal rates, when you need a newer half-year than the shipped file:
 # rates = "rates.csv"
 
+# What a workflow or a letter template may cost (file sizes, states, guards, loops, render time...):
+# the defaults suit real policies and letters; see workflows/README.md, "Limits", to change one.
+# [limits]
+# template_seconds = 10
+
 {creditor}
 """
 

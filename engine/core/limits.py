@@ -48,8 +48,9 @@ class Limits:
     docx_ratio: int = 100  # uncompressed / compressed size of a part bigger than 1 MB
 
     def describe(self, name: str) -> str:
-        """`limits.name = value`, the line that changes it in relance.toml (a TOML dotted key), for messages."""
-        return f"limits.{name} = {getattr(self, name)}"
+        """Where the bound is set and its value, for messages: `relance.toml limits: name = value`
+        (no square brackets: the terminal printer would take `[limits]` for markup)."""
+        return f"relance.toml limits: {name} = {getattr(self, name)}"
 
 
 DEFAULT_LIMITS = Limits()

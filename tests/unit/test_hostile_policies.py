@@ -90,7 +90,7 @@ def test_billion_laughs_is_refused_at_the_alias_that_crosses_the_limit(tmp_path:
     assert path.stat().st_size < 400
     problem = only_error(path)
     assert problem.line == 5  # the first level whose aliases expand past 20,000 values
-    assert "alias" in problem.message and "limits.yaml_nodes = 20000" in problem.message
+    assert "alias" in problem.message and "relance.toml limits: yaml_nodes = 20000" in problem.message
 
 
 def test_alias_expansion_is_counted_not_the_aliases(tmp_path: Path) -> None:
@@ -98,7 +98,7 @@ def test_alias_expansion_is_counted_not_the_aliases(tmp_path: Path) -> None:
     path = write(tmp_path, laughs(4))
     assert not any("values" in p.message for p in check_workflow(path))
     problem = only_error(path, Limits(yaml_nodes=1_000))
-    assert problem.line == 4 and "limits.yaml_nodes = 1000" in problem.message
+    assert problem.line == 4 and "relance.toml limits: yaml_nodes = 1000" in problem.message
 
 
 def test_a_mapping_shared_by_aliases_reports_its_duplicate_key_once() -> None:
@@ -115,7 +115,7 @@ def test_deep_nesting_is_a_located_error_not_a_recursion_error(tmp_path: Path) -
 def test_file_size_is_checked_before_reading(tmp_path: Path) -> None:
     path = workflow_with_guard(tmp_path, "balance > 0")
     problem = only_error(path, Limits(yaml_bytes=100))
-    assert problem.line is None and "limits.yaml_bytes = 100" in problem.message
+    assert problem.line is None and "relance.toml limits: yaml_bytes = 100" in problem.message
     with pytest.raises(YamlLimitError):  # a kept version's text is bounded too
         load_located(path.read_text(), Limits(yaml_bytes=100))
     path.write_bytes(b"\xff" * 200)  # not even text: refused by its size, before it is read
@@ -128,7 +128,7 @@ def test_ten_thousand_states_are_refused_before_any_machine_is_built(tmp_path: P
     text = f"name: big\nversion: 1\ninitial: s0\nstates:\n{states}  end: {{final: true}}\ntransitions:\n{moves}"
     path = write(tmp_path, text)
     problem = only_error(path)
-    assert "limits." in problem.message  # refused by the file's size, not after 32 s of checks
+    assert "relance.toml limits: yaml_bytes = 250000" in problem.message  # refused by the file's size, not after 32 s of checks
     with pytest.raises(WorkflowError):
         load_workflow(path, source=text)
 
@@ -138,7 +138,7 @@ def test_state_and_transition_counts_are_bounded(tmp_path: Path, key: str, limit
     path = workflow_with_guard(tmp_path, "balance > 0")
     problem = only_error(path, limit)
     assert problem.key == key and problem.line == (5 if key == "states" else 10)
-    assert f"limits.{key} = " in problem.message
+    assert f"relance.toml limits: {key} = " in problem.message
 
 
 # --- guards ---
@@ -176,7 +176,7 @@ def test_deep_expressions_are_refused_on_the_parsed_tree(guard: str) -> None:
 
 def test_guard_length_is_bounded() -> None:
     assert check_guard("balance > 0 and " * 40 + "disputed") == [
-        "the guard is 648 characters long, more than a condition needs (limits.guard_chars = 500)"]
+        "the guard is 648 characters long, more than a condition needs (relance.toml limits: guard_chars = 500)"]
     assert check_guard("balance > 0", Limits(guard_chars=5)) != []
 
 
@@ -280,7 +280,7 @@ def test_a_workspace_passes_its_limits_down(tmp_path: Path) -> None:
     workspace = load_workspace(tmp_path)
     assert workspace.limits == Limits(guard_chars=8)
     path = workflow_with_guard(tmp_path, "balance > 0")
-    assert "limits.guard_chars = 8" in only_error(path, workspace.limits).message
+    assert "relance.toml limits: guard_chars = 8" in only_error(path, workspace.limits).message
     (tmp_path / "relance.toml").write_text(config.replace("guard_chars = 8", "guard_chars = 0"))
     with pytest.raises(WorkspaceError, match=r"\[limits\] guard_chars must be a positive integer"):
         load_workspace(tmp_path)
@@ -300,4 +300,4 @@ def test_validate_refuses_a_billion_laughs_in_one_located_line(tmp_path: Path, m
     assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert errors == [f"error: {path}:5: aliases expand the file to more than 20,000 values; an alias bomb? "
-                      "(limits.yaml_nodes = 20000)"]
+                      "(relance.toml limits: yaml_nodes = 20000)"]

@@ -73,14 +73,14 @@ def test_range_is_capped(tmp_path: Path, fast: bool) -> None:
     path = make_template(tmp_path / "t.docx", "{% for i in range(101) %}{{ i }}{% endfor %}")
     error = refused(path, SMALL, fast=fast)
     assert error.tag == "{% for i in range(101) %}" and error.paragraph == 2
-    assert "range() of 101 items" in error.message and "limits.template_range = 100" in error.message
+    assert "range() of 101 items" in error.message and "relance.toml limits: template_range = 100" in error.message
     render(make_template(tmp_path / "ok.docx", "{% for i in range(100) %}{{ i }}{% endfor %}"), SMALL, fast=fast)
 
 
 def test_the_issue_s_hundred_thousand_squared_loop_is_refused_at_once(tmp_path: Path) -> None:
     path = make_template(tmp_path / "t.docx",
                          "{% for i in range(100000) %}{% for j in range(100000) %}{{ i }}{% endfor %}{% endfor %}")
-    assert "limits.template_range = 10000" in refused(path).message
+    assert "relance.toml limits: template_range = 10000" in refused(path).message
 
 
 @pytest.mark.parametrize("fast", [True, False])
@@ -95,7 +95,7 @@ def test_a_letter_past_its_wall_clock_budget_is_refused_at_the_tag(tmp_path: Pat
     proven (a later one would name another place, or none)."""
     path = make_template(tmp_path / "slow.docx", tag)
     error = refused(path, Limits(template_seconds=1e-9), fast=fast)
-    assert "limits.template_seconds = 1e-09" in error.message
+    assert "relance.toml limits: template_seconds = 1e-09" in error.message
     assert (error.paragraph, error.tag) == (2, re.match(r"\{[{%].*?[}%]\}", tag).group(0))  # type: ignore[union-attr]
     render(path, fast=fast)  # the default budget is plenty
 
@@ -103,7 +103,7 @@ def test_a_letter_past_its_wall_clock_budget_is_refused_at_the_tag(tmp_path: Pat
 def test_the_output_itself_checks_the_budget(tmp_path: Path) -> None:
     """No loop, call or operator: the output batches still look at the clock."""
     path = make_template(tmp_path / "plain.docx", "Bonjour {{ debtor.name }}")
-    assert "limits.template_seconds" in refused(path, Limits(template_seconds=1e-9)).message
+    assert "relance.toml limits: template_seconds" in refused(path, Limits(template_seconds=1e-9)).message
 
 
 @pytest.mark.parametrize(
@@ -218,7 +218,7 @@ def test_macro_and_block_output_is_capped_too(tmp_path: Path) -> None:
     path = make_template(tmp_path / "macro.docx",
                          "{% macro m() %}{% for i in range(100) %}{{ 'x' * 500 }}{% endfor %}{% endmacro %}"
                          "{% set s = m() %}{{ s|length }}")
-    assert "limits.template_output = 20000" in refused(path, Limits(template_output=20_000)).message
+    assert "relance.toml limits: template_output = 20000" in refused(path, Limits(template_output=20_000)).message
 
 
 def test_normal_letters_render_byte_for_byte_as_in_a_plain_sandbox() -> None:
@@ -286,14 +286,14 @@ def test_a_zip_bomb_is_refused_from_the_directory_before_anything_inflates(
         docxfile.open_template(path)
     assert caught.value.template == "relance_bomb.docx"
     assert "part word/document.xml is compressed" in caught.value.message
-    assert "limits.docx_ratio = 100" in caught.value.message
+    assert "relance.toml limits: docx_ratio = 100" in caught.value.message
 
 
 @pytest.mark.parametrize(("limits", "words"), [
-    (Limits(docx_part_bytes=1_000_000), "limits.docx_part_bytes = 1000000"),
-    (Limits(docx_total_bytes=1_000_000), "limits.docx_total_bytes = 1000000"),
-    (Limits(docx_members=5), "limits.docx_members = 5"),
-    (Limits(docx_bytes=1_000), "limits.docx_bytes = 1000"),
+    (Limits(docx_part_bytes=1_000_000), "relance.toml limits: docx_part_bytes = 1000000"),
+    (Limits(docx_total_bytes=1_000_000), "relance.toml limits: docx_total_bytes = 1000000"),
+    (Limits(docx_members=5), "relance.toml limits: docx_members = 5"),
+    (Limits(docx_bytes=1_000), "relance.toml limits: docx_bytes = 1000"),
 ])
 def test_every_docx_bound_is_a_letter_error(tmp_path: Path, limits: Limits, words: str) -> None:
     path = tmp_path / "t.docx"
