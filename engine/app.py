@@ -70,7 +70,7 @@ class App:
                 source = path.read_text(encoding="utf-8")
             except OSError as exc:
                 raise WorkspaceError(f"{path}: cannot read the workflow ({exc.strerror})") from None
-            workflow = self._with_letters(load_workflow(path, source=source))
+            workflow = self._with_letters(load_workflow(path, source=source, limits=self.workspace.limits))
             with self.store.session() as session:
                 versions.register(session, workflow, source)
             loaded[path] = workflow
@@ -87,13 +87,14 @@ class App:
                 if workflow.version == case.workflow_version:
                     return Escalator(workflow)
                 with self.store.session() as session:
-                    older = versions.version_of(session, workflow.name, case.workflow_version, workflow.path)
+                    older = versions.version_of(session, workflow.name, case.workflow_version, workflow.path,
+                                                self.workspace.limits)
                 return Escalator(self._with_letters(older))
         raise WorkspaceError(f"case {case.ref} runs on workflow {case.workflow_name!r}, which the workspace lacks")
 
     def letter_writer(self, *, pdf: bool = False) -> LetterWriter:
         return LetterWriter(self.workspace.creditor, self.workflows, self.workspace.output_dir,
-                            rates=self.rates, pdf=pdf)
+                            rates=self.rates, pdf=pdf, limits=self.workspace.limits)
 
     def ensure_creditor(self) -> None:
         """The workspace's creditor exists in the database with its current identity."""
@@ -151,7 +152,8 @@ class App:
         for workflow, kinds in self.workflow_kinds():
             plan.append((workflow, kinds))
             with self.store.session() as session:
-                plan += [(self._with_letters(w), None) for w in versions.older_versions(session, workflow)]
+                plan += [(self._with_letters(w), None) for w in versions.older_versions(session, workflow,
+                                                                                     self.workspace.limits)]
         check_letters([workflow for workflow, _kinds in plan])
         if dry_run:
             return plan, None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.core.limits import DEFAULT_LIMITS, Limits, LimitsError, limits_from_table
 from engine.errors import RelanceError
 from engine.letters.context import Creditor
 
@@ -58,6 +59,7 @@ class Workspace:
     letters_dir: Path | None = None
     rates_path: Path | None = None
     actor: str = field(default_factory=lambda: os.environ.get("USER") or "relance")
+    limits: Limits = DEFAULT_LIMITS  # [limits]: what a workflow or a template may cost (engine.core.limits)
 
     def workflow_for(self, debtor_kind: str) -> Path:
         try:
@@ -100,6 +102,10 @@ def load_workspace(root: Path, database_url: str | None = None) -> Workspace:
         raise WorkspaceError(f"{config_path}: [workflows] names no workflow (e.g. b2b = \"workflows/fr-b2b.yaml\")")
     paths = config.get("paths", {})
     rates = paths.get("rates")
+    try:
+        limits = limits_from_table(_section(config, "limits", config_path), str(config_path))
+    except LimitsError as exc:
+        raise WorkspaceError(str(exc)) from None
     return Workspace(
         root=root,
         database_url=_absolute_sqlite(url, root),
@@ -108,6 +114,7 @@ def load_workspace(root: Path, database_url: str | None = None) -> Workspace:
         output_dir=(root / paths.get("output", "output")).resolve(),
         letters_dir=(root / paths["letters"]).resolve() if paths.get("letters") else None,
         rates_path=(root / rates).resolve() if rates else None,
+        limits=limits,
     )
 
 
@@ -150,6 +157,11 @@ letters = "letters/fr"
 output = "output"
 # Your own copy of the ECB and legal rates, when you need a newer half-year than the shipped file:
 # rates = "rates.csv"
+
+# What a workflow or a letter template may cost (file sizes, states, guards, loops, render time...):
+# the defaults suit real policies and letters; see workflows/README.md, "Limits", to change one.
+# [limits]
+# template_seconds = 10
 
 {creditor}
 """

@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 
 from engine.core.case import Action, Step
 from engine.core.claim import InvoiceDebt, RateTable, claim, load_rates
-from engine.core.workflow import Workflow
+from engine.core.limits import Limits
+from engine.core.workflow import Workflow, template_path
 from engine.errors import RelanceError
 from engine.letters import (
     Creditor,
@@ -68,8 +69,10 @@ class LetterWriter:
         *,
         rates: RateTable | None = None,
         pdf: bool = False,
+        limits: Limits | None = None,
     ) -> None:
         self.creditor = creditor
+        self.limits = limits
         self.workflows = {workflow.name: workflow for workflow in workflows.values()}
         self.output_dir = output_dir
         self.rates = rates or load_rates()
@@ -87,12 +90,13 @@ class LetterWriter:
         rendered = self._rendered.setdefault(case.id, {})
         key = (case.step_count, action.template)
         if key not in rendered:  # one file per step even when two channels carry it
-            template = workflow.letters_dir / action.template
+            # Inside the letters folder only, even if the folder changed (or a symlink appeared) since validation.
+            template = template_path(workflow.letters_dir, action.template)
             state = workflow.states.get(step.dest)
             require_sound_template(template, state.kind if state else None)
             letter = self.letter_data(session, case, step, action, workflow)
             self._written.setdefault(case.id, []).append(self.output_dir / relative)
-            sha256 = render_letter(template, letter, self.output_dir / relative)
+            sha256 = render_letter(template, letter, self.output_dir / relative, limits=self.limits)
             if self.pdf:
                 # The DOCX is the letter; a PDF that LibreOffice fails to make must not undo the step.
                 try:

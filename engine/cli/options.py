@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from engine.core.limits import Limits
 
     from engine.app import App
     from engine.workspace import Workspace
@@ -51,6 +52,17 @@ class Settings:
 
             self._app = App.open(self.workspace)
         return self._app
+
+    @property
+    def limits(self) -> Limits:
+        """The workspace's [limits] when there is a workspace, else the defaults (validate and
+        letters check also run outside any workspace)."""
+        from engine.core.limits import DEFAULT_LIMITS
+        from engine.workspace import find_workspace
+
+        if self._workspace is None and self.workspace_dir is None and find_workspace() is None:
+            return DEFAULT_LIMITS
+        return self.workspace.limits
 
     def use_workspace(self, root: Path) -> Workspace:
         """Load the workspace at ``root`` (just created by `relance init`) with this command's --db."""

@@ -19,6 +19,7 @@ from engine.reports.terminal import cell, inert, markup
 if TYPE_CHECKING:
     from engine.demo import DemoResult
     from engine.letters.paragraphs import LetterProblem
+    from engine.core.limits import Limits
 
 
 @click.command("init")
@@ -50,11 +51,13 @@ def init_command(settings: Settings, directory: Path, creditor_toml: Path | None
 @click.argument("workflows", nargs=-1, required=True,
                 type=click.Path(dir_okay=False, path_type=Path))
 @json_option()
-def validate_command(workflows: tuple[Path, ...], as_json: bool) -> None:
+@click.pass_obj
+def validate_command(settings: Settings, workflows: tuple[Path, ...], as_json: bool) -> None:
     """Check WORKFLOW files before any letter goes out: YAML, keys, states, delays, guards,
     and the letter templates they use. Lists every problem with file, line and key;
     exits 1 when there is any error (warnings alone pass)."""
-    problems = [problem for path in workflows for problem in _workflow_and_letter_problems(path)]
+    limits = settings.limits
+    problems = [problem for path in workflows for problem in _workflow_and_letter_problems(path, limits)]
     _report_problems(problems, ", ".join(str(p) for p in workflows), as_json)
 
 
@@ -85,7 +88,8 @@ def letters_check_command(settings: Settings, folder: Path | None, as_json: bool
 
     if folder is None:
         folder = settings.workspace.letters_dir or settings.workspace.root / "letters" / "fr"
-    _report_problems([_letter_problem(p) for p in check_folder(folder)], str(folder), as_json)
+    _report_problems([_letter_problem(p) for p in check_folder(folder, limits=settings.limits)], str(folder),
+                     as_json)
 
 
 def _report_problems(problems: list[dict[str, object]], subject: str, as_json: bool) -> None:
@@ -119,23 +123,23 @@ def db_upgrade_command(settings: Settings) -> None:
     console.print(f"[green]ok[/] schema at head: {markup(upgrade_schema(settings.workspace))}")
 
 
-def _workflow_and_letter_problems(path: Path) -> list[dict[str, object]]:
+def _workflow_and_letter_problems(path: Path, limits: Limits) -> list[dict[str, object]]:
     """Workflow problems, then, when the workflow itself is sound, the problems of the letters it uses."""
-    from engine.core.workflow import check_workflow, load_workflow
+    from engine.core.workflow import check_workflow, load_workflow, template_path
     from engine.letters.check import check_template
 
     found: list[dict[str, object]] = [
         {"severity": p.severity, "file": str(p.file), "line": p.line, "key": p.key,
          "message": p.message, "text": str(p)}
-        for p in check_workflow(path)
+        for p in check_workflow(path, limits=limits)
     ]
     if any(p["severity"] == "error" for p in found):
         return found
-    workflow = load_workflow(path)
+    workflow = load_workflow(path, limits=limits)
     for state in workflow.states.values():
         if state.letter:
-            template = workflow.letters_dir / state.letter
-            found.extend(_letter_problem(p) for p in check_template(template, kind=state.kind))
+            template = template_path(workflow.letters_dir, state.letter)
+            found.extend(_letter_problem(p) for p in check_template(template, kind=state.kind, limits=limits))
     return found
 
 

@@ -324,10 +324,9 @@ def _admit(spec: TransitionSpec, gate: _Gate) -> bool:
 
 def located(exc: GuardError, path: Path, spec: TransitionSpec | None) -> GuardError:
     """A guard that failed on a case's figures, named by workflow file and line (and by its transition)."""
-    if spec is None:
-        return GuardError(f"{path}: {exc}")
-    where = f"{path}:{spec.line}" if spec.line else str(path)
-    return GuardError(f"{where}: transition {spec.trigger!r} to {spec.dest!r}: {exc}")
+    where = exc.where or (f"{path}:{spec.line}" if spec is not None and spec.line else str(path))
+    transition = f"transition {spec.trigger!r} to {spec.dest!r}: " if spec is not None else ""
+    return GuardError(f"{transition}{exc.reason}", where=where, guard=exc.guard)
 
 
 _UNDECLARED: Any = object()

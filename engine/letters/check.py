@@ -16,12 +16,13 @@ import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from docxtpl import DocxTemplate
 from jinja2 import meta
 from lxml import etree
 
+from engine.core.limits import Limits
 from engine.letters.compiled import CompiledTemplate, _as_lines
 from engine.letters.context import build_context, sample_letter_data
+from engine.letters.docxfile import open_template
 from engine.letters.environment import (
     TAG,
     LetterError,
@@ -52,7 +53,8 @@ def template_kind(path: str | Path) -> str | None:
     return None
 
 
-def check_folder(folder: str | Path, templates: Iterable[str] | None = None) -> list[LetterProblem]:
+def check_folder(folder: str | Path, templates: Iterable[str] | None = None, *,
+                 limits: Limits | None = None) -> list[LetterProblem]:
     """Check every .docx of `folder` (or only the named `templates`) and list all problems."""
     root = Path(folder)
     if templates is None:
@@ -66,22 +68,23 @@ def check_folder(folder: str | Path, templates: Iterable[str] | None = None) -> 
         if not path.exists():
             problems.append(LetterProblem(name, "missing", f"template not found in {root}"))
             continue
-        problems.extend(check_template(path, template_kind(path)))
+        problems.extend(check_template(path, template_kind(path), limits=limits))
     return problems
 
 
-def check_template(path: str | Path, kind: str | None = None) -> list[LetterProblem]:
-    """All problems of one template; `kind` defaults to what the file name says."""
+def check_template(path: str | Path, kind: str | None = None, *,
+                   limits: Limits | None = None) -> list[LetterProblem]:
+    """All problems of one template; `kind` defaults to what the file name says. The file is opened
+    and rendered within `limits` (engine.core.limits), as a run would."""
 
     path = Path(path)
     name = path.name
     kind = kind or template_kind(path)
     try:
-        tpl = DocxTemplate(str(path))
-        tpl.init_docx()
-    except Exception as exc:  # not a zip, not a Word document
-        return [LetterProblem(name, "unreadable", f"cannot open as a Word document: {exc}")]
-    env = make_environment()
+        tpl = open_template(path, limits)
+    except LetterError as err:  # not a zip, a zip bomb, not a Word document
+        return [LetterProblem(name, "unreadable", err.message)]
+    env = make_environment(limits)
     known = set(build_context(sample_letter_data()).keys())
     problems: list[LetterProblem] = []
     structure_ok = True
@@ -93,11 +96,11 @@ def check_template(path: str | Path, kind: str | None = None) -> list[LetterProb
         problems.extend(found)
     renders = False
     if structure_ok:
-        render_problems = _check_render(path)
+        render_problems = _check_render(path, limits)
         problems.extend(render_problems)
         renders = not render_problems
     if kind is not None:
-        problems.extend(check_wording(path, kind, renders))
+        problems.extend(check_wording(path, kind, renders, limits=limits))
     return problems
 
 
@@ -208,11 +211,11 @@ def _broken_xml(name: str, part_name: str, source: str) -> list[LetterProblem]:
     return problems
 
 
-def _check_render(path: Path) -> list[LetterProblem]:
+def _check_render(path: Path, limits: Limits | None) -> list[LetterProblem]:
     """Render with the sample cases; what fails here would fail in a batch."""
     problems: list[LetterProblem] = []
     try:
-        compiled = CompiledTemplate(path)
+        compiled = CompiledTemplate(path, limits=limits)
     except LetterError as err:
         return [LetterProblem(path.name, "syntax", err.message, err.tag, err.paragraph)]
     for debtor_kind in ("b2b", "b2c"):
