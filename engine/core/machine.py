@@ -334,8 +334,9 @@ _CACHE: dict[tuple[str, int, str], _Compiled] = {}
 
 
 def _compile(workflow: Workflow) -> _Compiled:
-    """The shared machine and plans for a workflow, built once per (name, version, file digest)."""
-    key = (workflow.name, workflow.version, workflow.digest)
+    """The shared machine and plans for a workflow, built once per (name, version, file digest, path): the
+    path too, since its guards name their file and line in the errors they raise on a case."""
+    key = (workflow.name, workflow.version, workflow.digest, workflow.path)
     compiled = _CACHE.get(key)
     if compiled is None:
         compiled = _CACHE[key] = _build(workflow)

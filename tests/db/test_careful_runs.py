@@ -104,14 +104,14 @@ def test_a_payment_dated_before_the_invoices_it_pays_is_refused(app: App) -> Non
 
 def test_a_worker_pass_reports_a_failing_case_and_goes_on(app: App, tmp_path: Path) -> None:
     policy = app.workspace.root / "workflows" / "fr-b2c.yaml"  # D2 is a consumer: only its case fails
-    policy.write_text(policy.read_text(encoding="utf-8").replace('"balance > 0"', '"balance / 0 > 1"', 1),
+    policy.write_text(policy.read_text(encoding="utf-8").replace('"balance > 0"', '"balance / (letters_sent - letters_sent) > 1"', 1),
                       encoding="utf-8")
     app = App(load_workspace(app.workspace.root, app.workspace.database_url))
     seen: list[list[tuple[str, str]]] = []
     work(app, as_of=DAY, once=True, on_pass=lambda day, reports: seen.append(
         [error for report in reports for error in report.errors]))
     [[(ref, why)]] = seen
-    assert ref == "ALD-F-003" and "'balance / 0 > 1'" in why
+    assert ref == "ALD-F-003" and "'balance / (letters_sent - letters_sent) > 1'" in why
     with app.session() as session:
         states = {ref: state for ref, state in session.execute(select(Case.ref, Case.state))}
     assert states == {"ALD-F-001": "reminder1", "ALD-F-003": "due"}
@@ -120,7 +120,7 @@ def test_a_worker_pass_reports_a_failing_case_and_goes_on(app: App, tmp_path: Pa
 def test_parallel_workers_on_postgresql_record_a_failing_case_once(postgres_url: str, tmp_path: Path) -> None:
     app = workspace_app(tmp_path, postgres_url)
     policy = app.workspace.root / "workflows" / "fr-b2c.yaml"
-    policy.write_text(policy.read_text(encoding="utf-8").replace('"balance > 0"', '"balance / 0 > 1"', 1),
+    policy.write_text(policy.read_text(encoding="utf-8").replace('"balance > 0"', '"balance / (letters_sent - letters_sent) > 1"', 1),
                       encoding="utf-8")
     app = App(load_workspace(app.workspace.root, postgres_url))
     reports = run_parallel(app, DAY, workers=2)

@@ -60,7 +60,7 @@ def state_of(store, ref: str) -> tuple[str, str | None, date | None]:
 
 
 def test_a_guard_failing_at_run_time_fails_only_the_cases_reaching_it(store) -> None:
-    workflow = workflow_with_reminder2_guard("balance / 0 > 1")
+    workflow = workflow_with_reminder2_guard("balance / (letters_sent - letters_sent) > 1")
     first = run(store, workflow, date(2025, 2, 8))  # F-001 (due 1 Feb) takes reminder1; F-003 is not due yet
     assert [(p.case_ref, p.dest) for p in first.planned] == [("ACME-F-001", "reminder1")] and not first.errors
 
@@ -69,7 +69,7 @@ def test_a_guard_failing_at_run_time_fails_only_the_cases_reaching_it(store) -> 
     assert [(p.case_ref, p.dest) for p in second.planned] == [("ACME-F-003", "reminder1")]
     [(ref, why)] = second.errors
     assert ref == "ACME-F-001"
-    assert f"{B2B}:" in why and "'balance / 0 > 1'" in why and "reminder2" in why and "division by zero" in why
+    assert f"{B2B}:" in why and "'balance / (letters_sent - letters_sent) > 1'" in why and "reminder2" in why and "division by zero" in why
     assert state_of(store, "ACME-F-001") == ("reminder1", why, date(2025, 2, 20))
     assert state_of(store, "ACME-F-003")[:2] == ("reminder1", None)
     # Rolled back: no second state change, one error event saying why, the chain still verifies.
@@ -105,7 +105,7 @@ def test_a_later_successful_step_clears_the_failure(store) -> None:
 
 
 def test_a_dry_run_reports_a_failure_and_records_nothing(store) -> None:
-    workflow = workflow_with_reminder2_guard("balance / 0 > 1")
+    workflow = workflow_with_reminder2_guard("balance / (letters_sent - letters_sent) > 1")
     run(store, workflow, date(2025, 2, 8))
     rehearsal = run(store, workflow, date(2025, 2, 20), dry_run=True)
     assert [ref for ref, _ in rehearsal.errors] == ["ACME-F-001"]

@@ -74,7 +74,7 @@ def test_a_guard_failing_at_run_time_fails_only_the_cases_reaching_it(tmp_path: 
     policy = relance.root / "workflows" / "fr-b2b.yaml"
     text = policy.read_text(encoding="utf-8")
     assert REMINDER2_GUARD in text
-    policy.write_text(text.replace(REMINDER2_GUARD, REMINDER2_GUARD.replace("balance > 0", "balance / 0 > 1")),
+    policy.write_text(text.replace(REMINDER2_GUARD, REMINDER2_GUARD.replace("balance > 0", "balance / (letters_sent - letters_sent) > 1")),
                       encoding="utf-8")
     first = relance.json("run", "--as-of", "2026-07-01")  # reminder1 for the overdue: the guard not reached yet
     assert first["errors"] == [] and first["letters"] > 0
@@ -87,14 +87,15 @@ def test_a_guard_failing_at_run_time_fails_only_the_cases_reaching_it(tmp_path: 
     second = relance.json("run", "--as-of", "2026-07-15", code=1)
     failed = {error["case"] for error in second["errors"]}
     assert failed == b2b_in_reminder1
-    assert all(f"{policy}:" in e["error"] and "'balance / 0 > 1'" in e["error"] for e in second["errors"])
+    for e in second["errors"]:
+        assert f"{policy}:" in e["error"] and "'balance / (letters_sent - letters_sent) > 1'" in e["error"], (e, str(policy))
     advanced = {step["case"] for step in second["steps_detail"]}
     assert advanced and not advanced & failed
     listed = relance.json("case", "list", "--errors")
     assert {c["case"] for c in listed} == failed
     assert all(c["state"] == "reminder1" and c["error_on"] == "2026-07-15" for c in listed)
     case = sorted(failed)[0]
-    assert "'balance / 0 > 1'" in relance("timeline", case).output
+    assert "'balance / (letters_sent - letters_sent) > 1'" in relance("timeline", case).output
     assert "ok" in relance("verify").output
 
     # The human-readable run says it too, and a worker's pass behaves the same (and writes no second event).

@@ -38,8 +38,8 @@ SAMPLES = [
     events.Resume(None),
     Jump("décision du directeur", from_="reminder1", to="formal_notice"),
     events.Note("rappelé"),
-    events.RunFailed("workflows/fr-b2b.yaml:73: guard 'balance / 0 > 1' failed", "reminder2"),
-    events.FailureCleared("workflows/fr-b2b.yaml:73: guard 'balance / 0 > 1' failed", date(2026, 3, 2)),
+    events.RunFailed("workflows/fr-b2b.yaml:73: guard 'balance / (letters_sent - letters_sent) > 1' failed", "reminder2"),
+    events.FailureCleared("workflows/fr-b2b.yaml:73: guard 'balance / (letters_sent - letters_sent) > 1' failed", date(2026, 3, 2)),
 ]
 
 

@@ -16,11 +16,11 @@ def test_a_user_error_keeps_its_own_message_on_one_line_without_control_characte
 def test_a_guard_failing_on_decimal_figures_says_what_happened() -> None:
     from decimal import Decimal
 
-    guard = compile_guard("balance / 0 > 1")
+    guard = compile_guard("balance / (letters_sent - letters_sent) > 1")
     try:
-        guard({"balance": Decimal("12.50")})
+        guard({"balance": Decimal("12.50"), "letters_sent": 1})
     except RelanceError as exc:
-        assert failure_reason(exc) == "guard 'balance / 0 > 1' failed: DivisionByZero: division by zero"
+        assert failure_reason(exc) == "guard 'balance / (letters_sent - letters_sent) > 1' failed: DivisionByZero: division by zero"
     else:
         raise AssertionError("the guard should fail")
 
