@@ -24,6 +24,7 @@ from engine.core.claim import (
     load_rates,
 )
 from engine.core.rates import DEFAULT_RATES_FILE, HalfYear
+from engine.errors import RelanceError
 
 RATES = load_rates()
 
@@ -206,8 +207,8 @@ def test_missing_half_year_is_an_error_naming_the_row_and_file() -> None:
         b2b(invoice, as_of=date(2026, 7, 15))
     assert "2026 S2" in str(caught.value) and "2026-07-01" in str(caught.value)
     assert str(DEFAULT_RATES_FILE) in str(caught.value)
-    with pytest.raises(MissingRate, match="2021 S2"):
-        RATES.rate("b2b_default", date(2021, 12, 31), carry_forward=True)  # never carried backwards
+    with pytest.raises(MissingRate, match="2020 S2"):
+        RATES.rate("b2b_default", date(2020, 12, 31), carry_forward=True)  # never carried backwards
 
 
 def test_carry_forward_reuses_last_half_year_and_says_so() -> None:
@@ -253,13 +254,41 @@ def test_user_rates_file_and_located_errors(tmp_path: Path) -> None:
         load_rates(tmp_path / "absent.csv")
 
 
-def test_shipped_file_matches_law_md_table() -> None:
-    """The shipped rows are LAW.md's table, 2022 S1 to 2026 S1, with its (unverified) marks."""
+def test_shipped_file_covers_the_limitation_period_with_its_unverified_marks() -> None:
+    """LAW.md's table, 2022 S1 to 2026 S1, plus 2021 (five years of L110-4 back from 2026), 2021 unverified."""
     rows = list(RATES)
-    assert [str(r.half_year) for r in rows][0] == "2022 S1" and str(rows[-1].half_year) == "2026 S1"
-    assert len(rows) == 9
-    assert [str(r.half_year) for r in rows if not r.verified] == ["2022 S1", "2022 S2", "2026 S1"]
+    assert [str(r.half_year) for r in rows][0] == "2021 S1" and str(rows[-1].half_year) == "2026 S1"
+    assert len(rows) == 11
+    assert [str(r.half_year) for r in rows if not r.verified] == ["2021 S1", "2021 S2", "2022 S1", "2022 S2",
+                                                                  "2026 S1"]
     assert RATES.rate("legal_individual", date(2024, 9, 1)) == D("8.16")
+    assert (RATES.rate("ecb", date(2021, 3, 1)), RATES.rate("b2b_default", date(2021, 3, 1))) == (D("0.00"), D("10.00"))
+    assert (RATES.rate("legal_individual", date(2021, 3, 1)), RATES.rate("legal_other", date(2021, 3, 1))) == (
+        D("3.14"), D("0.79"))
+    assert (RATES.rate("legal_individual", date(2021, 9, 1)), RATES.rate("legal_other", date(2021, 9, 1))) == (
+        D("3.12"), D("0.76"))
+
+
+def test_a_2021_invoice_is_claimed_with_2021_rates_and_says_they_are_unverified() -> None:
+    """Due 1 March 2021, 1,000.00: 10 % from 2 March to 30 June 2021 = 121 days → 33.15."""
+    result = b2b(InvoiceDebt("F21", D("1000.00"), date(2021, 3, 1)), as_of=date(2021, 6, 30))
+    (segment,) = result.lines[0].accruals
+    assert (segment.start, segment.end, segment.days, segment.rate) == (date(2021, 3, 2), date(2021, 6, 30), 121,
+                                                                         D("10.00"))
+    assert segment.amount == D("33.15")  # 1000 × 10 % × 121 / 365 = 33.1507
+    assert result.unverified_rates == ("2021 S1",)
+
+
+def test_a_half_year_before_the_file_names_the_half_year_and_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "rates.csv"
+    path.write_text("half_year_start,ecb_rate,b2b_default_rate,legal_rate_individual,legal_rate_other,verified\n"
+                    "2022-01-01,0.00,10.00,3.13,0.76,no\n")
+    with pytest.raises(MissingRate) as caught:
+        claim([InvoiceDebt("F20", D("100.00"), date(2021, 3, 1))], debtor_kind="b2b", as_of=date(2022, 2, 1),
+              rates=load_rates(path))
+    message = str(caught.value)
+    assert "2021 S1" in message and str(path) in message and "2021-01-01" in message
+    assert isinstance(caught.value, RelanceError) and "\n" not in message
 
 
 def test_bad_inputs_are_refused_with_the_invoice_named() -> None:
