@@ -78,6 +78,13 @@ class App:
     def rates(self) -> RateTable:
         return load_rates(self.workspace.rates_path)
 
+    def state_labels(self, workflow_name: str) -> dict[str, str]:
+        """State → French label of a workflow of the workspace (the printed timeline names states so)."""
+        for workflow in self.workflows.values():
+            if workflow.name == workflow_name:
+                return {name: state.label or name for name, state in workflow.states.items()}
+        return {}
+
     def escalator_for(self, case: Case) -> Escalator:
         """The escalator of the workflow version a case started on (it keeps those rules to the end)."""
         for workflow in self.workflows.values():

@@ -173,7 +173,8 @@ def timeline_command(settings: Settings, case_ref: str, fmt: str, output: Path |
     promise, hold and note, in order, with the hash chain's status."""
     app = settings.app
     with app.session() as session:
-        text = render_timeline(session, require_case(session, case_ref), fmt)
+        case = require_case(session, case_ref)
+        text = render_timeline(session, case, fmt, app.state_labels(case.workflow_name))
     if output is None:
         click.echo(text)
     else:

@@ -41,7 +41,7 @@ TRANSITION_KEYS = ("trigger", "source", "dest", "after", "since", "when", "unles
 CHANNELS = ("letter", "email", "registered_letter", "phone", "none")
 KINDS = ("reminder", "formal_notice", "litigation")
 GROUPINGS = ("debtor", "invoice")
-SINCE = ("state_entered", "due_date")
+SINCE = ("state_entered", "due_date", "notice_received")
 # Triggers fired by external events (Escalator.pay, dispute...). Every other trigger is timed: the run fires it.
 EVENT_TRIGGERS = ("payment", "dispute", "resolve", "promise", "promise_lapsed", "hold", "resume")
 
