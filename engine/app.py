@@ -98,7 +98,7 @@ class App:
 
     def letter_writer(self, *, pdf: bool = False) -> LetterWriter:
         return LetterWriter(self.workspace.creditor, self.workflows, self.workspace.output_dir,
-                            rates=self.rates, pdf=pdf)
+                            rates=self.rates, pdf=pdf, counsel=self.workspace.counsel, agency=self.workspace.agency)
 
     def ensure_creditor(self) -> None:
         """The workspace's creditor exists in the database with its current identity."""

@@ -119,12 +119,13 @@ def format_date(on: date, locale: str = "fr_FR") -> str:
 
 
 def format_long_date(on: date, locale: str = "fr_FR") -> str:
-    """The date written in full: `22 novembre 2026`, and `1er novembre 2026` in French."""
+    """The date written in full: `22 novembre 2026`, and `1er novembre 2026` in French, with no-break
+    spaces, so a date never breaks across two lines of a letter."""
     text = babel_format_date(on, format="long", locale=locale)
     if locale.split("_")[0] == "fr" and on.day == 1 and text.startswith("1 "):
         # French writes the first of the month as an ordinal ("1er"); Babel does not.
         text = "1er" + text[1:]
-    return _no_break(text)
+    return _no_break(text).replace(" ", NBSP)
 
 
 def _no_break(text: str) -> str:

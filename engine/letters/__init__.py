@@ -6,10 +6,11 @@ from engine.letters.context import (
     InvoiceLine,
     LetterData,
     Party,
+    NoticeFacts,
     PastStep,
     build_context,
-    sample_letter_data,
 )
+from engine.letters.sample import sample_letter_data
 from engine.letters.environment import LetterError, make_environment
 from engine.letters.render import compiled_template, render_letter, to_pdf
 
@@ -19,6 +20,7 @@ __all__ = [
     "InvoiceLine",
     "LetterData",
     "LetterError",
+    "NoticeFacts",
     "Party",
     "PastStep",
     "build_context",

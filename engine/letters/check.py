@@ -17,7 +17,8 @@ from jinja2 import meta
 from lxml import etree
 
 from engine.letters.compiled import CompiledTemplate, _as_lines
-from engine.letters.context import build_context, sample_letter_data
+from engine.letters.context import build_context
+from engine.letters.sample import sample_letter_data
 from engine.letters.environment import (
     TAG,
     LetterError,
@@ -48,8 +49,10 @@ def template_kind(path: str | Path) -> str | None:
     return None
 
 
-def check_folder(folder: str | Path, templates: Iterable[str] | None = None) -> list[LetterProblem]:
-    """Check every .docx of `folder` (or only the named `templates`) and list all problems."""
+def check_folder(folder: str | Path, templates: Iterable[str] | None = None, *,
+                 agency: bool = False) -> list[LetterProblem]:
+    """Check every .docx of `folder` (or only the named `templates`) and list all problems; with `agency`,
+    also the CPCE R124-4 mentions the letters of a collection agency must carry."""
     root = Path(folder)
     if templates is None:
         # Word leaves "~$name.docx" lock files next to open documents: not templates.
@@ -62,11 +65,11 @@ def check_folder(folder: str | Path, templates: Iterable[str] | None = None) -> 
         if not path.exists():
             problems.append(LetterProblem(name, "missing", f"template not found in {root}"))
             continue
-        problems.extend(check_template(path, template_kind(path)))
+        problems.extend(check_template(path, template_kind(path), agency=agency))
     return problems
 
 
-def check_template(path: str | Path, kind: str | None = None) -> list[LetterProblem]:
+def check_template(path: str | Path, kind: str | None = None, *, agency: bool = False) -> list[LetterProblem]:
     """All problems of one template; `kind` defaults to what the file name says."""
 
     path = Path(path)
@@ -93,7 +96,7 @@ def check_template(path: str | Path, kind: str | None = None) -> list[LetterProb
         problems.extend(render_problems)
         renders = not render_problems
     if kind is not None:
-        problems.extend(check_wording(path, kind, renders))
+        problems.extend(check_wording(path, kind, renders, agency=agency))
     return problems
 
 
@@ -168,7 +171,7 @@ def _check_render(path: Path) -> list[LetterProblem]:
         compiled = CompiledTemplate(path)
     except LetterError as err:
         return [LetterProblem(path.name, "syntax", err.message, err.tag, err.paragraph)]
-    for debtor_kind in ("b2b", "b2c"):
+    for debtor_kind in ("b2b", "b2c", "agency"):
         try:
             compiled.render(build_context(sample_letter_data(debtor_kind)))
         except LetterError as err:

@@ -19,7 +19,8 @@ import yaml
 from docxtpl import DocxTemplate
 
 from engine.letters.compiled import CompiledTemplate
-from engine.letters.context import build_context, sample_letter_data
+from engine.letters.context import build_context
+from engine.letters.sample import sample_letter_data
 from engine.letters.environment import TAG
 from engine.letters.paragraphs import (
     PARAGRAPH,
@@ -30,15 +31,18 @@ from engine.letters.paragraphs import (
 
 DATA = Path(__file__).resolve().parent / "data"
 AMICABLE = {"reminder"}
+# Letters an agency sends the debtor: they carry the CPCE R124-4 mentions ("agency" in letter_mentions.yaml).
+AGENCY_LETTERS = {"reminder", "formal_notice"}
 
 
-def check_wording(path: Path, kind: str, can_render: bool = True) -> list[LetterProblem]:
-    """Forbidden terms (amicable letters) and missing mentions (when the template renders)."""
+def check_wording(path: Path, kind: str, can_render: bool = True, *, agency: bool = False) -> list[LetterProblem]:
+    """Forbidden terms (amicable letters) and missing mentions (when the template renders); with `agency`,
+    the mentions of a collection agency's letters too."""
     problems: list[LetterProblem] = []
     if kind in AMICABLE:
         problems += forbidden_wording(path)
     if can_render:
-        problems += missing_mentions(path, kind)
+        problems += missing_mentions(path, kind, agency=agency)
     return problems
 
 
@@ -59,11 +63,13 @@ def forbidden_wording(path: Path) -> list[LetterProblem]:
     return problems
 
 
-def missing_mentions(path: Path, kind: str) -> list[LetterProblem]:
+def missing_mentions(path: Path, kind: str, *, agency: bool = False) -> list[LetterProblem]:
     """Mentions the letter must carry, looked for in the letter rendered with the sample cases."""
     rules = mention_rules()
     wanted = list(rules.get("all", [])) + list(rules.get(kind, []))
     wanted += list(rules.get("templates", {}).get(path.stem, []))
+    if agency and kind in AGENCY_LETTERS:
+        wanted += list(rules.get("agency", []))
     compiled = CompiledTemplate(path)
     texts: dict[str, str] = {}
     contexts: dict[str, dict[str, Any]] = {}
@@ -124,4 +130,7 @@ def _values(context: dict[str, Any], path: str) -> list[Any]:
     if "[]." in path:
         items, field = path.split("[].", 1)
         return [item[field] for item in context[items]]
-    return [context[path]]
+    value: Any = context
+    for part in path.split("."):  # `court.name`: a field of a mapping
+        value = value.get(part) if isinstance(value, dict) else None
+    return [value]
