@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine.cases.letters import LetterWriter
+from engine.cases.letters import LetterWriter, RatesUsed
 from engine.cases.run import RunReport, run
 from engine.core.claim import RateTable, load_rates
+from engine.core.rates import DEFAULT_RATES_FILE
 from engine.core.machine import Escalator
 from engine.core.workflow import Workflow, load_workflow
 from engine.imports.importer import ImportReport, import_csv
@@ -37,6 +38,8 @@ class App:
 
     workspace: Workspace
     store: Store = field(default=None)  # type: ignore[assignment]
+    # The rates the last run's letters assumed or could not verify (engine.cases.letters.RatesUsed).
+    rates_used: RatesUsed = field(default_factory=RatesUsed)
 
     def __post_init__(self) -> None:
         if self.store is None:
@@ -77,6 +80,17 @@ class App:
     @cached_property
     def rates(self) -> RateTable:
         return load_rates(self.workspace.rates_path)
+
+    @property
+    def rates_file(self) -> str:
+        return str(self.rates.path or DEFAULT_RATES_FILE)
+
+    def rate_notes(self, as_of: date) -> dict[str, Any]:
+        """For `relance report`: the rows of the rates file marked unverified, and whether `as_of` is past its
+        last row (letters would then assume the last rates)."""
+        carried = self.rates.carried_forward(as_of)
+        return {"file": self.rates_file, "unverified": [str(h) for h in self.rates.unverified()],
+                "assumed": [str(carried)] if carried is not None else []}
 
     def state_labels(self, workflow_name: str) -> dict[str, str]:
         """State → French label of a workflow of the workspace (the printed timeline names states so)."""
@@ -129,6 +143,7 @@ class App:
         """One run per workflow of the workspace over the debtors of its kinds, then one per older
         version that cases still run on. ``stop`` is asked between cases (workers)."""
         writer = None if dry_run else self.letter_writer(pdf=pdf)
+        self.rates_used = writer.rates_used if writer is not None else RatesUsed()
         reports = []
         for workflow, kinds in self.workflow_kinds():
             reports.append(run(self.store, workflow, as_of, perform=writer, dry_run=dry_run,
@@ -188,10 +203,12 @@ def _kind_from_name(path: Path) -> str | None:
     return None
 
 
-def summary(reports: list[RunReport]) -> dict[str, Any]:
-    """Totals over the per-workflow reports of one run."""
+def summary(reports: list[RunReport], rates: RatesUsed | None = None, rates_file: str = "") -> dict[str, Any]:
+    """Totals over the per-workflow reports of one run, and the rates its letters assumed or could not verify."""
     total: dict[str, Any] = {"cases_opened": 0, "invoices_added": 0, "cases_examined": 0, "steps": 0,
-                             "letters": 0, "skipped": 0, "errors": [], "by_state": {}}
+                             "letters": 0, "skipped": 0, "errors": [], "by_state": {},
+                             "rates": {"file": rates_file, "assumed": sorted(rates.assumed) if rates else [],
+                                       "unverified": sorted(rates.unverified) if rates else []}}
     for report in reports:
         for key in ("cases_opened", "invoices_added", "cases_examined", "steps", "letters", "skipped"):
             total[key] += getattr(report, key)

@@ -113,6 +113,11 @@ def format_number(value: Decimal, locale: str = "fr_FR") -> str:
     return _no_break(format_decimal(value, locale=locale))
 
 
+def format_rate(rate: Decimal, locale: str = "fr_FR") -> str:
+    """A yearly rate in percent, two decimals as the official tables print them: `Decimal("10")` → `"10,00 %"`."""
+    return _no_break(format_decimal(rate, format="#,##0.00", locale=locale, decimal_quantization=True)) + NBSP + "%"
+
+
 def format_date(on: date, locale: str = "fr_FR") -> str:
     """The short numeric date used in tables: `22/11/2026`."""
     return babel_format_date(on, format="short", locale=locale)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.core.claim import ClaimLine
-from engine.core.money import format_amount, format_date, format_number
+from engine.core.money import format_amount, format_date, format_rate
 
 STATUTORY_CURRENCY = "EUR"  # D441-5: the recovery indemnity is fixed in euros, whatever the invoice's currency
 ZERO = Decimal("0.00")
@@ -39,7 +39,7 @@ def statement_context(lines: Sequence[ClaimLine], debtor_kind: str, currency: st
             {
                 "start": format_date(a.start, locale), "end": format_date(a.end, locale),
                 "period": f"du {format_date(a.start, locale)} au {format_date(a.end, locale)}",
-                "days": a.days, "rate": f"{format_number(a.rate, locale)}\u00a0%", "base": money(a.base),
+                "days": a.days, "rate": format_rate(a.rate, locale), "base": money(a.base),
                 "amount": money(a.amount), "half_year": a.half_year,
                 "start_value": a.start, "end_value": a.end, "rate_value": a.rate, "base_value": a.base,
                 "amount_value": a.amount,
