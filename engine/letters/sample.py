@@ -112,14 +112,14 @@ def sample_letter_data(debtor_kind: SampleKind = "b2b") -> LetterData:
 
 
 SAMPLE_AGENCY = Creditor(
-    name="Recouvrement Amiable du Centre SARL",
+    name="Agence Vidal Recouvrement SARL",
     address_lines=("7 place Jaude",),
     postal_code="63000",
     city="Clermont-Ferrand",
     siren="498 765 432",
     phone="04 73 00 00 00",
     signatory="Marc Vidal",
-    signatory_title="Gestionnaire de recouvrement amiable",
+    signatory_title="Gestionnaire de dossiers",
     place="Clermont-Ferrand",
     legal_form="SARL",
     share_capital="20 000 €",

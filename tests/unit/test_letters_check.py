@@ -44,7 +44,7 @@ def test_agency_mode_requires_the_r124_4_mentions(tmp_path: Path) -> None:
     path = save(tmp_path / "relance_1.docx", own)
     assert check_template(path) == []
     missing = " ".join(p.message for p in check_template(path, agency=True) if p.code == "missing-mention")
-    assert "Recouvrement Amiable du Centre SARL" in missing and "premier courrier" in missing
+    assert "Agence Vidal Recouvrement SARL" in missing and "premier courrier" in missing
     assert "recouvrement amiable" in missing and "créancier" in missing
 
 
