@@ -220,8 +220,8 @@ def claim(
                 accruals = _accrue(invoice.amount, payments, invoice.due_date, as_of, penalty_rate, ())
                 penalties = sum((a.amount for a in accruals), _ZERO)
                 indemnity = indemnity_per_invoice.quantize(CENT, ROUND_HALF_UP)
-        elif (invoice.interest_from or formal_notice_on) is not None and late:
-            start = max(invoice.interest_from or formal_notice_on, invoice.due_date)  # type: ignore[type-var]
+        elif (notice := invoice.interest_from or formal_notice_on) is not None and late:
+            start = max(notice, invoice.due_date)
             breaks = (surcharge_from,) if surcharge_from else ()
             accruals = _accrue(invoice.amount, payments, start, as_of, interest_rate, breaks)
             interest = sum((a.amount for a in accruals), _ZERO)

@@ -61,10 +61,11 @@ def statement_context(lines: Sequence[ClaimLine], debtor_kind: str, currency: st
         state = f", réglée le {settled}" if settled else ""
         rows.append(_row(f"Facture {text(line.number)} échue le {format_date(line.due_date, locale)}{state}",
                          amount=money(line.amount), value=line.amount, kind="invoice"))
-        rows += [_row(f"Règlement du {p['date']}", amount=f"−\u00a0{p['amount']}", value=-p["amount_value"],
-                      kind="payment") for p in payments]
-        rows += [_row(what, s["period"], str(s["days"]), s["rate"], s["base"], s["amount"], s["amount_value"],
-                      kind="charge") for s in segments]
+        rows += [_row(f"Règlement du {format_date(on, locale)}", amount=f"−\u00a0{money(value)}", value=-value,
+                      kind="payment") for on, value in line.payments]
+        rows += [_row(what, f"du {format_date(a.start, locale)} au {format_date(a.end, locale)}", str(a.days),
+                      format_rate(a.rate, locale), money(a.base), money(a.amount), a.amount, kind="charge")
+                 for a in line.accruals]
         if line.indemnity > 0:
             rows.append(_row("Indemnité forfaitaire pour frais de recouvrement (D441-5)",
                              amount=money(line.indemnity, STATUTORY_CURRENCY), value=line.indemnity, kind="indemnity"))

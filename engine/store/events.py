@@ -310,7 +310,7 @@ class TimeBarred(EventPayload):
                 "en demeure ni transmise au contentieux")
 
 
-CLAIM_EVENTS: tuple[type[EventPayload], ...] = (NoticeReceived, TimeBarred)
+CLAIM_EVENTS = (NoticeReceived, TimeBarred)
 
 EVENT_TYPES: dict[str, type[EventPayload]] = {
     cls.kind: cls
