@@ -181,7 +181,7 @@ def transmission_contentieux(doc) -> None:
     par(doc, "{%p else %}")
     par(doc, "Aucune mise en demeure n'a été adressée au débiteur pour ces factures.")
     par(doc, "{%p endif %}")
-    par(doc, "Juridiction : {{ court.name }} du domicile du débiteur ({{ court.reason }}).")
+    par(doc, "Juridiction : {{ court.name }} du domicile du débiteur — {{ court.reason }}.")
     par(doc, "Nous restons à votre disposition pour tout complément.")
     signature(doc, closing="Nous vous prions d'agréer, Maître, l'expression de nos "
                            "salutations distinguées.")
@@ -336,9 +336,9 @@ def amounts_breakdown(doc) -> None:
 
 
 STATEMENT = [  # header, cell tag, width (mm), right-aligned
-    ("Détail", "{{ row.label }}", 47, False),
+    ("Détail", "{{ row.label }}", 45, False),
     ("Période", "{{ row.period }}", 41, False),
-    ("Jours", "{{ row.days }}", 11, True),
+    ("Jours", "{{ row.days }}", 13, True),
     ("Taux annuel", "{{ row.rate }}", 16, True),
     ("Base", "{{ row.base }}", 25, True),
     ("Montant", "{{ row.amount }}", 26, True),

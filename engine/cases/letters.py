@@ -141,7 +141,7 @@ class LetterWriter:
             interest_from=interest_from,
             interest_basis=basis,
             court=court_for(debtor.kind, debtor.is_merchant, debtor.name),
-            enclosures=_enclosures(state.kind, lines, history),
+            enclosures=_enclosures(state.kind, lines, history, notice),
             agency=self.agency,
         )
 
@@ -176,11 +176,11 @@ def _sent_letter(on: date, letter: LetterSent, labels: Mapping[str, str]) -> Pas
 
 
 def _delivery(on: date, receipt: NoticeReceived, labels: Mapping[str, str]) -> PastStep | None:
-    ref = f" n° {receipt.letter}" if receipt.letter else ""
+    """A registered letter's delivery (its reference is the letter's)."""
     if receipt.received_on is not None:
-        return PastStep(receipt.received_on, f"Réception de notre lettre recommandée{ref}", "receipt", receipt.letter or "")
+        return PastStep(receipt.received_on, "Réception de notre lettre recommandée", "receipt", receipt.letter or "")
     if receipt.presented_on is not None:
-        return PastStep(receipt.presented_on, f"Première présentation de notre lettre recommandée{ref}, non réclamée",
+        return PastStep(receipt.presented_on, "Première présentation de notre lettre recommandée, non réclamée",
                         "receipt", receipt.letter or "")
     return None
 
@@ -244,8 +244,10 @@ def _interest_basis(notice: NoticeFacts) -> tuple[date, str]:
     return notice.on, "sending"
 
 
-def _enclosures(kind: str | None, lines: list[InvoiceLine], history: list[PastStep]) -> tuple[str, ...]:
-    """What the hand-off transmits, named from the records: the invoices, the letters sent, the receipt."""
+def _enclosures(kind: str | None, lines: list[InvoiceLine], history: list[PastStep],
+                notice: NoticeFacts | None) -> tuple[str, ...]:
+    """What the hand-off transmits, named from the records: the invoices, the letters sent, the notice's
+    acknowledgement of receipt (only when one is recorded)."""
     if kind != "litigation":
         return ()  # reminders and notices attach nothing
     numbers = [line.number for line in lines]
@@ -254,8 +256,10 @@ def _enclosures(kind: str | None, lines: list[InvoiceLine], history: list[PastSt
             for step in history if step.channel in POSTAL]
     if sent:
         items.append("copie des courriers adressés au débiteur : " + " ; ".join(sent))
-    items += [f"avis de réception : {step.label.lower()} le {format_date(step.on)}"
-              for step in history if step.channel == "receipt"]
+    if notice is not None and (notice.received_on or notice.presented_on):
+        when = (f"signé le {format_date(notice.received_on)}" if notice.received_on
+                else f"présentée le {format_date(notice.presented_on)}, non réclamée")  # type: ignore[arg-type]
+        items.append(f"avis de réception de la mise en demeure réf. {notice.reference} ({when})")
     return tuple(items)
 
 

@@ -29,14 +29,14 @@ class Court:
 def court_for(debtor_kind: str, is_merchant: bool | None, name: str) -> Court:
     """The court for a claim against this debtor (see the module docstring for the rule)."""
     if debtor_kind == "b2c":
-        return Court("tribunal judiciaire", "débiteur non commerçant (particulier)")
+        return Court("tribunal judiciaire", "débiteur particulier, non commerçant")
     if is_merchant is True:
         return Court("tribunal de commerce", "débiteur commerçant")
     if is_merchant is False:
         return Court("tribunal judiciaire", "débiteur professionnel non commerçant")
     form = legal_form(name)
     if form is not None:
-        return Court("tribunal de commerce", f"société commerciale par la forme ({form})")
+        return Court("tribunal de commerce", f"société commerciale par sa forme : {form}")
     return Court("tribunal judiciaire", "qualité de commerçant du débiteur non établie")
 
 
