@@ -137,7 +137,7 @@ def test_a_2021_invoice_is_claimed_with_2021_rates_before_it_is_time_barred(port
         letters = letters_of(s, case, out)
     assert case.state == "litigation"  # the hand-off went out before 1 March 2026
     assert "du 02/03/2021 au 30/06/2021" in letters["formal_notice"] and f"10,00{NBSP}%" in letters["formal_notice"]
-    assert "Juridiction : tribunal de commerce du domicile du débiteur (débiteur commerçant)" in letters["litigation"]
+    assert "Juridiction : tribunal de commerce du domicile du débiteur — débiteur commerçant." in letters["litigation"]
     assert "SELARL Moreau Avocats" in letters["litigation"]
     assert {"2021 S1", "2021 S2"} <= writer.rates_used.unverified  # told to the team by `relance run`
 
