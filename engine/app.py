@@ -14,9 +14,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from engine.cases.letters import LetterWriter, RatesUsed
+from engine.cases.letters import LetterWriter, RatesUsed, check_letters, require_writable_folder
 from engine.cases.run import RunReport, run
 from engine.core.claim import RateTable, load_rates
 from engine.core.rates import DEFAULT_RATES_FILE
@@ -26,6 +27,7 @@ from engine.imports.importer import ImportReport, import_csv
 from engine.store import versions
 from engine.store.database import Store, StoreError, connect, ensure_creditor
 from engine.store.models import Case
+from engine.store.runlock import run_lock
 from engine.workspace import Workspace, WorkspaceError
 
 # Import order matters: invoices name debtors, payments name invoices.
@@ -71,7 +73,7 @@ class App:
                 source = path.read_text(encoding="utf-8")
             except OSError as exc:
                 raise WorkspaceError(f"{path}: cannot read the workflow ({exc.strerror})") from None
-            workflow = self._with_letters(load_workflow(path, source=source))
+            workflow = self._with_letters(load_workflow(path, source=source, limits=self.workspace.limits))
             with self.store.session() as session:
                 versions.register(session, workflow, source)
             loaded[path] = workflow
@@ -106,13 +108,15 @@ class App:
                 if workflow.version == case.workflow_version:
                     return Escalator(workflow)
                 with self.store.session() as session:
-                    older = versions.version_of(session, workflow.name, case.workflow_version, workflow.path)
+                    older = versions.version_of(session, workflow.name, case.workflow_version, workflow.path,
+                                                self.workspace.limits)
                 return Escalator(self._with_letters(older))
         raise WorkspaceError(f"case {case.ref} runs on workflow {case.workflow_name!r}, which the workspace lacks")
 
     def letter_writer(self, *, pdf: bool = False) -> LetterWriter:
         return LetterWriter(self.workspace.creditor, self.workflows, self.workspace.output_dir,
-                            rates=self.rates, pdf=pdf, counsel=self.workspace.counsel, agency=self.workspace.agency)
+                            rates=self.rates, pdf=pdf, limits=self.workspace.limits,
+                            counsel=self.workspace.counsel, agency=self.workspace.agency)
 
     def ensure_creditor(self) -> None:
         """The workspace's creditor exists in the database with its current identity."""
@@ -127,33 +131,58 @@ class App:
             )
 
     def import_files(self, paths: list[Path], *, kind: str | None = None, skip_bad_rows: bool = False,
-                     rejects_dir: Path | None = None) -> list[ImportReport]:
-        """Import CSV files, debtors first, each file all-or-nothing (or skipping bad rows)."""
+                     rejects_dir: Path | None = None, allow_extra_columns: bool = False) -> list[ImportReport]:
+        """Import CSV files, debtors first, each file all-or-nothing (or skipping bad rows); a column
+        relance does not know refuses its file unless ``allow_extra_columns``."""
         self.ensure_creditor()
         reports = []
         for path in sorted(paths, key=lambda p: _import_rank(p, kind)):
             rejects = (rejects_dir or path.parent) / f"{path.stem}.rejected.csv" if skip_bad_rows else None
             reports.append(import_csv(self.store, path, kind, creditor_ref=self.workspace.creditor.ref,
-                                      skip_bad_rows=skip_bad_rows, rejects_path=rejects))
+                                      skip_bad_rows=skip_bad_rows, rejects_path=rejects,
+                                      allow_extra_columns=allow_extra_columns))
         return reports
 
     def run(self, as_of: date, *, dry_run: bool = False, pdf: bool = False,
             progress: Callable[[RunReport], None] | None = None,
             stop: Callable[[], bool] | None = None) -> list[RunReport]:
         """One run per workflow of the workspace over the debtors of its kinds, then one per older
-        version that cases still run on. ``stop`` is asked between cases (workers)."""
-        writer = None if dry_run else self.letter_writer(pdf=pdf)
-        self.rates_used = writer.rates_used if writer is not None else RatesUsed()
-        reports = []
+        version that cases still run on. ``stop`` is asked between cases (workers).
+
+        On SQLite the whole run holds the run lock (a second run is refused: engine.store.runlock).
+        Before it opens any case it refuses, in one line, a template with errors and (unless a dry run)
+        an output folder that takes no file; after that, a case that fails is that case's error alone
+        (see engine.cases.run) and the run goes on.
+        """
+        with run_lock(self.store):
+            try:
+                plan, writer = self.prepare_run(dry_run=dry_run, pdf=pdf)
+                self.rates_used = writer.rates_used if writer is not None else RatesUsed()
+                return [run(self.store, workflow, as_of, perform=writer, dry_run=dry_run, progress=progress,
+                            debtor_kinds=kinds, stop=stop, open_new=kinds is not None)
+                        for workflow, kinds in plan]
+            except OperationalError as exc:  # e.g. SQLite held by a long import for longer than its timeout
+                lines = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]
+                raise StoreError(f"the run stopped: the database failed ({lines[0]}); what it had done is "
+                                 "saved, run it again") from exc
+
+    def prepare_run(self, *, dry_run: bool = False,
+                    pdf: bool = False) -> tuple[list[tuple[Workflow, tuple[str, ...] | None]], LetterWriter | None]:
+        """What a run will go through, checked: (workflow, debtor kinds) for each current workflow and
+        (older version, None) for each version cases still run on, and the letter writer (None in a dry
+        run). Raises TemplateRefused or OutputFolderError before anything is opened."""
+        plan: list[tuple[Workflow, tuple[str, ...] | None]] = []
         for workflow, kinds in self.workflow_kinds():
-            reports.append(run(self.store, workflow, as_of, perform=writer, dry_run=dry_run,
-                               progress=progress, debtor_kinds=kinds, stop=stop))
+            plan.append((workflow, kinds))
             with self.store.session() as session:
-                older = [self._with_letters(w) for w in versions.older_versions(session, workflow)]
-            for workflow_then in older:
-                reports.append(run(self.store, workflow_then, as_of, perform=writer, dry_run=dry_run,
-                                   progress=progress, stop=stop, open_new=False))
-        return reports
+                plan += [(self._with_letters(w), None) for w in versions.older_versions(session, workflow,
+                                                                                     self.workspace.limits)]
+        check_letters([workflow for workflow, _kinds in plan])
+        if dry_run:
+            return plan, None
+        writer = self.letter_writer(pdf=pdf)
+        require_writable_folder(writer.output_dir)
+        return plan, writer
 
     @contextmanager
     def session(self) -> Iterator[Session]:

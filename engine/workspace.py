@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.core.limits import DEFAULT_LIMITS, Limits, LimitsError, limits_from_table
 from engine.errors import RelanceError
 from engine.letters.context import Creditor, Party
 
@@ -62,6 +63,7 @@ class Workspace:
     # creditor (its letters carry the CPCE R124-4 mentions). Both optional.
     counsel: Party | None = None
     agency: Creditor | None = None
+    limits: Limits = DEFAULT_LIMITS  # [limits]: what a workflow or a template may cost (engine.core.limits)
 
     def workflow_for(self, debtor_kind: str) -> Path:
         try:
@@ -104,6 +106,10 @@ def load_workspace(root: Path, database_url: str | None = None) -> Workspace:
         raise WorkspaceError(f"{config_path}: [workflows] names no workflow (e.g. b2b = \"workflows/fr-b2b.yaml\")")
     paths = config.get("paths", {})
     rates = paths.get("rates")
+    try:
+        limits = limits_from_table(_section(config, "limits", config_path), str(config_path))
+    except LimitsError as exc:
+        raise WorkspaceError(str(exc)) from None
     return Workspace(
         root=root,
         database_url=_absolute_sqlite(url, root),
@@ -114,6 +120,7 @@ def load_workspace(root: Path, database_url: str | None = None) -> Workspace:
         rates_path=(root / rates).resolve() if rates else None,
         counsel=_counsel(config.get("counsel"), config_path),
         agency=_agency(config.get("agency"), config_path),
+        limits=limits,
     )
 
 
@@ -156,6 +163,11 @@ letters = "letters/fr"
 output = "output"
 # Your own copy of the ECB and legal rates, when you need a newer half-year than the shipped file:
 # rates = "rates.csv"
+
+# What a workflow or a letter template may cost (file sizes, states, guards, loops, render time...):
+# the defaults suit real policies and letters; see workflows/README.md, "Limits", to change one.
+# [limits]
+# template_seconds = 10
 
 {creditor}
 """

@@ -44,6 +44,8 @@ def pay(desk: Desk, case_ref: str, amount: str | Decimal, on: date, *, by: str,
         case = require_case(session, case_ref)
         currency = case.currency or "EUR"
         value = parse_amount(amount, currency) if isinstance(amount, str) else amount
+        if value != value.quantize(Decimal("0.01")):
+            raise CaseError(f"{str(amount)!r}: an amount has at most two decimals")
         if value <= 0:
             raise CaseError(f"{str(amount)!r}: a payment is a positive amount")
         escalator = desk.escalator_for(case)

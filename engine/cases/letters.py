@@ -3,12 +3,19 @@
 `LetterWriter` is the `perform` callable the run hands to `apply_steps`: inside the case's
 transaction it computes the claim (engine.core.claim), renders the template (compiled once),
 writes the file atomically at a deterministic place, and returns the Document row to record.
+
+It writes nothing from a template `relance letters check` finds errors in, and a run checks every
+template its workflows use, and that the output folder takes files, before it opens any case
+(`check_letters`, `require_writable_folder`): a broken template or folder stops the run up front in
+one line, instead of failing every case or sending letters cut short.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -25,6 +32,9 @@ from engine.core.claim import InvoiceDebt, RateTable, claim, load_rates
 from engine.core.jurisdiction import court_for
 from engine.core.money import format_date
 from engine.core.workflow import Workflow
+from engine.core.limits import Limits
+from engine.core.workflow import Workflow, template_path
+from engine.errors import RelanceError
 from engine.letters import (
     Creditor,
     InvoiceLine,
@@ -35,11 +45,18 @@ from engine.letters import (
     render_letter,
     to_pdf,
 )
+from engine.letters.check import require_sound_template
 from engine.store import ledger
 from engine.store.events import EventPayload, LetterSent, NoticeReceived, read_event
 from engine.store.models import Case, Debtor, Document, Event
 
 ZERO = Decimal("0")
+# The name of the file that proves the output folder takes files; `orphan_files` sweeps one a kill left.
+WRITE_PROBE = ".relance-write-check-"
+
+
+class OutputFolderError(RelanceError):
+    """The folder letters go to cannot take files: the run stops before opening any case."""
 
 
 class LetterWriter:
@@ -61,15 +78,19 @@ class LetterWriter:
         pdf: bool = False,
         counsel: Party | None = None,
         agency: Creditor | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.creditor = creditor
+        self.limits = limits
         self.workflows = {workflow.name: workflow for workflow in workflows.values()}
         self.output_dir = output_dir
         self.rates = rates or load_rates()
         self.pdf = pdf
         self.counsel = counsel
         self.agency = agency
-        self._rendered: dict[tuple[int, int, str], tuple[str, str]] = {}
+        # Per case, for the attempt in hand: (step, template) → (path, sha256), and the files written.
+        self._rendered: dict[int, dict[tuple[int, str], tuple[str, str]]] = {}
+        self._written: dict[int, list[Path]] = {}
         self.pdf_failures: list[str] = []
         self.rates_used = RatesUsed()
 
@@ -78,20 +99,37 @@ class LetterWriter:
             return None  # a phone call or an e-mail without attachment: the timeline records it
         workflow = self.workflows[case.workflow_name]
         relative = Path(_slug(case.debtor.ref)) / _slug(case.ref) / f"{case.step_count:02d}-{step.dest}.docx"
-        key = (case.id, case.step_count, action.template)
-        if key not in self._rendered:  # one file per step even when two channels carry it
+        rendered = self._rendered.setdefault(case.id, {})
+        key = (case.step_count, action.template)
+        if key not in rendered:  # one file per step even when two channels carry it
+            # Inside the letters folder only, even if the folder changed (or a symlink appeared) since validation.
+            template = template_path(workflow.letters_dir, action.template)
+            state = workflow.states.get(step.dest)
+            require_sound_template(template, state.kind if state else None)
             letter = self.letter_data(session, case, step, action, workflow)
-            sha256 = render_letter(workflow.letters_dir / action.template, letter, self.output_dir / relative)
+            self._written.setdefault(case.id, []).append(self.output_dir / relative)
+            sha256 = render_letter(template, letter, self.output_dir / relative, limits=self.limits)
             if self.pdf:
                 # The DOCX is the letter; a PDF that LibreOffice fails to make must not undo the step.
                 try:
                     to_pdf(self.output_dir / relative)
                 except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
                     self.pdf_failures.append(f"{relative}: {exc}")
-            self._rendered[key] = (str(relative), sha256)
-        path, sha256 = self._rendered[key]
+            rendered[key] = (str(relative), sha256)
+        path, sha256 = rendered[key]
         return Document(path=path, sha256=sha256, template=action.template,
                         created_at=datetime.now(timezone.utc).replace(tzinfo=None))
+
+    def finish(self, case_id: int, *, failed: bool) -> None:
+        """The attempt on ``case_id`` is over. When it failed (its transaction rolls back), the letters it
+        wrote are removed, so no file outlives the step it belonged to; call it while the case is still
+        held (before the rollback), so no other worker has rewritten those paths yet."""
+        self._rendered.pop(case_id, None)
+        written = self._written.pop(case_id, [])
+        if failed:
+            for path in written:
+                path.unlink(missing_ok=True)
+                path.with_suffix(".pdf").unlink(missing_ok=True)
 
     def letter_data(self, session: Session, case: Case, step: Step, action: Action, workflow: Workflow) -> LetterData:
         """Everything the letter says, as of the step's day, and nothing its timeline does not hold."""
@@ -156,6 +194,36 @@ class RatesUsed:
     def add(self, assumed: tuple[str, ...], unverified: tuple[str, ...]) -> None:
         self.assumed.update(assumed)
         self.unverified.update(unverified)
+
+
+def check_letters(workflows: list[Workflow]) -> None:
+    """Raise TemplateRefused for the first template of ``workflows`` with errors (each file checked once
+    per process, as `relance letters check` and `relance validate` check it)."""
+    seen: set[tuple[Path, str | None]] = set()
+    for workflow in workflows:
+        for state in workflow.states.values():
+            if state.letter and (workflow.letters_dir / state.letter, state.kind) not in seen:
+                seen.add((workflow.letters_dir / state.letter, state.kind))
+                require_sound_template(workflow.letters_dir / state.letter, state.kind)
+
+
+def require_writable_folder(folder: Path) -> None:
+    """Create ``folder`` if need be and prove it takes a file (a probe written and removed); else
+    OutputFolderError, in one line. Permissions alone would not tell: a read-only mount, a full disk
+    or a file in the folder's place fail only on writing."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputFolderError(f"{folder}: the output folder is a file, not a folder; nothing was opened: "
+                                "move the file away, or set [paths] output in relance.toml")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=WRITE_PROBE, dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputFolderError(
+            f"{folder}: cannot write letters in the output folder ({exc.strerror or exc}); nothing was opened: "
+            "make the folder writable, or set [paths] output in relance.toml"
+        ) from None
 
 
 def kind_states(workflow: Workflow, kind: str) -> set[str]:
@@ -292,7 +360,7 @@ def orphan_files(session: Session, output_dir: Path) -> list[Path]:
         if not path.is_file():
             continue
         relative = path.relative_to(output_dir)
-        if path.name.endswith(".tmp"):
+        if path.name.endswith(".tmp") or path.name.startswith(WRITE_PROBE):
             orphans.append(path)
         elif path.suffix == ".docx" and str(relative) not in recorded:
             orphans.append(path)

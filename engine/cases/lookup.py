@@ -31,6 +31,8 @@ class CaseSummary:
     balance: Decimal
     currency: str
     next_check: date | None
+    error: str | None = None  # why the last run could not move it (see engine.cases.failures)
+    error_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,10 @@ class CaseDetails:
     promise_until: date | None
     closed: bool
     invoices: tuple[InvoiceLine, ...]
+    # The debtor's unapplied credit (an overpayment): it pays the debtor's next invoices.
+    debtor_credit: Decimal = ledger.ZERO
+    error: str | None = None
+    error_on: date | None = None
 
 
 def find_case(session: Session, ref: str) -> Case | None:
@@ -96,9 +102,15 @@ def require_case(session: Session, ref: str) -> Case:
 
 
 def list_cases(session: Session, *, states: Sequence[str] = (), debtor_ref: str | None = None,
-               include_closed: bool = False, limit: int = 200) -> list[CaseSummary]:
-    """Cases in id order, open ones only unless ``include_closed``, each with its balance today."""
+               include_closed: bool = False, limit: int = 200, errors_only: bool = False) -> list[CaseSummary]:
+    """Cases in id order, open ones only unless ``include_closed``, each with its balance today.
+
+    ``errors_only``: the cases the last run could not move (closed ones too: a payment after closing
+    is still advanced, and may fail)."""
     query = select(Case, Debtor).join(Debtor, Debtor.id == Case.debtor_id).order_by(Case.id).limit(limit)
+    if errors_only:
+        query = query.where(Case.error.is_not(None))
+        include_closed = True
     if states:
         query = query.where(Case.state.in_(list(states)))
     if debtor_ref:
@@ -109,7 +121,7 @@ def list_cases(session: Session, *, states: Sequence[str] = (), debtor_ref: str 
     for case, debtor in session.execute(query).all():
         totals = ledger.case_totals(session, case.id)
         found.append(CaseSummary(case.ref, debtor.ref, debtor.name, case.state, case.state_entered,
-                                 totals.balance, _currency(case), case.next_check_at))
+                                 totals.balance, _currency(case), case.next_check_at, case.error, case.error_on))
     return found
 
 
@@ -129,6 +141,8 @@ def show_case(session: Session, ref: str) -> CaseDetails:
         invoices=tuple(InvoiceLine(b.invoice.number, b.invoice.issue_date, b.invoice.due_date, b.invoice.amount,
                                    b.paid, b.open, b.invoice.currency, b.invoice.noticed_on, b.invoice.notice_ref,
                                    b.invoice.notice_received_on, b.prescription.on) for b in balances),
+        debtor_credit=ledger.credit_total(session, [debtor.id])[0],
+        error=case.error, error_on=case.error_on,
     )
 
 

@@ -26,6 +26,7 @@ from engine.cases.invoices import (
 )
 from engine.core.case import CaseState, Step
 from engine.core.machine import EscalationError, Escalator
+from engine.errors import CaseError
 from engine.store import ledger
 from engine.store.events import (
     ActionFacts,
@@ -203,17 +204,20 @@ def record_payment(
     by: str | None = None,
 ) -> Payment:
     """A payment entered by hand for a case: stored, allocated to the case's invoices in the ledger's
-    order, and a ``payment`` event; the next ``reconcile`` tells the escalator."""
+    order, and a ``payment`` event; the next ``reconcile`` tells the escalator. What is left once the
+    case is paid is the debtor's credit: the ledger applies it to the debtor's other open invoices
+    (their cases get a ``payment`` event), and keeps the rest for the next ones."""
     amount = _cents(amount)
     if amount <= 0:
         raise EscalationError(f"a payment must be positive, not {amount}")
+    owed = ledger.open_invoices(session, case_id=case_row.id).get(case_row.debtor_id, [])
+    shares, left = ledger.allocate(amount, owed)
+    _refuse_before_issue(case_row, on, {share.invoice.id for share in shares})
     key = f"manual|{case_row.ref}|{on}|{amount}|{reference or ''}|{(case_row.event_count or 0) + 1}"
     payment = Payment(creditor_id=case_row.creditor_id, debtor_id=case_row.debtor_id, payment_date=on,
                       amount=amount, reference=reference, natural_key=key)
     session.add(payment)
     session.flush()
-    owed = ledger.open_invoices(session, case_id=case_row.id).get(case_row.debtor_id, [])
-    shares, left = ledger.allocate(amount, owed)
     ledger.record_allocations(session, [(payment.id, share) for share in shares])
     append_event(session, case_row, PaymentReceived(
         amount=amount, reference=reference,
@@ -221,6 +225,8 @@ def record_payment(
     ), on, actor=by)
     if case_row.next_check_at is None or case_row.next_check_at > on:
         case_row.next_check_at = on  # the next run (or reconcile) tells the escalator
+    if left > 0:
+        ledger.apply_credit(session, [case_row.debtor_id])
     session.flush()
     return payment
 
@@ -283,6 +289,17 @@ def _label(states: Any, name: str) -> str | None:
     return states[name].label if name in states else None
 
 
+def _refuse_before_issue(case_row: Case, on: date, paying: set[int]) -> None:
+    """A payment cannot be dated before an invoice it pays was issued (a mistyped --as-of, most often):
+    CaseError naming the invoice. With nothing left to pay, the case's earliest invoice is the bound."""
+    invoices = [inv for inv in case_row.invoices if inv.id in paying] if paying else \
+        sorted(case_row.invoices, key=lambda inv: inv.issue_date)[:1]
+    early = sorted((inv for inv in invoices if inv.issue_date > on), key=lambda inv: inv.issue_date)
+    if early:
+        raise CaseError(f"a payment dated {on.isoformat()} cannot pay invoice {early[-1].number}, issued on "
+                        f"{early[-1].issue_date.isoformat()}: check the payment's date (--as-of)")
+
+
 def _store_state(case_row: Case, state: CaseState, escalator: Escalator, as_of: date | None, *, strict: bool) -> None:
     case_row.state = state.state
     case_row.state_entered = state.state_entered
@@ -299,6 +316,9 @@ def _store_state(case_row: Case, state: CaseState, escalator: Escalator, as_of: 
         case_row.closed_on = as_of or state.state_entered
         case_row.next_check_at = None
         return
+    # A case moved out of a final state (a jump back into escalation) is open again.
+    case_row.closed = False
+    case_row.closed_on = None
     following = escalator.next_check(state)
     if following is not None and strict and as_of is not None and following <= as_of:
         following = as_of + timedelta(days=1)  # at most one timed step per case per run day

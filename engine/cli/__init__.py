@@ -1,1 +1,1 @@
-"""TODO"""
+"""The `relance` command: engine.cli.main holds the group, one module per command group, options shared."""

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from transitions import Machine
 
 from engine.core.calendar import Delay, add_delay
 from engine.core.case import Action, CaseState, Step
-from engine.core.guards import Guard, case_facts
+from engine.core.guards import Guard, GuardError, case_facts
 from engine.core.workflow import StateSpec, TransitionSpec, Workflow
 from engine.errors import RelanceError
 
@@ -71,10 +72,13 @@ class Escalator:
             if timed.legal and case.claimable <= 0:
                 continue  # only time-barred invoices left: never put on notice nor taken to court
             facts = case_facts(case, as_of, timed.names) if timed.names else {}
-            if timed.when is not None and not timed.when(facts):
-                continue
-            if timed.unless is not None and timed.unless(facts):
-                continue
+            try:
+                if timed.when is not None and not timed.when(facts):
+                    continue
+                if timed.unless is not None and timed.unless(facts):
+                    continue
+            except GuardError as exc:
+                raise located(exc, self.workflow.path, timed.spec) from exc
             facts["due_on"] = due_on
             facts["rule"] = timed.rule
             return [self._fire(case, timed.spec, as_of, facts, timed=True)]
@@ -222,7 +226,11 @@ class Escalator:
             return _UNDECLARED
         gate = _Gate(None, case, on)
         source = case.state
-        if not event.trigger(case, gate):
+        try:
+            fired = event.trigger(case, gate)
+        except GuardError as exc:
+            raise located(exc, self.workflow.path, gate.judging) from exc
+        if not fired:
             return []
         spec = gate.chosen
         assert spec is not None
@@ -295,12 +303,13 @@ class _Compiled:
 class _Gate:
     """Handed to the machine's conditions: the transition the engine chose, or the day to judge guards on."""
 
-    __slots__ = ("target", "case", "as_of", "facts", "chosen")
+    __slots__ = ("target", "case", "as_of", "facts", "chosen", "judging")
 
     def __init__(self, target: TransitionSpec | None, case: CaseState, as_of: date) -> None:
         self.target, self.case, self.as_of = target, case, as_of
         self.facts: dict[str, Any] | None = None
         self.chosen: TransitionSpec | None = None
+        self.judging: TransitionSpec | None = None  # whose guards are being judged (to locate a failure)
 
 
 def _start(case: CaseState, since: str) -> date:
@@ -332,12 +341,20 @@ def _admit(spec: TransitionSpec, gate: _Gate) -> bool:
         return spec is gate.target
     if gate.facts is None:
         gate.facts = case_facts(gate.case, gate.as_of)
+    gate.judging = spec
     if spec.when is not None and not spec.when(gate.facts):
         return False
     if spec.unless is not None and spec.unless(gate.facts):
         return False
     gate.chosen = spec
     return True
+
+
+def located(exc: GuardError, path: Path, spec: TransitionSpec | None) -> GuardError:
+    """A guard that failed on a case's figures, named by workflow file and line (and by its transition)."""
+    where = exc.where or (f"{path}:{spec.line}" if spec is not None and spec.line else str(path))
+    transition = f"transition {spec.trigger!r} to {spec.dest!r}: " if spec is not None else ""
+    return GuardError(f"{transition}{exc.reason}", where=where, guard=exc.guard)
 
 
 _UNDECLARED: Any = object()

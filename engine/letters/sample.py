@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cache
 from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from engine.core.claim import InvoiceDebt, claim, load_rates
+from engine.core.claim import InvoiceDebt, RateTable, claim, load_rates
 from engine.core.jurisdiction import court_for
 from engine.letters.context import Creditor, InvoiceLine, LetterData, NoticeFacts, Party, PastStep
 
@@ -68,7 +69,7 @@ def sample_letter_data(debtor_kind: SampleKind = "b2b") -> LetterData:
     ]
     figures = claim(
         [InvoiceDebt(line.number, line.amount, line.due_date, payments) for line, payments in debts],
-        debtor_kind=debtor_kind, as_of=as_of, rates=load_rates(),
+        debtor_kind=debtor_kind, as_of=as_of, rates=_rates(),
         formal_notice_on=received if debtor_kind == "b2c" else None,
     )
     history = [
@@ -109,6 +110,12 @@ def sample_letter_data(debtor_kind: SampleKind = "b2b") -> LetterData:
         court=court_for(debtor_kind, None, debtor.name),
         enclosures=("copie des factures FA-2026-0412, FA-2026-0457 et FA-2026-0533",),
     )
+
+
+@cache
+def _rates() -> RateTable:
+    """The shipped rates, read once per process (`letters check` renders the sample many times)."""
+    return load_rates()
 
 
 SAMPLE_AGENCY = Creditor(

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine.core.money import format_amount, format_date
 from engine.core.prescription import PERIODS, WATCH_DAYS, add_years, prescription
+from engine.reports.terminal import cell
 from engine.store import ledger
 from engine.store.models import Case, Debtor, Invoice
 
@@ -77,8 +78,8 @@ def prescription_table(lines: list[PrescriptionLine], as_of: date, within: int =
         table.add_column(column, justify="right" if column in ("days left", "owed") else "left")
     for line in lines:
         left = f"barred {-line.days_left} d" if line.barred else str(line.days_left)
-        table.add_row(line.invoice, line.debtor_ref, line.debtor_kind, line.case_ref or "", format_date(line.due_date),
-                      format_date(line.since), format_date(line.prescription_on), left,
+        table.add_row(cell(line.invoice), cell(line.debtor_ref), line.debtor_kind, cell(line.case_ref or ""),
+                      format_date(line.due_date), format_date(line.since), format_date(line.prescription_on), left,
                       format_amount(line.outstanding, line.currency))
     return table
 

@@ -6,7 +6,6 @@ intact when printed.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Mapping
@@ -17,6 +16,8 @@ from typing import Any
 from jinja2 import Environment
 
 from engine.core.money import format_amount, format_date
+from engine.core.text import inert
+from engine.reports import csvsafe
 from engine.store import ledger
 from engine.store.events import KIND_LABELS, CreditNoteApplied, PaymentReceived, read_event
 from engine.store.models import Case, Creditor, Debtor, Event
@@ -64,7 +65,7 @@ def render_timeline(session: Any, case: Case, fmt: str = "text", state_labels: M
         }, indent=2, ensure_ascii=False, sort_keys=True)
     if fmt == "csv":
         out = io.StringIO()
-        writer = csv.writer(out, delimiter=";")
+        writer = csvsafe.writer(out, delimiter=";")  # reasons, actors and names may look like formulas
         writer.writerow(["seq", "occurred_on", "recorded_at", "kind", "actor", "summary", "payload", "hash"])
         for ev in events:
             writer.writerow([ev.seq, ev.occurred_on.isoformat(), ev.recorded_at.isoformat(), ev.kind,
@@ -74,10 +75,11 @@ def render_timeline(session: Any, case: Case, fmt: str = "text", state_labels: M
     header["state_label"] = state_label
     if fmt == "html":
         return _HTML.render(case=header, events=[(ev, summary(ev), actor_of(ev)) for ev in events], status=status)
-    lines = [f"Dossier {header['ref']} — état : {state_label} — débiteur {header['debtor']['name']} "
-             f"({header['debtor']['ref']}) — solde {format_amount(header['balance'], header['currency'])}"]
-    lines += [f"{ev.seq:>4}  {format_date(ev.occurred_on)}  {KIND_LABELS.get(ev.kind, ev.kind):<22} {summary(ev)}"
-              f"  [par {actor_of(ev)}]  empreinte {ev.hash}" for ev in events]
+    # Printed on a terminal: every line made inert (a name or a reason must not carry ANSI/OSC escapes).
+    lines = [inert(f"Dossier {header['ref']} — état : {state_label} — débiteur {header['debtor']['name']} "
+                   f"({header['debtor']['ref']}) — solde {format_amount(header['balance'], header['currency'])}")]
+    lines += [inert(f"{ev.seq:>4}  {format_date(ev.occurred_on)}  {KIND_LABELS.get(ev.kind, ev.kind):<22} "
+                    f"{summary(ev)}  [par {actor_of(ev)}]  empreinte {ev.hash}") for ev in events]
     lines.append(status.french())
     return "\n".join(lines) + "\n"
 
@@ -119,14 +121,13 @@ def _header(session: Any, case: Case) -> dict[str, Any]:
     invoices = [{"currency": b.invoice.currency, "number": b.invoice.number, "issue_date": b.invoice.issue_date,
                  "due_date": b.invoice.due_date, "amount": b.invoice.amount, "paid": b.paid, "open": b.open}
                 for b in balances]
-    principal = sum((b.invoice.amount for b in balances), ledger.ZERO)
-    paid = sum((b.paid for b in balances), ledger.ZERO)
+    totals = ledger.totals_of(balances)
     return {
         "ref": case.ref, "state": case.state, "workflow": f"{case.workflow_name} v{case.workflow_version}",
         "opened_on": case.opened_on, "closed": case.closed,
         "currency": case.currency or "EUR",
         "creditor": _party(creditor), "debtor": _party(debtor), "invoices": invoices,
-        "principal": principal, "paid": paid, "balance": principal - paid,
+        "principal": totals.principal, "paid": totals.paid, "balance": totals.balance,
     }
 
 

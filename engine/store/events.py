@@ -252,6 +252,38 @@ class Jump(_Reasoned):
         return f"passage manuel de « {self.from_} » à « {self.to} »{why}"
 
 
+@dataclass(frozen=True)
+class RunFailed(EventPayload):
+    """The run could not advance the case (a guard, a letter, a missing rate...): that case was rolled back
+    and left as it was, and the run went on with the others. Recorded once per failure and reason, not
+    at every pass that meets it again, so the timeline stays readable."""
+
+    kind = "error"
+    label = "échec du traitement"
+
+    reason: str
+    state: str | None = None
+
+    def describe(self) -> str:
+        where = f" (étape « {self.state} »)" if self.state else ""
+        return f"le traitement automatique a échoué{where}, dossier laissé inchangé — {self.reason}"
+
+
+@dataclass(frozen=True)
+class FailureCleared(EventPayload):
+    """The run advanced the case again after a recorded failure: it no longer shows in `case list --errors`."""
+
+    kind = "error_cleared"
+    label = "reprise du traitement"
+
+    reason: str | None = None  # the failure that no longer happens
+    since: date | None = None  # the day it was first recorded
+
+    def describe(self) -> str:
+        since = f" (en échec depuis le {format_date(self.since)})" if self.since else ""
+        return f"le traitement automatique a repris{since}"
+
+
 # --- the claim's own facts: a registered letter's delivery, an invoice found time-barred ---
 
 
@@ -315,7 +347,7 @@ CLAIM_EVENTS = (NoticeReceived, TimeBarred)
 EVENT_TYPES: dict[str, type[EventPayload]] = {
     cls.kind: cls
     for cls in (CaseOpened, InvoiceAdded, StateChange, LetterSent, PaymentReceived, CreditNoteApplied,
-                Dispute, Resolve, Promise, Hold, Resume, Jump, Note, *CLAIM_EVENTS)
+                Dispute, Resolve, Promise, Hold, Resume, Jump, Note, RunFailed, FailureCleared, *CLAIM_EVENTS)
 }
 EVENT_KINDS = frozenset(EVENT_TYPES)
 KIND_LABELS = {kind: cls.label for kind, cls in EVENT_TYPES.items()}
@@ -379,7 +411,7 @@ def _typed(hint: Any, value: Any) -> Any:
 
 __all__ = [
     "CHANNEL_LABELS", "EVENT_KINDS", "EVENT_TYPES", "KIND_LABELS", "ActionFacts", "CaseOpened", "CreditNoteApplied",
-    "Dispute", "EventPayload", "Hold", "InvoiceAdded", "InvoiceFacts", "InvoiceShare", "Jump", "LetterSent", "Note",
-    "NoticeReceived", "PaymentReceived", "Promise", "Resolve", "Resume", "StateChange", "TimeBarred", "read_event",
-    "step_reason",
+    "Dispute", "EventPayload", "FailureCleared", "Hold", "InvoiceAdded", "InvoiceFacts", "InvoiceShare", "Jump", "LetterSent", "Note",
+    "NoticeReceived", "PaymentReceived", "Promise", "Resolve", "Resume", "RunFailed", "StateChange", "TimeBarred",
+    "read_event", "step_reason",
 ]

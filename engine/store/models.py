@@ -142,6 +142,10 @@ class Case(Base):
     closed: Mapped[bool] = mapped_column(Boolean, default=False)
     opened_on: Mapped[date] = mapped_column(Date)
     closed_on: Mapped[date | None] = mapped_column(Date)
+    # Why the last run could not advance the case (its change rolled back), and since when; cleared by
+    # the next run that advances it. The history of failures is in the timeline ("error" events).
+    error: Mapped[str | None] = mapped_column(Text)
+    error_on: Mapped[date | None] = mapped_column(Date)
 
     debtor: Mapped[Debtor] = relationship()
     creditor: Mapped[Creditor] = relationship()

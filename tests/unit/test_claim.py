@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -18,12 +17,10 @@ from engine.core.claim import (
     AmountError,
     ContractualRateTooLow,
     InvoiceDebt,
-    MissingRate,
-    RatesFileError,
     claim,
     load_rates,
 )
-from engine.core.rates import DEFAULT_RATES_FILE, HalfYear
+from engine.core.rates import HalfYear
 from engine.errors import RelanceError
 
 RATES = load_rates()
@@ -198,75 +195,6 @@ def test_contractual_rate_replaces_default_but_not_below_three_times_legal_rate(
     at_floor = b2b(january_invoice, as_of=date(2025, 3, 2), contractual_rate=D("11.13"))
     # 1000 × 0.1113 × 30 / 365 = 3339 / 365 = 9.1479 → 9.15
     assert at_floor.penalties == D("9.15")
-
-
-def test_missing_half_year_is_an_error_naming_the_row_and_file() -> None:
-    """No 2026 S2 row: 1 000.00 due 15/06/2026 cannot be computed as of 15/07/2026."""
-    invoice = InvoiceDebt("F1", D("1000.00"), date(2026, 6, 15))
-    with pytest.raises(MissingRate) as caught:
-        b2b(invoice, as_of=date(2026, 7, 15))
-    assert "2026 S2" in str(caught.value) and "2026-07-01" in str(caught.value)
-    assert str(DEFAULT_RATES_FILE) in str(caught.value)
-    with pytest.raises(MissingRate, match="2020 S2"):
-        RATES.rate("b2b_default", date(2020, 12, 31), carry_forward=True)  # never carried backwards
-
-
-def test_carry_forward_reuses_last_half_year_and_says_so() -> None:
-    """Same invoice with carry_forward: 16–30 June at 12.15 %: 1000 × 0.1215 × 15 / 365 = 4.9932 → 4.99;
-    1–15 July at 2026 S1's 12.15 % again (assumed) → 4.99; penalties 9.98, 2026 S2 flagged as assumed
-    and 2026 S1 as unverified (its ECB figure is marked so in LAW.md)."""
-    result = b2b(InvoiceDebt("F1", D("1000.00"), date(2026, 6, 15)), as_of=date(2026, 7, 15), carry_forward=True)
-    assert result.penalties == D("9.98")
-    assert result.assumed_rates == ("2026 S2",)
-    assert result.unverified_rates == ("2026 S1",)
-    assert [a.assumed for a in result.lines[0].accruals] == [False, True]
-    assert RATES.rate("legal_other", date(2026, 11, 22), carry_forward=True) == D("2.62")
-
-
-def test_user_rates_file_and_located_errors(tmp_path: Path) -> None:
-    header = "half_year_start,ecb_rate,b2b_default_rate,legal_rate_individual,legal_rate_other,verified\n"
-    good = tmp_path / "rates.csv"
-    good.write_text(header + "2030-01-01,1.00,11.00,5.00,2.00,yes\n2030-07-01,1,11,5,2,no\n")
-    table = load_rates(good)
-    assert table.rate("b2b_default", date(2030, 8, 1)) == D("11")
-
-    def error_for(body: str) -> RatesFileError:
-        bad = tmp_path / "bad.csv"
-        bad.write_text(header + body)
-        with pytest.raises(RatesFileError) as caught:
-            load_rates(bad)
-        return caught.value
-
-    err = error_for("2030-01-01,1.00,11.00,5.00,2.00,yes\n2030-07-01,1.x,11.00,5.00,2.00,yes\n")
-    assert (err.line, err.column) == (3, "ecb_rate") and "bad.csv:3" in str(err)
-    err = error_for("2030-01-01,1.00,12.00,5.00,2.00,yes\n")
-    assert (err.line, err.column) == (2, "b2b_default_rate") and "ecb_rate + 10" in str(err)
-    err = error_for("2030-01-01,1.00,11.00,5.00,2.00,yes\n2031-01-01,1.00,11.00,5.00,2.00,yes\n")
-    assert (err.line, err.column) == (3, "half_year_start") and "2030 S2" in str(err)
-    err = error_for("2030-03-01,1.00,11.00,5.00,2.00,yes\n")
-    assert err.column == "half_year_start" and "half-year start" in str(err)
-    err = error_for("2030-01-01,1.00,11.00,5.00,2.00,maybe\n")
-    assert (err.line, err.column) == (2, "verified")
-    with pytest.raises(RatesFileError, match="missing column"):
-        (tmp_path / "short.csv").write_text("half_year_start,ecb_rate\n")
-        load_rates(tmp_path / "short.csv")
-    with pytest.raises(RatesFileError, match="cannot read"):
-        load_rates(tmp_path / "absent.csv")
-
-
-def test_shipped_file_covers_the_limitation_period_with_its_unverified_marks() -> None:
-    """LAW.md's table, 2022 S1 to 2026 S1, plus 2021 (five years of L110-4 back from 2026), 2021 unverified."""
-    rows = list(RATES)
-    assert [str(r.half_year) for r in rows][0] == "2021 S1" and str(rows[-1].half_year) == "2026 S1"
-    assert len(rows) == 11
-    assert [str(r.half_year) for r in rows if not r.verified] == ["2021 S1", "2021 S2", "2022 S1", "2022 S2",
-                                                                  "2026 S1"]
-    assert RATES.rate("legal_individual", date(2024, 9, 1)) == D("8.16")
-    assert (RATES.rate("ecb", date(2021, 3, 1)), RATES.rate("b2b_default", date(2021, 3, 1))) == (D("0.00"), D("10.00"))
-    assert (RATES.rate("legal_individual", date(2021, 3, 1)), RATES.rate("legal_other", date(2021, 3, 1))) == (
-        D("3.14"), D("0.79"))
-    assert (RATES.rate("legal_individual", date(2021, 9, 1)), RATES.rate("legal_other", date(2021, 9, 1))) == (
-        D("3.12"), D("0.76"))
 
 
 def test_a_2021_invoice_is_claimed_with_2021_rates_and_says_they_are_unverified() -> None:

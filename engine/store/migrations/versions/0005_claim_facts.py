@@ -4,8 +4,8 @@ invoice: noticed_on, notice_ref, notice_received_on, time_barred_on (the formal 
 it, its receipt, the day it was found time-barred); cases: currency (a case never mixes currencies;
 existing cases take their first invoice's currency); debtor: civility, is_merchant.
 
-Revision ID: 0004_claim
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004_claim'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

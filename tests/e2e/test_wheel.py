@@ -1,0 +1,51 @@
+"""A built wheel works on its own: installed in a fresh virtualenv outside the checkout, `relance init`
+and `relance demo` find the shipped workflows, letters and examples and write real letters."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.support import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def run(*args: str | Path, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("PYTHONPATH", "RELANCE_DATABASE_URL", "RELANCE_WORKSPACE", "VIRTUAL_ENV")}
+    done = subprocess.run([str(arg) for arg in args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    assert done.returncode == 0, f"{args}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+def test_the_wheel_installs_and_runs_the_demo_outside_the_checkout(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, REPO, cwd=tmp_path)
+    [wheel] = dist.glob("relance-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for shipped in ("engine/shipped/workflows/fr-b2b.yaml", "engine/shipped/letters/fr/relance_1.docx",
+                    "engine/shipped/examples/invoices.csv", "engine/store/migrations/env.py",
+                    "engine/core/data/rates.csv", "engine/py.typed"):
+        assert shipped in names, shipped
+
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
+    run(venv / "bin" / "pip", "install", "-q", wheel, cwd=tmp_path)
+    where = run(venv / "bin" / "python", "-c", "import engine; print(engine.__file__)", cwd=tmp_path).stdout
+    assert str(venv) in where and str(REPO) not in where
+
+    run(venv / "bin" / "relance", "init", "ws", cwd=tmp_path)
+    assert (tmp_path / "ws" / "workflows" / "fr-b2b.yaml").is_file()
+    assert (tmp_path / "ws" / "letters" / "fr" / "mise_en_demeure.docx").is_file()
+
+    run(venv / "bin" / "relance", "demo", "--dir", "demo", cwd=tmp_path)
+    letters = list((tmp_path / "demo" / "output").rglob("*.docx"))
+    assert len(letters) > 50
+    assert all(zipfile.is_zipfile(letter) for letter in letters)

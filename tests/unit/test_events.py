@@ -1,0 +1,78 @@
+"""The event registry: every kind has one payload type, a French label and a sentence; payloads round-trip."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from engine.store import events
+from engine.store.events import (
+    EVENT_TYPES,
+    ActionFacts,
+    CaseOpened,
+    InvoiceFacts,
+    InvoiceShare,
+    Jump,
+    LetterSent,
+    PaymentReceived,
+    Promise,
+    StateChange,
+    read_event,
+)
+from engine.store.timeline import plain
+
+SAMPLES = [
+    CaseOpened("fr-b2b", 2, "D1", "due", (InvoiceFacts("F-1", Decimal("1200.50"), date(2026, 1, 2), date(2026, 2, 1)),)),
+    events.InvoiceAdded(InvoiceFacts("F-2", Decimal("99.99"), date(2026, 1, 3), date(2026, 2, 2))),
+    StateChange("escalate", "due", "reminder1", {"balance": "1200.50"}, None,
+                (ActionFacts("letter", "reminder1", "relance_1.docx", 8),)),
+    LetterSent("relance_1.docx", "D1/C1/01-reminder1.docx", "ab" * 32, "letter", "reminder1", "1:reminder1"),
+    PaymentReceived(Decimal("100.00"), "VIR-1", (InvoiceShare("F-1", Decimal("100.00")),), Decimal("0.00")),
+    events.CreditNoteApplied(Decimal("10.00"), "AV-1", (InvoiceShare("F-1", Decimal("10.00")),)),
+    events.Dispute("livraison contestée"),
+    events.Resolve("avoir émis"),
+    Promise("au téléphone", date(2026, 3, 1)),
+    events.Hold("attente du service juridique"),
+    events.Resume(None),
+    Jump("décision du directeur", from_="reminder1", to="formal_notice"),
+    events.Note("rappelé"),
+    events.RunFailed("workflows/fr-b2b.yaml:73: guard 'balance / 0 > 1' failed", "reminder2"),
+    events.FailureCleared("workflows/fr-b2b.yaml:73: guard 'balance / 0 > 1' failed", date(2026, 3, 2)),
+]
+
+
+def test_every_kind_is_registered_once_with_a_french_label() -> None:
+    assert {type(sample).kind for sample in SAMPLES} == set(EVENT_TYPES)
+    labels = [cls.label for cls in EVENT_TYPES.values()]
+    assert len(set(labels)) == len(labels) and all(label and label[0].islower() for label in labels)
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda sample: type(sample).kind)
+def test_a_payload_reads_back_as_it_was_written(sample: events.EventPayload) -> None:
+    stored = plain(sample.to_json())  # what the timeline stores (JSON types only)
+    assert read_event(sample.kind, stored) == sample
+    assert sample.describe()  # one sentence, never empty
+
+
+def test_stored_keys_are_the_ones_earlier_versions_wrote() -> None:
+    """Hash chains recompute from the stored payload: the keys must not move (``from_`` is stored as ``from``)."""
+    assert set(Jump("x", from_="a", to="b").to_json()) == {"reason", "from", "to"}
+    assert set(StateChange("escalate", "a", "b").to_json()) == {"trigger", "source", "dest", "facts", "reason",
+                                                                "actions"}
+    # A payment imported before `unallocated` existed still reads.
+    old = {"amount": "12.00", "invoices": [{"number": "F-1", "amount": "12.00"}], "reference": None}
+    assert read_event("payment", old) == PaymentReceived(Decimal("12.00"), None, (InvoiceShare("F-1", Decimal("12.00")),))
+
+
+def test_descriptions_are_french_and_use_french_figures() -> None:
+    assert read_event("payment", plain(SAMPLES[4].to_json())).describe() == \
+        "paiement de 100,00\u00a0€ (réf. VIR-1) imputé sur F-1 (100,00\u00a0€)"
+    assert SAMPLES[2].describe() == "passage de « due » à « reminder1 » (délai écoulé)"
+    assert Promise(None, date(2026, 3, 1)).describe() == "promesse de paiement au plus tard le 01/03/2026"
+
+
+def test_an_unknown_kind_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown event kind 'telepathy'"):
+        read_event("telepathy", {})
