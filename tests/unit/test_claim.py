@@ -17,6 +17,7 @@ from engine.core.claim import (
     AmountError,
     ContractualRateTooLow,
     InvoiceDebt,
+    MissingRate,
     claim,
     load_rates,
 )
