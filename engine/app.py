@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from engine.cases.letters import LetterWriter, check_letters, require_writable_folder
+from engine.cases.letters import LetterWriter, RatesUsed, check_letters, require_writable_folder
 from engine.cases.run import RunReport, run
 from engine.core.claim import RateTable, load_rates
+from engine.core.rates import DEFAULT_RATES_FILE
 from engine.core.machine import Escalator
 from engine.core.workflow import Workflow, load_workflow
 from engine.imports.importer import ImportReport, import_csv
@@ -39,6 +40,8 @@ class App:
 
     workspace: Workspace
     store: Store = field(default=None)  # type: ignore[assignment]
+    # The rates the last run's letters assumed or could not verify (engine.cases.letters.RatesUsed).
+    rates_used: RatesUsed = field(default_factory=RatesUsed)
 
     def __post_init__(self) -> None:
         if self.store is None:
@@ -80,6 +83,24 @@ class App:
     def rates(self) -> RateTable:
         return load_rates(self.workspace.rates_path)
 
+    @property
+    def rates_file(self) -> str:
+        return str(self.rates.path or DEFAULT_RATES_FILE)
+
+    def rate_notes(self, as_of: date) -> dict[str, Any]:
+        """For `relance report`: the rows of the rates file marked unverified, and whether `as_of` is past its
+        last row (letters would then assume the last rates)."""
+        carried = self.rates.carried_forward(as_of)
+        return {"file": self.rates_file, "unverified": [str(h) for h in self.rates.unverified()],
+                "assumed": [str(carried)] if carried is not None else []}
+
+    def state_labels(self, workflow_name: str) -> dict[str, str]:
+        """State → French label of a workflow of the workspace (the printed timeline names states so)."""
+        for workflow in self.workflows.values():
+            if workflow.name == workflow_name:
+                return {name: state.label or name for name, state in workflow.states.items()}
+        return {}
+
     def escalator_for(self, case: Case) -> Escalator:
         """The escalator of the workflow version a case started on (it keeps those rules to the end)."""
         for workflow in self.workflows.values():
@@ -94,7 +115,8 @@ class App:
 
     def letter_writer(self, *, pdf: bool = False) -> LetterWriter:
         return LetterWriter(self.workspace.creditor, self.workflows, self.workspace.output_dir,
-                            rates=self.rates, pdf=pdf, limits=self.workspace.limits)
+                            rates=self.rates, pdf=pdf, limits=self.workspace.limits,
+                            counsel=self.workspace.counsel, agency=self.workspace.agency)
 
     def ensure_creditor(self) -> None:
         """The workspace's creditor exists in the database with its current identity."""
@@ -135,6 +157,7 @@ class App:
         with run_lock(self.store):
             try:
                 plan, writer = self.prepare_run(dry_run=dry_run, pdf=pdf)
+                self.rates_used = writer.rates_used if writer is not None else RatesUsed()
                 return [run(self.store, workflow, as_of, perform=writer, dry_run=dry_run, progress=progress,
                             debtor_kinds=kinds, stop=stop, open_new=kinds is not None)
                         for workflow, kinds in plan]
@@ -209,10 +232,12 @@ def _kind_from_name(path: Path) -> str | None:
     return None
 
 
-def summary(reports: list[RunReport]) -> dict[str, Any]:
-    """Totals over the per-workflow reports of one run."""
+def summary(reports: list[RunReport], rates: RatesUsed | None = None, rates_file: str = "") -> dict[str, Any]:
+    """Totals over the per-workflow reports of one run, and the rates its letters assumed or could not verify."""
     total: dict[str, Any] = {"cases_opened": 0, "invoices_added": 0, "cases_examined": 0, "steps": 0,
-                             "letters": 0, "skipped": 0, "errors": [], "by_state": {}}
+                             "letters": 0, "skipped": 0, "errors": [], "by_state": {},
+                             "rates": {"file": rates_file, "assumed": sorted(rates.assumed) if rates else [],
+                                       "unverified": sorted(rates.unverified) if rates else []}}
     for report in reports:
         for key in ("cases_opened", "invoices_added", "cases_examined", "steps", "letters", "skipped"):
             total[key] += getattr(report, key)

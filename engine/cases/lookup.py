@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.cases.invoices import invoice_statuses
 from engine.errors import CaseError
 from engine.store import ledger
 from engine.store.models import Case, Debtor, Invoice
@@ -45,6 +46,12 @@ class InvoiceLine:
     paid: Decimal
     open: Decimal
     currency: str
+    # Its own escalation facts (engine.cases.invoices): the formal notice that covered it, its receipt,
+    # and the day it becomes time-barred.
+    noticed_on: date | None = None
+    notice_ref: str | None = None
+    notice_received_on: date | None = None
+    prescription_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -121,24 +128,26 @@ def list_cases(session: Session, *, states: Sequence[str] = (), debtor_ref: str 
 def show_case(session: Session, ref: str) -> CaseDetails:
     """The case named ``ref`` (its reference or one of its invoice numbers), with its invoices."""
     case = require_case(session, ref)
-    balances = ledger.invoice_balances(session, case.id)
-    totals = ledger.totals_of(balances)
+    balances = invoice_statuses(session, case)
+    principal = sum((b.invoice.amount for b in balances), ledger.ZERO)
+    paid = sum((b.paid for b in balances), ledger.ZERO)
     debtor = case.debtor
     return CaseDetails(
         ref=case.ref, debtor_ref=debtor.ref, debtor_name=debtor.name,
         workflow=f"{case.workflow_name} v{case.workflow_version}", state=case.state, since=case.state_entered,
-        principal=totals.principal, paid=totals.paid, balance=totals.balance, currency=_currency(case),
+        principal=principal, paid=paid, balance=principal - paid, currency=_currency(case),
         letters_sent=case.letters_sent, next_check=case.next_check_at, on_hold=case.on_hold,
         disputed=case.disputed, promise_until=case.promise_until, closed=case.closed,
         invoices=tuple(InvoiceLine(b.invoice.number, b.invoice.issue_date, b.invoice.due_date, b.invoice.amount,
-                                   b.paid, b.open, b.invoice.currency) for b in balances),
+                                   b.paid, b.open, b.invoice.currency, b.invoice.noticed_on, b.invoice.notice_ref,
+                                   b.invoice.notice_received_on, b.prescription.on) for b in balances),
         debtor_credit=ledger.credit_total(session, [debtor.id])[0],
         error=case.error, error_on=case.error_on,
     )
 
 
 def _currency(case: Case) -> str:
-    return case.invoices[0].currency if case.invoices else "EUR"
+    return case.currency or "EUR"
 
 
 __all__ = ["CaseDetails", "CaseSummary", "InvoiceLine", "find_case", "list_cases", "require_case", "show_case"]

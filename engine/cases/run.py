@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import false, func, select
+from sqlalchemy import exists, false, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -136,8 +136,9 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
                debtor_kinds: tuple[str, ...] | None = None, serialize: bool = False) -> None:
     """Give every invoice overdue on ``as_of`` (due_date < as_of, still owed) a case.
 
-    Grouping "debtor": it joins its debtor's open case for this workflow if there is one
-    (``invoice_added`` event), else opens one. Grouping "invoice": one case per invoice.
+    Grouping "debtor": it joins its debtor's open case for this workflow and its currency if there is
+    one and no formal notice went out on it yet (``invoice_added`` event), else opens one (saying why
+    when a noticed case was there). Grouping "invoice": one case per invoice.
     Invoices are read in id order, a batch per transaction. An overdue invoice already paid in
     full is marked settled, so later runs never read it again.
 
@@ -163,29 +164,52 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
             if not rows:
                 return
             after = rows[-1][0].id
-            open_by_debtor: dict[int, Case] = {}
-            if workflow.grouping == "debtor":
-                # One query per batch, not per invoice (each query would also autoflush).
-                for case in session.scalars(
-                    select(Case).where(Case.debtor_id.in_({inv.debtor_id for inv, _unpaid in rows}),
-                                       Case.workflow_name == workflow.name, Case.closed.is_(False))
-                    .order_by(Case.id.desc())
-                ):
-                    open_by_debtor[case.debtor_id] = case  # the oldest open case wins
+            open_by_debtor, noticed = _open_cases_of(session, workflow, {inv.debtor_id for inv, _unpaid in rows})
             for invoice, unpaid in rows:
                 if unpaid <= 0:
                     invoice.settled = True
                     continue
-                joined = open_by_debtor.get(invoice.debtor_id) if workflow.grouping == "debtor" else None
+                key = (invoice.debtor_id, invoice.currency)
+                joined = open_by_debtor.get(key) if workflow.grouping == "debtor" else None
                 if joined is None:
-                    open_by_debtor[invoice.debtor_id] = _new_case(session, workflow, invoice, as_of)
+                    reason = _after_notice(noticed[key]) if key in noticed and workflow.grouping == "debtor" else None
+                    open_by_debtor[key] = _new_case(session, workflow, invoice, as_of, reason)
                     report.cases_opened += 1
                 else:
                     _join_case(session, joined, invoice, as_of)
                     report.invoices_added += 1
 
 
-def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: date) -> Case:
+def _open_cases_of(session: Session, workflow: Workflow, debtor_ids: set[int]
+                   ) -> tuple[dict[tuple[int, str], Case], dict[tuple[int, str], Case]]:
+    """Per (debtor, currency), the open case a newly overdue invoice joins, and the open cases it may not
+    join because a formal notice already went out on them (see workflows/README.md, "Invoices").
+
+    A case never mixes currencies, and an invoice never joins a case after its formal notice: that
+    notice did not cover it, so it gets its own reminders and notice in a case of its own. One query
+    per batch, not per invoice (each query would also autoflush).
+    """
+    joinable: dict[tuple[int, str], Case] = {}
+    noticed: dict[tuple[int, str], Case] = {}
+    if workflow.grouping != "debtor":
+        return joinable, noticed
+    notice_sent = exists().where(Invoice.case_id == Case.id, Invoice.noticed_on.is_not(None))
+    for case, after_notice in session.execute(
+        select(Case, notice_sent).where(Case.debtor_id.in_(debtor_ids), Case.workflow_name == workflow.name,
+                                        Case.closed.is_(False))
+        .order_by(Case.id.desc())
+    ):
+        # The oldest open case wins (rows come newest first).
+        (noticed if after_notice else joinable)[(case.debtor_id, case.currency)] = case
+    return joinable, noticed
+
+
+def _after_notice(case: Case) -> str:
+    return (f"facture échue après la mise en demeure du dossier {case.ref}, qu'elle n'a pas couverte : "
+            "ses propres relances et sa propre mise en demeure")
+
+
+def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: date, reason: str | None = None) -> Case:
     creditor_ref = session.get_one(Creditor, invoice.creditor_id).ref  # identity map: no query after the first
     case = Case(
         ref=f"{creditor_ref}-{invoice.number}",
@@ -193,6 +217,7 @@ def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: dat
         debtor_id=invoice.debtor_id,
         workflow_name=workflow.name,
         workflow_version=workflow.version,
+        currency=invoice.currency,
         state=workflow.initial,
         # The case has been in its first state since the invoice fell due, not since the run.
         state_entered=invoice.due_date,
@@ -213,7 +238,7 @@ def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: dat
     invoice.case_id = case.id
     debtor_ref = session.get_one(Debtor, invoice.debtor_id).ref
     append_event(session, case, CaseOpened(workflow.name, workflow.version, debtor_ref, workflow.initial,
-                                           (_invoice_facts(invoice),)), as_of)
+                                           (_invoice_facts(invoice),), invoice.currency, reason), as_of)
     return case
 
 
@@ -225,7 +250,7 @@ def _join_case(session: Session, case: Case, invoice: Invoice, as_of: date) -> N
 
 
 def _invoice_facts(invoice: Invoice) -> InvoiceFacts:
-    return InvoiceFacts(invoice.number, invoice.amount, invoice.issue_date, invoice.due_date)
+    return InvoiceFacts(invoice.number, invoice.amount, invoice.issue_date, invoice.due_date, invoice.currency)
 
 
 def _advance_one(unit: Unit, escalator: Escalator, as_of: date, perform: Perform | None, report: RunReport, *,

@@ -1,4 +1,4 @@
-"""Commands on one case and on the record: case show|pay|dispute|resolve|promise|hold|resume|jump|note,
+"""Commands on one case and on the record: case show|pay|receipt|dispute|resolve|promise|hold|resume|jump|note,
 timeline, verify.
 
 The use cases, the store and rich load inside each command (start-up stays fast); text from the
@@ -101,7 +101,10 @@ def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
             "promise_until": case.promise_until.isoformat() if case.promise_until else None,
             "error": case.error, "error_on": case.error_on.isoformat() if case.error_on else None,
             "invoices": [{"number": i.number, "due_date": i.due_date.isoformat(), "amount": str(i.amount),
-                          "paid": str(i.paid), "open": str(i.open)} for i in case.invoices],
+                          "paid": str(i.paid), "open": str(i.open), "currency": i.currency,
+                          "noticed_on": _iso(i.noticed_on), "notice_ref": i.notice_ref,
+                          "notice_received_on": _iso(i.notice_received_on),
+                          "prescription_on": _iso(i.prescription_on)} for i in case.invoices],
         }, indent=2, ensure_ascii=False))
         return
     table = Table(title=cell(f"Case {case.ref}"), show_header=False)
@@ -118,6 +121,12 @@ def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
     for key, value in rows:
         table.add_row(key, cell(value))
     table.add_row("invoices", cell(", ".join(i.number for i in case.invoices)))
+    for i in case.invoices:
+        notice = f"notice {i.notice_ref} of {i.noticed_on.isoformat()}" if i.noticed_on else "no formal notice"
+        received = f", received {i.notice_received_on.isoformat()}" if i.notice_received_on else ""
+        prescribed = f"; time-barred after {i.prescription_on.isoformat()}" if i.prescription_on else ""
+        table.add_row(cell(f"  {i.number}"), cell(f"{format_amount(i.open, i.currency)} open; {notice}{received}"
+                                                 f"{prescribed}"))
     if case.error is not None:
         since = f" (since {case.error_on.isoformat()})" if case.error_on else ""
         table.add_row("[red]last run failed[/]", cell(case.error + since))
@@ -147,6 +156,29 @@ def pay_command(settings: Settings, case_ref: str, amount: str, as_of: date | No
     console.print(cell(f"{case_ref}: payment of {format_amount(done.amount, done.currency)} recorded; "
                        f"state {done.state}" + (f" (moved: {', '.join(s.dest for s in done.steps)})"
                                                 if done.steps else "")))
+
+
+@case_group.command("receipt")
+@click.argument("case_ref", metavar="CASE")
+@click.option("--tracking", help="The registered letter's tracking number (La Poste, e.g. 1A 012 345 6789 0).")
+@click.option("--presented", type=DateParam(), help="The day it was first presented (avis de passage).")
+@click.option("--received", type=DateParam(), help="The day it was received (signed for).")
+@as_of_option("The day you record it (default today).")
+@click.option("--by", help="Who records it (default: your user name).")
+@click.pass_obj
+def receipt_command(settings: Settings, case_ref: str, tracking: str | None, presented: date | None,
+                    received: date | None, as_of: date | None, by: str | None) -> None:
+    """Record the delivery of CASE's registered letter (the formal notice): its acknowledgement of receipt.
+    B2C legal interest then runs from the receipt (or the first presentation, if never received), the
+    letters say which, and delays written `since: notice_received` count from it."""
+    from engine.cases import actions
+
+    actor = by or settings.workspace.actor
+    done = actions.receipt(settings.app, case_ref, today_or(as_of), by=actor, tracking=tracking,
+                           presented=presented, received=received)
+    what = f"received on {received.isoformat()}" if received else f"presented on {presented.isoformat()}" \
+        if presented else "recorded"
+    console.print(cell(f"{done.case_ref}: registered letter {what}; state {done.state}"))
 
 
 def _action_command(name: str, help_text: str, *, needs_until: bool = False, needs_dest: bool = False,
@@ -212,7 +244,8 @@ def timeline_command(settings: Settings, case_ref: str, fmt: str, output: Path |
 
     app = settings.app
     with app.session() as session:
-        text = render_timeline(session, require_case(session, case_ref), fmt)
+        case = require_case(session, case_ref)
+        text = render_timeline(session, case, fmt, app.state_labels(case.workflow_name))
     if output is None:
         # On the terminal nothing may act: the text and CSV formats write user text inert already, JSON
         # escapes control characters, and the page (HTML escaping leaves ESC alone) is made inert here.
@@ -247,6 +280,10 @@ def verify_command(settings: Settings, repair: bool, as_json: bool) -> None:
             console.print("[green]ok[/] every chain and every letter verifies")
     if findings:
         raise SystemExit(1)
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 COMMANDS = [case_group, timeline_command, verify_command]

@@ -127,7 +127,7 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
         reports = run_parallel(app, day, workers=workers, pdf=pdf)
     else:
         reports = _run_with_progress(app, day, dry_run=dry_run, pdf=pdf, quiet=as_json)
-    totals = summary(reports)
+    totals = summary(reports, app.rates_used, app.rates_file)
     planned = [step for report in reports for step in report.planned]
     if as_json:
         totals["as_of"] = day.isoformat()
@@ -156,7 +156,19 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
         + ("" if dry_run else f" in {markup(settings.workspace.output_dir)}")
     )
     print_failures(console, totals["errors"])
+    if not dry_run:
+        _print_rates(totals["rates"])
     _exit_if_failed(totals)
+
+
+def _print_rates(rates: dict[str, Any]) -> None:
+    """Which rates the figures rest on without confirmation: for the team, never for the debtor."""
+    if rates.get("assumed"):
+        console.print(cell(f"Rates assumed (half-years missing from {rates['file']}, the last one carried "
+                           f"forward): {', '.join(rates['assumed'])}", "yellow"))
+    if rates.get("unverified"):
+        console.print(cell(f"Unverified rates used (verified = no in {rates['file']}; confirm them on "
+                           f"Légifrance / the ECB site): {', '.join(rates['unverified'])}", "yellow"))
 
 
 def _exit_if_failed(totals: dict[str, Any]) -> None:
@@ -191,6 +203,7 @@ def report_command(settings: Settings, as_of: date | None, html_path: Path | Non
     from engine.reports.export import report_as_dict
     from engine.reports.funnel import funnel as funnel_of
     from engine.reports.html import render_report_html
+    from engine.reports.prescription import prescription_as_dict, prescription_table, prescription_watch
     from engine.reports.tables import render_report_tables
 
     day = today_or(as_of)
@@ -198,10 +211,20 @@ def report_command(settings: Settings, as_of: date | None, html_path: Path | Non
     with app.session() as session:
         aging = aging_of(session, day)
         funnel = funnel_of(session, day, _distinct(app.workflows.values()))
+        watch = prescription_watch(session, day)
+    rates = app.rate_notes(day)
     if as_json:
-        click.echo(json.dumps(report_as_dict(aging, funnel), indent=2, ensure_ascii=False, default=str))
+        data = report_as_dict(aging, funnel)
+        data["prescription"] = prescription_as_dict(watch)
+        data["rates"] = rates
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     else:
         render_report_tables(aging, funnel, console.console)
+        if watch:
+            console.print(prescription_table(watch, day))
+        else:
+            console.print(cell("Prescription: no invoice owed is time-barred or within 90 days of it."))
+        _print_rates(rates)
     if html_path is not None:
         html_path.write_text(
             render_report_html(aging, funnel, title=settings.workspace.creditor.name, as_of=day),

@@ -78,9 +78,11 @@ def letters_group() -> None:
 
 @letters_group.command("check")
 @click.argument("folder", required=False, type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--agency", is_flag=True, help="Also check the mentions a collection agency's letters must carry "
+              "(CPCE R124-4); on whenever the workspace's relance.toml has an [agency] table.")
 @json_option()
 @click.pass_obj
-def letters_check_command(settings: Settings, folder: Path | None, as_json: bool) -> None:
+def letters_check_command(settings: Settings, folder: Path | None, agency: bool, as_json: bool) -> None:
     """Check every template in FOLDER (default: the workspace's letters/fr): Jinja syntax,
     unknown variables, tags broken by Word, wording that imitates a court or a bailiff in
     amicable letters, and the mentions each letter must carry. Exits 1 on any error."""
@@ -88,8 +90,18 @@ def letters_check_command(settings: Settings, folder: Path | None, as_json: bool
 
     if folder is None:
         folder = settings.workspace.letters_dir or settings.workspace.root / "letters" / "fr"
-    _report_problems([_letter_problem(p) for p in check_folder(folder, limits=settings.limits)], str(folder),
-                     as_json)
+    agency = agency or _agency_mode(settings)
+    _report_problems([_letter_problem(p) for p in check_folder(folder, limits=settings.limits, agency=agency)],
+                     str(folder), as_json)
+
+
+def _agency_mode(settings: Settings) -> bool:
+    """Whether the workspace (if there is one) writes as a collection agency."""
+    from engine.workspace import find_workspace
+
+    if settings.workspace_dir is None and find_workspace() is None:
+        return False  # a folder checked outside any workspace
+    return settings.workspace.agency is not None
 
 
 def _report_problems(problems: list[dict[str, object]], subject: str, as_json: bool) -> None:

@@ -34,6 +34,9 @@ FACTS: dict[str, str] = {
     "balance": "amount still owed (Decimal): principal - paid",
     "principal": "amount of the invoices in the case (Decimal)",
     "paid": "amount paid so far (Decimal)",
+    "noticed_balance": "amount still owed on invoices a formal notice covered, time-barred ones excluded (Decimal)",
+    "days_to_prescription": "days until the earliest prescription date of an invoice still owed "
+                            "(int, negative once time-barred; none when nothing is owed)",
     "days_overdue": "calendar days since the due date (int, negative before it)",
     "days_in_state": "calendar days since the case entered its current state (int)",
     "invoice_count": "number of invoices in the case (int)",
@@ -248,6 +251,8 @@ _FACT_READERS: dict[str, Any] = {
     "balance": lambda c, d: c.principal - c.paid,
     "principal": lambda c, d: c.principal,
     "paid": lambda c, d: c.paid,
+    "noticed_balance": lambda c, d: c.noticed,
+    "days_to_prescription": lambda c, d: None if c.prescription_on is None else (c.prescription_on - d).days,
     "days_overdue": lambda c, d: (d - c.due_date).days,
     "days_in_state": lambda c, d: (d - c.state_entered).days,
     "invoice_count": lambda c, d: c.invoice_count,

@@ -25,6 +25,8 @@ from engine.core.workflow import StateSpec, TransitionSpec, Workflow
 from engine.errors import RelanceError
 
 LETTER_CHANNELS = frozenset({"letter", "email", "registered_letter"})
+# State kinds a time-barred invoice never reaches (engine.core.prescription).
+LEGAL_KINDS = frozenset({"formal_notice", "litigation"})
 
 
 class EscalationError(RelanceError, ValueError):
@@ -63,10 +65,12 @@ class Escalator:
         for timed in plan.timed:
             if timed.dest in case.steps_taken:
                 continue
-            base = case.due_date if timed.since_due else case.state_entered
+            base = _start(case, timed.since)
             due_on = base if timed.delay is None else add_delay(base, timed.delay, country, subdivision)
             if as_of < due_on:
                 continue
+            if timed.legal and case.claimable <= 0:
+                continue  # only time-barred invoices left: never put on notice nor taken to court
             facts = case_facts(case, as_of, timed.names) if timed.names else {}
             try:
                 if timed.when is not None and not timed.when(facts):
@@ -76,6 +80,7 @@ class Escalator:
             except GuardError as exc:
                 raise located(exc, self.workflow.path, timed.spec) from exc
             facts["due_on"] = due_on
+            facts["rule"] = timed.rule
             return [self._fire(case, timed.spec, as_of, facts, timed=True)]
         return []
 
@@ -90,8 +95,7 @@ class Escalator:
             return None
         country, subdivision = self._calendar
         days = [
-            (case.due_date if t.since_due else case.state_entered) if t.delay is None
-            else add_delay(case.due_date if t.since_due else case.state_entered, t.delay, country, subdivision)
+            _start(case, t.since) if t.delay is None else add_delay(_start(case, t.since), t.delay, country, subdivision)
             for t in plan.timed if t.dest not in case.steps_taken
         ]
         return min(days, default=None)
@@ -269,10 +273,12 @@ class _Timed:
     spec: TransitionSpec
     dest: str
     delay: Delay | None
-    since_due: bool
+    since: str  # state_entered | due_date | notice_received
     when: Guard | None
     unless: Guard | None
     names: frozenset[str]
+    legal: bool  # into a formal notice or litigation: refused while only time-barred invoices are owed
+    rule: dict[str, str]  # the delay and guards as written, recorded with the step (the timeline's "why")
 
 
 @dataclass(frozen=True)
@@ -304,6 +310,28 @@ class _Gate:
         self.facts: dict[str, Any] | None = None
         self.chosen: TransitionSpec | None = None
         self.judging: TransitionSpec | None = None  # whose guards are being judged (to locate a failure)
+
+
+def _start(case: CaseState, since: str) -> date:
+    """Where a delay counts from. `notice_received` falls back to the state's entry (the letter's date)
+    until a receipt is recorded, so a receipt nobody records never stalls a case."""
+    if since == "due_date":
+        return case.due_date
+    if since == "notice_received" and case.notice_received is not None:
+        return max(case.notice_received, case.state_entered)
+    return case.state_entered
+
+
+def _rule(spec: TransitionSpec) -> dict[str, str]:
+    """The transition as written (delay, its start, guards): kept in the step's facts as its reason."""
+    rule = {"since": spec.since}
+    if spec.after is not None:
+        rule["after"] = str(spec.after)
+    if spec.when is not None:
+        rule["when"] = spec.when.source
+    if spec.unless is not None:
+        rule["unless"] = spec.unless.source
+    return rule
 
 
 def _admit(spec: TransitionSpec, gate: _Gate) -> bool:
@@ -358,8 +386,9 @@ def _build(workflow: Workflow) -> _Compiled:
     plans = {}
     for name, state in workflow.states.items():
         timed = tuple(
-            _Timed(spec, spec.dest, spec.after, spec.since == "due_date", spec.when, spec.unless,
-                   (spec.when.names if spec.when else frozenset()) | (spec.unless.names if spec.unless else frozenset()))
+            _Timed(spec, spec.dest, spec.after, spec.since, spec.when, spec.unless,
+                   (spec.when.names if spec.when else frozenset()) | (spec.unless.names if spec.unless else frozenset()),
+                   workflow.states[spec.dest].kind in LEGAL_KINDS, _rule(spec))
             for spec in workflow.transitions if spec.timed and name in spec.sources
         )
         actions = tuple(

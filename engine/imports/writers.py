@@ -86,10 +86,18 @@ class _Cells:
             return None
 
 
+# debtors.csv `civility` (letters greet "Monsieur," / "Madame,"): what people type → what is stored.
+CIVILITIES = {"m": "M.", "mr": "M.", "monsieur": "M.", "mme": "Mme", "madame": "Mme", "mlle": "Mme",
+              "mademoiselle": "Mme"}
+# debtors.csv `is_merchant` (the court: tribunal de commerce or judiciaire).
+YES_NO = {"yes": True, "oui": True, "true": True, "1": True, "y": True, "o": True,
+          "no": False, "non": False, "false": False, "0": False, "n": False}
+
+
 class DebtorWriter:
     key_column = "debtor_ref"
     fields = ("kind", "name", "siren", "address_line1", "address_line2", "postal_code", "city",
-              "country", "email", "phone")
+              "country", "email", "phone", "civility", "is_merchant")
 
     def parse(self, cells: dict[str, str]) -> tuple[dict[str, Any], list[RowProblem]]:
         row = _Cells(cells)
@@ -114,6 +122,7 @@ class DebtorWriter:
         if email and ("@" not in email or " " in email):
             row.problems.append(RowProblem("email", f"not an e-mail address: {email!r}"))
         values["email"] = email
+        _person(row, values)
         return values, row.problems
 
     def key(self, values: dict[str, Any]) -> str:
@@ -145,6 +154,18 @@ class DebtorWriter:
             ctx.session.execute(update(Debtor), changed)
         outcome.inserted, outcome.updated = len(new), len(changed)
         return outcome
+
+
+def _person(row: _Cells, values: dict[str, Any]) -> None:
+    """The optional `civility` and `is_merchant` cells of a debtor, normalised or refused with the accepted forms."""
+    civility = (row.text("civility", max_len=20) or "").strip()
+    values["civility"] = CIVILITIES.get(civility.lower().rstrip("."), None) if civility else None
+    if civility and values["civility"] is None:
+        row.problems.append(RowProblem("civility", f"civility must be M. or Mme (or empty), got {civility!r}"))
+    merchant = (row.text("is_merchant") or "").strip().lower()
+    values["is_merchant"] = YES_NO.get(merchant) if merchant else None
+    if merchant and values["is_merchant"] is None:
+        row.problems.append(RowProblem("is_merchant", f"is_merchant must be yes or no (or empty), got {merchant!r}"))
 
 
 class InvoiceWriter:

@@ -15,18 +15,19 @@ if TYPE_CHECKING:
         Creditor,
         InvoiceLine,
         LetterData,
+        NoticeFacts,
         Party,
         PastStep,
         build_context,
-        sample_letter_data,
     )
+    from engine.letters.sample import sample_letter_data
     from engine.letters.environment import LetterError, make_environment
     from engine.letters.render import compiled_template, render_letter, to_pdf
 
 _EXPORTS = {
     "CompiledTemplate": "compiled", "render_plain": "compiled",
     "Creditor": "context", "InvoiceLine": "context", "LetterData": "context", "Party": "context",
-    "PastStep": "context", "build_context": "context", "sample_letter_data": "context",
+    "PastStep": "context", "build_context": "context", "NoticeFacts": "context", "sample_letter_data": "sample",
     "LetterError": "environment", "make_environment": "environment",
     "compiled_template": "render", "render_letter": "render", "to_pdf": "render",
 }

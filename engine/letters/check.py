@@ -21,8 +21,9 @@ from lxml import etree
 
 from engine.core.limits import Limits
 from engine.letters.compiled import CompiledTemplate, _as_lines
-from engine.letters.context import build_context, sample_letter_data
+from engine.letters.context import build_context
 from engine.letters.docxfile import open_template
+from engine.letters.sample import sample_letter_data
 from engine.letters.environment import (
     TAG,
     LetterError,
@@ -54,8 +55,9 @@ def template_kind(path: str | Path) -> str | None:
 
 
 def check_folder(folder: str | Path, templates: Iterable[str] | None = None, *,
-                 limits: Limits | None = None) -> list[LetterProblem]:
-    """Check every .docx of `folder` (or only the named `templates`) and list all problems."""
+                 limits: Limits | None = None, agency: bool = False) -> list[LetterProblem]:
+    """Check every .docx of `folder` (or only the named `templates`) and list all problems; with `agency`,
+    also the CPCE R124-4 mentions the letters of a collection agency must carry."""
     root = Path(folder)
     if templates is None:
         # Word leaves "~$name.docx" lock files next to open documents: not templates.
@@ -68,12 +70,12 @@ def check_folder(folder: str | Path, templates: Iterable[str] | None = None, *,
         if not path.exists():
             problems.append(LetterProblem(name, "missing", f"template not found in {root}"))
             continue
-        problems.extend(check_template(path, template_kind(path), limits=limits))
+        problems.extend(check_template(path, template_kind(path), limits=limits, agency=agency))
     return problems
 
 
 def check_template(path: str | Path, kind: str | None = None, *,
-                   limits: Limits | None = None) -> list[LetterProblem]:
+                   limits: Limits | None = None, agency: bool = False) -> list[LetterProblem]:
     """All problems of one template; `kind` defaults to what the file name says. The file is opened
     and rendered within `limits` (engine.core.limits), as a run would."""
 
@@ -100,7 +102,7 @@ def check_template(path: str | Path, kind: str | None = None, *,
         problems.extend(render_problems)
         renders = not render_problems
     if kind is not None:
-        problems.extend(check_wording(path, kind, renders, limits=limits))
+        problems.extend(check_wording(path, kind, renders, limits=limits, agency=agency))
     return problems
 
 
@@ -218,7 +220,7 @@ def _check_render(path: Path, limits: Limits | None) -> list[LetterProblem]:
         compiled = CompiledTemplate(path, limits=limits)
     except LetterError as err:
         return [LetterProblem(path.name, "syntax", err.message, err.tag, err.paragraph)]
-    for debtor_kind in ("b2b", "b2c"):
+    for debtor_kind in ("b2b", "b2c", "agency"):
         try:
             compiled.render(build_context(sample_letter_data(debtor_kind)))
         except LetterError as err:

@@ -139,6 +139,25 @@ def dated_amounts(session: Session, invoice_ids: Sequence[int], as_of: date | No
     return found
 
 
+def payment_dates(session: Session, invoice_ids: Sequence[int], as_of: date | None = None) -> dict[int, list[date]]:
+    """Per invoice, the dates of the payments applied to it (credit notes excluded: a credit note is the
+    creditor's act, a payment the debtor's acknowledgement of the debt), oldest first."""
+    found: dict[int, list[date]] = defaultdict(list)
+    if not invoice_ids:
+        return found
+    query = (
+        select(PaymentAllocation.invoice_id, Payment.payment_date)
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(PaymentAllocation.invoice_id.in_(list(invoice_ids)))
+        .order_by(Payment.payment_date)
+    )
+    if as_of is not None:
+        query = query.where(Payment.payment_date <= as_of)
+    for invoice_id, day in session.execute(query):
+        found[invoice_id].append(day)
+    return found
+
+
 def open_invoices(session: Session, *, debtor_ids: Iterable[int] | None = None, case_id: int | None = None
                   ) -> dict[int, list[OpenInvoice]]:
     """Per debtor, the invoices still owed (whatever the date of what paid them), in allocation order.
@@ -361,5 +380,6 @@ def _dated() -> ColumnElement[date]:
 __all__ = [
     "ALLOCATION_ORDER", "Applied", "Credit", "InvoiceBalance", "OpenInvoice", "Share", "Totals", "allocate",
     "applied_cents", "apply_credit", "case_totals", "cents", "credit_total", "credits", "dated_amounts",
-    "invoice_balances", "money", "open_invoices", "record_allocations", "tell_cases", "totals_of", "unpaid_cents",
+    "invoice_balances", "money", "open_invoices", "payment_dates", "record_allocations", "tell_cases", "totals_of",
+    "unpaid_cents",
 ]

@@ -17,10 +17,12 @@ from engine.core.claim import (
     AmountError,
     ContractualRateTooLow,
     InvoiceDebt,
+    MissingRate,
     claim,
     load_rates,
 )
 from engine.core.rates import HalfYear
+from engine.errors import RelanceError
 
 RATES = load_rates()
 
@@ -194,6 +196,28 @@ def test_contractual_rate_replaces_default_but_not_below_three_times_legal_rate(
     at_floor = b2b(january_invoice, as_of=date(2025, 3, 2), contractual_rate=D("11.13"))
     # 1000 × 0.1113 × 30 / 365 = 3339 / 365 = 9.1479 → 9.15
     assert at_floor.penalties == D("9.15")
+
+
+def test_a_2021_invoice_is_claimed_with_2021_rates_and_says_they_are_unverified() -> None:
+    """Due 1 March 2021, 1,000.00: 10 % from 2 March to 30 June 2021 = 121 days → 33.15."""
+    result = b2b(InvoiceDebt("F21", D("1000.00"), date(2021, 3, 1)), as_of=date(2021, 6, 30))
+    (segment,) = result.lines[0].accruals
+    assert (segment.start, segment.end, segment.days, segment.rate) == (date(2021, 3, 2), date(2021, 6, 30), 121,
+                                                                         D("10.00"))
+    assert segment.amount == D("33.15")  # 1000 × 10 % × 121 / 365 = 33.1507
+    assert result.unverified_rates == ("2021 S1",)
+
+
+def test_a_half_year_before_the_file_names_the_half_year_and_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "rates.csv"
+    path.write_text("half_year_start,ecb_rate,b2b_default_rate,legal_rate_individual,legal_rate_other,verified\n"
+                    "2022-01-01,0.00,10.00,3.13,0.76,no\n")
+    with pytest.raises(MissingRate) as caught:
+        claim([InvoiceDebt("F20", D("100.00"), date(2021, 3, 1))], debtor_kind="b2b", as_of=date(2022, 2, 1),
+              rates=load_rates(path))
+    message = str(caught.value)
+    assert "2021 S1" in message and str(path) in message and "2021-01-01" in message
+    assert isinstance(caught.value, RelanceError) and "\n" not in message
 
 
 def test_bad_inputs_are_refused_with_the_invoice_named() -> None:

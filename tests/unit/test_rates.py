@@ -31,6 +31,12 @@ HEADER = "half_year_start,ecb_rate,b2b_default_rate,legal_rate_individual,legal_
 
 # LAW.md's "Rates" table (/work/shared/domain/LAW.md): half-year → ECB, B2B default, legal individual,
 # legal other cases; the ECB figure of the half-years marked (unverified) there is unverified here too.
+# 2021 is not in LAW.md's table: its rows (ECB 0.00 until July 2022, legal rates of the 2021 arrêtés) are
+# shipped unverified so that the five years of L110-4 are covered.
+YEAR_2021 = {
+    "2021 S1": ("0.00", "10.00", "3.14", "0.79"),
+    "2021 S2": ("0.00", "10.00", "3.12", "0.76"),
+}
 LAW_MD = {
     "2022 S1": ("0.00", "10.00", "3.13", "0.76"),
     "2022 S2": ("0.00", "10.00", "3.15", "0.77"),
@@ -55,8 +61,8 @@ def test_missing_half_year_is_an_error_naming_the_row_and_file() -> None:
         b2b(invoice, as_of=date(2026, 7, 15))
     assert "2026 S2" in str(caught.value) and "2026-07-01" in str(caught.value)
     assert str(DEFAULT_RATES_FILE) in str(caught.value)
-    with pytest.raises(MissingRate, match="2021 S2"):
-        RATES.rate("b2b_default", date(2021, 12, 31), carry_forward=True)  # never carried backwards
+    with pytest.raises(MissingRate, match="2020 S2"):
+        RATES.rate("b2b_default", date(2020, 12, 31), carry_forward=True)  # never carried backwards
 
 
 def test_carry_forward_reuses_last_half_year_and_says_so() -> None:
@@ -102,18 +108,19 @@ def test_user_rates_file_and_located_errors(tmp_path: Path) -> None:
         load_rates(tmp_path / "absent.csv")
 
 
-def test_shipped_file_matches_law_md_table() -> None:
-    """The shipped rows are LAW.md's table, 2022 S1 to 2026 S1, with its (unverified) marks."""
+def test_shipped_file_covers_the_limitation_period_with_its_unverified_marks() -> None:
+    """LAW.md's table, 2022 S1 to 2026 S1, plus 2021 (five years of L110-4 back from 2026), 2021 unverified."""
     rows = list(RATES)
-    assert [str(r.half_year) for r in rows][0] == "2022 S1" and str(rows[-1].half_year) == "2026 S1"
-    assert len(rows) == 9
-    assert [str(r.half_year) for r in rows if not r.verified] == ["2022 S1", "2022 S2", "2026 S1"]
+    assert [str(r.half_year) for r in rows][0] == "2021 S1" and str(rows[-1].half_year) == "2026 S1"
+    assert len(rows) == 11
+    assert [str(r.half_year) for r in rows if not r.verified] == ["2021 S1", "2021 S2", "2022 S1", "2022 S2",
+                                                                  "2026 S1"]
     assert RATES.rate("legal_individual", date(2024, 9, 1)) == D("8.16")
 
 
 def test_shipped_file_has_every_figure_of_law_md() -> None:
     assert {str(r.half_year): (str(r.ecb), str(r.b2b_default), str(r.legal_individual), str(r.legal_other))
-            for r in RATES} == LAW_MD
+            for r in RATES} == YEAR_2021 | LAW_MD
 
 
 @pytest.mark.parametrize(("day", "half", "start", "end"), [
