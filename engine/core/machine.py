@@ -358,7 +358,7 @@ def located(exc: GuardError, path: Path, spec: TransitionSpec | None) -> GuardEr
 
 
 _UNDECLARED: Any = object()
-_CACHE: dict[tuple[str, int, str], _Compiled] = {}
+_CACHE: dict[tuple[str, int, str, Path], _Compiled] = {}
 
 
 def _compile(workflow: Workflow) -> _Compiled:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
 from engine.core.money import format_amount, format_date
-from engine.store.reasons import TRIGGER_LABELS, step_reason
+from engine.store.reasons import step_reason
 
 P = TypeVar("P", bound="EventPayload")
 
