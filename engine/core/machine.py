@@ -353,8 +353,8 @@ def _admit(spec: TransitionSpec, gate: _Gate) -> bool:
 def located(exc: GuardError, path: Path, spec: TransitionSpec | None) -> GuardError:
     """A guard that failed on a case's figures, named by workflow file and line (and by its transition)."""
     where = exc.where or (f"{path}:{spec.line}" if spec is not None and spec.line else str(path))
-    transition = f"transition {spec.trigger!r} to {spec.dest!r}: " if spec is not None else ""
-    return GuardError(f"{transition}{exc.reason}", where=where, guard=exc.guard)
+    transition = f" (transition {spec.trigger!r} to {spec.dest!r})" if spec is not None else ""
+    return GuardError(f"{exc.reason}{transition}", where=where, guard=exc.guard)
 
 
 _UNDECLARED: Any = object()
