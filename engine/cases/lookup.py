@@ -88,6 +88,14 @@ def require_case(session: Session, ref: str) -> Case:
     return case
 
 
+def ref_of(session: Session, case_id: int) -> str:
+    """The reference of the case with this id (the web app's URLs name cases by id)."""
+    ref = session.scalar(select(Case.ref).where(Case.id == case_id))
+    if ref is None:
+        raise CaseError(f"no case #{case_id}")
+    return ref
+
+
 def list_cases(session: Session, *, states: Sequence[str] = (), debtor_ref: str | None = None,
                include_closed: bool = False, limit: int = 200) -> list[CaseSummary]:
     """Cases in id order, open ones only unless ``include_closed``, each with its balance today."""
@@ -127,4 +135,5 @@ def _currency(case: Case) -> str:
     return case.invoices[0].currency if case.invoices else "EUR"
 
 
-__all__ = ["CaseDetails", "CaseSummary", "InvoiceLine", "find_case", "list_cases", "require_case", "show_case"]
+__all__ = ["CaseDetails", "CaseSummary", "InvoiceLine", "find_case", "list_cases", "ref_of", "require_case",
+           "show_case"]
