@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from engine.cases import actions
 from engine.cases.documents import DocumentError, NoSuchDocument, letter_file, letters_of
-from engine.cases.listing import CaseFilter, ListingError, page_of_cases
+from engine.cases.listing import PAGE_SIZE, CaseFilter, ListingError, page_of_cases
 from engine.cases.lookup import find_case, ref_of, require_case, show_case
 from engine.core.money import MoneyError, format_amount, parse_amount, parse_date
 from engine.errors import CaseError, RelanceError
@@ -40,6 +40,7 @@ ACTIONS = {
     "jump": ("legal", "Changement manuel d'étape", True),
 }
 MAX_TEXT = 2000
+MAX_PAGE = 200  # rows per page at most (?par=N)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
@@ -67,7 +68,8 @@ def case_list(request: Request) -> Response:
         )
         with desk.session() as session:
             found = page_of_cases(session, wanted, today, after=params.get("apres") or None,
-                                  before=params.get("avant") or None)
+                                  before=params.get("avant") or None,
+                                  size=min(_whole(params.get("par")) or PAGE_SIZE, MAX_PAGE))
     except (ListingError, MoneyError) as exc:
         raise HTTPException(400, str(exc)) from None
     kept = {key: value for key, value in params.items() if key not in ("apres", "avant") and value}
