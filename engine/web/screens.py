@@ -25,7 +25,6 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
          "--lang=fr-FR")
-DEMO_USER, DEMO_PASSWORD = "demo", "demo-relance"
 PAGES = (("cases", "/cases"), ("case", None), ("report", "/report"), ("workflows", "/workflows"),
          ("letters", "/letters"))
 
@@ -101,6 +100,7 @@ def take(workspace: Path, out: Path) -> list[Path]:
 
     from engine.app import App
     from engine.cases import users
+    from engine.demo import DEMO_PASSWORD, DEMO_USER
     from engine.web.app import create_app
     from engine.workspace import load_workspace
 
