@@ -112,8 +112,8 @@ def take(workspace: Path, out: Path) -> list[Path]:
     with serve_in_thread(create_app(desk), free_port()) as base, chromium() as driver:
         sign_in(driver, base, DEMO_USER, DEMO_PASSWORD)
         for name, url in PAGES:
-            if url is None:  # the case with the longest story: the first of the list sorted by balance
-                driver.get(base + "/cases?clos=1&tri=balance&ordre=desc")
+            if url is None:  # an open case, with its forms: the largest balance
+                driver.get(base + "/cases?tri=balance&ordre=desc")
                 url = driver.find_element(By.CSS_SELECTOR, "#cases tbody a").get_attribute("href")
                 driver.get(url)
             else:
