@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
 
 import click
@@ -81,8 +82,20 @@ def serve_command(settings: Settings, host: str, port: int, behind_https: bool) 
     if not users.list_users(app):
         console.print("[yellow]no user yet[/]: add one with `relance user add NAME --role admin`", style="")
     web = create_app(app, https=behind_https)
+    _check_free(host, port)
     console.print(f"relance web app on http://{host}:{port}/ (workspace {settings.workspace.root})")
     uvicorn.run(web, host=host, port=port, log_level="warning", proxy_headers=behind_https)
+
+
+def _check_free(host: str, port: int) -> None:
+    """A taken port or an unknown address is one line and exit 1, before uvicorn starts."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                                   f"(choose another --port or --host)") from None
 
 
 COMMANDS = [user_group, serve_command]

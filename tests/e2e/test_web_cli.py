@@ -63,3 +63,15 @@ def test_user_mistakes_are_one_line_and_exit_1(workspace: tuple[Path, str]) -> N
 def test_serve_has_help(workspace: tuple[Path, str]) -> None:
     text = relance(workspace, "serve", "--help")
     assert "--host" in text and "--port" in text and "relance user add" in text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_serve_on_a_taken_port_is_one_line_and_exit_1(workspace: tuple[Path, str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        text = relance(workspace, "serve", "--port", str(port), code=1)
+    assert f"cannot listen on 127.0.0.1:{port}" in text
