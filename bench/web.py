@@ -13,6 +13,7 @@ Figures are printed, not asserted.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import sys
@@ -117,19 +118,21 @@ def measure(url: str, count: int, repeat: int) -> None:
     http = TestClient(create_app(app, secret="bench-" + "x" * 40, today=lambda: AS_OF), follow_redirects=False)
     token = re.search(r'name="csrf" value="([^"]+)"', http.get("/login").text).group(1)
     assert http.post("/login", data={"csrf": token, "name": "bench", "password": "bench-password"}).status_code == 303
+    deep = count * 9 // 10 + 1  # an open case (every tenth is closed)
     with app.session() as session:
-        deep_balance = session.scalar(select(Case.balance_seen).where(Case.id == count * 9 // 10))
+        deep_balance = session.scalar(select(Case.balance_seen).where(Case.id == deep))
     pages = {
         "case list, first page": "/cases",
         "case list, filtered (state + min balance, by balance desc)":
             "/cases?etat=formal_notice&montant_min=5000&tri=balance&ordre=desc",
         "case list, filtered (debtor name prefix)": "/cases?debiteur=Durand%2012",
         "case list, filtered (90+ days overdue, by due date)": "/cases?retard_min=90&tri=due",
-        f"case list, deep keyset page (after case #{count * 9 // 10:,})": f"/cases?apres={count * 9 // 10}",
-        "case list, deep keyset page by balance": f"/cases?tri=balance&apres={deep_balance}~{count * 9 // 10}",
+        f"case list, deep keyset page (after case #{deep:,})": f"/cases?apres={deep}",
+        "case list, deep keyset page by balance": f"/cases?tri=balance&apres={deep_balance}~{deep}",
         f"case page ({case_ref}, 12 events)": f"/cases/{middle}",
     }
-    print(f"page views on {count:,} cases (PostgreSQL), median of {repeat} after 3 warm-ups, whole request in-process:")
+    print(f"page views on {count:,} cases (PostgreSQL), median of {repeat} after 3 warm-ups, whole request in-process "
+          f"(load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
     for label, page in pages.items():
         timings = []
         for n in range(repeat + 3):

@@ -8,7 +8,7 @@ name), a minimum balance and a minimum number of days overdue.
 
 Filtering and sorting by amount read ``balance_seen``, the ledger's balance when the engine last
 looked at the case (every run, every action); the rows printed carry the ledger's balance of
-today, read for those rows only (``ledger.totals_by_case``).
+today, read for those rows only in the same query (``ledger.case_money_columns``).
 """
 
 from __future__ import annotations
@@ -88,8 +88,9 @@ def page_of_cases(session: Session, wanted: CaseFilter, as_of: date, *, after: s
     # Columns, not ORM objects: a page is read, never changed, and building 50 entities costs more than the query.
     currency = (select(Invoice.currency).where(Invoice.case_id == Case.id).order_by(Invoice.id).limit(1)
                 .correlate(Case).scalar_subquery())
+    principal, paid = ledger.case_money_columns(Case.id)
     query = (select(*LISTED, Debtor.ref.label("debtor_ref"), Debtor.name.label("debtor_name"),
-                    currency.label("currency"))
+                    currency.label("currency"), principal.label("principal"), paid.label("paid"))
              .join(Debtor, Debtor.id == Case.debtor_id).where(*_conditions(wanted, as_of)))
     backwards = before is not None
     marker = before if backwards else after
@@ -104,10 +105,9 @@ def page_of_cases(session: Session, wanted: CaseFilter, as_of: date, *, after: s
     found = found[:size]
     if backwards:
         found.reverse()
-    ids = [row.id for row in found]
-    totals = ledger.totals_by_case(session, ids)
     rows = tuple(CaseRow(row.id, row.ref, row.debtor_ref, row.debtor_name, row.workflow_name, row.state,
-                         row.state_entered, row.due_date, max((as_of - row.due_date).days, 0), totals[row.id].balance,
+                         row.state_entered, row.due_date, max((as_of - row.due_date).days, 0),
+                         ledger.money(row.principal) - ledger.money(row.paid),
                          row.currency or "EUR", row.next_check_at, row.closed) for row in found)
     if not rows:
         return CasePage(rows, None, None)

@@ -116,14 +116,27 @@ def list_cases(session: Session, *, states: Sequence[str] = (), debtor_ref: str 
 
 def show_case(session: Session, ref: str) -> CaseDetails:
     """The case named ``ref`` (its reference or one of its invoice numbers), with its invoices."""
-    case = require_case(session, ref)
+    return details_of(session, require_case(session, ref))
+
+
+def case_by_id(session: Session, case_id: int) -> Case:
+    """The case with this id (the web app's URLs name cases by id), or a CaseError."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise CaseError(f"no case #{case_id}")
+    return case
+
+
+def details_of(session: Session, case: Case) -> CaseDetails:
+    """What `case show` says about ``case``: its balances from the ledger, its invoices."""
     balances = ledger.invoice_balances(session, case.id)
     totals = ledger.totals_of(balances)
     debtor = case.debtor
     return CaseDetails(
         ref=case.ref, debtor_ref=debtor.ref, debtor_name=debtor.name,
         workflow=f"{case.workflow_name} v{case.workflow_version}", state=case.state, since=case.state_entered,
-        principal=totals.principal, paid=totals.paid, balance=totals.balance, currency=_currency(case),
+        principal=totals.principal, paid=totals.paid, balance=totals.balance,
+        currency=balances[0].invoice.currency if balances else "EUR",
         letters_sent=case.letters_sent, next_check=case.next_check_at, on_hold=case.on_hold,
         disputed=case.disputed, promise_until=case.promise_until, closed=case.closed,
         invoices=tuple(InvoiceLine(b.invoice.number, b.invoice.issue_date, b.invoice.due_date, b.invoice.amount,
@@ -135,5 +148,5 @@ def _currency(case: Case) -> str:
     return case.invoices[0].currency if case.invoices else "EUR"
 
 
-__all__ = ["CaseDetails", "CaseSummary", "InvoiceLine", "find_case", "list_cases", "ref_of", "require_case",
-           "show_case"]
+__all__ = ["CaseDetails", "CaseSummary", "InvoiceLine", "case_by_id", "details_of", "find_case", "list_cases",
+           "ref_of", "require_case", "show_case"]

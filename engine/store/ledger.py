@@ -91,36 +91,20 @@ def case_totals(session: Session, case_id: int, as_of: date | None = None) -> To
     return Totals(money(principal_cents), money(paid_cents), int(count))
 
 
-def totals_by_case(session: Session, case_ids: Iterable[int], as_of: date | None = None) -> dict[int, Totals]:
-    """``case_totals`` of several cases (a page of a list) in two queries, reading only their invoices' rows."""
-    ids = list(case_ids)
-    if not ids:
-        return {}
-    owed = {
-        case_id: (principal, count) for case_id, principal, count in session.execute(
-            select(Invoice.case_id, func.sum(cents(Invoice.amount)), func.count(Invoice.id))
-            .where(Invoice.case_id.in_(ids)).group_by(Invoice.case_id))
-    }
-    paid_query = (
-        select(Invoice.case_id, func.sum(cents(PaymentAllocation.amount)))
-        .select_from(PaymentAllocation)
-        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
-        .where(Invoice.case_id.in_(ids))
-        .group_by(Invoice.case_id)
-    )
-    if as_of is not None:
-        paid_query = (paid_query.outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
-                      .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
-                      .where(_dated() <= as_of))
-    paid: dict[int, int] = {case_id: value for case_id, value in session.execute(paid_query)}
-    return {case_id: Totals(money(owed.get(case_id, (0, 0))[0]), money(paid.get(case_id, 0)),
-                            int(owed.get(case_id, (0, 0))[1]))
-            for case_id in ids}
+def case_money_columns(case_id: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """For a query over cases: each case's principal and paid in cents (all money recorded), as correlated
+    subqueries on ``case_id``, so a page of a list reads its balances in the same round trip as its rows."""
+    principal = (select(func.coalesce(func.sum(cents(Invoice.amount)), 0))
+                 .where(Invoice.case_id == case_id).scalar_subquery())
+    paid = (select(func.coalesce(func.sum(cents(PaymentAllocation.amount)), 0))
+            .select_from(PaymentAllocation).join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+            .where(Invoice.case_id == case_id).scalar_subquery())
+    return principal, paid
 
 
 def invoice_balances(session: Session, case_id: int, as_of: date | None = None) -> list[InvoiceBalance]:
     """Each invoice of a case with what was applied to it as of ``as_of``, in allocation order."""
-    applied = applied_cents(as_of)
+    applied = applied_cents(as_of, case_id=case_id)
     rows = session.execute(
         select(Invoice, func.coalesce(applied.c.cents, 0))
         .outerjoin(applied, applied.c.invoice_id == Invoice.id)
@@ -229,14 +213,18 @@ def unpaid_cents(as_of: date | None = None) -> ColumnElement[Any]:
     return cents(Invoice.amount) - applied.correlate(Invoice).scalar_subquery()
 
 
-def applied_cents(as_of: date | None = None) -> Any:
-    """A subquery (invoice_id, cents): per invoice, what payments and credit notes dated by ``as_of`` applied."""
+def applied_cents(as_of: date | None = None, *, case_id: int | None = None) -> Any:
+    """A subquery (invoice_id, cents): per invoice, what payments and credit notes dated by ``as_of`` applied.
+
+    ``case_id`` limits it to that case's invoices, so reading one case never sums every allocation stored."""
     query: Select[Any] = (
         select(PaymentAllocation.invoice_id.label("invoice_id"),
                func.sum(cents(PaymentAllocation.amount)).label("cents"))
         .select_from(PaymentAllocation)
         .group_by(PaymentAllocation.invoice_id)
     )
+    if case_id is not None:
+        query = query.where(PaymentAllocation.invoice_id.in_(select(Invoice.id).where(Invoice.case_id == case_id)))
     if as_of is not None:
         query = (query.outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
                  .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
@@ -261,6 +249,6 @@ def _dated() -> ColumnElement[date]:
 
 __all__ = [
     "ALLOCATION_ORDER", "InvoiceBalance", "OpenInvoice", "Share", "Totals", "allocate", "applied_cents",
-    "case_totals", "cents", "dated_amounts", "totals_by_case", "totals_of", "invoice_balances", "money", "open_invoices", "record_allocations",
+    "case_money_columns", "case_totals", "cents", "dated_amounts", "totals_of", "invoice_balances", "money", "open_invoices", "record_allocations",
     "unpaid_cents",
 ]

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from engine.cases import actions
 from engine.cases.documents import DocumentError, NoSuchDocument, letter_file, letters_of
 from engine.cases.listing import PAGE_SIZE, CaseFilter, ListingError, page_of_cases
-from engine.cases.lookup import find_case, ref_of, require_case, show_case
+from engine.cases.lookup import case_by_id, details_of, find_case, ref_of, require_case
 from engine.core.money import MoneyError, format_amount, parse_amount, parse_date
 from engine.errors import CaseError, RelanceError
 from engine.reports.timeline import KIND_LABELS, render_timeline, timeline_entries
@@ -91,20 +91,18 @@ def find(request: Request) -> Response:
 
 def case_page(request: Request) -> Response:
     desk, today = request.app.state.desk, request.app.state.today()
-    case_id = request.path_params["case_id"]
     with desk.session() as session:
         try:
-            ref = ref_of(session, case_id)
+            row = case_by_id(session, request.path_params["case_id"])
         except RelanceError as exc:
             raise HTTPException(404, str(exc)) from None
-        details = show_case(session, ref)
-        row = require_case(session, ref)
+        details = details_of(session, row)
         events, status = timeline_entries(session, row)
         letters = letters_of(session, row.id)
         debtor = row.debtor
-        workflow = next((w for w in desk.workflows.values() if w.name == row.workflow_name), None)
+    workflow = next((w for w in desk.workflows.values() if w.name == row.workflow_name), None)
     states = list(workflow.states) if workflow is not None else []
-    return page(request, "case.html", case=details, case_id=case_id, debtor=debtor, events=events, status=status,
+    return page(request, "case.html", case=details, case_id=row.id, debtor=debtor, events=events, status=status,
                 letters=letters, labels=state_labels(desk), kinds=KIND_LABELS, states=states, today=today,
                 actions=ACTIONS)
 
