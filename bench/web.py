@@ -129,7 +129,7 @@ def measure(url: str, count: int, repeat: int) -> None:
         "case list, filtered (90+ days overdue, by due date)": "/cases?retard_min=90&tri=due",
         f"case list, deep keyset page (after case #{deep:,})": f"/cases?apres={deep}",
         "case list, deep keyset page by balance": f"/cases?tri=balance&apres={deep_balance}~{deep}",
-        f"case page ({case_ref}, 12 events)": f"/cases/{middle}",
+        f"case page ({case_ref}, with its timeline)": f"/cases/{middle}",
     }
     print(f"page views on {count:,} cases (PostgreSQL), median of {repeat} after 3 warm-ups, whole request in-process "
           f"(load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
