@@ -83,6 +83,9 @@ def sign_in(driver: Any, base: str, name: str, password: str) -> None:
     driver.find_element(By.ID, "name").send_keys(name)
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.ID, "login").click()
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 60).until(lambda d: "/login" not in d.current_url)  # signed in, not still posting
 
 
 def full_page(driver: Any, path: Path) -> None:

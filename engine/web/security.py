@@ -40,6 +40,7 @@ CSRF_FIELD = "csrf"
 # Paths open without a session: the sign-in page and the files it needs.
 PUBLIC = ("/login", "/static/")
 MAX_FORM_BYTES = 12 * 1024 * 1024  # a letter template and a little more
+MAX_REMEMBERED = 10_000  # names and addresses the login throttle keeps before dropping the stale ones
 
 
 class SignedSessions:
@@ -176,6 +177,9 @@ class LoginThrottle:
         now = self.clock()
         for key in (("user", name.lower()), ("address", address)):
             self._recent(key, now).append(now)
+        if len(self._failures) > MAX_REMEMBERED:  # names tried once long ago are forgotten, memory stays bounded
+            for key in [k for k, failures in self._failures.items() if not self._recent(k, now)]:
+                del self._failures[key]
 
     def succeeded(self, name: str) -> None:
         self._failures.pop(("user", name.lower()), None)

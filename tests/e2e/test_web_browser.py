@@ -71,6 +71,18 @@ def _downloaded(folder: Path, timeout: float = 30) -> Path:
     raise AssertionError(f"no letter downloaded into {folder}: {list(folder.iterdir())}")
 
 
+def navigate(browser, element) -> None:
+    """Click ``element`` and wait until the page it leads to replaced this one (a loaded machine is slow)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, 60).until(lambda b: b.execute_script("return document.readyState") == "complete")
+
+
 def test_a_morning_in_the_browser(served: tuple[str, Path], tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
@@ -86,22 +98,22 @@ def test_a_morning_in_the_browser(served: tuple[str, Path], tmp_path: Path) -> N
         assert "/login" in browser.current_url
         browser.find_element(By.ID, "name").send_keys("legal")
         browser.find_element(By.ID, "password").send_keys(PASSWORDS["legal"])
-        browser.find_element(By.ID, "login").click()
+        navigate(browser, browser.find_element(By.ID, "login"))
         assert browser.current_url.endswith("/report") and "Balance âgée" in browser.page_source
 
         # Find a case by its debtor's name.
         browser.get(base + "/cases")
         browser.find_element(By.ID, "debiteur").send_keys("Client 2")
-        browser.find_element(By.ID, "filter").click()
+        navigate(browser, browser.find_element(By.ID, "filter"))
         rows = browser.find_elements(By.CSS_SELECTOR, "#cases tbody tr")
         assert len(rows) == 1 and "Client 2 SARL" in rows[0].text
-        rows[0].find_element(By.TAG_NAME, "a").click()
+        navigate(browser, rows[0].find_element(By.TAG_NAME, "a"))
         assert browser.find_element(By.ID, "debtor-name").text == "Client 2 SARL"
         before = browser.find_element(By.ID, "balance").text
 
         # Record a payment.
         browser.find_element(By.ID, "amount").send_keys("12,34")
-        browser.find_element(By.CSS_SELECTOR, "#form-pay button[type=submit]").click()
+        navigate(browser, browser.find_element(By.CSS_SELECTOR, "#form-pay button[type=submit]"))
         flash = browser.find_element(By.CSS_SELECTOR, ".flash").text.replace("\u00a0", " ")  # WebDriver's text may keep NBSP
         assert "Paiement de 12,34 € enregistré" in flash
         assert browser.find_element(By.ID, "balance").text != before
@@ -119,13 +131,13 @@ def test_a_morning_in_the_browser(served: tuple[str, Path], tmp_path: Path) -> N
         browser.get(base + "/letters")
         row = browser.find_element(By.ID, "template-relance_1.docx")
         row.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(broken))
-        row.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        navigate(browser, row.find_element(By.CSS_SELECTOR, "button[type=submit]"))
         refused = browser.find_element(By.ID, "refused").text
         assert "relance_1.docx refusé" in refused and "{{ case_ref }" in refused
         assert (root / "letters" / "fr" / "relance_1.docx").read_bytes() == (PACK / "relance_1.docx").read_bytes()
 
         # Sign out: the pages are closed again.
-        browser.find_element(By.ID, "logout").click()
+        navigate(browser, browser.find_element(By.ID, "logout"))
         assert "/login" in browser.current_url
         browser.get(base + "/cases")
         assert "/login" in browser.current_url
