@@ -19,7 +19,7 @@ import docx
 import pytest
 
 from engine.web.screens import CHROMEDRIVER, CHROMIUM, chromium, free_port
-from tests.e2e.test_web_pages import edited
+from tests.e2e.web_client import edited
 from tests.support import PACK, PASSWORDS, web_workspace
 
 RELANCE = Path(sys.executable).parent / "relance"

@@ -5,18 +5,16 @@ The list and the case page run on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import docx
 import pytest
 from sqlalchemy import select
 
 from engine.app import App
 from engine.store.models import Case, Debtor, Event, TemplateVersion
-from tests.e2e.web_client import client, open_app, sign_in
+from tests.e2e.web_client import client, edited, open_app, sign_in
 from tests.support import HOSTILE_NAME, PACK, web_workspace
 
 CASE_LINK = re.compile(r'<a href="/cases/(\d+)">([^<]+)</a>')
@@ -105,19 +103,6 @@ def test_actions_land_in_the_timeline_with_who_and_move_the_case(desk: App) -> N
     bad = http.post(f"/cases/{case_id}/actions/pay", data={"csrf": token, "amount": "douze euros"})
     assert bad.status_code == 303
     assert "Paiement non enregistré" in http.get(f"/cases/{case_id}").text
-
-
-def edited(template: Path, old: str, new: str) -> bytes:
-    """The template with ``old`` replaced by ``new`` in the run that holds it."""
-    document = docx.Document(str(template))
-    for paragraph in document.paragraphs:
-        for run in paragraph.runs:
-            if old in run.text:
-                run.text = run.text.replace(old, new)
-                out = io.BytesIO()
-                document.save(out)
-                return out.getvalue()
-    raise AssertionError(f"{old!r} not found in {template.name}")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any
 
+import docx
 from starlette.testclient import TestClient
 
 from engine.app import App
@@ -40,3 +42,16 @@ def sign_in(http: TestClient, role: str, password: str | None = None) -> str:
                                        "next": "/cases"})
     assert answer.status_code == 303, answer.text
     return csrf_of(http, "/cases")
+
+
+def edited(template: Path, old: str, new: str) -> bytes:
+    """The template with ``old`` replaced by ``new`` in the run that holds it."""
+    document = docx.Document(str(template))
+    for paragraph in document.paragraphs:
+        for run in paragraph.runs:
+            if old in run.text:
+                run.text = run.text.replace(old, new)
+                out = io.BytesIO()
+                document.save(out)
+                return out.getvalue()
+    raise AssertionError(f"{old!r} not found in {template.name}")
