@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from engine.app import App
 from engine.cases.actions import receipt
 from engine.cases.steps import act
+from engine.cases.users import add_user
 from engine.core.money import parse_date
 from engine.reports.aging import aging
 from engine.reports.funnel import funnel
@@ -39,6 +40,8 @@ SAFETY_MARGIN = timedelta(days=200)
 DELIVERY_DELAY = timedelta(days=3)
 # Marks a folder the demo built, the only kind it agrees to wipe and rebuild.
 DEMO_MARK = ".relance-demo"
+# The web app's user of the demo workspace (an admin, so every page shows): printed with the command that serves it.
+DEMO_USER, DEMO_PASSWORD = "demo", "demo-relance"
 
 
 @dataclass
@@ -58,6 +61,8 @@ class DemoResult:
     timeline_html: Path | None = None
     report_html: Path | None = None
     sample_letters: list[Path] = field(default_factory=list)
+    serve_command: str = ""
+    web_user: tuple[str, str] = (DEMO_USER, DEMO_PASSWORD)
 
 
 def run_demo(root: Path, *, until: date | None = None, pdf: bool = False,
@@ -103,6 +108,8 @@ def run_demo(root: Path, *, until: date | None = None, pdf: bool = False,
         day += timedelta(days=1)
 
     _summarise(app, result)
+    add_user(app, DEMO_USER, "admin", DEMO_PASSWORD)
+    result.serve_command = f"relance --workspace {result.root} serve"
     return result
 
 

@@ -33,3 +33,30 @@ def write_portfolio(folder: Path, cases: int, *, due: date = date(2025, 1, 10), 
         for i in range(cases):
             out.write(f"F{i:06d};{prefix}{i:06d};{issued};{due};{100 + i % 900},{i % 100:02d};EUR\n")
     return [debtors, invoices]
+
+
+HOSTILE_NAME = "<script>alert('x')</script> & Fils"
+WEB_AS_OF = date(2025, 1, 20)
+PASSWORDS = {"viewer": "viewer-pass-1", "collector": "collector-pass-1", "legal": "legal-pass-1",
+             "admin": "admin-pass-1"}
+
+
+def web_workspace(root: Path, *, database_url: str | None = None, cases: int = 3) -> Path:
+    """A workspace for the web app's tests: ``cases`` B2B debtors (the first with a hostile name), one overdue
+    invoice each, one run on WEB_AS_OF (so each case has a first reminder written), and one user per role
+    (named after it, password in PASSWORDS)."""
+    from engine.app import App
+    from engine.cases.users import add_user
+    from engine.workspace import init_workspace, load_workspace
+
+    init_workspace(root)
+    files = write_portfolio(root / "csv", cases)
+    text = files[0].read_text(encoding="utf-8").replace("Client 0 SARL", HOSTILE_NAME, 1)
+    files[0].write_text(text, encoding="utf-8")
+    app = App.open(load_workspace(root, database_url))
+    app.import_files(files)
+    app.run(WEB_AS_OF)
+    for role, password in PASSWORDS.items():
+        add_user(app, role, role, password)
+    app.store.dispose()
+    return root

@@ -101,6 +101,14 @@ def require_case(session: Session, ref: str) -> Case:
     return case
 
 
+def ref_of(session: Session, case_id: int) -> str:
+    """The reference of the case with this id (the web app's URLs name cases by id)."""
+    ref = session.scalar(select(Case.ref).where(Case.id == case_id))
+    if ref is None:
+        raise CaseError(f"no case #{case_id}")
+    return ref
+
+
 def list_cases(session: Session, *, states: Sequence[str] = (), debtor_ref: str | None = None,
                include_closed: bool = False, limit: int = 200, errors_only: bool = False) -> list[CaseSummary]:
     """Cases in id order, open ones only unless ``include_closed``, each with its balance today.
@@ -127,7 +135,19 @@ def list_cases(session: Session, *, states: Sequence[str] = (), debtor_ref: str 
 
 def show_case(session: Session, ref: str) -> CaseDetails:
     """The case named ``ref`` (its reference or one of its invoice numbers), with its invoices."""
-    case = require_case(session, ref)
+    return details_of(session, require_case(session, ref))
+
+
+def case_by_id(session: Session, case_id: int) -> Case:
+    """The case with this id (the web app's URLs name cases by id), or a CaseError."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise CaseError(f"no case #{case_id}")
+    return case
+
+
+def details_of(session: Session, case: Case) -> CaseDetails:
+    """What `case show` says about ``case``: its balances from the ledger, its invoices."""
     balances = invoice_statuses(session, case)
     principal = sum((b.invoice.amount for b in balances), ledger.ZERO)
     paid = sum((b.paid for b in balances), ledger.ZERO)
@@ -150,4 +170,5 @@ def _currency(case: Case) -> str:
     return case.currency or "EUR"
 
 
-__all__ = ["CaseDetails", "CaseSummary", "InvoiceLine", "find_case", "list_cases", "require_case", "show_case"]
+__all__ = ["CaseDetails", "CaseSummary", "InvoiceLine", "case_by_id", "details_of", "find_case", "list_cases",
+           "ref_of", "require_case", "show_case"]

@@ -311,6 +311,7 @@ def _store_state(case_row: Case, state: CaseState, escalator: Escalator, as_of: 
     case_row.letters_sent = state.letters_sent
     case_row.steps_taken = list(state.steps_taken)  # a new list, so the JSON column sees the change
     case_row.paid_seen = state.paid
+    case_row.balance_seen = state.principal - state.paid  # the ledger's, as the case list filters on it
     if escalator.workflow.states[state.state].final:
         case_row.closed = True
         case_row.closed_on = as_of or state.state_entered

@@ -214,6 +214,9 @@ def _print_demo(result: DemoResult) -> None:
     if result.report_html:
         console.print(cell(f"Report:        {result.report_html}"))
     console.print(cell(f"Try next:      cd {result.root} && relance report && relance verify"))
+    name, password = result.web_user
+    console.print(cell(f"Web app:       {result.serve_command}   then open http://127.0.0.1:8000/ "
+                       f"and sign in as {name} / {password}"))
 
 
 COMMANDS = [init_command, demo_command, validate_command, diagram_command, letters_group, db_group]

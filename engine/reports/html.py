@@ -39,8 +39,13 @@ LADDER_COLOUR, NOW_COLOUR, PAID_COLOUR = "#c9d6e3", "#3a6ea5", "#4a9a5b"
 
 def render_report_html(aging: Aging, funnel: Funnel, *, title: str, as_of: date) -> str:
     """The whole page as a string (UTF-8 HTML5)."""
+    return PAGE.format(title=escape(title), style=STYLE, body=report_body(aging, funnel, title=title, as_of=as_of))
+
+
+def report_body(aging: Aging, funnel: Funnel, *, title: str, as_of: date) -> str:
+    """The page's content without its <html> frame: the web app shows it inside its own page."""
     currency = aging.currency
-    body = "\n".join([
+    return "\n".join([
         f"<header><h1>{escape(title)}</h1><p class=\"as-of\">Situation au {escape(format_long_date(as_of))}</p></header>",
         _key_figures(aging, funnel),
         "<section class=\"chart\"><h2>Balance âgée</h2>",
@@ -56,7 +61,6 @@ def render_report_html(aging: Aging, funnel: Funnel, *, title: str, as_of: date)
         _debtors_section(aging),
         _other_currencies(aging),
     ])
-    return PAGE.format(title=escape(title), style=STYLE, body=body)
 
 
 def _key_figures(aging: Aging, funnel: Funnel) -> str:
@@ -263,4 +267,4 @@ tbody tr:nth-child(even){background:none}
 }
 """
 
-__all__ = ["render_report_html"]
+__all__ = ["STYLE", "render_report_html", "report_body"]

@@ -84,6 +84,13 @@ def render_timeline(session: Any, case: Case, fmt: str = "text", state_labels: M
     return "\n".join(lines) + "\n"
 
 
+def timeline_entries(session: Any, case: Case) -> tuple[list[tuple[Event, str]], ChainStatus]:
+    """Each event with its French sentence, and the chain's status: what the printable page shows,
+    for a page of the web app that lays it out its own way."""
+    events = events_of(session, case)
+    return [(ev, summary(ev)) for ev in events], chain_status(case, events)
+
+
 def chain_status(case: Case, events: list[Event]) -> ChainStatus:
     """Recompute one case's chain (see engine.store.timeline.verify for the whole store)."""
     broken, prev = [], None
@@ -182,3 +189,6 @@ dernière empreinte <span class="hash">{{ status.last_hash }}</span>).</p>
 ce relevé ne doit pas être produit sans vérification.</p>{% endif %}
 </body></html>
 """)
+
+
+__all__ = ["FORMATS", "KIND_LABELS", "ChainStatus", "chain_status", "render_timeline", "summary", "timeline_entries"]

@@ -101,9 +101,20 @@ def case_totals(session: Session, case_id: int, as_of: date | None = None) -> To
     return Totals(money(principal_cents), money(paid_cents), int(count))
 
 
+def case_money_columns(case_id: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """For a query over cases: each case's principal and paid in cents (all money recorded), as correlated
+    subqueries on ``case_id``, so a page of a list reads its balances in the same round trip as its rows."""
+    principal = (select(func.coalesce(func.sum(cents(Invoice.amount)), 0))
+                 .where(Invoice.case_id == case_id).scalar_subquery())
+    paid = (select(func.coalesce(func.sum(cents(PaymentAllocation.amount)), 0))
+            .select_from(PaymentAllocation).join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+            .where(Invoice.case_id == case_id).scalar_subquery())
+    return principal, paid
+
+
 def invoice_balances(session: Session, case_id: int, as_of: date | None = None) -> list[InvoiceBalance]:
     """Each invoice of a case with what was applied to it as of ``as_of``, in allocation order."""
-    applied = applied_cents(as_of)
+    applied = applied_cents(as_of, case_id=case_id)
     rows = session.execute(
         select(Invoice, func.coalesce(applied.c.cents, 0))
         .outerjoin(applied, applied.c.invoice_id == Invoice.id)
@@ -347,14 +358,18 @@ def unpaid_cents(as_of: date | None = None) -> ColumnElement[Any]:
     return cents(Invoice.amount) - applied.correlate(Invoice).scalar_subquery()
 
 
-def applied_cents(as_of: date | None = None) -> Any:
-    """A subquery (invoice_id, cents): per invoice, what payments and credit notes dated by ``as_of`` applied."""
+def applied_cents(as_of: date | None = None, *, case_id: int | None = None) -> Any:
+    """A subquery (invoice_id, cents): per invoice, what payments and credit notes dated by ``as_of`` applied.
+
+    ``case_id`` limits it to that case's invoices, so reading one case never sums every allocation stored."""
     query: Select[Any] = (
         select(PaymentAllocation.invoice_id.label("invoice_id"),
                func.sum(cents(PaymentAllocation.amount)).label("cents"))
         .select_from(PaymentAllocation)
         .group_by(PaymentAllocation.invoice_id)
     )
+    if case_id is not None:
+        query = query.where(PaymentAllocation.invoice_id.in_(select(Invoice.id).where(Invoice.case_id == case_id)))
     if as_of is not None:
         query = (query.outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
                  .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
@@ -380,6 +395,6 @@ def _dated() -> ColumnElement[date]:
 __all__ = [
     "ALLOCATION_ORDER", "Applied", "Credit", "InvoiceBalance", "OpenInvoice", "Share", "Totals", "allocate",
     "applied_cents", "apply_credit", "case_totals", "cents", "credit_total", "credits", "dated_amounts",
-    "invoice_balances", "money", "open_invoices", "payment_dates", "record_allocations", "tell_cases", "totals_of",
+    "invoice_balances", "money", "open_invoices", "payment_dates", "record_allocations", "tell_cases", "totals_of", "case_money_columns",
     "unpaid_cents",
 ]

@@ -27,6 +27,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -105,6 +106,11 @@ class Debtor(Base):
     creditor: Mapped[Creditor] = relationship()
 
 
+# The case list's debtor filter: a reference, or a name prefix read as a range (see engine.cases.listing).
+Index("ix_debtor_name", Debtor.name)
+Index("ix_debtor_ref", Debtor.ref)
+
+
 class Case(Base):
     """One escalation: a debtor's overdue invoices moving together through a workflow."""
 
@@ -132,6 +138,10 @@ class Case(Base):
     # The amount paid (payments + credit notes) the engine was last told about: when the rows
     # say more, the run calls engine.pay() with the difference.
     paid_seen: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    # The balance (principal - paid, from the ledger) when the engine last looked at the case, written
+    # with paid_seen: what the case list filters and sorts on with an index. Pages still show the
+    # ledger's balance of the day for the rows they print.
+    balance_seen: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), server_default="0")
     # Number of state changes so far: the n of the step key "n:dest" (see module docstring).
     step_count: Mapped[int] = mapped_column(Integer, default=0)
     # Denormalised tail of the hash chain: the next event's seq and prev_hash without a query,
@@ -154,6 +164,12 @@ class Case(Base):
 
 # Opening cases looks up a debtor's open case for a workflow.
 Index("ix_case_open_debtor", Case.debtor_id, Case.workflow_name, Case.closed)
+# The web app's case list: each (open or closed, sort column, id) is one index range scan per page,
+# read by keyset (WHERE (column, id) > last seen), so a page costs the same on page 1 and page 10,000.
+Index("ix_cases_list_id", Case.closed, Case.id)
+Index("ix_cases_list_balance", Case.closed, Case.balance_seen, Case.id)
+Index("ix_cases_list_due", Case.closed, Case.due_date, Case.id)
+Index("ix_cases_list_state", Case.closed, Case.state, Case.id)
 
 
 class Invoice(Base):
@@ -292,3 +308,37 @@ class WorkflowVersion(Base):
     digest: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(Text)
     first_used: Mapped[datetime] = mapped_column(DateTime)
+
+
+ROLES = ("viewer", "collector", "legal", "admin")
+
+
+class User(Base):
+    """A person of the team who signs in to the web app; ``name`` is what the timeline records as ``by``."""
+
+    # "user" is reserved in PostgreSQL.
+    __tablename__ = "app_user"
+    __table_args__ = (CheckConstraint("role IN ('viewer', 'collector', 'legal', 'admin')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id, with its own salt and parameters
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class TemplateVersion(Base):
+    """Each letter template as uploaded: its bytes, who and when. The newest is the file the letters use."""
+
+    __tablename__ = "template_version"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))  # the file name in the letters folder, e.g. relance_1.docx
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str | None] = mapped_column(String(100))  # None: the file as it was before any upload
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime)

@@ -100,3 +100,18 @@ def test_the_demo_record_verifies(demo: Demo) -> None:
                           text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert '"ok": true' in done.stdout and '"orphans": []' in done.stdout
+
+
+def test_the_demo_ends_with_the_command_that_serves_it_and_a_user_who_can_sign_in(demo: Demo) -> None:
+    from engine.app import App
+    from engine.cases.users import authenticate
+    from engine.demo import DEMO_PASSWORD, DEMO_USER
+    from engine.workspace import load_workspace
+
+    last = demo.output.strip().splitlines()[-1]
+    assert f"relance --workspace {demo.root.resolve()} serve" in last
+    assert f"{DEMO_USER} / {DEMO_PASSWORD}" in last
+    app = App.open(load_workspace(demo.root))
+    assert authenticate(app, DEMO_USER, DEMO_PASSWORD) is not None
+    assert authenticate(app, DEMO_USER, "wrong") is None
+    app.store.dispose()

@@ -1,0 +1,71 @@
+"""The letters a case's steps wrote, and the file of one of them: only what the Document table records.
+
+A download names a document by its id and its case; the path comes from the database row, never
+from the request, and must resolve inside the output folder (a row altered to point elsewhere is
+refused, like a file whose bytes no longer match the SHA-256 recorded with it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import RelanceError
+from engine.store.models import Case, Document
+
+
+class DocumentError(RelanceError):
+    """A letter that cannot be served: outside the output folder, missing or altered."""
+
+
+class NoSuchDocument(DocumentError):
+    """No letter with this id in this case."""
+
+
+@dataclass(frozen=True)
+class LetterFile:
+    """A letter of a case as the case page lists it."""
+
+    id: int
+    state: str
+    template: str | None
+    created_at: datetime
+    sha256: str
+    name: str
+
+
+def letters_of(session: Session, case_id: int) -> list[LetterFile]:
+    """The case's letters in the order they were written."""
+    return [LetterFile(doc.id, doc.state, doc.template, doc.created_at, doc.sha256, Path(doc.path).name)
+            for doc in session.scalars(select(Document).where(Document.case_id == case_id).order_by(Document.id))]
+
+
+def letter_file(session: Session, case_ref: str, document_id: int, output_dir: Path) -> tuple[Path, str]:
+    """(path, file name) of document ``document_id`` of case ``case_ref``, checked: recorded for that case,
+    inside ``output_dir``, present, and with the bytes whose SHA-256 the timeline holds."""
+    row = session.execute(
+        select(Document.path, Document.sha256).join(Case, Case.id == Document.case_id)
+        .where(Document.id == document_id, Case.ref == case_ref)
+    ).first()
+    if row is None:
+        raise NoSuchDocument(f"no letter {document_id} in case {case_ref}")
+    base = output_dir.resolve()
+    path = (base / row.path).resolve()
+    if not path.is_relative_to(base):
+        raise DocumentError(f"letter {document_id} of case {case_ref} points outside the output folder")
+    try:
+        content = path.read_bytes()
+    except OSError:
+        raise DocumentError(f"letter {document_id} of case {case_ref}: the file {row.path} is missing") from None
+    if hashlib.sha256(content).hexdigest() != row.sha256:
+        raise DocumentError(f"letter {document_id} of case {case_ref}: the file changed since it was written "
+                            f"(`relance verify`)")
+    return path, path.name
+
+
+__all__ = ["DocumentError", "NoSuchDocument", "LetterFile", "letter_file", "letters_of"]

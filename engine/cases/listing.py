@@ -1,0 +1,175 @@
+"""The case list of the web app: filters, a sort, and pages read by keyset, fast on a million cases.
+
+Each page is one query that reads one range of one index — (closed, sort column, id), see
+engine.store.models — starting after the last row of the previous page (``WHERE (column, id) >
+(last column, last id)``), never ``OFFSET`` and never ``count(*)``: page 10,000 costs what page 1
+costs. Filters: open or closed cases, a state, a debtor (its reference, or the beginning of its
+name), a minimum balance and a minimum number of days overdue.
+
+Filtering and sorting by amount read ``balance_seen``, the ledger's balance when the engine last
+looked at the case (every run, every action); the rows printed carry the ledger's balance of
+today, read for those rows only in the same query (``ledger.case_money_columns``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, or_, select, true, tuple_
+from sqlalchemy.orm import Session
+
+from engine.errors import RelanceError
+from engine.store import ledger
+from engine.store.models import Case, Debtor, Invoice
+
+PAGE_SIZE = 50
+# sort key → the column after Case.id's tie-break; "id" alone is the order cases were opened in.
+SORTS = {"id": Case.id, "balance": Case.balance_seen, "due": Case.due_date}
+LISTED = (Case.id, Case.ref, Case.workflow_name, Case.state, Case.state_entered, Case.due_date, Case.balance_seen,
+          Case.next_check_at, Case.closed)
+
+
+class ListingError(RelanceError):
+    """A filter or a page marker that does not read (a hand-edited URL)."""
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """What the list shows and in which order."""
+
+    closed: bool = False
+    state: str | None = None
+    debtor: str | None = None
+    min_balance: Decimal | None = None
+    min_days_overdue: int | None = None
+    sort: str = "id"
+    descending: bool = False
+
+    def __post_init__(self) -> None:
+        if self.sort not in SORTS:
+            raise ListingError(f"unknown sort {self.sort!r}; one of {', '.join(SORTS)}")
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One line of the list; ``balance`` is the ledger's today."""
+
+    id: int
+    ref: str
+    debtor_ref: str
+    debtor_name: str
+    workflow: str
+    state: str
+    since: date
+    due_date: date
+    days_overdue: int
+    balance: Decimal
+    currency: str
+    next_check: date | None
+    closed: bool
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """A page of rows and the markers of the pages around it (None: there is none that way)."""
+
+    rows: tuple[CaseRow, ...]
+    next_after: str | None
+    previous_before: str | None
+
+
+def page_of_cases(session: Session, wanted: CaseFilter, as_of: date, *, after: str | None = None,
+                  before: str | None = None, size: int = PAGE_SIZE) -> CasePage:
+    """The page after the marker ``after`` (or before ``before``; the first page without either)."""
+    column = SORTS[wanted.sort]
+    # Columns, not ORM objects: a page is read, never changed, and building 50 entities costs more than the query.
+    currency = (select(Invoice.currency).where(Invoice.case_id == Case.id).order_by(Invoice.id).limit(1)
+                .correlate(Case).scalar_subquery())
+    principal, paid = ledger.case_money_columns(Case.id)
+    query = (select(*LISTED, Debtor.ref.label("debtor_ref"), Debtor.name.label("debtor_name"),
+                    currency.label("currency"), principal.label("principal"), paid.label("paid"))
+             .join(Debtor, Debtor.id == Case.debtor_id).where(*_conditions(wanted, as_of)))
+    backwards = before is not None
+    marker = before if backwards else after
+    if marker is not None:
+        key, bound = _key(wanted.sort, column), _read_marker(wanted.sort, marker)
+        # Forward in ascending order means greater keys; backwards or descending flips it, both flip back.
+        query = query.where(key > bound if backwards == wanted.descending else key < bound)
+    descending = wanted.descending != backwards
+    order: list[Any] = [column.desc(), Case.id.desc()] if descending else [column.asc(), Case.id.asc()]
+    found = list(session.execute(query.order_by(*order[:1] if wanted.sort == "id" else order).limit(size + 1)).all())
+    more = len(found) > size
+    found = found[:size]
+    if backwards:
+        found.reverse()
+    rows = tuple(CaseRow(row.id, row.ref, row.debtor_ref, row.debtor_name, row.workflow_name, row.state,
+                         row.state_entered, row.due_date, max((as_of - row.due_date).days, 0),
+                         ledger.money(row.principal) - ledger.money(row.paid),
+                         row.currency or "EUR", row.next_check_at, row.closed) for row in found)
+    if not rows:
+        return CasePage(rows, None, None)
+    first, last = _marker(wanted.sort, found[0]), _marker(wanted.sort, found[-1])
+    has_next = more if not backwards else True
+    has_previous = more if backwards else marker is not None
+    return CasePage(rows, last if has_next else None, first if has_previous else None)
+
+
+def _conditions(wanted: CaseFilter, as_of: date) -> list[ColumnElement[bool]]:
+    # `= false`, not `IS false`: only the equality is an index condition on PostgreSQL.
+    conditions: list[ColumnElement[bool]] = [Case.closed == (true() if wanted.closed else false())]
+    if wanted.state:
+        conditions.append(Case.state == wanted.state)
+    if wanted.debtor:
+        conditions.append(_debtor_matches(wanted.debtor.strip()))
+    if wanted.min_balance is not None:
+        conditions.append(Case.balance_seen >= wanted.min_balance)
+    if wanted.min_days_overdue is not None:
+        conditions.append(Case.due_date <= as_of - timedelta(days=wanted.min_days_overdue))
+    return conditions
+
+
+def _debtor_matches(text: str) -> ColumnElement[bool]:
+    """The debtor's reference, or a name beginning with ``text`` (as typed, Capitalised or in CAPITALS).
+
+    Each prefix is a range on ix_debtor_name (``name >= 'Dup' AND name < 'Duq'``), which any collation's
+    b-tree answers; the LIKE keeps it exact."""
+    options: list[ColumnElement[bool]] = [Debtor.ref == text]
+    for prefix in dict.fromkeys((text, text[:1].upper() + text[1:], text.upper())):
+        if not prefix:
+            continue
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        options.append(and_(Debtor.name >= prefix, Debtor.name < upper,
+                            Debtor.name.like(escaped + "%", escape="\\")))
+    return or_(*options)
+
+
+def _key(sort: str, column: Any) -> Any:
+    return Case.id if sort == "id" else tuple_(column, Case.id)
+
+
+def _marker(sort: str, case: Any) -> str:
+    """A page marker: the sort value and the id of a row, e.g. ``1200.00~4711`` (the id alone for "id")."""
+    if sort == "id":
+        return str(case.id)
+    value = case.balance_seen if sort == "balance" else case.due_date.isoformat()
+    return f"{value}~{case.id}"
+
+
+def _read_marker(sort: str, marker: str) -> Any:
+    try:
+        if sort == "id":
+            return int(marker)
+        value, _, ident = marker.rpartition("~")
+        parsed: Any = Decimal(value) if sort == "balance" else date.fromisoformat(value)
+        if isinstance(parsed, Decimal) and not parsed.is_finite():
+            raise ValueError(value)
+        return tuple_(parsed, int(ident))
+    except (ValueError, InvalidOperation):
+        raise ListingError(f"{marker!r}: not a page marker of this list") from None
+
+
+__all__ = ["PAGE_SIZE", "SORTS", "CaseFilter", "CasePage", "CaseRow", "ListingError", "page_of_cases"]

@@ -1,0 +1,140 @@
+"""Letter templates edited by the team: which templates the workflows use, their versions, an upload.
+
+An upload is checked exactly like `relance letters check` (engine.letters.check) before anything
+changes: a template with a problem is refused whole, with each problem located by template,
+paragraph and tag. A good one is kept as a new version (its bytes, who, when) in the database and
+becomes the file the letters are written from. The first upload of a template also keeps the file as
+it was before, as version 1, so no wording is ever lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from engine.cases.desk import Desk
+from engine.core.workflow import Workflow
+from engine.errors import RelanceError
+from engine.letters.check import check_template, template_kind
+from engine.letters.paragraphs import LetterProblem
+from engine.store.models import TemplateVersion
+
+MAX_TEMPLATE_BYTES = 10 * 1024 * 1024
+
+
+class TemplateError(RelanceError):
+    """A template that is not one the workflows use, or an upload that cannot be read."""
+
+
+@dataclass(frozen=True)
+class TemplateVersionInfo:
+    version: int
+    sha256: str
+    uploaded_by: str | None  # None: the file as it was before the first upload
+    uploaded_at: datetime
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """What an upload did: refused with its problems, or kept as ``version``."""
+
+    name: str
+    problems: tuple[LetterProblem, ...]
+    version: int | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.version is not None
+
+
+def template_files(workflows: Iterable[Workflow]) -> dict[str, Path]:
+    """File name → path of every template a state of ``workflows`` writes, in workflow order.
+
+    Only these can be downloaded or replaced: a name from a request is looked up here, never joined to
+    a folder."""
+    found: dict[str, Path] = {}
+    for workflow in workflows:
+        for state in workflow.states.values():
+            if state.letter and state.letter not in found:
+                found[state.letter] = workflow.letters_dir / state.letter
+    return found
+
+
+def versions(desk: Desk, name: str) -> list[TemplateVersionInfo]:
+    """The kept versions of template ``name``, newest first."""
+    with desk.session() as session:
+        return [TemplateVersionInfo(v.version, v.sha256, v.uploaded_by, v.uploaded_at)
+                for v in session.scalars(select(TemplateVersion).where(TemplateVersion.name == name)
+                                         .order_by(TemplateVersion.version.desc()))]
+
+
+def version_content(desk: Desk, name: str, version: int) -> bytes:
+    with desk.session() as session:
+        content = session.scalar(select(TemplateVersion.content).where(
+            TemplateVersion.name == name, TemplateVersion.version == version))
+    if content is None:
+        raise TemplateError(f"template {name} has no version {version}")
+    return content
+
+
+def check_upload(name: str, content: bytes) -> list[LetterProblem]:
+    """The problems `relance letters check` finds in ``content`` as template ``name``."""
+    if len(content) > MAX_TEMPLATE_BYTES:
+        return [LetterProblem(name, "too-large", f"the file is larger than {MAX_TEMPLATE_BYTES // 1024 // 1024} MB")]
+    with tempfile.TemporaryDirectory(prefix="relance-upload-") as folder:
+        candidate = Path(folder) / name  # the template's own name: the check names it and reads its kind
+        candidate.write_bytes(content)
+        return check_template(candidate, template_kind(name))
+
+
+def upload(desk: Desk, templates: dict[str, Path], name: str, content: bytes, *, by: str) -> UploadResult:
+    """Check ``content`` as template ``name``; when it passes, keep it as a new version and write it in place."""
+    path = templates.get(name)
+    if path is None:
+        raise TemplateError(f"{name!r} is not a template of the workflows")
+    problems = check_upload(name, content)
+    if problems:
+        return UploadResult(name, tuple(problems))
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    with desk.session() as session:
+        latest = session.scalar(select(func.max(TemplateVersion.version)).where(TemplateVersion.name == name)) or 0
+        if latest == 0 and path.is_file():
+            original = path.read_bytes()
+            session.add(TemplateVersion(name=name, version=1, sha256=_sha256(original), content=original,
+                                        uploaded_by=None, uploaded_at=now))
+            latest = 1
+        session.add(TemplateVersion(name=name, version=latest + 1, sha256=_sha256(content), content=content,
+                                    uploaded_by=by, uploaded_at=now))
+        session.flush()  # a concurrent upload of the same version fails here, before the file is touched
+        _replace(path, content)
+        return UploadResult(name, (), latest + 1)
+
+
+def _replace(path: Path, content: bytes) -> None:
+    """Write the file whole or not at all (temporary name, fsync, rename)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+__all__ = ["MAX_TEMPLATE_BYTES", "TemplateError", "TemplateVersionInfo", "UploadResult", "check_upload",
+           "template_files", "upload", "version_content", "versions"]

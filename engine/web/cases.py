@@ -1,0 +1,203 @@
+"""The case list, a case's page, its actions and its letters.
+
+Cases are named by id in URLs (a reference may hold any character an invoice number holds); the
+search box takes a reference or an invoice number, as the command line does. Every action is one
+use case of engine.cases.actions with the signed-in user as ``by``, then a redirect (POST/redirect/GET).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from engine.cases import actions
+from engine.cases.documents import DocumentError, NoSuchDocument, letter_file, letters_of
+from engine.cases.listing import PAGE_SIZE, CaseFilter, ListingError, page_of_cases
+from engine.cases.lookup import case_by_id, details_of, find_case, ref_of, require_case
+from engine.core.money import MoneyError, format_amount, parse_amount, parse_date
+from engine.errors import CaseError, RelanceError
+from engine.reports.timeline import KIND_LABELS, render_timeline, timeline_entries
+from engine.web.render import flash, page
+from engine.web.security import checked_form, current_user, require
+
+# What each action needs: the role, its French name, and whether a reason must be given.
+ACTIONS = {
+    "pay": ("collector", "Paiement", False),
+    "promise": ("collector", "Promesse de paiement", False),
+    "dispute": ("collector", "Contestation", True),
+    "resolve": ("collector", "Fin de contestation", True),
+    "hold": ("collector", "Suspension", True),
+    "resume": ("collector", "Reprise", False),
+    "note": ("collector", "Note", True),
+    "jump": ("legal", "Changement manuel d'étape", True),
+}
+MAX_TEXT = 2000
+MAX_PAGE = 200  # rows per page at most (?par=N)
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def state_labels(desk: Any) -> dict[str, str]:
+    """State name → its French label, over the workspace's workflows."""
+    labels: dict[str, str] = {}
+    for workflow in desk.workflows.values():
+        for name, spec in workflow.states.items():
+            labels.setdefault(name, spec.label or name)
+    return labels
+
+
+def case_list(request: Request) -> Response:
+    desk, today = request.app.state.desk, request.app.state.today()
+    params = request.query_params
+    try:
+        wanted = CaseFilter(
+            closed=params.get("clos") == "1",
+            state=params.get("etat") or None,
+            debtor=(params.get("debiteur") or "").strip() or None,
+            min_balance=parse_amount(params["montant_min"]) if params.get("montant_min") else None,
+            min_days_overdue=_whole(params.get("retard_min")),
+            sort=params.get("tri") or "id",
+            descending=params.get("ordre") == "desc",
+        )
+        with desk.session() as session:
+            found = page_of_cases(session, wanted, today, after=params.get("apres") or None,
+                                  before=params.get("avant") or None,
+                                  size=min(_whole(params.get("par")) or PAGE_SIZE, MAX_PAGE))
+    except (ListingError, MoneyError) as exc:
+        raise HTTPException(400, str(exc)) from None
+    kept = {key: value for key, value in params.items() if key not in ("apres", "avant") and value}
+    return page(request, "cases.html", cases=found, wanted=wanted, params=kept, labels=state_labels(desk),
+                today=today)
+
+
+def find(request: Request) -> Response:
+    """A case by its reference or one of its invoice numbers, as the command line finds it."""
+    text = (request.query_params.get("ref") or "").strip()
+    with request.app.state.desk.session() as session:
+        case = find_case(session, text) if text else None
+        case_id = case.id if case is not None else None
+    if case_id is None:
+        flash(request, f"Aucun dossier « {text} » (référence du dossier ou numéro de facture).", "error")
+        return RedirectResponse("/cases", status_code=303)
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+def case_page(request: Request) -> Response:
+    desk, today = request.app.state.desk, request.app.state.today()
+    with desk.session() as session:
+        try:
+            row = case_by_id(session, request.path_params["case_id"])
+        except RelanceError as exc:
+            raise HTTPException(404, str(exc)) from None
+        details = details_of(session, row)
+        events, status = timeline_entries(session, row)
+        letters = letters_of(session, row.id)
+        debtor = row.debtor
+    workflow = next((w for w in desk.workflows.values() if w.name == row.workflow_name), None)
+    states = list(workflow.states) if workflow is not None else []
+    return page(request, "case.html", case=details, case_id=row.id, debtor=debtor, events=events, status=status,
+                letters=letters, labels=state_labels(desk), kinds=KIND_LABELS, states=states, today=today,
+                actions=ACTIONS)
+
+
+async def case_action(request: Request) -> Response:
+    case_id, name = request.path_params["case_id"], request.path_params["action"]
+    form = await checked_form(request)
+    if name not in ACTIONS:
+        raise HTTPException(404, f"Action inconnue : {name}")
+    role, label, _ = ACTIONS[name]
+    user = require(request, role)
+    desk = request.app.state.desk
+    try:
+        text = await run_in_threadpool(_perform, desk, case_id, name, form, user.name, request.app.state.today())
+        flash(request, text)
+    except RelanceError as exc:
+        flash(request, f"{label} non enregistré(e) : {exc}", "error")
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+def _perform(desk: Any, case_id: int, name: str, form: FormData, by: str, today: date) -> str:
+    """Run the action named ``name`` with the form's fields; the French sentence of what happened."""
+    _, label, needs_reason = ACTIONS[name]
+    with desk.session() as session:
+        ref = ref_of(session, case_id)
+    on = parse_date(_field(form, "on")) if _field(form, "on") else today
+    reason = _field(form, "reason") or None
+    if needs_reason and not reason:
+        raise CaseError("un motif est nécessaire")
+    if name == "pay":
+        done = actions.pay(desk, ref, _field(form, "amount"), on, by=by, reference=_field(form, "reference") or None)
+        amount = format_amount(done.amount or Decimal(0), done.currency)
+        return f"Paiement de {amount} enregistré le {on:%d/%m/%Y} ; état : {_moved(desk, done)}"
+    options: dict[str, Any] = {}
+    if name == "promise":
+        if not _field(form, "until"):
+            raise CaseError("une promesse a une date (jusqu'au)")
+        options["until"] = parse_date(_field(form, "until"))
+    if name == "jump":
+        options["dest"] = _field(form, "dest")
+    done = actions.ACTIONS[name](desk, ref, on=on, by=by, reason=reason, **options)
+    return f"{label} enregistré(e) ; état : {_moved(desk, done)}"
+
+
+def _moved(desk: Any, done: actions.Outcome) -> str:
+    label = state_labels(desk).get(done.state, done.state)
+    return label + (f" (après {len(done.steps)} étape(s))" if done.steps else "")
+
+
+def _field(form: FormData, key: str) -> str:
+    value = form.get(key)
+    text = value.strip() if isinstance(value, str) else ""
+    if len(text) > MAX_TEXT:
+        raise CaseError(f"{key}: {MAX_TEXT} caractères au plus")
+    return text
+
+
+def download_letter(request: Request) -> Response:
+    current_user(request)
+    desk = request.app.state.desk
+    with desk.session() as session:
+        try:
+            ref = ref_of(session, request.path_params["case_id"])
+            path, name = letter_file(session, ref, request.path_params["document_id"], desk.workspace.output_dir)
+        except DocumentError as exc:
+            raise HTTPException(404 if isinstance(exc, NoSuchDocument) else 409, str(exc)) from None
+        except RelanceError as exc:
+            raise HTTPException(404, str(exc)) from None
+    return FileResponse(path, media_type=DOCX, filename=name)
+
+
+def printable_timeline(request: Request) -> Response:
+    """The printable timeline of the command line (`relance timeline --format html`), as it is."""
+    with request.app.state.desk.session() as session:
+        try:
+            case = require_case(session, ref_of(session, request.path_params["case_id"]))
+        except RelanceError as exc:
+            raise HTTPException(404, str(exc)) from None
+        text = render_timeline(session, case, "html")
+    return HTMLResponse(text, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+
+def _whole(text: str | None) -> int | None:
+    if not text:
+        return None
+    if not text.strip().isdigit():
+        raise ListingError(f"{text!r} : un nombre de jours entier")
+    return int(text)
+
+
+ROUTES = [
+    Route("/cases", case_list),
+    Route("/find", find),
+    Route("/cases/{case_id:int}", case_page),
+    Route("/cases/{case_id:int}/actions/{action}", case_action, methods=["POST"]),
+    Route("/cases/{case_id:int}/letters/{document_id:int}", download_letter),
+    Route("/cases/{case_id:int}/timeline", printable_timeline),
+]

@@ -1,0 +1,168 @@
+"""The web app's pages do their work, over HTTP against a real workspace: the case list filters and pages,
+a case's page shows the ledger's balances and the timeline, actions land in the timeline with who did
+them, a letter template upload is checked like `relance letters check` and kept as a version.
+The list and the case page run on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from engine.app import App
+from engine.store.models import Case, Debtor, Event, TemplateVersion
+from tests.e2e.web_client import client, edited, open_app, sign_in
+from tests.support import HOSTILE_NAME, PACK, web_workspace
+
+CASE_LINK = re.compile(r'<a href="/cases/(\d+)">([^<]+)</a>')
+
+
+@pytest.fixture
+def desk(tmp_path: Path, database_url: str) -> Iterator[App]:
+    root = web_workspace(tmp_path / "ws", database_url=database_url, cases=7)
+    app = open_app(root, database_url)
+    yield app
+    app.store.dispose()
+
+
+def listed(http, url: str) -> list[str]:
+    answer = http.get(url)
+    assert answer.status_code == 200, answer.text
+    return [ref for _id, ref in CASE_LINK.findall(answer.text)]
+
+
+def test_the_case_list_filters_sorts_and_pages_by_keyset(desk: App) -> None:
+    http = client(desk)
+    sign_in(http, "viewer")
+    url = "/cases?par=3"
+    pages = [listed(http, url)]
+    while (marker := re.search(r'href="/cases(\?[^"]*)" id="next"', http.get(url).text)) is not None:
+        url = "/cases" + marker.group(1).replace("&amp;", "&")
+        pages.append(listed(http, url))
+    seen = [ref for refs in pages for ref in refs]
+    assert [len(refs) for refs in pages] == [3, 3, 1]
+    assert len(set(seen)) == 7  # every case once, none twice
+    back = re.search(r'href="/cases(\?[^"]*)" id="previous"', http.get(url).text)
+    assert back is not None
+    assert listed(http, "/cases" + back.group(1).replace("&amp;", "&")) == pages[1]
+    by_balance = listed(http, "/cases?tri=balance&ordre=desc&par=3")
+    assert by_balance == sorted(seen, key=lambda ref: -_balance_of(desk, ref))[:3]
+    assert listed(http, "/cases?tri=balance&ordre=asc&par=3") == sorted(seen, key=lambda ref: _balance_of(desk, ref))[:3]
+    with desk.session() as session:
+        third = session.scalar(select(Case.ref).join(Debtor, Debtor.id == Case.debtor_id).where(Debtor.ref == "D000003"))
+    assert listed(http, "/cases?debiteur=D000003") == [third]
+    assert len(listed(http, "/cases?debiteur=client")) == 6  # "Client 1 SARL"...: a name prefix, any case
+    assert len(listed(http, "/cases?debiteur=" + HOSTILE_NAME[:8])) == 1
+    assert len(listed(http, "/cases?etat=reminder1")) == 7 and listed(http, "/cases?etat=formal_notice") == []
+    assert listed(http, "/cases?montant_min=100000") == []
+    assert len(listed(http, "/cases?montant_min=103")) == 4  # amounts 100, 101... 106 euros
+    assert listed(http, "/cases?retard_min=365") == [] and len(listed(http, "/cases?retard_min=10")) == 7
+    assert listed(http, "/cases?clos=1") == []
+    assert http.get("/cases?apres=not-a-marker&tri=balance").status_code == 400
+
+
+def _balance_of(desk: App, ref: str) -> float:
+    with desk.session() as session:
+        return float(session.scalar(select(Case.balance_seen).where(Case.ref == ref)) or 0)
+
+
+def test_the_case_page_shows_balances_timeline_chain_and_letters(desk: App) -> None:
+    with desk.session() as session:
+        case_id, ref = session.execute(select(Case.id, Case.ref).order_by(Case.id).limit(1)).one()
+    http = client(desk)
+    sign_in(http, "viewer")
+    text = http.get(f"/cases/{case_id}").text
+    assert ref in text and "Première relance" in text
+    assert "Chaîne d'empreintes SHA-256 vérifiée : intacte" in text
+    assert re.search(rf'href="/cases/{case_id}/letters/\d+"', text)
+    assert "100,00\u00a0€" in text  # the invoice of D000000: 100 + 0 % 900 euros, formatted in French
+    printable = http.get(f"/cases/{case_id}/timeline").text
+    assert "Chronologie du dossier" in printable and ref in printable
+
+
+def test_actions_land_in_the_timeline_with_who_and_move_the_case(desk: App) -> None:
+    with desk.session() as session:
+        case_id = session.scalar(select(Case.id).order_by(Case.id.desc()).limit(1))
+    http = client(desk)
+    token = sign_in(http, "legal")
+    for action, data in (("dispute", {"reason": "facture contestée"}), ("resolve", {"reason": "accord trouvé"}),
+                         ("promise", {"until": "2025-02-15"}), ("note", {"reason": "appelé"}),
+                         ("jump", {"dest": "formal_notice", "reason": "dossier sensible"})):
+        answer = http.post(f"/cases/{case_id}/actions/{action}", data={"csrf": token, "on": "2025-01-21", **data})
+        assert answer.status_code == 303
+        assert "non enregistré" not in http.get(f"/cases/{case_id}").text, action
+    with desk.session() as session:
+        state = session.scalar(select(Case.state).where(Case.id == case_id))
+        kinds = session.execute(select(Event.kind, Event.actor).where(Event.case_id == case_id, Event.actor == "legal")
+                                .order_by(Event.seq)).all()
+    assert state == "formal_notice"
+    assert [kind for kind, _ in kinds][:5] == ["dispute", "state_change", "resolve", "state_change", "promise"]
+    bad = http.post(f"/cases/{case_id}/actions/pay", data={"csrf": token, "amount": "douze euros"})
+    assert bad.status_code == 303
+    assert "Paiement non enregistré" in http.get(f"/cases/{case_id}").text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_template_upload_is_checked_refused_with_its_problems_or_kept_as_a_version(desk: App) -> None:
+    target = desk.workspace.letters_dir / "relance_1.docx"
+    original = target.read_bytes()
+    http = client(desk)
+    token = sign_in(http, "legal")
+    broken = edited(PACK / "relance_1.docx", "{{ case_ref }}", "{{ case_ref }")
+    refused = http.post("/letters/relance_1.docx/upload", data={"csrf": token},
+                        files={"file": ("relance_1.docx", broken, "application/octet-stream")})
+    assert refused.status_code == 422
+    assert "relance_1.docx refusé" in refused.text and "{{ case_ref }" in refused.text
+    assert re.search(r"<td>\d+</td>", refused.text)  # the paragraph
+    assert target.read_bytes() == original
+    good = edited(PACK / "relance_1.docx", "{{ case_ref }}", "{{ case_ref }} ")
+    kept = http.post("/letters/relance_1.docx/upload", data={"csrf": token},
+                     files={"file": ("mine.docx", good, "application/octet-stream")})
+    assert kept.status_code == 303
+    assert target.read_bytes() == good
+    with desk.session() as session:
+        versions = session.execute(select(TemplateVersion.version, TemplateVersion.uploaded_by, TemplateVersion.content)
+                                   .where(TemplateVersion.name == "relance_1.docx")
+                                   .order_by(TemplateVersion.version)).all()
+    assert [(v, by) for v, by, _ in versions] == [(1, None), (2, "legal")]
+    assert versions[0][2] == original and versions[1][2] == good
+    page = http.get("/letters").text
+    assert "legal" in page and 'href="/letters/relance_1.docx/v1"' in page
+    assert http.get("/letters/relance_1.docx/v1").content == original
+    assert http.get("/letters/relance_1.docx").content == good
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_report_and_the_workflows_pages_show_the_reports_figures_and_diagrams(desk: App) -> None:
+    from engine.reports.aging import aging
+    from engine.reports.html import report_body
+    from engine.reports.funnel import funnel
+    from tests.support import WEB_AS_OF
+
+    http = client(desk)
+    sign_in(http, "viewer")
+    report = http.get("/report").text
+    flows = list({w.name: w for w in desk.workflows.values()}.values())
+    with desk.session() as session:
+        expected = report_body(aging(session, WEB_AS_OF), funnel(session, WEB_AS_OF, flows),
+                               title=desk.workspace.creditor.name, as_of=WEB_AS_OF)
+    assert expected in report  # the very page `relance report --html` draws, figures and all
+    workflows = http.get("/workflows").text
+    assert workflows.count("<svg") >= 2 and "Première relance" in workflows and "stateDiagram" in workflows
+    assert re.search(r"<td class=\"num\">7</td>", workflows)  # 7 open cases on fr-b2b-standard v1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_admin_adds_and_disables_users(desk: App) -> None:
+    http = client(desk)
+    token = sign_in(http, "admin")
+    assert http.post("/users", data={"csrf": token, "action": "add", "name": "nina", "role": "collector",
+                                     "password": "nina-pass-1"}).status_code == 303
+    assert "nina" in http.get("/users").text
+    other = client(desk)
+    sign_in(other, "nina", "nina-pass-1")
+    http.post("/users", data={"csrf": token, "action": "disable", "name": "nina"})
+    assert other.get("/cases").status_code == 303
