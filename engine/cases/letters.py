@@ -31,7 +31,6 @@ from engine.core.case import Action, Step
 from engine.core.claim import InvoiceDebt, RateTable, claim, load_rates
 from engine.core.jurisdiction import court_for
 from engine.core.money import format_date
-from engine.core.workflow import Workflow
 from engine.core.limits import Limits
 from engine.core.workflow import Workflow, template_path
 from engine.errors import RelanceError
