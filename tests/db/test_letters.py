@@ -21,7 +21,7 @@ from engine.cases.run import run
 from engine.core.case import Action, Step
 from engine.core.workflow import Workflow, load_workflow
 from engine.imports.importer import import_csv
-from engine.letters import Creditor, PastStep, render_letter
+from engine.letters import Creditor, render_letter
 from engine.store.database import connect
 from engine.store.models import Document, Event
 from engine.store.timeline import verify
@@ -96,9 +96,9 @@ def test_letters_land_at_debtor_case_step_state_and_their_hash_is_the_files(stor
 def test_a_state_with_two_letter_channels_writes_one_file(store, tmp_path: Path, monkeypatch) -> None:
     rendered: list[Path] = []
 
-    def counting(template: Path, letter: object, out_path: Path) -> str:
+    def counting(template: Path, letter: object, out_path: Path, **options: object) -> str:
         rendered.append(out_path)
-        return render_letter(template, letter, out_path)  # type: ignore[arg-type]
+        return render_letter(template, letter, out_path, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr("engine.cases.letters.render_letter", counting)
     path = tmp_path / "two.yaml"
@@ -169,8 +169,9 @@ def test_the_letter_recalls_earlier_contacts_but_not_itself(store, workflow, tmp
         case = find_case(s, "ACME-F-001")
         step = Step("escalate", "reminder1", "reminder2", date(2025, 2, 16), {})
         letter = writer(workflow, out).letter_data(s, case, step, Action("letter", "reminder2", "relance_2.docx", 8), workflow)
-    assert letter.history == [PastStep(date(2025, 2, 6), "Première relance", "email"),
-                              PastStep(date(2025, 2, 6), "Première relance", "phone")]
+    # reminder1 was planned by e-mail and phone; neither was recorded as done, so the letter recalls nothing
+    # (a letter only states what the timeline recorded).
+    assert letter.history == []
     assert (letter.letter_ref, letter.state_label, letter.as_of) == ("ACME-F-001/02", "Deuxième relance", date(2025, 2, 16))
     # F-002 is not due until 19 February: only F-001 is late. 1200 × 13.15 % × 15 / 365 = 6.4849 → 6.48.
     assert (letter.indemnity, letter.penalties) == (Decimal("40.00"), Decimal("6.48"))

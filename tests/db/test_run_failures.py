@@ -171,7 +171,7 @@ def test_a_missing_statutory_rate_fails_only_that_case(store, tmp_path: Path) ->
     shipped = load_rates()
     rates_file = tmp_path / "rates.csv"
     lines = (shipped.path or Path()).read_text(encoding="utf-8").splitlines()
-    rates_file.write_text("\n".join(line for line in lines if not line.startswith(("2022", "2023", "2024"))) + "\n",
+    rates_file.write_text("\n".join(line for line in lines if not line.startswith(("2021", "2022", "2023", "2024"))) + "\n",
                           encoding="utf-8")
     older = tmp_path / "invoices.csv"
     older.write_text("invoice_number;debtor_ref;issue_date;due_date;amount;currency\n"

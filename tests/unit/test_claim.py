@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
