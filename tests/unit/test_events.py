@@ -38,6 +38,18 @@ SAMPLES = [
     events.Resume(None),
     Jump("décision du directeur", from_="reminder1", to="formal_notice"),
     events.Note("rappelé"),
+    # Channels (issue 11): what was really sent, called, approved.
+    events.EmailSent("1:reminder1", "<relance.C1.1-reminder1.ab12@example.fr>", "compta@client.fr",
+                     "Rappel : facture F-1", "250 2.0.0 Ok: queued as 4F2A", ("01-reminder1.pdf",), 1),
+    events.EmailRetried("1:reminder1", "<m@x>", 2, "DATA: 451 try later", "2026-03-01T10:05"),
+    events.EmailFailed("1:reminder1", "<m@x>", "RCPT TO <a@b.fr>: 550 no such user", "a@b.fr", 1),
+    events.CallRecorded("promise", "paiera vendredi", "04 65 71 76 72", date(2026, 3, 6)),
+    events.ApprovalRequested("formal_notice", "reminder3", False),
+    events.Approved("formal_notice", "dossier revu"),
+    events.Rejected("litigation", "négociation en cours"),
+    events.DebtorHeld("procédure collective"),
+    events.DebtorResumed(None),
+    events.NoticeReceived("C1/04", "1A00123456789", date(2026, 3, 2), date(2026, 3, 3), ("F-1",)),
 ]
 
 
