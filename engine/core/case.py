@@ -34,6 +34,10 @@ class CaseState:
     steps_taken: list[str] = field(default_factory=list)
     # Opaque to the core: the shell's key for the case (database id, invoice number...).
     key: Any = None
+    # The state a due step would enter but that waits for a person's approval (StateSpec.approval).
+    awaiting_approval: str | None = None
+    # The debtor is not to be chased (`do_not_chase`): no timed step fires for any of its cases.
+    debtor_hold: bool = False
 
     @property
     def balance(self) -> Decimal:

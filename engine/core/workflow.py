@@ -36,12 +36,14 @@ from engine.errors import RelanceError
 
 TOP_KEYS = ("name", "version", "description", "locale", "currency", "calendar", "calendar_subdivision",
             "grouping", "letters", "initial", "states", "transitions")
-STATE_KEYS = ("letter", "channel", "pay_within", "final", "pause", "label", "kind", "description")
+STATE_KEYS = ("letter", "channel", "pay_within", "final", "pause", "label", "kind", "description", "approval", "attach")
 TRANSITION_KEYS = ("trigger", "source", "dest", "after", "since", "when", "unless", "description")
 CHANNELS = ("letter", "email", "registered_letter", "phone", "none")
 KINDS = ("reminder", "formal_notice", "litigation")
 GROUPINGS = ("debtor", "invoice")
 SINCE = ("state_entered", "due_date")
+APPROVALS = ("required", "none")
+ATTACHMENTS = ("pdf", "docx")  # the formats an e-mail carries its letter in
 # Triggers fired by external events (Escalator.pay, dispute...). Every other trigger is timed: the run fires it.
 EVENT_TRIGGERS = ("payment", "dispute", "resolve", "promise", "promise_lapsed", "hold", "resume")
 
@@ -85,6 +87,8 @@ class StateSpec:
     label: str | None = None  # French label for letters and the timeline
     kind: str | None = None  # reminder | formal_notice | litigation: which letter checks apply
     line: int | None = None
+    approval: bool = False  # `approval: required`: a due step into this state waits for `relance approve`
+    attach: tuple[str, ...] = ("pdf",)  # the formats an e-mail of this state attaches its letter in
 
 
 @dataclass(frozen=True)
@@ -249,8 +253,9 @@ class _Reader:
                 self.error(body, "pause", f"{where}.pause", "a state cannot be both final and paused")
             kind = self.choice(body, "kind", f"{where}.kind", KINDS, None)
             label = self.optional(body, "label", str, None, where)
+            approval = self.choice(body, "approval", f"{where}.approval", APPROVALS, "none") == "required"
             states[name] = StateSpec(name, letter, channels, pay_within, final, pause, label, kind,
-                                     line_of(raw, name))
+                                     line_of(raw, name), approval, self.attach(body, where))
         return states
 
     def transitions(self, root: LocatedDict, states: dict[str, StateSpec]) -> list[TransitionSpec]:
@@ -355,6 +360,15 @@ class _Reader:
                        f"channel must be one of {', '.join(CHANNELS)} or a list of them, not {value!r}")
             return ()
         return tuple(c for c in items if c != "none")
+
+    def attach(self, body: LocatedDict, where: str) -> tuple[str, ...]:
+        value = body.get("attach", ["pdf"])
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(a, str) and a in ATTACHMENTS for a in items):
+            self.error(body, "attach", f"{where}.attach",
+                       f"attach must be one of {', '.join(ATTACHMENTS)} or a list of them, not {value!r}")
+            return ("pdf",)
+        return tuple(dict.fromkeys(items))
 
     def pay_within(self, body: LocatedDict, where: str) -> int | None:
         if "pay_within" not in body:
