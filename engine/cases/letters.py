@@ -8,7 +8,6 @@ writes the file atomically at a deterministic place, and returns the Document ro
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -28,13 +27,16 @@ from engine.letters import (
     Party,
     PastStep,
     render_letter,
-    to_pdf,
 )
+from engine.letters.pdf import Conversion, PdfError, convert_batch
 from engine.store import ledger
 from engine.store.events import StateChange, read_event
 from engine.store.models import Case, Debtor, Document, Event
 
 ZERO = Decimal("0")
+# Folders of the output that hold what the channels make (engine.cases.outbox, engine.cases.printing).
+MAIL_FOLDER, PRINT_FOLDER = "_mail", "_print"
+OWN_FOLDERS = frozenset({MAIL_FOLDER, PRINT_FOLDER})
 
 
 class LetterWriter:
@@ -61,6 +63,24 @@ class LetterWriter:
         self.pdf = pdf
         self._rendered: dict[tuple[int, int, str], tuple[str, str]] = {}
         self.pdf_failures: list[str] = []
+        self.pending_pdf: list[Path] = []  # letters written since the last convert_pending, relative paths
+
+    def convert_pending(self) -> Conversion:
+        """The PDFs of the letters written so far (`pdf=True`), in one LibreOffice batch, after their commits.
+
+        A letter whose step rolled back (a lost race) may be converted too: its PDF sits beside a DOCX no
+        document refers to, and `relance verify --repair` removes both. The DOCX is the letter; a PDF
+        LibreOffice fails to make is reported in ``pdf_failures`` and never undoes a step.
+        """
+        pending = [self.output_dir / path for path in dict.fromkeys(self.pending_pdf)]
+        self.pending_pdf = []
+        try:
+            done = convert_batch(path for path in pending if path.is_file())
+        except PdfError as exc:
+            self.pdf_failures += [f"{path.relative_to(self.output_dir)}: {exc}" for path in pending]
+            return Conversion()
+        self.pdf_failures += [f"{path.relative_to(self.output_dir)}: {why}" for path, why in done.failed.items()]
+        return done
 
     def __call__(self, session: Session, case: Case, step: Step, action: Action) -> Document | None:
         if action.template is None:
@@ -72,11 +92,9 @@ class LetterWriter:
             letter = self.letter_data(session, case, step, action, workflow)
             sha256 = render_letter(workflow.letters_dir / action.template, letter, self.output_dir / relative)
             if self.pdf:
-                # The DOCX is the letter; a PDF that LibreOffice fails to make must not undo the step.
-                try:
-                    to_pdf(self.output_dir / relative)
-                except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-                    self.pdf_failures.append(f"{relative}: {exc}")
+                # Converted after the commit, all at once (convert_pending): the case's transaction never
+                # waits on LibreOffice, and one soffice process serves the whole run.
+                self.pending_pdf.append(relative)
             self._rendered[key] = (str(relative), sha256)
         path, sha256 = self._rendered[key]
         return Document(path=path, sha256=sha256, template=action.template,
@@ -194,6 +212,8 @@ def orphan_files(session: Session, output_dir: Path) -> list[Path]:
         if not path.is_file():
             continue
         relative = path.relative_to(output_dir)
+        if relative.parts[0] in OWN_FOLDERS:
+            continue  # e-mails and print bundles: not letters (a debtor's folder never starts with "_")
         if path.name.endswith(".tmp"):
             orphans.append(path)
         elif path.suffix == ".docx" and str(relative) not in recorded:
