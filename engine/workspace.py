@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.channels.smtp import BACKENDS, SmtpSettings
 from engine.errors import RelanceError
 from engine.letters.context import Creditor
 
@@ -58,6 +59,7 @@ class Workspace:
     letters_dir: Path | None = None
     rates_path: Path | None = None
     actor: str = field(default_factory=lambda: os.environ.get("USER") or "relance")
+    smtp: SmtpSettings | None = None  # [smtp]: how e-mails leave; None: they wait in the outbox
 
     def workflow_for(self, debtor_kind: str) -> Path:
         try:
@@ -108,6 +110,7 @@ def load_workspace(root: Path, database_url: str | None = None) -> Workspace:
         output_dir=(root / paths.get("output", "output")).resolve(),
         letters_dir=(root / paths["letters"]).resolve() if paths.get("letters") else None,
         rates_path=(root / rates).resolve() if rates else None,
+        smtp=_smtp(config, config_path, root, (root / paths.get("output", "output")).resolve()),
     )
 
 
@@ -151,6 +154,17 @@ output = "output"
 # Your own copy of the ECB and legal rates, when you need a newer half-year than the shipped file:
 # rates = "rates.csv"
 
+# How e-mails leave (states with `channel: email`). Without [smtp] they wait in `relance outbox`.
+# [smtp]
+# host = "smtp.example.fr"
+# port = 587
+# starttls = true
+# username = "relances@example.fr"
+# password_env = "RELANCE_SMTP_PASSWORD"   # the password is read from this environment variable
+# from = "Service recouvrement <relances@example.fr>"
+# reply_to = "comptabilite@example.fr"
+# backend = "file"                        # instead of SMTP: .eml files in output/_mail (demo, tests)
+
 {creditor}
 """
 
@@ -183,6 +197,45 @@ def _creditor(section: dict[str, Any], path: Path) -> CreditorIdentity:
         signatory_title=_optional(section, "signatory_title") or "",
         place=_optional(section, "place") or section["city"],
     )
+
+
+def _smtp(config: dict[str, Any], path: Path, root: Path, output: Path) -> SmtpSettings | None:
+    """`[smtp]`: every key checked here, so a typo is one located line, not a failed send at night."""
+    if "smtp" not in config:
+        return None
+    section = _section(config, "smtp", path)
+    known = {"backend", "host", "port", "username", "password_env", "starttls", "from", "reply_to", "timeout",
+             "directory", "max_attempts", "retry_after"}
+    for key in section:
+        if key not in known:
+            raise WorkspaceError(f"{path}: [smtp] unknown key {key!r} (known: {', '.join(sorted(known))})")
+    backend = section.get("backend", "smtp")
+    if backend not in BACKENDS:
+        raise WorkspaceError(f"{path}: [smtp] backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    sender = section.get("from")
+    if not isinstance(sender, str) or "@" not in sender:
+        raise WorkspaceError(f"{path}: [smtp] from must be the sender's address, e.g. from = \"relances@example.fr\"")
+    for key, kind in (("port", int), ("max_attempts", int), ("starttls", bool), ("timeout", (int, float)),
+                      ("retry_after", (int, float))):
+        value = section.get(key)
+        if value is not None and (not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))):
+            raise WorkspaceError(f"{path}: [smtp] {key} must be {_WORDS[key]}, not {value!r}")
+    for key in ("host", "username", "password_env", "reply_to", "directory"):
+        if key in section and not isinstance(section[key], str):
+            raise WorkspaceError(f"{path}: [smtp] {key} must be a string, not {section[key]!r}")
+    directory = section.get("directory")
+    return SmtpSettings(
+        sender=sender, backend=backend, host=section.get("host", "localhost"), port=section.get("port", 25),
+        username=section.get("username"), password_env=section.get("password_env"),
+        starttls=section.get("starttls", False), reply_to=section.get("reply_to"),
+        timeout=float(section.get("timeout", 30)),
+        directory=(root / directory).resolve() if directory else output / "_mail",
+        max_attempts=section.get("max_attempts", 8), retry_after=float(section.get("retry_after", 300)),
+    )
+
+
+_WORDS = {"port": "an integer", "max_attempts": "an integer", "starttls": "true or false",
+          "timeout": "a number of seconds", "retry_after": "a number of seconds"}
 
 
 def _optional(section: dict[str, Any], key: str) -> str | None:

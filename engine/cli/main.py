@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from engine.cli import cases, run, setup, worker
+from engine.cli import cases, channels, run, setup, worker
 from engine.cli.options import Settings
 from engine.errors import RelanceError
 
@@ -59,7 +59,7 @@ def cli(ctx: click.Context, db: str | None, workspace_dir: Path | None) -> None:
     ctx.obj = Settings(db=db, workspace_dir=workspace_dir.resolve() if workspace_dir else None)
 
 
-for _module in (setup, run, cases, worker):
+for _module in (setup, run, cases, channels, worker):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -16,7 +16,8 @@ from typing import IO
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "debtors": (
         ("debtor_ref", "kind", "name"),
-        ("siren", "address_line1", "address_line2", "postal_code", "city", "country", "email", "phone"),
+        ("siren", "address_line1", "address_line2", "postal_code", "city", "country", "email", "phone",
+         "do_not_chase"),
     ),
     "invoices": (("invoice_number", "debtor_ref", "issue_date", "due_date", "amount"), ("currency",)),
     "payments": (("debtor_ref", "payment_date", "amount"), ("invoice_number", "reference")),
