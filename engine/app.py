@@ -110,7 +110,7 @@ class App:
                                rates=self.rates, pdf=pdf)
         smtp = self.workspace.smtp
         domain = domain_of(smtp.sender if smtp else None) or domain_of(self.workspace.creditor.email)
-        return ChannelWriter(letters, mail_domain=domain)
+        return ChannelWriter(letters, mail_domain=domain, attach=smtp.attach if smtp else None)
 
     def deliver(self, on: date, *, retry: bool = False) -> Delivery:
         """Send the outbox's due e-mails (``retry``: every unsent one, now), after the steps committed."""

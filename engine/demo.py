@@ -22,8 +22,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.app import App
-from engine.cases.steps import act
 from engine.core.money import parse_date
+from engine.demo_desk import DEMO_DOCX, DEMO_SMTP, DeskWork, work_the_desk
+from engine.imports.case_events import EventRow, NoOpenCase, apply_event, read_events
 from engine.reports.aging import aging
 from engine.reports.funnel import funnel
 from engine.reports.html import render_report_html
@@ -51,6 +52,7 @@ class DemoResult:
     recovered: Decimal = Decimal("0")
     outstanding: Decimal = Decimal("0")
     actions: list[str] = field(default_factory=list)
+    channels: DeskWork = field(default_factory=DeskWork)
     letters_dir: Path | None = None
     timeline_html: Path | None = None
     report_html: Path | None = None
@@ -69,12 +71,16 @@ def run_demo(root: Path, *, until: date | None = None, pdf: bool = False,
     database = config.parent / "relance.sqlite"
     for leftover in (database, database.with_name("relance.sqlite-wal"), database.with_name("relance.sqlite-shm")):
         leftover.unlink(missing_ok=True)
+    with config.open("a", encoding="utf-8") as toml:
+        toml.write(DEMO_SMTP + ("" if pdf else DEMO_DOCX))
     app = App(load_workspace(config.parent))
     app.store.upgrade()
     app.import_files([EXAMPLES / "debtors.csv", EXAMPLES / "invoices.csv"])
 
     payments = _rows_by_day(EXAMPLES / "payments.csv", "payment_date")
-    events = _rows_by_day(EXAMPLES / "events.csv", "event_date")
+    events: dict[date, list[EventRow]] = defaultdict(list)
+    for row in read_events(EXAMPLES / "events.csv"):  # the reader `relance import events.csv` uses
+        events[row.on].append(row)
     first_day = _first_due_date(app)
     last_planned = max([*payments, *events, first_day])
     stop_at = until or (last_planned + SAFETY_MARGIN)
@@ -90,6 +96,7 @@ def run_demo(root: Path, *, until: date | None = None, pdf: bool = False,
         for row in events.get(day, ()):
             result.actions.append(_apply_event(app, row, day))
         app.run(day, pdf=pdf)
+        work_the_desk(app, day, result.channels)
         result.days += 1
         result.last_day = day
         if on_day is not None:
@@ -130,20 +137,14 @@ def _import_payments(app: App, rows: list[dict[str, str]]) -> None:
         app.import_files([path], kind="payments")
 
 
-def _apply_event(app: App, row: dict[str, str], day: date) -> str:
-    """A dispute, promise, hold... recorded on the debtor's open case, as `relance case ...` would."""
-    action, debtor_ref = row["action"], row["debtor_ref"]
-    until = parse_date(row["until"]) if row.get("until") else None
-    with app.session() as session:
-        case = session.scalar(
-            select(Case).join(Debtor, Debtor.id == Case.debtor_id)
-            .where(Debtor.ref == debtor_ref, Case.closed.is_(False)).order_by(Case.id.desc()).limit(1)
-        )
-        if case is None:
-            return f"{day}: {action} for {debtor_ref} skipped (no open case)"
-        act(session, case, app.escalator_for(case), action, day, by="demo", reason=row.get("reason") or None,
-            until=until, perform=app.letter_writer())
-        return f"{day}: {action} on {case.ref} ({debtor_ref}) → {case.state}"
+def _apply_event(app: App, row: EventRow, day: date) -> str:
+    """A dispute, promise, hold... recorded on the debtor's open case, as `relance import events.csv` does."""
+    try:
+        with app.session() as session:
+            done = apply_event(session, app, row, by="demo")
+    except NoOpenCase:
+        return f"{day}: {row.action} for {row.debtor_ref} skipped (no open case)"
+    return done or f"{day}: {row.action} for {row.debtor_ref} already recorded"
 
 
 def _reached_levels(app: App) -> set[tuple[str, str]]:

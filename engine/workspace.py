@@ -205,7 +205,7 @@ def _smtp(config: dict[str, Any], path: Path, root: Path, output: Path) -> SmtpS
         return None
     section = _section(config, "smtp", path)
     known = {"backend", "host", "port", "username", "password_env", "starttls", "from", "reply_to", "timeout",
-             "directory", "max_attempts", "retry_after"}
+             "directory", "max_attempts", "retry_after", "attach"}
     for key in section:
         if key not in known:
             raise WorkspaceError(f"{path}: [smtp] unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -224,6 +224,10 @@ def _smtp(config: dict[str, Any], path: Path, root: Path, output: Path) -> SmtpS
         if key in section and not isinstance(section[key], str):
             raise WorkspaceError(f"{path}: [smtp] {key} must be a string, not {section[key]!r}")
     directory = section.get("directory")
+    attach = section.get("attach")
+    if attach is not None and (not isinstance(attach, list) or not attach
+                               or not all(a in ("pdf", "docx") for a in attach)):
+        raise WorkspaceError(f"{path}: [smtp] attach must be a list of \"pdf\" and \"docx\", not {attach!r}")
     return SmtpSettings(
         sender=sender, backend=backend, host=section.get("host", "localhost"), port=section.get("port", 25),
         username=section.get("username"), password_env=section.get("password_env"),
@@ -231,6 +235,7 @@ def _smtp(config: dict[str, Any], path: Path, root: Path, output: Path) -> SmtpS
         timeout=float(section.get("timeout", 30)),
         directory=(root / directory).resolve() if directory else output / "_mail",
         max_attempts=section.get("max_attempts", 8), retry_after=float(section.get("retry_after", 300)),
+        attach=tuple(dict.fromkeys(attach)) if attach else None,
     )
 
 

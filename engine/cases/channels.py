@@ -24,9 +24,10 @@ from engine.store.models import Case, Document
 class ChannelWriter:
     """The `perform` callable: the letter (if any), then the channel's own record (outbox row, task)."""
 
-    def __init__(self, letters: LetterWriter, *, mail_domain: str) -> None:
+    def __init__(self, letters: LetterWriter, *, mail_domain: str, attach: tuple[str, ...] | None = None) -> None:
         self.letters = letters
         self.mail_domain = mail_domain
+        self.attach = attach  # `[smtp] attach`: wins over each state's `attach`
 
     def __call__(self, session: Session, case: Case, step: Step, action: Action) -> Document | None:
         document = self.letters(session, case, step, action)
@@ -36,7 +37,7 @@ class ChannelWriter:
             enqueue(session, case, step_key=f"{case.step_count}:{step.dest}", state=step.dest, on=step.on,
                     letters_dir=workflow.letters_dir, context=build_context(letter),
                     document_path=document.path if document is not None else None,
-                    attach=workflow.states[step.dest].attach, domain=self.mail_domain)
+                    attach=self.attach or workflow.states[step.dest].attach, domain=self.mail_domain)
         elif action.kind == "phone":
             open_call_task(session, case, f"{case.step_count}:{step.dest}", step.dest, step.on)
         return document

@@ -51,6 +51,7 @@ class SmtpSettings:
     directory: Path | None = None
     max_attempts: int = 8  # temporary failures before the e-mail counts as failed
     retry_after: float = 300.0  # seconds before the first retry; doubled at each further one (6 h at most)
+    attach: tuple[str, ...] | None = None  # formats that win over the workflows' `attach` (no LibreOffice: docx)
 
     def password(self) -> str | None:
         if not self.password_env:
