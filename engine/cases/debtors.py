@@ -47,7 +47,9 @@ def set_do_not_chase(session: Session, debtor: Debtor, held: bool, on: date, *, 
     for case in session.scalars(select(Case).where(Case.debtor_id == debtor.id, Case.closed.is_(False))
                                 .order_by(Case.id)):
         append_event(session, case, DebtorHeld(reason) if held else DebtorResumed(reason), on, actor=by)
-        case.next_check_at = on if case.next_check_at is None else min(case.next_check_at, on)
+        # Due at once (not after ``on``: an import records the change as of today, the run may be replaying
+        # an earlier day): the next run stops the case, or takes up its escalation where the delays put it.
+        case.next_check_at = min(case.next_check_at or on, on, case.state_entered)
         refs.append(case.ref)
     return refs
 

@@ -90,7 +90,8 @@ class SmtpTransport:
             smtp = self._connection()
             _check(*smtp.mail(sender), "MAIL FROM")
             _check(*smtp.rcpt(to), f"RCPT TO <{to}>")
-            code, answer = smtp.data(message.as_bytes())
+            # SMTP lines end in CRLF (the library's default is LF: a server would read one endless line).
+            code, answer = smtp.data(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
             _check(code, answer, "DATA")
             return f"{code} {_text(answer)}"
         except (TemporaryFailure, PermanentFailure):
