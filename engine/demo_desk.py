@@ -3,25 +3,23 @@
 Every case waiting for approval is approved the day after it asked (the finance director reads
 `relance approvals` each morning); every call task due is called, with outcomes in a fixed rotation
 (reached, no answer then reached the next day, wrong number), through `relance case call`'s use case;
-the first formal notice's receipt arrives by a tracking.csv import three days after it went out. The
+the first registered letter's receipt arrives by a tracking.csv import (engine.demo, the others through
+`relance case receipt`'s use case). The
 e-mails go through `[smtp] backend = "file"`: .eml files in output/_mail, one per Message-ID.
 """
 
 from __future__ import annotations
 
 import tempfile
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from engine.app import App
 from engine.cases.approvals import approve, waiting_approvals
 from engine.cases.tasks import list_tasks, record_call
 from engine.imports.case_events import import_receipts
-from engine.store.events import LetterSent, read_event
-from engine.store.models import Case, Event
 
 DEMO_SMTP = """
 [smtp]
@@ -40,7 +38,6 @@ CALLER = "demo (chargée de recouvrement)"
 ROTATION = ("reached", "no_answer", "reached", "wrong_number")
 NOTES = {"reached": "client joint, règlement annoncé sous huitaine", "no_answer": "messagerie, message laissé",
          "wrong_number": "numéro non attribué, adresse e-mail à vérifier"}
-RECEIPT_AFTER = timedelta(days=3)
 
 
 @dataclass
@@ -55,7 +52,7 @@ class DeskWork:
 
 
 def work_the_desk(app: App, day: date, work: DeskWork) -> None:
-    """The day's approvals, calls and (once) a registered letter's receipt."""
+    """The day's approvals and calls."""
     with app.session() as session:
         waiting = [w for w in waiting_approvals(session, day) if w.since < day]
         calls = list_tasks(session, day, due=day, kinds=("call",))
@@ -67,35 +64,18 @@ def work_the_desk(app: App, day: date, work: DeskWork) -> None:
         outcome = "reached" if retried else ROTATION[task.id % len(ROTATION)]
         record_call(app, task.case_ref, outcome, day, by=CALLER, note=NOTES[outcome])
         work.calls[outcome] += 1
-    if work.receipt is None:
-        _receipt(app, day, work)
     delivery = app.after_run.delivery
     work.emails += len(delivery.sent) if delivery else 0
     work.mail_dir = app.workspace.smtp.directory if app.workspace.smtp else None
 
 
-def _receipt(app: App, day: date, work: DeskWork) -> None:
-    """The first registered letter sent RECEIPT_AFTER ago: its tracking line imported as La Poste gives it."""
-    from sqlalchemy import select
-
-    with app.session() as session:
-        first = None
-        for event, ref in session.execute(select(Event, Case.ref).join(Case, Case.id == Event.case_id)
-                                          .where(Event.kind == LetterSent.kind).order_by(Event.id)):
-            letter = read_event(event.kind, event.payload)
-            if isinstance(letter, LetterSent) and letter.channel == "registered_letter":
-                first = (event.occurred_on, ref)
-                break
-    if first is None or first[0] + RECEIPT_AFTER > day:
-        return
-    sent_on, ref = first
+def import_tracking(app: App, day: date, ref: str, tracking: str, presented: date, received: date | None) -> None:
+    """One registered letter's delivery as La Poste's export gives it, through `relance import tracking.csv`."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "tracking.csv"
         path.write_text("case_ref;tracking;presented_on;received_on\n"
-                        f"{ref};1A{zlib.crc32(ref.encode()):011d};{sent_on + timedelta(days=2)};"
-                        f"{sent_on + RECEIPT_AFTER}\n", encoding="utf-8")
+                        f"{ref};{tracking};{presented};{received or ''}\n", encoding="utf-8")
         import_receipts(app, path, day, by="demo (import tracking.csv)")
-    work.receipt = f"{day}: receipt of the formal notice of {ref} (sent {sent_on}) imported from tracking.csv"
 
 
-__all__ = ["DEMO_DOCX", "DEMO_SMTP", "DeskWork", "work_the_desk"]
+__all__ = ["DEMO_DOCX", "DEMO_SMTP", "DeskWork", "import_tracking", "work_the_desk"]

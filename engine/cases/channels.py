@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from engine.cases.letters import LetterWriter
+from engine.cases.letters import LetterWriter, RatesUsed
 from engine.cases.outbox import enqueue
 from engine.cases.tasks import open_call_task
 from engine.core.case import Action, Step
@@ -41,6 +41,14 @@ class ChannelWriter:
         elif action.kind == "phone":
             open_call_task(session, case, f"{case.step_count}:{step.dest}", step.dest, step.on)
         return document
+
+    def finish(self, case_id: int, *, failed: bool) -> None:
+        """The attempt on a case is over (engine.cases.run); its outbox row and task went with its transaction."""
+        self.letters.finish(case_id, failed=failed)
+
+    @property
+    def rates_used(self) -> RatesUsed:
+        return self.letters.rates_used
 
     @property
     def output_dir(self) -> Path:

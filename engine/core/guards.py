@@ -4,6 +4,12 @@ A guard is untrusted text from a workflow file. It is parsed with Jinja, its syn
 against a small whitelist (facts, constants, comparisons, arithmetic, `and`/`or`/`not`, a few
 filters) and only then compiled with `SandboxedEnvironment.compile_expression`: a guard that reaches
 for internals is refused before any of it runs, and the sandbox stays as a second wall.
+
+Checking never evaluates the guard: its length and nesting are bounded (engine.core.limits) before
+the recursive parser and compiler see it, the operations are type-checked against the facts
+(engine.core.guardtypes), and `*` and `%` are intercepted, so Jinja's constant folding cannot
+compute `'a' * 1000000000` while compiling. A guard that still fails on a case raises a GuardError
+naming the workflow file, line and key, and the guard.
 """
 
 from __future__ import annotations
@@ -15,9 +21,12 @@ from datetime import date
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.runtime import Context
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from engine.core.case import CaseState
+from engine.core.guardtypes import guard_type_problems
+from engine.core.limits import DEFAULT_LIMITS, Limits
 from engine.errors import RelanceError
 
 # The facts a guard may read, with what they mean (the workflow reference lists the same).
@@ -25,6 +34,9 @@ FACTS: dict[str, str] = {
     "balance": "amount still owed (Decimal): principal - paid",
     "principal": "amount of the invoices in the case (Decimal)",
     "paid": "amount paid so far (Decimal)",
+    "noticed_balance": "amount still owed on invoices a formal notice covered, time-barred ones excluded (Decimal)",
+    "days_to_prescription": "days until the earliest prescription date of an invoice still owed "
+                            "(int, negative once time-barred; none when nothing is owed)",
     "days_overdue": "calendar days since the due date (int, negative before it)",
     "days_in_state": "calendar days since the case entered its current state (int)",
     "invoice_count": "number of invoices in the case (int)",
@@ -46,11 +58,39 @@ _ALLOWED_NODES: tuple[type[nodes.Node], ...] = (
     nodes.Filter, nodes.Test,
 )
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined)
+_BRACKETS = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
+
+
+class _GuardEnvironment(SandboxedEnvironment):
+    """The sandbox with `*` and `%` intercepted: never folded at compile time, and a string or list
+    repeated or `%`-formatted at run time is refused (the type check refuses them first)."""
+
+    intercepted_binops = frozenset({"*", "%"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        sequences = (str, list, tuple)
+        if (operator == "*" and (isinstance(left, sequences) or isinstance(right, sequences))) or (
+            operator == "%" and isinstance(left, str)
+        ):
+            raise SecurityError(f"'{operator}' on a string or a list is not allowed in a guard")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _GuardEnvironment(undefined=StrictUndefined)
 
 
 class GuardError(RelanceError, ValueError):
-    """A guard that cannot be accepted (at load) or evaluated (at run), with the reason."""
+    """A guard that cannot be accepted (at load) or evaluated (at run), with the reason.
+
+    At run time `where` is the guard's place in its workflow ("file:line: transitions[2].when")
+    and `guard` its text, so the failing case's record says what to fix.
+    """
+
+    def __init__(self, message: str, *, where: str | None = None, guard: str | None = None) -> None:
+        self.where = where
+        self.guard = guard
+        self.reason = message
+        super().__init__(f"{where}: {message}" if where else message)
 
 
 @dataclass(frozen=True)
@@ -60,6 +100,7 @@ class Guard:
     source: str
     names: frozenset[str]  # the facts it reads: only these are computed at run time
     _template: Any = field(repr=False, compare=False)  # the sandboxed template behind the expression
+    where: str | None = field(default=None, compare=False)  # "file:line: key", for run-time errors
 
     def __call__(self, facts: Mapping[str, Any]) -> bool:
         # What TemplateExpression.__call__ does, minus copying the environment's globals into every
@@ -70,41 +111,97 @@ class Guard:
                 pass
             return bool(context.vars["result"])
         except Exception as exc:  # a user expression failing on real data: say which and why
-            raise GuardError(f"guard {self.source!r} failed: {type(exc).__name__}: {exc}") from exc
+            raise GuardError(f"guard {self.source!r} failed: {_why(exc)}", where=self.where, guard=self.source) from exc
 
 
-def check_guard(source: str) -> list[str]:
+def _why(exc: Exception) -> str:
+    """What went wrong, readable: Decimal signals print as "[<class 'decimal.DivisionByZero'>]" otherwise."""
+    signals = {"DivisionByZero": "division by zero", "DivisionUndefined": "0 divided by 0",
+               "InvalidOperation": "an operation with no result (such as 0 / 0)"}
+    if type(exc).__name__ in signals:
+        return f"{type(exc).__name__}: {signals[type(exc).__name__]}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def check_guard(source: str, limits: Limits | None = None) -> list[str]:
     """Every reason the guard is refused (empty when it is acceptable). Never executes it."""
+    limits = limits or DEFAULT_LIMITS
     if not isinstance(source, str) or not source.strip():
         return ["a guard must be a non-empty expression string"]
+    if len(source) > limits.guard_chars:
+        return [f"the guard is {len(source):,} characters long, more than a condition needs "
+                f"({limits.describe('guard_chars')})"]
+    # Jinja parses recursively (about 14 frames a parenthesis): count brackets on the tokens first.
+    if _bracket_depth(source) > limits.guard_depth:
+        return [f"guard {_shown(source)} nests parentheses more than {limits.guard_depth} deep "
+                f"({limits.describe('guard_depth')})"]
     try:
         tree = _ENV.parse("{{ " + source + " }}")
     except TemplateSyntaxError as exc:
         return [f"syntax error in guard {source!r}: {exc.message}"]
+    except RecursionError:  # a long chain of unary operators: bounded by guard_chars, refused here
+        return [f"guard {_shown(source)} nests too deeply ({limits.describe('guard_depth')})"]
     # Exactly one output of one expression: refuses `x }}{% ... %}{{ y` smuggling template code.
     body = tree.body
     if len(body) != 1 or not isinstance(body[0], nodes.Output) or len(body[0].nodes) != 1:
         return [f"guard {source!r} must be a single expression"]
+    expression = body[0].nodes[0]
+    depth = _tree_depth(expression)
+    if depth > limits.guard_depth:
+        return [f"guard {_shown(source)} nests {depth} operations deep, more than {limits.guard_depth} "
+                f"({limits.describe('guard_depth')})"]
     problems: list[str] = []
-    _walk(body[0].nodes[0], problems)
-    return problems
+    _walk(expression, problems)
+    # Types once the whitelist holds: a refused construct has no type worth reporting.
+    return problems or guard_type_problems(expression)
 
 
-def compile_guard(source: str) -> Guard:
-    """Check the guard's AST, then compile it in the sandbox; raises GuardError when refused."""
-    problems = check_guard(source)
+def compile_guard(source: str, *, limits: Limits | None = None, where: str | None = None) -> Guard:
+    """Check the guard's AST, then compile it in the sandbox; raises GuardError when refused.
+
+    `where` ("file:line: key") is carried by the Guard into the errors it raises on a case.
+    """
+    problems = check_guard(source, limits)
     if problems:
-        raise GuardError("; ".join(problems))
+        raise GuardError("; ".join(problems), where=where, guard=source if isinstance(source, str) else None)
     tree = _ENV.parse("{{ " + source + " }}")
     names = frozenset(n.name for n in tree.find_all(nodes.Name))
     expression = _ENV.compile_expression(source, undefined_to_none=False)
-    return Guard(source=source, names=names, _template=expression._template)
+    return Guard(source=source, names=names, _template=expression._template, where=where)
 
 
 def case_facts(case: CaseState, as_of: date, names: frozenset[str] | None = None) -> dict[str, Any]:
     """The facts of a case on a day; only `names` when given (the hot path computes what it reads)."""
     wanted = FACTS.keys() if names is None else names
     return {name: _FACT_READERS[name](case, as_of) for name in wanted}
+
+
+def _shown(source: str) -> str:
+    """The guard quoted for a message, cut short: the message already says where it is."""
+    return repr(source if len(source) <= 60 else source[:57] + "...")
+
+
+def _bracket_depth(source: str) -> int:
+    """How deep brackets nest, read from Jinja's (non-recursive) lexer; 0 when it cannot lex."""
+    depth = deepest = 0
+    try:
+        for _line, kind, value in _ENV.lex("{{ " + source + " }}"):
+            if kind == "operator" and value in _BRACKETS:
+                depth += _BRACKETS[value]
+                deepest = max(deepest, depth)
+    except TemplateSyntaxError:
+        return 0  # the parser reports the syntax error
+    return deepest
+
+
+def _tree_depth(root: nodes.Node) -> int:
+    """Depth of the expression's syntax tree, walked without recursion."""
+    deepest, todo = 0, [(root, 1)]
+    while todo:
+        node, depth = todo.pop()
+        deepest = max(deepest, depth)
+        todo.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return deepest
 
 
 def _walk(node: nodes.Node, problems: list[str]) -> None:
@@ -154,6 +251,8 @@ _FACT_READERS: dict[str, Any] = {
     "balance": lambda c, d: c.principal - c.paid,
     "principal": lambda c, d: c.principal,
     "paid": lambda c, d: c.paid,
+    "noticed_balance": lambda c, d: c.noticed,
+    "days_to_prescription": lambda c, d: None if c.prescription_on is None else (c.prescription_on - d).days,
     "days_overdue": lambda c, d: (d - c.due_date).days,
     "days_in_state": lambda c, d: (d - c.state_entered).days,
     "invoice_count": lambda c, d: c.invoice_count,

@@ -7,9 +7,8 @@ there is any error. The file format is described in workflows/README.md.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -17,52 +16,40 @@ from typing import Any
 
 import yaml
 
-from engine.core.calendar import (
-    Delay,
-    DelayError,
-    check_country,
-    parse_delay,
-    resolve_subdivision,
-)
-from engine.core.guards import Guard, check_guard, compile_guard
+from engine.core.calendar import Delay, DelayError, check_country, resolve_subdivision
+from engine.core.guards import Guard
+from engine.core.limits import Limits
 from engine.core.yamlsource import (
     LocatedDict,
     LocatedList,
+    YamlLimitError,
     iter_duplicates,
     line_of,
     load_located,
 )
+from engine.core.workfields import (
+    CHANNELS,
+    FieldReader,
+    Problem,
+    TemplatePathError,
+    hint,
+    template_path,
+)
 from engine.errors import RelanceError
+
+__all__ = ["CHANNELS", "Problem", "TemplatePathError", "Workflow", "WorkflowError", "check_workflow",
+           "load_workflow", "template_path"]
 
 TOP_KEYS = ("name", "version", "description", "locale", "currency", "calendar", "calendar_subdivision",
             "grouping", "letters", "initial", "states", "transitions")
 STATE_KEYS = ("letter", "channel", "pay_within", "final", "pause", "label", "kind", "description", "approval", "attach")
 TRANSITION_KEYS = ("trigger", "source", "dest", "after", "since", "when", "unless", "description")
-CHANNELS = ("letter", "email", "registered_letter", "phone", "none")
 KINDS = ("reminder", "formal_notice", "litigation")
 GROUPINGS = ("debtor", "invoice")
-SINCE = ("state_entered", "due_date")
+SINCE = ("state_entered", "due_date", "notice_received")
 APPROVALS = ("required", "none")
-ATTACHMENTS = ("pdf", "docx")  # the formats an e-mail carries its letter in
 # Triggers fired by external events (Escalator.pay, dispute...). Every other trigger is timed: the run fires it.
 EVENT_TRIGGERS = ("payment", "dispute", "resolve", "promise", "promise_lapsed", "hold", "resume")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong (or dubious) in a workflow file, where it is and why."""
-
-    severity: str  # "error" | "warning"
-    file: str
-    line: int | None
-    key: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        key = f" {self.key}:" if self.key else ""
-        level = " warning:" if self.severity == "warning" else ""
-        return f"{where}:{key}{level} {self.message}"
 
 
 class WorkflowError(RelanceError, ValueError):
@@ -129,46 +116,46 @@ class Workflow:
     digest: str = field(default="")  # sha256 of the file: two edits of one version never share a machine
 
 
-def check_workflow(path: str | Path) -> list[Problem]:
+def check_workflow(path: str | Path, *, limits: Limits | None = None) -> list[Problem]:
     """Every error and warning in the workflow file; never raises for the user's mistakes."""
-    return _Reader(Path(path)).read()[1]
+    return _Reader(Path(path), None, limits).read()[1]
 
 
-def load_workflow(path: str | Path, *, source: str | None = None) -> Workflow:
+def load_workflow(path: str | Path, *, source: str | None = None, limits: Limits | None = None) -> Workflow:
     """The validated workflow; raises WorkflowError (with `.problems`) when the file has any error.
 
     `source`, when given, is the file's text as it was (a version kept in the database for the
     cases that started on it); `path` still anchors the letters folder and the messages.
+    `limits` bound what the file may cost (engine.core.limits; default: DEFAULT_LIMITS).
     """
-    workflow, problems = _Reader(Path(path), source).read()
+    workflow, problems = _Reader(Path(path), source, limits).read()
     if workflow is None or any(p.severity == "error" for p in problems):
         raise WorkflowError(problems)
     return workflow
 
 
-class _Reader:
+class _Reader(FieldReader):
     """Reads one file, collecting problems instead of stopping at the first."""
 
-    def __init__(self, path: Path, source: str | None = None) -> None:
+    def __init__(self, path: Path, source: str | None = None, limits: Limits | None = None) -> None:
+        super().__init__(str(path), limits)
         self.path = path
         self.source = source
-        self.file = str(path)
-        self.problems: list[Problem] = []
-
-    def error(self, container: Any, key: Any, path: str | None, message: str) -> None:
-        self.problems.append(Problem("error", self.file, line_of(container, key), path, message))
-
-    def warn(self, container: Any, key: Any, path: str | None, message: str) -> None:
-        self.problems.append(Problem("warning", self.file, line_of(container, key), path, message))
 
     def read(self) -> tuple[Workflow | None, list[Problem]]:
         try:
+            if self.source is None and self.path.stat().st_size > self.limits.yaml_bytes:
+                # Refused before reading: a workflow is a few kilobytes, this may be anything.
+                raise YamlLimitError(None, f"the file is {self.path.stat().st_size:,} bytes, more than a "
+                                           f"workflow needs ({self.limits.describe('yaml_bytes')})")
             text = self.source if self.source is not None else self.path.read_text(encoding="utf-8")
+            root = load_located(text, self.limits)
         except (OSError, UnicodeDecodeError) as exc:
             self.problems.append(Problem("error", self.file, None, None, f"cannot read the file: {exc}"))
             return None, self.problems
-        try:
-            root = load_located(text)
+        except YamlLimitError as exc:
+            self.problems.append(Problem("error", self.file, exc.line, None, exc.problem))
+            return None, self.problems
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             reason = getattr(exc, "problem", None) or str(exc)
@@ -186,6 +173,8 @@ class _Reader:
         return (workflow if ok else None), self.problems
 
     def build(self, root: LocatedDict, digest: str) -> Workflow | None:
+        if not self.within_limits(root):
+            return None
         self.unknown_keys(root, TOP_KEYS, "")
         name = self.required(root, "name", str)
         version = self.required(root, "version", int)
@@ -209,7 +198,7 @@ class _Reader:
         if "initial" not in root:
             self.error(root, None, "initial", "missing required key 'initial' (the state a new case starts in)")
         elif initial not in states:
-            self.error(root, "initial", "initial", f"unknown initial state {initial!r}{_hint(initial, states)}")
+            self.error(root, "initial", "initial", f"unknown initial state {initial!r}{hint(initial, states)}")
         elif states:
             self.graph(root, states, transitions, initial)
         if any(p.severity == "error" for p in self.problems):
@@ -220,6 +209,17 @@ class _Reader:
             letters_dir=letters_dir, initial=str(initial), states=MappingProxyType(states),
             transitions=tuple(transitions), path=self.path.resolve(), digest=digest,
         )
+
+    def within_limits(self, root: LocatedDict) -> bool:
+        """Counts first: the engine builds states² moves, so a 10,000-state file is refused before any."""
+        ok = True
+        for key, limit in (("states", self.limits.states), ("transitions", self.limits.transitions)):
+            value = root.get(key)
+            if isinstance(value, (LocatedDict, LocatedList)) and len(value) > limit:
+                self.error(root, key, key, f"{len(value):,} {key}: more than the limit of {limit} "
+                                           f"({self.limits.describe(key)})")
+                ok = False
+        return ok
 
     def states(self, root: LocatedDict, letters_dir: Path) -> dict[str, StateSpec]:
         raw = root.get("states")
@@ -242,9 +242,8 @@ class _Reader:
                 continue
             self.unknown_keys(body, STATE_KEYS, where)
             letter = self.optional(body, "letter", str, None, where)
-            if letter and letter_dir_ok and not (letters_dir / letter).is_file():
-                self.error(body, "letter", f"{where}.letter",
-                           f"letter template {letter!r} not found in {letters_dir}")
+            if letter:
+                self.letter(body, f"{where}.letter", letters_dir if letter_dir_ok else None, letter)
             channels = self.channels(body, where, letter)
             pay_within = self.pay_within(body, where)
             final = self.optional(body, "final", bool, False, where)
@@ -277,7 +276,7 @@ class _Reader:
                            f"trigger {trigger!r} must be an identifier not starting with 'to_'")
             dest = self.required(body, "dest", str, where)
             if isinstance(dest, str) and states and dest not in states:
-                self.error(body, "dest", f"{where}.dest", f"unknown state {dest!r}{_hint(dest, states)}")
+                self.error(body, "dest", f"{where}.dest", f"unknown state {dest!r}{hint(dest, states)}")
             sources = self.sources(body, where, states, dest)
             after = self.delay(body, where)
             if after is not None and trigger in EVENT_TRIGGERS:
@@ -320,72 +319,6 @@ class _Reader:
                           f"state {name!r} is not final and no timed transition leaves it: "
                           "cases stay there until an event moves them")
 
-    # --- field readers: each records a located problem and returns a usable default ---
-
-    def unknown_keys(self, body: LocatedDict, known: Iterable[str], where: str) -> None:
-        for key in body:
-            if key not in known:
-                path = f"{where}.{key}" if where else str(key)
-                self.error(body, key, path, f"unknown key {key!r}{_hint(key, known)}")
-
-    def required(self, body: LocatedDict, key: str, kind: type, where: str = "") -> Any:
-        path = f"{where}.{key}" if where else key
-        if key not in body:
-            self.error(body, None, path, f"missing required key {key!r}")
-            return None
-        return self.optional(body, key, kind, None, where)
-
-    def optional(self, body: LocatedDict, key: str, kind: type, default: Any, where: str = "") -> Any:
-        value = body.get(key, default)
-        # bool is an int in Python; `version: true` is still a mistake.
-        if key in body and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
-            path = f"{where}.{key}" if where else key
-            self.error(body, key, path, f"{key!r} must be {_KIND_WORDS[kind]}, not {value!r}")
-            return default
-        return value
-
-    def choice(self, body: LocatedDict, key: str, path: str, allowed: tuple[str, ...], default: Any) -> Any:
-        value = body.get(key, default)
-        if key in body and value not in allowed:
-            self.error(body, key, path, f"{key!r} must be one of {', '.join(allowed)}, not {value!r}"
-                       f"{_hint(value, allowed) if isinstance(value, str) else ''}")
-            return default
-        return value
-
-    def channels(self, body: LocatedDict, where: str, letter: str | None) -> tuple[str, ...]:
-        value = body.get("channel", "letter" if letter else "none")
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list) or not all(isinstance(c, str) and c in CHANNELS for c in items):
-            self.error(body, "channel", f"{where}.channel",
-                       f"channel must be one of {', '.join(CHANNELS)} or a list of them, not {value!r}")
-            return ()
-        return tuple(c for c in items if c != "none")
-
-    def attach(self, body: LocatedDict, where: str) -> tuple[str, ...]:
-        value = body.get("attach", ["pdf"])
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list) or not all(isinstance(a, str) and a in ATTACHMENTS for a in items):
-            self.error(body, "attach", f"{where}.attach",
-                       f"attach must be one of {', '.join(ATTACHMENTS)} or a list of them, not {value!r}")
-            return ("pdf",)
-        return tuple(dict.fromkeys(items))
-
-    def pay_within(self, body: LocatedDict, where: str) -> int | None:
-        if "pay_within" not in body:
-            return None
-        value = body["pay_within"]
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
-        try:
-            delay = parse_delay(value)
-        except DelayError as exc:
-            self.error(body, "pay_within", f"{where}.pay_within", str(exc))
-            return None
-        if delay.unit not in ("day", "week"):
-            self.error(body, "pay_within", f"{where}.pay_within", "pay_within is counted in days or weeks")
-            return None
-        return delay.count * (7 if delay.unit == "week" else 1)
-
     def sources(self, body: LocatedDict, where: str, states: dict[str, StateSpec], dest: Any) -> tuple[str, ...]:
         value = body.get("source")
         if "source" not in body:
@@ -399,33 +332,5 @@ class _Reader:
             return ()
         for source in items:
             if states and source not in states:
-                self.error(body, "source", f"{where}.source", f"unknown state {source!r}{_hint(source, states)}")
+                self.error(body, "source", f"{where}.source", f"unknown state {source!r}{hint(source, states)}")
         return tuple(s for s in items if s in states)
-
-    def delay(self, body: LocatedDict, where: str) -> Delay | None:
-        if "after" not in body:
-            return None
-        try:
-            return parse_delay(body["after"])
-        except DelayError as exc:
-            self.error(body, "after", f"{where}.after", str(exc))
-            return None
-
-    def guard(self, body: LocatedDict, key: str, where: str) -> Guard | None:
-        if key not in body:
-            return None
-        source = body[key]
-        reasons = check_guard(source if isinstance(source, str) else "")
-        if not isinstance(source, str):
-            reasons = [f"a guard must be an expression string, not {source!r}"]
-        for reason in reasons:
-            self.error(body, key, f"{where}.{key}", reason)
-        return None if reasons else compile_guard(source)
-
-
-_KIND_WORDS = {str: "a string", int: "an integer", bool: "true or false"}
-
-
-def _hint(word: Any, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -2,6 +2,11 @@
 
 PyYAML keeps the last of two equal keys without a word; a workflow with `reminder1:` twice would
 lose a state. This loader remembers every key's line so errors can point at it.
+
+It also bounds what a small file can cost (engine.core.limits): the text's size, the nesting depth
+(PyYAML composes recursively), and the number of values once aliases are expanded, counted while
+the file is composed, so a 400-byte "billion laughs" is refused at its first costly alias, in
+milliseconds, instead of being walked a billion times.
 """
 
 from __future__ import annotations
@@ -9,6 +14,17 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+
+from engine.core.limits import DEFAULT_LIMITS, Limits
+
+
+class YamlLimitError(yaml.YAMLError):
+    """A YAML file beyond a limit: `line` where it was crossed (or None), `problem` what and which limit."""
+
+    def __init__(self, line: int | None, problem: str) -> None:
+        self.line = line
+        self.problem = problem
+        super().__init__(problem)
 
 
 class LocatedDict(dict[Any, Any]):
@@ -26,9 +42,18 @@ class LocatedList(list[Any]):
     lines: list[int]
 
 
-def load_located(text: str) -> Any:
-    """Parse YAML text into LocatedDict / LocatedList / scalars; raises yaml.YAMLError on bad syntax."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+def load_located(text: str, limits: Limits | None = None) -> Any:
+    """Parse YAML text into LocatedDict / LocatedList / scalars; raises yaml.YAMLError on bad syntax
+    and YamlLimitError (a YAMLError) on a text beyond `limits`."""
+    limits = limits or DEFAULT_LIMITS
+    if len(text) > limits.yaml_bytes:
+        raise YamlLimitError(None, f"the file holds {len(text):,} characters, more than a workflow needs "
+                                   f"({limits.describe('yaml_bytes')})")
+    loader = _Loader(text, limits)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def line_of(container: Any, key: Any) -> int | None:
@@ -40,21 +65,60 @@ def line_of(container: Any, key: Any) -> int | None:
     return getattr(container, "line", None) or None
 
 
-def iter_duplicates(node: Any, path: str = "") -> list[tuple[str, Any, int]]:
-    """Every duplicate key in the tree: (path of the mapping, key, line of the repeated key)."""
+def iter_duplicates(node: Any, path: str = "", seen: set[int] | None = None) -> list[tuple[str, Any, int]]:
+    """Every duplicate key in the tree: (path of the mapping, key, line of the repeated key).
+
+    A container an alias shares is visited once: its duplicates are one mistake in the file.
+    """
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return []
     found: list[tuple[str, Any, int]] = []
     if isinstance(node, LocatedDict):
+        seen.add(id(node))
         found += [(path, key, line) for key, line in node.duplicates]
         for key, value in node.items():
-            found += iter_duplicates(value, f"{path}.{key}" if path else str(key))
+            found += iter_duplicates(value, f"{path}.{key}" if path else str(key), seen)
     elif isinstance(node, LocatedList):
+        seen.add(id(node))
         for index, value in enumerate(node):
-            found += iter_duplicates(value, f"{path}[{index}]")
+            found += iter_duplicates(value, f"{path}[{index}]", seen)
     return found
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader building located containers."""
+    """SafeLoader building located containers, counting depth and expanded values as it composes."""
+
+    def __init__(self, text: str, limits: Limits) -> None:
+        super().__init__(text)
+        self.limits = limits
+        self.depth = 0
+        self.expanded = 0  # values composed so far, an alias counting every value it stands for
+        self.sizes: dict[int, int] = {}  # id(node) -> values it stands for, for the aliases to it
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        mark = self.peek_event().start_mark
+        if self.check_event(yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            # An alias to a container still open (recursive) counts 1: the constructor refuses it.
+            self._count(self.sizes.get(id(node), 1), mark, "aliases expand the file to", "; an alias bomb?")
+            return node
+        self.depth += 1
+        if self.depth > self.limits.yaml_depth:
+            raise YamlLimitError(mark.line + 1, f"mappings and lists nest more than {self.limits.yaml_depth} deep "
+                                                f"({self.limits.describe('yaml_depth')})")
+        before = self.expanded
+        self._count(1, mark, "the file holds", ", far more than a workflow needs")
+        node = super().compose_node(parent, index)
+        self.depth -= 1
+        self.sizes[id(node)] = self.expanded - before
+        return node
+
+    def _count(self, values: int, mark: Any, what: str, why: str) -> None:
+        self.expanded += values
+        if self.expanded > self.limits.yaml_nodes:
+            raise YamlLimitError(mark.line + 1, f"{what} more than {self.limits.yaml_nodes:,} values{why} "
+                                                f"({self.limits.describe('yaml_nodes')})")
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:

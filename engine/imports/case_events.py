@@ -5,7 +5,7 @@ events.csv (the format of examples/events.csv): ``event_date;debtor_ref;action;u
 optional ``outcome`` (a call's) and ``case_ref`` (else the debtor's newest open case). `read_events` checks
 every row (located problems) without touching the database; `apply_event` records one row as the matching
 `relance case ...` command would — the demo (engine.demo) applies them day by day, `relance import`
-all at once. tracking.csv: ``case_ref;tracking;presented_on;received_on`` (engine.cases.receipts).
+all at once. tracking.csv: ``case_ref;tracking;presented_on;received_on`` (engine.cases.steps.record_receipt).
 
 One file is one transaction: any bad row refuses the file (``--skip-bad-rows``: that row only, written
 to FILE.rejected.csv). A row already recorded (same kind, day and words on the case) is left unchanged,
@@ -26,8 +26,7 @@ from sqlalchemy.orm import Session
 
 from engine.cases.desk import Desk
 from engine.cases.lookup import require_case
-from engine.cases.receipts import record_receipt
-from engine.cases.steps import act
+from engine.cases.steps import act, record_receipt
 from engine.core.machine import EscalationError
 from engine.core.money import MoneyError, parse_date
 from engine.errors import CaseError, RelanceError

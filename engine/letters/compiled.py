@@ -6,6 +6,8 @@ and the Jinja compile happen once; a case renders only the parts that hold tags,
 own post-processing functions, and the other parts are copied as already-deflated bytes.
 Contexts holding objects that add parts or relationships (InlineImage, Subdoc, hyperlinks) and
 templates with tags in footnotes or document properties go through plain docxtpl instead.
+Both paths open the file through engine.letters.docxfile (checked before anything inflates) and
+render within the letter's limits (engine.letters.sandbox: sizes, and a wall-clock budget).
 """
 
 from __future__ import annotations
@@ -30,8 +32,11 @@ from docxtpl import DocxTemplate, InlineImage, RichText
 from jinja2 import Environment, Template
 from lxml import etree
 
+from engine.core.limits import DEFAULT_LIMITS, Limits
+from engine.letters.docxfile import open_template
 from engine.letters.environment import letter_error, make_environment
 from engine.letters.package import Member, deflate, write_zip
+from engine.letters.sandbox import letter_budget
 
 FOOTNOTES = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
 CORE_PROPERTIES = ("author", "comments", "identifier", "language", "subject", "title")
@@ -56,12 +61,15 @@ class _TaggedPart:
 class CompiledTemplate:
     """One DOCX template, patched and compiled once; `render(context)` gives a DOCX's bytes."""
 
-    def __init__(self, path: str | Path, env: Environment | None = None, level: int = 6):
+    def __init__(self, path: str | Path, env: Environment | None = None, level: int = 6,
+                 limits: Limits | None = None):
         self.path = Path(path)
-        self.env = env if env is not None else make_environment()
+        self.env = env if env is not None else make_environment(limits)
+        #: The bounds of this template's renders: the environment's own when it has some.
+        self.limits: Limits = getattr(self.env, "limits", None) or limits or DEFAULT_LIMITS
         self.level = level
         self._lock = threading.Lock()
-        self._tpl = DocxTemplate(str(self.path))
+        self._tpl = open_template(self.path, self.limits)
         self._tpl.render_init()
         docx = self._tpl.docx
         #: Why every render goes through plain docxtpl, or None when the fast path is used.
@@ -91,10 +99,11 @@ class CompiledTemplate:
             }
 
     def render(self, context: Mapping[str, Any]) -> bytes:
-        """The DOCX bytes of one letter."""
+        """The DOCX bytes of one letter, within the letter's wall-clock budget."""
         if self.fallback_reason or _needs_plain(context):
             return render_plain(self.path, context, self.env)
-        rendered = self.render_parts(context)
+        with letter_budget(self.limits):
+            rendered = self.render_parts(context)
         members: list[Member] = []
         for name in self._order:
             if name in rendered:
@@ -180,9 +189,11 @@ class CompiledTemplate:
 
 def render_plain(path: str | Path, context: Mapping[str, Any], env: Environment) -> bytes:
     """Plain docxtpl render+save, with errors turned into LetterError like the fast path."""
-    tpl = _owner_template(context) or DocxTemplate(str(path))
+    limits = getattr(env, "limits", None) or DEFAULT_LIMITS
+    tpl = _owner_template(context) or open_template(path, limits)
     try:
-        tpl.render(dict(context), jinja_env=env)
+        with letter_budget(limits):
+            tpl.render(dict(context), jinja_env=env)
     except Exception as exc:
         raise letter_error(path, exc, _failing_source(tpl)) from None
     buffer = io.BytesIO()

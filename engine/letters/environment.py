@@ -3,7 +3,8 @@
 Templates are user-written: they render in a `SandboxedEnvironment` (no `__class__`, no
 `__globals__`, no calls to unsafe methods) with autoescape on, so `&`, `<` and quotes in data
 come out literally instead of vanishing or corrupting the XML. `StrictUndefined` makes a
-missing variable, and the sandbox's refusals, fail loudly instead of printing nothing.
+missing variable, and the sandbox's refusals, fail loudly instead of printing nothing. The
+sandbox is bounded in size and time too (engine.letters.sandbox, engine.core.limits).
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from types import TracebackType
 
 from jinja2 import StrictUndefined
 from jinja2.exceptions import TemplateError, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
+from engine.core.limits import Limits
 from engine.errors import RelanceError
+from engine.letters.sandbox import LetterEnvironment, LimitExceeded
 
 TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 XML_TAG = re.compile(r"<[^>]+>")
@@ -40,17 +43,19 @@ class LetterError(RelanceError):
         super().__init__(f"{where}: {message}")
 
 
-def make_environment() -> SandboxedEnvironment:
-    """A fresh sandboxed, autoescaping, strict environment for letter templates."""
-    env = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
-    return env
+def make_environment(limits: Limits | None = None) -> LetterEnvironment:
+    """A fresh sandboxed, autoescaping, strict environment for letter templates, bounded by `limits`
+    (default: engine.core.limits.DEFAULT_LIMITS)."""
+    return LetterEnvironment(limits, autoescape=True, undefined=StrictUndefined)
 
 
 def letter_error(template: str | Path, exc: Exception, source: str | None) -> LetterError:
     """Turn a Jinja failure on a patched part `source` into a LetterError naming the tag."""
     name = Path(template).name
     lineno = getattr(exc, "lineno", None) or _template_lineno(exc.__traceback__)
-    if isinstance(exc, SecurityError):
+    if isinstance(exc, LimitExceeded):
+        reason = f"limit exceeded: {exc}"
+    elif isinstance(exc, SecurityError):
         reason = f"forbidden by the sandbox: {exc}"
     elif isinstance(exc, UndefinedError):
         reason = f"unknown variable or attribute: {exc}"

@@ -15,21 +15,24 @@ import tempfile
 import threading
 from pathlib import Path
 
+from engine.core.limits import DEFAULT_LIMITS, Limits
 from engine.letters.compiled import CompiledTemplate
 from engine.letters.context import LetterData, build_context
+from engine.letters.environment import LetterError
 
-_cache: dict[tuple[str, int, int], CompiledTemplate] = {}
+_cache: dict[tuple[str, int, int, Limits], CompiledTemplate] = {}
 _cache_lock = threading.Lock()
 
 
-def render_letter(template_path: str | Path, letter: LetterData, out_path: str | Path) -> str:
+def render_letter(template_path: str | Path, letter: LetterData, out_path: str | Path, *,
+                  limits: Limits | None = None) -> str:
     """Write the letter for `letter` to `out_path` and return the file's SHA-256 (hex).
 
     The file appears whole or not at all: it is written under a temporary name in the same
-    folder, flushed, then renamed over `out_path`. A template error raises LetterError and
-    leaves nothing behind.
+    folder, flushed, then renamed over `out_path`. A template error, or one beyond `limits`
+    (engine.core.limits), raises LetterError and leaves nothing behind.
     """
-    compiled = compiled_template(template_path)
+    compiled = compiled_template(template_path, limits)
     content = compiled.render(build_context(letter))
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -48,15 +51,19 @@ def render_letter(template_path: str | Path, letter: LetterData, out_path: str |
     return hashlib.sha256(content).hexdigest()
 
 
-def compiled_template(template_path: str | Path) -> CompiledTemplate:
-    """The compiled template for this file version, compiling it on first use."""
+def compiled_template(template_path: str | Path, limits: Limits | None = None) -> CompiledTemplate:
+    """The compiled template for this file version (and limits), compiling it on first use."""
     path = Path(template_path).resolve()
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    limits = limits or DEFAULT_LIMITS
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise LetterError(path.name, None, f"cannot read the template: {exc.strerror or exc}") from None
+    key = (str(path), stat.st_size, stat.st_mtime_ns, limits)
     with _cache_lock:
         compiled = _cache.get(key)
     if compiled is None:
-        compiled = CompiledTemplate(path)
+        compiled = CompiledTemplate(path, limits=limits)
         with _cache_lock:
             # Drop older versions of the same file: an edited template must not linger.
             for old in [k for k in _cache if k[0] == key[0]]:

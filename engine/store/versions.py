@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.core.limits import Limits
 from engine.core.workflow import Workflow, load_workflow
 from engine.errors import RelanceError
 from engine.store.models import Case, WorkflowVersion
@@ -39,7 +40,7 @@ def register(session: Session, workflow: Workflow, source: str) -> None:
         )
 
 
-def older_versions(session: Session, current: Workflow) -> list[Workflow]:
+def older_versions(session: Session, current: Workflow, limits: Limits | None = None) -> list[Workflow]:
     """The earlier versions of `current` that open cases still run on, rebuilt from their kept text.
 
     Their letters come from the current workflow's folder (a template edit applies to every case).
@@ -48,11 +49,12 @@ def older_versions(session: Session, current: Workflow) -> list[Workflow]:
         select(Case.workflow_version).where(Case.workflow_name == current.name, Case.closed.is_(False),
                                             Case.workflow_version != current.version).distinct()
     ).all()
-    return [version_of(session, current.name, version, current.path) for version in sorted(in_use)]
+    return [version_of(session, current.name, version, current.path, limits) for version in sorted(in_use)]
 
 
-def version_of(session: Session, name: str, version: int, path: Path) -> Workflow:
-    """Workflow `name` as it was at `version` (its text from the store; `path` anchors the letters)."""
+def version_of(session: Session, name: str, version: int, path: Path, limits: Limits | None = None) -> Workflow:
+    """Workflow `name` as it was at `version` (its text from the store; `path` anchors the letters),
+    read within the workspace's `limits` like the current version."""
     kept = session.scalar(select(WorkflowVersion).where(
         WorkflowVersion.name == name, WorkflowVersion.version == version))
     if kept is None:
@@ -60,4 +62,4 @@ def version_of(session: Session, name: str, version: int, path: Path) -> Workflo
             f"cases run on {name} version {version}, whose text was never kept: restore that version of "
             f"{path} or move the cases with `relance case jump`"
         )
-    return load_workflow(path, source=kept.source)
+    return load_workflow(path, source=kept.source, limits=limits)

@@ -242,3 +242,23 @@ def _with_port(app: App, database_url: str, port: int, *, retry_after: int = 0, 
     config.write_text(text + extra, encoding="utf-8")
     app.store.dispose()
     return App.open(load_workspace(app.workspace.root, database_url))
+
+
+def test_letters_recall_the_emails_sent_and_the_calls_that_reached_someone(tmp_path: Path, database_url: str) -> None:
+    import docx
+
+    with smtp_server() as sink:
+        app = _with_port(make_app(tmp_path, database_url, 2), database_url, sink.port)
+        app.run(REMINDER)
+    tasks.record_call(app, "ALD-F0000", "reached", REMINDER + timedelta(days=1), by="ana", note="rappel")
+    tasks.record_call(app, "ALD-F0001", "no_answer", REMINDER + timedelta(days=1), by="ana")
+    app.run(REMINDER + timedelta(days=10))  # the second reminders recall what happened
+    with app.session() as session:
+        paths = dict(session.execute(select(Case.ref, Document.path).join(Case, Case.id == Document.case_id)
+                                     .where(Document.state == "reminder2")).all())
+    lines = {ref: [p.text for p in docx.Document(str(app.workspace.output_dir / path)).paragraphs
+                   if p.text.startswith("– le ")] for ref, path in paths.items()}
+    assert any("courriel" in line for line in lines["ALD-F0000"])  # the e-mail the server took
+    assert any("appel téléphonique" in line for line in lines["ALD-F0000"])  # the call that reached someone
+    assert any("courriel" in line for line in lines["ALD-F0001"])
+    assert not any("appel" in line for line in lines["ALD-F0001"])  # no answer: no contact to recall

@@ -4,8 +4,8 @@ outbox: one e-mail per (case, step), committed with the step, delivered after th
 calls a step asks for and the e-mails that could not go; cases.awaiting_approval: the state a due step
 waits to enter until someone approves; debtor.do_not_chase: stop every case of a debtor.
 
-Revision ID: 0004_channels
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004_channels'
-down_revision = '0003'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

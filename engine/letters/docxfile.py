@@ -1,0 +1,137 @@
+"""Opening a .docx template without trusting it: sizes and compression checked before anything inflates.
+
+A .docx is a ZIP package. python-docx reads every part into memory, and zipfile inflates a part in
+one go, up to 2 GB at a time: a 1 MB "zip bomb" saved as a .docx took 2.2 GB. Here the file's
+size, its number of parts, each part's declared size and compression ratio are checked against
+engine.core.limits first, from the ZIP directory alone; then every part is inflated in small
+chunks to prove it holds exactly what the directory declares (a directory can lie), and only
+then does python-docx get the bytes. Whatever is wrong is a LetterError naming the template.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+from docxtpl import DocxTemplate
+
+from engine.core.limits import DEFAULT_LIMITS, Limits
+from engine.letters.environment import LetterError
+
+_LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")  # ZIP local file header (30 bytes)
+_LOCAL_SIGNATURE = 0x04034B50
+_CHUNK = 1 << 16
+_RATIO_FROM = 1_000_000  # small parts may compress very well (styles, repeated runs): ratio not checked
+
+
+def open_template(path: str | Path, limits: Limits | None = None) -> DocxTemplate:
+    """The DocxTemplate of a checked .docx file; LetterError when the file is not a sound Word document."""
+    path = Path(path)
+    data = read_docx(path, limits)
+    tpl = DocxTemplate(io.BytesIO(data))
+    try:
+        tpl.init_docx()
+    except Exception as exc:  # python-docx's many ways to say "not a Word document"
+        raise LetterError(path.name, None, f"cannot open as a Word document: {exc}") from None
+    return tpl
+
+
+def read_docx(path: str | Path, limits: Limits | None = None) -> bytes:
+    """The bytes of a .docx file whose ZIP package is within `limits` and intact."""
+    limits = limits or DEFAULT_LIMITS
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > limits.docx_bytes:
+            raise LetterError(path.name, None, f"the file is {size:,} bytes, more than a letter template "
+                                               f"needs ({limits.describe('docx_bytes')})")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LetterError(path.name, None, f"cannot read the template: {exc.strerror or exc}") from None
+    check_package(path.name, data, limits)
+    return data
+
+
+def check_package(name: str, data: bytes, limits: Limits) -> None:
+    """Refuse a package beyond `limits` or damaged, from its directory first, then part by part."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
+        raise LetterError(name, None, f"not a Word document: the file is not a ZIP package ({exc}); "
+                                      "save it from Word as .docx") from None
+    with archive:
+        parts = archive.infolist()
+        if len(parts) > limits.docx_members:
+            raise LetterError(name, None, f"the package holds {len(parts):,} files "
+                                          f"({limits.describe('docx_members')})")
+        total = 0
+        for part in parts:
+            total += part.file_size
+            _check_declared(name, part, total, limits)
+        for part in parts:
+            _check_inflates_as_declared(name, part, data)
+
+
+def _check_declared(name: str, part: zipfile.ZipInfo, total: int, limits: Limits) -> None:
+    where = f"part {part.filename}"
+    if part.flag_bits & 0x1:
+        raise LetterError(name, None, f"{where} is encrypted: remove the password in Word")
+    if part.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise LetterError(name, None, f"{where} uses a compression Word does not write "
+                                      f"(method {part.compress_type})")
+    if part.file_size > limits.docx_part_bytes:
+        raise LetterError(name, None, f"{where} is {part.file_size:,} bytes once uncompressed "
+                                      f"({limits.describe('docx_part_bytes')}); a zip bomb?")
+    if total > limits.docx_total_bytes:
+        raise LetterError(name, None, f"the parts add up to more than {limits.docx_total_bytes:,} bytes "
+                                      f"once uncompressed ({limits.describe('docx_total_bytes')})")
+    ratio = part.file_size / max(part.compress_size, 1)
+    if part.file_size > _RATIO_FROM and ratio > limits.docx_ratio:
+        raise LetterError(name, None, f"{where} is compressed {ratio:,.0f} to 1 "
+                                      f"({limits.describe('docx_ratio')}); a zip bomb?")
+
+
+def _check_inflates_as_declared(name: str, part: zipfile.ZipInfo, data: bytes) -> None:
+    """Inflate `part` by chunks, never past its declared size, and compare size and CRC with the directory."""
+    damaged = LetterError(name, None, f"part {part.filename} is damaged (it does not hold what the ZIP "
+                                      "directory says); save the file again from Word")
+    offset = part.header_offset
+    header = data[offset: offset + _LOCAL_HEADER.size]
+    if len(header) < _LOCAL_HEADER.size or _LOCAL_HEADER.unpack(header)[0] != _LOCAL_SIGNATURE:
+        raise damaged
+    name_length, extra_length = _LOCAL_HEADER.unpack(header)[9:11]
+    start = offset + _LOCAL_HEADER.size + name_length + extra_length
+    compressed = data[start: start + part.compress_size]
+    if len(compressed) != part.compress_size:
+        raise damaged
+    if part.compress_type == zipfile.ZIP_STORED:
+        produced, crc = len(compressed), zlib.crc32(compressed)
+    else:
+        produced, crc = _inflate(compressed, part.file_size, damaged)
+    if produced != part.file_size or crc & 0xFFFFFFFF != part.CRC:
+        raise damaged
+
+
+def _inflate(compressed: bytes, declared: int, damaged: LetterError) -> tuple[int, int]:
+    """(size, CRC-32) of a raw deflate stream, inflated at most one chunk past `declared` bytes."""
+    inflater = zlib.decompressobj(-15)
+    produced = crc = 0
+    pending = compressed
+    try:
+        while not inflater.eof:
+            chunk = inflater.decompress(pending, _CHUNK)
+            pending = inflater.unconsumed_tail
+            produced += len(chunk)
+            if produced > declared:
+                raise damaged
+            crc = zlib.crc32(chunk, crc)
+            if not chunk and not pending:
+                break
+    except zlib.error:
+        raise damaged from None
+    if not inflater.eof:
+        raise damaged
+    return produced, crc

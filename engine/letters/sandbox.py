@@ -1,0 +1,337 @@
+"""The letters' sandbox: Jinja's SandboxedEnvironment, bounded in size and time (engine.core.limits).
+
+Jinja's sandbox stops a template from reaching Python's internals, not from using all the memory
+or time there is: `{% for i in range(100000) %}{% for j in range(100000) %}` or `{{ 'x' * 10**8 }}`
+are allowed by it. Here, on top of it:
+
+- `range()` gives at most `template_range` items;
+- a string or list built by `*`, `+`, `~`, `join`, `replace`, `center`, `format`, `%`, a method
+  call... is refused past `template_string` characters (items), *before* it is built when its size
+  can be foreseen, right after otherwise; integers past 15,000 bits (what Python will still print) too;
+- one rendered part (the body, a header) is refused past `template_output` characters;
+- every loop iteration, call, operator and output batch checks the letter's wall-clock budget
+  (`template_seconds`, see `letter_budget`): a template cannot spin for ever.
+
+Each refusal is a LimitExceeded raised from inside the template, so engine.letters.environment's
+`letter_error` names the template and the tag. Constant folding is stopped for the guarded
+operators and filters too, so a template is never made to compute `'x' * 10**9` while compiling.
+Normal templates render exactly as before: the checks only count, they never change a value.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from itertools import islice
+from typing import Any
+
+from jinja2 import nodes, pass_context
+from jinja2.compiler import CodeGenerator, Frame, optimizeconst
+from jinja2.exceptions import TemplateRuntimeError
+from jinja2.runtime import Context
+from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import generate_lorem_ipsum
+
+from engine.core.limits import DEFAULT_LIMITS, Limits
+
+LOOP_FILTER = "relance_ticking"  # wraps every `{% for %}`'s iterable (see _LetterCodeGenerator)
+INT_BITS = 15_000  # Python refuses to print integers of more than 4,300 digits (about 14,300 bits)
+_BATCH = 32  # output chunks counted at a time: a batch of big chunks stays small
+_PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
+_budget = threading.local()  # .deadline (monotonic seconds) and .limits of the letter being rendered
+
+
+class LimitExceeded(TemplateRuntimeError):
+    """A template went past one of the letters' limits; the message says which and how to change it."""
+
+
+@contextmanager
+def letter_budget(limits: Limits) -> Iterator[None]:
+    """The wall-clock budget of one letter, for the calling thread (a nested call keeps the outer one)."""
+    if getattr(_budget, "deadline", None) is not None:
+        yield
+        return
+    _budget.deadline, _budget.limits = time.monotonic() + limits.template_seconds, limits
+    try:
+        yield
+    finally:
+        _budget.deadline = None
+
+
+def tick() -> None:
+    """Refuse to go on when the letter being rendered is past its wall-clock budget."""
+    deadline = getattr(_budget, "deadline", None)
+    if deadline is not None and time.monotonic() > deadline:
+        limits = _budget.limits
+        raise LimitExceeded(f"the letter took more than {limits.template_seconds:g} s to render "
+                            f"({limits.describe('template_seconds')})")
+
+
+class LetterEnvironment(SandboxedEnvironment):
+    """A SandboxedEnvironment whose templates cannot exceed `limits` (see the module's docstring)."""
+
+    intercepted_binops = frozenset({"*", "+", "%", "**"})
+
+    def __init__(self, limits: Limits | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        self.limits = limits or DEFAULT_LIMITS
+        self.code_generator_class = _LetterCodeGenerator
+        self.globals["range"] = self._range
+        self.globals["lipsum"] = self._lipsum
+        self.filters[LOOP_FILTER] = _ticking
+        for name, check in _FILTER_CHECKS.items():
+            self.filters[name] = _checked_filter(self.filters[name], check, self)
+
+    # --- sizes ---
+
+    def check_size(self, size: int, what: str = "a string or list") -> None:
+        if size > self.limits.template_string:
+            raise LimitExceeded(f"{what} of {size:,} characters or items is more than a letter needs "
+                                f"({self.limits.describe('template_string')})")
+
+    def check_format(self, fmt: str, values: Iterable[Any]) -> None:
+        """A format string's widths and precisions, and the values a `*` or `{}` width may take."""
+        widest = _format_width(fmt)
+        if widest is None:  # the width comes from the values
+            widest = max((v for v in values if isinstance(v, int)), default=0)
+        self.check_size(widest, "a formatted field")
+
+    # --- what templates reach ---
+
+    def _range(self, *args: int) -> range:
+        items = range(*args)
+        if len(items) > self.limits.template_range:
+            raise LimitExceeded(f"range() of {len(items):,} items is more than a letter needs "
+                                f"({self.limits.describe('template_range')})")
+        return items
+
+    def _lipsum(self, n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002
+        self.check_size(n * max * 12, "lipsum()")  # words are at most about 12 characters
+        return generate_lorem_ipsum(n, html, min, max)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        tick()
+        if operator == "*":
+            _check_product(self, left, right)
+        elif operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+            self.check_size(len(left) + len(right))
+        elif operator == "%" and isinstance(left, str):
+            self.check_format(left, right.values() if isinstance(right, dict) else
+                              right if isinstance(right, tuple) else (right,))
+        elif operator == "**" and _is_int(left) and _is_int(right) and right > 0 and abs(left) > 1:
+            if abs(left).bit_length() * right > INT_BITS:
+                raise LimitExceeded(f"'**' would build a number of more than {INT_BITS:,} bits")
+        return super().call_binop(context, operator, left, right)
+
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        tick()
+        target = getattr(obj, "__wrapped__", obj)  # the sandbox wraps str.format at attribute access
+        owner, name = getattr(target, "__self__", None), getattr(target, "__name__", "")
+        if isinstance(owner, str):
+            _check_string_method(self, owner, name, args, kwargs)
+        result = super().call(context, obj, *args, **kwargs)
+        if isinstance(owner, (list, dict, set)):
+            self.check_size(len(owner), "a list or mapping grown by a method")  # `l.extend(l)` doubles
+        if isinstance(result, (str, list, tuple, dict)):
+            self.check_size(len(result))
+        return result
+
+    def concat(self, parts: Iterable[str]) -> str:
+        """Jinja's "".join of a template's output (and of macros, `set` blocks...), counted.
+
+        The rendering generator is read in batches; past the limit the error is thrown into it, so
+        it is raised at the template's current line and names the tag.
+        """
+        if isinstance(parts, list):
+            self.check_output(sum(map(len, parts)))
+            return "".join(parts)
+        out: list[str] = []
+        total = 0
+        iterator = iter(parts)
+        while batch := list(islice(iterator, _BATCH)):
+            total += sum(map(len, batch))
+            try:
+                tick()
+                self.check_output(total)
+            except LimitExceeded as error:
+                throw = getattr(iterator, "throw", None)
+                if throw is not None:
+                    throw(error)  # raised where the template stands: letter_error finds the tag
+                raise
+            out += batch
+        return "".join(out)
+
+    def check_output(self, total: int) -> None:
+        if total > self.limits.template_output:
+            raise LimitExceeded(f"the letter's text passes {self.limits.template_output:,} characters "
+                                f"({self.limits.describe('template_output')})")
+
+    def sized_parts(self, parts: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The operands of `~`, returned as they are once their joined length is known to fit."""
+        tick()
+        self.check_size(sum(len(p) if isinstance(p, str) else len(str(p)) for p in parts))
+        return parts
+
+
+class _LetterCodeGenerator(CodeGenerator):
+    """Jinja's code generator with a budget check in every loop and a size check before every `~`."""
+
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        for loop in node.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, LOOP_FILTER, [], [], None, None, lineno=loop.iter.lineno)
+        super().visit_Template(node, frame)
+
+    @optimizeconst
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        # Jinja's own joins (markup_join escapes under autoescape), fed through sized_parts.
+        if frame.eval_ctx.volatile:
+            join = "(markup_join if context.eval_ctx.volatile else str_join)"
+        elif frame.eval_ctx.autoescape:
+            join = "markup_join"
+        else:
+            join = "str_join"
+        self.write(f"{join}(environment.sized_parts((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write(")))")
+
+
+@pass_context
+def _ticking(context: Context, iterable: Any) -> Iterator[Any]:
+    """A loop's items, one budget check each (pass_context: never folded at compile time)."""
+    for item in iterable:
+        tick()
+        yield item
+
+
+def _checked_filter(original: Callable[..., Any], check: Callable[..., None],
+                    env: LetterEnvironment) -> Callable[..., Any]:
+    """`original` with `check(env, value, *args, **kwargs)` first; pass_context so it is never folded."""
+    passed = getattr(getattr(original, "jinja_pass_arg", None), "name", None)
+
+    @pass_context
+    def checked(context: Context, value: Any, *args: Any, **kwargs: Any) -> Any:
+        tick()
+        check(env, value, *args, **kwargs)
+        if passed == "context":
+            return original(context, value, *args, **kwargs)
+        if passed == "eval_context":
+            return original(context.eval_ctx, value, *args, **kwargs)
+        if passed == "environment":
+            return original(context.environment, value, *args, **kwargs)
+        return original(value, *args, **kwargs)
+
+    checked.__name__ = getattr(original, "__name__", "filter")
+    return checked
+
+
+def _check_width(env: LetterEnvironment, value: Any, width: Any = 0, *args: Any, **kwargs: Any) -> None:
+    width = kwargs.get("width", kwargs.get("linecount", width))
+    if _is_int(width):
+        env.check_size(int(width), "a width or count")
+
+
+def _check_slices(env: LetterEnvironment, value: Any, slices: Any = 1, *args: Any, **kwargs: Any) -> None:
+    slices = kwargs.get("slices", slices)
+    if _is_int(slices) and slices > env.limits.template_range:
+        raise LimitExceeded(f"slice() into {slices:,} parts ({env.limits.describe('template_range')})")
+
+
+def _check_replace(env: LetterEnvironment, value: Any, old: Any = "", new: Any = "",
+                   count: Any = None, **kwargs: Any) -> None:
+    if isinstance(value, str) and isinstance(old, str) and isinstance(new, str):
+        env.check_size(_replaced_size(value, old, new, kwargs.get("count", count)))
+
+
+def _check_join(env: LetterEnvironment, value: Any, d: Any = "", *args: Any, **kwargs: Any) -> None:
+    if isinstance(value, (list, tuple)):
+        separator = len(str(kwargs.get("d", d)))
+        env.check_size(sum(len(v) if isinstance(v, str) else len(str(v)) for v in value)
+                       + separator * max(len(value) - 1, 0))
+
+
+def _check_format(env: LetterEnvironment, value: Any, *args: Any, **kwargs: Any) -> None:
+    if isinstance(value, str):
+        env.check_format(value, [*args, *kwargs.values()])
+
+
+def _check_sum(env: LetterEnvironment, value: Any, *args: Any, **kwargs: Any) -> None:
+    start = kwargs.get("start", args[1] if len(args) > 1 else 0)
+    if not isinstance(start, (int, float)) and not hasattr(start, "as_integer_ratio"):
+        raise LimitExceeded("sum() adds numbers only in a letter (it would copy lists over and over)")
+
+
+_FILTER_CHECKS: dict[str, Callable[..., None]] = {
+    "center": _check_width, "indent": _check_width, "batch": _check_width, "tojson": _check_width,
+    "slice": _check_slices, "replace": _check_replace, "join": _check_join, "format": _check_format,
+    "sum": _check_sum,
+}
+
+
+def _check_string_method(env: LetterEnvironment, text: str, name: str, args: tuple[Any, ...],
+                         kwargs: dict[str, Any]) -> None:
+    """Foresee the size of a str method's result before it is built."""
+    values = [*args, *kwargs.values()]
+    if name in _WIDTH_METHODS and values and _is_int(values[0]):
+        env.check_size(int(values[0]), f"str.{name}()")
+    elif name == "expandtabs" and values and _is_int(values[0]):
+        env.check_size(len(text) * max(int(values[0]), 1), "str.expandtabs()")
+    elif name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
+        env.check_size(_replaced_size(text, args[0], args[1], args[2] if len(args) > 2 else None))
+    elif name == "join" and values and isinstance(values[0], (list, tuple)):
+        items = values[0]
+        env.check_size(sum(len(v) if isinstance(v, str) else 0 for v in items)
+                       + len(text) * max(len(items) - 1, 0))
+    elif name in ("format", "format_map"):
+        env.check_format(text, [v for v in values if not isinstance(v, dict)]
+                         + [x for v in values if isinstance(v, dict) for x in v.values()])
+    elif name == "translate" and values and isinstance(values[0], dict):
+        longest = max((len(v) for v in values[0].values() if isinstance(v, str)), default=1)
+        env.check_size(len(text) * longest, "str.translate()")
+
+
+def _check_product(env: LetterEnvironment, left: Any, right: Any) -> None:
+    sequences = (str, list, tuple)
+    if isinstance(left, sequences) and _is_int(right):
+        env.check_size(len(left) * max(int(right), 0))
+    elif isinstance(right, sequences) and _is_int(left):
+        env.check_size(len(right) * max(int(left), 0))
+    elif _is_int(left) and _is_int(right) and abs(left).bit_length() + abs(right).bit_length() > INT_BITS:
+        raise LimitExceeded(f"'*' would build a number of more than {INT_BITS:,} bits")
+
+
+def _replaced_size(text: str, old: str, new: str, count: Any) -> int:
+    hits = len(text) + 1 if old == "" else text.count(old)
+    if _is_int(count) and count >= 0:
+        hits = min(hits, int(count))
+    return len(text) + hits * max(len(new) - len(old), 0)
+
+
+def _format_width(fmt: str) -> int | None:
+    """The widest width or precision a format string asks for; None when a value sets it (`*`, `{w}`)."""
+    widest = 0
+    for width, precision in _PERCENT.findall(fmt):
+        for number in (width, precision):
+            if number == "*":
+                return None
+            widest = max(widest, int(number or 0))
+    try:
+        fields = list(string.Formatter().parse(fmt))
+    except ValueError:
+        return widest  # not a valid {} format: the call itself will say so
+    for _literal, _field, spec, _conversion in fields:
+        if spec:
+            if "{" in spec:
+                return None
+            widest = max([widest, *(int(n) for n in re.findall(r"\d+", spec))])
+    return widest
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,375 @@
+"""Hostile letter templates: each bound of the letters' sandbox and of .docx opening is a LetterError
+naming the template (and the tag when there is one). Payloads stay small: a lowered limit proves a
+cap, a zip bomb of 3 MB inflated (3 KB on disk) proves the ratio check."""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import zipfile
+from dataclasses import replace
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine.core.limits import Limits
+from engine.letters import (
+    CompiledTemplate,
+    InvoiceLine,
+    LetterError,
+    build_context,
+    make_environment,
+    render_letter,
+    render_plain,
+    sample_letter_data,
+)
+from engine.letters import docxfile, sandbox
+from engine.letters.check import check_template
+from tests.support import PACK
+
+CONTEXT = build_context(sample_letter_data())
+SMALL = Limits(template_string=1_000, template_range=100)
+
+
+def make_template(path: Path, *paragraphs: str) -> Path:
+    """A DOCX with one paragraph per argument, after an untagged first one."""
+    from docx import Document
+
+    doc = Document()
+    doc.add_paragraph("Madame, Monsieur,")
+    for text in paragraphs:
+        doc.add_paragraph(text)
+    doc.save(str(path))
+    return path
+
+
+def render(path: Path, limits: Limits | None = None, *, fast: bool = True) -> bytes:
+    if fast:
+        return CompiledTemplate(path, limits=limits).render(CONTEXT)
+    return render_plain(path, CONTEXT, make_environment(limits))
+
+
+def refused(path: Path, limits: Limits | None = None, *, fast: bool = True) -> LetterError:
+    with pytest.raises(LetterError) as caught:
+        render(path, limits, fast=fast)
+    error = caught.value
+    assert error.template == path.name
+    assert "limit exceeded" in error.message, error.message
+    return error
+
+
+# --- the sandbox ---
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_range_is_capped(tmp_path: Path, fast: bool) -> None:
+    path = make_template(tmp_path / "t.docx", "{% for i in range(101) %}{{ i }}{% endfor %}")
+    error = refused(path, SMALL, fast=fast)
+    assert error.tag == "{% for i in range(101) %}" and error.paragraph == 2
+    assert "range() of 101 items" in error.message and "relance.toml limits: template_range = 100" in error.message
+    render(make_template(tmp_path / "ok.docx", "{% for i in range(100) %}{{ i }}{% endfor %}"), SMALL, fast=fast)
+
+
+def test_the_issue_s_hundred_thousand_squared_loop_is_refused_at_once(tmp_path: Path) -> None:
+    path = make_template(tmp_path / "t.docx",
+                         "{% for i in range(100000) %}{% for j in range(100000) %}{{ i }}{% endfor %}{% endfor %}")
+    assert "relance.toml limits: template_range = 10000" in refused(path).message
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("tag", [
+    "{% for i in [1, 2, 3] %}{% endfor %}",  # a loop checks the clock at each item
+    "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(3) }}",  # calls do
+    "{{ 2 + 2 }}",  # operators do
+    "{{ 'x'|center(3) }}",  # guarded filters do
+])
+def test_a_letter_past_its_wall_clock_budget_is_refused_at_the_tag(tmp_path: Path, fast: bool, tag: str) -> None:
+    """A budget of a nanosecond is spent by the first check: no timing, yet each check point is
+    proven (a later one would name another place, or none)."""
+    path = make_template(tmp_path / "slow.docx", tag)
+    error = refused(path, Limits(template_seconds=1e-9), fast=fast)
+    assert "relance.toml limits: template_seconds = 1e-09" in error.message
+    assert (error.paragraph, error.tag) == (2, re.match(r"\{[{%].*?[}%]\}", tag).group(0))  # type: ignore[union-attr]
+    render(path, fast=fast)  # the default budget is plenty
+
+
+def test_the_output_itself_checks_the_budget(tmp_path: Path) -> None:
+    """No loop, call or operator: the output batches still look at the clock."""
+    path = make_template(tmp_path / "plain.docx", "Bonjour {{ debtor.name }}")
+    assert "relance.toml limits: template_seconds" in refused(path, Limits(template_seconds=1e-9)).message
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "{{ 'x' * 1001 }}",
+        "{{ 3 * ['x'] * 400 }}",
+        "{{ ('x' * 600) + ('y' * 600) }}",
+        "{{ ('x' * 600) ~ ('y' * 600) }}",
+        "{% set ns = namespace(s='x') %}{% for i in range(12) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+        "{{ 'x'|center(2000) }}",
+        "{{ 'x'.center(2000) }}",
+        "{{ 'x'.zfill(2000) }}",
+        "{{ 'x'|indent(2000, true) }}",
+        "{{ '%2000d' % 1 }}",
+        "{{ '%2000d'|format(1) }}",
+        "{{ '{:>2000}'.format(1) }}",
+        "{{ '{:{w}}'.format(1, w=2000) }}",
+        "{{ (['x' * 500] * 3)|join }}",
+        "{{ ','.join(['x' * 500] * 3) }}",
+        "{{ ('x' * 500)|replace('x', 'yyy') }}",
+        "{{ ('x' * 500).replace('x', 'yyy') }}",
+        "{{ ('a\tb' * 10).expandtabs(200) }}",
+        "{{ ('x' * 500).translate({120: 'yyy'}) }}",
+        "{% set l = [1] %}{% for i in range(12) %}{% set _ = l.extend(l) %}{% endfor %}{{ l|length }}",
+        "{% set ns = namespace(x=3) %}{% for i in range(20) %}{% set ns.x = ns.x * ns.x %}{% endfor %}{{ ns.x > 0 }}",
+        "{{ 7 ** 20000 > 0 }}",
+        "{{ lipsum(100) }}",
+        "{{ [1]|slice(101)|list|length }}",
+        "{{ [1, 2]|batch(2000, 0)|list|length }}",
+        "{{ [[1]]|sum(start=[]) }}",
+    ],
+)
+def test_every_way_to_grow_a_value_is_bounded(tmp_path: Path, tag: str) -> None:
+    """Each of these builds a few thousand characters (items, bits): refused under a limit of 1,000."""
+    path = make_template(tmp_path / "grow.docx", f"Texte {tag} fin")
+    error = refused(path, SMALL)
+    assert error.paragraph == 2 and error.tag is not None
+
+
+class Recording(str):
+    """A string that notes which of its methods ran: a size foreseen is refused before the call."""
+
+    calls: list[str] = []
+
+    def center(self, *args: Any) -> str:  # type: ignore[override]
+        Recording.calls.append("center")
+        return str.center(self, *args)
+
+    def zfill(self, *args: Any) -> str:  # type: ignore[override]
+        Recording.calls.append("zfill")
+        return str.zfill(self, *args)
+
+    def replace(self, *args: Any) -> str:  # type: ignore[override]
+        Recording.calls.append("replace")
+        return str.replace(self, *args)
+
+    def join(self, *args: Any) -> str:  # type: ignore[override]
+        Recording.calls.append("join")
+        return str.join(self, *args)
+
+    def translate(self, *args: Any) -> str:  # type: ignore[override]
+        Recording.calls.append("translate")
+        return str.translate(self, *args)
+
+    def expandtabs(self, *args: Any) -> str:  # type: ignore[override]
+        Recording.calls.append("expandtabs")
+        return str.expandtabs(self, *args)
+
+
+@pytest.mark.parametrize("tag", ["{{ s.center(2000) }}", "{{ s.zfill(2000) }}", "{{ s.replace('x', 'yyyy') }}",
+                                 "{{ s.join(['a' * 300] * 5) }}", "{{ s.translate({120: 'yyyy'}) }}",
+                                 "{{ s.expandtabs(2000) }}"])
+def test_string_methods_are_refused_before_they_run(tmp_path: Path, tag: str) -> None:
+    """A method whose result would pass the limit never runs (the result's own check comes too late
+    for `'x'.center(10**12)`)."""
+    Recording.calls = []
+    path = make_template(tmp_path / "method.docx", tag)
+    context = {**CONTEXT, "s": Recording("x\t" * 300)}
+    with pytest.raises(LetterError, match="limit exceeded"):
+        CompiledTemplate(path, limits=SMALL).render(context)
+    assert Recording.calls == []
+
+
+def test_lipsum_is_refused_before_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(sandbox, "generate_lorem_ipsum", lambda *args: calls.append(1) or "")
+    path = make_template(tmp_path / "lipsum.docx", "{{ lipsum(100) }}")
+    refused(path, SMALL)
+    assert calls == []
+
+
+def test_the_issue_s_hundred_megabyte_string_is_refused_before_it_is_built(tmp_path: Path) -> None:
+    """Not folded while compiling (the template compiles), refused by the product's size when rendering."""
+    path = make_template(tmp_path / "big.docx", "{{ 'x' * 100000000 }}")
+    compiled = CompiledTemplate(path)
+    with pytest.raises(LetterError) as caught:
+        compiled.render(CONTEXT)
+    assert "a string or list of 100,000,000 characters" in caught.value.message
+    assert caught.value.tag == "{{ 'x' * 100000000 }}"
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_part_s_output_is_capped_and_the_error_names_the_tag(tmp_path: Path, fast: bool) -> None:
+    path = make_template(tmp_path / "long.docx", "{% for i in range(100) %}{{ 'x' * 500 }}{% endfor %}")
+    error = refused(path, Limits(template_output=20_000), fast=fast)
+    assert "the letter's text passes 20,000 characters" in error.message
+    assert error.tag == "{% for i in range(100) %}" and error.paragraph == 2
+
+
+def test_macro_and_block_output_is_capped_too(tmp_path: Path) -> None:
+    path = make_template(tmp_path / "macro.docx",
+                         "{% macro m() %}{% for i in range(100) %}{{ 'x' * 500 }}{% endfor %}{% endmacro %}"
+                         "{% set s = m() %}{{ s|length }}")
+    assert "relance.toml limits: template_output = 20000" in refused(path, Limits(template_output=20_000)).message
+
+
+def test_normal_letters_render_byte_for_byte_as_in_a_plain_sandbox() -> None:
+    """The bounds only count: the shipped pack, with 100 invoice rows and a history, gives the very
+    parts Jinja's own sandbox gives."""
+    plain_env = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+    rows = [InvoiceLine(f"FA-{n:04d}", date(2026, 1, 1) + timedelta(days=n), date(2026, 2, 1) + timedelta(days=n),
+                        Decimal("1234.56"), Decimal("100"), Decimal("1134.56")) for n in range(100)]
+    context = build_context(replace(sample_letter_data(), invoices=rows))
+    for path in sorted(PACK.glob("*.docx")):
+        bounded = CompiledTemplate(path).render_parts(context)
+        plain = CompiledTemplate(path, plain_env).render_parts(context)
+        assert bounded == plain, path.name
+
+
+# --- .docx files ---
+
+
+def docx_bytes(**extra: bytes) -> bytes:
+    """A real .docx (python-docx's default document with one tag), plus `extra` members."""
+    from docx import Document
+
+    buffer = io.BytesIO()
+    doc = Document()
+    doc.add_paragraph("Bonjour {{ debtor.name }}")
+    doc.save(buffer)
+    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as package:
+        for info in source.infolist():
+            package.writestr(info.filename, source.read(info.filename))
+        for name, content in extra.items():
+            package.writestr(name, content)
+    return out.getvalue()
+
+
+def zip_bomb(inflated: int = 3_000_000) -> bytes:
+    """A .docx whose body is padded with `inflated` spaces: about 1,000 to 1 (3 KB on disk)."""
+    from docx import Document
+
+    buffer = io.BytesIO()
+    Document().save(buffer)
+    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as package:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "word/document.xml":
+                content = content.replace(b"<w:body>", b"<w:body>" + b" " * inflated, 1)
+            package.writestr(info.filename, content)
+    return out.getvalue()
+
+
+def test_a_zip_bomb_is_refused_from_the_directory_before_anything_inflates(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "relance_bomb.docx"
+    path.write_bytes(zip_bomb())
+    assert path.stat().st_size < 60_000
+
+    def inflating(*args: object) -> None:
+        raise AssertionError("a part was inflated before the directory was checked")
+
+    monkeypatch.setattr(docxfile, "_check_inflates_as_declared", inflating)
+    with pytest.raises(LetterError) as caught:
+        docxfile.open_template(path)
+    assert caught.value.template == "relance_bomb.docx"
+    assert "part word/document.xml is compressed" in caught.value.message
+    assert "relance.toml limits: docx_ratio = 100" in caught.value.message
+
+
+@pytest.mark.parametrize(("limits", "words"), [
+    (Limits(docx_part_bytes=1_000_000), "relance.toml limits: docx_part_bytes = 1000000"),
+    (Limits(docx_total_bytes=1_000_000), "relance.toml limits: docx_total_bytes = 1000000"),
+    (Limits(docx_members=5), "relance.toml limits: docx_members = 5"),
+    (Limits(docx_bytes=1_000), "relance.toml limits: docx_bytes = 1000"),
+])
+def test_every_docx_bound_is_a_letter_error(tmp_path: Path, limits: Limits, words: str) -> None:
+    path = tmp_path / "t.docx"
+    path.write_bytes(zip_bomb())
+    with pytest.raises(LetterError) as caught:
+        docxfile.open_template(path, replace(limits, docx_ratio=10_000))
+    assert words in caught.value.message
+
+
+def test_a_directory_that_lies_about_a_part_s_size_is_refused(tmp_path: Path) -> None:
+    """The part inflates to more than the directory says: found by inflating at most a chunk past it."""
+    data = bytearray(docx_bytes())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as package:
+        info = package.getinfo("word/document.xml")
+    central = _central_entry(data, b"word/document.xml")
+    struct.pack_into("<I", data, central + 24, info.file_size // 2)  # uncompressed size field
+    path = tmp_path / "lying.docx"
+    path.write_bytes(bytes(data))
+    with pytest.raises(LetterError) as caught:
+        docxfile.open_template(path)
+    assert "part word/document.xml is damaged" in caught.value.message
+
+
+def _central_entry(data: bytearray, name: bytes) -> int:
+    """Offset of the central directory entry of member `name`."""
+    offset = data.index(b"PK\x01\x02")
+    while True:
+        name_length, extra_length, comment_length = struct.unpack_from("<HHH", data, offset + 28)
+        if data[offset + 46: offset + 46 + name_length] == name:
+            return offset
+        offset += 46 + name_length + extra_length + comment_length
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    (b"PK\x03\x04 this is not really a zip" * 10, "not a ZIP package"),
+    (b"{\\rtf1 a Word document saved as RTF}", "not a ZIP package"),
+    (None, "cannot open as a Word document"),  # a ZIP, but no Word document inside
+])
+def test_a_corrupt_or_foreign_file_is_a_located_error_everywhere(tmp_path: Path, content: bytes | None,
+                                                                 words: str) -> None:
+    if content is None:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as package:
+            package.writestr("readme.txt", "hello")
+        content = buffer.getvalue()
+    path = tmp_path / "relance_1.docx"
+    path.write_bytes(content)
+    problems = check_template(path)  # relance letters check, relance validate
+    assert [(p.template, p.code) for p in problems] == [("relance_1.docx", "unreadable")]
+    assert words in problems[0].message
+    with pytest.raises(LetterError, match=words):  # a run loading the template
+        render_letter(path, sample_letter_data(), tmp_path / "out" / "letter.docx")
+    assert not (tmp_path / "out" / "letter.docx").exists()
+    with pytest.raises(LetterError, match="cannot read the template"):
+        render_letter(tmp_path / "missing.docx", sample_letter_data(), tmp_path / "out" / "letter.docx")
+
+
+def test_letters_check_and_validate_refuse_a_zip_bomb_in_one_line(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.cli.main import cli
+
+    monkeypatch.chdir(tmp_path)
+    letters = tmp_path / "letters"
+    letters.mkdir()
+    (letters / "relance_1.docx").write_bytes(zip_bomb())
+    env = {"RELANCE_WORKSPACE": None, "RELANCE_DATABASE_URL": None}
+    result = CliRunner().invoke(cli, ["letters", "check", str(letters)], env=env)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: relance_1.docx: part word/document.xml is compressed")
+
+    (tmp_path / "wf.yaml").write_text(
+        "name: t\nversion: 1\nletters: letters\ninitial: due\nstates:\n  due: {}\n"
+        "  reminder: {letter: relance_1.docx, kind: reminder}\n  paid: {final: true}\n"
+        "transitions:\n  - {trigger: go, source: due, dest: reminder, after: 1 day}\n"
+        "  - {trigger: go, source: reminder, dest: paid, after: 1 day}\n")
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path / "wf.yaml")], env=env)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert [line for line in result.output.splitlines() if line.startswith("error:")] == errors
