@@ -5,22 +5,21 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from engine.cases.approvals import approve, reject, waiting_approvals
-from engine.cases.debtors import DebtorOutcome, hold_debtor, resume_debtor
-from engine.cases.outbox import Delivery, outbox_rows
-from engine.cases.printing import PrintBundle
-from engine.cases.tasks import CALL_OUTCOMES, list_tasks, record_call
 from engine.cli.cases import case_group
 from engine.cli.options import DateParam, Settings, as_of_option, json_option, today_or
+from engine.cli.output import console
+from engine.core.case import CALL_OUTCOMES
 from engine.core.money import format_amount
+from engine.reports.terminal import cell, markup
 
-console = Console(highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from engine.cases.debtors import DebtorOutcome
+    from engine.cases.outbox import Delivery
+    from engine.cases.printing import PrintBundle
 
 
 @click.command("outbox")
@@ -34,6 +33,10 @@ def outbox_command(settings: Settings, retry: bool, include_sent: bool, as_of: d
     """The e-mails the steps queued: waiting, failed (and sent, with --all). `relance run` and
     `relance worker` send them after their commits through [smtp] of relance.toml; --retry sends
     now. Exits 1 when an e-mail failed or [smtp] is missing."""
+    from rich.table import Table
+
+    from engine.cases.outbox import outbox_rows
+
     app = settings.app
     delivery = app.deliver(today_or(as_of), retry=True) if retry else None
     with app.session() as session:
@@ -50,8 +53,8 @@ def outbox_command(settings: Settings, retry: bool, include_sent: bool, as_of: d
         for column in ("case", "to", "subject", "status", "tries", "next try / error"):
             table.add_column(column)
         for r in rows:
-            table.add_row(r.case_ref, r.to or "—", r.subject, r.status, str(r.attempts),
-                          r.error or r.next_attempt_at or "")
+            table.add_row(cell(r.case_ref), cell(r.to or "—"), cell(r.subject), r.status, str(r.attempts),
+                          cell(r.error or r.next_attempt_at or ""))
         console.print(table)
     if delivery is not None and (delivery.failed or not delivery.configured or delivery.error):
         raise SystemExit(1)
@@ -68,6 +71,10 @@ def tasks_command(settings: Settings, due: date | None, kinds: tuple[str, ...], 
                   as_json: bool) -> None:
     """The team's open tasks: calls the workflow asks for, e-mails that could not go. Record a
     call with `relance case call CASE --outcome ...`."""
+    from rich.table import Table
+
+    from engine.cases.tasks import list_tasks
+
     app = settings.app
     with app.session() as session:
         lines = list_tasks(session, today_or(as_of), due=due, kinds=kinds)
@@ -83,8 +90,8 @@ def tasks_command(settings: Settings, due: date | None, kinds: tuple[str, ...], 
         table.add_column(column, justify="right" if column == "balance" else "left")
     for t in lines:
         what = "call" if t.kind == "call" else f"e-mail failed: {t.detail}"
-        table.add_row(t.due_on.isoformat(), what, t.case_ref, f"{t.debtor_name} ({t.debtor_ref})", t.phone or "—",
-                      format_amount(t.balance, t.currency), "\n".join(t.history))
+        table.add_row(t.due_on.isoformat(), cell(what), cell(t.case_ref), cell(f"{t.debtor_name} ({t.debtor_ref})"),
+                      cell(t.phone or "—"), format_amount(t.balance, t.currency), cell("\n".join(t.history)))
     console.print(table)
 
 
@@ -106,6 +113,8 @@ def call_command(settings: Settings, case_ref: str, outcome: str, note: str | No
         raise click.UsageError("--outcome promise needs --until DATE")
     if outcome != "promise" and until is not None:
         raise click.UsageError("--until goes with --outcome promise only")
+    from engine.cases.tasks import record_call
+
     actor = by or settings.workspace.actor
     done = record_call(settings.app, case_ref, outcome, today_or(as_of), by=actor, note=note, until=until)
     _outcome(done, as_json, f"{done.case_ref}: call ({outcome}) recorded by {actor}")
@@ -118,6 +127,10 @@ def call_command(settings: Settings, case_ref: str, outcome: str, note: str | No
 def approvals_command(settings: Settings, as_of: date | None, as_json: bool) -> None:
     """Cases waiting for a person's approval before entering a state marked `approval: required`
     (in the French policies: the formal notice and the hand-off to litigation)."""
+    from rich.table import Table
+
+    from engine.cases.approvals import waiting_approvals
+
     app = settings.app
     with app.session() as session:
         waiting = waiting_approvals(session, today_or(as_of))
@@ -131,8 +144,8 @@ def approvals_command(settings: Settings, as_of: date | None, as_json: bool) -> 
     for column in ("case", "debtor", "from", "to", "since", "balance"):
         table.add_column(column, justify="right" if column == "balance" else "left")
     for w in waiting:
-        table.add_row(w.case_ref, f"{w.debtor_name} ({w.debtor_ref})", w.state, w.to, w.since.isoformat(),
-                      format_amount(w.balance, w.currency))
+        table.add_row(cell(w.case_ref), cell(f"{w.debtor_name} ({w.debtor_ref})"), cell(w.state), cell(w.to),
+                      w.since.isoformat(), format_amount(w.balance, w.currency))
     console.print(table)
     if waiting:
         console.print("Approve with `relance approve CASE --by NAME`, refuse with `relance reject CASE --by NAME "
@@ -149,6 +162,8 @@ def approvals_command(settings: Settings, as_of: date | None, as_json: bool) -> 
 def approve_command(settings: Settings, case_ref: str, by: str, note: str | None, as_of: date | None,
                     as_json: bool) -> None:
     """Approve the step CASE waits for: the case enters that state now and its letter is written, dated today."""
+    from engine.cases.approvals import approve
+
     done = approve(settings.app, case_ref, today_or(as_of), by=by, note=note)
     _outcome(done, as_json, f"{done.case_ref}: approved by {by}")
 
@@ -163,6 +178,8 @@ def approve_command(settings: Settings, case_ref: str, by: str, note: str | None
 def reject_command(settings: Settings, case_ref: str, by: str, reason: str, as_of: date | None,
                    as_json: bool) -> None:
     """Refuse the step CASE waits for: the case is held with the reason (`relance case resume` lifts it)."""
+    from engine.cases.approvals import reject
+
     done = reject(settings.app, case_ref, today_or(as_of), by=by, reason=reason)
     _outcome(done, as_json, f"{done.case_ref}: refused by {by}, case on hold")
 
@@ -176,6 +193,8 @@ def _debtor_command(name: str, held: bool, help_text: str) -> click.Command:
     @click.pass_obj
     def command(settings: Settings, debtor_ref: str, reason: str | None, by: str | None, as_of: date | None,
                 as_json: bool) -> None:
+        from engine.cases.debtors import hold_debtor, resume_debtor
+
         action = hold_debtor if held else resume_debtor
         done = action(settings.app, debtor_ref, today_or(as_of), by=by or settings.workspace.actor, reason=reason)
         _debtor_outcome(done, as_json)
@@ -214,12 +233,12 @@ def show_print(bundle: PrintBundle, as_json: bool) -> None:
         click.echo(json.dumps(print_json(bundle), indent=2, ensure_ascii=False))
         return
     if bundle.path is None and not bundle.failures:
-        console.print(f"no postal letter on {bundle.on.isoformat()}: nothing to print")
+        console.print(cell(f"no postal letter on {bundle.on.isoformat()}: nothing to print"))
         return
-    console.print(f"{len(bundle.letters)} letter(s), {bundle.registered} registered, {bundle.pages} page(s): "
-                  f"{bundle.path or 'not written'} ({bundle.soffice_processes} LibreOffice process(es))")
+    console.print(cell(f"{len(bundle.letters)} letter(s), {bundle.registered} registered, {bundle.pages} page(s): "
+                       f"{bundle.path or 'not written'} ({bundle.soffice_processes} LibreOffice process(es))"))
     for path, why in bundle.failures.items():
-        console.print(f"[red]{path}[/]: {why}")
+        console.print(f"[red]{markup(path)}[/]: {markup(why)}")
 
 
 def print_json(bundle: PrintBundle) -> dict[str, Any]:
@@ -243,15 +262,15 @@ def print_delivery(delivery: Delivery | None) -> None:
         return
     if not delivery.configured:
         if delivery.waiting:
-            console.print(f"[yellow]{delivery.waiting} e-mail(s) wait in the outbox[/]: no [smtp] in relance.toml")
+            console.print(f"[yellow]{delivery.waiting} e-mail(s) wait in the outbox[/]: no \\[smtp] in relance.toml")
         return
     if delivery.error:
-        console.print(f"[red]e-mails not sent[/]: {delivery.error}")
+        console.print(f"[red]e-mails not sent[/]: {markup(delivery.error)}")
     if delivery.sent or delivery.retried or delivery.failed:
         console.print(f"e-mails: {len(delivery.sent)} sent, {len(delivery.retried)} to try again, "
                       f"{len(delivery.failed)} failed" + (" (see `relance tasks`)" if delivery.failed else ""))
     for case, why in delivery.failed:
-        console.print(f"[red]e-mail of {case} failed[/]: {why}")
+        console.print(f"[red]e-mail of {markup(case)} failed[/]: {markup(why)}")
 
 
 def _outcome(done: Any, as_json: bool, text: str) -> None:
@@ -261,7 +280,7 @@ def _outcome(done: Any, as_json: bool, text: str) -> None:
                               indent=2, ensure_ascii=False))
         return
     moved = f" → {done.state}" if done.steps else f" (state stays {done.state})"
-    console.print(text + moved)
+    console.print(cell(text + moved))
 
 
 def _debtor_outcome(done: DebtorOutcome, as_json: bool) -> None:
@@ -270,10 +289,10 @@ def _debtor_outcome(done: DebtorOutcome, as_json: bool) -> None:
                                "cases": list(done.cases)}, indent=2, ensure_ascii=False))
         return
     if not done.changed:
-        console.print(f"{done.debtor_ref} already {'held' if done.held else 'chased'}: nothing to do")
+        console.print(cell(f"{done.debtor_ref} already {'held' if done.held else 'chased'}: nothing to do"))
         return
-    console.print(f"{done.debtor_ref}: {'held' if done.held else 'resumed'}; recorded on {len(done.cases)} open "
-                  f"case(s){': ' + ', '.join(done.cases) if done.cases else ''}")
+    console.print(cell(f"{done.debtor_ref}: {'held' if done.held else 'resumed'}; recorded on {len(done.cases)} open "
+                       f"case(s){': ' + ', '.join(done.cases) if done.cases else ''}"))
 
 
 COMMANDS = [outbox_command, tasks_command, approvals_command, approve_command, reject_command, debtor_group,

@@ -12,6 +12,10 @@ from decimal import Decimal
 from typing import Any
 
 
+# What a recorded phone call can have led to (`relance case call --outcome`, events.csv `outcome`).
+CALL_OUTCOMES = ("reached", "no_answer", "promise", "dispute", "wrong_number")
+
+
 @dataclass(eq=False)
 class CaseState:
     """What the core knows of one case: its state, its money and the dates that drive delays."""

@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
+from engine.core.case import CALL_OUTCOMES
 from engine.core.money import format_amount, format_date
 from engine.store.reasons import step_reason
 
@@ -312,7 +313,6 @@ class EmailFailed(EventPayload):
         return f"courriel{to} impossible à remettre ({self.error}) : le courrier reste à envoyer par un autre moyen"
 
 
-CALL_OUTCOMES = ("reached", "no_answer", "promise", "dispute", "wrong_number")
 OUTCOME_LABELS = {"reached": "débiteur joint", "no_answer": "pas de réponse", "promise": "promesse de paiement",
                   "dispute": "contestation", "wrong_number": "faux numéro"}
 
