@@ -70,11 +70,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server(sink: SmtpSink | None = None) -> Iterator[SmtpSink]:
-    """An aiosmtpd server on 127.0.0.1 (a free port) for the duration of the block."""
+def smtp_server(sink: SmtpSink | None = None, *, login: tuple[str, str] | None = None) -> Iterator[SmtpSink]:
+    """An aiosmtpd server on 127.0.0.1 (a free port) for the duration of the block; with ``login``, it
+    demands AUTH with that user and password (over plain text: a test on the loopback)."""
     sink = sink or SmtpSink()
     sink.port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    options: dict[str, Any] = {}
+    if login is not None:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+            ok = isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == login
+            return AuthResult(success=ok)
+
+        options = {"authenticator": authenticate, "auth_require_tls": False, "auth_required": True}
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port, **options)
     controller.start()
     try:
         yield sink

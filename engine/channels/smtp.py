@@ -75,6 +75,8 @@ def open_transport(settings: SmtpSettings) -> Transport:
         return FileTransport(settings.directory)
     if settings.backend != "smtp":
         raise SmtpConfigError(f"[smtp] backend must be one of {', '.join(BACKENDS)}, not {settings.backend!r}")
+    if settings.username:
+        settings.password()  # a variable not set is said before any e-mail is tried, not as a failure of each
     return SmtpTransport(settings)
 
 
@@ -97,6 +99,9 @@ class SmtpTransport:
         except (TemporaryFailure, PermanentFailure):
             self._reset()
             raise
+        except smtplib.SMTPAuthenticationError as exc:  # the team's settings, not this e-mail: try again later
+            self._drop()
+            raise TemporaryFailure(f"login refused: {exc.smtp_code} {_text(exc.smtp_error)}") from None
         except smtplib.SMTPResponseException as exc:
             self._drop()
             raise _classify(exc.smtp_code, exc.smtp_error, "SMTP") from None

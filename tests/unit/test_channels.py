@@ -155,3 +155,24 @@ def test_the_file_backend_writes_one_file_per_message_id(tmp_path: Path) -> None
     first = transport.send(message, "r@acme.example", "c@client.example")
     transport.send(message, "r@acme.example", "c@client.example")
     assert first.startswith("250 ") and [p.name for p in tmp_path.iterdir()] == ["m1@acme.example.eml"]
+
+
+def test_smtp_login_reads_the_password_from_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.channels.smtp import SmtpConfigError, SmtpSettings, TemporaryFailure, open_transport
+    from tests.smtp_server import smtp_server
+
+    message = build(Email("<m2@acme.example>", "r@acme.example", "c@client.example", "s", "t"))
+    with smtp_server(login=("relances", "s3cret")) as sink:
+        settings = SmtpSettings("r@acme.example", host="127.0.0.1", port=sink.port, username="relances",
+                                password_env="TEST_RELANCE_SMTP_PASSWORD", timeout=5)
+        monkeypatch.delenv("TEST_RELANCE_SMTP_PASSWORD", raising=False)
+        with pytest.raises(SmtpConfigError, match="TEST_RELANCE_SMTP_PASSWORD"):
+            open_transport(settings)
+        monkeypatch.setenv("TEST_RELANCE_SMTP_PASSWORD", "wrong")
+        with pytest.raises(TemporaryFailure):  # the team's settings, not this e-mail: tried again later
+            open_transport(settings).send(message, "r@acme.example", "c@client.example")
+        monkeypatch.setenv("TEST_RELANCE_SMTP_PASSWORD", "s3cret")
+        transport = open_transport(settings)
+        assert transport.send(message, "r@acme.example", "c@client.example").startswith("250 ")
+        transport.close()
+    assert [str(m["Message-ID"]) for m in sink.messages] == ["<m2@acme.example>"]
