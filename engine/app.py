@@ -17,12 +17,17 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from engine.cases.channels import ChannelWriter
 from engine.cases.letters import LetterWriter, RatesUsed, check_letters, require_writable_folder
+from engine.cases.outbox import Delivery, deliver
+from engine.cases.printing import PrintBundle, print_day
+from engine.channels.email import domain_of
 from engine.cases.run import RunReport, run
 from engine.core.claim import RateTable, load_rates
 from engine.core.rates import DEFAULT_RATES_FILE
 from engine.core.machine import Escalator
 from engine.core.workflow import Workflow, load_workflow
+from engine.imports.case_events import import_events, import_receipts, kind_of
 from engine.imports.importer import ImportReport, import_csv
 from engine.store import versions
 from engine.store.database import Store, StoreError, connect, ensure_creditor
@@ -30,8 +35,17 @@ from engine.store.models import Case
 from engine.store.runlock import run_lock
 from engine.workspace import Workspace, WorkspaceError
 
-# Import order matters: invoices name debtors, payments name invoices.
-IMPORT_ORDER = ("debtors", "invoices", "credit_notes", "payments")
+# Import order matters: invoices name debtors, payments name invoices, events and receipts name cases.
+IMPORT_ORDER = ("debtors", "invoices", "credit_notes", "payments", "events", "tracking")
+
+
+@dataclass
+class AfterRun:
+    """What a run did after its commits: PDFs (one LibreOffice batch) and the e-mails delivered."""
+
+    pdf_processes: int = 0
+    pdf_failures: list[str] = field(default_factory=list)
+    delivery: Delivery | None = None
 
 
 @dataclass
@@ -40,6 +54,7 @@ class App:
 
     workspace: Workspace
     store: Store = field(default=None)  # type: ignore[assignment]
+    after_run: AfterRun = field(default_factory=AfterRun)  # of the last `run`
     # The rates the last run's letters assumed or could not verify (engine.cases.letters.RatesUsed).
     rates_used: RatesUsed = field(default_factory=RatesUsed)
 
@@ -113,10 +128,22 @@ class App:
                 return Escalator(self._with_letters(older))
         raise WorkspaceError(f"case {case.ref} runs on workflow {case.workflow_name!r}, which the workspace lacks")
 
-    def letter_writer(self, *, pdf: bool = False) -> LetterWriter:
-        return LetterWriter(self.workspace.creditor, self.workflows, self.workspace.output_dir,
-                            rates=self.rates, pdf=pdf, limits=self.workspace.limits,
-                            counsel=self.workspace.counsel, agency=self.workspace.agency)
+    def letter_writer(self, *, pdf: bool = False) -> ChannelWriter:
+        """The `perform` of runs and actions: letters, plus each channel's record (outbox row, call task)."""
+        letters = LetterWriter(self.workspace.creditor, self.workflows, self.workspace.output_dir,
+                               rates=self.rates, pdf=pdf, limits=self.workspace.limits,
+                               counsel=self.workspace.counsel, agency=self.workspace.agency)
+        smtp = self.workspace.smtp
+        domain = domain_of(smtp.sender if smtp else None) or domain_of(self.workspace.creditor.email)
+        return ChannelWriter(letters, mail_domain=domain, attach=smtp.attach if smtp else None)
+
+    def deliver(self, on: date, *, retry: bool = False) -> Delivery:
+        """Send the outbox's due e-mails (``retry``: every unsent one, now), after the steps committed."""
+        return deliver(self.store, self.workspace.smtp, self.workspace.output_dir, on=on, retry=retry)
+
+    def print_day(self, on: date) -> PrintBundle:
+        """One PDF of the day's postal letters behind a cover sheet (engine.cases.printing)."""
+        return print_day(self.store, self.workspace.output_dir, on, creditor=self.workspace.creditor.name)
 
     def ensure_creditor(self) -> None:
         """The workspace's creditor exists in the database with its current identity."""
@@ -137,6 +164,14 @@ class App:
         self.ensure_creditor()
         reports = []
         for path in sorted(paths, key=lambda p: _import_rank(p, kind)):
+            action_kind = kind if kind in ("events", "tracking") else None if kind else kind_of(path)
+            if action_kind == "events":  # case actions, after the data files they refer to
+                reports.append(import_events(self, path, by=self.workspace.actor, skip_bad_rows=skip_bad_rows))
+                continue
+            if action_kind == "tracking":
+                reports.append(import_receipts(self, path, date.today(), by=self.workspace.actor,
+                                               skip_bad_rows=skip_bad_rows))
+                continue
             rejects = (rejects_dir or path.parent) / f"{path.stem}.rejected.csv" if skip_bad_rows else None
             reports.append(import_csv(self.store, path, kind, creditor_ref=self.workspace.creditor.ref,
                                       skip_bad_rows=skip_bad_rows, rejects_path=rejects,
@@ -158,16 +193,22 @@ class App:
             try:
                 plan, writer = self.prepare_run(dry_run=dry_run, pdf=pdf)
                 self.rates_used = writer.rates_used if writer is not None else RatesUsed()
-                return [run(self.store, workflow, as_of, perform=writer, dry_run=dry_run, progress=progress,
-                            debtor_kinds=kinds, stop=stop, open_new=kinds is not None)
-                        for workflow, kinds in plan]
+                self.after_run = AfterRun()
+                reports = [run(self.store, workflow, as_of, perform=writer, dry_run=dry_run, progress=progress,
+                               debtor_kinds=kinds, stop=stop, open_new=kinds is not None)
+                           for workflow, kinds in plan]
             except OperationalError as exc:  # e.g. SQLite held by a long import for longer than its timeout
                 lines = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]
                 raise StoreError(f"the run stopped: the database failed ({lines[0]}); what it had done is "
                                  "saved, run it again") from exc
+            if writer is not None:  # after every commit: LibreOffice once for the run, then the e-mails
+                self.after_run.pdf_processes = writer.convert_pending().processes
+                self.after_run.pdf_failures = list(writer.pdf_failures)
+                self.after_run.delivery = self.deliver(as_of)
+            return reports
 
     def prepare_run(self, *, dry_run: bool = False,
-                    pdf: bool = False) -> tuple[list[tuple[Workflow, tuple[str, ...] | None]], LetterWriter | None]:
+                    pdf: bool = False) -> tuple[list[tuple[Workflow, tuple[str, ...] | None]], ChannelWriter | None]:
         """What a run will go through, checked: (workflow, debtor kinds) for each current workflow and
         (older version, None) for each version cases still run on, and the letter writer (None in a dry
         run). Raises TemplateRefused or OutputFolderError before anything is opened."""
@@ -220,7 +261,7 @@ def _open_store(url: str) -> Store:
 
 
 def _import_rank(path: Path, kind: str | None) -> int:
-    name = kind or _kind_from_name(path)
+    name = kind or kind_of(path) or _kind_from_name(path)
     return IMPORT_ORDER.index(name) if name in IMPORT_ORDER else len(IMPORT_ORDER)
 
 

@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 
 from engine.app import App
 from engine.cases.actions import receipt
-from engine.cases.steps import act
 from engine.cases.users import add_user
 from engine.core.money import parse_date
+from engine.demo_desk import DEMO_DOCX, DEMO_SMTP, DeskWork, import_tracking, work_the_desk
+from engine.imports.case_events import EventRow, NoOpenCase, apply_event, read_events
 from engine.reports.aging import aging
 from engine.reports.funnel import funnel
 from engine.reports.html import render_report_html
@@ -57,6 +58,7 @@ class DemoResult:
     recovered: Decimal = Decimal("0")
     outstanding: Decimal = Decimal("0")
     actions: list[str] = field(default_factory=list)
+    channels: DeskWork = field(default_factory=DeskWork)
     letters_dir: Path | None = None
     timeline_html: Path | None = None
     report_html: Path | None = None
@@ -77,12 +79,16 @@ def run_demo(root: Path, *, until: date | None = None, pdf: bool = False,
     database = config.parent / "relance.sqlite"
     for leftover in (database, database.with_name("relance.sqlite-wal"), database.with_name("relance.sqlite-shm")):
         leftover.unlink(missing_ok=True)
+    with config.open("a", encoding="utf-8") as toml:
+        toml.write(DEMO_SMTP + ("" if pdf else DEMO_DOCX))
     app = App(load_workspace(config.parent))
     app.store.upgrade()
     app.import_files([EXAMPLES / "debtors.csv", EXAMPLES / "invoices.csv"])
 
     payments = _rows_by_day(EXAMPLES / "payments.csv", "payment_date")
-    events = _rows_by_day(EXAMPLES / "events.csv", "event_date")
+    events: dict[date, list[EventRow]] = defaultdict(list)
+    for row in read_events(EXAMPLES / "events.csv"):  # the reader `relance import events.csv` uses
+        events[row.on].append(row)
     first_day = _first_due_date(app)
     last_planned = max([*payments, *events, first_day])
     stop_at = until or (last_planned + SAFETY_MARGIN)
@@ -97,8 +103,9 @@ def run_demo(root: Path, *, until: date | None = None, pdf: bool = False,
             _import_payments(app, payments[day])
         for row in events.get(day, ()):
             result.actions.append(_apply_event(app, row, day))
-        result.actions += _record_deliveries(app, day)
+        result.actions += _record_deliveries(app, day, result.channels)
         app.run(day, pdf=pdf)
+        work_the_desk(app, day, result.channels)
         result.days += 1
         result.last_day = day
         if on_day is not None:
@@ -141,23 +148,17 @@ def _import_payments(app: App, rows: list[dict[str, str]]) -> None:
         app.import_files([path], kind="payments")
 
 
-def _apply_event(app: App, row: dict[str, str], day: date) -> str:
-    """A dispute, promise, hold... recorded on the debtor's open case, as `relance case ...` would."""
-    action, debtor_ref = row["action"], row["debtor_ref"]
-    until = parse_date(row["until"]) if row.get("until") else None
-    with app.session() as session:
-        case = session.scalar(
-            select(Case).join(Debtor, Debtor.id == Case.debtor_id)
-            .where(Debtor.ref == debtor_ref, Case.closed.is_(False)).order_by(Case.id.desc()).limit(1)
-        )
-        if case is None:
-            return f"{day}: {action} for {debtor_ref} skipped (no open case)"
-        act(session, case, app.escalator_for(case), action, day, by="demo", reason=row.get("reason") or None,
-            until=until, perform=app.letter_writer())
-        return f"{day}: {action} on {case.ref} ({debtor_ref}) → {case.state}"
+def _apply_event(app: App, row: EventRow, day: date) -> str:
+    """A dispute, promise, hold... recorded on the debtor's open case, as `relance import events.csv` does."""
+    try:
+        with app.session() as session:
+            done = apply_event(session, app, row, by="demo")
+    except NoOpenCase:
+        return f"{day}: {row.action} for {row.debtor_ref} skipped (no open case)"
+    return done or f"{day}: {row.action} for {row.debtor_ref} already recorded"
 
 
-def _record_deliveries(app: App, day: date) -> list[str]:
+def _record_deliveries(app: App, day: date, work: DeskWork) -> list[str]:
     """La Poste's tracking, as the team records it with `relance case receipt`: each registered letter sent
     three days ago was presented the day before yesterday and signed for yesterday; one in four was never
     collected (presented only)."""
@@ -174,8 +175,12 @@ def _record_deliveries(app: App, day: date) -> list[str]:
             continue
         collected = case_id % 4 != 0
         received = day - timedelta(days=1) if collected else None
-        receipt(app, ref, day, by="demo", tracking=f"1A {case_id:011d}", presented=day - timedelta(days=2),
-                received=received)
+        if work.receipt is None:  # the first one comes as La Poste's export, through `relance import tracking.csv`
+            import_tracking(app, day, ref, f"1A{case_id:011d}", day - timedelta(days=2), received)
+            work.receipt = f"{day}: receipt of {ref}'s registered letter (sent {sent_on}) imported from tracking.csv"
+        else:
+            receipt(app, ref, day, by="demo", tracking=f"1A {case_id:011d}", presented=day - timedelta(days=2),
+                    received=received)
         done.append(f"{day}: receipt on {ref} ({'received' if collected else 'presented, not collected'})")
     return done
 

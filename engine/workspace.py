@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.channels.smtp import BACKENDS, SmtpSettings
 from engine.core.limits import DEFAULT_LIMITS, Limits, LimitsError, limits_from_table
 from engine.errors import RelanceError
 from engine.letters.context import Creditor, Party
@@ -64,6 +65,7 @@ class Workspace:
     counsel: Party | None = None
     agency: Creditor | None = None
     limits: Limits = DEFAULT_LIMITS  # [limits]: what a workflow or a template may cost (engine.core.limits)
+    smtp: SmtpSettings | None = None  # [smtp]: how e-mails leave; None: they wait in the outbox
 
     def workflow_for(self, debtor_kind: str) -> Path:
         try:
@@ -121,6 +123,7 @@ def load_workspace(root: Path, database_url: str | None = None) -> Workspace:
         counsel=_counsel(config.get("counsel"), config_path),
         agency=_agency(config.get("agency"), config_path),
         limits=limits,
+        smtp=_smtp(config, config_path, root, (root / paths.get("output", "output")).resolve()),
     )
 
 
@@ -168,6 +171,16 @@ output = "output"
 # the defaults suit real policies and letters; see workflows/README.md, "Limits", to change one.
 # [limits]
 # template_seconds = 10
+# How e-mails leave (states with `channel: email`). Without [smtp] they wait in `relance outbox`.
+# [smtp]
+# host = "smtp.example.fr"
+# port = 587
+# starttls = true
+# username = "relances@example.fr"
+# password_env = "RELANCE_SMTP_PASSWORD"   # the password is read from this environment variable
+# from = "Service recouvrement <relances@example.fr>"
+# reply_to = "comptabilite@example.fr"
+# backend = "file"                        # instead of SMTP: .eml files in output/_mail (demo, tests)
 
 {creditor}
 """
@@ -227,6 +240,50 @@ def _agency(section: Any, path: Path) -> Creditor | None:
     if not isinstance(section, dict):
         raise WorkspaceError(f"{path}: [agency] must be a table")
     return Creditor(**_sender_fields(section, path, "agency"))
+
+
+def _smtp(config: dict[str, Any], path: Path, root: Path, output: Path) -> SmtpSettings | None:
+    """`[smtp]`: every key checked here, so a typo is one located line, not a failed send at night."""
+    if "smtp" not in config:
+        return None
+    section = _section(config, "smtp", path)
+    known = {"backend", "host", "port", "username", "password_env", "starttls", "from", "reply_to", "timeout",
+             "directory", "max_attempts", "retry_after", "attach"}
+    for key in section:
+        if key not in known:
+            raise WorkspaceError(f"{path}: [smtp] unknown key {key!r} (known: {', '.join(sorted(known))})")
+    backend = section.get("backend", "smtp")
+    if backend not in BACKENDS:
+        raise WorkspaceError(f"{path}: [smtp] backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    sender = section.get("from")
+    if not isinstance(sender, str) or "@" not in sender:
+        raise WorkspaceError(f"{path}: [smtp] from must be the sender's address, e.g. from = \"relances@example.fr\"")
+    for key, kind in (("port", int), ("max_attempts", int), ("starttls", bool), ("timeout", (int, float)),
+                      ("retry_after", (int, float))):
+        value = section.get(key)
+        if value is not None and (not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))):
+            raise WorkspaceError(f"{path}: [smtp] {key} must be {_WORDS[key]}, not {value!r}")
+    for key in ("host", "username", "password_env", "reply_to", "directory"):
+        if key in section and not isinstance(section[key], str):
+            raise WorkspaceError(f"{path}: [smtp] {key} must be a string, not {section[key]!r}")
+    directory = section.get("directory")
+    attach = section.get("attach")
+    if attach is not None and (not isinstance(attach, list) or not attach
+                               or not all(a in ("pdf", "docx") for a in attach)):
+        raise WorkspaceError(f"{path}: [smtp] attach must be a list of \"pdf\" and \"docx\", not {attach!r}")
+    return SmtpSettings(
+        sender=sender, backend=backend, host=section.get("host", "localhost"), port=section.get("port", 25),
+        username=section.get("username"), password_env=section.get("password_env"),
+        starttls=section.get("starttls", False), reply_to=section.get("reply_to"),
+        timeout=float(section.get("timeout", 30)),
+        directory=(root / directory).resolve() if directory else output / "_mail",
+        max_attempts=section.get("max_attempts", 8), retry_after=float(section.get("retry_after", 300)),
+        attach=tuple(dict.fromkeys(attach)) if attach else None,
+    )
+
+
+_WORDS = {"port": "an integer", "max_attempts": "an integer", "starttls": "true or false",
+          "timeout": "a number of seconds", "retry_after": "a number of seconds"}
 
 
 def _optional(section: dict[str, Any], key: str) -> str | None:

@@ -42,14 +42,17 @@ from engine.letters import (
     Party,
     PastStep,
     render_letter,
-    to_pdf,
 )
+from engine.letters.pdf import Conversion, PdfError, convert_batch
 from engine.letters.check import require_sound_template
 from engine.store import ledger
-from engine.store.events import EventPayload, LetterSent, NoticeReceived, read_event
+from engine.store.events import CallRecorded, EmailSent, EventPayload, LetterSent, NoticeReceived, read_event
 from engine.store.models import Case, Debtor, Document, Event
 
 ZERO = Decimal("0")
+# Folders of the output that hold what the channels make (engine.cases.outbox, engine.cases.printing).
+MAIL_FOLDER, PRINT_FOLDER = "_mail", "_print"
+OWN_FOLDERS = frozenset({MAIL_FOLDER, PRINT_FOLDER})
 # The name of the file that proves the output folder takes files; `orphan_files` sweeps one a kill left.
 WRITE_PROBE = ".relance-write-check-"
 
@@ -91,7 +94,25 @@ class LetterWriter:
         self._rendered: dict[int, dict[tuple[int, str], tuple[str, str]]] = {}
         self._written: dict[int, list[Path]] = {}
         self.pdf_failures: list[str] = []
+        self.pending_pdf: list[Path] = []  # letters written since the last convert_pending, relative paths
         self.rates_used = RatesUsed()
+
+    def convert_pending(self) -> Conversion:
+        """The PDFs of the letters written so far (`pdf=True`), in one LibreOffice batch, after their commits.
+
+        A letter whose step rolled back (a lost race) may be converted too: its PDF sits beside a DOCX no
+        document refers to, and `relance verify --repair` removes both. The DOCX is the letter; a PDF
+        LibreOffice fails to make is reported in ``pdf_failures`` and never undoes a step.
+        """
+        pending = [self.output_dir / path for path in dict.fromkeys(self.pending_pdf)]
+        self.pending_pdf = []
+        try:
+            done = convert_batch(path for path in pending if path.is_file())
+        except PdfError as exc:
+            self.pdf_failures += [f"{path.relative_to(self.output_dir)}: {exc}" for path in pending]
+            return Conversion()
+        self.pdf_failures += [f"{path.relative_to(self.output_dir)}: {why}" for path, why in done.failed.items()]
+        return done
 
     def __call__(self, session: Session, case: Case, step: Step, action: Action) -> Document | None:
         if action.template is None:
@@ -109,11 +130,9 @@ class LetterWriter:
             self._written.setdefault(case.id, []).append(self.output_dir / relative)
             sha256 = render_letter(template, letter, self.output_dir / relative, limits=self.limits)
             if self.pdf:
-                # The DOCX is the letter; a PDF that LibreOffice fails to make must not undo the step.
-                try:
-                    to_pdf(self.output_dir / relative)
-                except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-                    self.pdf_failures.append(f"{relative}: {exc}")
+                # Converted after the commit, all at once (convert_pending): the case's transaction never
+                # waits on LibreOffice, and one soffice process serves the whole run.
+                self.pending_pdf.append(relative)
             rendered[key] = (str(relative), sha256)
         path, sha256 = rendered[key]
         return Document(path=path, sha256=sha256, template=action.template,
@@ -252,11 +271,26 @@ def _delivery(on: date, receipt: NoticeReceived, labels: Mapping[str, str]) -> P
     return None
 
 
+def _sent_email(on: date, sent: EmailSent, labels: Mapping[str, str]) -> PastStep | None:
+    """An e-mail the server accepted (engine.cases.outbox): a contact, under its step's label."""
+    state = sent.step_key.partition(":")[2]
+    return PastStep(on=on, label=labels.get(state, state or "Courriel"), channel="email")
+
+
+def _call(on: date, call: CallRecorded, labels: Mapping[str, str]) -> PastStep | None:
+    """A call someone made and recorded; one that reached nobody is no contact."""
+    if call.outcome in ("no_answer", "wrong_number"):
+        return None
+    return PastStep(on=on, label="Entretien téléphonique", channel="phone")
+
+
 # Each kind of recorded event that is a contact with the debtor, and how a letter recalls it. A planned
 # action that was not recorded is never mentioned. Recording calls or e-mails later is one line here.
 CONTACTS: dict[type[EventPayload], Callable[[date, Any, Mapping[str, str]], PastStep | None]] = {
     LetterSent: _sent_letter,
     NoticeReceived: _delivery,
+    EmailSent: _sent_email,
+    CallRecorded: _call,
 }
 
 
@@ -359,6 +393,8 @@ def orphan_files(session: Session, output_dir: Path) -> list[Path]:
         if not path.is_file():
             continue
         relative = path.relative_to(output_dir)
+        if relative.parts[0] in OWN_FOLDERS:
+            continue  # e-mails and print bundles: not letters (a debtor's folder never starts with "_")
         if path.name.endswith(".tmp") or path.name.startswith(WRITE_PROBE):
             orphans.append(path)
         elif path.suffix == ".docx" and str(relative) not in recorded:

@@ -31,7 +31,7 @@ from engine.core.machine import Escalator
 from engine.core.workflow import Workflow
 from engine.store import ledger
 from engine.store.database import Store, StoreError, claim_due_cases
-from engine.store.events import CaseOpened, InvoiceAdded, InvoiceFacts
+from engine.store.events import CaseOpened, DebtorHeld, InvoiceAdded, InvoiceFacts
 from engine.store.models import Case, Creditor, Debtor, Invoice
 from engine.store.timeline import append_event
 
@@ -236,9 +236,11 @@ def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: dat
     session.add(case)
     session.flush()
     invoice.case_id = case.id
-    debtor_ref = session.get_one(Debtor, invoice.debtor_id).ref
-    append_event(session, case, CaseOpened(workflow.name, workflow.version, debtor_ref, workflow.initial,
+    debtor = session.get_one(Debtor, invoice.debtor_id)
+    append_event(session, case, CaseOpened(workflow.name, workflow.version, debtor.ref, workflow.initial,
                                            (_invoice_facts(invoice),), invoice.currency, reason), as_of)
+    if debtor.do_not_chase:  # engine.cases.debtors: every case of a held debtor says so in its timeline
+        append_event(session, case, DebtorHeld("client suspendu à l'ouverture du dossier"), as_of)
     return case
 
 

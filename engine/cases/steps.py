@@ -30,6 +30,7 @@ from engine.errors import CaseError
 from engine.store import ledger
 from engine.store.events import (
     ActionFacts,
+    ApprovalRequested,
     Dispute,
     EventPayload,
     Hold,
@@ -72,6 +73,8 @@ def case_state(session: Session, case_row: Case, as_of: date | None = None) -> C
         resume_state=case_row.resume_state,
         steps_taken=list(case_row.steps_taken or []),
         key=case_row.id,
+        awaiting_approval=case_row.awaiting_approval,
+        debtor_hold=bool(debtor.do_not_chase),
     )
     fill_state(state, invoice_statuses(session, case_row, as_of))
     return state
@@ -142,9 +145,21 @@ def apply_steps(
             document.event_id = letter.id
             session.add(document)
             documents.append(document)
+    note_awaiting(session, case_row, state, as_of or (steps[-1].on if steps else None), actor=actor)
     _store_state(case_row, state, escalator, as_of or (steps[-1].on if steps else None), strict=as_of is not None)
     session.flush()
     return documents
+
+
+def note_awaiting(session: Session, case_row: Case, state: CaseState, on: date | None, *, actor: str | None = None,
+                  manual: bool = False) -> None:
+    """A due step that waits for approval (``state.awaiting_approval``, new): an approval_requested event,
+    once per request (engine.cases.approvals lists, approves and rejects them)."""
+    waiting = state.awaiting_approval
+    if waiting is not None and waiting != case_row.awaiting_approval:
+        append_event(session, case_row, ApprovalRequested(state=waiting, source=state.state, manual=manual),
+                     on or state.state_entered, actor=actor)
+    case_row.awaiting_approval = waiting
 
 
 def act(
@@ -185,6 +200,11 @@ def act(
             raise EscalationError("a jump needs a destination state")
         event = Jump(reason, from_=state.state, to=dest)
         steps += escalator.jump(state, dest, on, reason or "", by=by)
+        if state.awaiting_approval == dest:  # the jump waits for approval: recorded as asked by hand
+            append_event(session, case_row, event, on, actor=by)
+            note_awaiting(session, case_row, state, on, actor=by, manual=True)
+            apply_steps(session, case_row, state, steps, escalator, perform, actor=by)
+            return steps
     elif action == "note":
         event = Note(reason)
     else:
@@ -330,4 +350,5 @@ def _cents(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 
-__all__ = ["RUN_ACTOR", "act", "apply_steps", "case_state", "reconcile", "record_payment", "record_receipt"]
+__all__ = ["RUN_ACTOR", "act", "apply_steps", "case_state", "note_awaiting", "reconcile", "record_payment",
+           "record_receipt"]

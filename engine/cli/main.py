@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from engine.cli import cases, run, setup, web, worker
+from engine.cli import cases, channels, run, setup, web, worker
 from engine.cli.options import Settings
 from engine.core.text import inert
 from engine.errors import RelanceError
@@ -66,7 +66,7 @@ def cli(ctx: click.Context, db: str | None, workspace_dir: Path | None) -> None:
     ctx.obj = Settings(db=db, workspace_dir=workspace_dir.resolve() if workspace_dir else None)
 
 
-for _module in (setup, run, cases, worker, web):
+for _module in (setup, run, cases, channels, worker, web):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

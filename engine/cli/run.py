@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 @click.command("import")
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--kind", type=click.Choice(["debtors", "invoices", "payments", "credit_notes"]),
+@click.option("--kind", type=click.Choice(["debtors", "invoices", "payments", "credit_notes", "events", "tracking"]),
               help="What the files hold (default: read from each file's header).")
 @click.option("--skip-bad-rows", is_flag=True,
               help="Import the good rows and write the refused ones, with their reason, "
@@ -39,10 +39,12 @@ if TYPE_CHECKING:
 def import_command(settings: Settings, files: tuple[Path, ...], kind: str | None,
                    skip_bad_rows: bool, allow_extra_columns: bool, as_json: bool) -> None:
     """Load debtors, invoices, credit notes and payments from CSV files (UTF-8, `;` or `,`,
-    amounts as 1234.56 or 1 234,56, dates as YYYY-MM-DD or dd/mm/yyyy). Importing the same
-    file twice changes nothing. Any bad row is reported with file, line and column, and
-    nothing of that file is imported unless --skip-bad-rows. A column relance does not know is an
-    error (a misspelt column would lose its data) unless --allow-extra-columns."""
+    amounts as 1234.56 or 1 234,56, dates as YYYY-MM-DD or dd/mm/yyyy); also events
+    (disputes, promises, holds, calls: event_date;debtor_ref;action;until;reason) and
+    registered-letter receipts (tracking.csv: case_ref;tracking;presented_on;received_on).
+    Importing the same file twice changes nothing. Any bad row is reported with file, line and
+    column, and nothing of that file is imported unless --skip-bad-rows. A column relance does not
+    know is an error (a misspelt column would lose its data) unless --allow-extra-columns."""
     from rich.table import Table
 
     from engine.imports.importer import ImportFailed
@@ -101,12 +103,16 @@ def _refusal(refused: ImportFailed) -> str:
 @click.option("--pdf", is_flag=True, help="Also write a PDF beside each letter (needs LibreOffice).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Parallel worker processes (PostgreSQL only).")
+@click.option("--print", "print_post", is_flag=True,
+              help="Then bind the day's postal letters into one PDF (as `relance print --date` does).")
 @json_option()
 @click.pass_obj
-def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool, workers: int,
+def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool, workers: int, print_post: bool,
                 as_json: bool) -> None:
     """Open cases for newly overdue invoices, then move every case that is due one step
-    and write its letters. Running twice for the same day does nothing the second time.
+    and write its letters; after the commits, send the e-mails of the outbox ([smtp]) and, with
+    --pdf, convert the letters in one LibreOffice batch. Running twice for the same day does
+    nothing the second time.
 
     A case that cannot move (a guard or a letter failing on its data, a missing rate) is left as
     it was, with the reason, and the others go on; the run then exits 1 (`relance case list
@@ -115,6 +121,7 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
     from rich.table import Table
 
     from engine.app import summary
+    from engine.cli.channels import delivery_json, print_delivery, print_json, show_print
 
     day = today_or(as_of)
     app = settings.app
@@ -129,9 +136,14 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
         reports = _run_with_progress(app, day, dry_run=dry_run, pdf=pdf, quiet=as_json)
     totals = summary(reports, app.rates_used, app.rates_file)
     planned = [step for report in reports for step in report.planned]
+    after = None if dry_run or workers > 1 else app.after_run
+    bundle = app.print_day(day) if print_post and not dry_run else None
     if as_json:
         totals["as_of"] = day.isoformat()
         totals["dry_run"] = dry_run
+        totals["emails"] = delivery_json(after.delivery) if after else None
+        totals["pdf"] = {"processes": after.pdf_processes, "failures": after.pdf_failures} if after else None
+        totals["print"] = print_json(bundle) if bundle else None
         totals["steps_detail"] = [
             {"case": s.case_ref, "trigger": s.trigger, "from": s.source, "to": s.dest, "letters": list(s.letters)}
             for s in planned
@@ -156,6 +168,12 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
         + ("" if dry_run else f" in {markup(settings.workspace.output_dir)}")
     )
     print_failures(console, totals["errors"])
+    if after is not None:
+        print_delivery(after.delivery)
+        for failure in after.pdf_failures:
+            console.print(cell(f"no PDF {failure}", "yellow"))
+    if bundle is not None:
+        show_print(bundle, False)
     if not dry_run:
         _print_rates(totals["rates"])
     _exit_if_failed(totals)

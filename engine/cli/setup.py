@@ -206,6 +206,15 @@ def _print_demo(result: DemoResult) -> None:
     console.print(f"Recovered by the escalation: [bold]{format_amount(result.recovered)}[/]")
     for line in result.actions:
         console.print(cell(f"  {line}"))
+    work = result.channels
+    console.print(cell(f"E-mails sent:  {work.emails} (backend \"file\": one .eml per Message-ID in {work.mail_dir})"))
+    console.print(cell("Calls made:    " + ", ".join(f"{count} {outcome}" for outcome, count in sorted(work.calls.items()))
+                       + "  (relance tasks, relance case call)"))
+    console.print(cell(f"Approvals:     {len(work.approvals)} (relance approvals, relance approve), e.g."))
+    for line in work.approvals[:3]:
+        console.print(cell(f"  {line}"))
+    if work.receipt:
+        console.print(cell(f"Receipt:       {work.receipt}"))
     console.print(cell(f"Letters:       {result.letters_dir}"))
     for path in result.sample_letters:
         console.print(cell(f"  e.g.         {path}"))

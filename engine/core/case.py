@@ -12,6 +12,10 @@ from decimal import Decimal
 from typing import Any
 
 
+# What a recorded phone call can have led to (`relance case call --outcome`, events.csv `outcome`).
+CALL_OUTCOMES = ("reached", "no_answer", "promise", "dispute", "wrong_number")
+
+
 @dataclass(eq=False)
 class CaseState:
     """What the core knows of one case: its state, its money and the dates that drive delays."""
@@ -41,6 +45,10 @@ class CaseState:
     notice_received: date | None = None
     # Opaque to the core: the shell's key for the case (database id, invoice number...).
     key: Any = None
+    # The state a due step would enter but that waits for a person's approval (StateSpec.approval).
+    awaiting_approval: str | None = None
+    # The debtor is not to be chased (`do_not_chase`): no timed step fires for any of its cases.
+    debtor_hold: bool = False
 
     @property
     def balance(self) -> Decimal:

@@ -47,10 +47,14 @@ class Escalator:
         """The shared transitions.Machine (model=None): fire with machine.events[trigger].trigger(case)."""
         return self._compiled.machine
 
-    def advance(self, case: CaseState, as_of: date) -> list[Step]:
-        """At most one timed step due on `as_of`; the step is dated `as_of` and the next delay counts from it."""
+    def advance(self, case: CaseState, as_of: date, *, approved: str | None = None) -> list[Step]:
+        """At most one timed step due on `as_of`; the step is dated `as_of` and the next delay counts from it.
+
+        A due step into a state with `approval: required` is not taken unless ``approved`` names that
+        state: the case is left where it is with ``awaiting_approval`` set (see engine.cases.approvals).
+        """
         plan = self._plan(case)
-        if plan.final:
+        if plan.final or case.debtor_hold:
             return []
         if case.promise_until is not None:
             if as_of <= case.promise_until:
@@ -62,6 +66,7 @@ class Escalator:
         if plan.pause or case.on_hold or case.disputed:
             return []
         country, subdivision = self._calendar
+        case.awaiting_approval = None  # judged afresh: the step it waited for may no longer be due
         for timed in plan.timed:
             if timed.dest in case.steps_taken:
                 continue
@@ -81,14 +86,17 @@ class Escalator:
                 raise located(exc, self.workflow.path, timed.spec) from exc
             facts["due_on"] = due_on
             facts["rule"] = timed.rule
+            if self.workflow.states[timed.dest].approval and approved != timed.dest:
+                case.awaiting_approval = timed.dest
+                return []
             return [self._fire(case, timed.spec, as_of, facts, timed=True)]
         return []
 
     def next_check(self, case: CaseState) -> date | None:
         """The earliest day a timed step (guards aside) or a promise lapse could happen; None when none can."""
         plan = self._plan(case)
-        if plan.final:
-            return None
+        if plan.final or case.debtor_hold or case.awaiting_approval is not None:
+            return None  # a held debtor, or a step waiting for approval: nothing until a person acts
         if case.promise_until is not None:
             return case.promise_until + timedelta(days=1)
         if plan.pause or case.on_hold or case.disputed:
@@ -163,13 +171,18 @@ class Escalator:
             return steps
         return self._return(case, on, "resume", by=by)
 
-    def jump(self, case: CaseState, dest: str, on: date, reason: str, by: str | None = None) -> list[Step]:
-        """Move the case by hand to any declared state; its letter and actions go out as on a timed step."""
+    def jump(self, case: CaseState, dest: str, on: date, reason: str, by: str | None = None,
+             approved: bool = False) -> list[Step]:
+        """Move the case by hand to any declared state; its letter and actions go out as on a timed step.
+        A state with `approval: required` is entered only ``approved``: otherwise the case waits for it."""
         if dest not in self.workflow.states:
             close = difflib.get_close_matches(str(dest), list(self.workflow.states), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (states: {', '.join(self.workflow.states)})"
             raise EscalationError(f"cannot jump to {dest!r}: no such state in {self.workflow.name}{hint}")
         self._plan(case)
+        if self.workflow.states[dest].approval and not approved:
+            case.awaiting_approval = dest
+            return []
         step = self._move(case, dest, on, "jump", reason=reason, by=by, with_actions=True)
         if dest not in case.steps_taken:
             case.steps_taken.append(dest)  # the timed step into it must not send the letter again
@@ -257,6 +270,7 @@ class Escalator:
     def _entered(self, case: CaseState, trigger: str, source: str, dest: str, on: date,
                  facts: dict[str, Any], reason: str | None, by: str | None, with_actions: bool) -> Step:
         case.state_entered = on
+        case.awaiting_approval = None  # the case moved: whatever it waited for is moot
         actions = self._plans[dest].actions if with_actions else ()
         if actions and self._plans[dest].sends_letter:
             case.letters_sent += 1

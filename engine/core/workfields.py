@@ -19,6 +19,7 @@ from engine.core.yamlsource import LocatedDict, line_of
 from engine.errors import RelanceError
 
 CHANNELS = ("letter", "email", "registered_letter", "phone", "none")
+ATTACHMENTS = ("pdf", "docx")  # the formats an e-mail carries its letter in
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,16 @@ class FieldReader:
                        f"channel must be one of {', '.join(CHANNELS)} or a list of them, not {value!r}")
             return ()
         return tuple(c for c in items if c != "none")
+
+    def attach(self, body: LocatedDict, where: str) -> tuple[str, ...]:
+        """`attach`: the formats an e-mail of the state carries its letter in (default pdf)."""
+        value = body.get("attach", ["pdf"])
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(a, str) and a in ATTACHMENTS for a in items):
+            self.error(body, "attach", f"{where}.attach",
+                       f"attach must be one of {', '.join(ATTACHMENTS)} or a list of them, not {value!r}")
+            return ("pdf",)
+        return tuple(dict.fromkeys(items))
 
     def pay_within(self, body: LocatedDict, where: str) -> int | None:
         if "pay_within" not in body:

@@ -42,11 +42,12 @@ __all__ = ["CHANNELS", "Problem", "TemplatePathError", "Workflow", "WorkflowErro
 
 TOP_KEYS = ("name", "version", "description", "locale", "currency", "calendar", "calendar_subdivision",
             "grouping", "letters", "initial", "states", "transitions")
-STATE_KEYS = ("letter", "channel", "pay_within", "final", "pause", "label", "kind", "description")
+STATE_KEYS = ("letter", "channel", "pay_within", "final", "pause", "label", "kind", "description", "approval", "attach")
 TRANSITION_KEYS = ("trigger", "source", "dest", "after", "since", "when", "unless", "description")
 KINDS = ("reminder", "formal_notice", "litigation")
 GROUPINGS = ("debtor", "invoice")
 SINCE = ("state_entered", "due_date", "notice_received")
+APPROVALS = ("required", "none")
 # Triggers fired by external events (Escalator.pay, dispute...). Every other trigger is timed: the run fires it.
 EVENT_TRIGGERS = ("payment", "dispute", "resolve", "promise", "promise_lapsed", "hold", "resume")
 
@@ -73,6 +74,8 @@ class StateSpec:
     label: str | None = None  # French label for letters and the timeline
     kind: str | None = None  # reminder | formal_notice | litigation: which letter checks apply
     line: int | None = None
+    approval: bool = False  # `approval: required`: a due step into this state waits for `relance approve`
+    attach: tuple[str, ...] = ("pdf",)  # the formats an e-mail of this state attaches its letter in
 
 
 @dataclass(frozen=True)
@@ -249,8 +252,9 @@ class _Reader(FieldReader):
                 self.error(body, "pause", f"{where}.pause", "a state cannot be both final and paused")
             kind = self.choice(body, "kind", f"{where}.kind", KINDS, None)
             label = self.optional(body, "label", str, None, where)
+            approval = self.choice(body, "approval", f"{where}.approval", APPROVALS, "none") == "required"
             states[name] = StateSpec(name, letter, channels, pay_within, final, pause, label, kind,
-                                     line_of(raw, name))
+                                     line_of(raw, name), approval, self.attach(body, where))
         return states
 
     def transitions(self, root: LocatedDict, states: dict[str, StateSpec]) -> list[TransitionSpec]:

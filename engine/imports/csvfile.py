@@ -22,7 +22,7 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "debtors": (
         ("debtor_ref", "kind", "name"),
         ("siren", "address_line1", "address_line2", "postal_code", "city", "country", "email", "phone",
-         "civility", "is_merchant"),
+         "civility", "is_merchant", "do_not_chase"),
     ),
     "invoices": (("invoice_number", "debtor_ref", "issue_date", "due_date", "amount"), ("currency",)),
     "payments": (("debtor_ref", "payment_date", "amount"), ("invoice_number", "reference")),

@@ -89,7 +89,7 @@ class _Cells:
 # debtors.csv `civility` (letters greet "Monsieur," / "Madame,"): what people type → what is stored.
 CIVILITIES = {"m": "M.", "mr": "M.", "monsieur": "M.", "mme": "Mme", "madame": "Mme", "mlle": "Mme",
               "mademoiselle": "Mme"}
-# debtors.csv `is_merchant` (the court: tribunal de commerce or judiciaire).
+# debtors.csv `is_merchant` (the court: tribunal de commerce or judiciaire) and `do_not_chase`.
 YES_NO = {"yes": True, "oui": True, "true": True, "1": True, "y": True, "o": True,
           "no": False, "non": False, "false": False, "0": False, "n": False}
 
@@ -123,6 +123,7 @@ class DebtorWriter:
             row.problems.append(RowProblem("email", f"not an e-mail address: {email!r}"))
         values["email"] = email
         _person(row, values)
+        values["do_not_chase"] = _flag(row, "do_not_chase")
         return values, row.problems
 
     def key(self, values: dict[str, Any]) -> str:
@@ -137,22 +138,29 @@ class DebtorWriter:
         existing = {d.ref: d for d in ctx.session.execute(
             select(Debtor).where(Debtor.creditor_id == ctx.creditor_id, Debtor.ref.in_(refs))
         ).scalars()}
-        new, changed = [], []
+        new, changed, flips = [], [], []
         for _row, values in batch:
             columns = {name: values[name] for name in self.fields}
             current = existing.get(values["debtor_ref"])
+            held = values.get("do_not_chase")
             if current is None:
-                new.append({"creditor_id": ctx.creditor_id, "ref": values["debtor_ref"], **columns})
+                new.append({"creditor_id": ctx.creditor_id, "ref": values["debtor_ref"], **columns,
+                            "do_not_chase": bool(held)})
             elif any(getattr(current, name) != value for name, value in columns.items()):
                 changed.append({"id": current.id, **columns})
-            else:
+            elif held is None or bool(current.do_not_chase) == held:
                 outcome.unchanged += 1
+            else:
+                outcome.updated += 1  # only the flag changed
+            if current is not None and held is not None and bool(current.do_not_chase) != held:
+                flips.append((current, held))
         if new:
             ids = ctx.session.scalars(insert(Debtor).returning(Debtor.id, sort_by_parameter_order=True), new).all()
             ctx.debtor_ids.update({row["ref"]: id_ for row, id_ in zip(new, ids, strict=True)})
         if changed:
             ctx.session.execute(update(Debtor), changed)
-        outcome.inserted, outcome.updated = len(new), len(changed)
+        outcome.inserted, outcome.updated = len(new), outcome.updated + len(changed)
+        _do_not_chase(ctx, flips, outcome)
         return outcome
 
 
@@ -166,6 +174,27 @@ def _person(row: _Cells, values: dict[str, Any]) -> None:
     values["is_merchant"] = YES_NO.get(merchant) if merchant else None
     if merchant and values["is_merchant"] is None:
         row.problems.append(RowProblem("is_merchant", f"is_merchant must be yes or no (or empty), got {merchant!r}"))
+
+
+def _flag(row: _Cells, column: str) -> bool | None:
+    """A yes/no cell (yes, oui, true, 1 / no, non, false, 0); None when empty (left as it is)."""
+    value = (row.text(column) or "").strip().lower()
+    if not value:
+        return None
+    if value not in YES_NO:
+        row.problems.append(RowProblem(column, f"{column} must be yes or no (or empty), got {value!r}"))
+        return None
+    return YES_NO[value]
+
+
+def _do_not_chase(ctx: BatchContext, flips: list[tuple[Debtor, bool]], outcome: Outcome) -> None:
+    """The `do_not_chase` column changed: every open case of the debtor is held or resumed, and says so in its
+    timeline (engine.cases.debtors). An empty cell leaves the debtor as it is."""
+    from engine.cases.debtors import set_do_not_chase
+
+    for debtor, held in flips:
+        outcome.events += len(set_do_not_chase(ctx.session, debtor, held, date.today(), by="import",
+                                               reason="colonne do_not_chase de l'import"))
 
 
 class InvoiceWriter:

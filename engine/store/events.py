@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
+from engine.core.case import CALL_OUTCOMES
 from engine.core.money import format_amount, format_date
 from engine.store.reasons import step_reason
 
@@ -252,6 +253,152 @@ class Jump(_Reasoned):
         return f"passage manuel de « {self.from_} » à « {self.to} »{why}"
 
 
+# --- channels (engine.cases.outbox, tasks, approvals, debtors): what was really sent, called, approved ---
+
+
+@dataclass(frozen=True)
+class EmailSent(EventPayload):
+    """An e-mail the server accepted: its Message-ID (stable per step) and the server's own answer."""
+
+    kind = "email_sent"
+    label = "courriel envoyé"
+
+    step_key: str
+    message_id: str
+    to: str
+    subject: str
+    smtp_response: str | None = None
+    attachments: tuple[str, ...] = ()
+    attempt: int = 1
+
+    def describe(self) -> str:
+        joined = f", pièces jointes {', '.join(self.attachments)}" if self.attachments else ""
+        return f"courriel « {self.subject} » envoyé à {self.to}{joined} (Message-ID {self.message_id}, " \
+               f"réponse du serveur : {self.smtp_response or 'aucune'})"
+
+
+@dataclass(frozen=True)
+class EmailRetried(EventPayload):
+    """A temporary failure (4xx, server unreachable): the e-mail is tried again later."""
+
+    kind = "email_retried"
+    label = "courriel différé"
+
+    step_key: str
+    message_id: str
+    attempt: int
+    error: str
+    next_attempt_at: str | None = None  # ISO date and time
+
+    def describe(self) -> str:
+        then = f", nouvel essai à partir du {self.next_attempt_at.replace('T', ' à ')}" if self.next_attempt_at else ""
+        return f"courriel non remis (essai n° {self.attempt} : {self.error}){then}"
+
+
+@dataclass(frozen=True)
+class EmailFailed(EventPayload):
+    """A permanent failure (5xx, no address): the step is ``email_failed``, the case on the task list."""
+
+    kind = "email_failed"
+    label = "échec du courriel"
+
+    step_key: str
+    message_id: str
+    error: str
+    to: str | None = None
+    attempt: int = 1
+
+    def describe(self) -> str:
+        to = f" à {self.to}" if self.to else ""
+        return f"courriel{to} impossible à remettre ({self.error}) : le courrier reste à envoyer par un autre moyen"
+
+
+OUTCOME_LABELS = {"reached": "débiteur joint", "no_answer": "pas de réponse", "promise": "promesse de paiement",
+                  "dispute": "contestation", "wrong_number": "faux numéro"}
+
+
+@dataclass(frozen=True)
+class CallRecorded(EventPayload):
+    """A phone call someone made and recorded, with its outcome: the only calls letters may cite."""
+
+    kind = "call_recorded"
+    label = "appel téléphonique"
+
+    outcome: str
+    note: str | None = None
+    phone: str | None = None
+    until: date | None = None  # the promised date, for a promise
+
+    def describe(self) -> str:
+        phone = f" au {self.phone}" if self.phone else ""
+        until = f" (paiement promis au plus tard le {format_date(self.until)})" if self.until else ""
+        note = f" — {self.note}" if self.note else ""
+        return f"appel{phone} : {OUTCOME_LABELS.get(self.outcome, self.outcome)}{until}{note}"
+
+
+@dataclass(frozen=True)
+class ApprovalRequested(EventPayload):
+    """A due step into a state that needs approval: the case waits, unmoved, for `relance approve`."""
+
+    kind = "approval_requested"
+    label = "validation demandée"
+
+    state: str
+    source: str
+    manual: bool = False  # asked by a jump rather than by the workflow's delay
+
+    def describe(self) -> str:
+        return f"passage de « {self.source} » à « {self.state} » en attente de validation"
+
+
+@dataclass(frozen=True)
+class Approved(EventPayload):
+    kind = "approved"
+    label = "validation"
+
+    state: str
+    note: str | None = None
+
+    def describe(self) -> str:
+        note = f" — {self.note}" if self.note else ""
+        return f"passage à « {self.state} » validé{note}"
+
+
+@dataclass(frozen=True)
+class Rejected(EventPayload):
+    kind = "rejected"
+    label = "refus de validation"
+
+    state: str
+    reason: str | None = None
+
+    def describe(self) -> str:
+        why = f" — {self.reason}" if self.reason else ""
+        return f"passage à « {self.state} » refusé, dossier suspendu{why}"
+
+
+@dataclass(frozen=True)
+class DebtorHeld(_Reasoned):
+    """The debtor is not to be chased (`do_not_chase`): none of its cases escalates until resumed."""
+
+    kind = "debtor_hold"
+    label = "client suspendu"
+
+    def describe(self) -> str:
+        why = f" — {self.reason}" if self.reason else ""
+        return f"relances suspendues pour tous les dossiers du client{why}"
+
+
+@dataclass(frozen=True)
+class DebtorResumed(_Reasoned):
+    kind = "debtor_resume"
+    label = "client repris"
+
+    def describe(self) -> str:
+        why = f" — {self.reason}" if self.reason else ""
+        return f"relances reprises pour les dossiers du client{why}"
+
+
 @dataclass(frozen=True)
 class RunFailed(EventPayload):
     """The run could not advance the case (a guard, a letter, a missing rate...): that case was rolled back
@@ -342,13 +489,17 @@ class TimeBarred(EventPayload):
                 "en demeure ni transmise au contentieux")
 
 
-CLAIM_EVENTS = (NoticeReceived, TimeBarred)
+CLAIM_EVENTS: tuple[type[EventPayload], ...] = (NoticeReceived, TimeBarred)
+CHANNEL_EVENTS: tuple[type[EventPayload], ...] = (
+    EmailSent, EmailRetried, EmailFailed, CallRecorded, ApprovalRequested, Approved, Rejected, DebtorHeld,
+    DebtorResumed,
+)
 
-EVENT_TYPES: dict[str, type[EventPayload]] = {
-    cls.kind: cls
-    for cls in (CaseOpened, InvoiceAdded, StateChange, LetterSent, PaymentReceived, CreditNoteApplied,
-                Dispute, Resolve, Promise, Hold, Resume, Jump, Note, RunFailed, FailureCleared, *CLAIM_EVENTS)
-}
+_CASE_EVENTS: tuple[type[EventPayload], ...] = (
+    CaseOpened, InvoiceAdded, StateChange, LetterSent, PaymentReceived, CreditNoteApplied, Dispute, Resolve, Promise,
+    Hold, Resume, Jump, Note, RunFailed, FailureCleared,
+)
+EVENT_TYPES: dict[str, type[EventPayload]] = {cls.kind: cls for cls in (*_CASE_EVENTS, *CLAIM_EVENTS, *CHANNEL_EVENTS)}
 EVENT_KINDS = frozenset(EVENT_TYPES)
 KIND_LABELS = {kind: cls.label for kind, cls in EVENT_TYPES.items()}
 CHANNEL_LABELS = {"letter": "lettre simple", "registered_letter": "lettre recommandée avec accusé de réception",
@@ -410,7 +561,9 @@ def _typed(hint: Any, value: Any) -> Any:
 
 
 __all__ = [
-    "CHANNEL_LABELS", "EVENT_KINDS", "EVENT_TYPES", "KIND_LABELS", "ActionFacts", "CaseOpened", "CreditNoteApplied",
+    "CALL_OUTCOMES", "CHANNEL_EVENTS", "CHANNEL_LABELS", "OUTCOME_LABELS", "ApprovalRequested", "Approved",
+    "CallRecorded", "DebtorHeld", "DebtorResumed", "EmailFailed", "EmailRetried", "EmailSent", "Rejected",
+    "EVENT_KINDS", "EVENT_TYPES", "KIND_LABELS", "ActionFacts", "CaseOpened", "CreditNoteApplied",
     "Dispute", "EventPayload", "FailureCleared", "Hold", "InvoiceAdded", "InvoiceFacts", "InvoiceShare", "Jump", "LetterSent", "Note",
     "NoticeReceived", "PaymentReceived", "Promise", "Resolve", "Resume", "RunFailed", "StateChange", "TimeBarred",
     "read_event", "step_reason",

@@ -97,6 +97,8 @@ class Debtor(Base):
     country: Mapped[str] = mapped_column(String(2), default="FR")
     email: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(50))
+    # Stop every case of this debtor from escalating (`relance debtor hold`, or the import's column).
+    do_not_chase: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # "M." or "Mme" for a person (letters then open "Monsieur," / "Madame,"); none: "Madame, Monsieur,".
     civility: Mapped[str | None] = mapped_column(String(10))
     # Whether a business debtor is a merchant (the court: commerce or judiciaire); none: read the legal
@@ -152,6 +154,9 @@ class Case(Base):
     closed: Mapped[bool] = mapped_column(Boolean, default=False)
     opened_on: Mapped[date] = mapped_column(Date)
     closed_on: Mapped[date | None] = mapped_column(Date)
+    # The state a due step would enter but that needs a person's approval first (`approval: required`):
+    # the case waits, unmoved, in `relance approvals` until `relance approve` or `reject`.
+    awaiting_approval: Mapped[str | None] = mapped_column(String(64))
     # Why the last run could not advance the case (its change rolled back), and since when; cleared by
     # the next run that advances it. The history of failures is in the timeline ("error" events).
     error: Mapped[str | None] = mapped_column(Text)
@@ -342,3 +347,66 @@ class TemplateVersion(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     uploaded_by: Mapped[str | None] = mapped_column(String(100))  # None: the file as it was before any upload
     uploaded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Outbox(Base):
+    """An e-mail a step calls for, committed with the step and delivered after the commit (engine.cases.outbox).
+
+    One row per (case, step): ``message_id`` is derived from both, so a crash between the SMTP answer and
+    the record re-sends the same message, never a second one. ``status`` is ``pending`` (to send, at or
+    after ``next_attempt_at``), ``sent`` or ``failed`` (permanently: the case is on the task list).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("case_id", "step_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    step_key: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(64))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    message_id: Mapped[str] = mapped_column(String(250), unique=True)
+    to_address: Mapped[str | None] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    # The letter (DOCX, relative to the output folder) and the formats it is attached in ("pdf", "docx").
+    document_path: Mapped[str | None] = mapped_column(Text)
+    attach: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    smtp_response: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+Index("ix_outbox_status", Outbox.status, Outbox.next_attempt_at)
+
+
+class Task(Base):
+    """Something a person must do on a case: a phone call a step asked for, an e-mail that could not go.
+
+    Open while ``done_on`` is empty; ``relance tasks`` lists the open ones, ``relance case call`` closes
+    a call with its outcome.
+    """
+
+    __tablename__ = "task"
+    __table_args__ = (UniqueConstraint("case_id", "kind", "step_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # "call" | "email_failed"
+    step_key: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    done_on: Mapped[date | None] = mapped_column(Date)
+    done_by: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+Index("ix_task_open", Task.done_on, Task.due_on)

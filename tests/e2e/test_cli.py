@@ -119,6 +119,9 @@ def test_a_team_escalates_acts_on_a_case_proves_its_record_and_reports(relance: 
     letters_before_jump = relance.letters()
     relance("case", "jump", case, "formal_notice", "--as-of", "2026-12-17", "--reason", "sur instruction",
             "--by", "bob")
+    assert relance.show(case)["state"] != "formal_notice"  # the formal notice waits for its approval
+    assert relance.letters() == letters_before_jump
+    relance("approve", case, "--by", "carol", "--as-of", "2026-12-17")
     assert relance.show(case)["state"] == "formal_notice"
     new_letters = relance.letters() - letters_before_jump
     assert len(new_letters) == 1 and next(iter(new_letters)).name.endswith("formal_notice.docx")

@@ -115,3 +115,23 @@ def test_the_demo_ends_with_the_command_that_serves_it_and_a_user_who_can_sign_i
     assert authenticate(app, DEMO_USER, DEMO_PASSWORD) is not None
     assert authenticate(app, DEMO_USER, "wrong") is None
     app.store.dispose()
+
+
+def test_the_demo_exercises_every_channel(demo: Demo) -> None:
+    """E-mails through the file backend (one .eml per Message-ID recorded), calls with outcomes, approvals
+    before each formal notice and hand-off, and one registered letter's receipt."""
+    from engine.store.events import Approved, CallRecorded, EmailSent, NoticeReceived, read_event
+    from engine.store.models import Event
+
+    store = connect(demo.root / "relance.sqlite")
+    with store.session() as session:
+        found = [read_event(e.kind, e.payload) for e in session.scalars(select(Event).where(Event.kind.in_(
+            (EmailSent.kind, CallRecorded.kind, Approved.kind, NoticeReceived.kind))))]
+    store.dispose()
+    sent = [e for e in found if isinstance(e, EmailSent)]
+    emls = sorted((demo.root / "output" / "_mail").glob("*.eml"))
+    assert sent and len(emls) == len(sent) == len({e.message_id for e in sent})
+    assert {e.outcome for e in found if isinstance(e, CallRecorded)} >= {"reached", "no_answer", "wrong_number"}
+    assert {e.state for e in found if isinstance(e, Approved)} == {"formal_notice", "litigation"}
+    assert len([e for e in found if isinstance(e, NoticeReceived)]) == 1
+    assert "E-mails sent:" in demo.output and "Receipt:" in demo.output

@@ -110,6 +110,7 @@ def test_the_shell_layers_point_one_way() -> None:
     forbidden = {
         "engine.store": ("engine.cases", "engine.cli", "engine.reports", "engine.imports", "engine.app"),
         "engine.letters": ("engine.store", "engine.cases", "engine.cli"),
+        "engine.channels": ("engine.store", "engine.cases", "engine.cli", "engine.letters"),
         "engine.cli": ("engine.store",),
         "engine.web": ("engine.store", "engine.cli"),
         "engine.errors": ("engine.",),

@@ -73,9 +73,10 @@ def in_reminder3(**changes: object) -> CaseState:
 
 def test_only_time_barred_invoices_left_no_formal_notice(b2b: Escalator) -> None:
     barred = in_reminder3(barred=Decimal("1000"))
-    assert b2b.advance(barred, date(2026, 4, 1)) == []  # 10 days passed long ago: still no notice
+    # Approved (the French policy asks for it, issue 11), yet never a notice on time-barred invoices alone.
+    assert b2b.advance(barred, date(2026, 4, 1), approved="formal_notice") == []
     mixed = in_reminder3(barred=Decimal("400"))
-    [step] = b2b.advance(mixed, date(2026, 4, 1))
+    [step] = b2b.advance(mixed, date(2026, 4, 1), approved="formal_notice")
     assert step.dest == "formal_notice"
     assert step.facts["rule"] == {"since": "state_entered", "after": "10 days", "when": "balance > 0"}
 
@@ -86,8 +87,8 @@ def test_litigation_needs_noticed_balance_and_counts_from_the_receipt(b2b: Escal
     assert b2b.next_check(noticed) == date(2026, 3, 16)  # no receipt recorded: from the letter's date
     received = replace(noticed, notice_received=date(2026, 3, 6))
     assert b2b.next_check(received) == date(2026, 3, 21)
-    assert b2b.advance(received, date(2026, 3, 20)) == []
-    [step] = b2b.advance(received, date(2026, 3, 21))
+    assert b2b.advance(received, date(2026, 3, 20), approved="litigation") == []
+    [step] = b2b.advance(received, date(2026, 3, 21), approved="litigation")
     assert step.dest == "litigation" and step.facts["noticed_balance"] == Decimal("1000")
     # An invoice no notice covered does not count towards going to court.
     unnoticed = replace(noticed, noticed=Decimal("0"), notice_received=None)

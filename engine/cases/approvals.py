@@ -1,0 +1,112 @@
+"""Approvals: a state marked `approval: required` is entered only once a named person says so.
+
+When a case's next step leads into such a state, the escalator leaves the case where it is and sets
+`awaiting_approval` (engine.core.machine); the step's shell records `approval_requested` once
+(engine.cases.steps.note_awaiting) and the case waits in `relance approvals`, looked at by no run.
+`approve` records who approved and takes the step that day — its letter is written then, dated then;
+if the step is no longer due (paid, or its guard now fails), the approval is recorded and the case
+moves as the workflow says today. `reject` records the refusal and holds the case with the reason;
+`relance case resume` lifts the hold, and the step asks for approval again when it is due.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.cases.actions import Outcome
+from engine.cases.desk import Desk
+from engine.cases.lookup import require_case
+from engine.cases.steps import act, apply_steps, case_state, reconcile
+from engine.errors import CaseError
+from engine.store import ledger
+from engine.store.events import ApprovalRequested, Approved, Rejected, read_event
+from engine.store.models import Case, Debtor, Event
+from engine.store.timeline import append_event
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A case waiting for approval, as `relance approvals` prints it."""
+
+    case_ref: str
+    debtor_ref: str
+    debtor_name: str
+    state: str  # where it is
+    to: str  # where it waits to go
+    since: date
+    balance: Decimal
+    currency: str
+    manual: bool
+
+
+def waiting_approvals(session: Session, as_of: date) -> list[Waiting]:
+    found = []
+    query = (select(Case, Debtor).join(Debtor, Debtor.id == Case.debtor_id)
+             .where(Case.awaiting_approval.is_not(None), Case.closed.is_(False)).order_by(Case.id))
+    for case, debtor in session.execute(query).all():
+        since, request = _request(session, case)
+        totals = ledger.case_totals(session, case.id, as_of)
+        currency = case.invoices[0].currency if case.invoices else "EUR"
+        found.append(Waiting(case.ref, debtor.ref, debtor.name, case.state, str(case.awaiting_approval),
+                             since or case.state_entered, totals.principal - totals.paid, currency,
+                             bool(request and request.manual)))
+    return found
+
+
+def approve(desk: Desk, case_ref: str, on: date, *, by: str, note: str | None = None) -> Outcome:
+    """Approve the step CASE waits for: recorded with who and when, then taken that day (its letter too)."""
+    with desk.session() as session:
+        case = _waiting(session, case_ref)
+        dest = str(case.awaiting_approval)
+        if case.on_hold or case.disputed:
+            raise CaseError(f"case {case.ref} is {'on hold' if case.on_hold else 'disputed'}: "
+                            "resume or resolve it before approving its next step")
+        _since, request = _request(session, case)
+        if request is not None and _since is not None and on < _since:
+            raise CaseError(f"case {case.ref} asked for approval on {_since}: it cannot be approved on {on}")
+        append_event(session, case, Approved(dest, note), on, actor=by)
+        escalator = desk.escalator_for(case)
+        state = case_state(session, case, on)
+        steps = reconcile(session, case, state, escalator, on)
+        if state.state == case.state and not escalator.workflow.states[state.state].final:
+            if request is not None and request.manual:
+                steps += escalator.jump(state, dest, on, note or "validé", by=by, approved=True)
+            else:
+                steps += escalator.advance(state, on, approved=dest)
+        apply_steps(session, case, state, steps, escalator, desk.letter_writer(), actor=by, as_of=on)
+        return Outcome(case.ref, "approve", on, by, case.state, tuple(steps))
+
+
+def reject(desk: Desk, case_ref: str, on: date, *, by: str, reason: str) -> Outcome:
+    """Refuse the step CASE waits for: recorded, and the case is held with the reason."""
+    with desk.session() as session:
+        case = _waiting(session, case_ref)
+        append_event(session, case, Rejected(str(case.awaiting_approval), reason), on, actor=by)
+        case.awaiting_approval = None
+        steps = act(session, case, desk.escalator_for(case), "hold", on, by=by,
+                    reason=f"validation refusée : {reason}", perform=desk.letter_writer())
+        return Outcome(case.ref, "reject", on, by, case.state, tuple(steps))
+
+
+def _waiting(session: Session, case_ref: str) -> Case:
+    case = require_case(session, case_ref)
+    if case.awaiting_approval is None:
+        raise CaseError(f"case {case.ref} waits for no approval (state {case.state}); see `relance approvals`")
+    return case
+
+
+def _request(session: Session, case: Case) -> tuple[date | None, ApprovalRequested | None]:
+    event = session.scalar(select(Event).where(Event.case_id == case.id, Event.kind == ApprovalRequested.kind)
+                           .order_by(Event.seq.desc()).limit(1))
+    if event is None:
+        return None, None
+    payload = read_event(event.kind, event.payload)
+    return event.occurred_on, payload if isinstance(payload, ApprovalRequested) else None
+
+
+__all__ = ["Waiting", "approve", "reject", "waiting_approvals"]

@@ -1,0 +1,122 @@
+"""The day's post: one PDF of every letter to send by post on a day, in order, behind a cover sheet.
+
+`relance print --date D` (or `relance run --print`) gathers the letters the day's steps sent by post
+(`channel: letter` or `registered_letter`; an e-mail's letter is not printed), writes a cover sheet
+(how many, which are registered), converts whatever has no PDF yet in one LibreOffice batch — after the
+commits, never inside a case's transaction — and binds it all into `output/_print/<D>.pdf`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+
+from engine.cases.letters import PRINT_FOLDER
+from engine.core.money import format_date, format_long_date
+from engine.letters.pdf import bind, convert_batch
+from engine.store.database import Store
+from engine.store.events import LetterSent, read_event
+from engine.store.models import Case, Debtor, Document, Event
+
+POSTAL = ("letter", "registered_letter")
+
+
+@dataclass(frozen=True)
+class PostalLetter:
+    case_ref: str
+    debtor_ref: str
+    debtor_name: str
+    city: str
+    state: str
+    registered: bool
+    path: str  # the DOCX, relative to the output folder
+
+
+@dataclass
+class PrintBundle:
+    on: date
+    letters: list[PostalLetter] = field(default_factory=list)
+    path: Path | None = None  # None when there was nothing to print
+    pages: int = 0
+    soffice_processes: int = 0
+    failures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def registered(self) -> int:
+        return sum(1 for letter in self.letters if letter.registered)
+
+
+def postal_letters(store: Store, on: date) -> list[PostalLetter]:
+    """The letters sent by post on ``on``, registered ones first, then by case (the order they print in)."""
+    found: dict[str, PostalLetter] = {}
+    query = (select(Event, Document, Case, Debtor).join(Document, Document.event_id == Event.id)
+             .join(Case, Case.id == Event.case_id).join(Debtor, Debtor.id == Case.debtor_id)
+             .where(Event.kind == LetterSent.kind, Event.occurred_on == on).order_by(Case.ref, Event.seq))
+    with store.session() as session:
+        for event, document, case, debtor in session.execute(query).all():
+            letter = read_event(event.kind, event.payload)
+            if not isinstance(letter, LetterSent) or letter.channel not in POSTAL:
+                continue
+            registered = letter.channel == "registered_letter" or (
+                document.path in found and found[document.path].registered)
+            found[document.path] = PostalLetter(case.ref, debtor.ref, debtor.name, debtor.city or "",
+                                                document.state, registered, document.path)
+    return sorted(found.values(), key=lambda letter: (not letter.registered, letter.case_ref, letter.path))
+
+
+def print_day(store: Store, output_dir: Path, on: date, *, creditor: str) -> PrintBundle:
+    """Bind the day's postal letters into one PDF with its cover sheet (see the module docstring)."""
+    bundle = PrintBundle(on, postal_letters(store, on))
+    if not bundle.letters:
+        return bundle
+    folder = output_dir / PRINT_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    cover = _cover(bundle, folder / f"{on.isoformat()}-cover.docx", creditor)
+    docx = [output_dir / letter.path for letter in bundle.letters]
+    stale = [path for path in docx
+             if not path.with_suffix(".pdf").is_file()
+             or path.with_suffix(".pdf").stat().st_mtime_ns < path.stat().st_mtime_ns]
+    done = convert_batch([cover, *stale])  # one soffice process for the cover and every missing PDF
+    bundle.soffice_processes = done.processes
+    bundle.failures = {str(path.relative_to(output_dir)): why for path, why in done.failed.items()}
+    if str(cover.relative_to(output_dir)) in bundle.failures:
+        return bundle
+    pdfs = [cover.with_suffix(".pdf")] + [path.with_suffix(".pdf") for path in docx
+                                          if str(path.relative_to(output_dir)) not in bundle.failures]
+    bundle.path = folder / f"{on.isoformat()}.pdf"
+    bundle.pages = bind(pdfs, bundle.path)
+    return bundle
+
+
+def _cover(bundle: PrintBundle, path: Path, creditor: str) -> Path:
+    """The cover sheet: what the bundle holds, registered letters flagged (they go to the post office)."""
+    from docx import Document as Word
+    from docx.shared import Pt
+
+    word = Word()
+    word.styles["Normal"].font.size = Pt(10)
+    word.add_heading(f"Courriers à poster — {format_long_date(bundle.on)}", level=1)
+    word.add_paragraph(creditor)
+    count, registered = len(bundle.letters), bundle.registered
+    word.add_paragraph(f"{count} courrier{'s' if count > 1 else ''}, dont {registered} en recommandé avec accusé "
+                       f"de réception (marqués « LRAR » : à déposer au guichet, le numéro de suivi à reporter "
+                       f"dans tracking.csv).")
+    table = word.add_table(rows=1, cols=5)
+    table.style = "Table Grid"
+    for cell, title in zip(table.rows[0].cells, ("n°", "dossier", "destinataire", "étape", "envoi"), strict=True):
+        cell.text = title
+    for number, letter in enumerate(bundle.letters, start=1):
+        cells = table.add_row().cells
+        values = (str(number), letter.case_ref, f"{letter.debtor_name} ({letter.city})" if letter.city
+                  else letter.debtor_name, letter.state, "LRAR" if letter.registered else "lettre simple")
+        for cell, value in zip(cells, values, strict=True):
+            cell.text = value
+    word.add_paragraph(f"Liasse préparée le {format_date(bundle.on)} par relance.")
+    word.save(str(path))
+    return path
+
+
+__all__ = ["PostalLetter", "PrintBundle", "postal_letters", "print_day"]

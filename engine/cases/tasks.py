@@ -1,0 +1,135 @@
+"""The team's task list: calls the workflow asks for, e-mails that could not go; and a call's outcome.
+
+A `channel: phone` step opens a `call` task (engine.cases.channels); a permanently failed e-mail opens an
+`email_failed` one (engine.cases.outbox). `relance tasks` lists the open ones with what a caller needs
+(debtor, phone, balance, the contacts so far); `relance case call` records a call (`call_recorded`, the
+only kind of call a letter may cite) and closes the task — except "no answer", which moves it to the
+next day. A promise or a dispute heard on the phone opens the matching pause through the escalator,
+exactly as `relance case promise|dispute` would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.cases.actions import Outcome
+from engine.cases.desk import Desk
+from engine.cases.lookup import require_case
+from engine.cases.steps import act
+from engine.core.money import format_date
+from engine.errors import CaseError
+from engine.store import ledger
+from engine.store.events import (
+    CALL_OUTCOMES,
+    CHANNEL_LABELS,
+    OUTCOME_LABELS,
+    CallRecorded,
+    EmailFailed,
+    EmailSent,
+    LetterSent,
+    read_event,
+)
+from engine.store.models import Case, Debtor, Event, Task
+from engine.store.timeline import append_event
+
+CONTACT_KINDS = (LetterSent.kind, EmailSent.kind, EmailFailed.kind, CallRecorded.kind)
+HISTORY_SHOWN = 6
+
+
+@dataclass(frozen=True)
+class TaskLine:
+    """One open task as `relance tasks` prints it."""
+
+    id: int
+    kind: str
+    case_ref: str
+    state: str | None
+    due_on: date
+    debtor_ref: str
+    debtor_name: str
+    phone: str | None
+    email: str | None
+    balance: Decimal
+    currency: str
+    detail: str | None
+    history: tuple[str, ...]
+
+
+def open_call_task(session: Session, case: Case, step_key: str, state: str, on: date) -> Task:
+    """A call the step asks for, due the day of the step (in the caller's transaction)."""
+    task = Task(case_id=case.id, kind="call", step_key=step_key, state=state, created_on=on, due_on=on)
+    session.add(task)
+    return task
+
+
+def list_tasks(session: Session, as_of: date, *, due: date | None = None, kinds: tuple[str, ...] = ()) -> list[TaskLine]:
+    """Open tasks (due on or before ``due`` when given), oldest due first."""
+    query = (select(Task, Case, Debtor).join(Case, Case.id == Task.case_id).join(Debtor, Debtor.id == Case.debtor_id)
+             .where(Task.done_on.is_(None)).order_by(Task.due_on, Task.id))
+    if due is not None:
+        query = query.where(Task.due_on <= due)
+    if kinds:
+        query = query.where(Task.kind.in_(kinds))
+    lines = []
+    for task, case, debtor in session.execute(query).all():
+        totals = ledger.case_totals(session, case.id, as_of)
+        currency = case.invoices[0].currency if case.invoices else "EUR"
+        lines.append(TaskLine(task.id, task.kind, case.ref, task.state, task.due_on, debtor.ref, debtor.name,
+                              debtor.phone, debtor.email, totals.principal - totals.paid, currency, task.detail,
+                              contact_history(session, case)))
+    return lines
+
+
+def contact_history(session: Session, case: Case) -> tuple[str, ...]:
+    """The case's recorded contacts, newest last: letters, e-mails sent or failed, calls made."""
+    said = []
+    for event in session.scalars(select(Event).where(Event.case_id == case.id, Event.kind.in_(CONTACT_KINDS))
+                                 .order_by(Event.seq)):
+        payload = read_event(event.kind, event.payload)
+        day = format_date(event.occurred_on)
+        if isinstance(payload, LetterSent):
+            said.append(f"{day} courrier {payload.state or ''} ({CHANNEL_LABELS.get(payload.channel, payload.channel)})")
+        elif isinstance(payload, EmailSent):
+            said.append(f"{day} courriel envoyé")
+        elif isinstance(payload, EmailFailed):
+            said.append(f"{day} courriel en échec ({payload.error})")
+        elif isinstance(payload, CallRecorded):
+            said.append(f"{day} appel : {OUTCOME_LABELS.get(payload.outcome, payload.outcome)}"
+                        + (f" — {payload.note}" if payload.note else ""))
+    return tuple(said[-HISTORY_SHOWN:])
+
+
+def record_call(desk: Desk, case_ref: str, outcome: str, on: date, *, by: str, note: str | None = None,
+                until: date | None = None) -> Outcome:
+    """A call made on ``on``, with its outcome, in one unit of work (see the module docstring)."""
+    if outcome not in CALL_OUTCOMES:
+        raise CaseError(f"unknown call outcome {outcome!r}; expected one of {', '.join(CALL_OUTCOMES)}")
+    if outcome == "promise" and until is None:
+        raise CaseError("a promise heard on the phone needs the date promised (--until DATE)")
+    if outcome != "promise" and until is not None:
+        raise CaseError("--until goes with --outcome promise only")
+    with desk.session() as session:
+        case = require_case(session, case_ref)
+        append_event(session, case, CallRecorded(outcome, note, case.debtor.phone, until), on, actor=by)
+        task = session.scalar(select(Task).where(Task.case_id == case.id, Task.kind == "call", Task.done_on.is_(None))
+                              .order_by(Task.due_on, Task.id).limit(1))
+        if task is not None:
+            task.note = note
+            if outcome == "no_answer":
+                task.due_on = max(task.due_on, on) + timedelta(days=1)  # call again tomorrow
+            else:
+                task.done_on, task.done_by, task.outcome = on, by, outcome
+        steps = []
+        if outcome in ("promise", "dispute"):
+            reason = note or f"{OUTCOME_LABELS[outcome]} lors d'un appel"
+            steps = act(session, case, desk.escalator_for(case), outcome, on, by=by, reason=reason, until=until,
+                        perform=desk.letter_writer())
+        return Outcome(case.ref, f"call:{outcome}", on, by, case.state, tuple(steps))
+
+
+__all__ = ["CALL_OUTCOMES", "CONTACT_KINDS", "TaskLine", "contact_history", "list_tasks", "open_call_task", "record_call"]

@@ -1,0 +1,285 @@
+"""CSV files of what happened outside the letters: events (disputes, promises, holds, calls) and
+registered-letter receipts (tracking.csv). Unlike the data imports, each row is a case action.
+
+events.csv (the format of examples/events.csv): ``event_date;debtor_ref;action;until;reason`` plus the
+optional ``outcome`` (a call's) and ``case_ref`` (else the debtor's newest open case). `read_events` checks
+every row (located problems) without touching the database; `apply_event` records one row as the matching
+`relance case ...` command would — the demo (engine.demo) applies them day by day, `relance import`
+all at once. tracking.csv: ``case_ref;tracking;presented_on;received_on`` (engine.cases.steps.record_receipt).
+
+One file is one transaction: any bad row refuses the file (``--skip-bad-rows``: that row only, written
+to FILE.rejected.csv). A row already recorded (same kind, day and words on the case) is left unchanged,
+so importing a file twice records nothing new.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.cases.desk import Desk
+from engine.cases.lookup import require_case
+from engine.cases.steps import act, record_receipt
+from engine.core.money import MoneyError, parse_date
+from engine.errors import CaseError, RelanceError
+from engine.imports.csvfile import CsvFile
+from engine.imports.importer import ImportFailed, ImportProblem, ImportReport
+from engine.store.events import CALL_OUTCOMES, CallRecorded, EventPayload, NoticeReceived, read_event
+from engine.store.models import Case, Debtor, Event
+from engine.store.timeline import append_event
+
+ACTIONS = ("dispute", "resolve", "promise", "hold", "resume", "note", "call")
+NEEDS_REASON = ("dispute", "resolve", "hold", "note")
+EVENT_COLUMNS = (("event_date", "debtor_ref", "action"), ("until", "reason", "outcome", "case_ref"))
+TRACKING_COLUMNS = (("case_ref", "tracking"), ("presented_on", "received_on"))
+KINDS = {"events": EVENT_COLUMNS, "tracking": TRACKING_COLUMNS}
+
+
+R = TypeVar("R", "EventRow", "ReceiptRow")
+
+
+class NoOpenCase(CaseError):
+    """The row's debtor has no open case to record it on."""
+
+
+@dataclass(frozen=True)
+class EventRow:
+    line: int
+    on: date
+    debtor_ref: str
+    action: str
+    until: date | None = None
+    reason: str | None = None
+    outcome: str | None = None
+    case_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class ReceiptRow:
+    line: int
+    case_ref: str
+    tracking: str
+    presented_on: date | None
+    received_on: date | None
+
+
+def kind_of(path: Path) -> str | None:
+    """"events" or "tracking" from the header, else None (a data file for engine.imports.importer)."""
+    try:
+        reader = CsvFile(path)
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        header = set(reader.header)
+    finally:
+        reader.close()
+    return "events" if {"action", "event_date"} <= header else "tracking" if "tracking" in header else None
+
+
+def read_events(path: Path) -> list[EventRow]:
+    """Every row checked, in date order (file order within a day); ImportFailed lists each bad one."""
+    rows: list[EventRow] = []
+    problems: list[ImportProblem] = []
+    for line, cells in _rows(path, EVENT_COLUMNS):
+        found: list[ImportProblem] = []
+        action = cells.get("action", "").lower()
+        if action not in ACTIONS:
+            found.append(ImportProblem(str(path), line, "action", f"unknown action {cells.get('action')!r}; "
+                                                                  f"expected one of {', '.join(ACTIONS)}"))
+        on = _date(path, line, cells, "event_date", found, required=True)
+        until = _date(path, line, cells, "until", found, required=action == "promise")
+        outcome = cells.get("outcome") or ("reached" if action == "call" else None)
+        if action == "call" and outcome not in CALL_OUTCOMES:
+            found.append(ImportProblem(str(path), line, "outcome", f"unknown call outcome {outcome!r}; "
+                                                                  f"expected one of {', '.join(CALL_OUTCOMES)}"))
+        if action == "call" and (outcome == "promise") != (until is not None):
+            found.append(ImportProblem(str(path), line, "until", "a call's promise needs `until`, and only a promise"))
+        if action in NEEDS_REASON and not cells.get("reason"):
+            found.append(ImportProblem(str(path), line, "reason", f"required for {action}, but empty"))
+        if not cells.get("debtor_ref"):
+            found.append(ImportProblem(str(path), line, "debtor_ref", "required, but empty"))
+        if found or on is None:
+            problems += found
+            continue
+        rows.append(EventRow(line, on, cells["debtor_ref"], action, until, cells.get("reason") or None, outcome,
+                             cells.get("case_ref") or None))
+    if problems:
+        raise ImportFailed(problems)
+    return sorted(rows, key=lambda row: (row.on, row.line))
+
+
+def apply_event(session: Session, desk: Desk, row: EventRow, *, by: str) -> str | None:
+    """Record one events.csv row on its case; what was done, or None when it was already recorded."""
+    case = _case_of(session, row)
+    if row.action == "call":
+        assert row.outcome is not None
+        if _already(session, case, CallRecorded.kind, row.on, row.reason, outcome=row.outcome):
+            return None
+        append_event(session, case, CallRecorded(row.outcome, row.reason, case.debtor.phone, row.until), row.on,
+                     actor=by)
+        if row.outcome in ("promise", "dispute"):
+            act(session, case, desk.escalator_for(case), row.outcome, row.on, by=by, until=row.until,
+                reason=row.reason or f"{row.outcome} lors d'un appel", perform=desk.letter_writer())
+        return f"{row.on}: call ({row.outcome}) on {case.ref} ({row.debtor_ref}) → {case.state}"
+    if _already(session, case, row.action, row.on, row.reason):
+        return None
+    act(session, case, desk.escalator_for(case), row.action, row.on, by=by, reason=row.reason, until=row.until,
+        perform=desk.letter_writer())
+    return f"{row.on}: {row.action} on {case.ref} ({row.debtor_ref}) → {case.state}"
+
+
+def import_events(desk: Desk, path: Path, *, by: str, skip_bad_rows: bool = False) -> ImportReport:
+    rows = read_events(path)
+    return _apply_all(desk, path, "events", rows, lambda session, row: apply_event(session, desk, row, by=by),
+                      skip_bad_rows)
+
+
+def read_receipts(path: Path) -> list[ReceiptRow]:
+    rows, problems = [], []
+    for line, cells in _rows(path, TRACKING_COLUMNS):
+        found: list[ImportProblem] = []
+        presented = _date(path, line, cells, "presented_on", found)
+        received = _date(path, line, cells, "received_on", found)
+        for column in ("case_ref", "tracking"):
+            if not cells.get(column):
+                found.append(ImportProblem(str(path), line, column, "required, but empty"))
+        if presented is None and received is None and not found:
+            found.append(ImportProblem(str(path), line, "received_on", "give received_on, presented_on or both"))
+        if found:
+            problems += found
+            continue
+        rows.append(ReceiptRow(line, cells["case_ref"], cells["tracking"], presented, received))
+    if problems:
+        raise ImportFailed(problems)
+    return rows
+
+
+def import_receipts(desk: Desk, path: Path, on: date, *, by: str, skip_bad_rows: bool = False) -> ImportReport:
+    def apply(session: Session, row: ReceiptRow) -> str | None:
+        case = require_case(session, row.case_ref)
+        for event in session.scalars(select(Event).where(Event.case_id == case.id, Event.kind == NoticeReceived.kind)):
+            known = read_event(event.kind, event.payload)
+            if isinstance(known, NoticeReceived) and (known.tracking, known.presented_on, known.received_on) == (
+                    row.tracking, row.presented_on, row.received_on):
+                return None
+        record_receipt(session, case, desk.escalator_for(case), tracking=row.tracking, presented_on=row.presented_on,
+                       received_on=row.received_on, on=on, by=by)
+        return f"receipt {row.tracking} on {case.ref}"
+
+    return _apply_all(desk, path, "tracking", read_receipts(path), apply, skip_bad_rows)
+
+
+def _apply_all(desk: Desk, path: Path, kind: str, rows: Sequence[R], apply: Callable[[Session, R], str | None],
+               skip_bad_rows: bool) -> ImportReport:
+    report = ImportReport(file=str(path), kind=kind, rows=len(rows))
+    rejected: list[tuple[int, str]] = []
+    with desk.session() as session:
+        for row in rows:
+            try:
+                with session.begin_nested():  # a refused row leaves nothing behind, even half an action
+                    done = apply(session, row)
+            except RelanceError as exc:
+                report.rejected += 1
+                report.problems.append(ImportProblem(str(path), row.line, None, str(exc)))
+                rejected.append((row.line, str(exc)))
+                continue
+            if done is None:
+                report.unchanged += 1
+            else:
+                report.inserted += 1
+                report.events += 1
+        if report.problems and not skip_bad_rows:
+            session.rollback()
+            raise ImportFailed(report.problems)
+    if rejected:
+        report.rejects_path = _write_rejects(path, rejected)
+    return report
+
+
+def _case_of(session: Session, row: EventRow) -> Case:
+    if row.case_ref:
+        case = require_case(session, row.case_ref)
+        if case.debtor.ref != row.debtor_ref:
+            raise CaseError(f"case {case.ref} is not debtor {row.debtor_ref}'s")
+        return case
+    found = session.scalar(select(Case).join(Debtor, Debtor.id == Case.debtor_id)
+                           .where(Debtor.ref == row.debtor_ref, Case.closed.is_(False))
+                           .order_by(Case.id.desc()).limit(1))
+    if found is None:
+        raise NoOpenCase(f"debtor {row.debtor_ref} has no open case to record the {row.action} on")
+    return found
+
+
+def _already(session: Session, case: Case, kind: str, on: date, reason: str | None, *, outcome: str | None = None) -> bool:
+    for event in session.scalars(select(Event).where(Event.case_id == case.id, Event.kind == kind,
+                                                     Event.occurred_on == on)):
+        payload: EventPayload = read_event(event.kind, event.payload)
+        said = getattr(payload, "note", None) if kind == CallRecorded.kind else getattr(payload, "reason", None)
+        if said == reason and (outcome is None or getattr(payload, "outcome", None) == outcome):
+            return True
+    return False
+
+
+def _rows(path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]]) -> list[tuple[int, dict[str, str]]]:
+    try:
+        reader = CsvFile(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImportFailed([ImportProblem(str(path), 1, None, f"cannot read the file: {exc}")]) from None
+    try:
+        missing = [name for name in columns[0] if name not in reader.header]
+        if missing:
+            raise ImportFailed([ImportProblem(str(path), 1, name, f"missing column {name!r} (the header has: "
+                                              f"{', '.join(reader.header)})") for name in missing])
+        rows = []
+        for row in reader.rows():
+            if len(row.fields) != len(reader.header):
+                raise ImportFailed([ImportProblem(str(path), row.line, None, f"expected {len(reader.header)} cells, "
+                                                  f"found {len(row.fields)} (delimiter {reader.delimiter!r})")])
+            rows.append((row.line, row.cells))
+        return rows
+    except UnicodeDecodeError as exc:
+        raise ImportFailed([ImportProblem(str(path), 1, None, f"not UTF-8 text ({exc.reason})")]) from None
+    finally:
+        reader.close()
+
+
+def _date(path: Path, line: int, cells: dict[str, str], column: str, problems: list[ImportProblem], *,
+          required: bool = False) -> date | None:
+    value = cells.get(column, "")
+    if not value:
+        if required:
+            problems.append(ImportProblem(str(path), line, column, "required, but empty"))
+        return None
+    try:
+        return parse_date(value)
+    except MoneyError as exc:
+        problems.append(ImportProblem(str(path), line, column, str(exc)))
+        return None
+
+
+def _write_rejects(path: Path, rejected: list[tuple[int, str]]) -> Path:
+    """The refused rows with their reason, as the data imports write them (FILE.rejected.csv)."""
+    reasons = dict(rejected)
+    out = path.with_name(f"{path.stem}.rejected.csv")
+    with path.open(encoding="utf-8-sig", newline="") as source, out.open("w", encoding="utf-8", newline="") as sink:
+        first = source.readline()
+        delimiter = max((";", ",", "\t"), key=first.count)
+        source.seek(0)
+        reader, writer = csv.reader(source, delimiter=delimiter), csv.writer(sink, delimiter=delimiter)
+        for fields in reader:
+            if reader.line_num == 1:
+                writer.writerow([*fields, "reason"])
+            elif reader.line_num in reasons:
+                writer.writerow([*fields, reasons[reader.line_num]])
+    return out
+
+
+__all__ = ["ACTIONS", "KINDS", "EventRow", "NoOpenCase", "ReceiptRow", "apply_event", "import_events",
+           "import_receipts", "kind_of", "read_events", "read_receipts"]

@@ -1,0 +1,73 @@
+"""The subject and body of an e-mail a step sends, from editable templates beside the letters.
+
+`letters/fr/email/<state>.txt` (else `default.txt`): its first line is the subject, the rest the plain
+text body; `<state>.html` (else `default.html`), when present, is the HTML body. They are Jinja
+templates rendered in the sandbox with the letter's own variables (engine.letters.context), the text
+without escaping (it is not markup) and the HTML autoescaped, so a debtor named `<b>` stays text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined
+from jinja2.exceptions import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine.letters.environment import LetterError
+
+EMAIL_FOLDER = "email"
+_TEXT = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
+_HTML = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True)
+_compiled: dict[tuple[str, int, int], Any] = {}
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    subject: str
+    text: str
+    html: str | None
+
+
+def email_templates(letters_dir: Path, state: str) -> tuple[Path | None, Path | None]:
+    """The text and HTML templates for ``state``: its own, else the folder's default; None when absent."""
+    folder = letters_dir / EMAIL_FOLDER
+    found = []
+    for suffix in (".txt", ".html"):
+        own, default = folder / f"{state}{suffix}", folder / f"default{suffix}"
+        found.append(own if own.is_file() else default if default.is_file() else None)
+    return found[0], found[1]
+
+
+def render_email(letters_dir: Path, state: str, context: dict[str, Any]) -> EmailContent:
+    """Subject, text and HTML for an e-mail of ``state``; LetterError (file, line, why) on a bad template."""
+    text_path, html_path = email_templates(letters_dir, state)
+    if text_path is None:
+        raise LetterError(str(letters_dir / EMAIL_FOLDER / f"{state}.txt"), None,
+                          "no e-mail template for this state, and no default.txt beside it")
+    text = _render(_TEXT, text_path, context)
+    subject, _, body = text.lstrip().partition("\n")
+    if not subject.strip():
+        raise LetterError(str(text_path), None, "the first line (the subject) is empty")
+    html = _render(_HTML, html_path, context) if html_path is not None else None
+    return EmailContent(" ".join(subject.split()), body.strip("\n") + "\n", html)
+
+
+def _render(env: SandboxedEnvironment, path: Path, context: dict[str, Any]) -> str:
+    stat = path.stat()
+    key = (f"{id(env)}:{path.resolve()}", stat.st_size, stat.st_mtime_ns)
+    try:
+        template = _compiled.get(key)
+        if template is None:
+            template = _compiled[key] = env.from_string(path.read_text(encoding="utf-8"))
+        return str(template.render(context))
+    except TemplateError as exc:
+        line = getattr(exc, "lineno", None)
+        raise LetterError(f"{path}:{line}" if line else str(path), None, f"{type(exc).__name__}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise LetterError(str(path), None, f"not UTF-8 text ({exc.reason})") from None
+
+
+__all__ = ["EMAIL_FOLDER", "EmailContent", "email_templates", "render_email"]
