@@ -12,13 +12,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.core.money import MoneyError, parse_amount, parse_date
 from engine.imports.csvfile import RawRow
 from engine.store import ledger
-from engine.store.models import CreditNote, Debtor, Invoice, Payment, PaymentAllocation
+from engine.store.models import CreditNote, Debtor, Invoice, Payment
 
 ZERO = Decimal("0")
 
@@ -414,12 +414,9 @@ class PaymentWriter:
         """Per invoice a credit note names: (number, what credit notes may still credit, its amount)."""
         if not self.credit_notes or not invoice_ids:
             return {}
-        credited = (select(func.coalesce(func.sum(ledger.cents(PaymentAllocation.amount)), 0))
-                    .where(PaymentAllocation.invoice_id == Invoice.id, PaymentAllocation.credit_note_id.is_not(None))
-                    .correlate(Invoice).scalar_subquery())
         return {id_: (number, ledger.money(total - done), ledger.money(total))
                 for id_, number, total, done in session.execute(
-                    select(Invoice.id, Invoice.number, ledger.cents(Invoice.amount), credited)
+                    select(Invoice.id, Invoice.number, ledger.cents(Invoice.amount), ledger.credited_cents())
                     .where(Invoice.id.in_(invoice_ids)))}
 
 

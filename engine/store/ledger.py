@@ -358,6 +358,13 @@ def unpaid_cents(as_of: date | None = None) -> ColumnElement[Any]:
     return cents(Invoice.amount) - applied.correlate(Invoice).scalar_subquery()
 
 
+def credited_cents() -> ColumnElement[Any]:
+    """For a query over Invoice: the cents credit notes already took off it (a credit note may not exceed it)."""
+    return (select(func.coalesce(func.sum(cents(PaymentAllocation.amount)), 0))
+            .where(PaymentAllocation.invoice_id == Invoice.id, PaymentAllocation.credit_note_id.is_not(None))
+            .correlate(Invoice).scalar_subquery())
+
+
 def applied_cents(as_of: date | None = None, *, case_id: int | None = None) -> Any:
     """A subquery (invoice_id, cents): per invoice, what payments and credit notes dated by ``as_of`` applied.
 
@@ -394,7 +401,7 @@ def _dated() -> ColumnElement[date]:
 
 __all__ = [
     "ALLOCATION_ORDER", "Applied", "Credit", "InvoiceBalance", "OpenInvoice", "Share", "Totals", "allocate",
-    "applied_cents", "apply_credit", "case_totals", "cents", "credit_total", "credits", "dated_amounts",
+    "applied_cents", "apply_credit", "credited_cents", "case_totals", "cents", "credit_total", "credits", "dated_amounts",
     "invoice_balances", "money", "open_invoices", "payment_dates", "record_allocations", "tell_cases", "totals_of", "case_money_columns",
     "unpaid_cents",
 ]
