@@ -40,6 +40,7 @@ class Limits:
     template_string: int = 1_000_000  # characters of one string (or items of one list) a template builds
     template_output: int = 10_000_000  # characters of one rendered part (the letter's body, a header...)
     template_seconds: float = 10.0  # wall-clock time to render one letter
+    template_memory: int = 200_000_000  # bytes the process may grow by while one letter renders (Linux)
     # DOCX files (engine.letters.docxfile), checked before anything is decompressed
     docx_bytes: int = 20_000_000  # size of the .docx file
     docx_members: int = 1_000  # files inside the .docx package

@@ -122,7 +122,9 @@ def test_the_output_itself_checks_the_budget(tmp_path: Path) -> None:
         "{{ '%2000d'|format(1) }}",
         "{{ '{:>2000}'.format(1) }}",
         "{{ '{:{w}}'.format(1, w=2000) }}",
-        "{{ (['x' * 500] * 3)|join }}",
+        "{{ ['x' * 600, 'y' * 600]|join }}",
+        "{{ ['x' * 600, 'y' * 600]|map('upper')|join }}",  # an iterator, counted while it is read
+        "{{ (['x' * 500] * 3)|length }}",  # three references, yet 1,500 characters once printed
         "{{ ','.join(['x' * 500] * 3) }}",
         "{{ ('x' * 500)|replace('x', 'yyy') }}",
         "{{ ('x' * 500).replace('x', 'yyy') }}",
@@ -194,6 +196,17 @@ def test_lipsum_is_refused_before_it_runs(tmp_path: Path, monkeypatch: pytest.Mo
     path = make_template(tmp_path / "lipsum.docx", "{{ lipsum(100) }}")
     refused(path, SMALL)
     assert calls == []
+
+
+def test_memory_grown_while_rendering_is_the_last_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What no size check foresees (a filter mapped over many references to one big string) is caught
+    by the process's growth; here the memory reading is simulated, growing 1 MB a look."""
+    readings = iter(range(0, 10**12, 1_000_000))
+    monkeypatch.setattr(sandbox, "memory_in_use", lambda: next(readings))
+    path = make_template(tmp_path / "memory.docx", "{% for i in range(1000) %}{{ i }}{% endfor %}")
+    error = refused(path, Limits(template_memory=5_000_000))
+    assert "took more than 5 MB of memory" in error.message and error.tag == "{% for i in range(1000) %}"
+    render(path, Limits(template_memory=10**12))
 
 
 def test_the_issue_s_hundred_megabyte_string_is_refused_before_it_is_built(tmp_path: Path) -> None:
