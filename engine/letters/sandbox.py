@@ -37,7 +37,7 @@ from jinja2 import nodes, pass_context
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.exceptions import TemplateRuntimeError
 from jinja2.filters import make_attrgetter
-from jinja2.runtime import Context
+from jinja2.runtime import Context, LoopContext, Macro
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 
@@ -51,6 +51,7 @@ _WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
 _MEMORY_EVERY = 32  # budget checks between two looks at the process's memory (5 µs each)
 _budget = threading.local()  # .deadline, .limits, .ticks, .memory_at_start of the letter being rendered
 _statm: tuple[int, int] | None = None  # (pid, fd) of /proc/self/statm, reopened after a fork
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class LimitExceeded(TemplateRuntimeError):
@@ -59,7 +60,7 @@ class LimitExceeded(TemplateRuntimeError):
 
 @contextmanager
 def letter_budget(limits: Limits) -> Iterator[None]:
-    """The wall-clock budget of one letter, for the calling thread (a nested call keeps the outer one)."""
+    """The wall-clock and memory budget of one letter, for the calling thread (a nested call keeps the outer one)."""
     if getattr(_budget, "deadline", None) is not None:
         yield
         return
@@ -94,8 +95,8 @@ def memory_in_use() -> int | None:
     try:
         if _statm is None or _statm[0] != os.getpid():
             _statm = (os.getpid(), os.open("/proc/self/statm", os.O_RDONLY))
-        return int(os.pread(_statm[1], 100, 0).split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
+        return int(os.pread(_statm[1], 100, 0).split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError, AttributeError):  # no /proc (macOS), no pread (Windows)
         return None
 
 
@@ -164,7 +165,8 @@ class LetterEnvironment(SandboxedEnvironment):
         result = super().call(context, obj, *args, **kwargs)
         if isinstance(owner, (list, dict, set)):
             self.check_size(len(owner), "a list or mapping grown by a method")  # `l.extend(l)` doubles
-        if isinstance(result, (str, list, tuple, dict)):
+        # A macro's or a recursive loop's output was counted as output already (template_output).
+        if isinstance(result, (str, list, tuple, dict)) and not isinstance(obj, (Macro, LoopContext)):
             self.check_size(len(result))
         return result
 

@@ -227,6 +227,14 @@ def test_a_part_s_output_is_capped_and_the_error_names_the_tag(tmp_path: Path, f
     assert error.tag == "{% for i in range(100) %}" and error.paragraph == 2
 
 
+def test_a_macro_may_print_more_than_a_string_may_hold(tmp_path: Path) -> None:
+    """A macro's output is output (template_output), not a value built (template_string)."""
+    path = make_template(tmp_path / "table.docx",
+                         "{% macro rows() %}{% for i in range(30) %}{{ 'x' * 100 }}{% endfor %}{% endmacro %}{{ rows() }}")
+    parts = CompiledTemplate(path, limits=Limits(template_string=1_000)).render_parts(CONTEXT)
+    assert "x" * 3000 in parts["word/document.xml"].decode()
+
+
 def test_macro_and_block_output_is_capped_too(tmp_path: Path) -> None:
     path = make_template(tmp_path / "macro.docx",
                          "{% macro m() %}{% for i in range(100) %}{{ 'x' * 500 }}{% endfor %}{% endmacro %}"
