@@ -14,17 +14,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from engine.cases.letters import LetterWriter
+from engine.cases.letters import LetterWriter, RatesUsed, check_letters, require_writable_folder
 from engine.cases.run import RunReport, run
 from engine.core.claim import RateTable, load_rates
+from engine.core.rates import DEFAULT_RATES_FILE
 from engine.core.machine import Escalator
 from engine.core.workflow import Workflow, load_workflow
 from engine.imports.importer import ImportReport, import_csv
 from engine.store import versions
 from engine.store.database import Store, StoreError, connect, ensure_creditor
 from engine.store.models import Case
+from engine.store.runlock import run_lock
 from engine.workspace import Workspace, WorkspaceError
 
 # Import order matters: invoices name debtors, payments name invoices.
@@ -37,6 +40,8 @@ class App:
 
     workspace: Workspace
     store: Store = field(default=None)  # type: ignore[assignment]
+    # The rates the last run's letters assumed or could not verify (engine.cases.letters.RatesUsed).
+    rates_used: RatesUsed = field(default_factory=RatesUsed)
 
     def __post_init__(self) -> None:
         if self.store is None:
@@ -78,6 +83,24 @@ class App:
     def rates(self) -> RateTable:
         return load_rates(self.workspace.rates_path)
 
+    @property
+    def rates_file(self) -> str:
+        return str(self.rates.path or DEFAULT_RATES_FILE)
+
+    def rate_notes(self, as_of: date) -> dict[str, Any]:
+        """For `relance report`: the rows of the rates file marked unverified, and whether `as_of` is past its
+        last row (letters would then assume the last rates)."""
+        carried = self.rates.carried_forward(as_of)
+        return {"file": self.rates_file, "unverified": [str(h) for h in self.rates.unverified()],
+                "assumed": [str(carried)] if carried is not None else []}
+
+    def state_labels(self, workflow_name: str) -> dict[str, str]:
+        """State → French label of a workflow of the workspace (the printed timeline names states so)."""
+        for workflow in self.workflows.values():
+            if workflow.name == workflow_name:
+                return {name: state.label or name for name, state in workflow.states.items()}
+        return {}
+
     def escalator_for(self, case: Case) -> Escalator:
         """The escalator of the workflow version a case started on (it keeps those rules to the end)."""
         for workflow in self.workflows.values():
@@ -92,7 +115,8 @@ class App:
 
     def letter_writer(self, *, pdf: bool = False) -> LetterWriter:
         return LetterWriter(self.workspace.creditor, self.workflows, self.workspace.output_dir,
-                            rates=self.rates, pdf=pdf, limits=self.workspace.limits)
+                            rates=self.rates, pdf=pdf, limits=self.workspace.limits,
+                            counsel=self.workspace.counsel, agency=self.workspace.agency)
 
     def ensure_creditor(self) -> None:
         """The workspace's creditor exists in the database with its current identity."""
@@ -107,33 +131,58 @@ class App:
             )
 
     def import_files(self, paths: list[Path], *, kind: str | None = None, skip_bad_rows: bool = False,
-                     rejects_dir: Path | None = None) -> list[ImportReport]:
-        """Import CSV files, debtors first, each file all-or-nothing (or skipping bad rows)."""
+                     rejects_dir: Path | None = None, allow_extra_columns: bool = False) -> list[ImportReport]:
+        """Import CSV files, debtors first, each file all-or-nothing (or skipping bad rows); a column
+        relance does not know refuses its file unless ``allow_extra_columns``."""
         self.ensure_creditor()
         reports = []
         for path in sorted(paths, key=lambda p: _import_rank(p, kind)):
             rejects = (rejects_dir or path.parent) / f"{path.stem}.rejected.csv" if skip_bad_rows else None
             reports.append(import_csv(self.store, path, kind, creditor_ref=self.workspace.creditor.ref,
-                                      skip_bad_rows=skip_bad_rows, rejects_path=rejects))
+                                      skip_bad_rows=skip_bad_rows, rejects_path=rejects,
+                                      allow_extra_columns=allow_extra_columns))
         return reports
 
     def run(self, as_of: date, *, dry_run: bool = False, pdf: bool = False,
             progress: Callable[[RunReport], None] | None = None,
             stop: Callable[[], bool] | None = None) -> list[RunReport]:
         """One run per workflow of the workspace over the debtors of its kinds, then one per older
-        version that cases still run on. ``stop`` is asked between cases (workers)."""
-        writer = None if dry_run else self.letter_writer(pdf=pdf)
-        reports = []
+        version that cases still run on. ``stop`` is asked between cases (workers).
+
+        On SQLite the whole run holds the run lock (a second run is refused: engine.store.runlock).
+        Before it opens any case it refuses, in one line, a template with errors and (unless a dry run)
+        an output folder that takes no file; after that, a case that fails is that case's error alone
+        (see engine.cases.run) and the run goes on.
+        """
+        with run_lock(self.store):
+            try:
+                plan, writer = self.prepare_run(dry_run=dry_run, pdf=pdf)
+                self.rates_used = writer.rates_used if writer is not None else RatesUsed()
+                return [run(self.store, workflow, as_of, perform=writer, dry_run=dry_run, progress=progress,
+                            debtor_kinds=kinds, stop=stop, open_new=kinds is not None)
+                        for workflow, kinds in plan]
+            except OperationalError as exc:  # e.g. SQLite held by a long import for longer than its timeout
+                lines = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]
+                raise StoreError(f"the run stopped: the database failed ({lines[0]}); what it had done is "
+                                 "saved, run it again") from exc
+
+    def prepare_run(self, *, dry_run: bool = False,
+                    pdf: bool = False) -> tuple[list[tuple[Workflow, tuple[str, ...] | None]], LetterWriter | None]:
+        """What a run will go through, checked: (workflow, debtor kinds) for each current workflow and
+        (older version, None) for each version cases still run on, and the letter writer (None in a dry
+        run). Raises TemplateRefused or OutputFolderError before anything is opened."""
+        plan: list[tuple[Workflow, tuple[str, ...] | None]] = []
         for workflow, kinds in self.workflow_kinds():
-            reports.append(run(self.store, workflow, as_of, perform=writer, dry_run=dry_run,
-                               progress=progress, debtor_kinds=kinds, stop=stop))
+            plan.append((workflow, kinds))
             with self.store.session() as session:
-                older = [self._with_letters(w)
-                         for w in versions.older_versions(session, workflow, self.workspace.limits)]
-            for workflow_then in older:
-                reports.append(run(self.store, workflow_then, as_of, perform=writer, dry_run=dry_run,
-                                   progress=progress, stop=stop, open_new=False))
-        return reports
+                plan += [(self._with_letters(w), None) for w in versions.older_versions(session, workflow,
+                                                                                     self.workspace.limits)]
+        check_letters([workflow for workflow, _kinds in plan])
+        if dry_run:
+            return plan, None
+        writer = self.letter_writer(pdf=pdf)
+        require_writable_folder(writer.output_dir)
+        return plan, writer
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -183,10 +232,12 @@ def _kind_from_name(path: Path) -> str | None:
     return None
 
 
-def summary(reports: list[RunReport]) -> dict[str, Any]:
-    """Totals over the per-workflow reports of one run."""
+def summary(reports: list[RunReport], rates: RatesUsed | None = None, rates_file: str = "") -> dict[str, Any]:
+    """Totals over the per-workflow reports of one run, and the rates its letters assumed or could not verify."""
     total: dict[str, Any] = {"cases_opened": 0, "invoices_added": 0, "cases_examined": 0, "steps": 0,
-                             "letters": 0, "skipped": 0, "errors": [], "by_state": {}}
+                             "letters": 0, "skipped": 0, "errors": [], "by_state": {},
+                             "rates": {"file": rates_file, "assumed": sorted(rates.assumed) if rates else [],
+                                       "unverified": sorted(rates.unverified) if rates else []}}
     for report in reports:
         for key in ("cases_opened", "invoices_added", "cases_examined", "steps", "letters", "skipped"):
             total[key] += getattr(report, key)

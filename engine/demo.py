@@ -22,18 +22,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.app import App
+from engine.cases.actions import receipt
 from engine.cases.steps import act
 from engine.core.money import parse_date
 from engine.reports.aging import aging
 from engine.reports.funnel import funnel
 from engine.reports.html import render_report_html
 from engine.reports.timeline import render_timeline
-from engine.store.events import PaymentReceived
+from engine.store.events import LetterSent, PaymentReceived
 from engine.store.models import Case, Debtor, Document, Event, Invoice
 from engine.workspace import EXAMPLES, WorkspaceError, init_workspace, load_workspace
 
 # A level is a state that sends a letter; the demo goes on until each has been reached once.
 SAFETY_MARGIN = timedelta(days=200)
+# Registered letters are recorded as delivered this long after they went out (see _record_deliveries).
+DELIVERY_DELAY = timedelta(days=3)
 # Marks a folder the demo built, the only kind it agrees to wipe and rebuild.
 DEMO_MARK = ".relance-demo"
 
@@ -89,6 +92,7 @@ def run_demo(root: Path, *, until: date | None = None, pdf: bool = False,
             _import_payments(app, payments[day])
         for row in events.get(day, ()):
             result.actions.append(_apply_event(app, row, day))
+        result.actions += _record_deliveries(app, day)
         app.run(day, pdf=pdf)
         result.days += 1
         result.last_day = day
@@ -146,6 +150,29 @@ def _apply_event(app: App, row: dict[str, str], day: date) -> str:
         return f"{day}: {action} on {case.ref} ({debtor_ref}) → {case.state}"
 
 
+def _record_deliveries(app: App, day: date) -> list[str]:
+    """La Poste's tracking, as the team records it with `relance case receipt`: each registered letter sent
+    three days ago was presented the day before yesterday and signed for yesterday; one in four was never
+    collected (presented only)."""
+    sent_on = day - DELIVERY_DELAY
+    with app.session() as session:
+        letters = session.execute(
+            select(Case.ref, Case.id, Event.payload).join(Case, Case.id == Event.case_id)
+            .where(Event.kind == LetterSent.kind, Event.occurred_on == sent_on).order_by(Case.id)
+        ).all()
+    done = []
+    for ref, case_id, payload in letters:
+        letter = LetterSent.from_json(payload)
+        if letter.channel != "registered_letter":
+            continue
+        collected = case_id % 4 != 0
+        received = day - timedelta(days=1) if collected else None
+        receipt(app, ref, day, by="demo", tracking=f"1A {case_id:011d}", presented=day - timedelta(days=2),
+                received=received)
+        done.append(f"{day}: receipt on {ref} ({'received' if collected else 'presented, not collected'})")
+    return done
+
+
 def _reached_levels(app: App) -> set[tuple[str, str]]:
     """(workflow, state) of every letter written so far: each workflow must reach each of its levels."""
     with app.session() as session:
@@ -177,7 +204,8 @@ def _summarise(app: App, result: DemoResult) -> None:
         showcase = _showcase_case(session)
         if showcase is not None:
             result.timeline_html = output / f"timeline-{showcase.ref}.html"
-            result.timeline_html.write_text(render_timeline(session, showcase, "html"), encoding="utf-8")
+            result.timeline_html.write_text(render_timeline(session, showcase, "html",
+                                                            app.state_labels(showcase.workflow_name)), encoding="utf-8")
         for template in sorted(result.letters_by_template):
             path = session.scalar(select(Document.path).where(Document.template == template).limit(1))
             if path:

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from engine.app import App
 from engine.cases.run import RunReport
 from engine.store.database import Store, StoreError
+from engine.store.runlock import RunInProgress
 from engine.workspace import load_workspace
 
 # The channel a `NOTIFY relance` (e.g. after an import) wakes sleeping workers on.
@@ -37,6 +38,7 @@ def run_parallel(app: App, as_of: date, *, workers: int, pdf: bool = False) -> l
     refuse_sqlite(app.store, workers)
     if workers == 1:
         return run_once(app, as_of, pdf=pdf)
+    app.prepare_run(pdf=pdf)  # a broken template or output folder: one line here, not N processes failing
     job = _Job(str(app.workspace.root), app.workspace.database_url, as_of, pdf)
     context = multiprocessing.get_context("spawn")  # no fork: no inherited connections or locks
     with context.Pool(workers) as pool:
@@ -53,21 +55,30 @@ def run_once(app: App, as_of: date, *, pdf: bool = False, stop: Callable[[], boo
 def work(app: App, *, as_of: date | None = None, once: bool = False, pdf: bool = False, interval: float = 60.0,
          stop: threading.Event | None = None,
          on_pass: Callable[[date, list[RunReport]], None] | None = None,
+         on_busy: Callable[[date, RunInProgress], None] | None = None,
          clock: Callable[[], datetime] = datetime.now) -> int:
     """Run passes until ``stop`` is set (or one pass with ``once``); returns the number of passes.
 
     Each pass runs as of ``as_of``, or today by ``clock`` (the shell reads the time, the core
     never does). Between passes it sleeps until the next day begins, ``interval`` seconds pass,
-    or, on PostgreSQL, a notification arrives on the ``relance`` channel.
+    or, on PostgreSQL, a notification arrives on the ``relance`` channel. A case that fails is
+    that pass's error (in its report), never the worker's end. On SQLite, a pass that finds another
+    run in progress is skipped (``on_busy``) and tried again after the sleep; with ``once`` it raises.
     """
     stop = stop or threading.Event()
     passes = 0
     while not stop.is_set():
         day = as_of or clock().date()
-        reports = run_once(app, day, pdf=pdf, stop=stop.is_set)
-        passes += 1
-        if on_pass is not None:
-            on_pass(day, reports)
+        try:
+            reports = run_once(app, day, pdf=pdf, stop=stop.is_set)
+        except RunInProgress as busy:
+            if once or on_busy is None:
+                raise
+            on_busy(day, busy)
+        else:
+            passes += 1
+            if on_pass is not None:
+                on_pass(day, reports)
         if once or stop.is_set():
             break
         now = clock()

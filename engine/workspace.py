@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.core.limits import DEFAULT_LIMITS, Limits, LimitsError, limits_from_table
 from engine.errors import RelanceError
-from engine.letters.context import Creditor
+from engine.letters.context import Creditor, Party
 
 CONFIG_NAME = "relance.toml"
 DATABASE_ENV = "RELANCE_DATABASE_URL"
@@ -59,6 +59,10 @@ class Workspace:
     letters_dir: Path | None = None
     rates_path: Path | None = None
     actor: str = field(default_factory=lambda: os.environ.get("USER") or "relance")
+    # [counsel]: who the hand-off letter is addressed to; [agency]: a collection agency writing for the
+    # creditor (its letters carry the CPCE R124-4 mentions). Both optional.
+    counsel: Party | None = None
+    agency: Creditor | None = None
     limits: Limits = DEFAULT_LIMITS  # [limits]: what a workflow or a template may cost (engine.core.limits)
 
     def workflow_for(self, debtor_kind: str) -> Path:
@@ -114,6 +118,8 @@ def load_workspace(root: Path, database_url: str | None = None) -> Workspace:
         output_dir=(root / paths.get("output", "output")).resolve(),
         letters_dir=(root / paths["letters"]).resolve() if paths.get("letters") else None,
         rates_path=(root / rates).resolve() if rates else None,
+        counsel=_counsel(config.get("counsel"), config_path),
+        agency=_agency(config.get("agency"), config_path),
         limits=limits,
     )
 
@@ -175,26 +181,52 @@ def _section(config: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
 
 
 def _creditor(section: dict[str, Any], path: Path) -> CreditorIdentity:
+    return CreditorIdentity(ref=str(section.get("ref") or "default"), **_sender_fields(section, path, "creditor"))
+
+
+def _sender_fields(section: dict[str, Any], path: Path, table: str) -> dict[str, Any]:
+    """A party that writes letters ([creditor], [agency]): address, payment, signatory, legal mentions."""
+    fields = _party_fields(section, path, table)
+    fields.update({key: _optional(section, key) or "" for key in (
+        "iban", "bic", "signatory", "signatory_title", "legal_form", "share_capital", "vat_number")})
+    fields["place"] = _optional(section, "place") or fields["city"]
+    # R123-237: the registry's city and number; `rcs_city` builds it from the SIREN.
+    fields["rcs"] = _optional(section, "rcs") or (
+        f"RCS {section['rcs_city']} {fields['siren'] or ''}".strip() if section.get("rcs_city") else "")
+    return fields
+
+
+def _party_fields(section: dict[str, Any], path: Path, table: str) -> dict[str, Any]:
     missing = [key for key in ("name", "postal_code", "city") if not section.get(key)]
     if missing:
-        raise WorkspaceError(f"{path}: [creditor] is missing {', '.join(missing)}")
+        raise WorkspaceError(f"{path}: [{table}] is missing {', '.join(missing)}")
     address = section.get("address_lines") or [section.get("address", "")]
-    return CreditorIdentity(
-        ref=str(section.get("ref") or "default"),
-        name=section["name"],
-        address_lines=tuple(str(line) for line in address if line),
-        postal_code=str(section["postal_code"]),
-        city=section["city"],
-        country=section.get("country", "FR"),
-        siren=_optional(section, "siren"),
-        email=_optional(section, "email"),
-        phone=_optional(section, "phone"),
-        iban=_optional(section, "iban") or "",
-        bic=_optional(section, "bic") or "",
-        signatory=_optional(section, "signatory") or "",
-        signatory_title=_optional(section, "signatory_title") or "",
-        place=_optional(section, "place") or section["city"],
-    )
+    return {
+        "name": str(section["name"]),
+        "address_lines": tuple(str(line) for line in address if line),
+        "postal_code": str(section["postal_code"]),
+        "city": str(section["city"]),
+        "country": str(section.get("country", "FR")),
+        "siren": _optional(section, "siren"),
+        "email": _optional(section, "email"),
+        "phone": _optional(section, "phone"),
+    }
+
+
+def _counsel(section: Any, path: Path) -> Party | None:
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise WorkspaceError(f"{path}: [counsel] must be a table")
+    return Party(**_party_fields(section, path, "counsel"))
+
+
+def _agency(section: Any, path: Path) -> Creditor | None:
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise WorkspaceError(f"{path}: [agency] must be a table")
+    return Creditor(**_sender_fields(section, path, "agency"))
 
 
 def _optional(section: dict[str, Any], key: str) -> str | None:

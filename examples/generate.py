@@ -120,7 +120,7 @@ def main(out: Path = HERE) -> None:
     write_csv(
         out,
         "debtors.csv",
-        "debtor_ref;kind;name;siren;address_line1;address_line2;postal_code;city;country;email;phone",
+        "debtor_ref;kind;name;siren;address_line1;address_line2;postal_code;city;country;email;phone;civility",
         debtors,
     )
     write_csv(
@@ -144,6 +144,7 @@ def make_debtors(rng: random.Random) -> list[list[str]]:
             f"CLI-{index:03d}", "b2b", f"{name} {form}", _siren(rng),
             f"{rng.randint(1, 120)} {rng.choice(STREETS)}", rng.choice(COMPANY_LINE2), postal_code, city, "FR",
             f"comptabilite@{slug}.example", f"{rng.choice(PHONE_BLOCKS)} {rng.randint(0, 99):02d} {rng.randint(0, 99):02d}",
+            "",  # civility: a company is greeted "Madame, Monsieur"
         ])
     for offset, name in enumerate(PEOPLE):
         index = len(COMPANIES) + offset + 1
@@ -154,6 +155,7 @@ def make_debtors(rng: random.Random) -> list[list[str]]:
             f"{rng.randint(1, 80)} {rng.choice(STREETS)}", rng.choice(PERSON_LINE2), postal_code, city, "FR",
             f"{first_last}@courriel.example" if offset % 5 else "",  # a few consumers gave no e-mail
             f"{MOBILE_BLOCK} {rng.randint(0, 99):02d} {rng.randint(0, 99):02d}",
+            name.split(" ", 1)[0],  # "M." or "Mme": letters open "Monsieur," or "Madame,"
         ])
     return rows
 

@@ -30,7 +30,7 @@ COLUMNS = [  # header, cell tag, width (mm), right-aligned
     ("Réglé", "{{ inv.paid }}", 26, True),
     ("Reste dû", "{{ inv.outstanding }}", 30, True),
 ]
-CLOSING = "Nous vous prions d'agréer, Madame, Monsieur, l'expression de nos salutations distinguées."
+CLOSING = "Nous vous prions d'agréer, {{ salutation }}, l'expression de nos salutations distinguées."
 
 
 def build_pack(out_dir: Path) -> list[Path]:
@@ -54,31 +54,37 @@ def build_pack(out_dir: Path) -> list[Path]:
 
 
 def relance_1(doc) -> None:
-    """Courteous first reminder: maybe an oversight; copies of the invoices attached."""
+    """Courteous first reminder: maybe an oversight; a copy of the invoices on request (nothing is attached)."""
     header(doc, recipient="debtor")
-    subject(doc, "Relance — facture(s) arrivée(s) à échéance")
-    par(doc, "Madame, Monsieur,")
+    subject(doc, "Relance — {% if plural %}factures arrivées{% else %}facture arrivée{% endif %} à échéance")
+    par(doc, "{{ salutation }},")
+    agency_notice(doc)
     par(doc, "Sauf erreur ou omission de notre part, nous n'avons pas encore reçu le règlement "
-             "des factures suivantes, arrivées à échéance :")
+             "{% if plural %}des factures suivantes, arrivées{% else %}de la facture suivante, arrivée{% endif %} "
+             "à échéance :")
     invoice_table(doc)
-    par(doc, "Il s'agit peut-être d'un simple oubli. Vous trouverez ci-joint une copie de ces "
-             "factures pour faciliter vos vérifications.")
+    agency_breakdown(doc)
+    par(doc, "Il s'agit peut-être d'un simple oubli. Sur simple demande, nous vous adresserons une copie de "
+             "{% if plural %}ces factures{% else %}cette facture{% endif %}.")
     deadline_and_payment(doc, "Nous vous remercions de bien vouloir nous régler la somme de "
                               "**{{ total_outstanding }}** d'ici le **{{ deadline }}**.")
     par(doc, "Si votre règlement a été effectué entre-temps, nous vous prions de ne pas tenir "
              "compte de ce courrier. Notre service comptable reste à votre disposition pour toute "
-             "question{% if creditor.phone %} au {{ creditor.phone }}{% endif %}.")
-    signature(doc, enclosures="Copie des factures")
+             "question{% if sender.phone %} au {{ sender.phone }}{% endif %}.")
+    signature(doc)
 
 
 def relance_2(doc) -> None:
-    """Second reminder: recalls the earlier steps and asks for a planned payment date."""
+    """Second reminder: recalls the earlier steps the timeline records and asks for a planned payment date."""
     header(doc, recipient="debtor")
-    subject(doc, "Deuxième relance — factures impayées")
-    par(doc, "Madame, Monsieur,")
-    par(doc, "Malgré nos précédentes démarches, les factures ci-dessous restent impayées à ce jour :")
+    subject(doc, "Deuxième relance — {% if plural %}factures impayées{% else %}facture impayée{% endif %}")
+    par(doc, "{{ salutation }},")
+    agency_notice(doc)
+    par(doc, "{% if plural %}Les factures ci-dessous restent impayées{% else %}La facture ci-dessous reste "
+             "impayée{% endif %} à ce jour{% if has_history %}, malgré nos précédentes démarches{% endif %} :")
     invoice_table(doc)
-    history_list(doc, "Pour mémoire, nous vous avons déjà contacté :")
+    agency_breakdown(doc)
+    history_list(doc, "Pour mémoire, nous vous avons adressé :")
     deadline_and_payment(doc, "Nous vous remercions de bien vouloir nous régler la somme de "
                               "**{{ total_outstanding }}** au plus tard le **{{ deadline }}**, "
                               "ou de nous indiquer par retour la date à laquelle vous prévoyez "
@@ -91,16 +97,18 @@ def relance_2(doc) -> None:
 def relance_3(doc) -> None:
     """Third and last amicable reminder: firmer, still courteous, no threat."""
     header(doc, recipient="debtor")
-    subject(doc, "Dernière relance amiable — factures impayées")
-    par(doc, "Madame, Monsieur,")
-    par(doc, "Nos relances précédentes sont restées sans effet et les factures suivantes "
-             "demeurent impayées :")
+    subject(doc, "Dernière relance amiable — {% if plural %}factures impayées{% else %}facture impayée{% endif %}")
+    par(doc, "{{ salutation }},")
+    agency_notice(doc)
+    par(doc, "{% if plural %}Les factures suivantes demeurent impayées{% else %}La facture suivante demeure "
+             "impayée{% endif %}{% if has_history %} malgré nos relances précédentes{% endif %} :")
     invoice_table(doc)
+    agency_breakdown(doc)
     history_list(doc, "Nos démarches précédentes :")
     par(doc, "{%p if is_b2b %}")
     par(doc, "Nous vous rappelons que tout retard de paiement entraîne de plein droit des "
              "pénalités de retard (article L441-10 du Code de commerce) et une indemnité "
-             "forfaitaire pour frais de recouvrement de 40 € par facture (article D441-5 du "
+             "forfaitaire pour frais de recouvrement de 40\u00a0€ par facture (article D441-5 du "
              "Code de commerce).")
     par(doc, "{%p endif %}")
     deadline_and_payment(doc, "Nous vous demandons de régler la somme de "
@@ -111,22 +119,26 @@ def relance_3(doc) -> None:
 
 
 def mise_en_demeure(doc) -> None:
-    """Formal notice: the words, registered letter, split amounts, deadline, what follows."""
+    """Formal notice: the words, registered letter, itemised statement, deadline, what follows."""
     header(doc, recipient="debtor", registered=True)
     subject(doc, "Mise en demeure de payer")
-    par(doc, "Madame, Monsieur,")
-    par(doc, "Malgré nos relances, les factures suivantes restent impayées :")
+    par(doc, "{{ salutation }},")
+    agency_notice(doc)
+    par(doc, "{% if plural %}Les factures suivantes restent impayées{% else %}La facture suivante reste "
+             "impayée{% endif %}{% if has_history %} malgré nos relances{% endif %} :")
     invoice_table(doc)
     history_list(doc, "Nos démarches amiables sont restées sans effet :")
-    par(doc, "Le montant de notre créance s'établit comme suit :")
+    par(doc, "Le montant de notre créance s'établit comme suit au {{ date_long }} :")
     amounts_breakdown(doc)
+    statement_table(doc)
     par(doc, "En conséquence, nous vous **mettons en demeure** de nous régler la somme de "
-             "**{{ total_claim }}** dans un délai de {{ pay_within_days }} jours à compter de la "
-             "date du présent courrier, soit au plus tard le **{{ deadline }}**.")
+             "**{{ total_claim }}**{% if indemnity_apart %}, ainsi que l'indemnité forfaitaire de "
+             "{{ indemnity }}{% endif %}, somme à parfaire, dans un délai de {{ pay_within_days }}\u00a0jours "
+             "à compter de la date du présent courrier, soit au plus tard le **{{ deadline }}**.")
     payment_details(doc)
     par(doc, "{%p if is_b2c %}")
     par(doc, "La présente mise en demeure fait courir les intérêts au taux légal sur les sommes "
-             "dues (articles 1231-6 et 1344-1 du Code civil).")
+             "dues à compter de sa réception (articles 1231-6 et 1344-1 du Code civil).")
     par(doc, "{%p endif %}")
     par(doc, "À défaut de règlement dans ce délai, nous saisirons la juridiction compétente "
              "d'une requête en injonction de payer ou engagerons toute action en justice utile "
@@ -135,7 +147,7 @@ def mise_en_demeure(doc) -> None:
 
 
 def transmission_contentieux(doc) -> None:
-    """Hand-off to counsel: the statement of the claim and every step taken, with dates."""
+    """Hand-off to counsel: the itemised statement, every recorded step with its date, the court, the pieces."""
     header(doc, recipient="counsel")
     subject(doc, "Transmission du dossier {{ case_ref }} — créance sur {{ debtor.name }}")
     par(doc, "Maître,")
@@ -146,24 +158,30 @@ def transmission_contentieux(doc) -> None:
     par(doc, "{{ debtor.name }}{% if debtor.siren %} — SIREN {{ debtor.siren }}{% endif %} "
              "({% if is_b2b %}professionnel{% else %}particulier{% endif %})")
     par(doc, "{{ debtor.address_lines|join(', ') }}, {{ debtor.postal_code }} {{ debtor.city }}")
-    par(doc, "**Factures impayées**")
+    par(doc, "**{% if plural %}Factures impayées{% else %}Facture impayée{% endif %}**")
     invoice_table(doc)
     par(doc, "**Décompte de la créance au {{ date_long }}**")
     amounts_breakdown(doc)
+    statement_table(doc)
     par(doc, "**Démarches effectuées**")
+    par(doc, "{%p if has_history %}")
     par(doc, "{%p for step in history %}")
-    par(doc, "– le {{ step.date_long }} : {{ step.label }} ({{ step.channel_label }})",
-        indent=Mm(5), after=0)
+    par(doc, HISTORY_LINE, indent=Mm(5), after=0)
     par(doc, "{%p endfor %}")
-    # The steps above already list the formal notice; this says what matters to the lawyer about it.
-    par(doc, "{%p if formal_notice_on %}")
-    par(doc, "La mise en demeure du {{ formal_notice_on }}, adressée par lettre recommandée avec "
-             "accusé de réception, est restée sans effet.")
+    par(doc, "{%p else %}")
+    par(doc, "Aucun courrier n'a été adressé au débiteur.")
     par(doc, "{%p endif %}")
-    par(doc, "Juridiction : {% if is_b2b %}tribunal de commerce (créance entre commerçants)"
-             "{% else %}tribunal judiciaire{% endif %} du domicile du débiteur.")
-    par(doc, "Pièces transmises : factures, bons de commande ou contrat, bons de livraison, "
-             "relances, mise en demeure et son accusé de réception.")
+    # The steps above list the formal notice; this says what matters to the lawyer about it.
+    par(doc, "{%p if notice %}")
+    par(doc, "La mise en demeure du {{ notice.date_long }}{% if notice.reference %} (réf. {{ notice.reference }})"
+             "{% endif %}, adressée par {{ notice.channel_label }}{% if notice.received_on %}, reçue le "
+             "{{ notice.received_on }}{% elif notice.presented_on %}, présentée le {{ notice.presented_on }} et non "
+             "réclamée{% else %} (accusé de réception non enregistré){% endif %}{% if notice.tracking %}, n° de suivi "
+             "{{ notice.tracking }}{% endif %}, est restée sans effet.")
+    par(doc, "{%p else %}")
+    par(doc, "Aucune mise en demeure n'a été adressée au débiteur pour ces factures.")
+    par(doc, "{%p endif %}")
+    par(doc, "Juridiction : {{ court.name }} du domicile du débiteur — {{ court.reason }}.")
     par(doc, "Nous restons à votre disposition pour tout complément.")
     signature(doc, closing="Nous vous prions d'agréer, Maître, l'expression de nos "
                            "salutations distinguées.")
@@ -190,20 +208,21 @@ def new_letter(title: str):
     doc.core_properties.author = "relance"
     footer = section.footer.paragraphs[0]
     footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    _runs(footer, "{{ creditor.name }}{% if creditor.siren %} — SIREN {{ creditor.siren }}"
-                  "{% endif %}{% if creditor.email %} — {{ creditor.email }}{% endif %}", size=8)
+    # R123-237 C. com.: legal form, capital, RCS city and number, VAT number (built in the context).
+    _runs(footer, "{{ sender.legal_mentions }}{% if agency %} — pour le compte de {{ creditor.name }}{% endif %}"
+                  "{% if sender.email %} — {{ sender.email }}{% endif %}", size=8)
     return doc
 
 
 def header(doc, recipient: str, registered: bool = False) -> None:
     """Sender block, recipient block, place and date, references."""
-    par(doc, "**{{ creditor.name }}**", after=0)
-    address(doc, "creditor", indent=None)
-    par(doc, "{%p if creditor.phone %}")
-    par(doc, "Tél. {{ creditor.phone }}", after=0)
+    par(doc, "**{{ sender.name }}**", after=0)
+    address(doc, "sender", indent=None)
+    par(doc, "{%p if sender.phone %}")
+    par(doc, "Tél. {{ sender.phone }}", after=0)
     par(doc, "{%p endif %}")
-    par(doc, "{%p if creditor.email %}")
-    par(doc, "{{ creditor.email }}", after=0)
+    par(doc, "{%p if sender.email %}")
+    par(doc, "{{ sender.email }}", after=0)
     par(doc, "{%p endif %}")
     par(doc, "", after=8)
     if recipient == "counsel":
@@ -222,6 +241,28 @@ def header(doc, recipient: str, registered: bool = False) -> None:
         par(doc, "**Lettre recommandée avec accusé de réception**", after=4)
     par(doc, "Vos références client : {{ debtor_ref }}", after=0, size=9)
     par(doc, "Notre dossier : {{ case_ref }} — Notre courrier : {{ letter_ref }}", size=9)
+    # CPCE R124-4: an agency's later letters quote its first letter's reference and date.
+    par(doc, "{%p if agency and first_letter %}")
+    par(doc, "Notre premier courrier : {{ first_letter.reference }} du {{ first_letter.date_long }}", size=9)
+    par(doc, "{%p endif %}")
+
+
+def agency_notice(doc) -> None:
+    """CPCE R124-4: who writes (an agency collecting amicably) and for whom (the creditor, its address)."""
+    par(doc, "{%p if agency %}")
+    par(doc, "{{ agency.name }}, société de recouvrement amiable, intervient pour le compte de son mandant, "
+             "{{ creditor.name }}, {{ creditor.address_lines|join(', ') }}, {{ creditor.postal_code }} "
+             "{{ creditor.city }}, aux fins de recouvrement amiable de la créance ci-dessous.")
+    par(doc, "{%p endif %}")
+
+
+def agency_breakdown(doc) -> None:
+    """CPCE R124-4: an agency's letter states the basis of the debt and splits principal, interest, other sums."""
+    par(doc, "{%p if agency %}")
+    par(doc, "Fondement de la créance : {% if plural %}les factures ci-dessus, émises{% else %}la facture "
+             "ci-dessus, émise{% endif %} par {{ creditor.name }}. Détail des sommes dues :")
+    amounts_breakdown(doc)
+    par(doc, "{%p endif %}")
 
 
 def address(doc, who: str, indent) -> None:
@@ -255,26 +296,30 @@ def invoice_table(doc) -> None:
     par(doc, "", after=2)
 
 
+HISTORY_LINE = ("– le {{ step.date_long }} : {{ step.label }}{% if step.reference %} (réf. {{ step.reference }})"
+                "{% endif %}, {{ step.channel_label }}")
+
+
 def history_list(doc, intro: str) -> None:
-    """Earlier letters, calls and e-mails with their dates (a `{%p if %}` around a loop)."""
+    """The contacts the case's timeline records (letters sent, receipts), with their dates."""
     par(doc, "{%p if has_history %}")
     par(doc, intro, after=2)
     par(doc, "{%p for step in history %}")
-    par(doc, "– le {{ step.date_long }} : {{ step.label }} ({{ step.channel_label }})",
-        indent=Mm(5), after=0)
+    par(doc, HISTORY_LINE, indent=Mm(5), after=0)
     par(doc, "{%p endfor %}")
     par(doc, "", after=0)
     par(doc, "{%p endif %}")
 
 
 def amounts_breakdown(doc) -> None:
-    """Principal, penalties, indemnity (B2B) or interest (B2C), and the total claimed."""
+    """Principal, penalties, indemnity (B2B) or interest (B2C), and the total claimed (somme à parfaire)."""
     lines = [
         ("Principal restant dû", "{{ total_outstanding }}", None),
         ("Pénalités de retard (art. L441-10 du Code de commerce)", "{{ penalties }}", "is_b2b"),
-        ("Indemnité forfaitaire de 40 € par facture (art. D441-5 du Code de commerce)",
-         "{{ indemnity }}", "is_b2b"),
-        ("Intérêts au taux légal (art. 1231-6 et 1344-1 du Code civil)", "{{ interest }}", "is_b2c"),
+        ("Indemnité forfaitaire de 40\u00a0€ par facture (art. D441-5 du Code de commerce)",
+         "{{ indemnity }}", "is_b2b and not indemnity_apart"),
+        ("Intérêts au taux légal (art. 1231-6 et 1344-1 du Code civil){% if interest_from %}, à compter "
+         "{{ interest_basis }} le {{ interest_from }}{% endif %}", "{{ interest }}", "is_b2c"),
     ]
     for label, amount, condition in lines:
         if condition:
@@ -282,9 +327,46 @@ def amounts_breakdown(doc) -> None:
         _amount_line(doc, label, amount)
         if condition:
             par(doc, "{%p endif %}")
-    _amount_line(doc, "**Total réclamé**", "**{{ total_claim }}**")
-    par(doc, "{%p if has_assumed_rates %}")
-    par(doc, "Hypothèses de calcul : {{ assumed_rates|join(' ; ') }}.", size=8.5)
+    _amount_line(doc, "**Total réclamé, somme à parfaire**", "**{{ total_claim }}**")
+    # D441-5: a statutory amount in euros, never added to a claim in another currency.
+    par(doc, "{%p if indemnity_apart %}")
+    _amount_line(doc, "En sus, en euros : indemnité forfaitaire pour frais de recouvrement (art. D441-5 du Code "
+                      "de commerce)", "{{ indemnity }}")
+    par(doc, "{%p endif %}")
+
+
+STATEMENT = [  # header, cell tag, width (mm), right-aligned
+    ("Détail", "{{ row.label }}", 45, False),
+    ("Période", "{{ row.period }}", 41, False),
+    ("Jours", "{{ row.days }}", 13, True),
+    ("Taux annuel", "{{ row.rate }}", 16, True),
+    ("Base", "{{ row.base }}", 25, True),
+    ("Montant", "{{ row.amount }}", 26, True),
+]
+
+
+def statement_table(doc) -> None:
+    """The itemised statement (décompte): per invoice, payments, each half-year period with its days,
+    rate, base and amount, the indemnity and what is left; the totals above are these lines' sums."""
+    par(doc, "{%p if has_statement %}")
+    par(doc, "**Décompte détaillé**", before=4, after=2)
+    table = doc.add_table(rows=4, cols=len(STATEMENT))
+    table.style = doc.styles["Table Grid"]
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    header_row, loop_start, body_row, loop_end = table.rows
+    for index, (title, tag, width, right) in enumerate(STATEMENT):
+        table.columns[index].width = Mm(width)  # the grid: what LibreOffice and Word lay out
+        for row in table.rows:
+            row.cells[index].width = Mm(width)
+        _cell(header_row.cells[index], f"**{title}**", right, shade="DCE6F0", size=8)
+        _cell(body_row.cells[index], tag, right, size=8)
+    _cell(loop_start.cells[0], "{%tr for row in statement_rows %}", False)
+    _cell(loop_end.cells[0], "{%tr endfor %}", False)
+    par(doc, "Chaque période est calculée ainsi : base × taux annuel × jours / 365, semestre civil par semestre "
+             "civil ; les règlements sont déduits à compter du lendemain de leur date. Somme à parfaire : les "
+             "{% if is_b2b %}pénalités{% else %}intérêts{% endif %} courent jusqu'au complet paiement.",
+        size=8.5, before=2)
     par(doc, "{%p endif %}")
 
 
@@ -296,18 +378,20 @@ def deadline_and_payment(doc, demand: str) -> None:
 
 
 def payment_details(doc) -> None:
-    par(doc, "Règlement par virement — IBAN : {{ creditor.iban }} — BIC : {{ creditor.bic }} — "
+    par(doc, "Règlement par virement à {{ payee.name }} — IBAN : {{ payee.iban }} — BIC : {{ payee.bic }} — "
              "référence à rappeler : **{{ payment_reference }}**.")
 
 
-def signature(doc, enclosures: str | None = None, closing: str = CLOSING) -> None:
+def signature(doc, closing: str = CLOSING) -> None:
     # Keep the closing and the signature on one page.
     par(doc, closing, before=6).paragraph_format.keep_with_next = True
-    par(doc, "{{ creditor.signatory }}", indent=RIGHT_BLOCK, before=14,
+    par(doc, "{{ sender.signatory }}", indent=RIGHT_BLOCK, before=14,
         after=0).paragraph_format.keep_with_next = True
-    par(doc, "{{ creditor.signatory_title }}", indent=RIGHT_BLOCK)
-    if enclosures:
-        par(doc, f"P.J. : {enclosures}", before=12, size=9)
+    par(doc, "{{ sender.signatory_title }}", indent=RIGHT_BLOCK)
+    # P.J. only when the letter encloses something (the context names it from the records).
+    par(doc, "{%p if has_enclosures %}")
+    par(doc, "P.J. : {{ enclosures|join(' ; ') }}", before=12, size=9)
+    par(doc, "{%p endif %}")
 
 
 def par(doc, text: str, indent=None, before: float = 0, after: float | None = None,
@@ -331,12 +415,12 @@ def _amount_line(doc, label: str, amount: str) -> None:
     paragraph.paragraph_format.tab_stops.add_tab_stop(Mm(166), alignment=2)  # 2 = right
 
 
-def _cell(cell, text: str, right: bool, shade: str | None = None) -> None:
+def _cell(cell, text: str, right: bool, shade: str | None = None, size: float = 9) -> None:
     paragraph = cell.paragraphs[0]
     paragraph.paragraph_format.space_after = Pt(0)
     if right:
         paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    _runs(paragraph, text, size=9)
+    _runs(paragraph, text, size=size, grey=False)
     if shade:
         shading = OxmlElement("w:shd")
         shading.set(qn("w:val"), "clear")
@@ -345,8 +429,9 @@ def _cell(cell, text: str, right: bool, shade: str | None = None) -> None:
         cell._tc.get_or_add_tcPr().append(shading)
 
 
-def _runs(paragraph, text: str, size: float | None = None) -> None:
-    """Split `text` into runs: each tag alone in its run, `**` toggling bold."""
+def _runs(paragraph, text: str, size: float | None = None, grey: bool | None = None) -> None:
+    """Split `text` into runs: each tag alone in its run, `**` toggling bold; small notes print grey."""
+    grey = bool(size and size < 9) if grey is None else grey
     bold = False
     for piece in TAG_OR_BOLD.split(text):
         if piece == "**":
@@ -358,8 +443,8 @@ def _runs(paragraph, text: str, size: float | None = None) -> None:
         run.bold = bold or None
         if size:
             run.font.size = Pt(size)
-            if size < 9:
-                run.font.color.rgb = RGBColor(0x55, 0x55, 0x55)
+        if grey:
+            run.font.color.rgb = RGBColor(0x55, 0x55, 0x55)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,13 @@ def postgres_admin_url() -> str:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A new empty PostgreSQL database for one test, dropped afterwards."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new empty PostgreSQL database, dropped on exit (for fixtures of any scope)."""
     admin = make_url(postgres_admin_url())
     if admin.drivername == "postgresql":
         admin = admin.set(drivername="postgresql+psycopg")

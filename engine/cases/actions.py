@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from engine.cases.desk import Desk
 from engine.cases.lookup import require_case
-from engine.cases.steps import act, apply_steps, case_state, reconcile, record_payment
+from engine.cases.steps import act, apply_steps, case_state, reconcile, record_payment, record_receipt
 from engine.core.case import Step
 from engine.core.money import parse_amount
 from engine.errors import CaseError
@@ -42,8 +42,10 @@ def pay(desk: Desk, case_ref: str, amount: str | Decimal, on: date, *, by: str,
     """
     with desk.session() as session:
         case = require_case(session, case_ref)
-        currency = case.invoices[0].currency if case.invoices else "EUR"
+        currency = case.currency or "EUR"
         value = parse_amount(amount, currency) if isinstance(amount, str) else amount
+        if value != value.quantize(Decimal("0.01")):
+            raise CaseError(f"{str(amount)!r}: an amount has at most two decimals")
         if value <= 0:
             raise CaseError(f"{str(amount)!r}: a payment is a positive amount")
         escalator = desk.escalator_for(case)
@@ -89,6 +91,21 @@ def note(desk: Desk, case_ref: str, on: date, *, by: str, reason: str) -> Outcom
     return _act(desk, case_ref, "note", on, by=by, reason=reason)
 
 
+def receipt(desk: Desk, case_ref: str, on: date, *, by: str, tracking: str | None = None,
+            presented: date | None = None, received: date | None = None) -> Outcome:
+    """A registered letter's delivery (La Poste tracking): first presented on ``presented``, received (signed
+    for) on ``received``. The invoices its formal notice covered take that date: B2C interest runs from it,
+    and a delay written `since: notice_received` counts from it. ``on`` is the day it is recorded."""
+    tracking = (tracking or "").strip() or None
+    if tracking is not None and len(tracking) > 40:
+        raise CaseError(f"{tracking!r}: a tracking number has at most 40 characters")
+    with desk.session() as session:
+        case = require_case(session, case_ref)
+        record_receipt(session, case, desk.escalator_for(case), tracking=tracking, presented_on=presented,
+                       received_on=received, on=on, by=by)
+        return Outcome(case.ref, "receipt", on, by, case.state, ())
+
+
 ACTIONS: dict[str, Callable[..., Outcome]] = {"dispute": dispute, "resolve": resolve, "promise": promise, "hold": hold, "resume": resume,
            "jump": jump, "note": note}
 
@@ -102,4 +119,5 @@ def _act(desk: Desk, case_ref: str, action: str, on: date, *, by: str, reason: s
         return Outcome(case.ref, action, on, by, case.state, tuple(steps))
 
 
-__all__ = ["ACTIONS", "Outcome", "dispute", "hold", "jump", "note", "pay", "promise", "resolve", "resume"]
+__all__ = ["ACTIONS", "Outcome", "dispute", "hold", "jump", "note", "pay", "promise", "receipt", "resolve",
+           "resume"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session
 
@@ -20,8 +20,13 @@ from engine.store.models import Case
 Perform = Callable[[Session, Case, Step, Action], Any]
 
 
+@runtime_checkable
 class Desk(Protocol):
-    """Where the use cases work: ``session()`` is one unit of work (commit on success)."""
+    """Where the use cases work: ``session()`` is one unit of work (commit on success).
+
+    Runtime-checkable so a front end can check what it was handed (``isinstance(app, Desk)``); that
+    checks the three methods are there, not their signatures.
+    """
 
     def session(self) -> AbstractContextManager[Session]: ...
 

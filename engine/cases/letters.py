@@ -3,13 +3,21 @@
 `LetterWriter` is the `perform` callable the run hands to `apply_steps`: inside the case's
 transaction it computes the claim (engine.core.claim), renders the template (compiled once),
 writes the file atomically at a deterministic place, and returns the Document row to record.
+
+It writes nothing from a template `relance letters check` finds errors in, and a run checks every
+template its workflows use, and that the output folder takes files, before it opens any case
+(`check_letters`, `require_writable_folder`): a broken template or folder stops the run up front in
+one line, instead of failing every case or sending letters cut short.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -18,24 +26,37 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.cases.invoices import InvoiceStatus, claimed, invoice_statuses, letter_reference, listed
 from engine.core.case import Action, Step
 from engine.core.claim import InvoiceDebt, RateTable, claim, load_rates
+from engine.core.jurisdiction import court_for
+from engine.core.money import format_date
+from engine.core.workflow import Workflow
 from engine.core.limits import Limits
 from engine.core.workflow import Workflow, template_path
+from engine.errors import RelanceError
 from engine.letters import (
     Creditor,
     InvoiceLine,
     LetterData,
+    NoticeFacts,
     Party,
     PastStep,
     render_letter,
     to_pdf,
 )
+from engine.letters.check import require_sound_template
 from engine.store import ledger
-from engine.store.events import StateChange, read_event
+from engine.store.events import EventPayload, LetterSent, NoticeReceived, read_event
 from engine.store.models import Case, Debtor, Document, Event
 
 ZERO = Decimal("0")
+# The name of the file that proves the output folder takes files; `orphan_files` sweeps one a kill left.
+WRITE_PROBE = ".relance-write-check-"
+
+
+class OutputFolderError(RelanceError):
+    """The folder letters go to cannot take files: the run stops before opening any case."""
 
 
 class LetterWriter:
@@ -43,7 +64,8 @@ class LetterWriter:
 
     The layout is deterministic, so a step re-run after a crash rewrites the same file rather
     than leaving a second one; `Document.path` is relative to `output_dir`, so the folder can
-    move to a shared mount.
+    move to a shared mount. `rates_used` collects the half-years whose rates were assumed (carried
+    forward) or are marked unverified, for the team (`relance run` prints them); letters never explain them.
     """
 
     def __init__(
@@ -54,6 +76,8 @@ class LetterWriter:
         *,
         rates: RateTable | None = None,
         pdf: bool = False,
+        counsel: Party | None = None,
+        agency: Creditor | None = None,
         limits: Limits | None = None,
     ) -> None:
         self.creditor = creditor
@@ -62,19 +86,28 @@ class LetterWriter:
         self.output_dir = output_dir
         self.rates = rates or load_rates()
         self.pdf = pdf
-        self._rendered: dict[tuple[int, int, str], tuple[str, str]] = {}
+        self.counsel = counsel
+        self.agency = agency
+        # Per case, for the attempt in hand: (step, template) → (path, sha256), and the files written.
+        self._rendered: dict[int, dict[tuple[int, str], tuple[str, str]]] = {}
+        self._written: dict[int, list[Path]] = {}
         self.pdf_failures: list[str] = []
+        self.rates_used = RatesUsed()
 
     def __call__(self, session: Session, case: Case, step: Step, action: Action) -> Document | None:
         if action.template is None:
             return None  # a phone call or an e-mail without attachment: the timeline records it
         workflow = self.workflows[case.workflow_name]
         relative = Path(_slug(case.debtor.ref)) / _slug(case.ref) / f"{case.step_count:02d}-{step.dest}.docx"
-        key = (case.id, case.step_count, action.template)
-        if key not in self._rendered:  # one file per step even when two channels carry it
-            letter = self.letter_data(session, case, step, action, workflow)
+        rendered = self._rendered.setdefault(case.id, {})
+        key = (case.step_count, action.template)
+        if key not in rendered:  # one file per step even when two channels carry it
             # Inside the letters folder only, even if the folder changed (or a symlink appeared) since validation.
             template = template_path(workflow.letters_dir, action.template)
+            state = workflow.states.get(step.dest)
+            require_sound_template(template, state.kind if state else None)
+            letter = self.letter_data(session, case, step, action, workflow)
+            self._written.setdefault(case.id, []).append(self.output_dir / relative)
             sha256 = render_letter(template, letter, self.output_dir / relative, limits=self.limits)
             if self.pdf:
                 # The DOCX is the letter; a PDF that LibreOffice fails to make must not undo the step.
@@ -82,103 +115,231 @@ class LetterWriter:
                     to_pdf(self.output_dir / relative)
                 except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
                     self.pdf_failures.append(f"{relative}: {exc}")
-            self._rendered[key] = (str(relative), sha256)
-        path, sha256 = self._rendered[key]
+            rendered[key] = (str(relative), sha256)
+        path, sha256 = rendered[key]
         return Document(path=path, sha256=sha256, template=action.template,
                         created_at=datetime.now(timezone.utc).replace(tzinfo=None))
 
+    def finish(self, case_id: int, *, failed: bool) -> None:
+        """The attempt on ``case_id`` is over. When it failed (its transaction rolls back), the letters it
+        wrote are removed, so no file outlives the step it belonged to; call it while the case is still
+        held (before the rollback), so no other worker has rewritten those paths yet."""
+        self._rendered.pop(case_id, None)
+        written = self._written.pop(case_id, [])
+        if failed:
+            for path in written:
+                path.unlink(missing_ok=True)
+                path.with_suffix(".pdf").unlink(missing_ok=True)
+
     def letter_data(self, session: Session, case: Case, step: Step, action: Action, workflow: Workflow) -> LetterData:
-        """Everything the letter says, as of the step's day."""
+        """Everything the letter says, as of the step's day, and nothing its timeline does not hold."""
         on = step.on
         debtor = session.get(Debtor, case.debtor_id)
         assert debtor is not None
-        balances = ledger.invoice_balances(session, case.id, on)
-        invoices = [balance.invoice for balance in balances]
-        payments = ledger.dated_amounts(session, [i.id for i in invoices], on)
-        formal_notice_on = _entered_on(session, case, kind_states(workflow, "formal_notice")) or (
-            on if workflow.states[step.dest].kind == "formal_notice" else None
-        )
-        figures = claim(
-            [InvoiceDebt(i.number, i.amount, i.due_date, tuple(payments.get(i.id, ()))) for i in invoices],
-            debtor_kind=debtor.kind,  # type: ignore[arg-type]  # the schema's CHECK keeps it b2b or b2c
-            as_of=on, rates=self.rates, formal_notice_on=formal_notice_on,
-            carry_forward=True,
-        )
-        lines = [InvoiceLine(b.invoice.number, b.invoice.issue_date, b.invoice.due_date, b.invoice.amount, b.paid, b.open)
-                 for b in balances]
         state = workflow.states[step.dest]
+        chosen = claimed(invoice_statuses(session, case, on), state.kind)
+        payments = ledger.dated_amounts(session, [s.invoice.id for s in chosen], on)
+        b2c = debtor.kind == "b2c"
+        figures = claim(
+            [InvoiceDebt(s.invoice.number, s.invoice.amount, s.invoice.due_date, tuple(payments.get(s.invoice.id, ())),
+                         interest_from=_interest_from(s) if b2c else None) for s in chosen],
+            debtor_kind=debtor.kind,  # type: ignore[arg-type]  # the schema's CHECK keeps it b2b or b2c
+            as_of=on, rates=self.rates, carry_forward=True,
+        )
+        self.rates_used.add(figures.assumed_rates, figures.unverified_rates)
+        events = _typed_events(session, case)
+        labels = {name: spec.label or name for name, spec in workflow.states.items()}
+        history = _history(events, labels, skip_step=f"{case.step_count}:")
+        notice = _notice(events, chosen)
+        interest_from, basis = _interest_basis(notice) if b2c and notice is not None else (None, None)
+        lines = [InvoiceLine(s.invoice.number, s.invoice.issue_date, s.invoice.due_date, s.invoice.amount, s.paid,
+                             s.open) for s in listed(chosen)]
         return LetterData(
             creditor=self.creditor,
             debtor=_party(debtor),
             debtor_kind=debtor.kind,  # type: ignore[arg-type]
             debtor_ref=debtor.ref,
             case_ref=case.ref,
-            letter_ref=f"{case.ref}/{case.step_count:02d}",
+            letter_ref=letter_reference(case),
             as_of=on,
             state=step.dest,
             state_label=state.label or step.dest,
-            invoices=[line for line in lines if line.outstanding > 0] or lines,
-            history=_history(session, case, workflow),
+            invoices=lines,
+            history=history,
             pay_within_days=action.pay_within_days,
             penalties=figures.penalties,
             indemnity=figures.indemnity,
             interest=figures.interest,
-            formal_notice_on=formal_notice_on,
+            formal_notice_on=notice.on if notice is not None else None,
             locale=workflow.locale,
-            currency=workflow.currency,
-            assumed_rates=tuple(_assumption(label) for label in figures.assumed_rates),
+            currency=case.currency or workflow.currency,
+            counsel=self.counsel if state.kind == "litigation" else None,
+            statement=figures.lines,
+            notice=notice,
+            interest_from=interest_from,
+            interest_basis=basis,
+            court=court_for(debtor.kind, debtor.is_merchant, debtor.name),
+            enclosures=_enclosures(state.kind, lines, history, notice),
+            agency=self.agency,
         )
+
+
+@dataclass
+class RatesUsed:
+    """Half-years of the rates file a run's letters relied on without confirmation, for the team."""
+
+    assumed: set[str] = field(default_factory=set)  # missing from the file, carried forward
+    unverified: set[str] = field(default_factory=set)  # in the file, marked verified = no
+
+    def add(self, assumed: tuple[str, ...], unverified: tuple[str, ...]) -> None:
+        self.assumed.update(assumed)
+        self.unverified.update(unverified)
+
+
+def check_letters(workflows: list[Workflow]) -> None:
+    """Raise TemplateRefused for the first template of ``workflows`` with errors (each file checked once
+    per process, as `relance letters check` and `relance validate` check it)."""
+    seen: set[tuple[Path, str | None]] = set()
+    for workflow in workflows:
+        for state in workflow.states.values():
+            if state.letter and (workflow.letters_dir / state.letter, state.kind) not in seen:
+                seen.add((workflow.letters_dir / state.letter, state.kind))
+                require_sound_template(workflow.letters_dir / state.letter, state.kind)
+
+
+def require_writable_folder(folder: Path) -> None:
+    """Create ``folder`` if need be and prove it takes a file (a probe written and removed); else
+    OutputFolderError, in one line. Permissions alone would not tell: a read-only mount, a full disk
+    or a file in the folder's place fail only on writing."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputFolderError(f"{folder}: the output folder is a file, not a folder; nothing was opened: "
+                                "move the file away, or set [paths] output in relance.toml")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=WRITE_PROBE, dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputFolderError(
+            f"{folder}: cannot write letters in the output folder ({exc.strerror or exc}); nothing was opened: "
+            "make the folder writable, or set [paths] output in relance.toml"
+        ) from None
 
 
 def kind_states(workflow: Workflow, kind: str) -> set[str]:
     return {name for name, state in workflow.states.items() if state.kind == kind}
 
 
-def _entered_on(session: Session, case: Case, states: set[str]) -> date | None:
-    """The day the case first entered one of `states` (e.g. the formal notice: B2C interest runs from it)."""
-    for on, change in _state_changes(session, case):
-        if change.dest in states:
-            return on
+# --- what letters recall: only what the timeline records ---------------------------------------------
+
+POSTAL = ("letter", "registered_letter")
+
+
+def _sent_letter(on: date, letter: LetterSent, labels: Mapping[str, str]) -> PastStep | None:
+    """A letter produced for the post. One prepared for e-mail is not a sent e-mail: nothing records the sending."""
+    if letter.channel not in POSTAL:
+        return None
+    label = labels.get(letter.state or "", letter.state or "Courrier")
+    return PastStep(on=on, label=label, channel=letter.channel, reference=letter.reference or "")
+
+
+def _delivery(on: date, receipt: NoticeReceived, labels: Mapping[str, str]) -> PastStep | None:
+    """A registered letter's delivery (its reference is the letter's)."""
+    if receipt.received_on is not None:
+        return PastStep(receipt.received_on, "Réception de notre lettre recommandée", "receipt", receipt.letter or "")
+    if receipt.presented_on is not None:
+        return PastStep(receipt.presented_on, "Première présentation de notre lettre recommandée, non réclamée",
+                        "receipt", receipt.letter or "")
     return None
 
 
-def _history(session: Session, case: Case, workflow: Workflow) -> list[PastStep]:
-    """The contacts already made (letters, calls, e-mails), oldest first: relance 2 must recall them."""
-    past: list[PastStep] = []
-    latest = f"{case.step_count}:"
-    for on, change, key in _state_changes(session, case, with_keys=True):
-        if key is not None and key.startswith(latest):
-            continue  # the step being written is already in the timeline (same transaction): it is not "earlier"
-        label = workflow.states[change.dest].label if change.dest in workflow.states else change.dest
-        past.extend(PastStep(on=on, label=label or change.dest, channel=action.kind) for action in change.actions)
-    return past
+# Each kind of recorded event that is a contact with the debtor, and how a letter recalls it. A planned
+# action that was not recorded is never mentioned. Recording calls or e-mails later is one line here.
+CONTACTS: dict[type[EventPayload], Callable[[date, Any, Mapping[str, str]], PastStep | None]] = {
+    LetterSent: _sent_letter,
+    NoticeReceived: _delivery,
+}
 
 
-def _state_changes(session: Session, case: Case, *, with_keys: bool = False) -> list[Any]:
-    """The case's state changes in order, typed: (day, StateChange) or (day, StateChange, step key)."""
-    found = []
-    for event in session.scalars(
-        select(Event).where(Event.case_id == case.id, Event.kind == StateChange.kind).order_by(Event.seq)
-    ):
-        change = read_event(event.kind, event.payload)
-        assert isinstance(change, StateChange)
-        found.append((event.occurred_on, change, event.step_key) if with_keys else (event.occurred_on, change))
-    return found
+def _typed_events(session: Session, case: Case) -> list[tuple[date, str | None, EventPayload]]:
+    """The case's events in order, typed: (day, step key, payload)."""
+    return [(event.occurred_on, event.step_key, read_event(event.kind, event.payload)) for event in session.scalars(
+        select(Event).where(Event.case_id == case.id).order_by(Event.seq))]
+
+
+def _history(events: list[tuple[date, str | None, EventPayload]], labels: Mapping[str, str], *,
+             skip_step: str) -> list[PastStep]:
+    """The contacts already made, oldest first, each from a recorded event (see CONTACTS)."""
+    past = []
+    for on, _key, payload in events:
+        if isinstance(payload, LetterSent) and (payload.step_key or "").startswith(skip_step):
+            continue  # the letter being written is not an earlier contact
+        reader = CONTACTS.get(type(payload))
+        found = reader(on, payload, labels) if reader is not None else None
+        if found is not None and found not in past:  # one letter sent on two channels is one contact
+            past.append(found)
+    return sorted(past, key=lambda step: step.on)
+
+
+def _notice(events: list[tuple[date, str | None, EventPayload]], chosen: list[InvoiceStatus]) -> NoticeFacts | None:
+    """The formal notice that covered the claimed invoices, as recorded: its letter and its delivery."""
+    noticed = sorted((s.invoice.noticed_on, s.invoice.notice_ref or "") for s in chosen
+                     if s.invoice.noticed_on is not None)
+    if not noticed:
+        return None
+    on, reference = noticed[0]
+    channel, receipt = "registered_letter", None
+    for _day, _key, payload in events:
+        if isinstance(payload, LetterSent) and payload.reference == reference and payload.channel in POSTAL:
+            channel = payload.channel
+        if isinstance(payload, NoticeReceived) and payload.letter == reference:
+            receipt = payload
+    return NoticeFacts(on, reference, channel, receipt.tracking if receipt else None,
+                       receipt.presented_on if receipt else None, receipt.received_on if receipt else None)
+
+
+def _interest_from(status: InvoiceStatus) -> date | None:
+    """B2C: interest runs on an invoice only once a formal notice covered it, from its receipt when recorded."""
+    invoice = status.invoice
+    return invoice.notice_received_on or invoice.noticed_on
+
+
+def _interest_basis(notice: NoticeFacts) -> tuple[date, str]:
+    if notice.received_on is not None:
+        return notice.received_on, "receipt"
+    if notice.presented_on is not None:
+        return notice.presented_on, "presentation"
+    return notice.on, "sending"
+
+
+def _enclosures(kind: str | None, lines: list[InvoiceLine], history: list[PastStep],
+                notice: NoticeFacts | None) -> tuple[str, ...]:
+    """What the hand-off transmits, named from the records: the invoices, the letters sent, the notice's
+    acknowledgement of receipt (only when one is recorded)."""
+    if kind != "litigation":
+        return ()  # reminders and notices attach nothing
+    numbers = [line.number for line in lines]
+    items = [("copie de la facture n° " if len(numbers) == 1 else "copie des factures n° ") + _french_list(numbers)]
+    sent = [f"{step.label} du {format_date(step.on)}" + (f" (réf. {step.reference})" if step.reference else "")
+            for step in history if step.channel in POSTAL]
+    if sent:
+        items.append("copie des courriers adressés au débiteur : " + " ; ".join(sent))
+    if notice is not None and (notice.received_on or notice.presented_on):
+        when = (f"signé le {format_date(notice.received_on)}" if notice.received_on
+                else f"présentée le {format_date(notice.presented_on)}, non réclamée")  # type: ignore[arg-type]
+        items.append(f"avis de réception de la mise en demeure réf. {notice.reference} ({when})")
+    return tuple(items)
+
+
+def _french_list(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " et " + words[-1]
 
 
 def _party(debtor: Debtor) -> Party:
     lines = tuple(line for line in (debtor.address_line1, debtor.address_line2) if line)
     return Party(name=debtor.name, address_lines=lines, postal_code=debtor.postal_code or "",
                  city=debtor.city or "", country=debtor.country or "FR", siren=debtor.siren,
-                 email=debtor.email, phone=debtor.phone)
-
-
-def _assumption(half_year: str) -> str:
-    """'2026 S2' → the sentence a debtor reads under the claim: which rate was assumed and why."""
-    year, _, half = half_year.partition(" S")
-    which = "premier" if half == "1" else "second"
-    return (f"taux du {which} semestre {year} non encore publié dans notre barème, "
-            f"celui du semestre précédent a été appliqué")
+                 email=debtor.email, phone=debtor.phone, civility=debtor.civility)
 
 
 def _slug(text: str) -> str:
@@ -199,7 +360,7 @@ def orphan_files(session: Session, output_dir: Path) -> list[Path]:
         if not path.is_file():
             continue
         relative = path.relative_to(output_dir)
-        if path.name.endswith(".tmp"):
+        if path.name.endswith(".tmp") or path.name.startswith(WRITE_PROBE):
             orphans.append(path)
         elif path.suffix == ".docx" and str(relative) not in recorded:
             orphans.append(path)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.cases.invoices import invoice_statuses
 from engine.errors import CaseError
 from engine.store import ledger
 from engine.store.models import Case, Debtor, Invoice
@@ -30,6 +31,8 @@ class CaseSummary:
     balance: Decimal
     currency: str
     next_check: date | None
+    error: str | None = None  # why the last run could not move it (see engine.cases.failures)
+    error_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,12 @@ class InvoiceLine:
     paid: Decimal
     open: Decimal
     currency: str
+    # Its own escalation facts (engine.cases.invoices): the formal notice that covered it, its receipt,
+    # and the day it becomes time-barred.
+    noticed_on: date | None = None
+    notice_ref: str | None = None
+    notice_received_on: date | None = None
+    prescription_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,10 @@ class CaseDetails:
     promise_until: date | None
     closed: bool
     invoices: tuple[InvoiceLine, ...]
+    # The debtor's unapplied credit (an overpayment): it pays the debtor's next invoices.
+    debtor_credit: Decimal = ledger.ZERO
+    error: str | None = None
+    error_on: date | None = None
 
 
 def find_case(session: Session, ref: str) -> Case | None:
@@ -89,9 +102,15 @@ def require_case(session: Session, ref: str) -> Case:
 
 
 def list_cases(session: Session, *, states: Sequence[str] = (), debtor_ref: str | None = None,
-               include_closed: bool = False, limit: int = 200) -> list[CaseSummary]:
-    """Cases in id order, open ones only unless ``include_closed``, each with its balance today."""
+               include_closed: bool = False, limit: int = 200, errors_only: bool = False) -> list[CaseSummary]:
+    """Cases in id order, open ones only unless ``include_closed``, each with its balance today.
+
+    ``errors_only``: the cases the last run could not move (closed ones too: a payment after closing
+    is still advanced, and may fail)."""
     query = select(Case, Debtor).join(Debtor, Debtor.id == Case.debtor_id).order_by(Case.id).limit(limit)
+    if errors_only:
+        query = query.where(Case.error.is_not(None))
+        include_closed = True
     if states:
         query = query.where(Case.state.in_(list(states)))
     if debtor_ref:
@@ -102,14 +121,14 @@ def list_cases(session: Session, *, states: Sequence[str] = (), debtor_ref: str 
     for case, debtor in session.execute(query).all():
         totals = ledger.case_totals(session, case.id)
         found.append(CaseSummary(case.ref, debtor.ref, debtor.name, case.state, case.state_entered,
-                                 totals.balance, _currency(case), case.next_check_at))
+                                 totals.balance, _currency(case), case.next_check_at, case.error, case.error_on))
     return found
 
 
 def show_case(session: Session, ref: str) -> CaseDetails:
     """The case named ``ref`` (its reference or one of its invoice numbers), with its invoices."""
     case = require_case(session, ref)
-    balances = ledger.invoice_balances(session, case.id)
+    balances = invoice_statuses(session, case)
     principal = sum((b.invoice.amount for b in balances), ledger.ZERO)
     paid = sum((b.paid for b in balances), ledger.ZERO)
     debtor = case.debtor
@@ -120,12 +139,15 @@ def show_case(session: Session, ref: str) -> CaseDetails:
         letters_sent=case.letters_sent, next_check=case.next_check_at, on_hold=case.on_hold,
         disputed=case.disputed, promise_until=case.promise_until, closed=case.closed,
         invoices=tuple(InvoiceLine(b.invoice.number, b.invoice.issue_date, b.invoice.due_date, b.invoice.amount,
-                                   b.paid, b.open, b.invoice.currency) for b in balances),
+                                   b.paid, b.open, b.invoice.currency, b.invoice.noticed_on, b.invoice.notice_ref,
+                                   b.invoice.notice_received_on, b.prescription.on) for b in balances),
+        debtor_credit=ledger.credit_total(session, [debtor.id])[0],
+        error=case.error, error_on=case.error_on,
     )
 
 
 def _currency(case: Case) -> str:
-    return case.invoices[0].currency if case.invoices else "EUR"
+    return case.currency or "EUR"
 
 
 __all__ = ["CaseDetails", "CaseSummary", "InvoiceLine", "find_case", "list_cases", "require_case", "show_case"]

@@ -4,6 +4,11 @@ Each case is its own transaction: the new state, its state_change event, the doc
 returns and their letter events commit together or not at all. The step key on the event (see
 engine.store.models) turns a second run, or a second worker, into a no-op. A dry run does the same work
 inside one outer transaction that is rolled back, and never calls ``perform``.
+
+A failure while advancing one case (a guard, a template, a missing rate, the disk) stays with that
+case: its transaction rolls back, its letters of that attempt are removed, the reason goes in the
+report and on the case (engine.cases.failures), and the run goes on with the next case. Only a
+database that stops answering ends the run.
 """
 
 from __future__ import annotations
@@ -15,16 +20,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import false, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import exists, false, func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from engine.cases.desk import Perform
+from engine.cases.failures import clear_failure, failure_reason, record_failure
 from engine.cases.steps import apply_steps, case_state, reconcile
-from engine.core.machine import EscalationError, Escalator
+from engine.core.machine import Escalator
 from engine.core.workflow import Workflow
 from engine.store import ledger
-from engine.store.database import Store, claim_due_cases
+from engine.store.database import Store, StoreError, claim_due_cases
 from engine.store.events import CaseOpened, InvoiceAdded, InvoiceFacts
 from engine.store.models import Case, Creditor, Debtor, Invoice
 from engine.store.timeline import append_event
@@ -60,7 +66,8 @@ class RunReport:
     skipped: int = 0  # cases another worker held or had already advanced
     by_state: Counter[str] = field(default_factory=Counter)
     planned: list[PlannedStep] = field(default_factory=list)
-    errors: list[tuple[str, str]] = field(default_factory=list)  # (case ref, why)
+    # Cases the run could not advance (rolled back, left as they were): (case ref, why), in case order.
+    errors: list[tuple[str, str]] = field(default_factory=list)
 
 
 def run(
@@ -102,7 +109,8 @@ def run(
             if shared:
                 # Claim and advance under one row lock: a case another run holds is skipped, not waited on.
                 claimed = _advance_one(unit, escalator, as_of, perform, report, claim_after=after,
-                                       workflow_name=workflow.name, workflow_version=workflow.version)
+                                       workflow_name=workflow.name, workflow_version=workflow.version,
+                                       record=not dry_run, lock=True)
                 if claimed is None:
                     break
                 after = claimed
@@ -117,7 +125,7 @@ def run(
             for case_id in ids:
                 if stop():
                     break
-                _advance_one(unit, escalator, as_of, perform, report, case_id=case_id)
+                _advance_one(unit, escalator, as_of, perform, report, case_id=case_id, record=not dry_run)
                 if progress is not None:
                     progress(report)
             after = ids[-1]
@@ -128,8 +136,9 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
                debtor_kinds: tuple[str, ...] | None = None, serialize: bool = False) -> None:
     """Give every invoice overdue on ``as_of`` (due_date < as_of, still owed) a case.
 
-    Grouping "debtor": it joins its debtor's open case for this workflow if there is one
-    (``invoice_added`` event), else opens one. Grouping "invoice": one case per invoice.
+    Grouping "debtor": it joins its debtor's open case for this workflow and its currency if there is
+    one and no formal notice went out on it yet (``invoice_added`` event), else opens one (saying why
+    when a noticed case was there). Grouping "invoice": one case per invoice.
     Invoices are read in id order, a batch per transaction. An overdue invoice already paid in
     full is marked settled, so later runs never read it again.
 
@@ -155,29 +164,52 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
             if not rows:
                 return
             after = rows[-1][0].id
-            open_by_debtor: dict[int, Case] = {}
-            if workflow.grouping == "debtor":
-                # One query per batch, not per invoice (each query would also autoflush).
-                for case in session.scalars(
-                    select(Case).where(Case.debtor_id.in_({inv.debtor_id for inv, _unpaid in rows}),
-                                       Case.workflow_name == workflow.name, Case.closed.is_(False))
-                    .order_by(Case.id.desc())
-                ):
-                    open_by_debtor[case.debtor_id] = case  # the oldest open case wins
+            open_by_debtor, noticed = _open_cases_of(session, workflow, {inv.debtor_id for inv, _unpaid in rows})
             for invoice, unpaid in rows:
                 if unpaid <= 0:
                     invoice.settled = True
                     continue
-                joined = open_by_debtor.get(invoice.debtor_id) if workflow.grouping == "debtor" else None
+                key = (invoice.debtor_id, invoice.currency)
+                joined = open_by_debtor.get(key) if workflow.grouping == "debtor" else None
                 if joined is None:
-                    open_by_debtor[invoice.debtor_id] = _new_case(session, workflow, invoice, as_of)
+                    reason = _after_notice(noticed[key]) if key in noticed and workflow.grouping == "debtor" else None
+                    open_by_debtor[key] = _new_case(session, workflow, invoice, as_of, reason)
                     report.cases_opened += 1
                 else:
                     _join_case(session, joined, invoice, as_of)
                     report.invoices_added += 1
 
 
-def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: date) -> Case:
+def _open_cases_of(session: Session, workflow: Workflow, debtor_ids: set[int]
+                   ) -> tuple[dict[tuple[int, str], Case], dict[tuple[int, str], Case]]:
+    """Per (debtor, currency), the open case a newly overdue invoice joins, and the open cases it may not
+    join because a formal notice already went out on them (see workflows/README.md, "Invoices").
+
+    A case never mixes currencies, and an invoice never joins a case after its formal notice: that
+    notice did not cover it, so it gets its own reminders and notice in a case of its own. One query
+    per batch, not per invoice (each query would also autoflush).
+    """
+    joinable: dict[tuple[int, str], Case] = {}
+    noticed: dict[tuple[int, str], Case] = {}
+    if workflow.grouping != "debtor":
+        return joinable, noticed
+    notice_sent = exists().where(Invoice.case_id == Case.id, Invoice.noticed_on.is_not(None))
+    for case, after_notice in session.execute(
+        select(Case, notice_sent).where(Case.debtor_id.in_(debtor_ids), Case.workflow_name == workflow.name,
+                                        Case.closed.is_(False))
+        .order_by(Case.id.desc())
+    ):
+        # The oldest open case wins (rows come newest first).
+        (noticed if after_notice else joinable)[(case.debtor_id, case.currency)] = case
+    return joinable, noticed
+
+
+def _after_notice(case: Case) -> str:
+    return (f"facture échue après la mise en demeure du dossier {case.ref}, qu'elle n'a pas couverte : "
+            "ses propres relances et sa propre mise en demeure")
+
+
+def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: date, reason: str | None = None) -> Case:
     creditor_ref = session.get_one(Creditor, invoice.creditor_id).ref  # identity map: no query after the first
     case = Case(
         ref=f"{creditor_ref}-{invoice.number}",
@@ -185,6 +217,7 @@ def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: dat
         debtor_id=invoice.debtor_id,
         workflow_name=workflow.name,
         workflow_version=workflow.version,
+        currency=invoice.currency,
         state=workflow.initial,
         # The case has been in its first state since the invoice fell due, not since the run.
         state_entered=invoice.due_date,
@@ -205,7 +238,7 @@ def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: dat
     invoice.case_id = case.id
     debtor_ref = session.get_one(Debtor, invoice.debtor_id).ref
     append_event(session, case, CaseOpened(workflow.name, workflow.version, debtor_ref, workflow.initial,
-                                           (_invoice_facts(invoice),)), as_of)
+                                           (_invoice_facts(invoice),), invoice.currency, reason), as_of)
     return case
 
 
@@ -217,19 +250,21 @@ def _join_case(session: Session, case: Case, invoice: Invoice, as_of: date) -> N
 
 
 def _invoice_facts(invoice: Invoice) -> InvoiceFacts:
-    return InvoiceFacts(invoice.number, invoice.amount, invoice.issue_date, invoice.due_date)
+    return InvoiceFacts(invoice.number, invoice.amount, invoice.issue_date, invoice.due_date, invoice.currency)
 
 
 def _advance_one(unit: Unit, escalator: Escalator, as_of: date, perform: Perform | None, report: RunReport, *,
                  case_id: int | None = None, claim_after: int = 0, workflow_name: str | None = None,
-                 workflow_version: int | None = None) -> int | None:
-    """One case, one transaction. A lost race (unique step key) rolls back and counts as skipped.
+                 workflow_version: int | None = None, record: bool = True, lock: bool = False) -> int | None:
+    """One case, one transaction. A lost race (unique step key) rolls back and counts as skipped; any
+    other failure rolls back and is recorded (``record``: not in a dry run) as that case's error.
 
     With ``case_id`` it looks at that case; without, it first claims the next due case after
     ``claim_after`` (locked, skipping locked ones) in the same transaction. Returns the id of the
     case looked at, or None when there was nothing left to claim.
     """
     ref = str(case_id)
+    failure: Exception | None = None
     try:
         with unit() as session:
             if case_id is None:
@@ -245,15 +280,37 @@ def _advance_one(unit: Unit, escalator: Escalator, as_of: date, perform: Perform
                 report.skipped += 1  # another run advanced it since the ids were read
                 return case_id
             ref = row.ref
-            state = case_state(session, row, as_of)
-            steps = reconcile(session, row, state, escalator, as_of)
-            steps += escalator.advance(state, as_of)
-            apply_steps(session, row, state, steps, escalator, perform, as_of=as_of)
+            try:
+                state = case_state(session, row, as_of)
+                steps = reconcile(session, row, state, escalator, as_of)
+                steps += escalator.advance(state, as_of)
+                clear_failure(session, row, as_of)
+                apply_steps(session, row, state, steps, escalator, perform, as_of=as_of)
+                session.flush()
+            except IntegrityError:
+                _finish(perform, case_id, failed=False)  # another run took this step: its letter stays
+                raise
+            except BaseException:
+                # Still holding the case (its row lock, or the SQLite run lock): remove this attempt's letters
+                # before the rollback lets another worker write the same paths.
+                _finish(perform, case_id, failed=True)
+                raise
     except IntegrityError:
+        _finish(perform, case_id, failed=False)
         report.skipped += 1
         return case_id
-    except EscalationError as exc:
-        report.errors.append((ref, str(exc)))
+    except (OperationalError, InterfaceError) as exc:
+        raise _database_failed(exc, ref) from exc
+    except Exception as exc:  # whatever one case's data or templates did, the other cases go on
+        failure = exc
+    _finish(perform, case_id, failed=False)
+    if failure is not None:
+        reason = failure_reason(failure)
+        report.errors.append((ref, reason))
+        if record and case_id is not None:
+            recorded = _record(unit, case_id, reason, as_of, ref, lock=lock)
+            if recorded is not None:
+                report.errors[-1] = (ref, f"{reason} (and it could not be recorded on the case: {recorded})")
         return case_id
     # Counted only once the transaction committed (or, in a dry run, its savepoint was released).
     report.cases_examined += 1
@@ -264,6 +321,35 @@ def _advance_one(unit: Unit, escalator: Escalator, as_of: date, perform: Perform
         report.letters += len(letters)
         report.by_state[step.dest] += 1
     return case_id
+
+
+def _record(unit: Unit, case_id: int, reason: str, as_of: date, ref: str, *, lock: bool) -> str | None:
+    """The failure on the case and in its timeline, in a transaction of its own (the case's was rolled back).
+    Returns why it could not be recorded, if it could not (the run report still says it)."""
+    try:
+        with unit() as session:
+            record_failure(session, case_id, reason, as_of, lock=lock)
+    except IntegrityError:
+        pass  # another worker appended to this case meanwhile, and met (and recorded) the same failure
+    except (OperationalError, InterfaceError) as exc:
+        raise _database_failed(exc, ref) from exc
+    except DBAPIError as exc:
+        return failure_reason(exc)
+    return None
+
+
+def _database_failed(exc: OperationalError | InterfaceError, ref: str) -> StoreError:
+    """The database itself failed (gone, locked for too long): no case can go on, so the run stops."""
+    lines = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]
+    return StoreError(f"the database failed while the run advanced case {ref} (the cases before it are "
+                      f"saved; run again once it answers): {lines[0]}")
+
+
+def _finish(perform: Perform | None, case_id: int | None, *, failed: bool) -> None:
+    """Tell the letter writer the attempt on this case is over (see LetterWriter.finish)."""
+    finish = getattr(perform, "finish", None)
+    if finish is not None and case_id is not None:
+        finish(case_id, failed=failed)
 
 
 def _never() -> bool:

@@ -11,11 +11,22 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.cases.desk import Perform
+from engine.cases.invoices import (
+    claimed,
+    fill_state,
+    invoice_statuses,
+    letter_reference,
+    listed,
+    mark_noticed,
+    record_time_barred,
+)
 from engine.core.case import CaseState, Step
 from engine.core.machine import EscalationError, Escalator
+from engine.errors import CaseError
 from engine.store import ledger
 from engine.store.events import (
     ActionFacts,
@@ -26,30 +37,32 @@ from engine.store.events import (
     Jump,
     LetterSent,
     Note,
+    NoticeReceived,
     PaymentReceived,
     Promise,
     Resolve,
     Resume,
     StateChange,
+    read_event,
 )
-from engine.store.models import Case, Document, Payment
+from engine.store.models import Case, Document, Event, Payment
 from engine.store.timeline import append_event
 
 ZERO = Decimal("0")
+# Who the timeline names for what the run did on its own (a person's name when someone acted).
+RUN_ACTOR = "relance (traitement automatique)"
 
 
 def case_state(session: Session, case_row: Case, as_of: date | None = None) -> CaseState:
     """The core's view of a case, rebuilt from rows; its money is the ledger's as of ``as_of``, so money
-    dated later (a payment imported ahead of its value date, a run replayed for a past day) does not count yet."""
-    totals = ledger.case_totals(session, case_row.id, as_of)
+    dated later (a payment imported ahead of its value date, a run replayed for a past day) does not count yet.
+    The per-invoice facts (noticed, time-barred, prescription, notice receipt) are summed in (engine.cases.invoices)."""
     debtor = case_row.debtor
-    return CaseState(
+    state = CaseState(
         state=case_row.state,
         state_entered=case_row.state_entered,
         due_date=case_row.due_date,
-        principal=totals.principal,
-        paid=totals.paid,
-        invoice_count=totals.invoices,
+        principal=ZERO,
         letters_sent=case_row.letters_sent,
         debtor_kind=debtor.kind,
         debtor_country=debtor.country or "FR",
@@ -60,6 +73,8 @@ def case_state(session: Session, case_row: Case, as_of: date | None = None) -> C
         steps_taken=list(case_row.steps_taken or []),
         key=case_row.id,
     )
+    fill_state(state, invoice_statuses(session, case_row, as_of))
+    return state
 
 
 def reconcile(session: Session, case_row: Case, state: CaseState, escalator: Escalator, on: date) -> list[Step]:
@@ -91,13 +106,24 @@ def apply_steps(
     its next_check_at (after ``as_of`` when given, so a second run that day finds nothing).
     """
     documents = []
+    states = escalator.workflow.states
+    if as_of is not None and state.barred > 0:  # tell the timeline once why these invoices go no further
+        record_time_barred(session, case_row, invoice_statuses(session, case_row, as_of), as_of, actor or RUN_ACTOR)
     for step in steps:
         case_row.step_count = (case_row.step_count or 0) + 1
         key = f"{case_row.step_count}:{step.dest}"
         change = append_event(session, case_row, StateChange(
             trigger=step.trigger, source=step.source, dest=step.dest, facts=step.facts, reason=step.reason,
             actions=tuple(ActionFacts(a.kind, a.state, a.template, a.pay_within_days) for a in step.actions),
-        ), step.on, actor=step.by or actor, step_key=key)
+            source_label=_label(states, step.source), dest_label=_label(states, step.dest), currency=case_row.currency,
+        ), step.on, actor=step.by or actor or RUN_ACTOR, step_key=key)
+        kind = states[step.dest].kind if step.dest in states else None
+        listed_numbers: tuple[str, ...] = ()
+        if any(a.template for a in step.actions):
+            statuses = invoice_statuses(session, case_row, step.on)
+            if kind == "formal_notice":
+                mark_noticed(statuses, step.on, letter_reference(case_row))
+            listed_numbers = tuple(s.invoice.number for s in listed(claimed(statuses, kind)))
         for index, action in enumerate(step.actions):
             document = perform(session, case_row, step, action) if perform is not None else None
             if document is None:
@@ -109,8 +135,9 @@ def apply_steps(
             document.created_at = document.created_at or change.recorded_at
             letter = append_event(session, case_row, LetterSent(
                 template=document.template, path=document.path, sha256=document.sha256,
-                channel=action.kind, state=step.dest, step_key=key,
-            ), step.on, actor=step.by or actor)
+                channel=action.kind, state=step.dest, step_key=key, reference=letter_reference(case_row),
+                invoices=listed_numbers,
+            ), step.on, actor=step.by or actor or RUN_ACTOR)
             session.flush()  # the letter event's id, so the document row is inserted complete
             document.event_id = letter.id
             session.add(document)
@@ -177,17 +204,20 @@ def record_payment(
     by: str | None = None,
 ) -> Payment:
     """A payment entered by hand for a case: stored, allocated to the case's invoices in the ledger's
-    order, and a ``payment`` event; the next ``reconcile`` tells the escalator."""
+    order, and a ``payment`` event; the next ``reconcile`` tells the escalator. What is left once the
+    case is paid is the debtor's credit: the ledger applies it to the debtor's other open invoices
+    (their cases get a ``payment`` event), and keeps the rest for the next ones."""
     amount = _cents(amount)
     if amount <= 0:
         raise EscalationError(f"a payment must be positive, not {amount}")
+    owed = ledger.open_invoices(session, case_id=case_row.id).get(case_row.debtor_id, [])
+    shares, left = ledger.allocate(amount, owed)
+    _refuse_before_issue(case_row, on, {share.invoice.id for share in shares})
     key = f"manual|{case_row.ref}|{on}|{amount}|{reference or ''}|{(case_row.event_count or 0) + 1}"
     payment = Payment(creditor_id=case_row.creditor_id, debtor_id=case_row.debtor_id, payment_date=on,
                       amount=amount, reference=reference, natural_key=key)
     session.add(payment)
     session.flush()
-    owed = ledger.open_invoices(session, case_id=case_row.id).get(case_row.debtor_id, [])
-    shares, left = ledger.allocate(amount, owed)
     ledger.record_allocations(session, [(payment.id, share) for share in shares])
     append_event(session, case_row, PaymentReceived(
         amount=amount, reference=reference,
@@ -195,8 +225,79 @@ def record_payment(
     ), on, actor=by)
     if case_row.next_check_at is None or case_row.next_check_at > on:
         case_row.next_check_at = on  # the next run (or reconcile) tells the escalator
+    if left > 0:
+        ledger.apply_credit(session, [case_row.debtor_id])
     session.flush()
     return payment
+
+
+def record_receipt(
+    session: Session,
+    case_row: Case,
+    escalator: Escalator,
+    *,
+    tracking: str | None,
+    presented_on: date | None,
+    received_on: date | None,
+    on: date,
+    by: str | None = None,
+) -> NoticeReceived:
+    """A registered letter's delivery (La Poste tracking): a notice_received event on the case's latest
+    registered letter; the invoices that letter put on notice take its receipt (or first presentation)
+    date, from which B2C interest and `since: notice_received` delays run. ``on`` is the day it is recorded
+    (the case's money is read as of then); the event is dated the day of delivery."""
+    if presented_on is None and received_on is None:
+        raise EscalationError("a receipt needs the day the letter was received or first presented")
+    if presented_on is not None and received_on is not None and received_on < presented_on:
+        raise EscalationError(f"received on {received_on}, before its first presentation on {presented_on}")
+    letter = _last_registered_letter(session, case_row)
+    if letter is None:
+        raise EscalationError(f"case {case_row.ref} has no registered letter recorded: nothing to receive")
+    sent_on, sent = letter
+    effective = received_on or presented_on
+    assert effective is not None
+    if effective > on:
+        raise EscalationError(f"a delivery on {effective} is in the future on {on}")
+    if (presented_on or effective) < sent_on:
+        raise EscalationError(f"letter {sent.reference or sent.path} went out on {sent_on}: "
+                              f"it cannot have been delivered on {presented_on or effective}")
+    covered = []
+    for status in invoice_statuses(session, case_row):
+        if sent.reference is not None and status.invoice.notice_ref == sent.reference:
+            status.invoice.notice_received_on = effective
+            covered.append(status.invoice.number)
+    event = NoticeReceived(letter=sent.reference, tracking=tracking, presented_on=presented_on,
+                           received_on=received_on, invoices=tuple(covered))
+    state = case_state(session, case_row, on)
+    steps = reconcile(session, case_row, state, escalator, on)
+    append_event(session, case_row, event, effective, actor=by)
+    apply_steps(session, case_row, state, steps, escalator, actor=by)  # next_check_at from the receipt
+    return event
+
+
+def _last_registered_letter(session: Session, case_row: Case) -> tuple[date, LetterSent] | None:
+    found = None
+    for event in session.scalars(select(Event).where(Event.case_id == case_row.id, Event.kind == LetterSent.kind)
+                                 .order_by(Event.seq)):
+        letter = read_event(event.kind, event.payload)
+        if isinstance(letter, LetterSent) and letter.channel == "registered_letter":
+            found = (event.occurred_on, letter)
+    return found
+
+
+def _label(states: Any, name: str) -> str | None:
+    return states[name].label if name in states else None
+
+
+def _refuse_before_issue(case_row: Case, on: date, paying: set[int]) -> None:
+    """A payment cannot be dated before an invoice it pays was issued (a mistyped --as-of, most often):
+    CaseError naming the invoice. With nothing left to pay, the case's earliest invoice is the bound."""
+    invoices = [inv for inv in case_row.invoices if inv.id in paying] if paying else \
+        sorted(case_row.invoices, key=lambda inv: inv.issue_date)[:1]
+    early = sorted((inv for inv in invoices if inv.issue_date > on), key=lambda inv: inv.issue_date)
+    if early:
+        raise CaseError(f"a payment dated {on.isoformat()} cannot pay invoice {early[-1].number}, issued on "
+                        f"{early[-1].issue_date.isoformat()}: check the payment's date (--as-of)")
 
 
 def _store_state(case_row: Case, state: CaseState, escalator: Escalator, as_of: date | None, *, strict: bool) -> None:
@@ -215,6 +316,9 @@ def _store_state(case_row: Case, state: CaseState, escalator: Escalator, as_of: 
         case_row.closed_on = as_of or state.state_entered
         case_row.next_check_at = None
         return
+    # A case moved out of a final state (a jump back into escalation) is open again.
+    case_row.closed = False
+    case_row.closed_on = None
     following = escalator.next_check(state)
     if following is not None and strict and as_of is not None and following <= as_of:
         following = as_of + timedelta(days=1)  # at most one timed step per case per run day
@@ -225,4 +329,4 @@ def _cents(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 
-__all__ = ["act", "apply_steps", "case_state", "reconcile", "record_payment"]
+__all__ = ["RUN_ACTOR", "act", "apply_steps", "case_state", "reconcile", "record_payment", "record_receipt"]

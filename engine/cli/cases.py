@@ -1,5 +1,9 @@
-"""Commands on one case and on the record: case show|pay|dispute|resolve|promise|hold|resume|jump|note,
-timeline, verify."""
+"""Commands on one case and on the record: case show|pay|receipt|dispute|resolve|promise|hold|resume|jump|note,
+timeline, verify.
+
+The use cases, the store and rich load inside each command (start-up stays fast); text from the
+database or the command line is printed through engine.reports.terminal (never as markup, never raw
+control characters)."""
 
 from __future__ import annotations
 
@@ -9,17 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from engine.cases import actions
-from engine.cases.audit import audit
-from engine.cases.lookup import list_cases, require_case, show_case
 from engine.cli.options import DateParam, Settings, as_of_option, json_option, today_or
-from engine.core.money import format_amount
-from engine.reports.timeline import render_timeline
-
-console = Console(highlight=False, soft_wrap=True)
+from engine.cli.output import console
+from engine.reports.terminal import cell, inert, markup
 
 
 @click.group("case")
@@ -32,29 +29,48 @@ def case_group() -> None:
 @click.option("--state", "states", multiple=True, help="Only cases in this state (repeat for several).")
 @click.option("--debtor", "debtor_ref", help="Only the cases of this debtor (its reference).")
 @click.option("--all", "include_closed", is_flag=True, help="Include closed cases (paid, written off...).")
+@click.option("--errors", "errors_only", is_flag=True,
+              help="Only the cases the last run could not move, with the reason (closed ones too).")
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
 @json_option()
 @click.pass_obj
 def list_command(settings: Settings, states: tuple[str, ...], debtor_ref: str | None, include_closed: bool,
-                 limit: int, as_json: bool) -> None:
-    """List cases with their debtor, state, balance and next look; open cases only unless --all."""
+                 errors_only: bool, limit: int, as_json: bool) -> None:
+    """List cases with their debtor, state, balance and next look; open cases only unless --all.
+    With --errors: the cases a run left as they were because something failed on them, and why;
+    the next run that moves such a case takes it off this list."""
+    from rich.table import Table
+
+    from engine.cases.lookup import list_cases
+    from engine.core.money import format_amount
+
     app = settings.app
     with app.session() as session:
-        found = list_cases(session, states=states, debtor_ref=debtor_ref, include_closed=include_closed, limit=limit)
+        found = list_cases(session, states=states, debtor_ref=debtor_ref, include_closed=include_closed, limit=limit,
+                           errors_only=errors_only)
     if as_json:
         click.echo(json.dumps([
             {"case": c.ref, "debtor_ref": c.debtor_ref, "debtor": c.debtor_name, "state": c.state,
              "since": c.since.isoformat(), "balance": str(c.balance), "currency": c.currency,
-             "next_check": c.next_check.isoformat() if c.next_check else None}
+             "next_check": c.next_check.isoformat() if c.next_check else None,
+             "error": c.error, "error_on": c.error_on.isoformat() if c.error_on else None}
             for c in found
         ], indent=2, ensure_ascii=False))
+        return
+    if errors_only:
+        # One line per case, not a table: the reason is long (file, line, guard or template, tag).
+        console.print(f"{len(found)} case(s) the last run could not move")
+        for c in found:
+            since = c.error_on.isoformat() if c.error_on else "?"
+            console.print(f"[red]{markup(c.ref)}[/] ({markup(c.debtor_ref)}, state {markup(c.state)}, failing since "
+                          f"{since}): {markup(c.error or '')}")
         return
     table = Table(title=f"{len(found)} case(s)")
     for column in ("case", "debtor", "state", "since", "balance", "next look"):
         table.add_column(column, justify="right" if column == "balance" else "left", no_wrap=column != "state")
     for c in found:
-        table.add_row(c.ref, c.debtor_ref, c.state, c.since.isoformat(), format_amount(c.balance, c.currency),
-                      c.next_check.isoformat() if c.next_check else "")
+        table.add_row(cell(c.ref), cell(c.debtor_ref), cell(c.state), c.since.isoformat(),
+                      format_amount(c.balance, c.currency), c.next_check.isoformat() if c.next_check else "")
     console.print(table)
 
 
@@ -63,7 +79,13 @@ def list_command(settings: Settings, states: tuple[str, ...], debtor_ref: str | 
 @json_option()
 @click.pass_obj
 def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
-    """Show CASE (its reference, or the number of one of its invoices): state, balance, invoices."""
+    """Show CASE (its reference, or the number of one of its invoices): state, balance, invoices, and the
+    debtor's unapplied credit (an overpayment waiting for the debtor's next invoice)."""
+    from rich.table import Table
+
+    from engine.cases.lookup import show_case
+    from engine.core.money import format_amount
+
     app = settings.app
     with app.session() as session:
         case = show_case(session, case_ref)
@@ -72,26 +94,42 @@ def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
             "case": case.ref, "debtor": case.debtor_name, "debtor_ref": case.debtor_ref, "workflow": case.workflow,
             "state": case.state, "since": case.since.isoformat(), "principal": str(case.principal),
             "paid": str(case.paid), "balance": str(case.balance), "currency": case.currency,
+            "debtor_credit": str(case.debtor_credit),
             "letters_sent": case.letters_sent,
             "next_check": case.next_check.isoformat() if case.next_check else None,
             "on_hold": case.on_hold, "disputed": case.disputed,
             "promise_until": case.promise_until.isoformat() if case.promise_until else None,
+            "error": case.error, "error_on": case.error_on.isoformat() if case.error_on else None,
             "invoices": [{"number": i.number, "due_date": i.due_date.isoformat(), "amount": str(i.amount),
-                          "paid": str(i.paid), "open": str(i.open)} for i in case.invoices],
+                          "paid": str(i.paid), "open": str(i.open), "currency": i.currency,
+                          "noticed_on": _iso(i.noticed_on), "notice_ref": i.notice_ref,
+                          "notice_received_on": _iso(i.notice_received_on),
+                          "prescription_on": _iso(i.prescription_on)} for i in case.invoices],
         }, indent=2, ensure_ascii=False))
         return
-    table = Table(title=f"Case {case.ref}", show_header=False)
+    table = Table(title=cell(f"Case {case.ref}"), show_header=False)
     rows: list[tuple[str, object]] = [
         ("debtor", case.debtor_name), ("debtor ref", case.debtor_ref), ("workflow", case.workflow),
         ("state", case.state), ("since", case.since.isoformat()),
         ("balance", format_amount(case.balance, case.currency)), ("paid", format_amount(case.paid, case.currency)),
+        ("debtor credit", format_amount(case.debtor_credit, case.currency) + " (unapplied: overpaid, waits for "
+         "the next invoice)" if case.debtor_credit else None),
         ("letters sent", case.letters_sent), ("next check", case.next_check.isoformat() if case.next_check else None),
         ("on hold", case.on_hold), ("disputed", case.disputed),
         ("promise until", case.promise_until.isoformat() if case.promise_until else None),
     ]
     for key, value in rows:
-        table.add_row(key, "" if value is None else str(value))
-    table.add_row("invoices", ", ".join(i.number for i in case.invoices))
+        table.add_row(key, cell(value))
+    table.add_row("invoices", cell(", ".join(i.number for i in case.invoices)))
+    for i in case.invoices:
+        notice = f"notice {i.notice_ref} of {i.noticed_on.isoformat()}" if i.noticed_on else "no formal notice"
+        received = f", received {i.notice_received_on.isoformat()}" if i.notice_received_on else ""
+        prescribed = f"; time-barred after {i.prescription_on.isoformat()}" if i.prescription_on else ""
+        table.add_row(cell(f"  {i.number}"), cell(f"{format_amount(i.open, i.currency)} open; {notice}{received}"
+                                                 f"{prescribed}"))
+    if case.error is not None:
+        since = f" (since {case.error_on.isoformat()})" if case.error_on else ""
+        table.add_row("[red]last run failed[/]", cell(case.error + since))
     console.print(table)
 
 
@@ -108,12 +146,39 @@ def pay_command(settings: Settings, case_ref: str, amount: str, as_of: date | No
                 reference: str | None, by: str | None) -> None:
     """Record a payment of AMOUNT (1234.56 or 1 234,56) on CASE. A partial payment lowers the
     balance and escalation goes on; a full payment closes the case."""
+    from engine.cases import actions
+    from engine.core.money import format_amount
+
     app = settings.app
     done = actions.pay(app, case_ref, amount, today_or(as_of), by=by or settings.workspace.actor,
                        reference=reference)
     assert done.amount is not None
-    console.print(f"{case_ref}: payment of {format_amount(done.amount, done.currency)} recorded; state {done.state}"
-                  + (f" (moved: {', '.join(s.dest for s in done.steps)})" if done.steps else ""))
+    console.print(cell(f"{case_ref}: payment of {format_amount(done.amount, done.currency)} recorded; "
+                       f"state {done.state}" + (f" (moved: {', '.join(s.dest for s in done.steps)})"
+                                                if done.steps else "")))
+
+
+@case_group.command("receipt")
+@click.argument("case_ref", metavar="CASE")
+@click.option("--tracking", help="The registered letter's tracking number (La Poste, e.g. 1A 012 345 6789 0).")
+@click.option("--presented", type=DateParam(), help="The day it was first presented (avis de passage).")
+@click.option("--received", type=DateParam(), help="The day it was received (signed for).")
+@as_of_option("The day you record it (default today).")
+@click.option("--by", help="Who records it (default: your user name).")
+@click.pass_obj
+def receipt_command(settings: Settings, case_ref: str, tracking: str | None, presented: date | None,
+                    received: date | None, as_of: date | None, by: str | None) -> None:
+    """Record the delivery of CASE's registered letter (the formal notice): its acknowledgement of receipt.
+    B2C legal interest then runs from the receipt (or the first presentation, if never received), the
+    letters say which, and delays written `since: notice_received` count from it."""
+    from engine.cases import actions
+
+    actor = by or settings.workspace.actor
+    done = actions.receipt(settings.app, case_ref, today_or(as_of), by=actor, tracking=tracking,
+                           presented=presented, received=received)
+    what = f"received on {received.isoformat()}" if received else f"presented on {presented.isoformat()}" \
+        if presented else "recorded"
+    console.print(cell(f"{done.case_ref}: registered letter {what}; state {done.state}"))
 
 
 def _action_command(name: str, help_text: str, *, needs_until: bool = False, needs_dest: bool = False,
@@ -123,6 +188,8 @@ def _action_command(name: str, help_text: str, *, needs_until: bool = False, nee
     @click.pass_obj
     def command(settings: Settings, case_ref: str, as_of: date | None, by: str | None, reason: str | None,
                 until: date | None = None, dest: str | None = None) -> None:
+        from engine.cases import actions
+
         day = today_or(as_of)
         actor = by or settings.workspace.actor
         options: dict[str, Any] = {"until": until} if needs_until else {"dest": dest} if needs_dest else {}
@@ -131,7 +198,7 @@ def _action_command(name: str, help_text: str, *, needs_until: bool = False, nee
         state = done.state
         steps = done.steps
         moved = f" → {state}" if steps else f" (state stays {state})"
-        console.print(f"{case_ref}: {name} recorded by {actor} on {day.isoformat()}{moved}")
+        console.print(cell(f"{case_ref}: {name} recorded by {actor} on {day.isoformat()}{moved}"))
 
     params: list[click.Parameter] = [click.Argument(["case_ref"], metavar="CASE")]
     if needs_dest:
@@ -170,15 +237,22 @@ for _name, _help, _options in (
 @click.pass_obj
 def timeline_command(settings: Settings, case_ref: str, fmt: str, output: Path | None) -> None:
     """The full history of CASE: every step, letter (with its SHA-256), payment, dispute,
-    promise, hold and note, in order, with the hash chain's status."""
+    promise, hold and note, in order, with the hash chain's status. Cells of the CSV that a spreadsheet
+    would run as a formula (=, +, -, @...) start with a quote (engine.reports.csvsafe)."""
+    from engine.cases.lookup import require_case
+    from engine.reports.timeline import render_timeline
+
     app = settings.app
     with app.session() as session:
-        text = render_timeline(session, require_case(session, case_ref), fmt)
+        case = require_case(session, case_ref)
+        text = render_timeline(session, case, fmt, app.state_labels(case.workflow_name))
     if output is None:
-        click.echo(text)
+        # On the terminal nothing may act: the text and CSV formats write user text inert already, JSON
+        # escapes control characters, and the page (HTML escaping leaves ESC alone) is made inert here.
+        click.echo(inert(text, keep="\n") if fmt == "html" else text)
     else:
         output.write_text(text, encoding="utf-8")
-        console.print(f"timeline of {case_ref}: {output.resolve()}")
+        console.print(cell(f"timeline of {case_ref}: {output.resolve()}"))
 
 
 @click.command("verify")
@@ -188,6 +262,8 @@ def timeline_command(settings: Settings, case_ref: str, fmt: str, output: Path |
 def verify_command(settings: Settings, repair: bool, as_json: bool) -> None:
     """Recompute every case's hash chain and every letter's SHA-256; name each case and event
     that was altered, and each letter file that changed or disappeared. Exits 1 if any."""
+    from engine.cases.audit import audit
+
     result = audit(settings.app, settings.workspace.output_dir, repair=repair)
     findings, orphans, removed = result.findings, result.orphans, result.removed
     if as_json:
@@ -197,13 +273,17 @@ def verify_command(settings: Settings, repair: bool, as_json: bool) -> None:
         }, indent=2, ensure_ascii=False))
     else:
         for finding in findings:
-            console.print(f"[red]altered[/] {finding}")
+            console.print(f"[red]altered[/] {markup(finding)}")
         for path in orphans:
-            console.print(f"[yellow]{'removed' if repair else 'orphan'}[/] {path} (no case refers to it)")
+            console.print(f"[yellow]{'removed' if repair else 'orphan'}[/] {markup(path)} (no case refers to it)")
         if not findings:
             console.print("[green]ok[/] every chain and every letter verifies")
     if findings:
         raise SystemExit(1)
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 COMMANDS = [case_group, timeline_command, verify_command]

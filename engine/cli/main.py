@@ -2,6 +2,10 @@
 
 Exit codes: 0 done, 1 a user error (one line saying what to fix), 2 bad usage. Each command group
 lives in its own module of this package and imports only engine.cli.options from here.
+
+Start-up: this module and the command modules import click and little else at module level (the
+store, the engine, docxtpl and rich load inside the command that needs them), so `relance --help`
+and `relance --version` answer in a fraction of the time a command takes (bench/startup.py).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import click
 
 from engine.cli import cases, run, setup, worker
 from engine.cli.options import Settings
+from engine.core.text import inert
 from engine.errors import RelanceError
 
 
@@ -36,7 +41,9 @@ class UserErrorGroup(click.Group):
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or exc.__class__.__name__
+    """The message, its control characters made visible (it may quote a file name or a cell) but its own
+    line breaks kept, each continuation line indented."""
+    text = inert(str(exc).strip() or exc.__class__.__name__, keep="\n")
     return text if "\n" not in text else text.replace("\n", "\n  ")
 
 

@@ -1,5 +1,8 @@
 """What every command shares: the settings (workspace and database, loaded on demand), `--as-of`,
-`--json`, and the date type. Command modules import this; nothing here imports a command module."""
+`--json`, and the date type. Command modules import this; nothing here imports a command module.
+
+Only click is imported at start-up: the workspace, the store and the date parser load when a command
+reads them, so `relance --help` stays fast."""
 
 from __future__ import annotations
 
@@ -11,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from engine.core.limits import DEFAULT_LIMITS, Limits
-from engine.core.money import MoneyError, parse_date
-from engine.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
-
 if TYPE_CHECKING:
+    from engine.core.limits import Limits
+
     from engine.app import App
+    from engine.workspace import Workspace
 
 
 @dataclass
@@ -30,6 +32,8 @@ class Settings:
 
     @property
     def workspace(self) -> Workspace:
+        from engine.workspace import WorkspaceError, find_workspace, load_workspace
+
         if self._workspace is None:
             root = self.workspace_dir or find_workspace()
             if root is None:
@@ -53,12 +57,17 @@ class Settings:
     def limits(self) -> Limits:
         """The workspace's [limits] when there is a workspace, else the defaults (validate and
         letters check also run outside any workspace)."""
+        from engine.core.limits import DEFAULT_LIMITS
+        from engine.workspace import find_workspace
+
         if self._workspace is None and self.workspace_dir is None and find_workspace() is None:
             return DEFAULT_LIMITS
         return self.workspace.limits
 
     def use_workspace(self, root: Path) -> Workspace:
         """Load the workspace at ``root`` (just created by `relance init`) with this command's --db."""
+        from engine.workspace import load_workspace
+
         self._workspace = load_workspace(root, self.db)
         return self._workspace
 
@@ -78,12 +87,26 @@ class DateParam(click.ParamType):
     name = "date"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        from engine.core.money import MoneyError, parse_date
+
         if isinstance(value, date):
             return value
         try:
             return parse_date(str(value))
         except MoneyError as exc:
             self.fail(str(exc), param, ctx)
+
+
+def print_failures(out: Any, errors: list[dict[str, str]]) -> None:
+    """The cases a run or a worker's pass could not move: one line each (their text escaped, it may come
+    from a workflow or a template), then where to find them again."""
+    from engine.reports.terminal import markup
+
+    for error in errors:
+        out.print(f"[red]case {markup(error['case'])}[/] not moved: {markup(error['error'])}")
+    if errors:
+        out.print(f"[red]{len(errors)} case(s) failed[/] and were left as they were; "
+                  "`relance case list --errors` lists them")
 
 
 def today_or(as_of: date | None) -> date:

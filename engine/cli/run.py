@@ -1,4 +1,7 @@
-"""Commands that move money and cases: import, run, report."""
+"""Commands that move money and cases: import, run, report.
+
+The application, the importer, the reports and rich load inside each command (start-up stays fast);
+file names, refs and reasons are printed through engine.reports.terminal."""
 
 from __future__ import annotations
 
@@ -6,25 +9,18 @@ import json
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
 
-from engine.app import App, summary
-from engine.cli.options import Settings, as_of_option, json_option, today_or
-from engine.core.workflow import Workflow
-from engine.imports.importer import ImportFailed
-from engine.workers import wake_workers
+from engine.cli.options import Settings, as_of_option, json_option, print_failures, today_or
+from engine.cli.output import console
+from engine.reports.terminal import cell, inert, markup
 
-console = Console(highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from engine.app import App
+    from engine.core.workflow import Workflow
+    from engine.imports.importer import ImportFailed
 
 
 @click.command("import")
@@ -35,17 +31,27 @@ console = Console(highlight=False, soft_wrap=True)
 @click.option("--skip-bad-rows", is_flag=True,
               help="Import the good rows and write the refused ones, with their reason, "
               "to FILE.rejected.csv (default: a bad row refuses the whole file).")
+@click.option("--allow-extra-columns", is_flag=True,
+              help="Ignore columns relance does not know, with a warning (default: an unknown column, "
+              "often a misspelt one, refuses the file).")
 @json_option()
 @click.pass_obj
 def import_command(settings: Settings, files: tuple[Path, ...], kind: str | None,
-                   skip_bad_rows: bool, as_json: bool) -> None:
+                   skip_bad_rows: bool, allow_extra_columns: bool, as_json: bool) -> None:
     """Load debtors, invoices, credit notes and payments from CSV files (UTF-8, `;` or `,`,
     amounts as 1234.56 or 1 234,56, dates as YYYY-MM-DD or dd/mm/yyyy). Importing the same
     file twice changes nothing. Any bad row is reported with file, line and column, and
-    nothing of that file is imported unless --skip-bad-rows."""
+    nothing of that file is imported unless --skip-bad-rows. A column relance does not know is an
+    error (a misspelt column would lose its data) unless --allow-extra-columns."""
+    from rich.table import Table
+
+    from engine.imports.importer import ImportFailed
+    from engine.workers import wake_workers
+
     app = settings.app
     try:
-        reports = app.import_files(list(files), kind=kind, skip_bad_rows=skip_bad_rows)
+        reports = app.import_files(list(files), kind=kind, skip_bad_rows=skip_bad_rows,
+                                   allow_extra_columns=allow_extra_columns)
     except ImportFailed as refused:
         raise click.ClickException(_refusal(refused)) from None
     wake_workers(app.store)  # sleeping `relance worker`s on PostgreSQL look at the new invoices now
@@ -53,7 +59,8 @@ def import_command(settings: Settings, files: tuple[Path, ...], kind: str | None
         click.echo(json.dumps([
             {"file": r.file, "kind": r.kind, "rows": r.rows, "inserted": r.inserted, "updated": r.updated,
              "unchanged": r.unchanged, "rejected": r.rejected,
-             "rejects_file": str(r.rejects_path) if r.rejects_path else None}
+             "rejects_file": str(r.rejects_path) if r.rejects_path else None,
+             "warnings": [str(w) for w in r.warnings]}
             for r in reports
         ], indent=2))
         return
@@ -61,28 +68,31 @@ def import_command(settings: Settings, files: tuple[Path, ...], kind: str | None
     for column in ("file", "kind", "rows", "new", "updated", "unchanged", "rejected"):
         table.add_column(column, justify="left" if column in ("file", "kind") else "right")
     for r in reports:
-        table.add_row(Path(r.file).name, r.kind, str(r.rows), str(r.inserted), str(r.updated),
+        table.add_row(cell(Path(r.file).name), r.kind, str(r.rows), str(r.inserted), str(r.updated),
                       str(r.unchanged), str(r.rejected))
     console.print(table)
     for r in reports:
+        for warning in r.warnings:
+            console.print(f"[yellow]warning[/]: {markup(warning)}")
         if r.rejected:
-            console.print(f"[yellow]{r.rejected} row(s) of {r.file} refused[/], see {r.rejects_path}")
+            console.print(f"[yellow]{r.rejected} row(s) of {markup(r.file)} refused[/], see {markup(r.rejects_path)}")
             for problem in r.problems[:10]:
-                console.print(f"  {problem}")
+                console.print(cell(f"  {problem}"))
 
 
 def _refusal(refused: ImportFailed) -> str:
     """A refused file, said first on one line (which file, how many rows, what to do), then each row."""
     problems = refused.problems
-    if len(problems) == 1 and refused.total == 1 and problems[0].line <= 1:
-        return str(problems[0])  # the file as a whole: not found, not UTF-8, unknown header
+    if refused.whole_file or (len(problems) == 1 and refused.total == 1 and problems[0].line <= 1):
+        # The file as a whole: not found, not UTF-8, its header, its quoting.
+        return "\n".join(inert(str(problem)) for problem in problems)
     file = problems[0].file if problems else "the file"
     lines = [f"{file}: {refused.total} bad row(s), nothing of this file imported; fix them, "
              f"or pass --skip-bad-rows to import the good rows"]
     lines += [f"  {problem}" for problem in problems[:20]]
     if refused.total > 20:
         lines.append(f"  ... and {refused.total - 20} more")
-    return "\n".join(lines)
+    return "\n".join(inert(line) for line in lines)
 
 
 @click.command("run")
@@ -96,7 +106,16 @@ def _refusal(refused: ImportFailed) -> str:
 def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool, workers: int,
                 as_json: bool) -> None:
     """Open cases for newly overdue invoices, then move every case that is due one step
-    and write its letters. Running twice for the same day does nothing the second time."""
+    and write its letters. Running twice for the same day does nothing the second time.
+
+    A case that cannot move (a guard or a letter failing on its data, a missing rate) is left as
+    it was, with the reason, and the others go on; the run then exits 1 (`relance case list
+    --errors` lists those cases). A template with errors or an output folder that takes no file
+    stops the run before it opens anything."""
+    from rich.table import Table
+
+    from engine.app import summary
+
     day = today_or(as_of)
     app = settings.app
     if workers > 1:
@@ -108,7 +127,7 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
         reports = run_parallel(app, day, workers=workers, pdf=pdf)
     else:
         reports = _run_with_progress(app, day, dry_run=dry_run, pdf=pdf, quiet=as_json)
-    totals = summary(reports)
+    totals = summary(reports, app.rates_used, app.rates_file)
     planned = [step for report in reports for step in report.planned]
     if as_json:
         totals["as_of"] = day.isoformat()
@@ -118,13 +137,14 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
             for s in planned
         ]
         click.echo(json.dumps(totals, indent=2, ensure_ascii=False))
+        _exit_if_failed(totals)
         return
     title = f"{'Dry run' if dry_run else 'Run'} of {day.isoformat()}"
     table = Table(title=title)
     for column in ("case", "from", "to", "letter"):
         table.add_column(column)
     for step in planned[:200]:
-        table.add_row(step.case_ref, step.source, step.dest, ", ".join(step.letters))
+        table.add_row(cell(step.case_ref), cell(step.source), cell(step.dest), cell(", ".join(step.letters)))
     if planned:
         console.print(table)
     if len(planned) > 200:
@@ -133,17 +153,38 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
     console.print(
         f"{totals['cases_opened']} case(s) opened, {totals['cases_examined']} examined; "
         f"{verb} {totals['steps']} step(s), {totals['letters']} letter(s)"
-        + ("" if dry_run else f" in {settings.workspace.output_dir}")
+        + ("" if dry_run else f" in {markup(settings.workspace.output_dir)}")
     )
-    for error in totals["errors"]:
-        console.print(f"[red]case {error['case']}[/]: {error['error']}")
+    print_failures(console, totals["errors"])
+    if not dry_run:
+        _print_rates(totals["rates"])
+    _exit_if_failed(totals)
+
+
+def _print_rates(rates: dict[str, Any]) -> None:
+    """Which rates the figures rest on without confirmation: for the team, never for the debtor."""
+    if rates.get("assumed"):
+        console.print(cell(f"Rates assumed (half-years missing from {rates['file']}, the last one carried "
+                           f"forward): {', '.join(rates['assumed'])}", "yellow"))
+    if rates.get("unverified"):
+        console.print(cell(f"Unverified rates used (verified = no in {rates['file']}; confirm them on "
+                           f"Légifrance / the ECB site): {', '.join(rates['unverified'])}", "yellow"))
+
+
+def _exit_if_failed(totals: dict[str, Any]) -> None:
+    if totals["errors"]:
+        raise SystemExit(1)
 
 
 def _run_with_progress(app: App, day: date, *, dry_run: bool, pdf: bool, quiet: bool) -> list:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from engine.cli.output import errors_console
+
     if quiet:
         return app.run(day, dry_run=dry_run, pdf=pdf)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
+                  console=errors_console.console, transient=True) as bar:
         task = bar.add_task("cases", total=None)
         return app.run(day, dry_run=dry_run, pdf=pdf,
                        progress=lambda report: bar.update(task, completed=report.cases_examined))
@@ -162,6 +203,7 @@ def report_command(settings: Settings, as_of: date | None, html_path: Path | Non
     from engine.reports.export import report_as_dict
     from engine.reports.funnel import funnel as funnel_of
     from engine.reports.html import render_report_html
+    from engine.reports.prescription import prescription_as_dict, prescription_table, prescription_watch
     from engine.reports.tables import render_report_tables
 
     day = today_or(as_of)
@@ -169,17 +211,27 @@ def report_command(settings: Settings, as_of: date | None, html_path: Path | Non
     with app.session() as session:
         aging = aging_of(session, day)
         funnel = funnel_of(session, day, _distinct(app.workflows.values()))
+        watch = prescription_watch(session, day)
+    rates = app.rate_notes(day)
     if as_json:
-        click.echo(json.dumps(report_as_dict(aging, funnel), indent=2, ensure_ascii=False, default=str))
+        data = report_as_dict(aging, funnel)
+        data["prescription"] = prescription_as_dict(watch)
+        data["rates"] = rates
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     else:
-        render_report_tables(aging, funnel, console)
+        render_report_tables(aging, funnel, console.console)
+        if watch:
+            console.print(prescription_table(watch, day))
+        else:
+            console.print(cell("Prescription: no invoice owed is time-barred or within 90 days of it."))
+        _print_rates(rates)
     if html_path is not None:
         html_path.write_text(
             render_report_html(aging, funnel, title=settings.workspace.creditor.name, as_of=day),
             encoding="utf-8",
         )
         if not as_json:
-            console.print(f"HTML report: {html_path.resolve()}")
+            console.print(cell(f"HTML report: {html_path.resolve()}"))
 
 
 def _distinct(workflows: Iterable[Workflow]) -> list[Workflow]:

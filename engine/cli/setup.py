@@ -1,32 +1,25 @@
-"""Commands that set things up and check them: init, validate, diagram, letters check, db upgrade."""
+"""Commands that set things up and check them: init, validate, diagram, letters check, db upgrade.
+
+Workflows, letters, the demo and rich load inside each command (start-up stays fast); problems quote
+files the user wrote, so they are printed through engine.reports.terminal."""
 
 from __future__ import annotations
 
 import json
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.columns import Columns
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
 
 from engine.cli.options import DateParam, Settings, json_option
-from engine.core.limits import Limits
-from engine.core.money import format_amount
-from engine.demo import DemoResult
-from engine.letters.paragraphs import LetterProblem
-from engine.workspace import init_workspace
+from engine.cli.output import console, errors_console
+from engine.reports.terminal import cell, inert, markup
 
-console = Console(highlight=False, soft_wrap=True)
-errors_console = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from engine.demo import DemoResult
+    from engine.letters.paragraphs import LetterProblem
+    from engine.core.limits import Limits
 
 
 @click.command("init")
@@ -39,18 +32,19 @@ def init_command(settings: Settings, directory: Path, creditor_toml: Path | None
     """Create a workspace in DIRECTORY: relance.toml, your own copies of the workflows and
     letters to customise, an output folder, and the database (the SQLite file of the
     workspace, or the one --db names)."""
+    from engine.workspace import init_workspace
 
     config = init_workspace(directory, creditor_toml, force=force)
     # Through Settings, so --db is honoured and a bad URL is the same one-line error as elsewhere.
     settings.use_workspace(config.parent)
     store = settings.app.store
-    console.print(f"Workspace ready: [bold]{config.parent}[/]")
-    console.print(f"  settings   {config}")
-    console.print(f"  workflows  {config.parent / 'workflows'}  (edit delays and guards here)")
-    console.print(f"  letters    {config.parent / 'letters' / 'fr'}  (open and edit in Word)")
-    console.print(f"  database   {store.display_url}"
-                  + ("  (from --db: put it under \\[database] in relance.toml to keep it)" if settings.db else ""))
-    console.print(f"Next: cd {config.parent} && relance import debtors.csv invoices.csv")
+    console.print(f"Workspace ready: [bold]{markup(config.parent)}[/]")
+    console.print(cell(f"  settings   {config}"))
+    console.print(cell(f"  workflows  {config.parent / 'workflows'}  (edit delays and guards here)"))
+    console.print(cell(f"  letters    {config.parent / 'letters' / 'fr'}  (open and edit in Word)"))
+    console.print(cell(f"  database   {store.display_url}"
+                       + ("  (from --db: put it under [database] in relance.toml to keep it)" if settings.db else "")))
+    console.print(cell(f"Next: cd {config.parent} && relance import debtors.csv invoices.csv"))
 
 
 @click.command("validate")
@@ -74,7 +68,7 @@ def diagram_command(workflow: Path) -> None:
     from engine.core.diagram import mermaid
     from engine.core.workflow import load_workflow
 
-    click.echo(mermaid(load_workflow(workflow)))
+    click.echo(inert(mermaid(load_workflow(workflow)), keep="\n"))  # a workflow file may hold escapes too
 
 
 @click.group("letters")
@@ -84,9 +78,11 @@ def letters_group() -> None:
 
 @letters_group.command("check")
 @click.argument("folder", required=False, type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--agency", is_flag=True, help="Also check the mentions a collection agency's letters must carry "
+              "(CPCE R124-4); on whenever the workspace's relance.toml has an [agency] table.")
 @json_option()
 @click.pass_obj
-def letters_check_command(settings: Settings, folder: Path | None, as_json: bool) -> None:
+def letters_check_command(settings: Settings, folder: Path | None, agency: bool, as_json: bool) -> None:
     """Check every template in FOLDER (default: the workspace's letters/fr): Jinja syntax,
     unknown variables, tags broken by Word, wording that imitates a court or a bailiff in
     amicable letters, and the mentions each letter must carry. Exits 1 on any error."""
@@ -94,8 +90,18 @@ def letters_check_command(settings: Settings, folder: Path | None, as_json: bool
 
     if folder is None:
         folder = settings.workspace.letters_dir or settings.workspace.root / "letters" / "fr"
-    _report_problems([_letter_problem(p) for p in check_folder(folder, limits=settings.limits)], str(folder),
-                     as_json)
+    agency = agency or _agency_mode(settings)
+    _report_problems([_letter_problem(p) for p in check_folder(folder, limits=settings.limits, agency=agency)],
+                     str(folder), as_json)
+
+
+def _agency_mode(settings: Settings) -> bool:
+    """Whether the workspace (if there is one) writes as a collection agency."""
+    from engine.workspace import find_workspace
+
+    if settings.workspace_dir is None and find_workspace() is None:
+        return False  # a folder checked outside any workspace
+    return settings.workspace.agency is not None
 
 
 def _report_problems(problems: list[dict[str, object]], subject: str, as_json: bool) -> None:
@@ -106,11 +112,11 @@ def _report_problems(problems: list[dict[str, object]], subject: str, as_json: b
     else:
         for problem in problems:
             style = "red" if problem["severity"] == "error" else "yellow"
-            errors_console.print(f"[{style}]{problem['severity']}[/]: {problem['text']}")
+            errors_console.print(f"[{style}]{problem['severity']}[/]: {markup(problem['text'])}")
         if errors:
-            errors_console.print(f"[red]{len(errors)} error(s)[/] in {subject}")
+            errors_console.print(f"[red]{len(errors)} error(s)[/] in {markup(subject)}")
         else:
-            console.print(f"[green]ok[/] {subject}" + (f" ({len(problems)} warning(s))" if problems else ""))
+            console.print(f"[green]ok[/] {markup(subject)}" + (f" ({len(problems)} warning(s))" if problems else ""))
     if errors:
         raise SystemExit(1)
 
@@ -126,7 +132,7 @@ def db_upgrade_command(settings: Settings) -> None:
     """Bring the database to the current schema (Alembic migrations); safe to run twice."""
     from engine.app import upgrade_schema
 
-    console.print(f"[green]ok[/] schema at head: {upgrade_schema(settings.workspace)}")
+    console.print(f"[green]ok[/] schema at head: {markup(upgrade_schema(settings.workspace))}")
 
 
 def _workflow_and_letter_problems(path: Path, limits: Limits) -> list[dict[str, object]]:
@@ -165,10 +171,12 @@ def demo_command(directory: Path, until: date | None, pdf: bool) -> None:
     payments, disputes, promises to pay, holds) and run it day by day from the first due date
     until both workflows (B2B and B2C) have sent every letter. Starts over each time, and so
     refuses a folder that holds anything but an earlier demo."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from engine.demo import run_demo
 
     with Progress(TextColumn("[bold]simulating[/] {task.fields[day]}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=errors_console, transient=True) as bar:
+                  TimeElapsedColumn(), console=errors_console.console, transient=True) as bar:
         task = bar.add_task("days", total=None, day="")
         result = run_demo(directory, until=until, pdf=pdf,
                           on_day=lambda day, done, total: bar.update(task, completed=done, total=total,
@@ -177,30 +185,35 @@ def demo_command(directory: Path, until: date | None, pdf: bool) -> None:
 
 
 def _print_demo(result: DemoResult) -> None:
+    from rich.columns import Columns
+    from rich.table import Table
+
+    from engine.core.money import format_amount
+
     console.print(f"Simulated {result.days} days, {result.first_day} → {result.last_day}, "
-                  f"in workspace [bold]{result.root}[/]")
+                  f"in workspace [bold]{markup(result.root)}[/]")
     states = Table(title="Cases per state")
     states.add_column("state")
     states.add_column("cases", justify="right")
     for state, count in sorted(result.cases_by_state.items(), key=lambda item: -item[1]):
-        states.add_row(state, str(count))
+        states.add_row(cell(state), str(count))
     letters = Table(title="Letters written")
     letters.add_column("letter")
     letters.add_column("count", justify="right")
     for template, count in sorted(result.letters_by_template.items()):
-        letters.add_row(str(template), str(count))
+        letters.add_row(cell(template), str(count))
     console.print(Columns([states, letters]))
     console.print(f"Recovered by the escalation: [bold]{format_amount(result.recovered)}[/]")
     for line in result.actions:
-        console.print(f"  {line}")
-    console.print(f"Letters:       {result.letters_dir}")
+        console.print(cell(f"  {line}"))
+    console.print(cell(f"Letters:       {result.letters_dir}"))
     for path in result.sample_letters:
-        console.print(f"  e.g.         {path}")
+        console.print(cell(f"  e.g.         {path}"))
     if result.timeline_html:
-        console.print(f"Timeline:      {result.timeline_html}")
+        console.print(cell(f"Timeline:      {result.timeline_html}"))
     if result.report_html:
-        console.print(f"Report:        {result.report_html}")
-    console.print(f"Try next:      cd {result.root} && relance report && relance verify")
+        console.print(cell(f"Report:        {result.report_html}"))
+    console.print(cell(f"Try next:      cd {result.root} && relance report && relance verify"))
 
 
 COMMANDS = [init_command, demo_command, validate_command, diagram_command, letters_group, db_group]

@@ -7,15 +7,16 @@ import signal
 import threading
 from datetime import date, datetime
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
-from engine.app import summary
-from engine.cases.run import RunReport
-from engine.cli.options import Settings, as_of_option
+from engine.cli.options import Settings, as_of_option, print_failures
+from engine.cli.output import errors_console as console
+from engine.reports.terminal import markup
 
-console = Console(highlight=False, stderr=True)
+if TYPE_CHECKING:
+    from engine.cases.run import RunReport
 
 
 @click.command("worker")
@@ -32,7 +33,9 @@ def worker_command(settings: Settings, as_of: date | None, once: bool, interval:
     """Run passes until stopped: open overdue cases, advance the due ones, write their letters.
     Start as many as you like against one PostgreSQL database, on as many machines: they share
     the due cases and never take the same step twice. SIGTERM or Ctrl-C stops after the case in
-    hand (a second one stops at once)."""
+    hand (a second one stops at once). A case that cannot move is left as it was and reported, and
+    the worker goes on; it exits 1 when its last pass left such cases. On SQLite, a pass that finds
+    another run in progress waits for the next one (with --once: exit 1)."""
     app = settings.app
     stop = threading.Event()
 
@@ -43,29 +46,39 @@ def worker_command(settings: Settings, as_of: date | None, once: bool, interval:
     previous = {sig: signal.signal(sig, ask_to_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     from engine.workers import work
 
+    failed = [False]
+
+    def on_pass(day: date, reports: list[RunReport]) -> None:
+        failed[0] = _print_pass(day, reports, as_json)
+
     try:
-        passes = work(app, as_of=as_of, once=once, pdf=pdf, interval=interval, stop=stop,
-                      on_pass=lambda day, reports: _print_pass(day, reports, as_json))
+        passes = work(app, as_of=as_of, once=once, pdf=pdf, interval=interval, stop=stop, on_pass=on_pass,
+                      on_busy=lambda day, busy: console.print(f"pass as of {day.isoformat()} skipped: {markup(str(busy))}"))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     console.print(f"worker stopped after {passes} pass(es)" + (" (asked to stop)" if stop.is_set() else ""))
+    if failed[0]:
+        raise SystemExit(1)
 
 
-def _print_pass(day: date, reports: list[RunReport], as_json: bool) -> None:
+def _print_pass(day: date, reports: list[RunReport], as_json: bool) -> bool:
+    """Print one pass; True when some case of it failed."""
+    from engine.app import summary
+
     totals = summary(reports)
     if as_json:
         totals["as_of"] = day.isoformat()
         click.echo(json.dumps(totals, ensure_ascii=False))
-        return
+        return bool(totals["errors"])
     stamp = datetime.now().strftime("%H:%M:%S")
     console.print(
         f"{stamp} pass as of {day.isoformat()}: {totals['cases_opened']} opened, "
         f"{totals['cases_examined']} examined, {totals['steps']} step(s), {totals['letters']} letter(s), "
         f"{totals['skipped']} held by another worker"
     )
-    for error in totals["errors"]:
-        console.print(f"[red]case {error['case']}[/]: {error['error']}")
+    print_failures(console, totals["errors"])
+    return bool(totals["errors"])
 
 
 COMMANDS = [worker_command]

@@ -32,12 +32,24 @@ class CaseState:
     resume_state: str | None = None
     # States entered by timed steps, so a step is never taken twice.
     steps_taken: list[str] = field(default_factory=list)
+    # Per-invoice escalation facts, summed over the case's invoices still owed (see engine.cases.invoices):
+    # what a formal notice covered (and is not time-barred), what is time-barred, the earliest
+    # prescription date of an invoice still owed, and when the formal notice was received.
+    noticed: Decimal = Decimal("0")
+    barred: Decimal = Decimal("0")
+    prescription_on: date | None = None
+    notice_received: date | None = None
     # Opaque to the core: the shell's key for the case (database id, invoice number...).
     key: Any = None
 
     @property
     def balance(self) -> Decimal:
         return self.principal - self.paid
+
+    @property
+    def claimable(self) -> Decimal:
+        """What may still be put on notice or taken to court: the balance less time-barred invoices."""
+        return self.balance - self.barred
 
 
 @dataclass(frozen=True)

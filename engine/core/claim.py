@@ -80,6 +80,9 @@ class InvoiceDebt:
     amount: Decimal
     due_date: date
     payments: tuple[tuple[date, Decimal], ...] = ()
+    # B2C: the day legal interest runs from for this invoice (its own formal notice, received or
+    # presented); None leaves it to the claim's `formal_notice_on`.
+    interest_from: date | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,10 @@ class ClaimLine:
     indemnity: Decimal
     interest: Decimal
     accruals: tuple[Accrual, ...]
+    # The payments deducted (dated, up to as_of) and the day the last one settled the invoice, if it did:
+    # what an itemised statement (décompte) prints under the invoice.
+    payments: tuple[tuple[date, Decimal], ...] = ()
+    settled_on: date | None = None
 
     @property
     def total(self) -> Decimal:
@@ -145,7 +152,9 @@ def claim(
     indemnity_per_invoice: Decimal = RECOVERY_INDEMNITY,
 ) -> Claim:
     """The claim on `as_of`: B2B gets penalties (L441-10) and 40 EUR per late invoice (D441-5);
-    B2C gets legal interest from `formal_notice_on` (+5 points two months after `judgment_on`).
+    B2C gets legal interest from `formal_notice_on` (+5 points two months after `judgment_on`), or
+    from each invoice's own `interest_from` when given (an invoice no notice covered gets none: the
+    caller passes `formal_notice_on=None` and no `interest_from`).
 
     `formal_notice_on` is not needed for B2B (penalties run without any reminder) and ignored there.
     `contractual_rate` (percent a year) replaces the B2B default rate. With `carry_forward`, a
@@ -211,8 +220,8 @@ def claim(
                 accruals = _accrue(invoice.amount, payments, invoice.due_date, as_of, penalty_rate, ())
                 penalties = sum((a.amount for a in accruals), _ZERO)
                 indemnity = indemnity_per_invoice.quantize(CENT, ROUND_HALF_UP)
-        elif formal_notice_on is not None and late:
-            start = max(formal_notice_on, invoice.due_date)
+        elif (notice := invoice.interest_from or formal_notice_on) is not None and late:
+            start = max(notice, invoice.due_date)
             breaks = (surcharge_from,) if surcharge_from else ()
             accruals = _accrue(invoice.amount, payments, start, as_of, interest_rate, breaks)
             interest = sum((a.amount for a in accruals), _ZERO)
@@ -228,6 +237,8 @@ def claim(
                 indemnity=indemnity,
                 interest=interest,
                 accruals=accruals,
+                payments=tuple((on, _cents(value)) for on, value in payments),
+                settled_on=settled_on,
             )
         )
     principal = sum((line.outstanding for line in lines), _ZERO)

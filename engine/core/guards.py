@@ -34,6 +34,9 @@ FACTS: dict[str, str] = {
     "balance": "amount still owed (Decimal): principal - paid",
     "principal": "amount of the invoices in the case (Decimal)",
     "paid": "amount paid so far (Decimal)",
+    "noticed_balance": "amount still owed on invoices a formal notice covered, time-barred ones excluded (Decimal)",
+    "days_to_prescription": "days until the earliest prescription date of an invoice still owed "
+                            "(int, negative once time-barred; none when nothing is owed)",
     "days_overdue": "calendar days since the due date (int, negative before it)",
     "days_in_state": "calendar days since the case entered its current state (int)",
     "invoice_count": "number of invoices in the case (int)",
@@ -86,6 +89,7 @@ class GuardError(RelanceError, ValueError):
     def __init__(self, message: str, *, where: str | None = None, guard: str | None = None) -> None:
         self.where = where
         self.guard = guard
+        self.reason = message
         super().__init__(f"{where}: {message}" if where else message)
 
 
@@ -107,8 +111,16 @@ class Guard:
                 pass
             return bool(context.vars["result"])
         except Exception as exc:  # a user expression failing on real data: say which and why
-            raise GuardError(f"guard {self.source!r} failed: {type(exc).__name__}: {exc}",
-                             where=self.where, guard=self.source) from exc
+            raise GuardError(f"guard {self.source!r} failed: {_why(exc)}", where=self.where, guard=self.source) from exc
+
+
+def _why(exc: Exception) -> str:
+    """What went wrong, readable: Decimal signals print as "[<class 'decimal.DivisionByZero'>]" otherwise."""
+    signals = {"DivisionByZero": "division by zero", "DivisionUndefined": "0 divided by 0",
+               "InvalidOperation": "an operation with no result (such as 0 / 0)"}
+    if type(exc).__name__ in signals:
+        return f"{type(exc).__name__}: {signals[type(exc).__name__]}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def check_guard(source: str, limits: Limits | None = None) -> list[str]:
@@ -239,6 +251,8 @@ _FACT_READERS: dict[str, Any] = {
     "balance": lambda c, d: c.principal - c.paid,
     "principal": lambda c, d: c.principal,
     "paid": lambda c, d: c.paid,
+    "noticed_balance": lambda c, d: c.noticed,
+    "days_to_prescription": lambda c, d: None if c.prescription_on is None else (c.prescription_on - d).days,
     "days_overdue": lambda c, d: (d - c.due_date).days,
     "days_in_state": lambda c, d: (d - c.state_entered).days,
     "invoice_count": lambda c, d: c.invoice_count,

@@ -25,6 +25,8 @@ FACT_KINDS: dict[str, Kinds] = {
     "balance": frozenset({"decimal"}),
     "principal": frozenset({"decimal"}),
     "paid": frozenset({"decimal"}),
+    "noticed_balance": frozenset({"decimal"}),
+    "days_to_prescription": frozenset({"int", "none"}),
     "days_overdue": frozenset({"int"}),
     "days_in_state": frozenset({"int"}),
     "invoice_count": frozenset({"int"}),

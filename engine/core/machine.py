@@ -13,17 +13,20 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from transitions import Machine
 
 from engine.core.calendar import Delay, add_delay
 from engine.core.case import Action, CaseState, Step
-from engine.core.guards import Guard, case_facts
+from engine.core.guards import Guard, GuardError, case_facts
 from engine.core.workflow import StateSpec, TransitionSpec, Workflow
 from engine.errors import RelanceError
 
 LETTER_CHANNELS = frozenset({"letter", "email", "registered_letter"})
+# State kinds a time-barred invoice never reaches (engine.core.prescription).
+LEGAL_KINDS = frozenset({"formal_notice", "litigation"})
 
 
 class EscalationError(RelanceError, ValueError):
@@ -62,16 +65,22 @@ class Escalator:
         for timed in plan.timed:
             if timed.dest in case.steps_taken:
                 continue
-            base = case.due_date if timed.since_due else case.state_entered
+            base = _start(case, timed.since)
             due_on = base if timed.delay is None else add_delay(base, timed.delay, country, subdivision)
             if as_of < due_on:
                 continue
+            if timed.legal and case.claimable <= 0:
+                continue  # only time-barred invoices left: never put on notice nor taken to court
             facts = case_facts(case, as_of, timed.names) if timed.names else {}
-            if timed.when is not None and not timed.when(facts):
-                continue
-            if timed.unless is not None and timed.unless(facts):
-                continue
+            try:
+                if timed.when is not None and not timed.when(facts):
+                    continue
+                if timed.unless is not None and timed.unless(facts):
+                    continue
+            except GuardError as exc:
+                raise located(exc, self.workflow.path, timed.spec) from exc
             facts["due_on"] = due_on
+            facts["rule"] = timed.rule
             return [self._fire(case, timed.spec, as_of, facts, timed=True)]
         return []
 
@@ -86,8 +95,7 @@ class Escalator:
             return None
         country, subdivision = self._calendar
         days = [
-            (case.due_date if t.since_due else case.state_entered) if t.delay is None
-            else add_delay(case.due_date if t.since_due else case.state_entered, t.delay, country, subdivision)
+            _start(case, t.since) if t.delay is None else add_delay(_start(case, t.since), t.delay, country, subdivision)
             for t in plan.timed if t.dest not in case.steps_taken
         ]
         return min(days, default=None)
@@ -218,7 +226,11 @@ class Escalator:
             return _UNDECLARED
         gate = _Gate(None, case, on)
         source = case.state
-        if not event.trigger(case, gate):
+        try:
+            fired = event.trigger(case, gate)
+        except GuardError as exc:
+            raise located(exc, self.workflow.path, gate.judging) from exc
+        if not fired:
             return []
         spec = gate.chosen
         assert spec is not None
@@ -261,10 +273,12 @@ class _Timed:
     spec: TransitionSpec
     dest: str
     delay: Delay | None
-    since_due: bool
+    since: str  # state_entered | due_date | notice_received
     when: Guard | None
     unless: Guard | None
     names: frozenset[str]
+    legal: bool  # into a formal notice or litigation: refused while only time-barred invoices are owed
+    rule: dict[str, str]  # the delay and guards as written, recorded with the step (the timeline's "why")
 
 
 @dataclass(frozen=True)
@@ -289,12 +303,35 @@ class _Compiled:
 class _Gate:
     """Handed to the machine's conditions: the transition the engine chose, or the day to judge guards on."""
 
-    __slots__ = ("target", "case", "as_of", "facts", "chosen")
+    __slots__ = ("target", "case", "as_of", "facts", "chosen", "judging")
 
     def __init__(self, target: TransitionSpec | None, case: CaseState, as_of: date) -> None:
         self.target, self.case, self.as_of = target, case, as_of
         self.facts: dict[str, Any] | None = None
         self.chosen: TransitionSpec | None = None
+        self.judging: TransitionSpec | None = None  # whose guards are being judged (to locate a failure)
+
+
+def _start(case: CaseState, since: str) -> date:
+    """Where a delay counts from. `notice_received` falls back to the state's entry (the letter's date)
+    until a receipt is recorded, so a receipt nobody records never stalls a case."""
+    if since == "due_date":
+        return case.due_date
+    if since == "notice_received" and case.notice_received is not None:
+        return max(case.notice_received, case.state_entered)
+    return case.state_entered
+
+
+def _rule(spec: TransitionSpec) -> dict[str, str]:
+    """The transition as written (delay, its start, guards): kept in the step's facts as its reason."""
+    rule = {"since": spec.since}
+    if spec.after is not None:
+        rule["after"] = str(spec.after)
+    if spec.when is not None:
+        rule["when"] = spec.when.source
+    if spec.unless is not None:
+        rule["unless"] = spec.unless.source
+    return rule
 
 
 def _admit(spec: TransitionSpec, gate: _Gate) -> bool:
@@ -304,6 +341,7 @@ def _admit(spec: TransitionSpec, gate: _Gate) -> bool:
         return spec is gate.target
     if gate.facts is None:
         gate.facts = case_facts(gate.case, gate.as_of)
+    gate.judging = spec
     if spec.when is not None and not spec.when(gate.facts):
         return False
     if spec.unless is not None and spec.unless(gate.facts):
@@ -312,13 +350,21 @@ def _admit(spec: TransitionSpec, gate: _Gate) -> bool:
     return True
 
 
+def located(exc: GuardError, path: Path, spec: TransitionSpec | None) -> GuardError:
+    """A guard that failed on a case's figures, named by workflow file and line (and by its transition)."""
+    where = exc.where or (f"{path}:{spec.line}" if spec is not None and spec.line else str(path))
+    transition = f" (transition {spec.trigger!r} to {spec.dest!r})" if spec is not None else ""
+    return GuardError(f"{exc.reason}{transition}", where=where, guard=exc.guard)
+
+
 _UNDECLARED: Any = object()
-_CACHE: dict[tuple[str, int, str], _Compiled] = {}
+_CACHE: dict[tuple[str, int, str, Path], _Compiled] = {}
 
 
 def _compile(workflow: Workflow) -> _Compiled:
-    """The shared machine and plans for a workflow, built once per (name, version, file digest)."""
-    key = (workflow.name, workflow.version, workflow.digest)
+    """The shared machine and plans for a workflow, built once per (name, version, file digest, path): the
+    path too, since its guards name their file and line in the errors they raise on a case."""
+    key = (workflow.name, workflow.version, workflow.digest, workflow.path)
     compiled = _CACHE.get(key)
     if compiled is None:
         compiled = _CACHE[key] = _build(workflow)
@@ -340,8 +386,9 @@ def _build(workflow: Workflow) -> _Compiled:
     plans = {}
     for name, state in workflow.states.items():
         timed = tuple(
-            _Timed(spec, spec.dest, spec.after, spec.since == "due_date", spec.when, spec.unless,
-                   (spec.when.names if spec.when else frozenset()) | (spec.unless.names if spec.unless else frozenset()))
+            _Timed(spec, spec.dest, spec.after, spec.since, spec.when, spec.unless,
+                   (spec.when.names if spec.when else frozenset()) | (spec.unless.names if spec.unless else frozenset()),
+                   workflow.states[spec.dest].kind in LEGAL_KINDS, _rule(spec))
             for spec in workflow.transitions if spec.timed and name in spec.sources
         )
         actions = tuple(

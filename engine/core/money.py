@@ -113,18 +113,24 @@ def format_number(value: Decimal, locale: str = "fr_FR") -> str:
     return _no_break(format_decimal(value, locale=locale))
 
 
+def format_rate(rate: Decimal, locale: str = "fr_FR") -> str:
+    """A yearly rate in percent, two decimals as the official tables print them: `Decimal("10")` → `"10,00 %"`."""
+    return _no_break(format_decimal(rate, format="#,##0.00", locale=locale, decimal_quantization=True)) + NBSP + "%"
+
+
 def format_date(on: date, locale: str = "fr_FR") -> str:
     """The short numeric date used in tables: `22/11/2026`."""
     return babel_format_date(on, format="short", locale=locale)
 
 
 def format_long_date(on: date, locale: str = "fr_FR") -> str:
-    """The date written in full: `22 novembre 2026`, and `1er novembre 2026` in French."""
+    """The date written in full: `22 novembre 2026`, and `1er novembre 2026` in French, with no-break
+    spaces, so a date never breaks across two lines of a letter."""
     text = babel_format_date(on, format="long", locale=locale)
     if locale.split("_")[0] == "fr" and on.day == 1 and text.startswith("1 "):
         # French writes the first of the month as an ordinal ("1er"); Babel does not.
         text = "1er" + text[1:]
-    return _no_break(text)
+    return _no_break(text).replace(" ", NBSP)
 
 
 def _no_break(text: str) -> str:

@@ -154,6 +154,15 @@ class RateTable:
             return RateLookup(half, self._rows[self.last], assumed=True)
         raise MissingRate(half, self.path, self.last)
 
+    def unverified(self) -> list[HalfYear]:
+        """The half-years whose row is marked `verified = no`: to confirm before relying on them."""
+        return [row.half_year for row in self if not row.verified]
+
+    def carried_forward(self, on: date) -> HalfYear | None:
+        """The half-year of `on` when the file stops before it (its rates would be assumed), else None."""
+        half = HalfYear.containing(on)
+        return half if self.last is not None and half > self.last else None
+
     def __iter__(self) -> Iterator[HalfYearRates]:
         return iter(self._rows[h] for h in sorted(self._rows))
 

@@ -46,7 +46,7 @@ STATE_KEYS = ("letter", "channel", "pay_within", "final", "pause", "label", "kin
 TRANSITION_KEYS = ("trigger", "source", "dest", "after", "since", "when", "unless", "description")
 KINDS = ("reminder", "formal_notice", "litigation")
 GROUPINGS = ("debtor", "invoice")
-SINCE = ("state_entered", "due_date")
+SINCE = ("state_entered", "due_date", "notice_received")
 # Triggers fired by external events (Escalator.pay, dispute...). Every other trigger is timed: the run fires it.
 EVENT_TRIGGERS = ("payment", "dispute", "resolve", "promise", "promise_lapsed", "hold", "resume")
 

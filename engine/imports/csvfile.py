@@ -2,13 +2,18 @@
 
 UTF-8 with or without BOM; ``;``, ``,`` or tab (sniffed from the header). Cells holding amounts and
 dates are parsed by engine.core.money, the same parser as every other entry point.
+
+Quoting is read strictly: an unclosed ``"`` would otherwise swallow the following rows into one
+cell (two debtors become one, silently), so a quote that never closes, or text after a closing
+quote, is a ``CsvSyntaxError`` that names the line and the column where the quote opened. After
+one, the row boundaries of the rest of the file cannot be trusted: the importer refuses the file.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -16,7 +21,8 @@ from typing import IO
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "debtors": (
         ("debtor_ref", "kind", "name"),
-        ("siren", "address_line1", "address_line2", "postal_code", "city", "country", "email", "phone"),
+        ("siren", "address_line1", "address_line2", "postal_code", "city", "country", "email", "phone",
+         "civility", "is_merchant"),
     ),
     "invoices": (("invoice_number", "debtor_ref", "issue_date", "due_date", "amount"), ("currency",)),
     "payments": (("debtor_ref", "payment_date", "amount"), ("invoice_number", "reference")),
@@ -28,11 +34,20 @@ SIGNATURE = {"debtors": "kind", "invoices": "due_date", "payments": "payment_dat
 
 @dataclass(frozen=True)
 class RawRow:
-    """One record of the file: its line number (where it ends) and its cells by column name."""
+    """One record of the file: the line it starts on, its cells by column name, the line it ends on."""
 
     line: int
     cells: dict[str, str]
     fields: list[str]
+    last_line: int = field(default=0, compare=False)
+
+
+class CsvSyntaxError(Exception):
+    """The file's quoting is broken at ``line`` (where the record starts), in column ``column`` if known."""
+
+    def __init__(self, line: int, column: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.line, self.column, self.reason = line, column, reason
 
 
 class CsvFile:
@@ -44,17 +59,47 @@ class CsvFile:
         first = self._handle.readline()
         self.delimiter = sniff_delimiter(first)
         self._handle.seek(0)  # the utf-8-sig decoder drops the BOM again after the rewind
-        self._reader = csv.reader(self._handle, delimiter=self.delimiter)
-        header = next(self._reader, None)
+        self._record: list[str] = []  # the raw lines of the record being read, to locate a quoting error
+        self._reader = csv.reader(self._lines(), delimiter=self.delimiter, strict=True)
+        self.header: list[str] = []
+        header = self._next()
         self.header = [name.strip().lower() for name in header] if header else []
 
     def rows(self) -> Iterator[RawRow]:
         """Data rows, blank lines skipped; a row with the wrong number of cells is still yielded."""
-        for fields in self._reader:
+        while True:
+            start = self._reader.line_num + 1
+            fields = self._next()
+            if fields is None:
+                return
             if not any(cell.strip() for cell in fields):
                 continue
             cells = {name: (fields[i].strip() if i < len(fields) else "") for i, name in enumerate(self.header)}
-            yield RawRow(self._reader.line_num, cells, fields)
+            yield RawRow(start, cells, fields, self._reader.line_num)
+
+    def _lines(self) -> Iterator[str]:
+        for line in self._handle:
+            self._record.append(line)
+            yield line
+
+    def _next(self) -> list[str] | None:
+        """The next record, or None at the end; a quoting error is raised located at the record's start."""
+        start = self._reader.line_num + 1
+        self._record.clear()
+        try:
+            return next(self._reader, None)
+        except csv.Error as exc:
+            index = quote_problem_field(self._record[0] if self._record else "", self.delimiter)
+            column = (self.header[index] if index is not None and index < len(self.header)
+                      else None if index is None else f"#{index + 1}")
+            ends = self._reader.line_num
+            if "end of data" in str(exc) or len(self._record) > 1:
+                reason = (f'unclosed quote: the cell opened with " on this line runs on to line {ends}'
+                          + (" (the end of the file)" if "end of data" in str(exc) else "")
+                          + '; close it, or write a " inside a cell as ""')
+            else:
+                reason = f'text after the closing quote of a cell ({exc}); write a " inside a cell as ""'
+            raise CsvSyntaxError(start, column, reason) from None
 
     def close(self) -> None:
         self._handle.close()
@@ -65,6 +110,32 @@ def sniff_delimiter(header_line: str) -> str:
     counts = {sep: header_line.count(sep) for sep in (";", ",", "\t")}
     best = max(counts, key=lambda sep: (counts[sep], sep == ";"))
     return best if counts[best] else ";"
+
+
+def quote_problem_field(line: str, delimiter: str) -> int | None:
+    """The index of the first cell of ``line`` whose quoting is wrong: a quote still open at the end of
+    the line, or text after a closing quote. None when the line's quoting is sound."""
+    index, position = 0, 0
+    quoted = closed = False
+    at_start = True
+    while position < len(line):
+        char = line[position]
+        if quoted:
+            if char == '"' and line[position + 1:position + 2] == '"':
+                position += 1  # a doubled quote inside the cell
+            elif char == '"':
+                quoted, closed = False, True
+        elif char == delimiter:
+            index, at_start, closed = index + 1, True, False
+            position += 1
+            continue
+        elif closed and char not in "\r\n":
+            return index
+        elif char == '"' and at_start:
+            quoted = True
+        at_start = False
+        position += 1
+    return index if quoted else None
 
 
 def infer_kind(header: list[str]) -> str | None:

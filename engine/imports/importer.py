@@ -17,24 +17,43 @@ owes), then to the debtor's open invoices oldest due date first; any excess stay
 the payment. An allocation to an invoice in a case (open, or closed: a late payment still settles it) appends a ``payment`` (or
 ``credit_note``) event to that case and pulls its next_check_at back so the next run reconciles it.
 
+Nothing is lost without a word:
+
+- a quote that never closes (or text after a closing quote) refuses the file, located at the line
+  and column where the quote opened: the rows it swallowed would otherwise vanish into one cell;
+- a column relance does not know (often a misspelt one, ``adress_line1``) refuses the file with a
+  "did you mean", unless ``allow_extra_columns``, when it is ignored with a warning; a column named
+  twice refuses the file;
+- a cell holding a control character (NUL, ESC, a line break, a tab...) or a bidirectional override
+  is refused, located (engine.core.text says which characters): NUL alone would be stored by SQLite
+  and refused by PostgreSQL, and the others would act on the terminal, the letters or a spreadsheet;
+- money that does not fit is refused, located: a credit note larger than the invoice it names,
+  money dated before every invoice it would pay, an invoice amount below what was already paid on
+  it; what a payment brings beyond what the debtor owes stays as the debtor's unapplied credit,
+  which pays the debtor's next invoices (engine.store.ledger).
+
+The rejected-rows file is a CSV a spreadsheet opens: its cells go through engine.reports.csvsafe.
+
 The file is streamed and written in batches with executemany inserts; only a key → line map of
 the file and the creditor's debtor refs are held in memory.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from difflib import get_close_matches
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.core.text import unsafe_characters, visible
 from engine.errors import RelanceError
-from engine.imports.csvfile import COLUMNS, CsvFile, RawRow, infer_kind
+from engine.imports.csvfile import COLUMNS, CsvFile, CsvSyntaxError, RawRow, infer_kind
 from engine.imports.writers import WRITERS, BatchContext, RowProblem
+from engine.reports import csvsafe
 from engine.store.database import Store, ensure_creditor
 from engine.store.models import Debtor
 
@@ -59,9 +78,10 @@ class ImportProblem:
 class ImportFailed(RelanceError):
     """The file was refused (nothing imported); ``problems`` says where and why."""
 
-    def __init__(self, problems: list[ImportProblem], total: int | None = None) -> None:
+    def __init__(self, problems: list[ImportProblem], total: int | None = None, *, whole_file: bool = False) -> None:
         self.problems = problems
         self.total = total if total is not None else len(problems)
+        self.whole_file = whole_file  # the file as such is refused (header, quoting): skipping rows cannot help
         shown = "\n".join(f"  {problem}" for problem in problems[:20])
         more = f"\n  ... and {self.total - 20} more" if self.total > 20 else ""
         super().__init__(f"{self.total} bad row(s), nothing imported:\n{shown}{more}")
@@ -82,6 +102,7 @@ class ImportReport:
     events: int = 0
     rejects_path: Path | None = None
     problems: list[ImportProblem] = field(default_factory=list)
+    warnings: list[ImportProblem] = field(default_factory=list)  # e.g. columns ignored (allow_extra_columns)
 
 
 def import_csv(
@@ -92,10 +113,12 @@ def import_csv(
     creditor_ref: str,
     skip_bad_rows: bool = False,
     rejects_path: str | Path | None = None,
+    allow_extra_columns: bool = False,
 ) -> ImportReport:
     """Import one CSV file of ``kind`` (debtors|invoices|payments|credit_notes, or from its header).
 
-    The creditor is created with its ref as name if it does not exist yet.
+    The creditor is created with its ref as name if it does not exist yet. A column the kind does not
+    have refuses the file, unless ``allow_extra_columns`` (then it is ignored, with a warning).
     """
     source = Path(path)
     if not source.is_file():
@@ -104,21 +127,29 @@ def import_csv(
         reader = CsvFile(source)
     except UnicodeDecodeError as exc:
         raise ImportFailed([ImportProblem(str(source), 1, None, f"not UTF-8 text ({exc.reason})")]) from exc
+    except CsvSyntaxError as exc:
+        raise ImportFailed([ImportProblem(str(source), exc.line, exc.column, exc.reason)], whole_file=True) from None
     try:
-        kind = _check_header(reader, kind)
+        kind, warnings = _check_header(reader, kind, allow_extra_columns)
         with store.session() as session:
             report = _import_rows(session, reader, kind, creditor_ref, skip_bad_rows, rejects_path)
+            report.warnings = warnings
             if report.problems and not skip_bad_rows:
                 session.rollback()
                 raise ImportFailed(report.problems[:MAX_PROBLEMS_KEPT], report.rejected)
         return report
     except UnicodeDecodeError as exc:
         raise ImportFailed([ImportProblem(str(source), 0, None, f"not UTF-8 text ({exc.reason})")]) from exc
+    except CsvSyntaxError as exc:
+        # Nothing of the file goes in, even with skip_bad_rows: past a broken quote, rows cannot be told apart.
+        raise ImportFailed([ImportProblem(str(source), exc.line, exc.column, exc.reason)], whole_file=True) from None
     finally:
         reader.close()
 
 
-def _check_header(reader: CsvFile, kind: str | None) -> str:
+def _check_header(reader: CsvFile, kind: str | None, allow_extra_columns: bool) -> tuple[str, list[ImportProblem]]:
+    """The kind of the file, and the warnings about columns it ignores; ImportFailed for a header that
+    would lose data (a required column missing, a column named twice, an unknown one not allowed)."""
     file = str(reader.path)
     if not reader.header:
         raise ImportFailed([ImportProblem(file, 1, None, "empty file: no header line")])
@@ -132,13 +163,49 @@ def _check_header(reader: CsvFile, kind: str | None) -> str:
             )])
     if kind not in COLUMNS:
         raise ImportFailed([ImportProblem(file, 1, None, f"unknown kind {kind!r}; expected one of {', '.join(COLUMNS)}")])
-    required, _optional = COLUMNS[kind]
+    required, optional = COLUMNS[kind]
+    known = (*required, *optional)
+    problems = [ImportProblem(file, 1, name, f"column {name!r} appears twice in the header")
+                for name in dict.fromkeys(n for n in reader.header if n and reader.header.count(n) > 1)]
     missing = [name for name in required if name not in reader.header]
-    if missing:
-        raise ImportFailed([ImportProblem(
-            file, 1, name, f"missing column {name!r} (the header has: {', '.join(reader.header)})"
-        ) for name in missing])
-    return kind
+    problems += [ImportProblem(file, 1, name, f"missing column {name!r} (the header has: {', '.join(reader.header)})")
+                 for name in missing]
+    unknown = [ImportProblem(file, 1, name or f"#{i + 1}", _unknown_column(name, i, kind, known))
+               for i, name in enumerate(reader.header) if name not in known]
+    if problems or (unknown and not allow_extra_columns):
+        if unknown and not allow_extra_columns:
+            problems += [replace(p, reason=p.reason + "; or pass --allow-extra-columns to ignore it")
+                         for p in unknown]
+        raise ImportFailed(sorted(problems, key=lambda p: reader.header.index(p.column)
+                                  if p.column in reader.header else len(reader.header)), whole_file=True)
+    return kind, [replace(p, reason=p.reason + ": ignored (--allow-extra-columns)") for p in unknown]
+
+
+def _unknown_column(name: str, index: int, kind: str, known: tuple[str, ...]) -> str:
+    what = f"unknown column {name!r}" if name else f"column {index + 1} has no name"
+    return f"{what} for {kind}{_did_you_mean(name, list(known))} (known: {', '.join(known)})"
+
+
+def _did_you_mean(name: str, candidates: list[str]) -> str:
+    close = get_close_matches(name, candidates, n=1, cutoff=0.75) if name else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unsafe_cells(row: RawRow) -> list[RowProblem]:
+    """A problem per cell holding a character relance refuses to store (engine.core.text)."""
+    problems = []
+    for name, value in row.cells.items():
+        found = unsafe_characters(value)
+        if not found:
+            continue
+        shown = ", ".join(dict.fromkeys(visible(char) for char in found))
+        if "\n" in found or "\r" in found:
+            reason = (f"a line break inside the cell (the record runs over lines {row.line}–{row.last_line}): "
+                      'an unclosed quote? relance refuses line breaks in cells')
+        else:
+            reason = f"control or invisible character(s) {shown} in the cell: remove them"
+        problems.append(RowProblem(name or None, reason))
+    return problems
 
 
 def _import_rows(
@@ -194,6 +261,10 @@ def _import_rows(
             refuse(row, [RowProblem(None, f"expected {expected} cells, found {len(row.fields)} "
                                           f"(delimiter {reader.delimiter!r})")])
             continue
+        unsafe = _unsafe_cells(row)
+        if unsafe:
+            refuse(row, unsafe)
+            continue
         values, problems = writer.parse(row.cells)
         if problems:
             refuse(row, problems)
@@ -229,7 +300,7 @@ class _Rejects:
             return
         if self._writer is None:
             self._handle = self.path.open("w", encoding="utf-8", newline="")
-            self._writer = csv.writer(self._handle, delimiter=self.reader.delimiter)
+            self._writer = csvsafe.writer(self._handle, delimiter=self.reader.delimiter)
             self._writer.writerow([*self.reader.header, "reason"])
         self._writer.writerow([*row.fields, reason])
 

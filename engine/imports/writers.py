@@ -7,26 +7,18 @@ executemany insert, changed rows with one executemany update.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.core.money import MoneyError, parse_amount, parse_date
 from engine.imports.csvfile import RawRow
 from engine.store import ledger
-from engine.store.events import (
-    CreditNoteApplied,
-    EventPayload,
-    InvoiceShare,
-    PaymentReceived,
-)
-from engine.store.models import Case, CreditNote, Debtor, Invoice, Payment
-from engine.store.timeline import append_event
+from engine.store.models import CreditNote, Debtor, Invoice, Payment, PaymentAllocation
 
 ZERO = Decimal("0")
 
@@ -94,10 +86,18 @@ class _Cells:
             return None
 
 
+# debtors.csv `civility` (letters greet "Monsieur," / "Madame,"): what people type → what is stored.
+CIVILITIES = {"m": "M.", "mr": "M.", "monsieur": "M.", "mme": "Mme", "madame": "Mme", "mlle": "Mme",
+              "mademoiselle": "Mme"}
+# debtors.csv `is_merchant` (the court: tribunal de commerce or judiciaire).
+YES_NO = {"yes": True, "oui": True, "true": True, "1": True, "y": True, "o": True,
+          "no": False, "non": False, "false": False, "0": False, "n": False}
+
+
 class DebtorWriter:
     key_column = "debtor_ref"
     fields = ("kind", "name", "siren", "address_line1", "address_line2", "postal_code", "city",
-              "country", "email", "phone")
+              "country", "email", "phone", "civility", "is_merchant")
 
     def parse(self, cells: dict[str, str]) -> tuple[dict[str, Any], list[RowProblem]]:
         row = _Cells(cells)
@@ -122,6 +122,7 @@ class DebtorWriter:
         if email and ("@" not in email or " " in email):
             row.problems.append(RowProblem("email", f"not an e-mail address: {email!r}"))
         values["email"] = email
+        _person(row, values)
         return values, row.problems
 
     def key(self, values: dict[str, Any]) -> str:
@@ -153,6 +154,18 @@ class DebtorWriter:
             ctx.session.execute(update(Debtor), changed)
         outcome.inserted, outcome.updated = len(new), len(changed)
         return outcome
+
+
+def _person(row: _Cells, values: dict[str, Any]) -> None:
+    """The optional `civility` and `is_merchant` cells of a debtor, normalised or refused with the accepted forms."""
+    civility = (row.text("civility", max_len=20) or "").strip()
+    values["civility"] = CIVILITIES.get(civility.lower().rstrip("."), None) if civility else None
+    if civility and values["civility"] is None:
+        row.problems.append(RowProblem("civility", f"civility must be M. or Mme (or empty), got {civility!r}"))
+    merchant = (row.text("is_merchant") or "").strip().lower()
+    values["is_merchant"] = YES_NO.get(merchant) if merchant else None
+    if merchant and values["is_merchant"] is None:
+        row.problems.append(RowProblem("is_merchant", f"is_merchant must be yes or no (or empty), got {merchant!r}"))
 
 
 class InvoiceWriter:
@@ -187,6 +200,8 @@ class InvoiceWriter:
         existing = {inv.number: inv for inv in ctx.session.execute(
             select(Invoice).where(Invoice.creditor_id == ctx.creditor_id, Invoice.number.in_(numbers))
         ).scalars()}
+        applied = self._applied(ctx.session, list(existing.values()))
+        existing_debtor = {inv.id: inv.debtor_id for inv in existing.values()}
         new, changed = [], []
         for row, values in batch:
             debtor_id = ctx.debtor_ids.get(values["debtor_ref"])
@@ -201,6 +216,10 @@ class InvoiceWriter:
             elif current.debtor_id != debtor_id:
                 outcome.refused.append((row, [RowProblem(
                     "debtor_ref", f"invoice {current.number} was imported for another debtor; it cannot move")]))
+            elif values["amount"] < applied.get(current.id, ledger.ZERO):
+                outcome.refused.append((row, [RowProblem("amount", (
+                    f"invoice {current.number} already has {applied[current.id]} paid or credited on it; its amount "
+                    f"cannot go below that (issue a credit note, or record a refund outside relance)"))]))
             elif any(getattr(current, name) != value for name, value in columns.items()):
                 changed.append({"id": current.id, **columns})
             else:
@@ -210,7 +229,20 @@ class InvoiceWriter:
         if changed:
             ctx.session.execute(update(Invoice), changed)
         outcome.inserted, outcome.updated = len(new), len(changed)
+        if new or changed:
+            # A debtor in credit (an earlier overpayment) pays the new debt at once: never chased for it.
+            debtors = {row["debtor_id"] for row in new} | {existing_debtor[row["id"]] for row in changed}
+            outcome.allocations += len(ledger.apply_credit(ctx.session, debtors))
         return outcome
+
+    @staticmethod
+    def _applied(session: Session, invoices: list[Invoice]) -> dict[int, Decimal]:
+        """What payments and credit notes already applied to these invoices (an amount may not go below it)."""
+        if not invoices:
+            return {}
+        spent = ledger.applied_cents(None)
+        return {id_: ledger.money(done) for id_, done in session.execute(
+            select(spent.c.invoice_id, spent.c.cents).where(spent.c.invoice_id.in_([inv.id for inv in invoices])))}
 
 
 class PaymentWriter:
@@ -265,7 +297,7 @@ class PaymentWriter:
             select(Invoice.number, Invoice.id, Invoice.debtor_id)
             .where(Invoice.creditor_id == ctx.creditor_id, Invoice.number.in_(named))
         )} if named else {}
-        new: list[tuple[dict[str, Any], dict[str, Any], int, int | None]] = []
+        new: list[tuple[RawRow, dict[str, Any], dict[str, Any], int, int | None]] = []
         for (row, values), key in zip(batch, keys, strict=True):
             debtor_id = ctx.debtor_ids.get(values["debtor_ref"])
             if debtor_id is None:
@@ -288,15 +320,20 @@ class PaymentWriter:
                 else:
                     outcome.unchanged += 1
                 continue
-            new.append((self._row_values(ctx, values, key, debtor_id), values, debtor_id, invoice_id))
-        if new:
+            new.append((row, self._row_values(ctx, values, key, debtor_id), values, debtor_id, invoice_id))
+        kept = self._plan(ctx, new, outcome)
+        if kept:
             ids = session.scalars(
                 insert(self.model).returning(self.model.id, sort_by_parameter_order=True),
-                [row_values for row_values, _v, _d, _i in new],
+                [row_values for row_values, _v, _s in kept],
             ).all()
-            self._allocate(ctx, [(id_, values, debtor_id, invoice_id)
-                                 for id_, (_r, values, debtor_id, invoice_id) in zip(ids, new, strict=True)], outcome)
-        outcome.inserted = len(new)
+            shares = [(id_, share) for id_, (_r, _v, found) in zip(ids, kept, strict=True) for share in found]
+            outcome.allocations += ledger.record_allocations(session, shares, credit_notes=self.credit_notes)
+            labels = {id_: (values["credit_note_number"] if self.credit_notes else values["reference"], values["date"])
+                      for id_, (_r, values, _s) in zip(ids, kept, strict=True)}
+            outcome.events += ledger.tell_cases(session, [(self.credit_notes, id_, *labels[id_], share)
+                                                          for id_, share in shares])
+        outcome.inserted = len(kept)
         return outcome
 
     def _date_of(self, row: Any) -> date:
@@ -309,34 +346,52 @@ class PaymentWriter:
             return {**common, "number": values["credit_note_number"], "issue_date": values["date"]}
         return {**common, "natural_key": key, "payment_date": values["date"], "reference": values["reference"]}
 
-    def _allocate(self, ctx: BatchContext, rows: list[tuple[int, dict[str, Any], int, int | None]], outcome: Outcome) -> None:
-        """Allocate each new row in the ledger's order; record an event on each case it touched."""
+    def _plan(self, ctx: BatchContext, new: list[tuple[RawRow, dict[str, Any], dict[str, Any], int, int | None]],
+              outcome: Outcome) -> list[tuple[dict[str, Any], dict[str, Any], list[ledger.Share]]]:
+        """Allocate each new row in the ledger's order, in memory, and refuse the rows whose money cannot be
+        right: a credit note larger than what its invoice can still be credited, or money dated before every
+        invoice it would pay (a typo in the date, most often). What a kept row brings beyond what the
+        debtor owes stays on it: the debtor's unapplied credit (engine.store.ledger)."""
         session = ctx.session
-        owed = ledger.open_invoices(session, debtor_ids={debtor_id for _id, _v, debtor_id, _inv in rows})
-        allocated: list[tuple[int, ledger.Share]] = []
-        per_case: dict[tuple[int, int], list[ledger.Share]] = defaultdict(list)
-        for source_id, values, debtor_id, named_id in rows:
-            shares, _left = ledger.allocate(values["amount"], owed.get(debtor_id, []), named_id)
-            for share in shares:
-                allocated.append((source_id, share))
-                if share.invoice.case_id is not None:
-                    per_case[(source_id, share.invoice.case_id)].append(share)
-        outcome.allocations += ledger.record_allocations(session, allocated, credit_notes=self.credit_notes)
-        values_of = {source_id: values for source_id, values, _d, _i in rows}
-        for (source_id, case_id), shares in per_case.items():
-            case = session.get(Case, case_id)
-            if case is None:
-                continue  # closed cases too: a payment after litigation still settles the case
-            values = values_of[source_id]
-            amount = sum((share.amount for share in shares), ZERO)
-            applied = tuple(InvoiceShare(share.invoice.number, share.amount) for share in shares)
-            event: EventPayload = (CreditNoteApplied(amount, values["credit_note_number"], applied) if self.credit_notes
-                                   else PaymentReceived(amount, values["reference"], applied))
-            append_event(session, case, event, values["date"])
-            if case.next_check_at is None or case.next_check_at > values["date"]:
-                case.next_check_at = values["date"]
-            outcome.events += 1
-        session.flush()
+        owed = ledger.open_invoices(session, debtor_ids={debtor_id for *_x, debtor_id, _i in new})
+        room = self._credit_room(session, {named for *_x, named in new if named is not None})
+        kept = []
+        for row, row_values, values, debtor_id, named in new:
+            amount = values["amount"]
+            if self.credit_notes and named is not None and amount > room[named][1]:
+                number, left, total = room[named]
+                outcome.refused.append((row, [RowProblem("amount", (
+                    f"credit note of {amount} is more than invoice {number} can still be credited ({left} of its "
+                    f"{total}): a credit note cannot exceed its invoice; split it, or leave invoice_number empty "
+                    "to credit the debtor's account"))]))
+                continue
+            shares, _left = ledger.allocate(amount, owed.get(debtor_id, []), named)
+            issued = [share.invoice.issue_date for share in shares if share.invoice.issue_date is not None]
+            if shares and len(issued) == len(shares) and min(issued) > values["date"]:
+                for share in shares:
+                    share.invoice.remaining += share.amount  # the next row of the batch sees it owed again
+                numbers = ", ".join(share.invoice.number for share in shares)
+                outcome.refused.append((row, [RowProblem(self.date_column, (
+                    f"{self.key_label} dated {values['date']} would pay only invoice(s) issued later ({numbers}, "
+                    f"issued from {min(issued)}): check its date"))]))
+                continue
+            if self.credit_notes and named is not None:
+                number, left, total = room[named]
+                room[named] = (number, left - amount, total)
+            kept.append((row_values, values, shares))
+        return kept
+
+    def _credit_room(self, session: Session, invoice_ids: set[int]) -> dict[int, tuple[str, Decimal, Decimal]]:
+        """Per invoice a credit note names: (number, what credit notes may still credit, its amount)."""
+        if not self.credit_notes or not invoice_ids:
+            return {}
+        credited = (select(func.coalesce(func.sum(ledger.cents(PaymentAllocation.amount)), 0))
+                    .where(PaymentAllocation.invoice_id == Invoice.id, PaymentAllocation.credit_note_id.is_not(None))
+                    .correlate(Invoice).scalar_subquery())
+        return {id_: (number, ledger.money(total - done), ledger.money(total))
+                for id_, number, total, done in session.execute(
+                    select(Invoice.id, Invoice.number, ledger.cents(Invoice.amount), credited)
+                    .where(Invoice.id.in_(invoice_ids)))}
 
 
 WRITERS: dict[str, Any] = {

@@ -4,12 +4,16 @@ Each problem names the template, the tag and the paragraph: Jinja syntax errors,
 letter context does not provide, tags Word split in a way docxtpl cannot repair, a trial render
 with the sample case (the sandbox refuses unsafe tags here), wording that imitates a court or a
 bailiff in amicable letters, and the mentions each kind of letter must carry (wording.py).
+
+A run asks the same question through `require_sound_template`: checked once per template version in a
+process, so a run pays the check before its first case and nothing per letter.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from jinja2 import meta
@@ -17,8 +21,9 @@ from lxml import etree
 
 from engine.core.limits import Limits
 from engine.letters.compiled import CompiledTemplate, _as_lines
-from engine.letters.context import build_context, sample_letter_data
+from engine.letters.context import build_context
 from engine.letters.docxfile import open_template
+from engine.letters.sample import sample_letter_data
 from engine.letters.environment import (
     TAG,
     LetterError,
@@ -50,8 +55,9 @@ def template_kind(path: str | Path) -> str | None:
 
 
 def check_folder(folder: str | Path, templates: Iterable[str] | None = None, *,
-                 limits: Limits | None = None) -> list[LetterProblem]:
-    """Check every .docx of `folder` (or only the named `templates`) and list all problems."""
+                 limits: Limits | None = None, agency: bool = False) -> list[LetterProblem]:
+    """Check every .docx of `folder` (or only the named `templates`) and list all problems; with `agency`,
+    also the CPCE R124-4 mentions the letters of a collection agency must carry."""
     root = Path(folder)
     if templates is None:
         # Word leaves "~$name.docx" lock files next to open documents: not templates.
@@ -64,12 +70,12 @@ def check_folder(folder: str | Path, templates: Iterable[str] | None = None, *,
         if not path.exists():
             problems.append(LetterProblem(name, "missing", f"template not found in {root}"))
             continue
-        problems.extend(check_template(path, template_kind(path), limits=limits))
+        problems.extend(check_template(path, template_kind(path), limits=limits, agency=agency))
     return problems
 
 
 def check_template(path: str | Path, kind: str | None = None, *,
-                   limits: Limits | None = None) -> list[LetterProblem]:
+                   limits: Limits | None = None, agency: bool = False) -> list[LetterProblem]:
     """All problems of one template; `kind` defaults to what the file name says. The file is opened
     and rendered within `limits` (engine.core.limits), as a run would."""
 
@@ -96,8 +102,51 @@ def check_template(path: str | Path, kind: str | None = None, *,
         problems.extend(render_problems)
         renders = not render_problems
     if kind is not None:
-        problems.extend(check_wording(path, kind, renders, limits=limits))
+        problems.extend(check_wording(path, kind, renders, limits=limits, agency=agency))
     return problems
+
+
+class TemplateRefused(LetterError):
+    """A template with errors (what `relance letters check` reports): no letter is written from it, since
+    a letter rendered from it may stop at the broken tag and go out without its closing and signature."""
+
+    def __init__(self, path: Path, problems: Sequence[LetterProblem]) -> None:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        where = str(path) + (f" ({first.part})" if first.part and first.part != "document" else "")
+        super().__init__(where, first.tag, f"{first.message}{more}; no letter is written from this template "
+                         "until `relance letters check` passes", first.paragraph)
+        self.problems = tuple(problems)
+
+
+_checked: dict[tuple[str, int, int, str | None], tuple[LetterProblem, ...]] = {}
+_checked_lock = threading.Lock()
+
+
+def checked_template(path: str | Path, kind: str | None = None) -> tuple[LetterProblem, ...]:
+    """`check_template`, once per file version (path, size, mtime) and kind in this process."""
+    resolved = Path(path).resolve()
+    try:
+        stat = resolved.stat()
+    except OSError as exc:
+        return (LetterProblem(resolved.name, "missing", f"template not found: {resolved} ({exc.strerror})"),)
+    key = (str(resolved), stat.st_size, stat.st_mtime_ns, kind)
+    with _checked_lock:
+        found = _checked.get(key)
+    if found is None:
+        found = tuple(check_template(resolved, kind))
+        with _checked_lock:
+            for old in [k for k in _checked if k[0] == key[0] and k[3] == kind]:
+                del _checked[old]  # an edited template is checked again; its old verdict goes
+            _checked[key] = found
+    return found
+
+
+def require_sound_template(path: str | Path, kind: str | None = None) -> None:
+    """Raise TemplateRefused when `relance letters check` would report errors in this template."""
+    problems = checked_template(path, kind)
+    if problems:
+        raise TemplateRefused(Path(path), problems)
 
 
 def _check_part(name, part_name, raw, tpl, env, known) -> list[LetterProblem]:
@@ -171,7 +220,7 @@ def _check_render(path: Path, limits: Limits | None) -> list[LetterProblem]:
         compiled = CompiledTemplate(path, limits=limits)
     except LetterError as err:
         return [LetterProblem(path.name, "syntax", err.message, err.tag, err.paragraph)]
-    for debtor_kind in ("b2b", "b2c"):
+    for debtor_kind in ("b2b", "b2c", "agency"):
         try:
             compiled.render(build_context(sample_letter_data(debtor_kind)))
         except LetterError as err:

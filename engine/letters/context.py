@@ -13,7 +13,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from engine.core.claim import ClaimLine
+from engine.core.jurisdiction import Court
 from engine.core.money import format_amount, format_date, format_long_date
+from engine.letters.statement import STATUTORY_CURRENCY, statement_context
 
 DebtorKind = Literal["b2b", "b2c"]
 
@@ -24,6 +27,15 @@ CHANNEL_LABELS = {
     "phone": "appel téléphonique",
     "sms": "SMS",
     "visit": "visite",
+    "receipt": "accusé de réception",
+}
+# The debtor's civility (debtors.csv `civility`, stored as "M." or "Mme") → how a letter greets them.
+SALUTATIONS = {"M.": "Monsieur", "Mme": "Madame"}
+# What B2C legal interest runs from, as the letter says it.
+INTEREST_BASIS = {
+    "receipt": "de la réception de la mise en demeure",
+    "presentation": "de la première présentation de la mise en demeure",
+    "sending": "de l'envoi de la mise en demeure (sa réception n'est pas enregistrée)",
 }
 
 # Characters XML 1.0 forbids; a stray one in a name would corrupt the document.
@@ -43,17 +55,22 @@ class Party:
     siren: str | None = None
     email: str | None = None
     phone: str | None = None
+    civility: str | None = None  # "M." | "Mme" for a person; none: "Madame, Monsieur"
 
 
 @dataclass(frozen=True)
 class Creditor(Party):
-    """The sender: a party plus how to pay it and who signs."""
+    """The sender: a party plus how to pay it, who signs, and its legal mentions (R123-237 C. com.)."""
 
     iban: str = ""
     bic: str = ""
     signatory: str = ""
     signatory_title: str = ""
     place: str = ""  # the town in "Paris, le 22 novembre 2026"
+    legal_form: str = ""  # "SAS"
+    share_capital: str = ""  # "50 000 €"
+    rcs: str = ""  # "RCS Paris 812 649 176" (the registry's city and number)
+    vat_number: str = ""  # "FR77812649176"
 
 
 @dataclass(frozen=True)
@@ -70,11 +87,24 @@ class InvoiceLine:
 
 @dataclass(frozen=True)
 class PastStep:
-    """An earlier contact of the case: a letter, a call, an e-mail."""
+    """An earlier contact of the case, as recorded in its timeline: a letter sent, a receipt, a call..."""
 
     on: date
     label: str
-    channel: str  # letter | registered_letter | email | phone | ...
+    channel: str  # letter | registered_letter | email | phone | receipt | ...
+    reference: str = ""  # the printed reference of the letter, when it was one
+
+
+@dataclass(frozen=True)
+class NoticeFacts:
+    """The formal notice as recorded: when it went out, its reference and channel, its delivery."""
+
+    on: date
+    reference: str = ""
+    channel: str = "registered_letter"
+    tracking: str | None = None
+    presented_on: date | None = None
+    received_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -99,9 +129,19 @@ class LetterData:
     formal_notice_on: date | None
     locale: str = "fr_FR"
     currency: str = "EUR"
-    assumed_rates: tuple[str, ...] = field(default=())
     # Who receives the hand-off letter (lawyer, commissaire de justice); None in other letters.
     counsel: Party | None = None
+    # The claim's lines with their accrual segments: the itemised statement (engine.letters.statement).
+    statement: tuple[ClaimLine, ...] = field(default=())
+    notice: NoticeFacts | None = None
+    # B2C: the day legal interest runs from, and on what it rests: "receipt" | "presentation" | "sending".
+    interest_from: date | None = None
+    interest_basis: str | None = None
+    court: Court | None = None
+    # What the letter says is enclosed; empty: no "P.J." line (nothing is attached).
+    enclosures: tuple[str, ...] = field(default=())
+    # A collection agency writing for the creditor (CPCE R124-4 mentions); None: the creditor writes.
+    agency: Creditor | None = None
 
 
 def build_context(letter: LetterData) -> dict[str, Any]:
@@ -111,35 +151,57 @@ def build_context(letter: LetterData) -> dict[str, Any]:
     def money(amount: Decimal) -> str:
         return format_amount(amount, currency, locale)
 
+    def long_date(on: date | None) -> str | None:
+        return format_long_date(on, locale) if on is not None else None
+
     total_amount = sum((i.amount for i in letter.invoices), Decimal("0"))
     total_paid = sum((i.paid for i in letter.invoices), Decimal("0"))
     total_outstanding = sum((i.outstanding for i in letter.invoices), Decimal("0"))
-    total_claim = total_outstanding + letter.penalties + letter.indemnity + letter.interest
+    # The 40 EUR indemnity is in euros: added to the total only when the claim is in euros, else shown apart.
+    indemnity_apart = currency != STATUTORY_CURRENCY and letter.indemnity > 0
+    total_claim = total_outstanding + letter.penalties + letter.interest + (
+        Decimal("0") if indemnity_apart else letter.indemnity)
     deadline = (
         letter.as_of + timedelta(days=letter.pay_within_days)
         if letter.pay_within_days is not None
         else None
     )
-    creditor = _party(letter.creditor)
-    creditor.update(
-        iban=_text(letter.creditor.iban),
-        bic=_text(letter.creditor.bic),
-        signatory=_text(letter.creditor.signatory),
-        signatory_title=_text(letter.creditor.signatory_title),
-        place=_text(letter.creditor.place),
-    )
+    creditor = _sender(letter.creditor)
+    agency = _sender(letter.agency) if letter.agency is not None else None
+    payee = agency if agency is not None and agency["iban"] else creditor
     date_long = format_long_date(letter.as_of, locale)
-    place = _text(letter.creditor.place)
+    place = _text((letter.agency or letter.creditor).place)
+    history = [
+        {
+            "date": format_date(s.on, locale),
+            "date_long": format_long_date(s.on, locale),
+            "label": _text(s.label),
+            "channel": s.channel,
+            "channel_label": CHANNEL_LABELS.get(s.channel, _text(s.channel)),
+            "reference": _text(s.reference),
+            "date_value": s.on,
+        }
+        for s in letter.history
+    ]
+    first = next((s for s in history if s["reference"]), None)
+    notice = letter.notice
+    salutation = SALUTATIONS.get(letter.debtor.civility or "", "Madame, Monsieur")
     return {
         "creditor": creditor,
+        "agency": agency,
+        "is_agency": agency is not None,
+        "sender": agency or creditor,
+        "payee": payee,
         "debtor": _party(letter.debtor),
         "counsel": _party(letter.counsel) if letter.counsel else None,
+        "salutation": salutation,
         "debtor_kind": letter.debtor_kind,
         "is_b2b": letter.debtor_kind == "b2b",
         "is_b2c": letter.debtor_kind == "b2c",
         "debtor_ref": _text(letter.debtor_ref),
         "case_ref": _text(letter.case_ref),
         "letter_ref": _text(letter.letter_ref),
+        "first_letter": ({"reference": first["reference"], "date_long": first["date_long"]} if first else None),
         "payment_reference": _text(letter.case_ref),
         "state": letter.state,
         "state_label": _text(letter.state_label),
@@ -164,29 +226,20 @@ def build_context(letter: LetterData) -> dict[str, Any]:
             for i in letter.invoices
         ],
         "invoice_count": len(letter.invoices),
+        "plural": len(letter.invoices) > 1,
         "total_amount": money(total_amount),
         "total_paid": money(total_paid),
         "total_outstanding": money(total_outstanding),
         "total_amount_value": total_amount,
         "total_paid_value": total_paid,
         "total_outstanding_value": total_outstanding,
-        "history": [
-            {
-                "date": format_date(s.on, locale),
-                "date_long": format_long_date(s.on, locale),
-                "label": _text(s.label),
-                "channel": s.channel,
-                "channel_label": CHANNEL_LABELS.get(s.channel, _text(s.channel)),
-                "date_value": s.on,
-            }
-            for s in letter.history
-        ],
+        "history": history,
         "has_history": bool(letter.history),
         "pay_within_days": letter.pay_within_days,
         "deadline": format_long_date(deadline, locale) if deadline else None,
         "deadline_value": deadline,
         "penalties": money(letter.penalties),
-        "indemnity": money(letter.indemnity),
+        "indemnity": format_amount(letter.indemnity, STATUTORY_CURRENCY, locale),
         "interest": money(letter.interest),
         "penalties_value": letter.penalties,
         "indemnity_value": letter.indemnity,
@@ -194,90 +247,27 @@ def build_context(letter: LetterData) -> dict[str, Any]:
         "has_penalties": letter.penalties > 0,
         "has_indemnity": letter.indemnity > 0,
         "has_interest": letter.interest > 0,
+        "indemnity_apart": indemnity_apart,
         "total_claim": money(total_claim),
         "total_claim_value": total_claim,
-        "formal_notice_on": (
-            format_long_date(letter.formal_notice_on, locale) if letter.formal_notice_on else None
-        ),
+        "formal_notice_on": long_date(letter.formal_notice_on),
         "formal_notice_on_value": letter.formal_notice_on,
-        "assumed_rates": [_text(r) for r in letter.assumed_rates],
-        "has_assumed_rates": bool(letter.assumed_rates),
+        "notice": None if notice is None else {
+            "date_long": long_date(notice.on), "reference": _text(notice.reference),
+            "channel_label": CHANNEL_LABELS.get(notice.channel, _text(notice.channel)),
+            "registered": notice.channel == "registered_letter", "tracking": _text(notice.tracking or ""),
+            "presented_on": long_date(notice.presented_on), "received_on": long_date(notice.received_on),
+        },
+        "interest_from": long_date(letter.interest_from),
+        "interest_from_value": letter.interest_from,
+        "interest_basis": INTEREST_BASIS.get(letter.interest_basis or "", ""),
+        "court": None if letter.court is None else {"name": letter.court.name, "reason": letter.court.reason},
+        "enclosures": [_text(e) for e in letter.enclosures],
+        "has_enclosures": bool(letter.enclosures),
+        **statement_context(letter.statement, letter.debtor_kind, currency, locale, _text),
         "currency": currency,
         "locale": locale,
     }
-
-
-def sample_letter_data(debtor_kind: DebtorKind = "b2b") -> LetterData:
-    """A realistic case (three invoices, two earlier contacts) for checks, the bench and tests."""
-    creditor = Creditor(
-        name="Atelier Lumière SAS",
-        address_lines=("12 rue des Archives",),
-        postal_code="75004",
-        city="Paris",
-        siren="812 345 678",
-        email="comptabilite@atelier-lumiere.fr",
-        phone="01 42 72 00 00",
-        iban="FR76 3000 4000 0312 3456 7890 143",
-        bic="BNPAFRPPXXX",
-        signatory="Claire Dubois",
-        signatory_title="Responsable du recouvrement",
-        place="Paris",
-    )
-    if debtor_kind == "b2b":
-        debtor = Party(
-            name="Boulangerie Martin & Fils SARL",
-            address_lines=("Service comptabilité", "8 avenue Jean Jaurès"),
-            postal_code="69007",
-            city="Lyon",
-            siren="523 456 789",
-        )
-        penalties, indemnity, interest = Decimal("58.42"), Decimal("120.00"), Decimal("0")
-    else:
-        debtor = Party(
-            name="Mme Sophie Lefèvre",
-            address_lines=("3 impasse des Lilas",),
-            postal_code="33000",
-            city="Bordeaux",
-        )
-        penalties, indemnity, interest = Decimal("0"), Decimal("0"), Decimal("11.37")
-    invoices = [
-        InvoiceLine("FA-2026-0412", date(2026, 8, 3), date(2026, 9, 2),
-                    Decimal("1234.56"), Decimal("0"), Decimal("1234.56")),
-        InvoiceLine("FA-2026-0457", date(2026, 8, 21), date(2026, 9, 20),
-                    Decimal("2890.00"), Decimal("890.00"), Decimal("2000.00")),
-        InvoiceLine("FA-2026-0533", date(2026, 9, 14), date(2026, 10, 14),
-                    Decimal("415.20"), Decimal("0"), Decimal("415.20")),
-    ]
-    history = [
-        PastStep(date(2026, 10, 1), "Première relance", "letter"),
-        PastStep(date(2026, 10, 9), "Relance téléphonique", "phone"),
-        PastStep(date(2026, 10, 20), "Rappel par courriel", "email"),
-    ]
-    return LetterData(
-        creditor=creditor,
-        debtor=debtor,
-        debtor_kind=debtor_kind,
-        debtor_ref="CLI-00731",
-        case_ref="DOS-2026-0042",
-        letter_ref="LET-2026-0042-03",
-        as_of=date(2026, 11, 22),
-        state="formal_notice",
-        state_label="Mise en demeure",
-        invoices=invoices,
-        history=history,
-        pay_within_days=8,
-        penalties=penalties,
-        indemnity=indemnity,
-        interest=interest,
-        formal_notice_on=date(2026, 11, 22) if debtor_kind == "b2c" else None,
-        assumed_rates=("Taux BCE au 1er juillet 2026 supposé égal à 2,15 %",),
-        counsel=Party(
-            name="SELARL Moreau Avocats",
-            address_lines=("Maître Julien Moreau", "45 boulevard Haussmann"),
-            postal_code="75009",
-            city="Paris",
-        ),
-    )
 
 
 def with_changes(letter: LetterData, **changes: Any) -> LetterData:
@@ -296,6 +286,35 @@ def _party(party: Party) -> dict[str, Any]:
         "email": _text(party.email) if party.email else None,
         "phone": _text(party.phone) if party.phone else None,
     }
+
+
+def _sender(sender: Creditor) -> dict[str, Any]:
+    """A writing party (creditor or agency) with payment details and its legal mentions line."""
+    fields = _party(sender)
+    fields.update(
+        iban=_text(sender.iban), bic=_text(sender.bic), signatory=_text(sender.signatory),
+        signatory_title=_text(sender.signatory_title), place=_text(sender.place),
+        legal_form=_text(sender.legal_form), share_capital=_no_break(_text(sender.share_capital)),
+        rcs=_no_break(_text(sender.rcs)), vat_number=_text(sender.vat_number),
+    )
+    fields["legal_mentions"] = legal_mentions(sender)
+    return fields
+
+
+def legal_mentions(sender: Creditor) -> str:
+    """The footer's identity (Code de commerce R123-237): name, legal form and capital, RCS city and number
+    (or SIREN), VAT number; each part only when given."""
+    form = _text(sender.legal_form)
+    if form and sender.share_capital:
+        form += f" au capital de {_no_break(_text(sender.share_capital))}"
+    registry = _no_break(_text(sender.rcs)) or (f"SIREN {_text(sender.siren)}" if sender.siren else "")
+    vat = f"TVA intracommunautaire {_text(sender.vat_number)}" if sender.vat_number else ""
+    return " — ".join(part for part in (_text(sender.name), form, registry, vat) if part)
+
+
+def _no_break(text: str) -> str:
+    """Spaces inside an amount or a registry number never break across lines."""
+    return text.replace(" ", "\u00a0")
 
 
 def _text(value: str) -> str:

@@ -19,8 +19,9 @@ import yaml
 
 from engine.core.limits import Limits
 from engine.letters.compiled import CompiledTemplate
-from engine.letters.context import build_context, sample_letter_data
+from engine.letters.context import build_context
 from engine.letters.docxfile import open_template
+from engine.letters.sample import sample_letter_data
 from engine.letters.environment import TAG
 from engine.letters.paragraphs import (
     PARAGRAPH,
@@ -31,16 +32,19 @@ from engine.letters.paragraphs import (
 
 DATA = Path(__file__).resolve().parent / "data"
 AMICABLE = {"reminder"}
+# Letters an agency sends the debtor: they carry the CPCE R124-4 mentions ("agency" in letter_mentions.yaml).
+AGENCY_LETTERS = {"reminder", "formal_notice"}
 
 
 def check_wording(path: Path, kind: str, can_render: bool = True, *,
-                  limits: Limits | None = None) -> list[LetterProblem]:
-    """Forbidden terms (amicable letters) and missing mentions (when the template renders)."""
+                  limits: Limits | None = None, agency: bool = False) -> list[LetterProblem]:
+    """Forbidden terms (amicable letters) and missing mentions (when the template renders); with `agency`,
+    the mentions of a collection agency's letters too."""
     problems: list[LetterProblem] = []
     if kind in AMICABLE:
         problems += forbidden_wording(path, limits)
     if can_render:
-        problems += missing_mentions(path, kind, limits)
+        problems += missing_mentions(path, kind, limits, agency=agency)
     return problems
 
 
@@ -60,11 +64,13 @@ def forbidden_wording(path: Path, limits: Limits | None = None) -> list[LetterPr
     return problems
 
 
-def missing_mentions(path: Path, kind: str, limits: Limits | None = None) -> list[LetterProblem]:
+def missing_mentions(path: Path, kind: str, limits: Limits | None = None, *, agency: bool = False) -> list[LetterProblem]:
     """Mentions the letter must carry, looked for in the letter rendered with the sample cases."""
     rules = mention_rules()
     wanted = list(rules.get("all", [])) + list(rules.get(kind, []))
     wanted += list(rules.get("templates", {}).get(path.stem, []))
+    if agency and kind in AGENCY_LETTERS:
+        wanted += list(rules.get("agency", []))
     compiled = CompiledTemplate(path, limits=limits)
     texts: dict[str, str] = {}
     contexts: dict[str, dict[str, Any]] = {}
@@ -125,4 +131,7 @@ def _values(context: dict[str, Any], path: str) -> list[Any]:
     if "[]." in path:
         items, field = path.split("[].", 1)
         return [item[field] for item in context[items]]
-    return [context[path]]
+    value: Any = context
+    for part in path.split("."):  # `court.name`: a field of a mapping
+        value = value.get(part) if isinstance(value, dict) else None
+    return [value]

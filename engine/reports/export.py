@@ -28,6 +28,8 @@ def report_as_dict(aging_: Aging, funnel_: Funnel) -> dict[str, Any]:
                 for d in aging_.debtors
             ],
             "other_currencies": aging_.other_currencies,
+            "unapplied_credit": str(aging_.credit),
+            "debtors_in_credit": aging_.credit_debtors,
         },
         "funnel": {
             "cases": funnel_.cases,

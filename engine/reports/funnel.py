@@ -169,7 +169,10 @@ def _recovered(session: Session, as_of: date, scope: list[ColumnElement[bool]],
     )
     rows = (
         select(Case.workflow_name.label("workflow"), state_then.label("state"),
-               ledger.cents(paid.payload["amount"].as_numeric(14, 2)).label("cents"))
+               (ledger.cents(paid.payload["amount"].as_numeric(14, 2))
+                # What a payment brought beyond the case's invoices went to the debtor's credit; where
+                # that credit paid another case, that case has its own payment event.
+                - func.coalesce(ledger.cents(paid.payload["unallocated"].as_numeric(14, 2)), 0)).label("cents"))
         .join(Case, Case.id == paid.case_id)
         .where(*scope, paid.kind == "payment", paid.occurred_on <= as_of)
         .subquery()

@@ -68,6 +68,9 @@ def _key_figures(aging: Aging, funnel: Funnel) -> str:
          f"pendant la relance de {funnel.cases} dossiers"),
         ("Dossiers au contentieux", str(funnel.in_litigation), "transmis à l'avocat ou au commissaire de justice"),
     ]
+    if aging.credit:
+        cards.append(("Trop-perçus non affectés", format_amount(aging.credit, aging.currency),
+                      f"{aging.credit_debtors} débiteur(s) : à rembourser ou à imputer sur les prochaines factures"))
     return "<section class=\"figures\">" + "".join(
         f"<div class=\"figure\"><div class=\"label\">{escape(label)}</div>"
         f"<div class=\"value\">{escape(value)}</div><div class=\"detail\">{escape(detail)}</div></div>"

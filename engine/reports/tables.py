@@ -1,7 +1,8 @@
 """`relance report` in the terminal: key figures, the aging balance and the funnel as rich tables.
 
 Amounts are written the French way (engine.core.money), like the letters and the HTML report, so
-the same figure reads the same everywhere. Names are printed as text, never as rich markup.
+the same figure reads the same everywhere. Names, refs and states are printed through
+engine.reports.terminal: as text, never as rich markup, their control characters visible.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rich.text import Text
 from engine.core.money import format_amount, format_date
 from engine.reports.aging import Aging
 from engine.reports.funnel import Funnel
+from engine.reports.terminal import cell
 
 
 def render_report_tables(aging: Aging, funnel: Funnel, console: Console) -> None:
@@ -38,6 +40,9 @@ def key_figures_table(aging: Aging, funnel: Funnel) -> Table:
     table.add_row("Overdue", f"{_amount(aging.overdue, aging.currency)} ({percent(aging.overdue_share)})")
     table.add_row("Recovered by the escalation", _amount(funnel.recovered, aging.currency))
     table.add_row("Cases in litigation", str(funnel.in_litigation))
+    if aging.credit:
+        # Overpaid money no invoice took yet: owed back, or paid into the debtors' next invoices.
+        table.add_row(f"Unapplied credit ({aging.credit_debtors} debtor(s))", _amount(aging.credit, aging.currency))
     return table
 
 
@@ -67,7 +72,7 @@ def debtors_table(aging: Aging) -> Table:
         table.add_column(bucket.label, justify="right")
     table.add_column("total", justify="right")
     for debtor in aging.debtors:
-        table.add_row(Text(debtor.ref), Text(debtor.name), str(debtor.invoices),
+        table.add_row(cell(debtor.ref), cell(debtor.name), str(debtor.invoices),
                       *[_amount(a, aging.currency) if a else "" for a in debtor.amounts],
                       Text(_amount(debtor.total, aging.currency), style="bold"))
     return table
@@ -86,7 +91,7 @@ def funnel_table(funnel: Funnel) -> Table:
         if step.stage == "outcome" and not outcomes:
             outcomes = True
             table.add_section()
-        table.add_row(Text(step.state), str(step.reached), str(step.current),
+        table.add_row(cell(step.state), str(step.reached), str(step.current),
                       str(step.resolved) if step.stage == "escalation" else "",
                       percent(step.resolution_rate) if step.stage == "escalation" else "",
                       format_amount(step.recovered) if step.payments else "")

@@ -6,9 +6,9 @@ intact when printed.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -16,12 +16,17 @@ from typing import Any
 from jinja2 import Environment
 
 from engine.core.money import format_amount, format_date
+from engine.core.text import inert
+from engine.reports import csvsafe
 from engine.store import ledger
-from engine.store.events import KIND_LABELS, read_event
+from engine.store.events import KIND_LABELS, CreditNoteApplied, PaymentReceived, read_event
 from engine.store.models import Case, Creditor, Debtor, Event
 from engine.store.timeline import canonical_json, event_hash, events_of, plain
 
 FORMATS = ("text", "json", "csv", "html")
+# Who the printed timeline names when an event records no person (see engine.cases.steps.RUN_ACTOR).
+RUN_ACTOR = "relance (traitement automatique)"
+IMPORT_ACTOR = "import des règlements (relevé bancaire)"
 
 
 @dataclass(frozen=True)
@@ -37,13 +42,21 @@ class ChainStatus:
             return f"chain intact ({self.last_hash or 'empty'})"
         return "CHAIN BROKEN at event(s) " + ", ".join(f"#{seq}" for seq in self.broken)
 
+    def french(self) -> str:
+        """The status as the printed timeline states it."""
+        if self.ok:
+            return f"chaîne d'empreintes SHA-256 intacte (dernière empreinte {self.last_hash or 'aucune'})"
+        return "CHAÎNE D'EMPREINTES ROMPUE aux événements " + ", ".join(f"n° {seq}" for seq in self.broken)
 
-def render_timeline(session: Any, case: Case, fmt: str = "text") -> str:
-    """The timeline of ``case`` in ``fmt`` (text|json|csv|html)."""
+
+def render_timeline(session: Any, case: Case, fmt: str = "text", state_labels: Mapping[str, str] | None = None) -> str:
+    """The timeline of ``case`` in ``fmt`` (text|json|csv|html); ``state_labels`` (state → French label,
+    from the case's workflow) names the case's state in the header."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown timeline format {fmt!r}; expected one of {', '.join(FORMATS)}")
     events = events_of(session, case)
     status = chain_status(case, events)
+    state_label = (state_labels or {}).get(case.state) or case.state
     if fmt == "json":
         return json.dumps({
             "case": plain(_header(session, case)),
@@ -52,20 +65,22 @@ def render_timeline(session: Any, case: Case, fmt: str = "text") -> str:
         }, indent=2, ensure_ascii=False, sort_keys=True)
     if fmt == "csv":
         out = io.StringIO()
-        writer = csv.writer(out, delimiter=";")
+        writer = csvsafe.writer(out, delimiter=";")  # reasons, actors and names may look like formulas
         writer.writerow(["seq", "occurred_on", "recorded_at", "kind", "actor", "summary", "payload", "hash"])
         for ev in events:
             writer.writerow([ev.seq, ev.occurred_on.isoformat(), ev.recorded_at.isoformat(), ev.kind,
                              ev.actor or "", summary(ev), canonical_json(ev.payload), ev.hash])
         return out.getvalue()
     header = _header(session, case)
+    header["state_label"] = state_label
     if fmt == "html":
-        return _HTML.render(case=header, events=[(ev, summary(ev)) for ev in events], status=status)
-    lines = [f"Case {header['ref']} — {header['state']} — debtor {header['debtor']['name']} "
-             f"({header['debtor']['ref']}) — balance {header['balance']} {header['currency']}"]
-    lines += [f"{ev.seq:>4}  {ev.occurred_on.isoformat()}  {ev.kind:<13} {summary(ev)}"
-              + (f"  [{ev.actor}]" if ev.actor else "") for ev in events]
-    lines.append(str(status))
+        return _HTML.render(case=header, events=[(ev, summary(ev), actor_of(ev)) for ev in events], status=status)
+    # Printed on a terminal: every line made inert (a name or a reason must not carry ANSI/OSC escapes).
+    lines = [inert(f"Dossier {header['ref']} — état : {state_label} — débiteur {header['debtor']['name']} "
+                   f"({header['debtor']['ref']}) — solde {format_amount(header['balance'], header['currency'])}")]
+    lines += [inert(f"{ev.seq:>4}  {format_date(ev.occurred_on)}  {KIND_LABELS.get(ev.kind, ev.kind):<22} "
+                    f"{summary(ev)}  [par {actor_of(ev)}]  empreinte {ev.hash}") for ev in events]
+    lines.append(status.french())
     return "\n".join(lines) + "\n"
 
 
@@ -86,6 +101,13 @@ def summary(ev: Event) -> str:
     return read_event(ev.kind, ev.payload).describe()
 
 
+def actor_of(ev: Event) -> str:
+    """Who did it: the person recorded, else what recorded it (the run, or the import of bank files)."""
+    if ev.actor:
+        return ev.actor
+    return IMPORT_ACTOR if ev.kind in (PaymentReceived.kind, CreditNoteApplied.kind) else RUN_ACTOR
+
+
 def _event_dict(ev: Event) -> dict[str, Any]:
     return {"seq": ev.seq, "kind": ev.kind, "occurred_on": ev.occurred_on, "recorded_at": ev.recorded_at,
             "actor": ev.actor, "step_key": ev.step_key, "payload": ev.payload, "prev_hash": ev.prev_hash,
@@ -99,14 +121,13 @@ def _header(session: Any, case: Case) -> dict[str, Any]:
     invoices = [{"currency": b.invoice.currency, "number": b.invoice.number, "issue_date": b.invoice.issue_date,
                  "due_date": b.invoice.due_date, "amount": b.invoice.amount, "paid": b.paid, "open": b.open}
                 for b in balances]
-    principal = sum((b.invoice.amount for b in balances), ledger.ZERO)
-    paid = sum((b.paid for b in balances), ledger.ZERO)
+    totals = ledger.totals_of(balances)
     return {
         "ref": case.ref, "state": case.state, "workflow": f"{case.workflow_name} v{case.workflow_version}",
         "opened_on": case.opened_on, "closed": case.closed,
-        "currency": invoices[0]["currency"] if invoices else "EUR",
+        "currency": case.currency or "EUR",
         "creditor": _party(creditor), "debtor": _party(debtor), "invoices": invoices,
-        "principal": principal, "paid": paid, "balance": principal - paid,
+        "principal": totals.principal, "paid": totals.paid, "balance": totals.balance,
     }
 
 
@@ -131,13 +152,13 @@ body{font:11pt/1.4 Georgia,"Times New Roman",serif;color:#111;max-width:60em;mar
 h1{font-size:16pt;margin:0 0 .2em} h2{font-size:12pt;margin:1.4em 0 .4em;border-bottom:1px solid #999}
 table{border-collapse:collapse;width:100%;font-size:10pt} th,td{border:1px solid #bbb;padding:.25em .4em;
 vertical-align:top;text-align:left} th{background:#eee} td.num{text-align:right;white-space:nowrap}
-.parties{display:flex;gap:2em} .parties div{flex:1} .hash{font-family:monospace;font-size:8pt;color:#555}
+.parties{display:flex;gap:2em} .parties div{flex:1} .hash{font-family:monospace;font-size:7pt;color:#555;word-break:break-all}
 .ok{color:#064} .bad{color:#a00;font-weight:bold}
 @media print{body{margin:0;max-width:none} h2{break-after:avoid} tr{break-inside:avoid}
  thead{display:table-header-group} @page{size:A4;margin:15mm}}
 </style></head><body>
 <h1>Chronologie du dossier {{ case.ref }}</h1>
-<p>Procédure {{ case.workflow }} — état : <strong>{{ case.state }}</strong> — ouvert le {{ case.opened_on|day }}</p>
+<p>Procédure {{ case.workflow }} — état : <strong>{{ case.state_label }}</strong> — ouvert le {{ case.opened_on|day }}</p>
 <div class="parties">
  <div><h2>Créancier</h2><p>{{ case.creditor.name }}<br>{{ case.creditor.address }}
  {% if case.creditor.siren %}<br>SIREN {{ case.creditor.siren }}{% endif %}</p></div>
@@ -151,9 +172,9 @@ vertical-align:top;text-align:left} th{background:#eee} td.num{text-align:right;
 <tr><th colspan="3">Total</th><th class="num">{{ case.principal|money(case.currency) }}</th><th class="num">{{ case.paid|money(case.currency) }}</th>
 <th class="num">{{ case.balance|money(case.currency) }}</th></tr></tbody></table>
 <h2>Événements</h2>
-<table><thead><tr><th>#</th><th>Date</th><th>Nature</th><th>Détail</th><th>Par</th><th>Empreinte</th></tr></thead>
-<tbody>{% for ev, text in events %}<tr><td>{{ ev.seq }}</td><td class="num">{{ ev.occurred_on|day }}</td><td>{{ ev.kind|kind }}</td>
-<td>{{ text }}</td><td>{{ ev.actor or "" }}</td><td class="hash">{{ ev.hash[:16] }}…</td></tr>{% endfor %}</tbody></table>
+<table><thead><tr><th>#</th><th>Date</th><th>Nature</th><th>Détail</th><th>Par</th><th>Empreinte SHA-256</th></tr></thead>
+<tbody>{% for ev, text, actor in events %}<tr><td>{{ ev.seq }}</td><td class="num">{{ ev.occurred_on|day }}</td><td>{{ ev.kind|kind }}</td>
+<td>{{ text }}</td><td>{{ actor }}</td><td class="hash">{{ ev.hash }}</td></tr>{% endfor %}</tbody></table>
 <h2>Intégrité</h2>
 {% if status.ok %}<p class="ok">Chaîne d'empreintes SHA-256 vérifiée : intacte ({{ events|length }} événements,
 dernière empreinte <span class="hash">{{ status.last_hash }}</span>).</p>

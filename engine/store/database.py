@@ -134,12 +134,22 @@ def connect(url: str | Path, *, upgrade: bool = False) -> Store:
     return Store.open(url, upgrade=upgrade)
 
 
+# A bare path (no scheme) is taken for a SQLite file only when its name says it is one: anything else
+# (`--db "not a url"`, a mistyped host) is refused rather than silently created as a new empty file.
+SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+URL_FORMS = "sqlite:///path/to/file.sqlite or postgresql+psycopg://user@host/db"
+
+
 def normalize_url(url: str | Path) -> URL:
-    """Parse a database URL; a bare path means a SQLite file, ``postgresql://`` means psycopg 3."""
+    """Parse a database URL: ``sqlite:///…``, ``postgresql…://…`` (``postgresql://`` means psycopg 3), or
+    a bare path ending in .sqlite, .sqlite3 or .db (a SQLite file); StoreError for anything else."""
     text = str(url).strip()
     if not text:
         raise StoreError("empty database URL")
     if "://" not in text:
+        if not text.lower().endswith(SQLITE_SUFFIXES):
+            raise StoreError(f"not a database URL: {text!r}; write {URL_FORMS} "
+                             f"(a bare path must end in {', '.join(SQLITE_SUFFIXES)})")
         return URL.create("sqlite", database=str(Path(text).expanduser().resolve()))
     if text.startswith("postgres://"):  # Heroku-style alias
         text = "postgresql://" + text[len("postgres://"):]

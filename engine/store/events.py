@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
 from engine.core.money import format_amount, format_date
+from engine.store.reasons import step_reason
 
 P = TypeVar("P", bound="EventPayload")
 
@@ -56,6 +57,7 @@ class InvoiceFacts:
     amount: Decimal
     issue_date: date | None = None
     due_date: date | None = None
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,15 @@ class CaseOpened(EventPayload):
     debtor: str
     state: str
     invoices: tuple[InvoiceFacts, ...] = ()
+    currency: str | None = None
+    reason: str | None = None  # why a new case rather than the debtor's open one (e.g. after its formal notice)
 
     def describe(self) -> str:
-        numbers = ", ".join(i.number for i in self.invoices)
-        return f"dossier ouvert (procédure {self.workflow} v{self.version}) pour la facture {numbers}"
+        numbers = ", ".join(f"{i.number} ({format_amount(i.amount, i.currency or self.currency or 'EUR')}"
+                            + (f", échue le {format_date(i.due_date)}" if i.due_date else "") + ")"
+                            for i in self.invoices)
+        why = f" — {self.reason}" if self.reason else ""
+        return f"dossier ouvert (procédure {self.workflow} v{self.version}) pour la facture {numbers}{why}"
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,8 @@ class InvoiceAdded(EventPayload):
 
     def describe(self) -> str:
         due = f", échue le {format_date(self.invoice.due_date)}" if self.invoice.due_date else ""
-        return f"facture {self.invoice.number} de {format_amount(self.invoice.amount)}{due} ajoutée au dossier"
+        amount = format_amount(self.invoice.amount, self.invoice.currency or "EUR")
+        return f"facture {self.invoice.number} de {amount}{due} ajoutée au dossier"
 
 
 @dataclass(frozen=True)
@@ -115,10 +123,17 @@ class StateChange(EventPayload):
     facts: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
     actions: tuple[ActionFacts, ...] = ()
+    # The states' French labels and the case's currency when the step was taken: the timeline reads
+    # as the letters do, whatever the workflow file says later.
+    source_label: str | None = None
+    dest_label: str | None = None
+    currency: str | None = None
 
     def describe(self) -> str:
-        why = f" — {self.reason}" if self.reason else ""
-        return f"passage de « {self.source} » à « {self.dest} » ({TRIGGER_LABELS.get(self.trigger, self.trigger)}){why}"
+        move = f"« {self.source_label or self.source} » → « {self.dest_label or self.dest} »"
+        why = step_reason(self.trigger, self.facts, self.currency or "EUR")
+        said = f" — {self.reason}" if self.reason else ""
+        return f"{move} : {why}{said}"
 
 
 @dataclass(frozen=True)
@@ -132,10 +147,17 @@ class LetterSent(EventPayload):
     channel: str = "letter"
     state: str | None = None
     step_key: str | None = None
+    reference: str | None = None  # the reference printed on the letter ("Notre courrier : ...")
+    invoices: tuple[str, ...] = ()  # the invoice numbers the letter lists
 
     def describe(self) -> str:
-        return f"courrier {self.template} ({CHANNEL_LABELS.get(self.channel, self.channel)}) → {self.path}, " \
-               f"SHA-256 {self.sha256}"
+        ref = f" n° {self.reference}" if self.reference else ""
+        listed = f", factures {', '.join(self.invoices)}" if self.invoices else ""
+        if self.channel == "email":
+            sent = "préparé pour un envoi par courriel (envoi non enregistré)"
+        else:
+            sent = f"produit pour envoi par {CHANNEL_LABELS.get(self.channel, self.channel)}"
+        return f"courrier{ref} ({self.template}{listed}) {sent} ; fichier {self.path}, SHA-256 {self.sha256}"
 
 
 @dataclass(frozen=True)
@@ -230,20 +252,106 @@ class Jump(_Reasoned):
         return f"passage manuel de « {self.from_} » à « {self.to} »{why}"
 
 
+@dataclass(frozen=True)
+class RunFailed(EventPayload):
+    """The run could not advance the case (a guard, a letter, a missing rate...): that case was rolled back
+    and left as it was, and the run went on with the others. Recorded once per failure and reason, not
+    at every pass that meets it again, so the timeline stays readable."""
+
+    kind = "error"
+    label = "échec du traitement"
+
+    reason: str
+    state: str | None = None
+
+    def describe(self) -> str:
+        where = f" (étape « {self.state} »)" if self.state else ""
+        return f"le traitement automatique a échoué{where}, dossier laissé inchangé — {self.reason}"
+
+
+@dataclass(frozen=True)
+class FailureCleared(EventPayload):
+    """The run advanced the case again after a recorded failure: it no longer shows in `case list --errors`."""
+
+    kind = "error_cleared"
+    label = "reprise du traitement"
+
+    reason: str | None = None  # the failure that no longer happens
+    since: date | None = None  # the day it was first recorded
+
+    def describe(self) -> str:
+        since = f" (en échec depuis le {format_date(self.since)})" if self.since else ""
+        return f"le traitement automatique a repris{since}"
+
+
+# --- the claim's own facts: a registered letter's delivery, an invoice found time-barred ---
+
+
+@dataclass(frozen=True)
+class NoticeReceived(EventPayload):
+    """A registered letter's delivery, from La Poste's tracking: first presented, then received (signed)."""
+
+    kind = "notice_received"
+    label = "accusé de réception"
+
+    letter: str | None  # the printed reference of the letter delivered
+    tracking: str | None = None
+    presented_on: date | None = None
+    received_on: date | None = None
+    invoices: tuple[str, ...] = ()  # the invoices that letter covered
+
+    @property
+    def effective_on(self) -> date | None:
+        """The day the notice takes effect: its receipt, else its first presentation."""
+        return self.received_on or self.presented_on
+
+    def describe(self) -> str:
+        parts = [f"lettre recommandée n° {self.letter}" if self.letter else "lettre recommandée"]
+        if self.tracking:
+            parts.append(f"suivi {self.tracking}")
+        if self.presented_on:
+            parts.append(f"première présentation le {format_date(self.presented_on)}")
+        if self.received_on:
+            parts.append(f"distribuée le {format_date(self.received_on)}")
+        else:
+            parts.append("non réclamée à ce jour")
+        return "accusé de réception : " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class TimeBarred(EventPayload):
+    """An invoice still owed passed its prescription date: it is never put on notice nor taken to court."""
+
+    kind = "time_barred"
+    label = "prescription"
+
+    invoice: str
+    outstanding: Decimal
+    prescribed_on: date  # the last day it could have been claimed
+    since: date  # the due date, or the acknowledgement (payment) the period restarted from
+    acknowledged: bool = False
+    article: str | None = None
+    currency: str | None = None
+
+    def describe(self) -> str:
+        start = (f"dernier acte interruptif : paiement du {format_date(self.since)}" if self.acknowledged
+                 else f"à compter de l'échéance du {format_date(self.since)}")
+        rule = f", {self.article}" if self.article else ""
+        return (f"facture {self.invoice} ({format_amount(self.outstanding, self.currency or 'EUR')} restant dus) "
+                f"prescrite depuis le {format_date(self.prescribed_on)} ({start}{rule}) : elle ne sera ni mise "
+                "en demeure ni transmise au contentieux")
+
+
+CLAIM_EVENTS = (NoticeReceived, TimeBarred)
+
 EVENT_TYPES: dict[str, type[EventPayload]] = {
     cls.kind: cls
     for cls in (CaseOpened, InvoiceAdded, StateChange, LetterSent, PaymentReceived, CreditNoteApplied,
-                Dispute, Resolve, Promise, Hold, Resume, Jump, Note)
+                Dispute, Resolve, Promise, Hold, Resume, Jump, Note, RunFailed, FailureCleared, *CLAIM_EVENTS)
 }
 EVENT_KINDS = frozenset(EVENT_TYPES)
 KIND_LABELS = {kind: cls.label for kind, cls in EVENT_TYPES.items()}
-# What made a step happen, as the timeline says it.
-TRIGGER_LABELS = {
-    "escalate": "délai écoulé", "payment": "paiement", "dispute": "contestation", "resolve": "fin de contestation",
-    "promise": "promesse de paiement", "promise_lapsed": "promesse non tenue", "hold": "suspension",
-    "resume": "reprise", "jump": "décision manuelle",
-}
-CHANNEL_LABELS = {"letter": "lettre simple", "registered_letter": "lettre recommandée avec AR",
+CHANNEL_LABELS = {"letter": "lettre simple", "registered_letter": "lettre recommandée avec accusé de réception",
                   "email": "courriel", "phone": "appel téléphonique"}
 
 
@@ -303,6 +411,7 @@ def _typed(hint: Any, value: Any) -> Any:
 
 __all__ = [
     "CHANNEL_LABELS", "EVENT_KINDS", "EVENT_TYPES", "KIND_LABELS", "ActionFacts", "CaseOpened", "CreditNoteApplied",
-    "Dispute", "EventPayload", "Hold", "InvoiceAdded", "InvoiceFacts", "InvoiceShare", "Jump", "LetterSent", "Note",
-    "PaymentReceived", "Promise", "Resolve", "Resume", "StateChange", "read_event",
+    "Dispute", "EventPayload", "FailureCleared", "Hold", "InvoiceAdded", "InvoiceFacts", "InvoiceShare", "Jump", "LetterSent", "Note",
+    "NoticeReceived", "PaymentReceived", "Promise", "Resolve", "Resume", "RunFailed", "StateChange", "TimeBarred",
+    "read_event", "step_reason",
 ]

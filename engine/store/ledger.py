@@ -10,6 +10,13 @@ report, the timeline's header, which invoice a payment settles) is read here, so
   for every amount the parser accepts (below 10^12, far inside a double's 15 exact digits).
 - **One allocation order.** A payment goes to the invoice it names, then to the debtor's open
   invoices oldest due date first, then oldest issue date, then first recorded (``ALLOCATION_ORDER``).
+- **Nothing vanishes: unapplied credit.** What a payment or credit note brings beyond what the
+  debtor owes stays on it, unallocated: that is the debtor's credit (``credits``, ``credit_total``).
+  Every write that adds money or debt ends with ``apply_credit``, which spends the credit, oldest
+  first, on the debtor's open invoices in the allocation order; so a debtor never has credit and an
+  open invoice at once, and an invoice covered by credit counts as paid (the run never chases it).
+  The credit counts from its own date, like any payment: applied to an invoice issued later, it
+  pays that invoice from the day the invoice exists.
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, Select, cast, func, insert, select
 from sqlalchemy.orm import Session
 
-from engine.store.models import CreditNote, Invoice, Payment, PaymentAllocation
+from engine.store.events import CreditNoteApplied, EventPayload, InvoiceShare, PaymentReceived
+from engine.store.models import Case, CreditNote, Invoice, Payment, PaymentAllocation
+from engine.store.timeline import append_event
 
 ZERO = Decimal("0.00")
 ALLOCATION_ORDER = (Invoice.due_date, Invoice.issue_date, Invoice.id)
@@ -63,6 +72,7 @@ class OpenInvoice:
     number: str
     case_id: int | None
     remaining: Decimal
+    issue_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,11 @@ def invoice_balances(session: Session, case_id: int, as_of: date | None = None) 
     return [InvoiceBalance(invoice, money(paid)) for invoice, paid in rows]
 
 
+def totals_of(balances: Sequence[InvoiceBalance]) -> Totals:
+    """The totals of invoices already read with ``invoice_balances`` (no second query)."""
+    return Totals(sum((b.invoice.amount for b in balances), ZERO), sum((b.paid for b in balances), ZERO), len(balances))
+
+
 def dated_amounts(session: Session, invoice_ids: Sequence[int], as_of: date | None = None
                   ) -> dict[int, list[tuple[date, Decimal]]]:
     """Per invoice, each amount applied to it with its date, oldest first: what interest runs on."""
@@ -124,6 +139,25 @@ def dated_amounts(session: Session, invoice_ids: Sequence[int], as_of: date | No
     return found
 
 
+def payment_dates(session: Session, invoice_ids: Sequence[int], as_of: date | None = None) -> dict[int, list[date]]:
+    """Per invoice, the dates of the payments applied to it (credit notes excluded: a credit note is the
+    creditor's act, a payment the debtor's acknowledgement of the debt), oldest first."""
+    found: dict[int, list[date]] = defaultdict(list)
+    if not invoice_ids:
+        return found
+    query = (
+        select(PaymentAllocation.invoice_id, Payment.payment_date)
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(PaymentAllocation.invoice_id.in_(list(invoice_ids)))
+        .order_by(Payment.payment_date)
+    )
+    if as_of is not None:
+        query = query.where(Payment.payment_date <= as_of)
+    for invoice_id, day in session.execute(query):
+        found[invoice_id].append(day)
+    return found
+
+
 def open_invoices(session: Session, *, debtor_ids: Iterable[int] | None = None, case_id: int | None = None
                   ) -> dict[int, list[OpenInvoice]]:
     """Per debtor, the invoices still owed (whatever the date of what paid them), in allocation order.
@@ -134,7 +168,7 @@ def open_invoices(session: Session, *, debtor_ids: Iterable[int] | None = None, 
     applied = applied_cents(None)
     query = (
         select(Invoice.id, Invoice.debtor_id, Invoice.number, Invoice.case_id,
-               cents(Invoice.amount) - func.coalesce(applied.c.cents, 0))
+               cents(Invoice.amount) - func.coalesce(applied.c.cents, 0), Invoice.issue_date)
         .outerjoin(applied, applied.c.invoice_id == Invoice.id)
         .order_by(Invoice.debtor_id, *ALLOCATION_ORDER)
     )
@@ -143,9 +177,9 @@ def open_invoices(session: Session, *, debtor_ids: Iterable[int] | None = None, 
     if case_id is not None:
         query = query.where(Invoice.case_id == case_id)
     found: dict[int, list[OpenInvoice]] = defaultdict(list)
-    for id_, debtor_id, number, owner, remaining in session.execute(query):
+    for id_, debtor_id, number, owner, remaining, issued in session.execute(query):
         if remaining > 0:
-            found[debtor_id].append(OpenInvoice(id_, number, owner, money(remaining)))
+            found[debtor_id].append(OpenInvoice(id_, number, owner, money(remaining), issued))
     return found
 
 
@@ -177,6 +211,122 @@ def record_allocations(session: Session, shares: Iterable[tuple[int, Share]], *,
     if rows:
         session.execute(insert(PaymentAllocation), rows)
     return len(rows)
+
+
+@dataclass
+class Credit:
+    """Money a debtor paid (or was credited) that no invoice took yet: what is left of one payment or
+    credit note. ``remaining`` decreases as ``allocate`` spends it."""
+
+    credit_note: bool
+    id: int
+    debtor_id: int
+    on: date
+    remaining: Decimal
+    label: str | None  # the payment's reference, or the credit note's number
+
+
+@dataclass(frozen=True)
+class Applied:
+    """Part of a credit spent on one invoice by ``apply_credit``."""
+
+    credit: Credit
+    share: Share
+
+
+def credits(session: Session, debtor_ids: Iterable[int] | None = None, as_of: date | None = None
+            ) -> dict[int, list[Credit]]:
+    """Per debtor, each payment and credit note with money left unallocated, oldest first.
+
+    ``as_of`` keeps only money dated on or before it. What a source has left is its amount less every
+    allocation it made (correlated sums on the allocation's indexed source columns, so a batch of
+    debtors reads only their own payments).
+    """
+    found: dict[int, list[Credit]] = defaultdict(list)
+    wanted = None if debtor_ids is None else list(debtor_ids)
+    if wanted is not None and not wanted:
+        return found
+    rows: list[tuple[bool, int, int, date, Any, str | None]] = []
+    for source, is_note in ((Payment, False), (CreditNote, True)):
+        column = PaymentAllocation.credit_note_id if is_note else PaymentAllocation.payment_id
+        spent = (select(func.coalesce(func.sum(cents(PaymentAllocation.amount)), 0))
+                 .where(column == source.id).correlate(source).scalar_subquery())
+        left = cents(source.amount) - spent
+        day = CreditNote.issue_date if is_note else Payment.payment_date
+        label = CreditNote.number if is_note else Payment.reference
+        query = select(source.id, source.debtor_id, day, left, label).where(left > 0)
+        if wanted is not None:
+            query = query.where(source.debtor_id.in_(wanted))
+        if as_of is not None:
+            query = query.where(day <= as_of)
+        rows += [(is_note, id_, debtor_id, on, remaining, text)
+                 for id_, debtor_id, on, remaining, text in session.execute(query)]
+    for is_note, id_, debtor_id, on, remaining, text in sorted(rows, key=lambda r: (r[3], r[0], r[1])):
+        found[debtor_id].append(Credit(is_note, id_, debtor_id, on, money(remaining), text))
+    return found
+
+
+def credit_total(session: Session, debtor_ids: Iterable[int] | None = None, as_of: date | None = None
+                 ) -> tuple[Decimal, int]:
+    """The unapplied credit of these debtors (all when None) as of a day, and how many debtors hold some."""
+    per_debtor = credits(session, debtor_ids, as_of)
+    total = sum((c.remaining for found in per_debtor.values() for c in found), ZERO)
+    return total, sum(1 for found in per_debtor.values() if found)
+
+
+def apply_credit(session: Session, debtor_ids: Iterable[int]) -> list[Applied]:
+    """Spend these debtors' unapplied credit on their open invoices (oldest credit first, invoices in
+    the allocation order), record the allocations and tell the cases of the invoices it paid.
+
+    Called at the end of every write that adds money or debt (an import of invoices, payments or
+    credit notes, a payment recorded by hand), so no debtor keeps credit while an invoice is open.
+    """
+    per_debtor = credits(session, debtor_ids)
+    if not per_debtor:
+        return []
+    owed = open_invoices(session, debtor_ids=list(per_debtor))
+    applied: list[Applied] = []
+    for debtor_id, found in per_debtor.items():
+        invoices = owed.get(debtor_id, [])
+        for credit in found:
+            shares, credit.remaining = allocate(credit.remaining, invoices)
+            applied += [Applied(credit, share) for share in shares]
+    if applied:
+        session.execute(insert(PaymentAllocation), [
+            {"invoice_id": a.share.invoice.id, "amount": a.share.amount,
+             "credit_note_id" if a.credit.credit_note else "payment_id": a.credit.id}
+            for a in applied
+        ])
+        tell_cases(session, [(a.credit.credit_note, a.credit.id, a.credit.label, a.credit.on, a.share)
+                             for a in applied])
+    return applied
+
+
+def tell_cases(session: Session, shares: Iterable[tuple[bool, int, str | None, date, Share]]) -> int:
+    """Append a ``payment`` (or ``credit_note``) event to each case whose invoices a source paid, with
+    what it applied there, and pull the case's next look back to the money's date so the next run
+    reconciles it. ``shares`` are (is a credit note, source id, reference or number, date, share).
+    Returns how many events were appended. Closed cases too: a late payment still settles them."""
+    per_case: dict[tuple[bool, int, int], list[Share]] = defaultdict(list)
+    about: dict[tuple[bool, int], tuple[str | None, date]] = {}
+    for is_note, source_id, label, on, share in shares:
+        if share.invoice.case_id is not None:
+            per_case[(is_note, source_id, share.invoice.case_id)].append(share)
+            about[(is_note, source_id)] = (label, on)
+    for (is_note, source_id, case_id), found in per_case.items():
+        case = session.get(Case, case_id)
+        if case is None:
+            continue
+        label, on = about[(is_note, source_id)]
+        amount = sum((share.amount for share in found), ZERO)
+        applied = tuple(InvoiceShare(share.invoice.number, share.amount) for share in found)
+        event: EventPayload = (CreditNoteApplied(amount, label, applied) if is_note
+                               else PaymentReceived(amount, label, applied))
+        append_event(session, case, event, on)
+        if case.next_check_at is None or case.next_check_at > on:
+            case.next_check_at = on
+    session.flush()
+    return len(per_case)
 
 
 def unpaid_cents(as_of: date | None = None) -> ColumnElement[Any]:
@@ -228,7 +378,8 @@ def _dated() -> ColumnElement[date]:
 
 
 __all__ = [
-    "ALLOCATION_ORDER", "InvoiceBalance", "OpenInvoice", "Share", "Totals", "allocate", "applied_cents",
-    "case_totals", "cents", "dated_amounts", "invoice_balances", "money", "open_invoices", "record_allocations",
+    "ALLOCATION_ORDER", "Applied", "Credit", "InvoiceBalance", "OpenInvoice", "Share", "Totals", "allocate",
+    "applied_cents", "apply_credit", "case_totals", "cents", "credit_total", "credits", "dated_amounts",
+    "invoice_balances", "money", "open_invoices", "payment_dates", "record_allocations", "tell_cases", "totals_of",
     "unpaid_cents",
 ]

@@ -96,6 +96,11 @@ class Debtor(Base):
     country: Mapped[str] = mapped_column(String(2), default="FR")
     email: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(50))
+    # "M." or "Mme" for a person (letters then open "Monsieur," / "Madame,"); none: "Madame, Monsieur,".
+    civility: Mapped[str | None] = mapped_column(String(10))
+    # Whether a business debtor is a merchant (the court: commerce or judiciaire); none: read the legal
+    # form in its name (engine.core.jurisdiction).
+    is_merchant: Mapped[bool | None] = mapped_column(Boolean)
 
     creditor: Mapped[Creditor] = relationship()
 
@@ -113,6 +118,8 @@ class Case(Base):
     debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id"), index=True)
     workflow_name: Mapped[str] = mapped_column(String(100))
     workflow_version: Mapped[int] = mapped_column(Integer)
+    # One case per debtor and currency: amounts of two currencies are never added together.
+    currency: Mapped[str] = mapped_column(String(3), default="EUR", server_default="EUR")
     state: Mapped[str] = mapped_column(String(64))
     state_entered: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date)
@@ -135,6 +142,10 @@ class Case(Base):
     closed: Mapped[bool] = mapped_column(Boolean, default=False)
     opened_on: Mapped[date] = mapped_column(Date)
     closed_on: Mapped[date | None] = mapped_column(Date)
+    # Why the last run could not advance the case (its change rolled back), and since when; cleared by
+    # the next run that advances it. The history of failures is in the timeline ("error" events).
+    error: Mapped[str | None] = mapped_column(Text)
+    error_on: Mapped[date | None] = mapped_column(Date)
 
     debtor: Mapped[Debtor] = relationship()
     creditor: Mapped[Creditor] = relationship()
@@ -163,6 +174,13 @@ class Invoice(Base):
     # Paid in full before it ever needed a case: set by the run the first time it sees it so, so the
     # next runs' search for newly overdue invoices skips it (allocations are never removed).
     settled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Its own escalation facts (engine.cases.invoices): the formal notice that covered it (day and
+    # printed reference), the day that notice was received (or first presented), and the day the run
+    # found it time-barred (recorded once, with a time_barred event in its case's timeline).
+    noticed_on: Mapped[date | None] = mapped_column(Date)
+    notice_ref: Mapped[str | None] = mapped_column(String(160))
+    notice_received_on: Mapped[date | None] = mapped_column(Date)
+    time_barred_on: Mapped[date | None] = mapped_column(Date)
 
     debtor: Mapped[Debtor] = relationship()
     case: Mapped[Case | None] = relationship(back_populates="invoices")

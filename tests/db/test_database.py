@@ -24,6 +24,14 @@ def test_a_bare_path_is_a_sqlite_file(tmp_path: Path) -> None:
     assert url.drivername == "sqlite" and url.database == str(tmp_path / "w.sqlite")
 
 
+@pytest.mark.parametrize("text", ["not a url", "relance", "postgresql:/host/db", "mydb.sqlite.bak"])
+def test_a_bare_path_that_does_not_name_a_sqlite_file_is_refused(text: str) -> None:
+    """`--db "not a url"` once created a SQLite file named `not a url`: only .sqlite/.sqlite3/.db names pass."""
+    with pytest.raises(StoreError, match="not a database URL"):
+        normalize_url(text)
+    assert normalize_url("x.db").drivername == normalize_url("x.sqlite3").drivername == "sqlite"
+
+
 @pytest.mark.parametrize("url, message", [
     ("mysql://u@h/db", "unsupported database 'mysql'"),
     ("postgresql://u@h:notaport/db", "bad database URL"),

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from engine.cases.lookup import find_case
 from engine.cases.run import run
-from engine.cases.steps import act, case_state, record_payment
+from engine.cases.steps import RUN_ACTOR, act, case_state, record_payment
 from engine.core.case import Action, Step
 from engine.core.machine import Escalator
 from engine.core.workflow import load_workflow
@@ -156,8 +156,8 @@ def test_manual_dispute_stops_escalation_and_a_payment_still_settles(store, work
         assert (case.state, case.closed) == ("paid", True)
     # The dispute is recorded before the move it caused; the invoice that fell due meanwhile joined.
     assert [tuple(r) for r in rows] == [
-        ("case_opened", None), ("state_change", None), ("dispute", "bob"), ("state_change", "bob"),
-        ("invoice_added", None), ("payment", "bob"), ("state_change", None)]
+        ("case_opened", None), ("state_change", RUN_ACTOR), ("dispute", "bob"), ("state_change", "bob"),
+        ("invoice_added", None), ("payment", "bob"), ("state_change", RUN_ACTOR)]
 
 
 def test_money_dated_after_the_run_day_does_not_count_yet(store, workflow, tmp_path: Path) -> None:

@@ -120,7 +120,8 @@ def test_exports_carry_the_events_and_the_chain_status(built) -> None:
         with pytest.raises(ValueError, match="unknown timeline format"):
             render_timeline(s, case, "pdf")
         count = case.event_count
-    assert "chain intact" in as_text and "passage de « due » à « reminder1 » (délai écoulé)" in as_text
+    assert "chaîne d'empreintes SHA-256 intacte" in as_text
+    assert "« Facture échue » → « Première relance » : délai de 5 jours depuis l'échéance écoulé" in as_text
     assert as_json["chain"]["ok"] is True and len(as_json["events"]) == count
     assert as_json["case"]["balance"] == "700.00"  # 1500.50 owed, 800.50 paid
     assert [row["kind"] for row in as_csv][:3] == ["case_opened", "state_change", "letter"]

@@ -34,15 +34,15 @@ def test_editing_a_workflow_without_a_new_version_is_refused(tmp_path: Path, dat
     app, path = workspace(tmp_path, database_url)
     app.run(date(2026, 4, 10))
     path.write_text(path.read_text(encoding="utf-8").replace("after: 10 days", "after: 20 days"), encoding="utf-8")
-    with pytest.raises(WorkflowVersionError, match="version: 2"):
+    with pytest.raises(WorkflowVersionError, match="version: 3"):
         App(load_workspace(path.parent.parent, database_url)).run(date(2026, 4, 11))
 
 
 def test_cases_keep_their_version_and_new_cases_start_on_the_new_one(tmp_path: Path, database_url: str) -> None:
     app, path = workspace(tmp_path, database_url)
-    app.run(date(2026, 4, 10))  # F1 (due 1 April) opens on version 1 and gets its first reminder
-    # Version 2 slows the second reminder down from 10 to 30 days.
-    text = path.read_text(encoding="utf-8").replace("version: 1", "version: 2")
+    app.run(date(2026, 4, 10))  # F1 (due 1 April) opens on version 2 (shipped) and gets its first reminder
+    # Version 3 slows the second reminder down from 10 to 30 days.
+    text = path.read_text(encoding="utf-8").replace("version: 2", "version: 3")
     path.write_text(text.replace("after: 10 days            # the 8 days", "after: 30 days            # the 8 days"),
                     encoding="utf-8")
     app = App(load_workspace(path.parent.parent, database_url))
@@ -50,8 +50,8 @@ def test_cases_keep_their_version_and_new_cases_start_on_the_new_one(tmp_path: P
         app.run(day)
     with app.session() as session:
         cases = {c.ref.split("-")[-1]: c for c in session.scalars(select(Case))}
-        # F1 went on with version 1's 10 days: reminder2 on 20 April, reminder3 ten days later...
-        assert (cases["F1"].workflow_version, cases["F1"].state) == (1, "reminder3")
-        # ...while F2, opened after the change, is on version 2.
-        assert cases["F2"].workflow_version == 2
-        assert app.escalator_for(cases["F1"]).workflow.version == 1
+        # F1 went on with version 2's 10 days: reminder2 on 20 April, reminder3 ten days later...
+        assert (cases["F1"].workflow_version, cases["F1"].state) == (2, "reminder3")
+        # ...while F2, opened after the change, is on version 3.
+        assert cases["F2"].workflow_version == 3
+        assert app.escalator_for(cases["F1"]).workflow.version == 2

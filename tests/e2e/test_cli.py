@@ -157,9 +157,10 @@ def _moves(run: dict[str, Any]) -> set[tuple[str, str, str]]:
 
 def _timeline_formats(relance: Relance, case: str, *, shown_debtor: str, part: Decimal) -> None:
     text = relance("timeline", case).stdout
-    assert "chain intact" in text
-    assert "[alice]" in text and "[bob]" in text and "livraison contestée" in text
-    assert text.index("dispute") < text.index("resolve") < text.index("promise") < text.index("jump")
+    assert "chaîne d'empreintes SHA-256 intacte" in text  # the printable timeline is in French
+    assert "[par alice]" in text and "[par bob]" in text and "livraison contestée" in text
+    assert (text.index(" contestation ") < text.index("fin de contestation") < text.index("promesse de paiement")
+            < text.index("changement manuel"))
 
     timeline = json.loads(relance("timeline", case, "--format", "json").stdout)
     kinds = [event["kind"] for event in timeline["events"]]

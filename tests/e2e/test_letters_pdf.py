@@ -38,7 +38,7 @@ def test_pack_converts_to_pdf_with_names_numbers_and_french_totals(tmp_path: Pat
         assert "{{" not in text and "{%" not in text, path.name
         if path.stem == "mise_en_demeure":
             assert "Mise en demeure" in text and "Lettre recommandée avec accusé de réception" in text
-            assert "11,37 €" in text and "30 novembre 2026" in text
+            assert "10,74 €" in text and "30 juin 2026" in text  # the sample B2C claim's interest and deadline
 
 
 def test_to_pdf_without_soffice_returns_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

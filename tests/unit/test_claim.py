@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -19,11 +18,11 @@ from engine.core.claim import (
     ContractualRateTooLow,
     InvoiceDebt,
     MissingRate,
-    RatesFileError,
     claim,
     load_rates,
 )
-from engine.core.rates import DEFAULT_RATES_FILE, HalfYear
+from engine.core.rates import HalfYear
+from engine.errors import RelanceError
 
 RATES = load_rates()
 
@@ -199,67 +198,26 @@ def test_contractual_rate_replaces_default_but_not_below_three_times_legal_rate(
     assert at_floor.penalties == D("9.15")
 
 
-def test_missing_half_year_is_an_error_naming_the_row_and_file() -> None:
-    """No 2026 S2 row: 1 000.00 due 15/06/2026 cannot be computed as of 15/07/2026."""
-    invoice = InvoiceDebt("F1", D("1000.00"), date(2026, 6, 15))
+def test_a_2021_invoice_is_claimed_with_2021_rates_and_says_they_are_unverified() -> None:
+    """Due 1 March 2021, 1,000.00: 10 % from 2 March to 30 June 2021 = 121 days → 33.15."""
+    result = b2b(InvoiceDebt("F21", D("1000.00"), date(2021, 3, 1)), as_of=date(2021, 6, 30))
+    (segment,) = result.lines[0].accruals
+    assert (segment.start, segment.end, segment.days, segment.rate) == (date(2021, 3, 2), date(2021, 6, 30), 121,
+                                                                         D("10.00"))
+    assert segment.amount == D("33.15")  # 1000 × 10 % × 121 / 365 = 33.1507
+    assert result.unverified_rates == ("2021 S1",)
+
+
+def test_a_half_year_before_the_file_names_the_half_year_and_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "rates.csv"
+    path.write_text("half_year_start,ecb_rate,b2b_default_rate,legal_rate_individual,legal_rate_other,verified\n"
+                    "2022-01-01,0.00,10.00,3.13,0.76,no\n")
     with pytest.raises(MissingRate) as caught:
-        b2b(invoice, as_of=date(2026, 7, 15))
-    assert "2026 S2" in str(caught.value) and "2026-07-01" in str(caught.value)
-    assert str(DEFAULT_RATES_FILE) in str(caught.value)
-    with pytest.raises(MissingRate, match="2021 S2"):
-        RATES.rate("b2b_default", date(2021, 12, 31), carry_forward=True)  # never carried backwards
-
-
-def test_carry_forward_reuses_last_half_year_and_says_so() -> None:
-    """Same invoice with carry_forward: 16–30 June at 12.15 %: 1000 × 0.1215 × 15 / 365 = 4.9932 → 4.99;
-    1–15 July at 2026 S1's 12.15 % again (assumed) → 4.99; penalties 9.98, 2026 S2 flagged as assumed
-    and 2026 S1 as unverified (its ECB figure is marked so in LAW.md)."""
-    result = b2b(InvoiceDebt("F1", D("1000.00"), date(2026, 6, 15)), as_of=date(2026, 7, 15), carry_forward=True)
-    assert result.penalties == D("9.98")
-    assert result.assumed_rates == ("2026 S2",)
-    assert result.unverified_rates == ("2026 S1",)
-    assert [a.assumed for a in result.lines[0].accruals] == [False, True]
-    assert RATES.rate("legal_other", date(2026, 11, 22), carry_forward=True) == D("2.62")
-
-
-def test_user_rates_file_and_located_errors(tmp_path: Path) -> None:
-    header = "half_year_start,ecb_rate,b2b_default_rate,legal_rate_individual,legal_rate_other,verified\n"
-    good = tmp_path / "rates.csv"
-    good.write_text(header + "2030-01-01,1.00,11.00,5.00,2.00,yes\n2030-07-01,1,11,5,2,no\n")
-    table = load_rates(good)
-    assert table.rate("b2b_default", date(2030, 8, 1)) == D("11")
-
-    def error_for(body: str) -> RatesFileError:
-        bad = tmp_path / "bad.csv"
-        bad.write_text(header + body)
-        with pytest.raises(RatesFileError) as caught:
-            load_rates(bad)
-        return caught.value
-
-    err = error_for("2030-01-01,1.00,11.00,5.00,2.00,yes\n2030-07-01,1.x,11.00,5.00,2.00,yes\n")
-    assert (err.line, err.column) == (3, "ecb_rate") and "bad.csv:3" in str(err)
-    err = error_for("2030-01-01,1.00,12.00,5.00,2.00,yes\n")
-    assert (err.line, err.column) == (2, "b2b_default_rate") and "ecb_rate + 10" in str(err)
-    err = error_for("2030-01-01,1.00,11.00,5.00,2.00,yes\n2031-01-01,1.00,11.00,5.00,2.00,yes\n")
-    assert (err.line, err.column) == (3, "half_year_start") and "2030 S2" in str(err)
-    err = error_for("2030-03-01,1.00,11.00,5.00,2.00,yes\n")
-    assert err.column == "half_year_start" and "half-year start" in str(err)
-    err = error_for("2030-01-01,1.00,11.00,5.00,2.00,maybe\n")
-    assert (err.line, err.column) == (2, "verified")
-    with pytest.raises(RatesFileError, match="missing column"):
-        (tmp_path / "short.csv").write_text("half_year_start,ecb_rate\n")
-        load_rates(tmp_path / "short.csv")
-    with pytest.raises(RatesFileError, match="cannot read"):
-        load_rates(tmp_path / "absent.csv")
-
-
-def test_shipped_file_matches_law_md_table() -> None:
-    """The shipped rows are LAW.md's table, 2022 S1 to 2026 S1, with its (unverified) marks."""
-    rows = list(RATES)
-    assert [str(r.half_year) for r in rows][0] == "2022 S1" and str(rows[-1].half_year) == "2026 S1"
-    assert len(rows) == 9
-    assert [str(r.half_year) for r in rows if not r.verified] == ["2022 S1", "2022 S2", "2026 S1"]
-    assert RATES.rate("legal_individual", date(2024, 9, 1)) == D("8.16")
+        claim([InvoiceDebt("F20", D("100.00"), date(2021, 3, 1))], debtor_kind="b2b", as_of=date(2022, 2, 1),
+              rates=load_rates(path))
+    message = str(caught.value)
+    assert "2021 S1" in message and str(path) in message and "2021-01-01" in message
+    assert isinstance(caught.value, RelanceError) and "\n" not in message
 
 
 def test_bad_inputs_are_refused_with_the_invoice_named() -> None:

@@ -38,6 +38,11 @@ SAMPLES = [
     events.Resume(None),
     Jump("décision du directeur", from_="reminder1", to="formal_notice"),
     events.Note("rappelé"),
+    events.RunFailed("workflows/fr-b2b.yaml:73: guard 'balance / (letters_sent - letters_sent) > 1' failed", "reminder2"),
+    events.FailureCleared("workflows/fr-b2b.yaml:73: guard 'balance / (letters_sent - letters_sent) > 1' failed", date(2026, 3, 2)),
+    events.NoticeReceived("C1/04", "1A 012 345 6789 0", date(2026, 3, 3), date(2026, 3, 4), ("F-1",)),
+    events.TimeBarred("F-9", Decimal("650.00"), date(2025, 2, 1), date(2023, 2, 1), False,
+                      "2 ans, art. L218-2 du Code de la consommation", "EUR"),
 ]
 
 
@@ -58,7 +63,11 @@ def test_stored_keys_are_the_ones_earlier_versions_wrote() -> None:
     """Hash chains recompute from the stored payload: the keys must not move (``from_`` is stored as ``from``)."""
     assert set(Jump("x", from_="a", to="b").to_json()) == {"reason", "from", "to"}
     assert set(StateChange("escalate", "a", "b").to_json()) == {"trigger", "source", "dest", "facts", "reason",
-                                                                "actions"}
+                                                                "actions", "source_label", "dest_label", "currency"}
+    # A step stored before its labels and currency were recorded still reads (they are added, never renamed).
+    before = {"trigger": "escalate", "source": "a", "dest": "b", "facts": {}, "reason": None, "actions": []}
+    assert read_event("state_change", before) == StateChange("escalate", "a", "b")
+    assert read_event("letter", {"template": "t.docx", "path": "p", "sha256": "x"}).invoices == ()  # type: ignore[attr-defined]
     # A payment imported before `unallocated` existed still reads.
     old = {"amount": "12.00", "invoices": [{"number": "F-1", "amount": "12.00"}], "reference": None}
     assert read_event("payment", old) == PaymentReceived(Decimal("12.00"), None, (InvoiceShare("F-1", Decimal("12.00")),))
@@ -67,7 +76,14 @@ def test_stored_keys_are_the_ones_earlier_versions_wrote() -> None:
 def test_descriptions_are_french_and_use_french_figures() -> None:
     assert read_event("payment", plain(SAMPLES[4].to_json())).describe() == \
         "paiement de 100,00\u00a0€ (réf. VIR-1) imputé sur F-1 (100,00\u00a0€)"
-    assert SAMPLES[2].describe() == "passage de « due » à « reminder1 » (délai écoulé)"
+    assert SAMPLES[2].describe() == "« due » → « reminder1 » : délai écoulé (solde 1\u00a0200,50\u00a0€)"
+    labelled = StateChange("escalate", "due", "reminder1",
+                           {"balance": "1200.50", "due_on": "2026-02-06",
+                            "rule": {"since": "due_date", "after": "5 days", "when": "balance > 0"}},
+                           source_label="Facture échue", dest_label="Première relance")
+    assert labelled.describe() == ("« Facture échue » → « Première relance » : délai de 5 jours depuis l'échéance "
+                                   "écoulé le 06/02/2026 ; condition remplie « balance > 0 » (solde 1\u00a0200,50\u00a0€)")
+    assert SAMPLES[-1].describe().startswith("facture F-9 (650,00\u00a0€ restant dus) prescrite depuis le 01/02/2025")
     assert Promise(None, date(2026, 3, 1)).describe() == "promesse de paiement au plus tard le 01/03/2026"
 
 

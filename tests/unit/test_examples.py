@@ -19,7 +19,7 @@ from tests.support import EXAMPLES
 
 DEMO_AS_OF = date(2026, 11, 22)
 HEADERS = {
-    "debtors.csv": "debtor_ref;kind;name;siren;address_line1;address_line2;postal_code;city;country;email;phone",
+    "debtors.csv": "debtor_ref;kind;name;siren;address_line1;address_line2;postal_code;city;country;email;phone;civility",
     "invoices.csv": "invoice_number;debtor_ref;issue_date;due_date;amount;currency",
     "payments.csv": "debtor_ref;payment_date;amount;invoice_number;reference",
     "events.csv": "event_date;debtor_ref;action;until;reason",

@@ -34,6 +34,27 @@ def codes(problems) -> list[str]:
 
 def test_shipped_pack_is_clean() -> None:
     assert check_folder(PACK) == []
+    assert check_folder(PACK, agency=True) == []  # the CPCE R124-4 mentions, in agency mode
+
+
+def test_agency_mode_requires_the_r124_4_mentions(tmp_path: Path) -> None:
+    """A reminder that is fine for a creditor writing itself lacks what an agency's letter must say."""
+    own = ["{%p for inv in invoices %}", "{{ inv.number }} {{ inv.amount }} {{ inv.due_date }}",
+           "{%p endfor %}", "{{ total_outstanding }} {{ deadline }} {{ payment_reference }}"]
+    path = save(tmp_path / "relance_1.docx", own)
+    assert check_template(path) == []
+    missing = " ".join(p.message for p in check_template(path, agency=True) if p.code == "missing-mention")
+    assert "Agence Vidal Recouvrement SARL" in missing and "premier courrier" in missing
+    assert "recouvrement amiable" in missing and "créancier" in missing
+
+
+def test_a_formal_notice_without_its_itemised_statement_is_refused(tmp_path: Path) -> None:
+    path = save(tmp_path / "mise_en_demeure.docx", [
+        "Mise en demeure, lettre recommandée avec accusé de réception", "{%p for inv in invoices %}",
+        "{{ inv.number }} {{ inv.amount }} {{ inv.due_date }}", "{%p endfor %}",
+        "{{ total_outstanding }} {{ penalties }} {{ indemnity }} {{ interest }} {{ total_claim }} {{ deadline }}"])
+    messages = " ".join(p.message for p in check_template(path))
+    assert "décompte détaillé" in messages and "somme à parfaire" in messages
 
 
 def test_kind_from_file_name() -> None:

@@ -55,7 +55,7 @@ def test_pack_is_complete_and_on_the_fast_path() -> None:
     assert all(c.fallback_reason is None for c in COMPILED.values())
 
 
-@pytest.mark.parametrize("kind", ["b2b", "b2c"])
+@pytest.mark.parametrize("kind", ["b2b", "b2c", "agency"])
 @pytest.mark.parametrize("path", LETTERS, ids=lambda p: p.stem)
 def test_pack_identical_to_plain_docxtpl(path: Path, kind: str) -> None:
     ctx = build_context(sample_letter_data(kind))
@@ -70,14 +70,14 @@ text = st.lists(
 money = st.decimals(min_value=0, max_value=Decimal("9999999.99"), places=2)
 day = st.dates(min_value=date(2000, 1, 1), max_value=date(2040, 12, 31))
 invoice = st.builds(InvoiceLine, text, day, day, money, money, money)
-step = st.builds(PastStep, day, text, st.sampled_from(["letter", "email", "phone", "fax"]))
+step = st.builds(PastStep, day, text, st.sampled_from(["letter", "email", "phone", "fax", "receipt"]), text)
 party = st.builds(Party, text, st.lists(text, max_size=3).map(tuple), text, text,
                   siren=st.none() | text, email=st.none() | text, phone=st.none() | text)
 
 
 @st.composite
 def letters(draw):
-    base = sample_letter_data(draw(st.sampled_from(["b2b", "b2c"])))
+    base = sample_letter_data(draw(st.sampled_from(["b2b", "b2c", "agency"])))
     return replace(
         base,
         debtor=draw(party),
@@ -88,7 +88,8 @@ def letters(draw):
         pay_within_days=draw(st.none() | st.integers(0, 60)),
         penalties=draw(money), indemnity=draw(money), interest=draw(money),
         formal_notice_on=draw(st.none() | day),
-        assumed_rates=tuple(draw(st.lists(text, max_size=2))),
+        enclosures=tuple(draw(st.lists(text, max_size=2))),
+        currency=draw(st.sampled_from(["EUR", "USD"])),
     )
 
 

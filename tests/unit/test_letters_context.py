@@ -15,14 +15,44 @@ def test_totals_deadline_and_place() -> None:
     assert ctx["total_outstanding_value"] == Decimal("3649.76")
     assert ctx["total_outstanding"] == f"3{NBSP}649,76{NBSP}€"
     assert ctx["total_claim_value"] == Decimal("3649.76") + letter.penalties + letter.indemnity
-    assert ctx["deadline_value"] == date(2026, 11, 30)
-    assert ctx["deadline"] == "30 novembre 2026"
-    assert ctx["place_and_date"] == "Paris, le 22 novembre 2026"
+    assert ctx["deadline_value"] == date(2026, 6, 30)
+    assert ctx["deadline"] == f"30{NBSP}juin{NBSP}2026"  # a date never breaks across lines
+    assert ctx["place_and_date"] == f"Paris, le 22{NBSP}juin{NBSP}2026"
     assert [i["number"] for i in ctx["invoices"]] == [i.number for i in letter.invoices]
-    assert ctx["invoices"][0]["due_date"] == "02/09/2026"
-    assert ctx["history"][0]["date_long"] == "1er octobre 2026"
+    assert ctx["invoices"][0]["due_date"] == "04/03/2026"
+    assert ctx["history"][0]["date_long"] == f"1er{NBSP}avril{NBSP}2026"
     assert ctx["history"][1]["channel_label"] == "appel téléphonique"
     assert ctx["is_b2b"] and not ctx["is_b2c"]
+
+
+def test_salutation_follows_the_civility_and_wording_the_number_of_invoices() -> None:
+    letter = sample_letter_data()
+    assert build_context(letter)["salutation"] == "Madame, Monsieur"
+    for civility, said in (("M.", "Monsieur"), ("Mme", "Madame")):
+        ctx = build_context(replace(letter, debtor=replace(letter.debtor, civility=civility)))
+        assert ctx["salutation"] == said
+    assert build_context(letter)["plural"] is True
+    assert build_context(replace(letter, invoices=letter.invoices[:1]))["plural"] is False
+
+
+def test_footer_carries_the_creditors_legal_mentions() -> None:
+    mentions = build_context(sample_letter_data())["creditor"]["legal_mentions"]
+    assert mentions == (f"Atelier Lumière SAS — SAS au capital de 50{NBSP}000{NBSP}€ — RCS{NBSP}Paris{NBSP}812{NBSP}345"
+                        f"{NBSP}678 — TVA intracommunautaire FR40812345678")
+
+
+def test_a_claim_in_dollars_keeps_the_40_euros_apart() -> None:
+    letter = replace(sample_letter_data(), currency="USD")
+    ctx = build_context(letter)
+    assert ctx["indemnity_apart"] and ctx["indemnity"] == f"160,00{NBSP}€"
+    assert ctx["total_claim_value"] == ctx["total_outstanding_value"] + letter.penalties  # never dollars + euros
+    assert ctx["total_claim"].endswith("$US") and ctx["total_outstanding"].endswith("$US")
+
+
+def test_no_enclosure_no_pj_and_no_internal_rate_wording() -> None:
+    ctx = build_context(replace(sample_letter_data(), enclosures=()))
+    assert ctx["enclosures"] == [] and not ctx["has_enclosures"]
+    assert "assumed_rates" not in ctx  # which rates were assumed is for the team (`relance run`), not the debtor
 
 
 def test_no_deadline_without_delay() -> None:
@@ -33,7 +63,9 @@ def test_no_deadline_without_delay() -> None:
 def test_b2c_sample_has_interest_not_indemnity() -> None:
     ctx = build_context(sample_letter_data("b2c"))
     assert ctx["has_interest"] and not ctx["has_indemnity"] and not ctx["has_penalties"]
-    assert ctx["formal_notice_on"] == "22 novembre 2026"
+    assert ctx["formal_notice_on"] == f"7{NBSP}mai{NBSP}2026"
+    assert (ctx["interest_from"], ctx["interest_basis"]) == (f"12{NBSP}mai{NBSP}2026",
+                                                             "de la réception de la mise en demeure")
 
 
 def test_text_loses_xml_invalid_characters_but_keeps_markup_characters() -> None:

@@ -42,7 +42,8 @@ def test_timed_step_fires_on_its_day_not_before(engine: Escalator) -> None:
     assert engine.advance(case, date(2026, 4, 7)) == []
     [step] = engine.advance(case, date(2026, 4, 8))
     assert (step.trigger, step.source, step.dest, step.on) == ("escalate", "due", "reminder1", date(2026, 4, 8))
-    assert step.facts == {"balance": Decimal("2000"), "due_on": date(2026, 4, 8)}
+    assert step.facts == {"balance": Decimal("2000"), "due_on": date(2026, 4, 8),
+                          "rule": {"since": "due_date", "after": "7 days", "when": "balance > 0"}}
     assert step.actions == (Action("letter", "reminder1", "relance.docx", 8),)
     assert (case.state, case.state_entered, case.letters_sent, case.steps_taken) == (
         "reminder1", date(2026, 4, 8), 1, ["reminder1"])

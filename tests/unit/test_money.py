@@ -38,9 +38,9 @@ def test_other_locale_and_currency() -> None:
 
 def test_dates() -> None:
     assert format_date(date(2026, 11, 2)) == "02/11/2026"
-    assert format_long_date(date(2026, 11, 22)) == "22 novembre 2026"
-    assert format_long_date(date(2026, 2, 1)) == "1er février 2026"
-    assert format_long_date(date(2026, 2, 1), "en_GB") == "1 February 2026"
+    assert format_long_date(date(2026, 11, 22)) == "22\u00a0novembre\u00a02026"  # never broken across lines
+    assert format_long_date(date(2026, 2, 1)) == "1er\u00a0février\u00a02026"
+    assert format_long_date(date(2026, 2, 1), "en_GB") == "1\u00a0February\u00a02026"
 
 
 def test_number() -> None:

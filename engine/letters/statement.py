@@ -1,0 +1,83 @@
+"""The itemised statement (décompte) a formal notice and a hand-off print: per invoice, each period of
+penalties or interest with its days, rate, base and amount, the payments deducted, the indemnity.
+
+Built from the claim's own lines (engine.core.claim.ClaimLine and its Accrual segments), so each
+printed figure is one the claim summed: the letter's totals are the sums of these lines. Two shapes
+for the templates: `statement` (one entry per invoice, with `segments` and `payments` lists, for
+nested loops) and `statement_rows` (one flat list of table rows, for a single `{%tr for %}` loop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from engine.core.claim import ClaimLine
+from engine.core.money import format_amount, format_date, format_rate
+
+STATUTORY_CURRENCY = "EUR"  # D441-5: the recovery indemnity is fixed in euros, whatever the invoice's currency
+ZERO = Decimal("0.00")
+
+
+def itemised(line: ClaimLine) -> bool:
+    """An invoice the statement shows: still owed, or bearing penalties, an indemnity or interest."""
+    return line.outstanding > 0 or line.penalties > 0 or line.indemnity > 0 or line.interest > 0
+
+
+def statement_context(lines: Sequence[ClaimLine], debtor_kind: str, currency: str, locale: str,
+                      text: Callable[[str], str]) -> dict[str, Any]:
+    """`statement`, `statement_rows` and `has_statement` for the template context."""
+
+    def money(amount: Decimal, in_currency: str = currency) -> str:
+        return format_amount(amount, in_currency, locale)
+
+    what = "Pénalités de retard" if debtor_kind == "b2b" else "Intérêts au taux légal"
+    entries, rows = [], []
+    for line in (line for line in lines if itemised(line)):
+        segments = [
+            {
+                "start": format_date(a.start, locale), "end": format_date(a.end, locale),
+                "period": f"du {format_date(a.start, locale)} au {format_date(a.end, locale)}",
+                "days": a.days, "rate": format_rate(a.rate, locale), "base": money(a.base),
+                "amount": money(a.amount), "half_year": a.half_year,
+                "start_value": a.start, "end_value": a.end, "rate_value": a.rate, "base_value": a.base,
+                "amount_value": a.amount,
+            }
+            for a in line.accruals
+        ]
+        payments = [{"date": format_date(on, locale), "amount": money(value), "date_value": on, "amount_value": value}
+                    for on, value in line.payments]
+        settled = format_date(line.settled_on, locale) if line.settled_on else None
+        entries.append({
+            "number": text(line.number), "amount": money(line.amount), "due_date": format_date(line.due_date, locale),
+            "paid": money(line.paid), "outstanding": money(line.outstanding), "settled_on": settled,
+            "days_late": line.days_late, "segments": segments, "payments": payments,
+            "penalties": money(line.penalties), "indemnity": money(line.indemnity, STATUTORY_CURRENCY),
+            "interest": money(line.interest), "charge_label": what,
+            "amount_value": line.amount, "paid_value": line.paid, "outstanding_value": line.outstanding,
+            "penalties_value": line.penalties, "indemnity_value": line.indemnity, "interest_value": line.interest,
+        })
+        state = f", réglée le {settled}" if settled else ""
+        rows.append(_row(f"Facture {text(line.number)} échue le {format_date(line.due_date, locale)}{state}",
+                         amount=money(line.amount), value=line.amount, kind="invoice"))
+        rows += [_row(f"Règlement du {format_date(on, locale)}", amount=f"−\u00a0{money(value)}", value=-value,
+                      kind="payment") for on, value in line.payments]
+        rows += [_row(what, f"du {format_date(a.start, locale)} au {format_date(a.end, locale)}", str(a.days),
+                      format_rate(a.rate, locale), money(a.base), money(a.amount), a.amount, kind="charge")
+                 for a in line.accruals]
+        if line.indemnity > 0:
+            rows.append(_row("Indemnité forfaitaire pour frais de recouvrement (D441-5)",
+                             amount=money(line.indemnity, STATUTORY_CURRENCY), value=line.indemnity, kind="indemnity"))
+        rows.append(_row(f"Reste dû en principal sur {text(line.number)}", amount=money(line.outstanding),
+                         value=line.outstanding, kind="outstanding"))
+    return {"statement": entries, "statement_rows": rows, "has_statement": bool(entries)}
+
+
+def _row(label: str, period: str = "", days: str = "", rate: str = "", base: str = "", amount: str = "",
+         value: Decimal = ZERO, *, kind: str) -> dict[str, Any]:
+    return {"label": label, "period": period, "days": days, "rate": rate, "base": base, "amount": amount,
+            "amount_value": value, "kind": kind}
+
+
+__all__ = ["STATUTORY_CURRENCY", "itemised", "statement_context"]

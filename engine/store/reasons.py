@@ -1,0 +1,77 @@
+"""How the timeline says why a step happened, in French: the trigger, the delay and guards it met, the facts.
+
+Used by engine.store.events (StateChange.describe): a step's stored facts hold the rule it fired under
+(``rule``: delay, start, guards, as the workflow wrote them) and the facts its guards read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from engine.core.money import format_amount, format_date
+
+# What made a step happen, as the timeline says it.
+TRIGGER_LABELS = {
+    "escalate": "délai écoulé", "payment": "paiement", "dispute": "contestation", "resolve": "fin de contestation",
+    "promise": "promesse de paiement", "promise_lapsed": "promesse non tenue", "hold": "suspension",
+    "resume": "reprise", "jump": "décision manuelle",
+}
+# How a step's reason reads: the delay as written, where it counted from, the guards and the facts they read.
+_UNITS = {"day": ("jour", "jours"), "business_day": ("jour ouvré", "jours ouvrés"),
+          "week": ("semaine", "semaines"), "month": ("mois", "mois")}
+_SINCE = {"due_date": "depuis l'échéance", "state_entered": "depuis l'étape précédente",
+          "notice_received": "depuis la réception de la mise en demeure"}
+_FACTS = {"balance": "solde", "noticed_balance": "solde mis en demeure", "principal": "principal",
+          "paid": "réglé", "days_overdue": "jours de retard", "days_in_state": "jours dans l'étape",
+          "days_to_prescription": "jours avant prescription", "invoice_count": "factures",
+          "letters_sent": "courriers envoyés", "amount": "montant", "until": "jusqu'au"}
+
+
+def step_reason(trigger: str, facts: Mapping[str, Any], currency: str = "EUR") -> str:
+    """Why a step happened, in French: its trigger, the delay and guards it met, the facts they read."""
+    rule = facts.get("rule") if isinstance(facts.get("rule"), Mapping) else None
+    parts = [TRIGGER_LABELS.get(trigger, trigger)]
+    if rule is not None:
+        delay = _french_delay(str(rule.get("after", "")))
+        if delay:
+            due = facts.get("due_on")
+            parts[0] = (f"délai de {delay} {_SINCE.get(str(rule.get('since')), '')} écoulé"
+                        + (f" le {format_date(_as_date(due))}" if due else "")).replace("  ", " ")
+        for key, word in (("when", "condition remplie"), ("unless", "exception écartée")):
+            if rule.get(key):
+                parts.append(f"{word} « {rule[key]} »")
+    # A timed step's facts are those its guards read; an event's are the whole case: keep the telling ones.
+    shown = _FACTS if rule is not None else ("balance", "amount", "until")
+    values = [f"{_FACTS[name]} {_fact(name, value, currency)}" for name, value in facts.items()
+              if name in shown and value is not None]
+    return " ; ".join(parts) + (f" ({', '.join(values)})" if values else "")
+
+
+def _french_delay(text: str) -> str:
+    count, _, unit = text.partition(" ")
+    if not count.isdigit():
+        return ""
+    key = unit.rstrip("s").replace(" ", "_")
+    one, many = _UNITS.get(key, (unit, unit))
+    return f"{count} {one if count == '1' else many}"
+
+
+def _fact(name: str, value: Any, currency: str) -> str:
+    if name in ("balance", "noticed_balance", "principal", "paid", "amount"):
+        try:
+            return format_amount(Decimal(str(value)), currency)
+        except ArithmeticError:
+            return str(value)
+    if name == "until":
+        return format_date(_as_date(value))
+    return str(value)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+__all__ = ["TRIGGER_LABELS", "step_reason"]

@@ -1,0 +1,193 @@
+"""The letter writer (engine.cases.letters): where letters land, what they record, and orphan files; both backends.
+
+Letters are rendered from the shipped French pack. Fixtures: D1 owes F-001 1 200.00 due 1 February 2025
+(and F-002 300.50 due 19 February); fr-b2b sends reminder1 on 6 February (e-mail + phone), reminder2
+ten days later by letter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from engine.cases.letters import LetterWriter, orphan_files
+from engine.cases.lookup import find_case
+from engine.cases.run import run
+from engine.core.case import Action, Step
+from engine.core.workflow import Workflow, load_workflow
+from engine.imports.importer import import_csv
+from engine.letters import Creditor, PastStep, render_letter
+from engine.store.database import connect
+from engine.store.models import Document, Event
+from engine.store.timeline import verify
+from tests.support import CSV, DEBTORS_HEADER, INVOICES_HEADER, PACK, SHIPPED_WORKFLOWS
+
+CREDITOR = Creditor(name="ACME SAS", address_lines=("1 rue du Test",), postal_code="75001", city="Paris",
+                    iban="FR76 3000 6000 0112 3456 7890 189", signatory="A. Martin", place="Paris")
+
+# reminder1 goes out both by letter and by e-mail: one step, two channels, one template.
+TWO_CHANNELS = f"""\
+name: two-channels
+version: 1
+letters: {PACK}
+initial: due
+states:
+  due: {{}}
+  reminder1:
+    letter: relance_1.docx
+    channel: [letter, email]
+  paid: {{final: true}}
+transitions:
+  - trigger: escalate
+    source: due
+    dest: reminder1
+    after: 5 days
+    since: due_date
+  - trigger: payment
+    source: "*"
+    dest: paid
+    when: "balance <= 0"
+"""
+
+
+@pytest.fixture(scope="module")
+def workflow() -> Workflow:
+    return load_workflow(SHIPPED_WORKFLOWS / "fr-b2b.yaml")
+
+
+@pytest.fixture
+def store(database_url: str):
+    store = connect(database_url, upgrade=True)
+    for name in ("debtors.csv", "invoices.csv"):
+        import_csv(store, CSV / name, creditor_ref="ACME")
+    yield store
+    store.dispose()
+
+
+def writer(workflow: Workflow, output: Path) -> LetterWriter:
+    return LetterWriter(CREDITOR, {"b2b": workflow, "b2c": workflow}, output)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_letters_land_at_debtor_case_step_state_and_their_hash_is_the_files(store, workflow, tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    for day in (date(2025, 2, 6), date(2025, 2, 16)):
+        run(store, workflow, day, perform=writer(workflow, out))
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert files == ["D1/ACME-F-001/01-reminder1.docx", "D1/ACME-F-001/02-reminder2.docx",
+                     "D2/ACME-F-003/01-reminder1.docx"]
+    with store.session() as s:
+        documents = s.scalars(select(Document).order_by(Document.id)).all()
+        letters = {e.id: e.payload["sha256"] for e in s.scalars(select(Event).where(Event.kind == "letter"))}
+        assert sorted(Path(d.path).as_posix() for d in documents) == files  # relative: the folder may move
+        for document in documents:
+            assert document.sha256 == sha256(out / document.path) == letters[document.event_id]
+        assert verify(s, out) == []
+
+
+def test_a_state_with_two_letter_channels_writes_one_file(store, tmp_path: Path, monkeypatch) -> None:
+    rendered: list[Path] = []
+
+    def counting(template: Path, letter: object, out_path: Path) -> str:
+        rendered.append(out_path)
+        return render_letter(template, letter, out_path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("engine.cases.letters.render_letter", counting)
+    path = tmp_path / "two.yaml"
+    path.write_text(TWO_CHANNELS, encoding="utf-8")
+    two = load_workflow(path)
+    out = tmp_path / "output"
+    report = run(store, two, date(2025, 2, 6), perform=writer(two, out))
+    assert report.letters == 1 and len(rendered) == 1  # two channels carry it, one letter is rendered...
+    assert [p.relative_to(out).as_posix() for p in out.rglob("*.docx")] == ["D1/ACME-F-001/01-reminder1.docx"]
+    with store.session() as s:
+        documents = s.scalars(select(Document).order_by(Document.id)).all()
+    # ...and recorded once per channel, each under its own key, both naming that one file.
+    assert [(d.step_key, Path(d.path).as_posix()) for d in documents] == [
+        ("1:reminder1/0", "D1/ACME-F-001/01-reminder1.docx"), ("1:reminder1/1", "D1/ACME-F-001/01-reminder1.docx")]
+    assert documents[0].sha256 == documents[1].sha256 == sha256(out / documents[0].path)
+
+
+def test_a_step_written_again_goes_to_the_same_file(store, workflow, tmp_path: Path) -> None:
+    """What a crash between writing and committing leaves is overwritten, not doubled."""
+    run(store, workflow, date(2025, 2, 3))
+    out = tmp_path / "output"
+    step, action = Step("escalate", "due", "reminder1", date(2025, 2, 6), {}), Action("email", "reminder1", "relance_1.docx", 8)
+    with store.session() as s:
+        case = find_case(s, "ACME-F-001")
+        case.step_count = 1
+        first = writer(workflow, out)(s, case, step, action)
+        again = writer(workflow, out)(s, case, step, action)  # a fresh writer, as after a restart
+    assert first is not None and again is not None and first.path == again.path
+    assert [p.name for p in out.rglob("*") if p.is_file()] == ["01-reminder1.docx"]
+    with store.session() as s:  # a phone call writes nothing
+        assert writer(workflow, out)(s, find_case(s, "ACME-F-001"), step, Action("phone", "reminder1")) is None
+
+
+def test_a_pdf_that_fails_does_not_undo_the_letter(store, workflow, tmp_path: Path, monkeypatch) -> None:
+    def no_libreoffice(path: Path) -> Path:
+        raise RuntimeError("soffice not found")
+
+    monkeypatch.setattr("engine.cases.letters.to_pdf", no_libreoffice)
+    out = tmp_path / "output"
+    with_pdf = LetterWriter(CREDITOR, {"b2b": workflow}, out, pdf=True)
+    report = run(store, workflow, date(2025, 2, 6), perform=with_pdf)
+    assert (report.letters, report.errors) == (1, [])
+    assert with_pdf.pdf_failures == ["D1/ACME-F-001/01-reminder1.docx: soffice not found"]
+    with store.session() as s:
+        assert [Path(d.path).as_posix() for d in s.scalars(select(Document))] == ["D1/ACME-F-001/01-reminder1.docx"]
+
+
+def test_a_hostile_debtor_reference_stays_inside_the_output_folder(tmp_path: Path, database_url: str, workflow) -> None:
+    store = connect(database_url, upgrade=True)
+    try:
+        (tmp_path / "debtors.csv").write_text(DEBTORS_HEADER + "../../etc;b2b;Evil SARL;;1 rue A;;75001;Paris;FR;;\n")
+        (tmp_path / "invoices.csv").write_text(INVOICES_HEADER + "../x;../../etc;2025-01-01;2025-02-01;10.00;EUR\n")
+        for name in ("debtors.csv", "invoices.csv"):
+            import_csv(store, tmp_path / name, creditor_ref="ACME")
+        out = tmp_path / "deep" / "output"
+        run(store, workflow, date(2025, 2, 6), perform=writer(workflow, out))
+    finally:
+        store.dispose()
+    written = [p for p in tmp_path.rglob("*.docx")]
+    assert [p.relative_to(out).as_posix() for p in written] == ["etc/ACME-.._x/01-reminder1.docx"]
+
+
+def test_the_letter_recalls_earlier_contacts_but_not_itself(store, workflow, tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    for day in (date(2025, 2, 6), date(2025, 2, 16)):
+        run(store, workflow, day, perform=writer(workflow, out))
+    with store.session() as s:
+        case = find_case(s, "ACME-F-001")
+        step = Step("escalate", "reminder1", "reminder2", date(2025, 2, 16), {})
+        letter = writer(workflow, out).letter_data(s, case, step, Action("letter", "reminder2", "relance_2.docx", 8), workflow)
+    assert letter.history == [PastStep(date(2025, 2, 6), "Première relance", "email"),
+                              PastStep(date(2025, 2, 6), "Première relance", "phone")]
+    assert (letter.letter_ref, letter.state_label, letter.as_of) == ("ACME-F-001/02", "Deuxième relance", date(2025, 2, 16))
+    # F-002 is not due until 19 February: only F-001 is late. 1200 × 13.15 % × 15 / 365 = 6.4849 → 6.48.
+    assert (letter.indemnity, letter.penalties) == (Decimal("40.00"), Decimal("6.48"))
+
+
+def test_orphan_files_are_the_unrecorded_letters_and_temporary_files(store, workflow, tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    with store.session() as s:
+        assert orphan_files(s, out) == []  # no output folder yet
+    run(store, workflow, date(2025, 2, 6), perform=writer(workflow, out))
+    folder = out / "D1" / "ACME-F-001"
+    recorded = folder / "01-reminder1.docx"
+    recorded.with_suffix(".pdf").write_bytes(b"%PDF")  # the recorded letter's PDF belongs to it
+    stray = folder / "02-reminder2.docx"
+    stray.write_bytes(b"written, never committed")
+    stray.with_suffix(".pdf").write_bytes(b"%PDF")
+    temporary = folder / ".03-reminder3.docx.k2j4.tmp"
+    temporary.write_bytes(b"half written")
+    with store.session() as s:
+        assert orphan_files(s, out) == sorted([stray, stray.with_suffix(".pdf"), temporary])

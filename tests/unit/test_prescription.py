@@ -1,0 +1,112 @@
+"""Prescription dates, the court chosen from the debtor, and the escalator's refusal to put a time-barred
+claim on notice or before a court; delays counted from the formal notice's receipt."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from engine.core.case import CaseState
+from engine.core.guards import case_facts
+from engine.core.jurisdiction import court_for, legal_form
+from engine.core.machine import Escalator
+from engine.core.prescription import add_years, prescription
+from engine.core.workflow import WorkflowError, load_workflow
+from tests.support import SHIPPED_WORKFLOWS
+
+
+def test_five_years_between_businesses_two_against_a_consumer() -> None:
+    b2b = prescription("b2b", date(2021, 3, 1))
+    assert (b2b.on, b2b.years, b2b.acknowledged) == (date(2026, 3, 1), 5, False) and "L110-4" in b2b.article
+    assert not b2b.barred(date(2026, 3, 1)) and b2b.barred(date(2026, 3, 2))  # claimable on the last day
+    assert b2b.days_left(date(2026, 1, 5)) == 55
+    b2c = prescription("b2c", date(2023, 2, 1))
+    assert b2c.on == date(2025, 2, 1) and "L218-2" in b2c.article and b2c.barred(date(2026, 1, 5))
+
+
+def test_a_payment_restarts_the_period_a_payment_before_the_due_date_does_not() -> None:
+    rule = prescription("b2c", date(2023, 2, 1), [date(2023, 1, 15), date(2024, 6, 10), date(2023, 9, 1)])
+    assert (rule.start, rule.acknowledged, rule.on) == (date(2024, 6, 10), True, date(2026, 6, 10))
+    assert prescription("b2c", date(2023, 2, 1), [date(2023, 1, 15)]).on == date(2025, 2, 1)
+
+
+def test_29_february_plus_years_is_28_february() -> None:
+    assert add_years(date(2024, 2, 29), 5) == date(2029, 2, 28)
+    assert add_years(date(2024, 2, 29), 4) == date(2028, 2, 29)
+    with pytest.raises(ValueError, match="b2b, b2c"):
+        prescription("pro", date(2024, 1, 1))
+
+
+@pytest.mark.parametrize(("kind", "merchant", "name", "court"), [
+    ("b2c", None, "Paul Durand", "tribunal judiciaire"),
+    ("b2b", True, "Cabinet Leroy SELARL", "tribunal de commerce"),  # the debtor file says so
+    ("b2b", False, "Dupont SARL", "tribunal judiciaire"),
+    ("b2b", None, "Dupont & Fils SARL", "tribunal de commerce"),  # commercial by its form (L210-1)
+    ("b2b", None, "Boulangerie S.A.S.", "tribunal de commerce"),
+    ("b2b", None, "Cabinet Leroy SELARL", "tribunal judiciaire"),
+    ("b2b", None, "SCI des Lilas", "tribunal judiciaire"),
+    ("b2b", None, "Association sa maison", "tribunal judiciaire"),  # "sa" is a word, not the form SA
+])
+def test_the_court_follows_the_debtor(kind: str, merchant: bool | None, name: str, court: str) -> None:
+    chosen = court_for(kind, merchant, name)
+    assert chosen.name == court and chosen.reason
+
+
+def test_legal_form_reads_the_name() -> None:
+    assert (legal_form("Transports Marchand SAS"), legal_form("EURL Émile"), legal_form("Martin")) == (
+        "SAS", "EURL", None)
+
+
+@pytest.fixture(scope="module")
+def b2b() -> Escalator:
+    return Escalator(load_workflow(SHIPPED_WORKFLOWS / "fr-b2b.yaml"))
+
+
+def in_reminder3(**changes: object) -> CaseState:
+    base = CaseState(state="reminder3", state_entered=date(2026, 3, 1), due_date=date(2026, 1, 1),
+                     principal=Decimal("1000"), steps_taken=["reminder1", "reminder2", "reminder3"])
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_only_time_barred_invoices_left_no_formal_notice(b2b: Escalator) -> None:
+    barred = in_reminder3(barred=Decimal("1000"))
+    assert b2b.advance(barred, date(2026, 4, 1)) == []  # 10 days passed long ago: still no notice
+    mixed = in_reminder3(barred=Decimal("400"))
+    [step] = b2b.advance(mixed, date(2026, 4, 1))
+    assert step.dest == "formal_notice"
+    assert step.facts["rule"] == {"since": "state_entered", "after": "10 days", "when": "balance > 0"}
+
+
+def test_litigation_needs_noticed_balance_and_counts_from_the_receipt(b2b: Escalator) -> None:
+    noticed = CaseState(state="formal_notice", state_entered=date(2026, 3, 1), due_date=date(2026, 1, 1),
+                        principal=Decimal("1000"), noticed=Decimal("1000"), steps_taken=["formal_notice"])
+    assert b2b.next_check(noticed) == date(2026, 3, 16)  # no receipt recorded: from the letter's date
+    received = replace(noticed, notice_received=date(2026, 3, 6))
+    assert b2b.next_check(received) == date(2026, 3, 21)
+    assert b2b.advance(received, date(2026, 3, 20)) == []
+    [step] = b2b.advance(received, date(2026, 3, 21))
+    assert step.dest == "litigation" and step.facts["noticed_balance"] == Decimal("1000")
+    # An invoice no notice covered does not count towards going to court.
+    unnoticed = replace(noticed, noticed=Decimal("0"), notice_received=None)
+    [step] = b2b.advance(unnoticed, date(2026, 3, 16))
+    assert step.dest == "written_off"
+
+
+def test_guard_facts_for_notice_and_prescription() -> None:
+    case = CaseState(state="due", state_entered=date(2026, 1, 1), due_date=date(2026, 1, 1),
+                     principal=Decimal("500"), noticed=Decimal("200"), prescription_on=date(2026, 3, 1))
+    facts = case_facts(case, date(2026, 1, 5), frozenset({"noticed_balance", "days_to_prescription"}))
+    assert facts == {"noticed_balance": Decimal("200"), "days_to_prescription": 55}
+    assert case_facts(replace(case, prescription_on=None), date(2026, 1, 5),
+                      frozenset({"days_to_prescription"})) == {"days_to_prescription": None}
+
+
+def test_since_notice_received_is_validated_like_any_start() -> None:
+    path = SHIPPED_WORKFLOWS / "fr-b2c.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "since: notice_received" in text and load_workflow(path, source=text)
+    with pytest.raises(WorkflowError, match=r"fr-b2c.yaml:\d+: transitions\[4\]\.since: .*notice_received"):
+        load_workflow(path, source=text.replace("since: notice_received", "since: receipt", 1))
