@@ -96,9 +96,9 @@ def test_letters_land_at_debtor_case_step_state_and_their_hash_is_the_files(stor
 def test_a_state_with_two_letter_channels_writes_one_file(store, tmp_path: Path, monkeypatch) -> None:
     rendered: list[Path] = []
 
-    def counting(template: Path, letter: object, out_path: Path) -> str:
+    def counting(template: Path, letter: object, out_path: Path, **options: object) -> str:
         rendered.append(out_path)
-        return render_letter(template, letter, out_path)  # type: ignore[arg-type]
+        return render_letter(template, letter, out_path, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr("engine.cases.letters.render_letter", counting)
     path = tmp_path / "two.yaml"
