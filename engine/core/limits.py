@@ -36,15 +36,17 @@ class Limits:
     guard_chars: int = 500  # length of one guard expression
     guard_depth: int = 20  # nesting of parentheses, brackets and operators in one guard
     # Letter templates at render time (engine.letters.sandbox)
+    template_tags: int = 2_000  # tags in one part of a template (compiling costs ~0.5 ms and 15 KB a tag)
     template_range: int = 10_000  # items of one range() in a template
     template_string: int = 1_000_000  # characters of one string (or items of one list) a template builds
     template_output: int = 10_000_000  # characters of one rendered part (the letter's body, a header...)
     template_seconds: float = 10.0  # wall-clock time to render one letter
+    template_memory: int = 200_000_000  # bytes the process may grow by while one letter renders (Linux)
     # DOCX files (engine.letters.docxfile), checked before anything is decompressed
     docx_bytes: int = 20_000_000  # size of the .docx file
     docx_members: int = 1_000  # files inside the .docx package
-    docx_part_bytes: int = 20_000_000  # one part, uncompressed
-    docx_total_bytes: int = 100_000_000  # all parts, uncompressed
+    docx_part_bytes: int = 10_000_000  # one part, uncompressed
+    docx_total_bytes: int = 50_000_000  # all parts, uncompressed
     docx_ratio: int = 100  # uncompressed / compressed size of a part bigger than 1 MB
 
     def describe(self, name: str) -> str:

@@ -122,10 +122,15 @@ class _Loader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
+    # flatten_mapping puts the pairs merged by `<<: *anchor` first: a key written here overrides
+    # them (that is what a merge is for), only a key written twice here is a duplicate.
+    written = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
     loader.flatten_mapping(node)
+    merged = len(node.value) - written
     mapping = LocatedDict()
     mapping.line, mapping.lines, mapping.duplicates = node.start_mark.line + 1, {}, []
-    for key_node, value_node in node.value:
+    seen_here: set[Any] = set()
+    for index, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=True)
         try:
             hash(key)
@@ -134,10 +139,13 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
                 "while constructing a mapping", node.start_mark, "found an unhashable key", key_node.start_mark
             ) from None
         line = key_node.start_mark.line + 1
-        if key in mapping.lines:
+        if index < merged:
+            mapping.lines.setdefault(key, line)
+        elif key in seen_here:
             mapping.duplicates.append((key, line))
         else:
-            mapping.lines[key] = line
+            seen_here.add(key)
+            mapping.lines[key] = line  # an override is located where it is written
         mapping[key] = loader.construct_object(value_node, deep=True)
     return mapping
 
@@ -149,5 +157,6 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LocatedList
     return sequence
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)

@@ -9,10 +9,14 @@ are allowed by it. Here, on top of it:
   call... is refused past `template_string` characters (items), *before* it is built when its size
   can be foreseen, right after otherwise; integers past 15,000 bits (what Python will still print) too;
 - one rendered part (the body, a header) is refused past `template_output` characters;
-- every loop iteration, call, operator and output batch checks the letter's wall-clock budget
-  (`template_seconds`, see `letter_budget`): a template cannot spin for ever.
+- every loop iteration, call, operator, filter and output batch checks the letter's wall-clock
+  budget (`template_seconds`, see `letter_budget`): a template cannot spin for ever; every 32nd
+  check also looks at how much the process grew since the letter began (`template_memory`, on
+  Linux), the backstop for what the size checks cannot foresee (a filter mapped over a list
+  holding one big string ten thousand times).
 
-Each refusal is a LimitExceeded raised from inside the template, so engine.letters.environment's
+A template part with more than `template_tags` tags is refused before Jinja compiles it (compiling
+100,000 tags takes a minute and 1.3 GB). Each refusal is a LimitExceeded raised from inside the template, so engine.letters.environment's
 `letter_error` names the template and the tag. Constant folding is stopped for the guarded
 operators and filters too, so a template is never made to compute `'x' * 10**9` while compiling.
 Normal templates render exactly as before: the checks only count, they never change a value.
@@ -20,6 +24,7 @@ Normal templates render exactly as before: the checks only count, they never cha
 
 from __future__ import annotations
 
+import os
 import re
 import string
 import threading
@@ -32,7 +37,8 @@ from typing import Any
 from jinja2 import nodes, pass_context
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.exceptions import TemplateRuntimeError
-from jinja2.runtime import Context
+from jinja2.filters import make_attrgetter
+from jinja2.runtime import Context, LoopContext, Macro
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 
@@ -43,7 +49,10 @@ INT_BITS = 15_000  # Python refuses to print integers of more than 4,300 digits 
 _BATCH = 32  # output chunks counted at a time: a batch of big chunks stays small
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
-_budget = threading.local()  # .deadline (monotonic seconds) and .limits of the letter being rendered
+_MEMORY_EVERY = 32  # budget checks between two looks at the process's memory (5 µs each)
+_budget = threading.local()  # .deadline, .limits, .ticks, .memory_at_start of the letter being rendered
+_statm: tuple[int, int] | None = None  # (pid, fd) of /proc/self/statm, reopened after a fork
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class LimitExceeded(TemplateRuntimeError):
@@ -52,11 +61,12 @@ class LimitExceeded(TemplateRuntimeError):
 
 @contextmanager
 def letter_budget(limits: Limits) -> Iterator[None]:
-    """The wall-clock budget of one letter, for the calling thread (a nested call keeps the outer one)."""
+    """The wall-clock and memory budget of one letter, for the calling thread (a nested call keeps the outer one)."""
     if getattr(_budget, "deadline", None) is not None:
         yield
         return
-    _budget.deadline, _budget.limits = time.monotonic() + limits.template_seconds, limits
+    _budget.limits, _budget.ticks, _budget.memory_at_start = limits, 0, memory_in_use()
+    _budget.deadline = time.monotonic() + limits.template_seconds
     try:
         yield
     finally:
@@ -64,12 +74,31 @@ def letter_budget(limits: Limits) -> Iterator[None]:
 
 
 def tick() -> None:
-    """Refuse to go on when the letter being rendered is past its wall-clock budget."""
+    """Refuse to go on when the letter being rendered is past its wall-clock (or memory) budget."""
     deadline = getattr(_budget, "deadline", None)
-    if deadline is not None and time.monotonic() > deadline:
-        limits = _budget.limits
+    if deadline is None:
+        return
+    limits = _budget.limits
+    if time.monotonic() > deadline:
         raise LimitExceeded(f"the letter took more than {limits.template_seconds:g} s to render "
                             f"({limits.describe('template_seconds')})")
+    _budget.ticks += 1
+    if _budget.ticks % _MEMORY_EVERY == 0 and _budget.memory_at_start is not None:
+        grown = (memory_in_use() or 0) - _budget.memory_at_start
+        if grown > limits.template_memory:
+            raise LimitExceeded(f"rendering the letter took more than {limits.template_memory // 1_000_000} MB "
+                                f"of memory ({limits.describe('template_memory')})")
+
+
+def memory_in_use() -> int | None:
+    """The process's resident memory in bytes (Linux /proc), None where it cannot be read."""
+    global _statm
+    try:
+        if _statm is None or _statm[0] != os.getpid():
+            _statm = (os.getpid(), os.open("/proc/self/statm", os.O_RDONLY))
+        return int(os.pread(_statm[1], 100, 0).split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError, AttributeError):  # no /proc (macOS), no pread (Windows)
+        return None
 
 
 class LetterEnvironment(SandboxedEnvironment):
@@ -83,9 +112,17 @@ class LetterEnvironment(SandboxedEnvironment):
         self.code_generator_class = _LetterCodeGenerator
         self.globals["range"] = self._range
         self.globals["lipsum"] = self._lipsum
+        for name, original in list(self.filters.items()):  # every filter ticks; some check sizes first
+            self.filters[name] = _checked_filter(original, _FILTER_CHECKS.get(name), self)
         self.filters[LOOP_FILTER] = _ticking
-        for name, check in _FILTER_CHECKS.items():
-            self.filters[name] = _checked_filter(self.filters[name], check, self)
+
+    def preprocess(self, source: str, name: str | None = None, filename: str | None = None) -> str:
+        """Every compile starts here (ours, docxtpl's, the checks'): count the tags before Jinja parses them."""
+        tags = source.count("{{") + source.count("{%") + source.count("{#")
+        if tags > self.limits.template_tags:
+            raise LimitExceeded(f"{tags:,} tags in one part of the template, more than a letter needs "
+                                f"({self.limits.describe('template_tags')})")
+        return super().preprocess(source, name, filename)
 
     # --- sizes ---
 
@@ -137,7 +174,8 @@ class LetterEnvironment(SandboxedEnvironment):
         result = super().call(context, obj, *args, **kwargs)
         if isinstance(owner, (list, dict, set)):
             self.check_size(len(owner), "a list or mapping grown by a method")  # `l.extend(l)` doubles
-        if isinstance(result, (str, list, tuple, dict)):
+        # A macro's or a recursive loop's output was counted as output already (template_output).
+        if isinstance(result, (str, list, tuple, dict)) and not isinstance(obj, (Macro, LoopContext)):
             self.check_size(len(result))
         return result
 
@@ -210,15 +248,17 @@ def _ticking(context: Context, iterable: Any) -> Iterator[Any]:
         yield item
 
 
-def _checked_filter(original: Callable[..., Any], check: Callable[..., None],
+def _checked_filter(original: Callable[..., Any], check: Callable[..., Any] | None,
                     env: LetterEnvironment) -> Callable[..., Any]:
-    """`original` with `check(env, value, *args, **kwargs)` first; pass_context so it is never folded."""
+    """`original` after a budget check and `check(env, value, *args, **kwargs)`, which returns the value
+    to pass on (a consumed iterator comes back as a list); pass_context: never folded at compile time."""
     passed = getattr(getattr(original, "jinja_pass_arg", None), "name", None)
 
     @pass_context
     def checked(context: Context, value: Any, *args: Any, **kwargs: Any) -> Any:
         tick()
-        check(env, value, *args, **kwargs)
+        if check is not None:
+            value = check(env, value, *args, **kwargs)
         if passed == "context":
             return original(context, value, *args, **kwargs)
         if passed == "eval_context":
@@ -231,43 +271,58 @@ def _checked_filter(original: Callable[..., Any], check: Callable[..., None],
     return checked
 
 
-def _check_width(env: LetterEnvironment, value: Any, width: Any = 0, *args: Any, **kwargs: Any) -> None:
-    width = kwargs.get("width", kwargs.get("linecount", width))
-    if _is_int(width):
-        env.check_size(int(width), "a width or count")
+def _check_width(env: LetterEnvironment, value: Any, *args: Any, **kwargs: Any) -> Any:
+    """center, indent, batch, tojson: every number they take is a width, a count or an indent."""
+    for number in [*args, *kwargs.values()]:
+        if _is_int(number):
+            env.check_size(int(number), "a width or count")
+    return value
 
 
-def _check_slices(env: LetterEnvironment, value: Any, slices: Any = 1, *args: Any, **kwargs: Any) -> None:
+def _check_slices(env: LetterEnvironment, value: Any, slices: Any = 1, *args: Any, **kwargs: Any) -> Any:
     slices = kwargs.get("slices", slices)
     if _is_int(slices) and slices > env.limits.template_range:
         raise LimitExceeded(f"slice() into {slices:,} parts ({env.limits.describe('template_range')})")
+    return value
 
 
 def _check_replace(env: LetterEnvironment, value: Any, old: Any = "", new: Any = "",
-                   count: Any = None, **kwargs: Any) -> None:
+                   count: Any = None, **kwargs: Any) -> Any:
     if isinstance(value, str) and isinstance(old, str) and isinstance(new, str):
         env.check_size(_replaced_size(value, old, new, kwargs.get("count", count)))
+    return value
 
 
-def _check_join(env: LetterEnvironment, value: Any, d: Any = "", *args: Any, **kwargs: Any) -> None:
-    if isinstance(value, (list, tuple)):
-        separator = len(str(kwargs.get("d", d)))
-        env.check_size(sum(len(v) if isinstance(v, str) else len(str(v)) for v in value)
-                       + separator * max(len(value) - 1, 0))
+def _check_join(env: LetterEnvironment, value: Any, d: Any = "", attribute: Any = None, **kwargs: Any) -> Any:
+    """The joined length, counted while the items are read (an iterator is read once, into a list)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        return value
+    d, attribute = kwargs.get("d", d), kwargs.get("attribute", attribute)
+    read = make_attrgetter(env, attribute) if attribute is not None else None
+    items: list[Any] = []
+    total = 0
+    for item in value:
+        shown = read(item) if read is not None else item
+        total += (len(shown) if isinstance(shown, str) else len(str(shown))) + (len(str(d)) if items else 0)
+        env.check_size(total)
+        items.append(item)
+    return items
 
 
-def _check_format(env: LetterEnvironment, value: Any, *args: Any, **kwargs: Any) -> None:
+def _check_format(env: LetterEnvironment, value: Any, *args: Any, **kwargs: Any) -> Any:
     if isinstance(value, str):
         env.check_format(value, [*args, *kwargs.values()])
+    return value
 
 
-def _check_sum(env: LetterEnvironment, value: Any, *args: Any, **kwargs: Any) -> None:
+def _check_sum(env: LetterEnvironment, value: Any, *args: Any, **kwargs: Any) -> Any:
     start = kwargs.get("start", args[1] if len(args) > 1 else 0)
     if not isinstance(start, (int, float)) and not hasattr(start, "as_integer_ratio"):
         raise LimitExceeded("sum() adds numbers only in a letter (it would copy lists over and over)")
+    return value
 
 
-_FILTER_CHECKS: dict[str, Callable[..., None]] = {
+_FILTER_CHECKS: dict[str, Callable[..., Any]] = {
     "center": _check_width, "indent": _check_width, "batch": _check_width, "tojson": _check_width,
     "slice": _check_slices, "replace": _check_replace, "join": _check_join, "format": _check_format,
     "sum": _check_sum,
@@ -298,10 +353,13 @@ def _check_string_method(env: LetterEnvironment, text: str, name: str, args: tup
 
 def _check_product(env: LetterEnvironment, left: Any, right: Any) -> None:
     sequences = (str, list, tuple)
+    if isinstance(right, sequences) and _is_int(left):
+        left, right = right, left
     if isinstance(left, sequences) and _is_int(right):
-        env.check_size(len(left) * max(int(right), 0))
-    elif isinstance(right, sequences) and _is_int(left):
-        env.check_size(len(right) * max(int(left), 0))
+        times = max(int(right), 0)
+        env.check_size(len(left) * times)
+        if not isinstance(left, str):  # `[big] * n` holds n references: what it will print is n × big
+            env.check_size(sum(len(item) for item in left if isinstance(item, str)) * times)
     elif _is_int(left) and _is_int(right) and abs(left).bit_length() + abs(right).bit_length() > INT_BITS:
         raise LimitExceeded(f"'*' would build a number of more than {INT_BITS:,} bits")
 

@@ -122,7 +122,9 @@ def test_the_output_itself_checks_the_budget(tmp_path: Path) -> None:
         "{{ '%2000d'|format(1) }}",
         "{{ '{:>2000}'.format(1) }}",
         "{{ '{:{w}}'.format(1, w=2000) }}",
-        "{{ (['x' * 500] * 3)|join }}",
+        "{{ ['x' * 600, 'y' * 600]|join }}",
+        "{{ ['x' * 600, 'y' * 600]|map('upper')|join }}",  # an iterator, counted while it is read
+        "{{ (['x' * 500] * 3)|length }}",  # three references, yet 1,500 characters once printed
         "{{ ','.join(['x' * 500] * 3) }}",
         "{{ ('x' * 500)|replace('x', 'yyy') }}",
         "{{ ('x' * 500).replace('x', 'yyy') }}",
@@ -196,6 +198,17 @@ def test_lipsum_is_refused_before_it_runs(tmp_path: Path, monkeypatch: pytest.Mo
     assert calls == []
 
 
+def test_memory_grown_while_rendering_is_the_last_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What no size check foresees (a filter mapped over many references to one big string) is caught
+    by the process's growth; here the memory reading is simulated, growing 1 MB a look."""
+    readings = iter(range(0, 10**12, 1_000_000))
+    monkeypatch.setattr(sandbox, "memory_in_use", lambda: next(readings))
+    path = make_template(tmp_path / "memory.docx", "{% for i in range(1000) %}{{ i }}{% endfor %}")
+    error = refused(path, Limits(template_memory=5_000_000))
+    assert "took more than 5 MB of memory" in error.message and error.tag == "{% for i in range(1000) %}"
+    render(path, Limits(template_memory=10**12))
+
+
 def test_the_issue_s_hundred_megabyte_string_is_refused_before_it_is_built(tmp_path: Path) -> None:
     """Not folded while compiling (the template compiles), refused by the product's size when rendering."""
     path = make_template(tmp_path / "big.docx", "{{ 'x' * 100000000 }}")
@@ -214,11 +227,32 @@ def test_a_part_s_output_is_capped_and_the_error_names_the_tag(tmp_path: Path, f
     assert error.tag == "{% for i in range(100) %}" and error.paragraph == 2
 
 
+def test_a_macro_may_print_more_than_a_string_may_hold(tmp_path: Path) -> None:
+    """A macro's output is output (template_output), not a value built (template_string)."""
+    path = make_template(tmp_path / "table.docx",
+                         "{% macro rows() %}{% for i in range(30) %}{{ 'x' * 100 }}{% endfor %}{% endmacro %}{{ rows() }}")
+    parts = CompiledTemplate(path, limits=Limits(template_string=1_000)).render_parts(CONTEXT)
+    assert "x" * 3000 in parts["word/document.xml"].decode()
+
+
 def test_macro_and_block_output_is_capped_too(tmp_path: Path) -> None:
     path = make_template(tmp_path / "macro.docx",
                          "{% macro m() %}{% for i in range(100) %}{{ 'x' * 500 }}{% endfor %}{% endmacro %}"
                          "{% set s = m() %}{{ s|length }}")
     assert "relance.toml limits: template_output = 20000" in refused(path, Limits(template_output=20_000)).message
+
+
+def test_the_tags_of_a_part_are_counted_before_jinja_compiles_them(tmp_path: Path) -> None:
+    """Compiling 100,000 tags took a minute and 1.3 GB: every compile (ours, docxtpl's, the checks')
+    counts them first."""
+    path = make_template(tmp_path / "relance_tags.docx", " ".join(f"{{{{ debtor.name }}}}{n}" for n in range(11)))
+    limits = Limits(template_tags=10)
+    with pytest.raises(LetterError, match="11 tags in one part"):
+        CompiledTemplate(path, limits=limits)
+    with pytest.raises(LetterError, match="relance.toml limits: template_tags = 10"):
+        render_plain(path, CONTEXT, make_environment(limits))
+    assert any("11 tags in one part" in p.message for p in check_template(path, limits=limits))
+    CompiledTemplate(path, limits=Limits(template_tags=11)).render(CONTEXT)
 
 
 def test_normal_letters_render_byte_for_byte_as_in_a_plain_sandbox() -> None:

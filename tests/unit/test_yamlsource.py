@@ -98,9 +98,13 @@ def test_merge_keys_are_applied() -> None:
     assert root["state"] == {"kind": "reminder", "pay_within": "8 days", "letter": "r.docx"}
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a key overriding a merged one (`<<: *anchor`) is reported "
-                                       "as a duplicate, so check_workflow refuses a valid override")
 def test_overriding_a_merged_key_is_not_a_duplicate() -> None:
     root = load_located("base: &b {pay_within: 8 days}\nstate:\n  <<: *b\n  pay_within: 15 days\n")
     assert root["state"] == {"pay_within": "15 days"}
     assert iter_duplicates(root) == []
+    assert line_of(root["state"], "pay_within") == 4  # the override, where it is written
+
+
+def test_a_key_written_twice_beside_a_merge_is_still_a_duplicate() -> None:
+    root = load_located("base: &b {kind: reminder}\nstate:\n  <<: *b\n  label: a\n  label: b\n")
+    assert iter_duplicates(root) == [("state", "label", 5)]
