@@ -32,7 +32,7 @@ from engine.reports.funnel import funnel
 from engine.reports.html import render_report_html
 from engine.reports.timeline import render_timeline
 from engine.store.events import LetterSent, PaymentReceived
-from engine.store.models import Case, Debtor, Document, Event, Invoice
+from engine.store.models import Case, Document, Event, Invoice
 from engine.workspace import EXAMPLES, WorkspaceError, init_workspace, load_workspace
 
 # A level is a state that sends a letter; the demo goes on until each has been reached once.

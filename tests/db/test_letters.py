@@ -133,17 +133,24 @@ def test_a_step_written_again_goes_to_the_same_file(store, workflow, tmp_path: P
 
 
 def test_a_pdf_that_fails_does_not_undo_the_letter(store, workflow, tmp_path: Path, monkeypatch) -> None:
-    def no_libreoffice(path: Path) -> Path:
-        raise RuntimeError("soffice not found")
+    """PDFs are made after the commits, in one batch; LibreOffice failing leaves the letters and steps alone."""
+    from engine.letters.pdf import PdfError
 
-    monkeypatch.setattr("engine.cases.letters.to_pdf", no_libreoffice)
+    def no_libreoffice(paths: object, **_options: object) -> object:
+        raise PdfError("soffice not found")
+
+    monkeypatch.setattr("engine.cases.letters.convert_batch", no_libreoffice)
     out = tmp_path / "output"
     with_pdf = LetterWriter(CREDITOR, {"b2b": workflow}, out, pdf=True)
     report = run(store, workflow, date(2025, 2, 6), perform=with_pdf)
     assert (report.letters, report.errors) == (1, [])
+    assert with_pdf.pending_pdf == [Path("D1/ACME-F-001/01-reminder1.docx")]
+    with_pdf.convert_pending()
     assert with_pdf.pdf_failures == ["D1/ACME-F-001/01-reminder1.docx: soffice not found"]
+    assert with_pdf.pending_pdf == []
     with store.session() as s:
         assert [Path(d.path).as_posix() for d in s.scalars(select(Document))] == ["D1/ACME-F-001/01-reminder1.docx"]
+    assert (out / "D1/ACME-F-001/01-reminder1.docx").is_file()
 
 
 def test_a_hostile_debtor_reference_stays_inside_the_output_folder(tmp_path: Path, database_url: str, workflow) -> None:
