@@ -85,13 +85,13 @@ def test_each_manual_action_lands_in_the_timeline_with_who_did_it(app: App) -> N
         actions.promise(app, ref, day, by="carol", until=date(2026, 4, 30)),
         actions.hold(app, ref, day, by="dan", reason="director away"),
         actions.resume(app, ref, day, by="dan"),
-        actions.jump(app, ref, "formal_notice", day, by="erin", reason="known bad payer"),
+        actions.jump(app, ref, "reminder2", day, by="erin", reason="known bad payer"),  # no approval needed
         actions.note(app, ref, day, by="fay", reason="called, no answer"),
     ]
     assert [(o.action, o.by, o.state) for o in outcomes] == [
         ("dispute", "alice", "disputed"), ("resolve", "bob", "reminder1"), ("promise", "carol", "promised"),
         ("hold", "dan", "promised"), ("resume", "dan", "promised"),  # the promise still holds it
-        ("jump", "erin", "formal_notice"), ("note", "fay", "formal_notice")]
+        ("jump", "erin", "reminder2"), ("note", "fay", "reminder2")]
     assert kinds_and_actors(app, ref, before) == [
         ("dispute", "alice"), ("state_change", "alice"), ("resolve", "bob"), ("state_change", "bob"),
         ("promise", "carol"), ("state_change", "carol"), ("hold", "dan"), ("resume", "dan"),
@@ -99,9 +99,9 @@ def test_each_manual_action_lands_in_the_timeline_with_who_did_it(app: App) -> N
     with app.session() as s:
         case = find_case(s, ref)
         assert (case.on_hold, case.disputed, case.promise_until) == (False, False, date(2026, 4, 30))
-    # The jump wrote the formal notice's letter into the workspace's output folder.
+    # The jump wrote the second reminder into the workspace's output folder.
     assert [p.name for p in sorted((app.workspace.output_dir / "D1" / "ALD-F1").glob("*.docx"))] == [
-        "01-reminder1.docx", "05-formal_notice.docx"]
+        "01-reminder1.docx", "05-reminder2.docx"]
 
 
 def test_an_unknown_case_is_a_case_error_for_every_action(app: App) -> None:
