@@ -20,7 +20,8 @@ from sqlalchemy import select
 
 from engine.cases.desk import Desk
 from engine.errors import RelanceError
-from engine.store.models import ROLES, User
+from engine.core.roles import ROLES
+from engine.store.models import User
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_PASSWORD = 8

@@ -7,13 +7,11 @@ import socket
 import sys
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from engine.cases import users
+from engine.core.roles import ROLES
 from engine.cli.options import Settings, json_option
 
-console = Console(highlight=False, soft_wrap=True)
+from engine.cli.output import console  # noqa: E402
 
 
 @click.group("user")
@@ -25,7 +23,7 @@ def user_group() -> None:
 
 @user_group.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(users.ROLES), required=True, help="What the user may do.")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the user may do.")
 @click.pass_obj
 def user_add_command(settings: Settings, name: str, role: str) -> None:
     """Add user NAME. The password is read from standard input when it is not a terminal
@@ -34,6 +32,8 @@ def user_add_command(settings: Settings, name: str, role: str) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
+    from engine.cases import users
+
     user = users.add_user(settings.app, name, role, password)
     console.print(f"user {user.name} added, role {user.role}")
 
@@ -43,6 +43,10 @@ def user_add_command(settings: Settings, name: str, role: str) -> None:
 @click.pass_obj
 def user_list_command(settings: Settings, as_json: bool) -> None:
     """List users with their role and whether they may sign in."""
+    from rich.table import Table
+
+    from engine.cases import users
+
     found = users.list_users(settings.app)
     if as_json:
         click.echo(json.dumps([{"name": u.name, "role": u.role, "active": u.active,
@@ -61,6 +65,8 @@ def user_list_command(settings: Settings, as_json: bool) -> None:
 @click.pass_obj
 def user_disable_command(settings: Settings, name: str) -> None:
     """User NAME can no longer sign in (kept, since the timeline names them)."""
+    from engine.cases import users
+
     user = users.disable_user(settings.app, name)
     console.print(f"user {user.name} disabled")
 
@@ -79,6 +85,8 @@ def serve_command(settings: Settings, host: str, port: int, behind_https: bool) 
     from engine.web.app import create_app
 
     app = settings.app
+    from engine.cases import users
+
     if not users.list_users(app):
         console.print("[yellow]no user yet[/]: add one with `relance user add NAME --role admin`", style="")
     web = create_app(app, https=behind_https)

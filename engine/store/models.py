@@ -315,7 +315,6 @@ class WorkflowVersion(Base):
     first_used: Mapped[datetime] = mapped_column(DateTime)
 
 
-ROLES = ("viewer", "collector", "legal", "admin")
 
 
 class User(Base):
