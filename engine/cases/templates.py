@@ -10,7 +10,6 @@ it was before, as version 1, so no wording is ever lost.
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from engine.core.workflow import Workflow
 from engine.errors import RelanceError
 from engine.letters.check import check_template, template_kind
 from engine.letters.paragraphs import LetterProblem
+from engine.letters.render import write_whole
 from engine.store.models import TemplateVersion
 
 MAX_TEMPLATE_BYTES = 10 * 1024 * 1024
@@ -113,23 +113,8 @@ def upload(desk: Desk, templates: dict[str, Path], name: str, content: bytes, *,
         session.add(TemplateVersion(name=name, version=latest + 1, sha256=_sha256(content), content=content,
                                     uploaded_by=by, uploaded_at=now))
         session.flush()  # a concurrent upload of the same version fails here, before the file is touched
-        _replace(path, content)
+        write_whole(path, content)
         return UploadResult(name, (), latest + 1)
-
-
-def _replace(path: Path, content: bytes) -> None:
-    """Write the file whole or not at all (temporary name, fsync, rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _sha256(content: bytes) -> str:

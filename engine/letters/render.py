@@ -36,7 +36,13 @@ def render_letter(template_path: str | Path, letter: LetterData, out_path: str |
     content = compiled.render(build_context(letter))
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    write_whole(out, content)
+    return hashlib.sha256(content).hexdigest()
+
+
+def write_whole(path: Path, content: bytes) -> None:
+    """Write the file whole or not at all: a temporary name in the same folder, fsync, rename."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as tmp:
             tmp.write(content)
@@ -44,11 +50,10 @@ def render_letter(template_path: str | Path, letter: LetterData, out_path: str |
             os.fsync(tmp.fileno())
         # mkstemp creates the file private (0600); a letter is meant to be read by the team.
         os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, out)
+        os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-    return hashlib.sha256(content).hexdigest()
 
 
 def compiled_template(template_path: str | Path, limits: Limits | None = None) -> CompiledTemplate:
