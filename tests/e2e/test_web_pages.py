@@ -93,7 +93,7 @@ def test_actions_land_in_the_timeline_with_who_and_move_the_case(desk: App) -> N
                          ("jump", {"dest": "formal_notice", "reason": "dossier sensible"})):
         answer = http.post(f"/cases/{case_id}/actions/{action}", data={"csrf": token, "on": "2025-01-21", **data})
         assert answer.status_code == 303
-        assert "non enregistré" not in http.get(f"/cases/{case_id}").text, action
+        assert "non enregistré(e) :" not in http.get(f"/cases/{case_id}").text, action  # the refusal flash
     with desk.session() as session:
         state = session.scalar(select(Case.state).where(Case.id == case_id))
         kinds = session.execute(select(Event.kind, Event.actor).where(Event.case_id == case_id, Event.actor == "legal")

@@ -57,10 +57,11 @@ def page_urls(desk: App) -> list[str]:
     """A URL for every GET route of the app (path parameters filled with a real case, letter, template)."""
     case_id, document_id = first_case(desk)
     values = {"case_id": str(case_id), "document_id": str(document_id), "name": "relance_1.docx", "version": "1"}
+    b2b = next(w for w in desk.workflows.values() if w.name == "fr-b2b-standard")  # whatever its version
     urls = []
     for route in create_app(desk, secret=SECRET).routes:
         if isinstance(route, Route) and "GET" in (route.methods or ()) and route.path != "/login":
-            path = route.path.replace("/workflows/{name}", "/workflows/fr-b2b-standard")
+            path = route.path.replace("/workflows/{name}/v{version:int}", f"/workflows/{b2b.name}/v{b2b.version}")
             for key, value in values.items():
                 path = path.replace(f"{{{key}:int}}", value).replace(f"{{{key}}}", value)
             urls.append(path)
