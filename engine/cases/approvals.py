@@ -42,19 +42,21 @@ class Waiting:
     balance: Decimal
     currency: str
     manual: bool
+    case_id: int = 0  # the web app links to the case by id
 
 
-def waiting_approvals(session: Session, as_of: date) -> list[Waiting]:
+def waiting_approvals(session: Session, as_of: date, *, limit: int | None = None) -> list[Waiting]:
+    """Open cases waiting for an approval, oldest case first (``limit`` of them at most)."""
     found = []
     query = (select(Case, Debtor).join(Debtor, Debtor.id == Case.debtor_id)
-             .where(Case.awaiting_approval.is_not(None), Case.closed.is_(False)).order_by(Case.id))
+             .where(Case.awaiting_approval.is_not(None), Case.closed.is_(False)).order_by(Case.id).limit(limit))
     for case, debtor in session.execute(query).all():
         since, request = _request(session, case)
         totals = ledger.case_totals(session, case.id, as_of)
         currency = case.invoices[0].currency if case.invoices else "EUR"
         found.append(Waiting(case.ref, debtor.ref, debtor.name, case.state, str(case.awaiting_approval),
                              since or case.state_entered, totals.principal - totals.paid, currency,
-                             bool(request and request.manual)))
+                             bool(request and request.manual), case.id))
     return found
 
 

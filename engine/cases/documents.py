@@ -68,4 +68,21 @@ def letter_file(session: Session, case_ref: str, document_id: int, output_dir: P
     return path, path.name
 
 
-__all__ = ["DocumentError", "NoSuchDocument", "LetterFile", "letter_file", "letters_of"]
+def letter_pdf(session: Session, case_ref: str, document_id: int, output_dir: Path) -> tuple[Path, str]:
+    """(path, file name) of the PDF of a checked letter (see ``letter_file``): the one `--pdf` made beside
+    it, or made now by LibreOffice when there is none or the letter is newer than it."""
+    from engine.letters.pdf import PdfError, convert_batch
+
+    source, _ = letter_file(session, case_ref, document_id, output_dir)
+    pdf = source.with_suffix(".pdf")
+    if not pdf.is_file() or pdf.stat().st_mtime < source.stat().st_mtime:
+        try:
+            done = convert_batch([source], timeout=120)
+        except PdfError as exc:
+            raise DocumentError(str(exc)) from None
+        if source not in done.made:
+            raise DocumentError(done.failed.get(source, f"LibreOffice made no PDF of {source.name}"))
+    return pdf, pdf.name
+
+
+__all__ = ["DocumentError", "NoSuchDocument", "LetterFile", "letter_file", "letter_pdf", "letters_of"]

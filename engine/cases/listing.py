@@ -4,7 +4,8 @@ Each page is one query that reads one range of one index — (closed, sort colum
 engine.store.models — starting after the last row of the previous page (``WHERE (column, id) >
 (last column, last id)``), never ``OFFSET`` and never ``count(*)``: page 10,000 costs what page 1
 costs. Filters: open or closed cases, a state, a debtor (its reference, or the beginning of its
-name), a minimum balance and a minimum number of days overdue.
+name), a minimum balance, a minimum number of days overdue, and "needs me": the cases waiting for
+an approval and those with an open task due, for whoever may take them (engine.web picks by role).
 
 Filtering and sorting by amount read ``balance_seen``, the ledger's balance when the engine last
 looked at the case (every run, every action); the rows printed carry the ledger's balance of
@@ -23,11 +24,12 @@ from sqlalchemy.orm import Session
 
 from engine.errors import RelanceError
 from engine.store import ledger
-from engine.store.models import Case, Debtor, Invoice
+from engine.store.models import Case, Debtor, Invoice, Task
 
 PAGE_SIZE = 50
 # sort key → the column after Case.id's tie-break; "id" alone is the order cases were opened in.
 SORTS = {"id": Case.id, "balance": Case.balance_seen, "due": Case.due_date}
+NEEDS = ("approval", "task")  # what a person can be needed for: approving a step, an open task due
 LISTED = (Case.id, Case.ref, Case.workflow_name, Case.state, Case.state_entered, Case.due_date, Case.balance_seen,
           Case.next_check_at, Case.closed)
 
@@ -47,10 +49,14 @@ class CaseFilter:
     min_days_overdue: int | None = None
     sort: str = "id"
     descending: bool = False
+    needs: tuple[str, ...] = ()  # only cases needing one of these (see NEEDS); empty: no such filter
 
     def __post_init__(self) -> None:
         if self.sort not in SORTS:
             raise ListingError(f"unknown sort {self.sort!r}; one of {', '.join(SORTS)}")
+        unknown = set(self.needs) - set(NEEDS)
+        if unknown:
+            raise ListingError(f"unknown need {sorted(unknown)[0]!r}; one of {', '.join(NEEDS)}")
 
 
 @dataclass(frozen=True)
@@ -128,7 +134,17 @@ def _conditions(wanted: CaseFilter, as_of: date) -> list[ColumnElement[bool]]:
         conditions.append(Case.balance_seen >= wanted.min_balance)
     if wanted.min_days_overdue is not None:
         conditions.append(Case.due_date <= as_of - timedelta(days=wanted.min_days_overdue))
+    if wanted.needs:
+        conditions.append(or_(*(_needs(need, as_of) for need in wanted.needs)))
     return conditions
+
+
+def _needs(need: str, as_of: date) -> ColumnElement[bool]:
+    # Each reads a small partial or open-rows index (ix_cases_awaiting_approval, ix_task_open), not the cases.
+    if need == "approval":
+        return Case.awaiting_approval.is_not(None)
+    return (select(Task.id).where(Task.case_id == Case.id, Task.done_on.is_(None), Task.due_on <= as_of)
+            .correlate(Case).exists())
 
 
 def _debtor_matches(text: str) -> ColumnElement[bool]:
@@ -172,4 +188,4 @@ def _read_marker(sort: str, marker: str) -> Any:
         raise ListingError(f"{marker!r}: not a page marker of this list") from None
 
 
-__all__ = ["PAGE_SIZE", "SORTS", "CaseFilter", "CasePage", "CaseRow", "ListingError", "page_of_cases"]
+__all__ = ["NEEDS", "PAGE_SIZE", "SORTS", "CaseFilter", "CasePage", "CaseRow", "ListingError", "page_of_cases"]

@@ -58,6 +58,7 @@ class TaskLine:
     currency: str
     detail: str | None
     history: tuple[str, ...]
+    case_id: int = 0  # the web app links to the case by id
 
 
 def open_call_task(session: Session, case: Case, step_key: str, state: str, on: date) -> Task:
@@ -67,8 +68,9 @@ def open_call_task(session: Session, case: Case, step_key: str, state: str, on: 
     return task
 
 
-def list_tasks(session: Session, as_of: date, *, due: date | None = None, kinds: tuple[str, ...] = ()) -> list[TaskLine]:
-    """Open tasks (due on or before ``due`` when given), oldest due first."""
+def list_tasks(session: Session, as_of: date, *, due: date | None = None, kinds: tuple[str, ...] = (),
+               limit: int | None = None) -> list[TaskLine]:
+    """Open tasks (due on or before ``due`` when given), oldest due first (``limit`` of them at most)."""
     query = (select(Task, Case, Debtor).join(Case, Case.id == Task.case_id).join(Debtor, Debtor.id == Case.debtor_id)
              .where(Task.done_on.is_(None)).order_by(Task.due_on, Task.id))
     if due is not None:
@@ -76,13 +78,19 @@ def list_tasks(session: Session, as_of: date, *, due: date | None = None, kinds:
     if kinds:
         query = query.where(Task.kind.in_(kinds))
     lines = []
-    for task, case, debtor in session.execute(query).all():
+    for task, case, debtor in session.execute(query.limit(limit)).all():
         totals = ledger.case_totals(session, case.id, as_of)
         currency = case.invoices[0].currency if case.invoices else "EUR"
         lines.append(TaskLine(task.id, task.kind, case.ref, task.state, task.due_on, debtor.ref, debtor.name,
                               debtor.phone, debtor.email, totals.principal - totals.paid, currency, task.detail,
-                              contact_history(session, case)))
+                              contact_history(session, case), case.id))
     return lines
+
+
+def open_tasks_of(session: Session, case_id: int) -> list[tuple[str, date]]:
+    """(kind, due on) of the case's open tasks, for its page."""
+    return [(kind, due_on) for kind, due_on in session.execute(
+        select(Task.kind, Task.due_on).where(Task.case_id == case_id, Task.done_on.is_(None)).order_by(Task.due_on))]
 
 
 def contact_history(session: Session, case: Case) -> tuple[str, ...]:
@@ -132,4 +140,4 @@ def record_call(desk: Desk, case_ref: str, outcome: str, on: date, *, by: str, n
         return Outcome(case.ref, f"call:{outcome}", on, by, case.state, tuple(steps))
 
 
-__all__ = ["CALL_OUTCOMES", "CONTACT_KINDS", "TaskLine", "contact_history", "list_tasks", "open_call_task", "record_call"]
+__all__ = ["CALL_OUTCOMES", "CONTACT_KINDS", "TaskLine", "contact_history", "list_tasks", "open_call_task", "open_tasks_of", "record_call"]

@@ -175,6 +175,9 @@ Index("ix_cases_list_id", Case.closed, Case.id)
 Index("ix_cases_list_balance", Case.closed, Case.balance_seen, Case.id)
 Index("ix_cases_list_due", Case.closed, Case.due_date, Case.id)
 Index("ix_cases_list_state", Case.closed, Case.state, Case.id)
+# The few cases waiting for an approval (the web app's "needs me" filter, `relance approvals`).
+_WAITING = Case.awaiting_approval.is_not(None)
+Index("ix_cases_awaiting_approval", Case.id, postgresql_where=_WAITING, sqlite_where=_WAITING)
 
 
 class Invoice(Base):

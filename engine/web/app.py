@@ -2,7 +2,7 @@
 
 Server-rendered pages, every action through engine.cases with the signed-in user as ``by``; the
 security rules are in engine.web.security. ``create_app`` wires the routes and middlewares; the
-pages themselves are in auth.py, cases.py and library.py.
+pages themselves are in auth.py, cases.py, queues.py and library.py.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from engine.app import App
-from engine.web import auth, cases, library
+from engine.web import auth, cases, library, queues
 from engine.web.render import STATIC, page
 from engine.web.security import LoginThrottle, SignedSessions, SignInGuard, workspace_secret
 
@@ -37,6 +37,7 @@ def create_app(desk: App, *, secret: str | None = None, https: bool = False,
         *auth.ROUTES,
         *cases.ROUTES,
         *library.ROUTES,
+        *queues.ROUTES,
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
     ]
     web = Starlette(

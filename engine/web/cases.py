@@ -19,9 +19,10 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from engine.cases import actions
-from engine.cases.documents import DocumentError, NoSuchDocument, letter_file, letters_of
+from engine.cases.documents import DocumentError, NoSuchDocument, letter_file, letter_pdf, letters_of
 from engine.cases.listing import PAGE_SIZE, CaseFilter, ListingError, page_of_cases
 from engine.cases.lookup import case_by_id, details_of, find_case, ref_of, require_case
+from engine.cases.tasks import open_tasks_of
 from engine.core.money import MoneyError, format_amount, parse_amount, parse_date
 from engine.errors import CaseError, RelanceError
 from engine.reports.timeline import KIND_LABELS, render_timeline, timeline_entries
@@ -65,6 +66,7 @@ def case_list(request: Request) -> Response:
             min_days_overdue=_whole(params.get("retard_min")),
             sort=params.get("tri") or "id",
             descending=params.get("ordre") == "desc",
+            needs=_needs_of(request) if params.get("pour_moi") == "1" else (),
         )
         with desk.session() as session:
             found = page_of_cases(session, wanted, today, after=params.get("apres") or None,
@@ -75,6 +77,15 @@ def case_list(request: Request) -> Response:
     kept = {key: value for key, value in params.items() if key not in ("apres", "avant") and value}
     return page(request, "cases.html", cases=found, wanted=wanted, params=kept, labels=state_labels(desk),
                 today=today)
+
+
+def _needs_of(request: Request) -> tuple[str, ...]:
+    """What the signed-in user is needed for: approvals if they may approve, tasks if they may call."""
+    user = current_user(request)
+    needs = (("approval",) if user.may("legal") else ()) + (("task",) if user.may("collector") else ())
+    if not needs:
+        raise ListingError("un lecteur n'a ni validation ni tâche : le filtre « pour moi » ne s'applique pas")
+    return needs
 
 
 def find(request: Request) -> Response:
@@ -100,11 +111,12 @@ def case_page(request: Request) -> Response:
         events, status = timeline_entries(session, row)
         letters = letters_of(session, row.id)
         debtor = row.debtor
+        awaiting, open_tasks = row.awaiting_approval, open_tasks_of(session, row.id)
     workflow = next((w for w in desk.workflows.values() if w.name == row.workflow_name), None)
     states = list(workflow.states) if workflow is not None else []
     return page(request, "case.html", case=details, case_id=row.id, debtor=debtor, events=events, status=status,
                 letters=letters, labels=state_labels(desk), kinds=KIND_LABELS, states=states, today=today,
-                actions=ACTIONS)
+                actions=ACTIONS, awaiting=awaiting, open_tasks=open_tasks)
 
 
 async def case_action(request: Request) -> Response:
@@ -128,21 +140,21 @@ def _perform(desk: Any, case_id: int, name: str, form: FormData, by: str, today:
     _, label, needs_reason = ACTIONS[name]
     with desk.session() as session:
         ref = ref_of(session, case_id)
-    on = parse_date(_field(form, "on")) if _field(form, "on") else today
-    reason = _field(form, "reason") or None
+    on = parse_date(field(form, "on")) if field(form, "on") else today
+    reason = field(form, "reason") or None
     if needs_reason and not reason:
         raise CaseError("un motif est nécessaire")
     if name == "pay":
-        done = actions.pay(desk, ref, _field(form, "amount"), on, by=by, reference=_field(form, "reference") or None)
+        done = actions.pay(desk, ref, field(form, "amount"), on, by=by, reference=field(form, "reference") or None)
         amount = format_amount(done.amount or Decimal(0), done.currency)
         return f"Paiement de {amount} enregistré le {on:%d/%m/%Y} ; état : {_moved(desk, done)}"
     options: dict[str, Any] = {}
     if name == "promise":
-        if not _field(form, "until"):
+        if not field(form, "until"):
             raise CaseError("une promesse a une date (jusqu'au)")
-        options["until"] = parse_date(_field(form, "until"))
+        options["until"] = parse_date(field(form, "until"))
     if name == "jump":
-        options["dest"] = _field(form, "dest")
+        options["dest"] = field(form, "dest")
     done = actions.ACTIONS[name](desk, ref, on=on, by=by, reason=reason, **options)
     return f"{label} enregistré(e) ; état : {_moved(desk, done)}"
 
@@ -152,7 +164,8 @@ def _moved(desk: Any, done: actions.Outcome) -> str:
     return label + (f" (après {len(done.steps)} étape(s))" if done.steps else "")
 
 
-def _field(form: FormData, key: str) -> str:
+def field(form: FormData, key: str) -> str:
+    """A form field as typed, trimmed ('' when absent); refused past MAX_TEXT characters."""
     value = form.get(key)
     text = value.strip() if isinstance(value, str) else ""
     if len(text) > MAX_TEXT:
@@ -172,6 +185,27 @@ def download_letter(request: Request) -> Response:
         except RelanceError as exc:
             raise HTTPException(404, str(exc)) from None
     return FileResponse(path, media_type=DOCX, filename=name)
+
+
+async def view_letter(request: Request) -> Response:
+    """The letter as a PDF, shown in the browser (made by LibreOffice on first view when `--pdf` did not)."""
+    current_user(request)
+    desk = request.app.state.desk
+
+    def find_pdf() -> tuple[Any, str]:
+        with desk.session() as session:
+            ref = ref_of(session, request.path_params["case_id"])
+            return letter_pdf(session, ref, request.path_params["document_id"], desk.workspace.output_dir)
+
+    try:
+        path, name = await run_in_threadpool(find_pdf)
+    except NoSuchDocument as exc:
+        raise HTTPException(404, str(exc)) from None
+    except DocumentError as exc:
+        raise HTTPException(409, str(exc)) from None
+    except RelanceError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return FileResponse(path, media_type="application/pdf", filename=name, content_disposition_type="inline")
 
 
 def printable_timeline(request: Request) -> Response:
@@ -199,5 +233,6 @@ ROUTES = [
     Route("/cases/{case_id:int}", case_page),
     Route("/cases/{case_id:int}/actions/{action}", case_action, methods=["POST"]),
     Route("/cases/{case_id:int}/letters/{document_id:int}", download_letter),
+    Route("/cases/{case_id:int}/letters/{document_id:int}/pdf", view_letter),
     Route("/cases/{case_id:int}/timeline", printable_timeline),
 ]

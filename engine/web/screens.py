@@ -25,8 +25,8 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
          "--lang=fr-FR")
-PAGES = (("cases", "/cases"), ("case", None), ("report", "/report"), ("workflows", "/workflows"),
-         ("letters", "/letters"))
+PAGES = (("cases", "/cases"), ("case", None), ("approvals", "/approvals"), ("tasks", "/tasks"),
+         ("report", "/report"), ("workflows", "/workflows"), ("letters", "/letters"))
 
 
 def free_port() -> int:

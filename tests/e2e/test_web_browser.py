@@ -2,8 +2,8 @@
 driven in Debian's headless Chromium through its chromedriver (nothing is downloaded at test time).
 
 One person's morning: sign in, find a case, record a payment, download a letter and open it with
-python-docx, upload a template with a broken tag and see it refused, sign out. (Approving a formal
-notice and completing a call task come with the channels issue's queues.)
+python-docx, approve a formal notice in the approvals queue, complete a call task, upload a template
+with a broken tag and see it refused, sign out.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
             pytest.fail("Chromium and chromedriver must be installed under CI (.ci/run installs them)")
         pytest.skip("Debian's chromium and chromium-driver are not installed")
     root = web_workspace(tmp_path_factory.mktemp("browser") / "ws")
+    _ask_for_a_formal_notice(root, "Client 1 SARL")
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in ("RELANCE_DATABASE_URL", "RELANCE_WORKSPACE")}
     server = subprocess.Popen([str(RELANCE), "--workspace", str(root), "serve", "--port", str(port)], env=env,
@@ -44,6 +45,27 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def _ask_for_a_formal_notice(root: Path, debtor_name: str) -> None:
+    """The shipped B2B policy wants an approval before the formal notice: ask for one on that debtor's case."""
+    from sqlalchemy import select
+
+    from engine.app import App
+    from engine.cases.actions import jump
+    from engine.store.models import Case, Debtor
+    from engine.workspace import load_workspace
+    from tests.support import WEB_AS_OF
+
+    app = App.open(load_workspace(root))
+    try:
+        with app.session() as session:
+            ref = session.scalar(select(Case.ref).join(Debtor, Debtor.id == Case.debtor_id)
+                                 .where(Debtor.name == debtor_name))
+        assert ref is not None
+        jump(app, ref, "formal_notice", WEB_AS_OF, by="legal", reason="aucune réponse à la relance")
+    finally:
+        app.store.dispose()
 
 
 def _wait_for(port: int, server: subprocess.Popen) -> None:
@@ -85,6 +107,7 @@ def navigate(browser, element) -> None:
 
 def test_a_morning_in_the_browser(served: tuple[str, Path], tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     base, root = served
     downloads = tmp_path / "downloads"
@@ -126,6 +149,31 @@ def test_a_morning_in_the_browser(served: tuple[str, Path], tmp_path: Path) -> N
         letter = docx.Document(str(_downloaded(downloads)))
         text = "\n".join(p.text for p in letter.paragraphs)
         assert "Client 2 SARL" in text
+
+        # Approve the formal notice waiting in the approvals queue: one click plus a note.
+        browser.get(base + "/approvals")
+        rows = [r for r in browser.find_elements(By.CSS_SELECTOR, "#approvals tbody tr") if "Client 1 SARL" in r.text]
+        assert len(rows) == 1 and "Mise en demeure" in rows[0].text
+        rows[0].find_element(By.CSS_SELECTOR, "form.approve input[name=reason]").send_keys("vu avec le client")
+        navigate(browser, rows[0].find_element(By.CSS_SELECTOR, "form.approve button[type=submit]"))
+        assert "étape validée" in browser.find_element(By.CSS_SELECTOR, ".flash").text
+        assert "Client 1 SARL" not in browser.find_element(By.ID, "approvals").text
+        browser.get(base + "/cases")
+        browser.find_element(By.ID, "debiteur").send_keys("Client 1")
+        navigate(browser, browser.find_element(By.ID, "filter"))
+        navigate(browser, browser.find_element(By.CSS_SELECTOR, "#cases tbody tr a"))
+        assert browser.find_element(By.ID, "case-state").text == "Mise en demeure"
+        assert "validation" in browser.find_element(By.ID, "timeline").text.lower()
+
+        # Complete a call task: the outcome, a note, one click; the task leaves the list.
+        browser.get(base + "/tasks")
+        rows = [r for r in browser.find_elements(By.CSS_SELECTOR, "#tasks tbody tr") if "Client 2 SARL" in r.text]
+        assert len(rows) == 1
+        Select(rows[0].find_element(By.NAME, "outcome")).select_by_value("reached")
+        rows[0].find_element(By.CSS_SELECTOR, "form.call input[name=reason]").send_keys("réglera vendredi")
+        navigate(browser, rows[0].find_element(By.CSS_SELECTOR, "form.call button[type=submit]"))
+        assert "appel enregistré" in browser.find_element(By.CSS_SELECTOR, ".flash").text
+        assert "Client 2 SARL" not in browser.find_element(By.ID, "tasks").text
 
         # Upload a template with a broken tag: refused, with the template, paragraph and tag.
         browser.get(base + "/letters")

@@ -95,10 +95,13 @@ def test_actions_land_in_the_timeline_with_who_and_move_the_case(desk: App) -> N
         assert answer.status_code == 303
         assert "non enregistré(e) :" not in http.get(f"/cases/{case_id}").text, action  # the refusal flash
     with desk.session() as session:
-        state = session.scalar(select(Case.state).where(Case.id == case_id))
+        state, waiting = session.execute(select(Case.state, Case.awaiting_approval).where(Case.id == case_id)).one()
         kinds = session.execute(select(Event.kind, Event.actor).where(Event.case_id == case_id, Event.actor == "legal")
                                 .order_by(Event.seq)).all()
-    assert state == "formal_notice"
+    # The shipped policies want an approval before a formal notice: the jump is asked for, not taken
+    # (approving it is tests/e2e/test_web_queues.py's).
+    assert (state, waiting) == ("promised", "formal_notice")
+    assert "attend une validation" in http.get(f"/cases/{case_id}").text
     assert [kind for kind, _ in kinds][:5] == ["dispute", "state_change", "resolve", "state_change", "promise"]
     bad = http.post(f"/cases/{case_id}/actions/pay", data={"csrf": token, "amount": "douze euros"})
     assert bad.status_code == 303

@@ -1,0 +1,146 @@
+"""The approvals and tasks queues of the web app, the "needs me" filter and a letter shown as a PDF,
+over HTTP against a real workspace (SQLite and PostgreSQL): each decision goes through engine.cases
+with the signed-in user as ``by`` and lands in the timeline."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from engine.app import App
+from engine.store.models import Case, Document, Event, Task
+from tests.e2e.test_web_pages import listed
+from tests.e2e.web_client import client, open_app, sign_in
+from tests.support import WEB_AS_OF, web_workspace
+
+ON = WEB_AS_OF.isoformat()
+
+
+@pytest.fixture
+def desk(tmp_path: Path, database_url: str) -> Iterator[App]:
+    root = web_workspace(tmp_path / "ws", database_url=database_url, cases=4)
+    app = open_app(root, database_url)
+    yield app
+    app.store.dispose()
+
+
+def _case(desk: App, index: int) -> tuple[int, str]:
+    with desk.session() as session:
+        return session.execute(select(Case.id, Case.ref).order_by(Case.id).offset(index).limit(1)).one()
+
+
+def _ask_for_notice(http, token: str, case_id: int) -> None:
+    """legal moves the case by hand to the formal notice: the shipped policies make that wait for approval."""
+    answer = http.post(f"/cases/{case_id}/actions/jump",
+                       data={"csrf": token, "on": ON, "dest": "formal_notice", "reason": "aucune réponse"})
+    assert answer.status_code == 303
+
+
+def test_a_step_waiting_for_approval_is_listed_then_approved_in_one_click(desk: App) -> None:
+    case_id, ref = _case(desk, 1)
+    legal = client(desk)
+    token = sign_in(legal, "legal")
+    _ask_for_notice(legal, token, case_id)
+    queue = legal.get("/approvals").text
+    assert f'id="approval-{case_id}"' in queue and ref in queue and "Mise en demeure" in queue
+
+    collector = client(desk)
+    collector_token = sign_in(collector, "collector")
+    refused = collector.post(f"/approvals/{case_id}/approve", data={"csrf": collector_token})
+    assert refused.status_code == 403  # approving is legal's
+    assert legal.post(f"/approvals/{case_id}/approve", data={"reason": "ok"}).status_code == 403  # no CSRF token
+
+    with desk.session() as session:
+        letters_before = session.query(Document).filter(Document.case_id == case_id).count()
+    answer = legal.post(f"/approvals/{case_id}/approve", data={"csrf": token, "reason": "dossier vu"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/approvals"
+    assert "étape validée" in legal.get("/approvals").text
+    with desk.session() as session:
+        case = session.scalar(select(Case).where(Case.id == case_id))
+        assert case is not None and case.state == "formal_notice" and case.awaiting_approval is None
+        approved = session.scalar(select(Event).where(Event.case_id == case_id, Event.kind == "approved"))
+        assert approved is not None and approved.actor == "legal"
+        assert session.query(Document).filter(Document.case_id == case_id).count() == letters_before + 1
+    assert f'id="approval-{case_id}"' not in legal.get("/approvals").text
+
+
+def test_a_refusal_needs_a_reason_and_holds_the_case(desk: App) -> None:
+    case_id, _ = _case(desk, 2)
+    legal = client(desk)
+    token = sign_in(legal, "legal")
+    _ask_for_notice(legal, token, case_id)
+    legal.post(f"/approvals/{case_id}/reject", data={"csrf": token, "reason": ""})
+    assert "Refus non enregistré" in legal.get("/approvals").text
+    legal.post(f"/approvals/{case_id}/reject", data={"csrf": token, "reason": "attendre le client"})
+    with desk.session() as session:
+        case = session.scalar(select(Case).where(Case.id == case_id))
+        assert case is not None and case.on_hold and case.awaiting_approval is None and case.state != "formal_notice"
+        rejected = session.scalar(select(Event).where(Event.case_id == case_id, Event.kind == "rejected"))
+        assert rejected is not None and rejected.actor == "legal"
+
+
+def test_call_tasks_are_listed_and_a_call_closes_or_moves_its_task(desk: App) -> None:
+    promised_id, promised_ref = _case(desk, 1)
+    silent_id, silent_ref = _case(desk, 2)
+    http = client(desk)
+    token = sign_in(http, "collector")
+    queue = http.get("/tasks").text
+    # The shipped B2B policy's first reminder asks for a call: one task per case, due the day of the run.
+    assert promised_ref in queue and silent_ref in queue and "Appel" in queue
+    until = (WEB_AS_OF + timedelta(days=10)).isoformat()
+    http.post(f"/tasks/{promised_id}/call",
+              data={"csrf": token, "outcome": "promise", "until": until, "reason": "paiera le 30"})
+    http.post(f"/tasks/{silent_id}/call", data={"csrf": token, "outcome": "no_answer"})
+    http.post(f"/tasks/{silent_id}/call", data={"csrf": token, "outcome": "teleport"})
+    assert "Appel non enregistré" in http.get("/tasks").text  # an unknown outcome is refused, plainly
+    today = http.get("/tasks").text
+    assert promised_ref not in today and silent_ref not in today  # one done, one moved to tomorrow
+    assert silent_ref in http.get("/tasks?toutes=1").text
+    with desk.session() as session:
+        state, promise = session.execute(select(Case.state, Case.promise_until).where(Case.id == promised_id)).one()
+        assert state == "promised" and promise.isoformat() == until
+        calls = session.execute(select(Event.actor).where(Event.case_id == promised_id,
+                                                          Event.kind == "call_recorded")).scalars().all()
+        assert calls == ["collector"]
+        moved = session.scalar(select(Task.due_on).where(Task.case_id == silent_id, Task.done_on.is_(None)))
+        assert moved == WEB_AS_OF + timedelta(days=1)
+
+
+def test_needs_me_lists_the_cases_waiting_for_what_my_role_does(desk: App) -> None:
+    noticed_id, noticed_ref = _case(desk, 3)
+    legal = client(desk)
+    token = sign_in(legal, "legal")
+    _ask_for_notice(legal, token, noticed_id)
+    with desk.session() as session:  # every task done but one: collectors are needed by that case only
+        for task in session.scalars(select(Task).where(Task.case_id != noticed_id - 1)):
+            task.done_on = WEB_AS_OF
+        tasked_ref = session.scalar(select(Case.ref).where(Case.id == noticed_id - 1))
+    collector = client(desk)
+    sign_in(collector, "collector")
+    assert listed(collector, "/cases?pour_moi=1") == [tasked_ref]
+    assert sorted(listed(legal, "/cases?pour_moi=1")) == sorted([tasked_ref, noticed_ref])
+    viewer = client(desk)
+    sign_in(viewer, "viewer")
+    assert viewer.get("/cases?pour_moi=1").status_code == 400
+    assert 'id="pour_moi"' not in viewer.get("/cases").text and 'id="pour_moi"' in collector.get("/cases").text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_letter_is_shown_as_a_pdf_made_from_its_checked_file(desk: App) -> None:
+    if shutil.which("soffice") is None:
+        pytest.fail("soffice (LibreOffice) is not installed: the PDF view needs it (.ci/run installs it)")
+    case_id, _ = _case(desk, 0)
+    with desk.session() as session:
+        document_id = session.scalar(select(Document.id).where(Document.case_id == case_id))
+    http = client(desk)
+    sign_in(http, "viewer")
+    assert f'href="/cases/{case_id}/letters/{document_id}/pdf"' in http.get(f"/cases/{case_id}").text
+    shown = http.get(f"/cases/{case_id}/letters/{document_id}/pdf")
+    assert shown.status_code == 200 and shown.headers["content-type"] == "application/pdf"
+    assert shown.headers["content-disposition"].startswith("inline") and shown.content.startswith(b"%PDF")
+    assert http.get(f"/cases/{case_id}/letters/{document_id + 999}/pdf").status_code == 404
