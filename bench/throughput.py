@@ -1,0 +1,233 @@
+"""Letters per second: relance against the naive peer (bench/peer.py), on the same cases.
+
+    python bench/throughput.py [--cases 2000] [--rounds 3] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+One portfolio of ``--cases`` B2B debtors, one overdue invoice each (tests.support.write_portfolio), so a
+run on 2025-01-20 writes one first reminder per case. Each round runs, interleaved, on a fresh workspace
+and database each time (PostgreSQL databases are created for the run and dropped after it): the peer on
+SQLite, relance on SQLite with 1 process and with all cores (`--workers $(nproc)`), the peer on
+PostgreSQL, relance on PostgreSQL with 1 and 2 workers. The whole `relance run` (or peer) subprocess is
+timed, process start included; setup (init, db upgrade, import) is not.
+
+Prints one line per run, then for each configuration the median letters/s over the rounds, relance's
+per-phase seconds (when its run JSON has a "phases" object), the ratios against their targets with
+PASS/MISS (relance SQLite 1 process / peer SQLite >= 10x; SQLite all cores / nproc >= 400 letters/s
+per core; PostgreSQL 2 workers / 1 worker >= 1.7x), a warning if relance and the peer wrote different
+numbers of letters, and the exact commands of each configuration's first round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Python puts bench/ first on sys.path, where bench/engine.py would shadow the engine package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.support
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from tests.support import write_portfolio  # noqa: E402
+
+RELANCE = str(Path(sys.executable).parent / "relance")
+PEER = str(Path(__file__).resolve().parent / "peer.py")
+AS_OF = "2025-01-20"
+CORES = len(os.sched_getaffinity(0))  # what nproc prints
+PER_CORE_TARGET, PEER_TARGET, PG_SPEEDUP_TARGET = 400.0, 10.0, 1.7
+_SERIAL = itertools.count()
+
+
+@dataclass(frozen=True)
+class Config:
+    label: str
+    program: str  # "relance" or "peer"
+    backend: str  # "sqlite" or "pg"
+    workers: int = 1
+
+
+@dataclass
+class Result:
+    letters: int
+    seconds: float
+    phases: dict[str, float] | None
+
+
+class Unavailable(Exception):
+    """A command refused or failed: the configuration is reported as unavailable."""
+
+
+@dataclass
+class Tally:
+    results: list[Result] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    unavailable: str | None = None
+
+    def rate(self) -> float | None:
+        return statistics.median(r.letters / r.seconds for r in self.results) if self.results else None
+
+
+SQLITE_1, SQLITE_ALL = "relance SQLite, 1 process", f"relance SQLite, {CORES} workers (all cores)"
+PG_1, PG_2, PEER_SQLITE, PEER_PG = "relance PostgreSQL, 1 worker", "relance PostgreSQL, 2 workers", \
+    "peer SQLite", "peer PostgreSQL"
+CONFIGS = (Config(PEER_SQLITE, "peer", "sqlite"), Config(SQLITE_1, "relance", "sqlite", 1),
+           Config(SQLITE_ALL, "relance", "sqlite", CORES), Config(PEER_PG, "peer", "pg"),
+           Config(PG_1, "relance", "pg", 1), Config(PG_2, "relance", "pg", 2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="relance-throughput-"))
+    csvs = write_portfolio(root / "portfolio", args.cases)
+    print(f"{args.cases} cases, {args.rounds} round(s), {CORES} core(s), as of {AS_OF}, under {root}")
+    tallies = {config.label: Tally() for config in CONFIGS}
+    for round_no in range(1, args.rounds + 1):
+        for config in CONFIGS:
+            tally = tallies[config.label]
+            if tally.unavailable is not None:
+                continue
+            folder = root / f"round{round_no}-{next(_SERIAL)}"
+            commands: list[list[str]] = []
+            try:
+                result = measure(config, folder, csvs, args.pg, commands)
+            except Unavailable as why:
+                tally.unavailable = str(why)
+                print(f"round {round_no} {config.label:<38} unavailable: {why}")
+                continue
+            finally:
+                if not tally.commands:
+                    tally.commands = [shlex.join(command) for command in commands]
+            tally.results.append(result)
+            print(f"round {round_no} {config.label:<38} {result.letters:6d} letters in {result.seconds:6.2f} s "
+                  f"= {result.letters / result.seconds:7.1f} letters/s")
+    report(tallies, args.cases)
+
+
+def measure(config: Config, folder: Path, csvs: list[Path], pg_admin: str, commands: list[list[str]]) -> Result:
+    """One run of ``config`` on a fresh workspace (relance) or output folder (peer) and database."""
+    folder.mkdir(parents=True)
+    url = f"sqlite:///{folder / 'bench.sqlite'}" if config.backend == "sqlite" else _fresh_pg(pg_admin)
+    try:
+        if config.program == "peer":
+            command = [sys.executable, PEER, "--db", url, "--csv", str(csvs[0].parent), "--out",
+                       str(folder / "letters"), "--as-of", AS_OF]
+            commands.append(command)
+            done, seconds = _timed(command)
+            if done.returncode != 0:
+                raise Unavailable(_last_line(done.stderr))
+            return Result(json.loads(done.stdout.strip().splitlines()[-1])["letters"], seconds, None)
+        workspace = folder / "workspace"
+        for setup in (["init", str(workspace)], ["--db", url, "--workspace", str(workspace), "db", "upgrade"],
+                      ["--db", url, "--workspace", str(workspace), "import", *map(str, csvs)]):
+            commands.append([RELANCE, *setup])
+            done = subprocess.run(commands[-1], capture_output=True, text=True)
+            if done.returncode != 0:
+                raise Unavailable(f"{setup[-1]}: {_last_line(done.stderr or done.stdout)}")
+        command = [RELANCE, "--db", url, "--workspace", str(workspace), "run", "--workers", str(config.workers),
+                   "--as-of", AS_OF, "--json"]
+        commands.append(command)
+        done, seconds = _timed(command)
+        try:
+            totals = json.loads(done.stdout)
+        except json.JSONDecodeError:
+            raise Unavailable(_last_line(done.stderr or done.stdout) or f"exit {done.returncode}") from None
+        if totals.get("errors"):
+            print(f"warning: {config.label}: {len(totals['errors'])} case(s) failed, e.g. {totals['errors'][0]}")
+        phases = totals.get("phases")
+        return Result(int(totals["letters"]), seconds, dict(phases) if isinstance(phases, dict) else None)
+    finally:
+        if config.backend == "pg":
+            _drop_pg(pg_admin, url)
+
+
+def report(tallies: dict[str, Tally], cases: int) -> None:
+    print("\nmedian letters/s (whole subprocess timed, process start included)")
+    for label, tally in tallies.items():
+        rate = tally.rate()
+        figure = f"{rate:8.1f}" if rate is not None else "unavailable"
+        seconds = statistics.median(r.seconds for r in tally.results) if tally.results else None
+        detail = f"  (median {seconds:.2f} s, {len(tally.results)} run(s))" if seconds else f"  ({tally.unavailable})"
+        print(f"  {label:<40} {figure}{detail}")
+    print("\nrelance per-phase seconds (median over rounds)")
+    for label, tally in tallies.items():
+        if not label.startswith("relance") or not tally.results:
+            continue
+        reported = [r.phases for r in tally.results if r.phases]
+        if not reported:
+            print(f"  {label}: phases: not reported by this version")
+            continue
+        names = list(dict.fromkeys(name for phases in reported for name in phases))
+        medians = {n: statistics.median(float(p[n]) for p in reported if isinstance(p.get(n), (int, float)))
+                   for n in names if any(isinstance(p.get(n), (int, float)) for p in reported)}
+        print(f"  {label}: " + ", ".join(f"{name} {value:.2f}" for name, value in medians.items()))
+    rate = {label: tally.rate() for label, tally in tallies.items()}
+    print("\nratios")
+    _ratio("relance SQLite 1 process / peer SQLite", rate[SQLITE_1], rate[PEER_SQLITE], PEER_TARGET, "x")
+    _ratio(f"letters/s per core (SQLite all cores / {CORES})", rate[SQLITE_ALL], CORES, PER_CORE_TARGET, "")
+    _ratio("PostgreSQL 2 workers / 1 worker", rate[PG_2], rate[PG_1], PG_SPEEDUP_TARGET, "x")
+    counts = {label: {r.letters for r in tally.results} for label, tally in tallies.items() if tally.results}
+    peer = counts.get(PEER_SQLITE, set()) | counts.get(PEER_PG, set())
+    mismatched = {label: sorted(c) for label, c in counts.items() if c != peer or len(c) != 1}
+    if mismatched:
+        print(f"\nwarning: relance and the peer did not write the same number of letters: {mismatched}")
+    else:
+        print(f"\nletters: every run wrote {peer.pop()} (relance and peer alike; {cases} cases)")
+    print("\ncommands (first round of each configuration; later rounds use fresh folders and databases)")
+    for label, tally in tallies.items():
+        print(f"  {label}:")
+        for command in tally.commands:
+            print(f"    {command}")
+
+
+def _ratio(name: str, numerator: float | None, denominator: float | None, target: float, unit: str) -> None:
+    if numerator is None or not denominator:
+        print(f"  {name:<48} unavailable   (target >= {target:g}{unit})")
+        return
+    value = numerator / denominator
+    verdict = "PASS" if value >= target else "MISS"
+    print(f"  {name:<48} {value:8.2f}{unit or ' '}  (target >= {target:g}{unit}) {verdict}")
+
+
+def _timed(command: list[str]) -> tuple[subprocess.CompletedProcess[str], float]:
+    began = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    return done, time.perf_counter() - began
+
+
+def _last_line(output: str) -> str:
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _fresh_pg(admin_url: str) -> str:
+    name = f"relance_throughput_{os.getpid()}_{next(_SERIAL)}"
+    server = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    server.dispose()
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def _drop_pg(admin_url: str, url: str) -> None:
+    server = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    server.dispose()
+
+
+if __name__ == "__main__":
+    main()
