@@ -173,11 +173,11 @@ def report(tallies: dict[str, Tally], cases: int) -> None:
         medians = {n: statistics.median(float(p[n]) for p in reported if isinstance(p.get(n), (int, float)))
                    for n in names if any(isinstance(p.get(n), (int, float)) for p in reported)}
         print(f"  {label}: " + ", ".join(f"{name} {value:.2f}" for name, value in medians.items()))
-    rate = {label: tally.rate() for label, tally in tallies.items()}
+    rates = {label: tally.rate() for label, tally in tallies.items()}
     print("\nratios")
-    _ratio("relance SQLite 1 process / peer SQLite", rate[SQLITE_1], rate[PEER_SQLITE], PEER_TARGET, "x")
-    _ratio(f"letters/s per core (SQLite all cores / {CORES})", rate[SQLITE_ALL], CORES, PER_CORE_TARGET, "")
-    _ratio("PostgreSQL 2 workers / 1 worker", rate[PG_2], rate[PG_1], PG_SPEEDUP_TARGET, "x")
+    _ratio("relance SQLite 1 process / peer SQLite", rates[SQLITE_1], rates[PEER_SQLITE], PEER_TARGET, "x")
+    _ratio(f"letters/s per core (SQLite all cores / {CORES})", rates[SQLITE_ALL], CORES, PER_CORE_TARGET, "")
+    _ratio("PostgreSQL 2 workers / 1 worker", rates[PG_2], rates[PG_1], PG_SPEEDUP_TARGET, "x")
     counts = {label: {r.letters for r in tally.results} for label, tally in tallies.items() if tally.results}
     peer = counts.get(PEER_SQLITE, set()) | counts.get(PEER_PG, set())
     mismatched = {label: sorted(c) for label, c in counts.items() if c != peer or len(c) != 1}
