@@ -33,7 +33,7 @@ class ChannelWriter:
         document = self.letters(session, case, step, action)
         if action.kind == "email":
             workflow = self.letters.workflows[case.workflow_name]
-            letter = self.letters.letter_data(session, case, step, action, workflow)
+            letter = self.letters.letter_for(session, case, step, action, workflow)
             enqueue(session, case, step_key=f"{case.step_count}:{step.dest}", state=step.dest, on=step.on,
                     letters_dir=workflow.letters_dir, context=build_context(letter),
                     document_path=document.path if document is not None else None,

@@ -91,6 +91,8 @@ class LetterWriter:
         self.agency = agency
         # Per case, for the attempt in hand: (step, template) → (path, sha256), and the files written.
         self._rendered: dict[int, dict[tuple[int, str], tuple[str, str]]] = {}
+        # What a step's letter says, built once per (step, payment delay) though two channels carry it.
+        self._letters: dict[int, dict[tuple[int, int | None], LetterData]] = {}
         self._written: dict[int, list[Path]] = {}
         self.pdf_failures: list[str] = []
         self.pending_pdf: list[Path] = []  # letters written since the last convert_pending, relative paths
@@ -125,7 +127,7 @@ class LetterWriter:
             template = template_path(workflow.letters_dir, action.template)
             state = workflow.states.get(step.dest)
             require_sound_template(template, state.kind if state else None)
-            letter = self.letter_data(session, case, step, action, workflow)
+            letter = self.letter_for(session, case, step, action, workflow)
             self._written.setdefault(case.id, []).append(self.output_dir / relative)
             sha256 = render_letter(template, letter, self.output_dir / relative, limits=self.limits)
             if self.pdf:
@@ -142,11 +144,21 @@ class LetterWriter:
         wrote are removed, so no file outlives the step it belonged to; call it while the case is still
         held (before the rollback), so no other worker has rewritten those paths yet."""
         self._rendered.pop(case_id, None)
+        self._letters.pop(case_id, None)
         written = self._written.pop(case_id, [])
         if failed:
             for path in written:
                 path.unlink(missing_ok=True)
                 path.with_suffix(".pdf").unlink(missing_ok=True)
+
+    def letter_for(self, session: Session, case: Case, step: Step, action: Action, workflow: Workflow) -> LetterData:
+        """``letter_data`` of this step, built once while the case is in hand (the letter and the e-mail
+        of one step say the same thing, from the same facts)."""
+        built = self._letters.setdefault(case.id, {})
+        key = (case.step_count, action.pay_within_days)
+        if key not in built:
+            built[key] = self.letter_data(session, case, step, action, workflow)
+        return built[key]
 
     def letter_data(self, session: Session, case: Case, step: Step, action: Action, workflow: Workflow) -> LetterData:
         """Everything the letter says, as of the step's day, and nothing its timeline does not hold."""
