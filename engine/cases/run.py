@@ -1,19 +1,21 @@
 """One run: open cases for newly overdue invoices, then claim due cases → advance → perform → commit.
 
-Each case is its own transaction: the new state, its state_change event, the documents ``perform``
-returns and their letter events commit together or not at all. The step key on the event (see
-engine.store.models) turns a second run, or a second worker, into a no-op. A dry run does the same work
-inside one outer transaction that is rolled back, and never calls ``perform``.
+Due cases are claimed in batches, one transaction per batch and one savepoint per case: a case's new
+state, its state_change event, the documents ``perform`` returns and their letter events are kept
+together or not at all, and the batch commits once (a commit per case cost more than the case). The
+step key on the event (see engine.store.models) turns a second run, or a second worker, into a no-op.
+A dry run does the same work inside one outer transaction that is rolled back, and never calls ``perform``.
 
 A failure while advancing one case (a guard, a template, a missing rate, the disk) stays with that
-case: its transaction rolls back, its letters of that attempt are removed, the reason goes in the
-report and on the case (engine.cases.failures), and the run goes on with the next case. Only a
-database that stops answering ends the run.
+case: its savepoint rolls back, its letters of that attempt are removed, the reason goes in the
+report and on the case (engine.cases.failures), and the batch goes on with the next case. Only a
+database that stops answering ends the run; an interrupted batch keeps none of its letters.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from sqlalchemy.orm import Session
 from engine.cases.desk import Perform
 from engine.cases.failures import clear_failure, failure_reason, record_failure
 from engine.cases.steps import apply_steps, case_state, reconcile
+from engine.core.case import Step
 from engine.core.machine import Escalator
 from engine.core.workflow import Workflow
 from engine.store import ledger
@@ -68,6 +71,8 @@ class RunReport:
     planned: list[PlannedStep] = field(default_factory=list)
     # Cases the run could not advance (rolled back, left as they were): (case ref, why), in case order.
     errors: list[tuple[str, str]] = field(default_factory=list)
+    # Seconds by phase (claim, load and advance, steps letters and events, commit): where the next bottleneck is.
+    phases: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
 def run(
@@ -104,31 +109,12 @@ def run(
             open_cases(unit, workflow, as_of, report, batch_size=batch_size, debtor_kinds=debtor_kinds,
                        serialize=shared and not dry_run)
         perform = None if dry_run else perform
-        after = 0
-        while not stop():
-            if shared:
-                # Claim and advance under one row lock: a case another run holds is skipped, not waited on.
-                claimed = _advance_one(unit, escalator, as_of, perform, report, claim_after=after,
-                                       workflow_name=workflow.name, workflow_version=workflow.version,
-                                       record=not dry_run, lock=True)
-                if claimed is None:
-                    break
-                after = claimed
-                if progress is not None:
-                    progress(report)
-                continue
-            with unit() as session:
-                ids = claim_due_cases(session, as_of, after_id=after, limit=batch_size,
-                                      workflow_name=workflow.name, workflow_version=workflow.version)
-            if not ids:
-                break
-            for case_id in ids:
-                if stop():
-                    break
-                _advance_one(unit, escalator, as_of, perform, report, case_id=case_id, record=not dry_run)
-                if progress is not None:
-                    progress(report)
-            after = ids[-1]
+        after: int | None = 0
+        while after is not None and not stop():
+            after = _advance_batch(unit, escalator, as_of, perform, report, after=after, size=batch_size,
+                                   workflow=workflow, lock=shared, record=not dry_run, stop=stop)
+            if progress is not None:
+                progress(report)
     return report
 
 
@@ -255,89 +241,117 @@ def _invoice_facts(invoice: Invoice) -> InvoiceFacts:
     return InvoiceFacts(invoice.number, invoice.amount, invoice.issue_date, invoice.due_date, invoice.currency)
 
 
-def _advance_one(unit: Unit, escalator: Escalator, as_of: date, perform: Perform | None, report: RunReport, *,
-                 case_id: int | None = None, claim_after: int = 0, workflow_name: str | None = None,
-                 workflow_version: int | None = None, record: bool = True, lock: bool = False) -> int | None:
-    """One case, one transaction. A lost race (unique step key) rolls back and counts as skipped; any
-    other failure rolls back and is recorded (``record``: not in a dry run) as that case's error.
+def _advance_batch(unit: Unit, escalator: Escalator, as_of: date, perform: Perform | None, report: RunReport, *,
+                   after: int, size: int, workflow: Workflow, lock: bool, record: bool,
+                   stop: Callable[[], bool]) -> int | None:
+    """Claim up to ``size`` due cases after id ``after`` and advance them in one transaction, one savepoint
+    per case; returns the last id looked at, or None when nothing was left to claim.
 
-    With ``case_id`` it looks at that case; without, it first claims the next due case after
-    ``claim_after`` (locked, skipping locked ones) in the same transaction. Returns the id of the
-    case looked at, or None when there was nothing left to claim.
+    A case whose step fails rolls back to its savepoint alone: its letters of that attempt are removed and
+    the reason is recorded on it (``record``: not in a dry run) in the same transaction; a lost race
+    (unique step key) counts as skipped. The other cases commit together, once. On PostgreSQL the claim
+    locks the rows (``FOR UPDATE SKIP LOCKED``) until that commit, so concurrent runs split the cases.
     """
-    ref = str(case_id)
-    failure: Exception | None = None
+    attempted: list[int] = []
+    done: list[tuple[str, list[Step]]] = []
+    ref = f"after #{after}"
+    began = time.perf_counter()
     try:
         with unit() as session:
-            if case_id is None:
-                claimed = claim_due_cases(session, as_of, after_id=claim_after, limit=1,
-                                          workflow_name=workflow_name, workflow_version=workflow_version,
-                                          lock=True)
-                if not claimed:
-                    return None
-                case_id = claimed[0]
-                ref = str(case_id)
-            row = session.get(Case, case_id)
-            if row is None or row.next_check_at is None or row.next_check_at > as_of:
-                report.skipped += 1  # another run advanced it since the ids were read
-                return case_id
-            ref = row.ref
-            try:
-                state = case_state(session, row, as_of)
-                steps = reconcile(session, row, state, escalator, as_of)
-                steps += escalator.advance(state, as_of)
-                clear_failure(session, row, as_of)
-                apply_steps(session, row, state, steps, escalator, perform, as_of=as_of)
-                session.flush()
-            except IntegrityError:
-                _finish(perform, case_id, failed=False)  # another run took this step: its letter stays
-                raise
-            except BaseException:
-                # Still holding the case (its row lock, or the SQLite run lock): remove this attempt's letters
-                # before the rollback lets another worker write the same paths.
-                _finish(perform, case_id, failed=True)
-                raise
-    except IntegrityError:
-        _finish(perform, case_id, failed=False)
-        report.skipped += 1
-        return case_id
+            ids = claim_due_cases(session, as_of, after_id=after, limit=size, workflow_name=workflow.name,
+                                  workflow_version=workflow.version, lock=lock)
+            report.phases["claim"] += time.perf_counter() - began
+            if not ids:
+                return None
+            for case_id in ids:
+                if stop():
+                    break
+                attempted.append(case_id)
+                row = session.get(Case, case_id)
+                if row is None or row.next_check_at is None or row.next_check_at > as_of:
+                    report.skipped += 1  # another run advanced it since the ids were read
+                    continue
+                ref = row.ref
+                outcome = _advance_case(session, row, escalator, as_of, perform, report)
+                if isinstance(outcome, list):
+                    done.append((ref, outcome))
+                elif outcome is not None:
+                    _failed(session, case_id, ref, outcome, as_of, report, record=record, lock=lock)
+            committing = time.perf_counter()
+        report.phases["commit"] += time.perf_counter() - committing
     except (OperationalError, InterfaceError) as exc:
+        _finish_all(perform, attempted, failed=True)
         raise _database_failed(exc, ref) from exc
-    except Exception as exc:  # whatever one case's data or templates did, the other cases go on
-        failure = exc
-    _finish(perform, case_id, failed=False)
-    if failure is not None:
-        reason = failure_reason(failure)
-        report.errors.append((ref, reason))
-        if record and case_id is not None:
-            recorded = _record(unit, case_id, reason, as_of, ref, lock=lock)
-            if recorded is not None:
-                report.errors[-1] = (ref, f"{reason} (and it could not be recorded on the case: {recorded})")
-        return case_id
+    except BaseException:
+        # Interrupted (or a failure no case owns): nothing of the batch committed, so none of its letters stay.
+        _finish_all(perform, attempted, failed=True)
+        raise
+    _finish_all(perform, attempted, failed=False)
     # Counted only once the transaction committed (or, in a dry run, its savepoint was released).
-    report.cases_examined += 1
-    for step in steps:
-        letters = tuple(dict.fromkeys(a.template for a in step.actions if a.template))  # one file per step
-        report.planned.append(PlannedStep(ref, step.trigger, step.source, step.dest, step.on, letters))
-        report.steps += 1
-        report.letters += len(letters)
-        report.by_state[step.dest] += 1
-    return case_id
+    for case_ref, steps in done:
+        report.cases_examined += 1
+        for step in steps:
+            letters = tuple(dict.fromkeys(a.template for a in step.actions if a.template))  # one file per step
+            report.planned.append(PlannedStep(case_ref, step.trigger, step.source, step.dest, step.on, letters))
+            report.steps += 1
+            report.letters += len(letters)
+            report.by_state[step.dest] += 1
+    return attempted[-1] if attempted else None
 
 
-def _record(unit: Unit, case_id: int, reason: str, as_of: date, ref: str, *, lock: bool) -> str | None:
-    """The failure on the case and in its timeline, in a transaction of its own (the case's was rolled back).
-    Returns why it could not be recorded, if it could not (the run report still says it)."""
+def _advance_case(session: Session, row: Case, escalator: Escalator, as_of: date, perform: Perform | None,
+                  report: RunReport) -> list[Step] | Exception | None:
+    """One case in a savepoint: its steps, or the exception that rolled it back, or None for a lost race."""
+    savepoint = session.begin_nested()
+    case_id = row.id
     try:
-        with unit() as session:
-            record_failure(session, case_id, reason, as_of, lock=lock)
+        began = time.perf_counter()
+        state = case_state(session, row, as_of)
+        steps = reconcile(session, row, state, escalator, as_of)
+        steps += escalator.advance(state, as_of)
+        clear_failure(session, row, as_of)
+        advanced = time.perf_counter()
+        report.phases["load and advance"] += advanced - began
+        apply_steps(session, row, state, steps, escalator, perform, as_of=as_of)
+        session.flush()
+        report.phases["steps, letters and events"] += time.perf_counter() - advanced
     except IntegrityError:
-        pass  # another worker appended to this case meanwhile, and met (and recorded) the same failure
-    except (OperationalError, InterfaceError) as exc:
-        raise _database_failed(exc, ref) from exc
+        savepoint.rollback()
+        _finish(perform, case_id, failed=False)  # another run took this step: its letter stays
+        report.skipped += 1
+        return None
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as exc:  # whatever one case's data or templates did, the other cases go on
+        # Still holding the case (its row lock, or the SQLite writer): remove this attempt's letters
+        # before anything lets another worker write the same paths.
+        _finish(perform, case_id, failed=True)
+        savepoint.rollback()
+        return exc
+    savepoint.commit()
+    return steps
+
+
+def _failed(session: Session, case_id: int, ref: str, failure: Exception, as_of: date, report: RunReport, *,
+            record: bool, lock: bool) -> None:
+    """The failure in the report and, unless a dry run, on the case and in its timeline (its own savepoint:
+    if even that fails, the run report still says why)."""
+    reason = failure_reason(failure)
+    report.errors.append((ref, reason))
+    if not record:
+        return
+    try:
+        with session.begin_nested():
+            record_failure(session, case_id, reason, as_of, lock=lock)
+    except (OperationalError, InterfaceError):
+        raise
     except DBAPIError as exc:
-        return failure_reason(exc)
-    return None
+        report.errors[-1] = (ref, f"{reason} (and it could not be recorded on the case: {failure_reason(exc)})")
+
+
+def _finish_all(perform: Perform | None, case_ids: list[int], *, failed: bool) -> None:
+    for case_id in case_ids:
+        _finish(perform, case_id, failed=failed)
 
 
 def _database_failed(exc: OperationalError | InterfaceError, ref: str) -> StoreError:
