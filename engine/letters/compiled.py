@@ -121,11 +121,23 @@ class CompiledTemplate:
         # body into the document element, where lxml drops its now redundant namespace
         # declarations. Moving costs ~0.2 ms a table row; parsing the body inside the document
         # frame, its declarations removed, gives the same tree, hence the same bytes.
-        body_xml = self._body_open.sub("<w:body>", body_xml, count=1)
-        with self._lock:
-            tpl.docx_ids_index = 1000
-            tree = tpl.fix_tables(self._document_head + body_xml + self._document_tail)
-            tpl.fix_docpr_ids(tree)
+        opening = self._body_open.search(body_xml)
+        if opening is not None and "xmlns" not in body_xml[opening.end():]:
+            body_xml = body_xml[:opening.start()] + "<w:body>" + body_xml[opening.end():]
+            with self._lock:
+                tpl.docx_ids_index = 1000
+                tree = tpl.fix_tables(self._document_head + body_xml + self._document_tail)
+                tpl.fix_docpr_ids(tree)
+        else:
+            # A declaration inside the body (a template's local xmlns:wp14, say): when docxtpl moves
+            # the body into the document, lxml rebinds such prefixes to the document's own
+            # declarations. Only a real move does that, so here render as docxtpl does.
+            with self._lock:
+                tpl.docx_ids_index = 1000
+                body = tpl.fix_tables(body_xml)
+                tpl.fix_docpr_ids(body)
+            tree = etree.fromstring(self._document_head + "<w:body/>" + self._document_tail)
+            tree.replace(tree.find(qn("w:body")), body)
         parts[self._document_member] = serialize_part_xml(tree)
         for tagged in self._tagged:
             xml = self._run(tagged.template, tagged.source, context)
