@@ -4,8 +4,9 @@ docxtpl's `render()` reopens the DOCX, re-patches and re-compiles every part and
 whole package on each call (22-38 ms a letter). Here the patching (docxtpl's own `patch_xml`)
 and the Jinja compile happen once; a case renders only the parts that hold tags, with docxtpl's
 own post-processing functions, and the other parts are copied as already-deflated bytes.
-Contexts holding objects that add parts or relationships (InlineImage, Subdoc, hyperlinks) and
-templates with tags in footnotes or document properties go through plain docxtpl instead.
+Contexts holding objects that add parts or relationships (InlineImage, Subdoc, hyperlinks made
+with `build_url_id`) and templates with tags in footnotes or document properties go through
+plain docxtpl instead.
 Both paths open the file through engine.letters.docxfile (checked before anything inflates) and
 render within the letter's limits (engine.letters.sandbox: sizes, and a wall-clock budget).
 """
@@ -16,7 +17,7 @@ import io
 import re
 import threading
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import date
@@ -28,13 +29,13 @@ from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.oxml import serialize_part_xml
 from docx.opc.part import XmlPart
 from docx.oxml.ns import qn
-from docxtpl import DocxTemplate, InlineImage, RichText
+from docxtpl import DocxTemplate, InlineImage, RichText, RichTextParagraph
 from jinja2 import Environment, Template
 from lxml import etree
 
 from engine.core.limits import DEFAULT_LIMITS, Limits
 from engine.letters.docxfile import open_template
-from engine.letters.environment import letter_error, make_environment
+from engine.letters.environment import LetterError, letter_error, make_environment
 from engine.letters.package import Member, deflate, write_zip
 from engine.letters.sandbox import letter_budget
 
@@ -42,6 +43,7 @@ FOOTNOTES = "application/vnd.openxmlformats-officedocument.wordprocessingml.foot
 CORE_PROPERTIES = ("author", "comments", "identifier", "language", "subject", "title")
 MARKERS = re.compile(r"\{[{%#]")
 LISTING_CHARACTERS = "\t\a\n\f"
+RELATIONSHIP_ID = re.compile(r'\br:id="([^"]*)"')
 # Values that cannot add parts or relationships: no need to look inside.
 PLAIN_TYPES = (str, int, float, bool, type(None), Decimal, date)
 
@@ -72,6 +74,14 @@ class CompiledTemplate:
         self._tpl = open_template(self.path, self.limits)
         self._tpl.render_init()
         docx = self._tpl.docx
+        # The document part's relationships as loaded: build_url_id allocates ids after them.
+        rels = docx.part.rels
+        self._rel_ids = frozenset(rels)
+        self._hyperlinks: dict[str, str] = {}
+        for rel in rels.values():
+            if rel.reltype == RT.HYPERLINK and rel.is_external:
+                self._hyperlinks.setdefault(rel.target_ref, rel.rId)
+        self._links = threading.local()
         #: Why every render goes through plain docxtpl, or None when the fast path is used.
         self.fallback_reason = self._template_fallback_reason()
         self._body_source = _as_lines(self._tpl.patch_xml(self._tpl.get_xml()))
@@ -98,10 +108,26 @@ class CompiledTemplate:
                 if name not in tagged
             }
 
+    def build_url_id(self, url: str) -> str:
+        """docxtpl's `build_url_id`: the relationship id of an external hyperlink to `url`, for
+        `RichText.add(url_id=...)`; the relationship is in this thread's next render."""
+        # docxtpl relates the URL to its document part, which its next render keeps and the one
+        # after drops (it reloads the file). Shared between threads, the compiled template keeps
+        # the links of each thread until its next render: never one letter's links in another.
+        links: dict[str, str] = self._links.__dict__.setdefault("pending", {})
+        rel_id = self._hyperlinks.get(url) or links.get(url)
+        if rel_id is None:
+            # python-docx's next id: the first free rIdN.
+            taken = self._rel_ids | set(links.values())
+            rel_id = next(f"rId{n}" for n in range(1, len(taken) + 2) if f"rId{n}" not in taken)
+            links[url] = rel_id
+        return rel_id
+
     def render(self, context: Mapping[str, Any]) -> bytes:
         """The DOCX bytes of one letter, within the letter's wall-clock budget."""
+        links: dict[str, str] = self._links.__dict__.pop("pending", {})
         if self.fallback_reason or _needs_plain(context):
-            return render_plain(self.path, context, self.env)
+            return render_plain(self.path, context, self.env, links)
         with letter_budget(self.limits):
             rendered = self.render_parts(context)
         members: list[Member] = []
@@ -121,11 +147,23 @@ class CompiledTemplate:
         # body into the document element, where lxml drops its now redundant namespace
         # declarations. Moving costs ~0.2 ms a table row; parsing the body inside the document
         # frame, its declarations removed, gives the same tree, hence the same bytes.
-        body_xml = self._body_open.sub("<w:body>", body_xml, count=1)
-        with self._lock:
-            tpl.docx_ids_index = 1000
-            tree = tpl.fix_tables(self._document_head + body_xml + self._document_tail)
-            tpl.fix_docpr_ids(tree)
+        opening = self._body_open.search(body_xml)
+        if opening is not None and "xmlns" not in body_xml[opening.end():]:
+            body_xml = body_xml[:opening.start()] + "<w:body>" + body_xml[opening.end():]
+            with self._lock:
+                tpl.docx_ids_index = 1000
+                tree = tpl.fix_tables(self._document_head + body_xml + self._document_tail)
+                tpl.fix_docpr_ids(tree)
+        else:
+            # A declaration inside the body (a template's local xmlns:wp14, say): when docxtpl moves
+            # the body into the document, lxml rebinds such prefixes to the document's own
+            # declarations. Only a real move does that, so here render as docxtpl does.
+            with self._lock:
+                tpl.docx_ids_index = 1000
+                body = tpl.fix_tables(body_xml)
+                tpl.fix_docpr_ids(body)
+            tree = etree.fromstring(self._document_head + "<w:body/>" + self._document_tail)
+            tree.replace(tree.find(qn("w:body")), body)
         parts[self._document_member] = serialize_part_xml(tree)
         for tagged in self._tagged:
             xml = self._run(tagged.template, tagged.source, context)
@@ -187,10 +225,14 @@ class CompiledTemplate:
         return None
 
 
-def render_plain(path: str | Path, context: Mapping[str, Any], env: Environment) -> bytes:
-    """Plain docxtpl render+save, with errors turned into LetterError like the fast path."""
+def render_plain(path: str | Path, context: Mapping[str, Any], env: Environment,
+                 links: Mapping[str, str] | None = None) -> bytes:
+    """Plain docxtpl render+save, with errors turned into LetterError like the fast path.
+
+    `links` (URL → relationship id, from CompiledTemplate.build_url_id) are related first."""
     limits = getattr(env, "limits", None) or DEFAULT_LIMITS
     tpl = _owner_template(context) or open_template(path, limits)
+    _relate_links(tpl, Path(path).name, links or {}, _hyperlink_ids(context))
     try:
         with letter_budget(limits):
             tpl.render(dict(context), jinja_env=env)
@@ -199,6 +241,22 @@ def render_plain(path: str | Path, context: Mapping[str, Any], env: Environment)
     buffer = io.BytesIO()
     tpl.save(buffer)
     return buffer.getvalue()
+
+
+def _relate_links(tpl: DocxTemplate, name: str, links: Mapping[str, str], used: Iterable[str]) -> None:
+    """Add the hyperlinks built for this render to `tpl`, and refuse a RichText whose link has none."""
+    part = tpl.get_docx().part  # an InlineImage's template is loaded only when first needed
+    for url, expected in links.items():
+        rel_id = tpl.build_url_id(url)
+        if rel_id != expected:  # the images' template had other links built on it first
+            raise LetterError(name, None, f"the link to {url} has id {expected} here but {rel_id} in the "
+                                          "template of the context's images: build links with one template")
+    for rel_id in used:
+        rel = part.rels.get(rel_id)
+        if rel is None or rel.reltype != RT.HYPERLINK:
+            # A dangling r:id makes Word refuse the letter: better no letter.
+            raise LetterError(name, None, f"a RichText links to relationship {rel_id}, which this template "
+                                          "lacks: build its url_id with CompiledTemplate.build_url_id")
 
 
 def _document_frame(root: Any) -> tuple[str, str, re.Pattern[str]]:
@@ -230,13 +288,33 @@ def _needs_plain(context: Any) -> bool:
         # InlineImage and Subdoc both keep the DocxTemplate they belong to in `.tpl`.
         if isinstance(value, InlineImage) or hasattr(value, "tpl"):
             return True
-        if isinstance(value, RichText) and "r:id=" in value.xml:
+        if RELATIONSHIP_ID.search(_rich_xml(value)):  # a hyperlink: its relationship must be added
             return True
         if isinstance(value, Mapping):
             stack.extend(value.values())
         elif isinstance(value, (list, tuple, set)):
             stack.extend(value)
     return False
+
+
+def _rich_xml(value: Any) -> str:
+    """The XML a RichText or RichTextParagraph inserts ('' for anything else)."""
+    xml = getattr(value, "xml", None) if isinstance(value, (RichText, RichTextParagraph)) else None
+    return xml if isinstance(xml, str) else ""
+
+
+def _hyperlink_ids(context: Any) -> set[str]:
+    """The relationship ids the context's rich texts refer to."""
+    ids: set[str] = set()
+    stack = [context]
+    while stack:
+        value = stack.pop()
+        ids.update(RELATIONSHIP_ID.findall(_rich_xml(value)))
+        if isinstance(value, Mapping):
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple, set)):
+            stack.extend(value)
+    return ids
 
 
 def _owner_template(context: Any) -> DocxTemplate | None:

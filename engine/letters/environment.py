@@ -27,8 +27,20 @@ XML_TAG = re.compile(r"<[^>]+>")
 JINJA_FILENAME = "<template>"
 
 
-class LetterError(RelanceError):
-    """A letter template failed: which template, which tag, why; nothing was written."""
+class LetterError(RelanceError, TemplateError):
+    """A letter template failed: which template, which tag, why; nothing was written.
+
+    A jinja2 TemplateError too, so callers catching Jinja's errors (as docxtpl's users do) catch it."""
+
+    # TemplateError.message is a read-only property giving the whole text (args[0]); here it is
+    # the reason alone, without the template and tag, as the letter checks report it.
+    @property
+    def message(self) -> str:
+        return self._message
+
+    @message.setter
+    def message(self, value: str) -> None:
+        self._message = value
 
     def __init__(self, template: str, tag: str | None, message: str, paragraph: int | None = None):
         self.template = template

@@ -189,3 +189,66 @@ def test_tags_in_document_properties_fall_back(tmp_path: Path) -> None:
     ctx = build_context(sample_letter_data())
     assert_same_parts(compiled.render(ctx), render_plain(path, ctx, make_environment()))
     assert b"Relance DOS-2026-0042" in parts(compiled.render(ctx))["docProps/core.xml"]
+
+
+def linked_template(tmp_path: Path) -> Path:
+    from docx import Document
+
+    path = tmp_path / "link.docx"
+    doc = Document()
+    doc.add_paragraph("{{r link }} {{ case_ref }}")
+    doc.save(str(path))
+    return path
+
+
+def hyperlinks(docx: bytes) -> dict[str, str]:
+    """rId → URL of the document part's external hyperlinks."""
+    from lxml import etree
+
+    rels = etree.fromstring(parts(docx)["word/_rels/document.xml.rels"])
+    return {r.get("Id"): r.get("Target") for r in rels if r.get("Type", "").endswith("/hyperlink")}
+
+
+def test_build_url_id_relates_the_link_as_docxtpl_does(tmp_path: Path) -> None:
+    from docxtpl import RichText
+
+    path = linked_template(tmp_path)
+    compiled, tpl = CompiledTemplate(path, ENV), DocxTemplate(str(path))
+    ours = RichText("payer", url_id=compiled.build_url_id("https://pay.example/1"))
+    theirs = RichText("payer", url_id=tpl.build_url_id("https://pay.example/1"))
+    assert compiled.build_url_id("https://pay.example/1") == tpl.build_url_id("https://pay.example/1")
+    ctx = build_context(sample_letter_data())
+    tpl.render(dict(ctx, link=theirs), jinja_env=ENV)
+    buffer = io.BytesIO()
+    tpl.save(buffer)
+    letter = compiled.render(dict(ctx, link=ours))
+    assert_same_parts(letter, buffer.getvalue())
+    assert list(hyperlinks(letter).values()) == ["https://pay.example/1"]
+    # Like docxtpl's next render, the next letter no longer holds that link.
+    assert hyperlinks(compiled.render(dict(ctx, link=RichText("sans lien")))) == {}
+
+
+def test_links_stay_in_the_thread_that_built_them(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from docxtpl import RichText
+
+    compiled = CompiledTemplate(linked_template(tmp_path), ENV)
+    ctx = build_context(sample_letter_data())
+
+    def letter(url: str) -> dict[str, str]:
+        return hyperlinks(compiled.render(dict(ctx, link=RichText("x", url_id=compiled.build_url_id(url)))))
+
+    compiled.build_url_id("https://pay.example/other-thread-only")
+    with ThreadPoolExecutor(1) as pool:
+        assert list(pool.submit(letter, "https://pay.example/2").result().values()) == ["https://pay.example/2"]
+
+
+def test_link_unknown_to_the_template_is_refused(tmp_path: Path) -> None:
+    from docxtpl import RichText
+
+    path = linked_template(tmp_path)
+    foreign = DocxTemplate(str(path)).build_url_id("https://pay.example/3")  # not the template that renders
+    with pytest.raises(LetterError, match="lacks"):
+        CompiledTemplate(path, ENV).render(dict(build_context(sample_letter_data()),
+                                                link=RichText("x", url_id=foreign)))
