@@ -278,8 +278,11 @@ def summary(reports: list[RunReport], rates: RatesUsed | None = None, rates_file
     total: dict[str, Any] = {"cases_opened": 0, "invoices_added": 0, "cases_examined": 0, "steps": 0,
                              "letters": 0, "skipped": 0, "errors": [], "by_state": {},
                              "rates": {"file": rates_file, "assumed": sorted(rates.assumed) if rates else [],
-                                       "unverified": sorted(rates.unverified) if rates else []}}
+                                       "unverified": sorted(rates.unverified) if rates else []},
+                             "phases": {}}
     for report in reports:
+        for phase, seconds in report.phases.items():
+            total["phases"][phase] = round(total["phases"].get(phase, 0.0) + seconds, 3)
         for key in ("cases_opened", "invoices_added", "cases_examined", "steps", "letters", "skipped"):
             total[key] += getattr(report, key)
         total["errors"] += [{"case": ref, "error": why} for ref, why in report.errors]

@@ -112,6 +112,8 @@ def merge_reports(per_worker: list[list[RunReport]]) -> list[RunReport]:
             for name in ("cases_opened", "invoices_added", "cases_examined", "steps", "letters", "skipped"):
                 setattr(total, name, getattr(total, name) + getattr(part, name))
             total.by_state.update(part.by_state)
+            for phase, seconds in part.phases.items():
+                total.phases[phase] += seconds
             total.planned += part.planned
             total.errors += part.errors
         total.planned.sort(key=lambda step: step.case_ref)
