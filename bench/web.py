@@ -5,9 +5,10 @@
 Cases, debtors and invoices are bulk-inserted with SQL (as bench/scale.py does), in several states, with
 varied balances and due dates, a tenth closed and a tenth partly paid (payment and allocation rows, so
 the ledger has rows to read). Each page is a whole HTTP request through the app (session cookie, user
-check, query, template) with Starlette's TestClient, no network: the case list's first page, a filtered
-page, a deep keyset page (past the 900,000th case, and by balance), and a case page with its timeline.
-Figures are printed, not asserted.
+check, query, template) with Starlette's TestClient, no network: the case list's first page, filtered
+pages, deep keyset pages (past the 900,000th case, and by balance), the "needs me" filter (one open case
+in 1,000 waits for an approval, one in 500 has a call to make), a case page with its timeline, and the
+approvals and tasks queues. Figures are printed, not asserted.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)  # bench/engine.py mus
 from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 
 from engine.store.database import connect, ensure_creditor  # noqa: E402
-from engine.store.models import Case, Debtor, Invoice, Payment, PaymentAllocation  # noqa: E402
+from engine.store.models import Case, Debtor, Invoice, Payment, PaymentAllocation, Task  # noqa: E402
 
 CHUNK = 50_000
 STATES = ("reminder1", "reminder2", "reminder3", "formal_notice", "promised", "disputed")
@@ -72,6 +73,10 @@ def bulk(url: str, count: int) -> None:
                 {"id": i, "creditor_id": creditor_id, "debtor_id": i, "payment_date": date(2024, 12, 1),
                  "amount": 50, "natural_key": f"bench-{i}"} for i in paid])
             conn.execute(insert(PaymentAllocation), [{"invoice_id": i, "payment_id": i, "amount": 50} for i in paid])
+            # One open case in 500 has a call to make (the "needs me" filter and the tasks queue read them).
+            conn.execute(insert(Task), [
+                {"case_id": i, "kind": "call", "step_key": "2:reminder2", "state": "reminder2", "created_on": AS_OF,
+                 "due_on": AS_OF} for i in ids if i % 500 == 11])
         conn.execute(text("ANALYZE"))
     store.dispose()
 
@@ -85,6 +90,8 @@ def _case(i: int, creditor_id: int, start_day: date) -> dict:
             "due_date": due, "on_hold": False, "disputed": False, "letters_sent": 2, "steps_taken": [],
             "paid_seen": 50 if i % 10 == 3 else 0, "balance_seen": 0 if closed else _amount(i) - (50 if i % 10 == 3 else 0),
             "step_count": 2, "event_count": 0, "closed": closed, "opened_on": due,
+            # One open case in 1,000 waits for an approval before its formal notice.
+            "awaiting_approval": "formal_notice" if i % 1000 == 7 else None,
             "next_check_at": None if closed else date(2030, 1, 1) + timedelta(days=i % 300)}
 
 
@@ -110,7 +117,7 @@ def measure(url: str, count: int, repeat: int) -> None:
     app = App.open(load_workspace(root, url))
     app.workflows  # noqa: B018  (loads and registers the workflows once, as a running server has)
     if get_user(app, "bench") is None:
-        add_user(app, "bench", "viewer", "bench-password")
+        add_user(app, "bench", "legal", "bench-password")  # legal: the "needs me" filter has approvals and tasks
     middle = count // 2 + 1
     case_ref = f"ALD-S{middle:07d}"
     for n in range(10):  # a timeline of a dozen events to read on the case page
@@ -129,7 +136,10 @@ def measure(url: str, count: int, repeat: int) -> None:
         "case list, filtered (90+ days overdue, by due date)": "/cases?retard_min=90&tri=due",
         f"case list, deep keyset page (after case #{deep:,})": f"/cases?apres={deep}",
         "case list, deep keyset page by balance": f"/cases?tri=balance&apres={deep_balance}~{deep}",
+        "case list, needs me (approvals and tasks, legal)": "/cases?pour_moi=1",
         f"case page ({case_ref}, with its timeline)": f"/cases/{middle}",
+        "approvals queue": "/approvals",
+        "tasks queue (due today)": "/tasks",
     }
     print(f"page views on {count:,} cases (PostgreSQL), median of {repeat} after 3 warm-ups, whole request in-process "
           f"(load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")

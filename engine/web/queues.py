@@ -24,7 +24,7 @@ from engine.web.cases import field, state_labels
 from engine.web.render import flash, page
 from engine.web.security import checked_form, require
 
-SHOWN = 500  # rows per queue page at most: a queue is worked from the top
+SHOWN = 100  # rows per queue page at most: a queue is worked from the top, and each row reads its ledger
 
 
 def approvals_page(request: Request) -> Response:
