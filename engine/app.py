@@ -6,6 +6,7 @@ by the demo or by a worker does exactly the same thing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -191,12 +192,16 @@ class App:
         """
         with run_lock(self.store):
             try:
+                began = time.perf_counter()
                 plan, writer = self.prepare_run(dry_run=dry_run, pdf=pdf)
+                checked = time.perf_counter() - began
                 self.rates_used = writer.rates_used if writer is not None else RatesUsed()
                 self.after_run = AfterRun()
                 reports = [run(self.store, workflow, as_of, perform=writer, dry_run=dry_run, progress=progress,
                                debtor_kinds=kinds, stop=stop, open_new=kinds is not None)
                            for workflow, kinds in plan]
+                if reports:  # the templates' checks and compiles, before any case: a cost per process
+                    reports[0].phases["check templates"] += checked
             except OperationalError as exc:  # e.g. SQLite held by a long import for longer than its timeout
                 lines = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]
                 raise StoreError(f"the run stopped: the database failed ({lines[0]}); what it had done is "

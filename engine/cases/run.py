@@ -106,8 +106,10 @@ def run(
     shared = store.is_postgresql
     with _units(store, dry_run) as unit:
         if open_new:
+            began = time.perf_counter()
             open_cases(unit, workflow, as_of, report, batch_size=batch_size, debtor_kinds=debtor_kinds,
                        serialize=shared and not dry_run)
+            report.phases["open cases"] += time.perf_counter() - began
         perform = None if dry_run else perform
         after: int | None = 0
         while after is not None and not stop():
