@@ -186,3 +186,32 @@ def test_a_missing_statutory_rate_fails_only_that_case(store, tmp_path: Path) ->
     assert [p.case_ref for p in report.planned] == ["ACME-F-003"]  # D2 (B2C, no penalties) goes on
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(Case).where(Case.error.is_not(None))) == 1
+
+
+def test_an_interrupted_batch_keeps_neither_its_steps_nor_its_letters(store, tmp_path: Path) -> None:
+    """Cases are advanced a batch per transaction: a stop that no case owns (Ctrl-C on the second case)
+    rolls the whole batch back, so the letters its first case wrote are removed too; the next run
+    does the batch again, whole."""
+    workflow = load_workflow(B2B)
+    out = tmp_path / "out"
+    writer = LetterWriter(sample_letter_data().creditor, {"b2b": workflow}, out)
+
+    class Interrupted:
+        def __call__(self, session, case, step, action):
+            if case.ref == "ACME-F-003":
+                raise KeyboardInterrupt
+            return writer(session, case, step, action)
+
+        def finish(self, case_id: int, *, failed: bool) -> None:
+            writer.finish(case_id, failed=failed)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(store, workflow, date(2025, 2, 20), perform=Interrupted())
+    assert [p for p in out.rglob("*") if p.is_file()] == []  # ACME-F-001's letter went with its batch
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Document)) == 0
+        assert set(s.scalars(select(Case.state))) == {"due"}
+    report = run(store, workflow, date(2025, 2, 20), perform=writer)
+    assert [(p.case_ref, p.dest) for p in report.planned] == [("ACME-F-001", "reminder1"), ("ACME-F-003", "reminder1")]
+    with store.session() as s:
+        assert verify(s, out) == []
