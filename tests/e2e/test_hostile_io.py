@@ -144,7 +144,7 @@ def test_hostile_names_print_as_themselves_in_every_command(relance: Relance) ->
     for what, printed in outputs.items():
         assert not any(byte in printed for byte in TERMINAL_BYTES), what
     for what in ("case show markup", "timeline markup", "report"):
-        assert MARKUP_NAME in outputs[what], what
+        assert MARKUP_NAME in outputs[what], f"{what}:\n{outputs[what]}"  # whole, should it ever fail
     assert "ALD-F[/]1" in outputs["case list"] and "D2\\x1b[5m" in outputs["case list"]
     for what in ("case show escape", "timeline escape", "report"):
         assert "Evil \\x1b]8;;http://evil.example\\x07link" in outputs[what], what
