@@ -15,11 +15,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from engine.cases import approvals, tasks
+from engine.cases.tasks import OUTCOME_LABELS
 from engine.cases.lookup import ref_of
 from engine.core.case import CALL_OUTCOMES
 from engine.core.money import MoneyError, parse_date
 from engine.errors import CaseError, RelanceError
-from engine.store.events import OUTCOME_LABELS
 from engine.web.cases import field, state_labels
 from engine.web.render import flash, page
 from engine.web.security import checked_form, require

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import update
 
+from engine.cli import output
 from engine.cli.main import cli
 from engine.store.database import connect
 from engine.store.models import Debtor
@@ -32,6 +33,7 @@ class Relance:
         self.root, self.db = root, db
 
     def __call__(self, *args: str, code: int = 0) -> Result:
+        fresh_consoles()
         result = CliRunner().invoke(cli, ["--workspace", str(self.root), "--db", self.db, *args], env=CLEAN_ENV)
         assert result.exit_code == code, (args, result.output, result.exception)
         assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
@@ -48,6 +50,13 @@ class Relance:
 
     def letters(self) -> list[Path]:
         return sorted((self.root / "output").rglob("*.docx"))
+
+
+def fresh_consoles() -> None:
+    """Each command a console of its own, as in a real process: rich fixes the width (COLUMNS) when the
+    console is made, and an earlier test in this process may have made it 80 columns wide."""
+    output.console._console = None
+    output.errors_console._console = None
 
 
 @pytest.fixture
