@@ -140,4 +140,7 @@ def record_call(desk: Desk, case_ref: str, outcome: str, on: date, *, by: str, n
         return Outcome(case.ref, f"call:{outcome}", on, by, case.state, tuple(steps))
 
 
-__all__ = ["CALL_OUTCOMES", "CONTACT_KINDS", "OUTCOME_LABELS", "TaskLine", "contact_history", "list_tasks", "open_call_task", "open_tasks_of", "record_call"]
+__all__ = [
+    "CALL_OUTCOMES", "CONTACT_KINDS", "OUTCOME_LABELS", "TaskLine", "contact_history",
+    "list_tasks", "open_call_task", "open_tasks_of", "record_call",
+]
