@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # bench/engine.py must not shadow the package
 
+import yaml  # noqa: E402
 from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 
 from engine.store.database import connect, ensure_creditor  # noqa: E402
@@ -33,6 +34,9 @@ from engine.store.models import Case, Debtor, Invoice, Payment, PaymentAllocatio
 CHUNK = 50_000
 STATES = ("reminder1", "reminder2", "reminder3", "formal_notice", "promised", "disputed")
 AS_OF = date(2025, 1, 20)
+# The cases run on the shipped policy's current version (the app refuses cases on a version it never kept).
+B2B_VERSION = int(yaml.safe_load((Path(__file__).resolve().parent.parent / "workflows" / "fr-b2b.yaml")
+                                 .read_text(encoding="utf-8"))["version"])
 
 
 def main() -> None:
@@ -85,7 +89,7 @@ def _case(i: int, creditor_id: int, start_day: date) -> dict:
     closed = i % 10 == 0
     due = _due(i, start_day)
     return {"id": i, "ref": f"ALD-S{i:07d}", "creditor_id": creditor_id, "debtor_id": i,
-            "workflow_name": "fr-b2b-standard", "workflow_version": 1,
+            "workflow_name": "fr-b2b-standard", "workflow_version": B2B_VERSION,
             "state": "paid" if closed else STATES[i % len(STATES)], "state_entered": due + timedelta(days=20),
             "due_date": due, "on_hold": False, "disputed": False, "letters_sent": 2, "steps_taken": [],
             "paid_seen": 50 if i % 10 == 3 else 0, "balance_seen": 0 if closed else _amount(i) - (50 if i % 10 == 3 else 0),

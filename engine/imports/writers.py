@@ -269,9 +269,8 @@ class InvoiceWriter:
         """What payments and credit notes already applied to these invoices (an amount may not go below it)."""
         if not invoices:
             return {}
-        spent = ledger.applied_cents(None)
-        return {id_: ledger.money(done) for id_, done in session.execute(
-            select(spent.c.invoice_id, spent.c.cents).where(spent.c.invoice_id.in_([inv.id for inv in invoices])))}
+        spent = ledger.applied_cents(None, invoice_ids=[inv.id for inv in invoices])
+        return {id_: ledger.money(done) for id_, done in session.execute(select(spent.c.invoice_id, spent.c.cents))}
 
 
 class PaymentWriter:

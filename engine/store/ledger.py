@@ -90,7 +90,7 @@ def case_totals(session: Session, case_id: int, as_of: date | None = None) -> To
         .where(Invoice.case_id == case_id)
         .subquery()
     )
-    applied = applied_cents(as_of)
+    applied = applied_cents(as_of, case_id=case_id)
     paid = (
         select(func.coalesce(func.sum(applied.c.cents), 0))
         .join(Invoice, Invoice.id == applied.c.invoice_id)
@@ -176,15 +176,16 @@ def open_invoices(session: Session, *, debtor_ids: Iterable[int] | None = None, 
     Allocation looks at every allocation ever recorded: an invoice already covered by a payment
     dated next week is not open to another payment today.
     """
-    applied = applied_cents(None)
+    debtors = list(debtor_ids) if debtor_ids is not None else None
+    applied = applied_cents(None, case_id=case_id, debtor_ids=debtors)
     query = (
         select(Invoice.id, Invoice.debtor_id, Invoice.number, Invoice.case_id,
                cents(Invoice.amount) - func.coalesce(applied.c.cents, 0), Invoice.issue_date)
         .outerjoin(applied, applied.c.invoice_id == Invoice.id)
         .order_by(Invoice.debtor_id, *ALLOCATION_ORDER)
     )
-    if debtor_ids is not None:
-        query = query.where(Invoice.debtor_id.in_(list(debtor_ids)))
+    if debtors is not None:
+        query = query.where(Invoice.debtor_id.in_(debtors))
     if case_id is not None:
         query = query.where(Invoice.case_id == case_id)
     found: dict[int, list[OpenInvoice]] = defaultdict(list)
@@ -365,10 +366,13 @@ def credited_cents() -> ColumnElement[Any]:
             .correlate(Invoice).scalar_subquery())
 
 
-def applied_cents(as_of: date | None = None, *, case_id: int | None = None) -> Any:
+def applied_cents(as_of: date | None = None, *, case_id: int | None = None,
+                  invoice_ids: Iterable[int] | None = None, debtor_ids: Iterable[int] | None = None) -> Any:
     """A subquery (invoice_id, cents): per invoice, what payments and credit notes dated by ``as_of`` applied.
 
-    ``case_id`` limits it to that case's invoices, so reading one case never sums every allocation stored."""
+    ``case_id``, ``invoice_ids`` or ``debtor_ids`` limit it to those invoices inside the subquery, so reading
+    one case, a few invoices or a batch of debtors never sums every allocation stored (the planner does
+    not push a filter on the outer query through the GROUP BY: 0.1 s a case on 100,000 allocations)."""
     query: Select[Any] = (
         select(PaymentAllocation.invoice_id.label("invoice_id"),
                func.sum(cents(PaymentAllocation.amount)).label("cents"))
@@ -377,6 +381,11 @@ def applied_cents(as_of: date | None = None, *, case_id: int | None = None) -> A
     )
     if case_id is not None:
         query = query.where(PaymentAllocation.invoice_id.in_(select(Invoice.id).where(Invoice.case_id == case_id)))
+    if invoice_ids is not None:
+        query = query.where(PaymentAllocation.invoice_id.in_(list(invoice_ids)))
+    if debtor_ids is not None:
+        query = query.where(PaymentAllocation.invoice_id.in_(
+            select(Invoice.id).where(Invoice.debtor_id.in_(list(debtor_ids)))))
     if as_of is not None:
         query = (query.outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
                  .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
