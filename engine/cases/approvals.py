@@ -46,18 +46,20 @@ class Waiting:
 
 
 def waiting_approvals(session: Session, as_of: date, *, limit: int | None = None) -> list[Waiting]:
-    """Open cases waiting for an approval, oldest case first (``limit`` of them at most)."""
-    found = []
-    query = (select(Case, Debtor).join(Debtor, Debtor.id == Case.debtor_id)
+    """Open cases waiting for an approval, oldest case first (``limit`` of them at most); balances as of
+    ``as_of`` in the same query, the requests in one more."""
+    principal, paid = ledger.case_money_columns(Case.id, as_of)
+    query = (select(Case, Debtor, principal, paid).join(Debtor, Debtor.id == Case.debtor_id)
              .where(Case.awaiting_approval.is_not(None), Case.closed.is_(False)).order_by(Case.id).limit(limit))
-    for case, debtor in session.execute(query).all():
-        since, request = _request(session, case)
-        totals = ledger.case_totals(session, case.id, as_of)
-        currency = case.invoices[0].currency if case.invoices else "EUR"
-        found.append(Waiting(case.ref, debtor.ref, debtor.name, case.state, str(case.awaiting_approval),
-                             since or case.state_entered, totals.principal - totals.paid, currency,
-                             bool(request and request.manual), case.id))
-    return found
+    found = session.execute(query).all()
+    requests = _requests(session, [case.id for case, *_ in found])
+    waiting = []
+    for case, debtor, principal_cents, paid_cents in found:
+        since, request = requests.get(case.id, (None, None))
+        waiting.append(Waiting(case.ref, debtor.ref, debtor.name, case.state, str(case.awaiting_approval),
+                               since or case.state_entered, ledger.money(principal_cents) - ledger.money(paid_cents),
+                               case.currency, bool(request and request.manual), case.id))
+    return waiting
 
 
 def approve(desk: Desk, case_ref: str, on: date, *, by: str, note: str | None = None) -> Outcome:
@@ -100,6 +102,18 @@ def _waiting(session: Session, case_ref: str) -> Case:
     if case.awaiting_approval is None:
         raise CaseError(f"case {case.ref} waits for no approval (state {case.state}); see `relance approvals`")
     return case
+
+
+def _requests(session: Session, case_ids: list[int]) -> dict[int, tuple[date, ApprovalRequested | None]]:
+    """Each case's latest approval request (its day and payload), in one query."""
+    latest: dict[int, tuple[date, ApprovalRequested | None]] = {}
+    if not case_ids:
+        return latest
+    for event in session.scalars(select(Event).where(Event.case_id.in_(case_ids), Event.kind == ApprovalRequested.kind)
+                                 .order_by(Event.case_id, Event.seq)):
+        payload = read_event(event.kind, event.payload)
+        latest[event.case_id] = (event.occurred_on, payload if isinstance(payload, ApprovalRequested) else None)
+    return latest
 
 
 def _request(session: Session, case: Case) -> tuple[date | None, ApprovalRequested | None]:

@@ -101,15 +101,20 @@ def case_totals(session: Session, case_id: int, as_of: date | None = None) -> To
     return Totals(money(principal_cents), money(paid_cents), int(count))
 
 
-def case_money_columns(case_id: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
-    """For a query over cases: each case's principal and paid in cents (all money recorded), as correlated
-    subqueries on ``case_id``, so a page of a list reads its balances in the same round trip as its rows."""
+def case_money_columns(case_id: Any, as_of: date | None = None) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """For a query over cases: each case's principal and paid in cents (all money recorded, or what was dated
+    by ``as_of``), as correlated subqueries on ``case_id``, so a page of a list reads its balances in the same
+    round trip as its rows."""
     principal = (select(func.coalesce(func.sum(cents(Invoice.amount)), 0))
                  .where(Invoice.case_id == case_id).scalar_subquery())
-    paid = (select(func.coalesce(func.sum(cents(PaymentAllocation.amount)), 0))
-            .select_from(PaymentAllocation).join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
-            .where(Invoice.case_id == case_id).scalar_subquery())
-    return principal, paid
+    paid_query = (select(func.coalesce(func.sum(cents(PaymentAllocation.amount)), 0))
+                  .select_from(PaymentAllocation).join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+                  .where(Invoice.case_id == case_id))
+    if as_of is not None:
+        paid_query = (paid_query.outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
+                      .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
+                      .where(_dated() <= as_of))
+    return principal, paid_query.scalar_subquery()
 
 
 def invoice_balances(session: Session, case_id: int, as_of: date | None = None) -> list[InvoiceBalance]:
