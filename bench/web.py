@@ -156,7 +156,7 @@ def measure(url: str, count: int, repeat: int) -> None:
             assert answer.status_code == 200, (page, answer.status_code, answer.text[:500])
             if n >= 3:
                 timings.append(elapsed)
-        rows = answer.text.count('<tr>') - 1
+        rows = answer.text.count('<tr') - 1  # the header's row excepted
         print(f"  {statistics.median(timings):7.1f} ms  (p90 {sorted(timings)[int(len(timings) * 0.9)]:6.1f})  "
               f"{label}  [{rows} rows]  GET {page}")
     app.store.dispose()
