@@ -96,12 +96,22 @@ def _downloaded(folder: Path, timeout: float = 30) -> Path:
 def navigate(browser, element) -> None:
     """Click ``element`` and wait until the page it leads to replaced this one (a loaded machine is slow)."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = browser.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(page))
+
+    def replaced(_browser: object) -> bool:
+        # Chromium may answer for the old page's node either "stale" or, mid-navigation, "node does not
+        # belong to the document" (a plain WebDriverException): both mean the page was replaced.
+        try:
+            page.is_enabled()
+        except WebDriverException:  # StaleElementReferenceException included
+            return True
+        return False
+
+    WebDriverWait(browser, 60).until(replaced)
     WebDriverWait(browser, 60).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
