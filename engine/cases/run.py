@@ -14,8 +14,8 @@ database that stops answering ends the run; an interrupted batch keeps none of i
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
