@@ -39,7 +39,7 @@ class EventPayload:
     @classmethod
     def from_json(cls: type[P], payload: Mapping[str, Any]) -> P:
         """Read a stored payload back; keys an older version did not write take their defaults."""
-        hints = get_type_hints(cls)
+        hints = _hints(cls)
         values = {}
         for f in fields(cls):  # type: ignore[arg-type]
             key = _key(f.name)
@@ -539,6 +539,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """A payload class's field types, resolved once per class (a timeline read resolves thousands)."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = get_type_hints(cls)
+    return hints
+
+
 def _typed(hint: Any, value: Any) -> Any:
     """A stored JSON value back to the field's type (Decimal, date, nested dataclasses, tuples)."""
     if value is None:
@@ -554,7 +565,7 @@ def _typed(hint: Any, value: Any) -> Any:
     if hint is date:
         return date.fromisoformat(str(value)[:10])
     if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
-        inner = get_type_hints(hint)
+        inner = _hints(hint)
         return hint(**{f.name: _typed(inner[f.name], value.get(_key(f.name))) for f in fields(hint)
                        if _key(f.name) in value})
     return value
