@@ -8,6 +8,7 @@ commit (`convert_pending`, `engine.cases.outbox.deliver`).
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -16,7 +17,6 @@ from engine.cases.letters import LetterWriter, RatesUsed
 from engine.cases.outbox import enqueue
 from engine.cases.tasks import open_call_task
 from engine.core.case import Action, Step
-from engine.letters import build_context
 from engine.letters.pdf import Conversion
 from engine.store.models import Case, Document
 
@@ -33,14 +33,18 @@ class ChannelWriter:
         document = self.letters(session, case, step, action)
         if action.kind == "email":
             workflow = self.letters.workflows[case.workflow_name]
-            letter = self.letters.letter_for(session, case, step, action, workflow)
+            self.letters.letter_for(session, case, step, action, workflow)
             enqueue(session, case, step_key=f"{case.step_count}:{step.dest}", state=step.dest, on=step.on,
-                    letters_dir=workflow.letters_dir, context=build_context(letter),
+                    letters_dir=workflow.letters_dir, context=self.letters.context_for(case, action),
                     document_path=document.path if document is not None else None,
                     attach=self.attach or workflow.states[step.dest].attach, domain=self.mail_domain)
         elif action.kind == "phone":
             open_call_task(session, case, f"{case.step_count}:{step.dest}", step.dest, step.on)
         return document
+
+    def batch(self) -> AbstractContextManager[None]:
+        """See LetterWriter.batch: the run's letters are synced once per batch, before its commit."""
+        return self.letters.batch()
 
     def finish(self, case_id: int, *, failed: bool) -> None:
         """The attempt on a case is over (engine.cases.run); its outbox row and task went with its transaction."""

@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -40,13 +41,16 @@ from engine.letters import (
     NoticeFacts,
     Party,
     PastStep,
+    build_context,
     render_letter,
 )
 from engine.letters.pdf import Conversion, PdfError, convert_batch
+from engine.letters.render import sync_files
 from engine.letters.check import require_sound_template
 from engine.store import ledger
 from engine.store.events import CallRecorded, EmailSent, EventPayload, LetterSent, NoticeReceived, read_event
-from engine.store.models import Case, Debtor, Document, Event
+from engine.store.models import Case, Debtor, Document
+from engine.store.timeline import events_of
 
 ZERO = Decimal("0")
 # Folders of the output that hold what the channels make (engine.cases.outbox, engine.cases.printing).
@@ -93,6 +97,8 @@ class LetterWriter:
         self._rendered: dict[int, dict[tuple[int, str], tuple[str, str]]] = {}
         # What a step's letter says, built once per (step, payment delay) though two channels carry it.
         self._letters: dict[int, dict[tuple[int, int | None], LetterData]] = {}
+        self._contexts: dict[int, dict[tuple[int, int | None], dict[str, Any]]] = {}
+        self._unsynced: list[Path] | None = None  # inside `batch`: letters written, not yet synced
         self._written: dict[int, list[Path]] = {}
         self.pdf_failures: list[str] = []
         self.pending_pdf: list[Path] = []  # letters written since the last convert_pending, relative paths
@@ -127,9 +133,12 @@ class LetterWriter:
             template = template_path(workflow.letters_dir, action.template)
             state = workflow.states.get(step.dest)
             require_sound_template(template, state.kind if state else None)
-            letter = self.letter_for(session, case, step, action, workflow)
+            letter, context = self.letter_for(session, case, step, action, workflow), self.context_for(case, action)
             self._written.setdefault(case.id, []).append(self.output_dir / relative)
-            sha256 = render_letter(template, letter, self.output_dir / relative, limits=self.limits)
+            sha256 = render_letter(template, letter, self.output_dir / relative, limits=self.limits,
+                                   context=context, durable=self._unsynced is None)
+            if self._unsynced is not None:
+                self._unsynced.append(self.output_dir / relative)
             if self.pdf:
                 # Converted after the commit, all at once (convert_pending): the case's transaction never
                 # waits on LibreOffice, and one soffice process serves the whole run.
@@ -139,12 +148,33 @@ class LetterWriter:
         return Document(path=path, sha256=sha256, template=action.template,
                         created_at=datetime.now(timezone.utc).replace(tzinfo=None))
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Letters written in the block are made durable together as it ends, before the caller commits
+        the records of them: one journal commit for a batch instead of one per letter."""
+        self._unsynced = []
+        try:
+            yield
+            sync_files(path for path in self._unsynced if path.exists())  # a failed case's letters are gone
+        finally:
+            self._unsynced = None
+
+    def context_for(self, case: Case, action: Action) -> dict[str, Any]:
+        """The template variables of the step's letter (``letter_for`` first), built once for the letter
+        and the e-mail that carry it."""
+        key = (case.step_count, action.pay_within_days)
+        contexts = self._contexts.setdefault(case.id, {})
+        if key not in contexts:
+            contexts[key] = build_context(self._letters[case.id][key])
+        return contexts[key]
+
     def finish(self, case_id: int, *, failed: bool) -> None:
         """The attempt on ``case_id`` is over. When it failed (its transaction rolls back), the letters it
         wrote are removed, so no file outlives the step it belonged to; call it while the case is still
         held (before the rollback), so no other worker has rewritten those paths yet."""
         self._rendered.pop(case_id, None)
         self._letters.pop(case_id, None)
+        self._contexts.pop(case_id, None)
         written = self._written.pop(case_id, [])
         if failed:
             for path in written:
@@ -307,8 +337,8 @@ CONTACTS: dict[type[EventPayload], Callable[[date, Any, Mapping[str, str]], Past
 
 def _typed_events(session: Session, case: Case) -> list[tuple[date, str | None, EventPayload]]:
     """The case's events in order, typed: (day, step key, payload)."""
-    return [(event.occurred_on, event.step_key, read_event(event.kind, event.payload)) for event in session.scalars(
-        select(Event).where(Event.case_id == case.id).order_by(Event.seq))]
+    return [(event.occurred_on, event.step_key, read_event(event.kind, event.payload))
+            for event in events_of(session, case)]
 
 
 def _history(events: list[tuple[date, str | None, EventPayload]], labels: Mapping[str, str], *,

@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from sqlalchemy import exists, false, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engine.cases.desk import Perform
 from engine.cases.failures import clear_failure, failure_reason, record_failure
@@ -32,7 +32,7 @@ from engine.cases.steps import apply_steps, case_state, reconcile
 from engine.core.case import Step
 from engine.core.machine import Escalator
 from engine.core.workflow import Workflow
-from engine.store import ledger
+from engine.store import books, ledger, timeline
 from engine.store.database import Store, StoreError, claim_due_cases
 from engine.store.events import CaseOpened, DebtorHeld, InvoiceAdded, InvoiceFacts
 from engine.store.models import Case, Creditor, Debtor, Invoice
@@ -71,7 +71,7 @@ class RunReport:
     planned: list[PlannedStep] = field(default_factory=list)
     # Cases the run could not advance (rolled back, left as they were): (case ref, why), in case order.
     errors: list[tuple[str, str]] = field(default_factory=list)
-    # Seconds by phase (claim, load and advance, steps letters and events, commit): where the next bottleneck is.
+    # Seconds by phase (claim, load, advance, steps letters and events, commit): where the next bottleneck is.
     phases: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
@@ -152,7 +152,11 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
             if not rows:
                 return
             after = rows[-1][0].id
-            open_by_debtor, noticed = _open_cases_of(session, workflow, {inv.debtor_id for inv, _unpaid in rows})
+            debtor_ids = {invoice.debtor_id for invoice, _unpaid in rows}
+            _read_parties(session, debtor_ids, {invoice.creditor_id for invoice, _unpaid in rows})
+            open_by_debtor, noticed = _open_cases_of(session, workflow, debtor_ids)
+            opened: list[tuple[Case, Invoice, str | None]] = []
+            joining: list[tuple[Case, Invoice]] = []
             for invoice, unpaid in rows:
                 if unpaid <= 0:
                     invoice.settled = True
@@ -161,11 +165,17 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
                 joined = open_by_debtor.get(key) if workflow.grouping == "debtor" else None
                 if joined is None:
                     reason = _after_notice(noticed[key]) if key in noticed and workflow.grouping == "debtor" else None
-                    open_by_debtor[key] = _new_case(session, workflow, invoice, as_of, reason)
+                    open_by_debtor[key] = _new_case(session, workflow, invoice, as_of)
+                    opened.append((open_by_debtor[key], invoice, reason))
                     report.cases_opened += 1
                 else:
-                    _join_case(session, joined, invoice, as_of)
+                    joining.append((joined, invoice))
                     report.invoices_added += 1
+            session.flush()  # the new cases' ids, for their invoices and first events: one flush a batch
+            for case, invoice, reason in opened:
+                _opened(session, workflow, case, invoice, as_of, reason)
+            for case, invoice in joining:
+                _join_case(session, case, invoice, as_of)
 
 
 def _open_cases_of(session: Session, workflow: Workflow, debtor_ids: set[int]
@@ -197,8 +207,15 @@ def _after_notice(case: Case) -> str:
             "ses propres relances et sa propre mise en demeure")
 
 
-def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: date, reason: str | None = None) -> Case:
-    creditor_ref = session.get_one(Creditor, invoice.creditor_id).ref  # identity map: no query after the first
+def _read_parties(session: Session, debtor_ids: set[int], creditor_ids: set[int]) -> None:
+    """The batch's debtors and creditors in two queries, into the identity map (a get per case cost a query)."""
+    session.scalars(select(Debtor).where(Debtor.id.in_(debtor_ids))).all()
+    session.scalars(select(Creditor).where(Creditor.id.in_(creditor_ids))).all()
+
+
+def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: date) -> Case:
+    """A case for ``invoice``, added (its id and first events come after the batch's flush: ``_opened``)."""
+    creditor_ref = session.get_one(Creditor, invoice.creditor_id).ref  # identity map: read by _read_parties
     case = Case(
         ref=f"{creditor_ref}-{invoice.number}",
         creditor_id=invoice.creditor_id,
@@ -222,14 +239,18 @@ def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: dat
         next_check_at=as_of,
     )
     session.add(case)
-    session.flush()
+    return case
+
+
+def _opened(session: Session, workflow: Workflow, case: Case, invoice: Invoice, as_of: date,
+            reason: str | None) -> None:
+    """The new case takes its invoice, and its timeline starts (saying why when a notice kept it apart)."""
     invoice.case_id = case.id
     debtor = session.get_one(Debtor, invoice.debtor_id)
     append_event(session, case, CaseOpened(workflow.name, workflow.version, debtor.ref, workflow.initial,
                                            (_invoice_facts(invoice),), invoice.currency, reason), as_of)
     if debtor.do_not_chase:  # engine.cases.debtors: every case of a held debtor says so in its timeline
         append_event(session, case, DebtorHeld("client suspendu à l'ouverture du dossier"), as_of)
-    return case
 
 
 def _join_case(session: Session, case: Case, invoice: Invoice, as_of: date) -> None:
@@ -265,20 +286,24 @@ def _advance_batch(unit: Unit, escalator: Escalator, as_of: date, perform: Perfo
             report.phases["claim"] += time.perf_counter() - began
             if not ids:
                 return None
-            for case_id in ids:
-                if stop():
-                    break
-                attempted.append(case_id)
-                row = session.get(Case, case_id)
-                if row is None or row.next_check_at is None or row.next_check_at > as_of:
-                    report.skipped += 1  # another run advanced it since the ids were read
-                    continue
-                ref = row.ref
-                outcome = _advance_case(session, row, escalator, as_of, perform, report)
-                if isinstance(outcome, list):
-                    done.append((ref, outcome))
-                elif outcome is not None:
-                    _failed(session, case_id, ref, outcome, as_of, report, record=record, lock=lock)
+            loading = time.perf_counter()
+            rows = _load_cases(session, ids)
+            with books.preloaded(session, ids), timeline.preloaded(session, ids), _letters_batch(perform, report):
+                report.phases["load"] += time.perf_counter() - loading
+                for case_id in ids:
+                    if stop():
+                        break
+                    attempted.append(case_id)
+                    row = rows.get(case_id)
+                    if row is None or row.next_check_at is None or row.next_check_at > as_of:
+                        report.skipped += 1  # another run advanced it since the ids were read
+                        continue
+                    ref = row.ref
+                    outcome = _advance_case(session, row, escalator, as_of, perform, report)
+                    if isinstance(outcome, list):
+                        done.append((ref, outcome))
+                    elif outcome is not None:
+                        _failed(session, case_id, ref, outcome, as_of, report, record=record, lock=lock)
             committing = time.perf_counter()
         report.phases["commit"] += time.perf_counter() - committing
     except (OperationalError, InterfaceError) as exc:
@@ -301,6 +326,12 @@ def _advance_batch(unit: Unit, escalator: Escalator, as_of: date, perform: Perfo
     return attempted[-1] if attempted else None
 
 
+def _load_cases(session: Session, ids: list[int]) -> dict[int, Case]:
+    """The claimed cases with their debtors, in one query (a get per case cost a round trip each)."""
+    return {case.id: case for case in session.scalars(
+        select(Case).options(joinedload(Case.debtor)).where(Case.id.in_(ids)))}
+
+
 def _advance_case(session: Session, row: Case, escalator: Escalator, as_of: date, perform: Perform | None,
                   report: RunReport) -> list[Step] | Exception | None:
     """One case in a savepoint: its steps, or the exception that rolled it back, or None for a lost race."""
@@ -313,12 +344,13 @@ def _advance_case(session: Session, row: Case, escalator: Escalator, as_of: date
         steps += escalator.advance(state, as_of)
         clear_failure(session, row, as_of)
         advanced = time.perf_counter()
-        report.phases["load and advance"] += advanced - began
+        report.phases["advance"] += advanced - began
         apply_steps(session, row, state, steps, escalator, perform, as_of=as_of)
         session.flush()
         report.phases["steps, letters and events"] += time.perf_counter() - advanced
     except IntegrityError:
         savepoint.rollback()
+        timeline.forget(session, case_id)
         _finish(perform, case_id, failed=False)  # another run took this step: its letter stays
         report.skipped += 1
         return None
@@ -329,6 +361,7 @@ def _advance_case(session: Session, row: Case, escalator: Escalator, as_of: date
         # before anything lets another worker write the same paths.
         _finish(perform, case_id, failed=True)
         savepoint.rollback()
+        timeline.forget(session, case_id)
         return exc
     savepoint.commit()
     return steps
@@ -368,6 +401,19 @@ def _finish(perform: Perform | None, case_id: int | None, *, failed: bool) -> No
     finish = getattr(perform, "finish", None)
     if finish is not None and case_id is not None:
         finish(case_id, failed=failed)
+
+
+@contextmanager
+def _letters_batch(perform: Perform | None, report: RunReport) -> Iterator[None]:
+    """The letter writer's batch (LetterWriter.batch): the batch's letters synced together before the commit."""
+    batch = getattr(perform, "batch", None)
+    if batch is None:
+        yield
+        return
+    with batch():
+        yield
+        syncing = time.perf_counter()
+    report.phases["sync letters"] += time.perf_counter() - syncing
 
 
 def _never() -> bool:

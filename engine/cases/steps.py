@@ -141,8 +141,7 @@ def apply_steps(
                 channel=action.kind, state=step.dest, step_key=key, reference=letter_reference(case_row),
                 invoices=listed_numbers,
             ), step.on, actor=step.by or actor or RUN_ACTOR)
-            session.flush()  # the letter event's id, so the document row is inserted complete
-            document.event_id = letter.id
+            document.event = letter  # inserted after its event, in the same flush
             session.add(document)
             documents.append(document)
     note_awaiting(session, case_row, state, as_of or (steps[-1].on if steps else None), actor=actor)

@@ -20,7 +20,7 @@ from jinja2 import meta
 from lxml import etree
 
 from engine.core.limits import Limits
-from engine.letters.compiled import CompiledTemplate, _as_lines
+from engine.letters.compiled import _as_lines
 from engine.letters.context import build_context
 from engine.letters.docxfile import open_template
 from engine.letters.sample import sample_letter_data
@@ -39,6 +39,7 @@ from engine.letters.paragraphs import (
     template_parts,
 )
 from engine.letters.wording import check_wording
+from engine.letters.render import compiled_template
 
 KINDS = {"relance": "reminder", "mise_en_demeure": "formal_notice",
          "transmission_contentieux": "litigation"}
@@ -217,7 +218,7 @@ def _check_render(path: Path, limits: Limits | None) -> list[LetterProblem]:
     """Render with the sample cases; what fails here would fail in a batch."""
     problems: list[LetterProblem] = []
     try:
-        compiled = CompiledTemplate(path, limits=limits)
+        compiled = compiled_template(path, limits)  # the run renders with this same compiled template
     except LetterError as err:
         return [LetterProblem(path.name, "syntax", err.message, err.tag, err.paragraph)]
     for debtor_kind in ("b2b", "b2c", "agency"):

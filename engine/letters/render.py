@@ -13,7 +13,9 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from engine.core.limits import DEFAULT_LIMITS, Limits
 from engine.letters.compiled import CompiledTemplate
@@ -25,35 +27,62 @@ _cache_lock = threading.Lock()
 
 
 def render_letter(template_path: str | Path, letter: LetterData, out_path: str | Path, *,
-                  limits: Limits | None = None) -> str:
+                  limits: Limits | None = None, context: Mapping[str, Any] | None = None,
+                  durable: bool = True) -> str:
     """Write the letter for `letter` to `out_path` and return the file's SHA-256 (hex).
 
     The file appears whole or not at all: it is written under a temporary name in the same
     folder, flushed, then renamed over `out_path`. A template error, or one beyond `limits`
-    (engine.core.limits), raises LetterError and leaves nothing behind.
+    (engine.core.limits), raises LetterError and leaves nothing behind. ``context`` is
+    ``build_context(letter)`` when the caller built it already; ``durable=False`` leaves the fsync
+    to the caller (a run syncs a whole batch of letters once, before its commit: see `sync_files`).
     """
     compiled = compiled_template(template_path, limits)
-    content = compiled.render(build_context(letter))
+    content = compiled.render(context if context is not None else build_context(letter))
     out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_whole(out, content)
+    if not out.parent.is_dir():
+        out.parent.mkdir(parents=True, exist_ok=True)
+    write_whole(out, content, durable=durable)
     return hashlib.sha256(content).hexdigest()
 
 
-def write_whole(path: Path, content: bytes) -> None:
+def write_whole(path: Path, content: bytes, *, durable: bool = True) -> None:
     """Write the file whole or not at all: a temporary name in the same folder, fsync, rename."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as tmp:
             tmp.write(content)
-            tmp.flush()
-            os.fsync(tmp.fileno())
+            if durable:
+                tmp.flush()
+                os.fsync(tmp.fileno())
         # mkstemp creates the file private (0600); a letter is meant to be read by the team.
         os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def sync_files(paths: Iterable[Path]) -> None:
+    """Make written files and their folders durable: each file, then each folder once (the renames).
+
+    Syncing a batch's letters together, after they are all written, costs one journal commit for
+    the lot rather than one per letter; the run does it before the commit that records them.
+    """
+    folders: dict[Path, None] = {}
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        folders[path.parent] = None
+    for folder in folders:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def compiled_template(template_path: str | Path, limits: Limits | None = None) -> CompiledTemplate:

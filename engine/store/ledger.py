@@ -28,15 +28,25 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Select, cast, func, insert, select
+from sqlalchemy import ColumnElement, Select, func, insert, select
 from sqlalchemy.orm import Session
 
+from engine.store.books import (
+    ALLOCATION_ORDER,
+    InvoiceBalance,
+    cents,
+    dated,
+    dated_amounts,
+    forget,
+    invoice_balances,
+    money,
+    payment_dates,
+)
 from engine.store.events import CreditNoteApplied, EventPayload, InvoiceShare, PaymentReceived
 from engine.store.models import Case, CreditNote, Invoice, Payment, PaymentAllocation
 from engine.store.timeline import append_event
 
 ZERO = Decimal("0.00")
-ALLOCATION_ORDER = (Invoice.due_date, Invoice.issue_date, Invoice.id)
 
 
 @dataclass(frozen=True)
@@ -50,18 +60,6 @@ class Totals:
     @property
     def balance(self) -> Decimal:
         return self.principal - self.paid
-
-
-@dataclass(frozen=True)
-class InvoiceBalance:
-    """One invoice with what was applied to it as of a day."""
-
-    invoice: Invoice
-    paid: Decimal
-
-    @property
-    def open(self) -> Decimal:
-        return max(self.invoice.amount - self.paid, ZERO)
 
 
 @dataclass
@@ -113,65 +111,13 @@ def case_money_columns(case_id: Any, as_of: date | None = None) -> tuple[ColumnE
     if as_of is not None:
         paid_query = (paid_query.outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
                       .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
-                      .where(_dated() <= as_of))
+                      .where(dated() <= as_of))
     return principal, paid_query.scalar_subquery()
-
-
-def invoice_balances(session: Session, case_id: int, as_of: date | None = None) -> list[InvoiceBalance]:
-    """Each invoice of a case with what was applied to it as of ``as_of``, in allocation order."""
-    applied = applied_cents(as_of, case_id=case_id)
-    rows = session.execute(
-        select(Invoice, func.coalesce(applied.c.cents, 0))
-        .outerjoin(applied, applied.c.invoice_id == Invoice.id)
-        .where(Invoice.case_id == case_id)
-        .order_by(*ALLOCATION_ORDER)
-    ).all()
-    return [InvoiceBalance(invoice, money(paid)) for invoice, paid in rows]
 
 
 def totals_of(balances: Sequence[InvoiceBalance]) -> Totals:
     """The totals of invoices already read with ``invoice_balances`` (no second query)."""
     return Totals(sum((b.invoice.amount for b in balances), ZERO), sum((b.paid for b in balances), ZERO), len(balances))
-
-
-def dated_amounts(session: Session, invoice_ids: Sequence[int], as_of: date | None = None
-                  ) -> dict[int, list[tuple[date, Decimal]]]:
-    """Per invoice, each amount applied to it with its date, oldest first: what interest runs on."""
-    found: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
-    if not invoice_ids:
-        return found
-    dated = _dated()
-    query = (
-        select(PaymentAllocation.invoice_id, dated, cents(PaymentAllocation.amount))
-        .outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
-        .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
-        .where(PaymentAllocation.invoice_id.in_(list(invoice_ids)))
-        .order_by(dated, PaymentAllocation.id)
-    )
-    if as_of is not None:
-        query = query.where(dated <= as_of)
-    for invoice_id, day, amount in session.execute(query):
-        found[invoice_id].append((day, money(amount)))
-    return found
-
-
-def payment_dates(session: Session, invoice_ids: Sequence[int], as_of: date | None = None) -> dict[int, list[date]]:
-    """Per invoice, the dates of the payments applied to it (credit notes excluded: a credit note is the
-    creditor's act, a payment the debtor's acknowledgement of the debt), oldest first."""
-    found: dict[int, list[date]] = defaultdict(list)
-    if not invoice_ids:
-        return found
-    query = (
-        select(PaymentAllocation.invoice_id, Payment.payment_date)
-        .join(Payment, Payment.id == PaymentAllocation.payment_id)
-        .where(PaymentAllocation.invoice_id.in_(list(invoice_ids)))
-        .order_by(Payment.payment_date)
-    )
-    if as_of is not None:
-        query = query.where(Payment.payment_date <= as_of)
-    for invoice_id, day in session.execute(query):
-        found[invoice_id].append(day)
-    return found
 
 
 def open_invoices(session: Session, *, debtor_ids: Iterable[int] | None = None, case_id: int | None = None
@@ -226,6 +172,7 @@ def record_allocations(session: Session, shares: Iterable[tuple[int, Share]], *,
     source = "credit_note_id" if credit_notes else "payment_id"
     rows = [{"invoice_id": share.invoice.id, "amount": share.amount, source: source_id} for source_id, share in shares]
     if rows:
+        forget(session)
         session.execute(insert(PaymentAllocation), rows)
     return len(rows)
 
@@ -309,6 +256,7 @@ def apply_credit(session: Session, debtor_ids: Iterable[int]) -> list[Applied]:
             shares, credit.remaining = allocate(credit.remaining, invoices)
             applied += [Applied(credit, share) for share in shares]
     if applied:
+        forget(session)
         session.execute(insert(PaymentAllocation), [
             {"invoice_id": a.share.invoice.id, "amount": a.share.amount,
              "credit_note_id" if a.credit.credit_note else "payment_id": a.credit.id}
@@ -351,7 +299,7 @@ def unpaid_cents(as_of: date | None = None) -> ColumnElement[Any]:
 
     A correlated subquery, for queries that read invoices in bulk (the run's search for overdue ones).
     """
-    dated = _dated()
+    counts_from = dated()
     applied = (
         select(func.coalesce(func.sum(cents(PaymentAllocation.amount)), 0))
         .select_from(PaymentAllocation)
@@ -360,7 +308,7 @@ def unpaid_cents(as_of: date | None = None) -> ColumnElement[Any]:
         .where(PaymentAllocation.invoice_id == Invoice.id)
     )
     if as_of is not None:
-        applied = applied.where(dated <= as_of)
+        applied = applied.where(counts_from <= as_of)
     return cents(Invoice.amount) - applied.correlate(Invoice).scalar_subquery()
 
 
@@ -394,23 +342,8 @@ def applied_cents(as_of: date | None = None, *, case_id: int | None = None,
     if as_of is not None:
         query = (query.outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
                  .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
-                 .where(_dated() <= as_of))
+                 .where(dated() <= as_of))
     return query.subquery()
-
-
-def cents(amount: Any) -> Any:
-    """An SQL amount as integer cents: exact sums on SQLite too, where NUMERIC is a float."""
-    return cast(func.round(amount * 100), BigInteger)
-
-
-def money(value: Any) -> Decimal:
-    """Integer cents (from SQL) back to a Decimal amount."""
-    return Decimal(int(value or 0)).scaleb(-2).quantize(ZERO)
-
-
-def _dated() -> ColumnElement[date]:
-    """The date money counts from: the payment's date, or the credit note's."""
-    return func.coalesce(Payment.payment_date, CreditNote.issue_date)
 
 
 __all__ = [

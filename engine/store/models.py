@@ -297,6 +297,8 @@ class Document(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"))
     step_key: Mapped[str] = mapped_column(String(100))
+    # Set with the letter event itself, so the document and its event go in one flush.
+    event: Mapped[Event | None] = relationship()
     state: Mapped[str] = mapped_column(String(64))
     template: Mapped[str | None] = mapped_column(String(200))
     path: Mapped[str] = mapped_column(Text)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -23,6 +24,10 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from engine.store.events import EventPayload, LetterSent, read_event
 from engine.store.models import Case, Document, Event
+
+
+# Where ``preloaded`` keeps the timelines of the batch in hand (session.info).
+_PRELOADED = "relance.timelines"
 
 
 class AppendOnlyError(Exception):
@@ -80,12 +85,40 @@ def append_event(
     case.event_count = row.seq
     case.last_hash = row.hash
     session.add(row)
+    held = session.info.get(_PRELOADED)
+    if held is not None and case.id in held:
+        held[case.id].append(row)
     return row
 
 
 def events_of(session: Session, case: Case) -> list[Event]:
-    """The case's events in order."""
+    """The case's events in order (from the batch in hand when ``preloaded`` read them: no query, no flush)."""
+    held = session.info.get(_PRELOADED)
+    if held is not None and case.id in held:
+        return list(held[case.id])
     return list(session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)))
+
+
+@contextmanager
+def preloaded(session: Session, case_ids: Iterable[int]) -> Iterator[None]:
+    """Read the timelines of ``case_ids`` in one query and keep them, with what ``append_event`` adds, for
+    ``events_of`` until the block ends: a run's batch reads each case's timeline for its letters."""
+    held: dict[int, list[Event]] = {case_id: [] for case_id in case_ids}
+    if held:
+        for row in session.scalars(select(Event).where(Event.case_id.in_(list(held))).order_by(Event.case_id, Event.seq)):
+            held[row.case_id].append(row)
+    session.info[_PRELOADED] = held
+    try:
+        yield
+    finally:
+        session.info.pop(_PRELOADED, None)
+
+
+def forget(session: Session, case_id: int) -> None:
+    """The case's attempt rolled back: what was kept of its timeline may hold events that no longer exist."""
+    held = session.info.get(_PRELOADED)
+    if held is not None:
+        held.pop(case_id, None)
 
 
 def event_hash(row: Event) -> str:
