@@ -1,7 +1,8 @@
 """Scale figures: cost follows what is due, letters per second, peak memory, import speed.
 
-    python bench/scale.py [--stored 100000,1000000] [--due 10000] [--letters 1000]
-                                       [--import-rows 1000000] [--pg postgresql+psycopg://postgres@127.0.0.1/test]
+    python bench/scale.py [--stored 100000,1000000] [--due 10000] [--letters 1000] [--advance 100000]
+                          [--import-rows 1000000] [--pg postgresql+psycopg://postgres@127.0.0.1/test]
+                          [--only due,letters,advance,import]
 
 Each figure is printed with the command that produced it. Stored cases are bulk-inserted with
 SQL (closed or not due until 2030, one invoice each): importing a million CSV rows is measured
@@ -38,9 +39,10 @@ def main() -> None:
     parser.add_argument("--stored", default="100000,1000000")
     parser.add_argument("--due", type=int, default=10_000)
     parser.add_argument("--letters", type=int, default=1000)
+    parser.add_argument("--advance", type=int, default=100_000)
     parser.add_argument("--import-rows", type=int, default=1_000_000)
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--only", default="due,letters,import")
+    parser.add_argument("--only", default="due,letters,advance,import")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="relance-scale-"))
     only = set(args.only.split(","))
@@ -48,6 +50,8 @@ def main() -> None:
         cost_follows_due(folder, [int(n) for n in args.stored.split(",")], args.due)
     if "letters" in only:
         letters_per_second(folder, args.letters, args.pg)
+    if "advance" in only:
+        advance_many(folder, args.advance)
     if "import" in only:
         import_speed(folder, args.import_rows)
 
@@ -94,6 +98,22 @@ def letters_per_second(folder: Path, cases: int, pg_admin: str) -> None:
               f"process start included)\n    command: {' '.join(command)}")
     print(f"speedup 2 workers / 1 worker on PostgreSQL: "
           f"{rates['postgresql, 2 workers'] / rates['postgresql, 1 worker']:.2f}x")
+
+
+def advance_many(folder: Path, cases: int) -> None:
+    """One run that advances ``cases`` overdue cases, each writing its first reminder (SQLite, one process):
+    its time and peak memory (the run in a child process; import not timed)."""
+    workspace = _workspace(folder / "advance")
+    url = f"sqlite:///{workspace / 'relance.sqlite'}"
+    began = time.perf_counter()
+    _relance(workspace, "import", *map(str, write_portfolio(folder / "advance-portfolio", cases, prefix="A")))
+    print(f"setup: {cases:,} overdue invoices imported in {time.perf_counter() - began:.1f} s")
+    child = [sys.executable, __file__, "--child-run", str(workspace), url, "letters"]
+    result = _child(child)
+    print(f"advance {cases:,} cases with letters (SQLite, 1 process): {result['seconds']:.1f} s, "
+          f"{result['letters']:,} letters = {result['letters'] / result['seconds']:.1f} letters/s, "
+          f"{result['examined']:,} examined, peak RSS {result['max_rss_mb']:.0f} MB (target <= 400 MB)\n"
+          f"    command: {' '.join(child)}")
 
 
 def import_speed(folder: Path, rows: int) -> None:
@@ -151,7 +171,8 @@ def child_run(workspace: Path, url: str, mode: str) -> None:
     reports = app.run(AS_OF, dry_run=False) if mode == "letters" else _run_without_letters(app)
     seconds = time.perf_counter() - began
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "examined": sum(r.cases_examined for r in reports), "max_rss_mb": rss}))
+    print(json.dumps({"seconds": seconds, "examined": sum(r.cases_examined for r in reports),
+                      "letters": sum(r.letters for r in reports), "max_rss_mb": rss}))
 
 
 def _run_without_letters(app: object) -> list:
