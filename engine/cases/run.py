@@ -153,7 +153,7 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
                 return
             after = rows[-1][0].id
             debtor_ids = {invoice.debtor_id for invoice, _unpaid in rows}
-            _read_parties(session, debtor_ids, {invoice.creditor_id for invoice, _unpaid in rows})
+            parties = _read_parties(session, debtor_ids, {invoice.creditor_id for invoice, _unpaid in rows})
             open_by_debtor, noticed = _open_cases_of(session, workflow, debtor_ids)
             opened: list[tuple[Case, Invoice, str | None]] = []
             joining: list[tuple[Case, Invoice]] = []
@@ -176,6 +176,7 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
                 _opened(session, workflow, case, invoice, as_of, reason)
             for case, invoice in joining:
                 _join_case(session, case, invoice, as_of)
+            del parties
 
 
 def _open_cases_of(session: Session, workflow: Workflow, debtor_ids: set[int]
@@ -207,10 +208,11 @@ def _after_notice(case: Case) -> str:
             "ses propres relances et sa propre mise en demeure")
 
 
-def _read_parties(session: Session, debtor_ids: set[int], creditor_ids: set[int]) -> None:
-    """The batch's debtors and creditors in two queries, into the identity map (a get per case cost a query)."""
-    session.scalars(select(Debtor).where(Debtor.id.in_(debtor_ids))).all()
-    session.scalars(select(Creditor).where(Creditor.id.in_(creditor_ids))).all()
+def _read_parties(session: Session, debtor_ids: set[int], creditor_ids: set[int]) -> list[Debtor | Creditor]:
+    """The batch's debtors and creditors in two queries, into the identity map (a get per case cost a query).
+    The caller holds the list while it works: the identity map keeps only objects referenced elsewhere."""
+    return [*session.scalars(select(Debtor).where(Debtor.id.in_(debtor_ids))),
+            *session.scalars(select(Creditor).where(Creditor.id.in_(creditor_ids)))]
 
 
 def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: date) -> Case:
