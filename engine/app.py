@@ -129,11 +129,12 @@ class App:
                 return Escalator(self._with_letters(older))
         raise WorkspaceError(f"case {case.ref} runs on workflow {case.workflow_name!r}, which the workspace lacks")
 
-    def letter_writer(self, *, pdf: bool = False) -> ChannelWriter:
-        """The `perform` of runs and actions: letters, plus each channel's record (outbox row, call task)."""
+    def letter_writer(self, *, pdf: bool = False, renderers: int = 0) -> ChannelWriter:
+        """The `perform` of runs and actions: letters, plus each channel's record (outbox row, call task).
+        ``renderers``: processes that render a run's letters beside it (engine.cases.renderers)."""
         letters = LetterWriter(self.workspace.creditor, self.workflows, self.workspace.output_dir,
                                rates=self.rates, pdf=pdf, limits=self.workspace.limits,
-                               counsel=self.workspace.counsel, agency=self.workspace.agency)
+                               counsel=self.workspace.counsel, agency=self.workspace.agency, renderers=renderers)
         smtp = self.workspace.smtp
         domain = domain_of(smtp.sender if smtp else None) or domain_of(self.workspace.creditor.email)
         return ChannelWriter(letters, mail_domain=domain, attach=smtp.attach if smtp else None)
@@ -181,9 +182,10 @@ class App:
 
     def run(self, as_of: date, *, dry_run: bool = False, pdf: bool = False,
             progress: Callable[[RunReport], None] | None = None,
-            stop: Callable[[], bool] | None = None) -> list[RunReport]:
+            stop: Callable[[], bool] | None = None, renderers: int = 0) -> list[RunReport]:
         """One run per workflow of the workspace over the debtors of its kinds, then one per older
-        version that cases still run on. ``stop`` is asked between cases (workers).
+        version that cases still run on. ``stop`` is asked between cases (workers). ``renderers``
+        processes render the letters beside this one (SQLite `run --workers N`: one writer, N renderers).
 
         On SQLite the whole run holds the run lock (a second run is refused: engine.store.runlock).
         Before it opens any case it refuses, in one line, a template with errors and (unless a dry run)
@@ -193,13 +195,17 @@ class App:
         with run_lock(self.store):
             try:
                 began = time.perf_counter()
-                plan, writer = self.prepare_run(dry_run=dry_run, pdf=pdf)
+                plan, writer = self.prepare_run(dry_run=dry_run, pdf=pdf, renderers=renderers)
                 checked = time.perf_counter() - began
                 self.rates_used = writer.rates_used if writer is not None else RatesUsed()
                 self.after_run = AfterRun()
-                reports = [run(self.store, workflow, as_of, perform=writer, dry_run=dry_run, progress=progress,
-                               debtor_kinds=kinds, stop=stop, open_new=kinds is not None)
-                           for workflow, kinds in plan]
+                try:
+                    reports = [run(self.store, workflow, as_of, perform=writer, dry_run=dry_run, progress=progress,
+                                   debtor_kinds=kinds, stop=stop, open_new=kinds is not None)
+                               for workflow, kinds in plan]
+                finally:
+                    if writer is not None:
+                        writer.close()
                 if reports:  # the templates' checks and compiles, before any case: a cost per process
                     reports[0].phases["check templates"] += checked
             except OperationalError as exc:  # e.g. SQLite held by a long import for longer than its timeout
@@ -212,8 +218,8 @@ class App:
                 self.after_run.delivery = self.deliver(as_of)
             return reports
 
-    def prepare_run(self, *, dry_run: bool = False,
-                    pdf: bool = False) -> tuple[list[tuple[Workflow, tuple[str, ...] | None]], ChannelWriter | None]:
+    def prepare_run(self, *, dry_run: bool = False, pdf: bool = False, renderers: int = 0
+                    ) -> tuple[list[tuple[Workflow, tuple[str, ...] | None]], ChannelWriter | None]:
         """What a run will go through, checked: (workflow, debtor kinds) for each current workflow and
         (older version, None) for each version cases still run on, and the letter writer (None in a dry
         run). Raises TemplateRefused or OutputFolderError before anything is opened."""
@@ -226,7 +232,7 @@ class App:
         check_letters([workflow for workflow, _kinds in plan])
         if dry_run:
             return plan, None
-        writer = self.letter_writer(pdf=pdf)
+        writer = self.letter_writer(pdf=pdf, renderers=renderers)
         require_writable_folder(writer.output_dir)
         return plan, writer
 

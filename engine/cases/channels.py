@@ -42,6 +42,16 @@ class ChannelWriter:
             open_call_task(session, case, f"{case.step_count}:{step.dest}", step.dest, step.on)
         return document
 
+    def deferred(self) -> AbstractContextManager[bool]:
+        """See LetterWriter.deferred: letters rendered by renderer processes while the batch goes on."""
+        return self.letters.deferred()
+
+    def resolve(self) -> None:
+        self.letters.resolve()
+
+    def close(self) -> None:
+        self.letters.close()
+
     def batch(self) -> AbstractContextManager[None]:
         """See LetterWriter.batch: the run's letters are synced once per batch, before its commit."""
         return self.letters.batch()

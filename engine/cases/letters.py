@@ -15,10 +15,11 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.cases.invoices import InvoiceStatus, claimed, invoice_statuses, letter_reference, listed
+from engine.cases import recall
+from engine.cases.invoices import claimed, invoice_statuses, letter_reference, listed
+from engine.cases.renderers import Renderers
 from engine.core.case import Action, Step
 from engine.core.claim import InvoiceDebt, RateTable, claim, load_rates
 from engine.core.jurisdiction import court_for
-from engine.core.money import format_date
 from engine.core.limits import Limits
 from engine.core.workflow import Workflow, template_path
 from engine.errors import RelanceError
@@ -38,19 +40,15 @@ from engine.letters import (
     Creditor,
     InvoiceLine,
     LetterData,
-    NoticeFacts,
     Party,
-    PastStep,
     build_context,
     render_letter,
 )
+from engine.letters.check import require_sound_template
 from engine.letters.pdf import Conversion, PdfError, convert_batch
 from engine.letters.render import sync_files
-from engine.letters.check import require_sound_template
 from engine.store import ledger
-from engine.store.events import CallRecorded, EmailSent, EventPayload, LetterSent, NoticeReceived, read_event
 from engine.store.models import Case, Debtor, Document
-from engine.store.timeline import events_of
 
 ZERO = Decimal("0")
 # Folders of the output that hold what the channels make (engine.cases.outbox, engine.cases.printing).
@@ -84,6 +82,7 @@ class LetterWriter:
         counsel: Party | None = None,
         agency: Creditor | None = None,
         limits: Limits | None = None,
+        renderers: int = 0,
     ) -> None:
         self.creditor = creditor
         self.limits = limits
@@ -99,6 +98,11 @@ class LetterWriter:
         self._letters: dict[int, dict[tuple[int, int | None], LetterData]] = {}
         self._contexts: dict[int, dict[tuple[int, int | None], dict[str, Any]]] = {}
         self._unsynced: list[Path] | None = None  # inside `batch`: letters written, not yet synced
+        # Renderer processes (SQLite --workers N), used inside `deferred`: each letter's future, and the
+        # documents waiting for its SHA-256.
+        self.renderers = Renderers(renderers) if renderers > 0 else None
+        self._deferring = False
+        self._awaiting: dict[int, tuple[Future[str], list[Document]]] = {}
         self._written: dict[int, list[Path]] = {}
         self.pdf_failures: list[str] = []
         self.pending_pdf: list[Path] = []  # letters written since the last convert_pending, relative paths
@@ -134,19 +138,61 @@ class LetterWriter:
             state = workflow.states.get(step.dest)
             require_sound_template(template, state.kind if state else None)
             letter, context = self.letter_for(session, case, step, action, workflow), self.context_for(case, action)
-            self._written.setdefault(case.id, []).append(self.output_dir / relative)
-            sha256 = render_letter(template, letter, self.output_dir / relative, limits=self.limits,
-                                   context=context, durable=self._unsynced is None)
+            out = self.output_dir / relative
+            self._written.setdefault(case.id, []).append(out)
+            if self._deferring and self.renderers is not None:
+                future = self.renderers.submit(template, context, out, self.limits)
+                self._awaiting[id(future)] = (future, [])
+                sha256 = f"pending:{id(future)}"  # filled in by `resolve`, before anything is hashed or flushed
+            else:
+                sha256 = render_letter(template, letter, out, limits=self.limits, context=context,
+                                       durable=self._unsynced is None)
             if self._unsynced is not None:
-                self._unsynced.append(self.output_dir / relative)
+                self._unsynced.append(out)
             if self.pdf:
                 # Converted after the commit, all at once (convert_pending): the case's transaction never
                 # waits on LibreOffice, and one soffice process serves the whole run.
                 self.pending_pdf.append(relative)
             rendered[key] = (str(relative), sha256)
         path, sha256 = rendered[key]
-        return Document(path=path, sha256=sha256, template=action.template,
-                        created_at=datetime.now(timezone.utc).replace(tzinfo=None))
+        document = Document(path=path, sha256=sha256, template=action.template,
+                            created_at=datetime.now(timezone.utc).replace(tzinfo=None))
+        if sha256.startswith("pending:"):
+            self._awaiting[int(sha256.partition(":")[2])][1].append(document)
+        return document
+
+    @contextmanager
+    def deferred(self) -> Iterator[bool]:
+        """Inside the block (with renderer processes), letters render in those processes while the run goes
+        on; ``resolve`` then waits for them and completes their documents and letter events. Yields
+        whether letters are deferred (False without renderers: they render inline, as always)."""
+        self._deferring = self.renderers is not None
+        try:
+            yield self._deferring
+        finally:
+            self._deferring = False
+            if self._awaiting and self.renderers is not None:  # left unresolved (the attempt failed)
+                self.renderers.drain()
+                self._awaiting.clear()
+
+    def resolve(self) -> None:
+        """Wait for the deferred letters and put each one's SHA-256 on its documents and their letter events
+        (before the events are hashed: engine.store.timeline.seal). Raises what a renderer raised."""
+        if self.renderers is None or not self._awaiting:
+            return
+        self.renderers.drain()
+        awaiting, self._awaiting = self._awaiting, {}
+        for future, documents in awaiting.values():
+            sha256 = future.result()
+            for document in documents:
+                document.sha256 = sha256
+                if document.event is not None:
+                    document.event.payload = {**document.event.payload, "sha256": sha256}
+
+    def close(self) -> None:
+        """Stop the renderer processes, if any."""
+        if self.renderers is not None:
+            self.renderers.close()
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -176,6 +222,8 @@ class LetterWriter:
         self._letters.pop(case_id, None)
         self._contexts.pop(case_id, None)
         written = self._written.pop(case_id, [])
+        if failed and self.renderers is not None:
+            self.renderers.drain()  # no renderer may still be writing a letter about to be removed
         if failed:
             for path in written:
                 path.unlink(missing_ok=True)
@@ -201,16 +249,16 @@ class LetterWriter:
         b2c = debtor.kind == "b2c"
         figures = claim(
             [InvoiceDebt(s.invoice.number, s.invoice.amount, s.invoice.due_date, tuple(payments.get(s.invoice.id, ())),
-                         interest_from=_interest_from(s) if b2c else None) for s in chosen],
+                         interest_from=recall.interest_from(s) if b2c else None) for s in chosen],
             debtor_kind=debtor.kind,  # type: ignore[arg-type]  # the schema's CHECK keeps it b2b or b2c
             as_of=on, rates=self.rates, carry_forward=True,
         )
         self.rates_used.add(figures.assumed_rates, figures.unverified_rates)
-        events = _typed_events(session, case)
+        events = recall.typed_events(session, case)
         labels = {name: spec.label or name for name, spec in workflow.states.items()}
-        history = _history(events, labels, skip_step=f"{case.step_count}:")
-        notice = _notice(events, chosen)
-        interest_from, basis = _interest_basis(notice) if b2c and notice is not None else (None, None)
+        history = recall.history(events, labels, skip_step=f"{case.step_count}:")
+        notice = recall.notice_of(events, chosen)
+        interest_from, basis = recall.interest_basis(notice) if b2c and notice is not None else (None, None)
         lines = [InvoiceLine(s.invoice.number, s.invoice.issue_date, s.invoice.due_date, s.invoice.amount, s.paid,
                              s.open) for s in listed(chosen)]
         return LetterData(
@@ -238,7 +286,7 @@ class LetterWriter:
             interest_from=interest_from,
             interest_basis=basis,
             court=court_for(debtor.kind, debtor.is_merchant, debtor.name),
-            enclosures=_enclosures(state.kind, lines, history, notice),
+            enclosures=recall.enclosures(state.kind, lines, history, notice),
             agency=self.agency,
         )
 
@@ -287,126 +335,6 @@ def require_writable_folder(folder: Path) -> None:
 
 def kind_states(workflow: Workflow, kind: str) -> set[str]:
     return {name for name, state in workflow.states.items() if state.kind == kind}
-
-
-# --- what letters recall: only what the timeline records ---------------------------------------------
-
-POSTAL = ("letter", "registered_letter")
-
-
-def _sent_letter(on: date, letter: LetterSent, labels: Mapping[str, str]) -> PastStep | None:
-    """A letter produced for the post. One prepared for e-mail is not a sent e-mail: nothing records the sending."""
-    if letter.channel not in POSTAL:
-        return None
-    label = labels.get(letter.state or "", letter.state or "Courrier")
-    return PastStep(on=on, label=label, channel=letter.channel, reference=letter.reference or "")
-
-
-def _delivery(on: date, receipt: NoticeReceived, labels: Mapping[str, str]) -> PastStep | None:
-    """A registered letter's delivery (its reference is the letter's)."""
-    if receipt.received_on is not None:
-        return PastStep(receipt.received_on, "Réception de notre lettre recommandée", "receipt", receipt.letter or "")
-    if receipt.presented_on is not None:
-        return PastStep(receipt.presented_on, "Première présentation de notre lettre recommandée, non réclamée",
-                        "receipt", receipt.letter or "")
-    return None
-
-
-def _sent_email(on: date, sent: EmailSent, labels: Mapping[str, str]) -> PastStep | None:
-    """An e-mail the server accepted (engine.cases.outbox): a contact, under its step's label."""
-    state = sent.step_key.partition(":")[2]
-    return PastStep(on=on, label=labels.get(state, state or "Courriel"), channel="email")
-
-
-def _call(on: date, call: CallRecorded, labels: Mapping[str, str]) -> PastStep | None:
-    """A call someone made and recorded; one that reached nobody is no contact."""
-    if call.outcome in ("no_answer", "wrong_number"):
-        return None
-    return PastStep(on=on, label="Entretien téléphonique", channel="phone")
-
-
-# Each kind of recorded event that is a contact with the debtor, and how a letter recalls it. A planned
-# action that was not recorded is never mentioned. Recording calls or e-mails later is one line here.
-CONTACTS: dict[type[EventPayload], Callable[[date, Any, Mapping[str, str]], PastStep | None]] = {
-    LetterSent: _sent_letter,
-    NoticeReceived: _delivery,
-    EmailSent: _sent_email,
-    CallRecorded: _call,
-}
-
-
-def _typed_events(session: Session, case: Case) -> list[tuple[date, str | None, EventPayload]]:
-    """The case's events in order, typed: (day, step key, payload)."""
-    return [(event.occurred_on, event.step_key, read_event(event.kind, event.payload))
-            for event in events_of(session, case)]
-
-
-def _history(events: list[tuple[date, str | None, EventPayload]], labels: Mapping[str, str], *,
-             skip_step: str) -> list[PastStep]:
-    """The contacts already made, oldest first, each from a recorded event (see CONTACTS)."""
-    past = []
-    for on, _key, payload in events:
-        if isinstance(payload, LetterSent) and (payload.step_key or "").startswith(skip_step):
-            continue  # the letter being written is not an earlier contact
-        reader = CONTACTS.get(type(payload))
-        found = reader(on, payload, labels) if reader is not None else None
-        if found is not None and found not in past:  # one letter sent on two channels is one contact
-            past.append(found)
-    return sorted(past, key=lambda step: step.on)
-
-
-def _notice(events: list[tuple[date, str | None, EventPayload]], chosen: list[InvoiceStatus]) -> NoticeFacts | None:
-    """The formal notice that covered the claimed invoices, as recorded: its letter and its delivery."""
-    noticed = sorted((s.invoice.noticed_on, s.invoice.notice_ref or "") for s in chosen
-                     if s.invoice.noticed_on is not None)
-    if not noticed:
-        return None
-    on, reference = noticed[0]
-    channel, receipt = "registered_letter", None
-    for _day, _key, payload in events:
-        if isinstance(payload, LetterSent) and payload.reference == reference and payload.channel in POSTAL:
-            channel = payload.channel
-        if isinstance(payload, NoticeReceived) and payload.letter == reference:
-            receipt = payload
-    return NoticeFacts(on, reference, channel, receipt.tracking if receipt else None,
-                       receipt.presented_on if receipt else None, receipt.received_on if receipt else None)
-
-
-def _interest_from(status: InvoiceStatus) -> date | None:
-    """B2C: interest runs on an invoice only once a formal notice covered it, from its receipt when recorded."""
-    invoice = status.invoice
-    return invoice.notice_received_on or invoice.noticed_on
-
-
-def _interest_basis(notice: NoticeFacts) -> tuple[date, str]:
-    if notice.received_on is not None:
-        return notice.received_on, "receipt"
-    if notice.presented_on is not None:
-        return notice.presented_on, "presentation"
-    return notice.on, "sending"
-
-
-def _enclosures(kind: str | None, lines: list[InvoiceLine], history: list[PastStep],
-                notice: NoticeFacts | None) -> tuple[str, ...]:
-    """What the hand-off transmits, named from the records: the invoices, the letters sent, the notice's
-    acknowledgement of receipt (only when one is recorded)."""
-    if kind != "litigation":
-        return ()  # reminders and notices attach nothing
-    numbers = [line.number for line in lines]
-    items = [("copie de la facture n° " if len(numbers) == 1 else "copie des factures n° ") + _french_list(numbers)]
-    sent = [f"{step.label} du {format_date(step.on)}" + (f" (réf. {step.reference})" if step.reference else "")
-            for step in history if step.channel in POSTAL]
-    if sent:
-        items.append("copie des courriers adressés au débiteur : " + " ; ".join(sent))
-    if notice is not None and (notice.received_on or notice.presented_on):
-        when = (f"signé le {format_date(notice.received_on)}" if notice.received_on
-                else f"présentée le {format_date(notice.presented_on)}, non réclamée")  # type: ignore[arg-type]
-        items.append(f"avis de réception de la mise en demeure réf. {notice.reference} ({when})")
-    return tuple(items)
-
-
-def _french_list(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " et " + words[-1]
 
 
 def _party(debtor: Debtor) -> Party:

@@ -1,39 +1,34 @@
-"""One run: open cases for newly overdue invoices, then claim due cases → advance → perform → commit.
+"""One run: open cases for newly overdue invoices, then advance the due cases batch by batch.
 
-Due cases are claimed in batches, one transaction per batch and one savepoint per case: a case's new
-state, its state_change event, the documents ``perform`` returns and their letter events are kept
-together or not at all, and the batch commits once (a commit per case cost more than the case). The
-step key on the event (see engine.store.models) turns a second run, or a second worker, into a no-op.
-A dry run does the same work inside one outer transaction that is rolled back, and never calls ``perform``.
+Opening reads the overdue invoices a batch at a time and gives each a case (or joins its debtor's).
+Advancing is engine.cases.batch: due cases are claimed in batches, each advanced and committed in one
+transaction, a case's new state, events, documents and letters kept together or not at all. The step
+key on the event (see engine.store.models) turns a second run, or a second worker, into a no-op. A
+dry run does the same work inside one outer transaction that is rolled back, and never calls ``perform``.
 
 A failure while advancing one case (a guard, a template, a missing rate, the disk) stays with that
-case: its savepoint rolls back, its letters of that attempt are removed, the reason goes in the
-report and on the case (engine.cases.failures), and the batch goes on with the next case. Only a
-database that stops answering ends the run; an interrupted batch keeps none of its letters.
+case: it rolls back alone, its letters of that attempt are removed, the reason goes in the report and
+on the case (engine.cases.failures), and the batch goes on with the next case. Only a database that
+stops answering ends the run; an interrupted batch keeps none of its letters.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import exists, false, func, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
+from engine.cases.batch import Batch, PlannedStep, RunReport, advance_batch
 from engine.cases.desk import Perform
-from engine.cases.failures import clear_failure, failure_reason, record_failure
-from engine.cases.steps import apply_steps, case_state, reconcile
-from engine.core.case import Step
 from engine.core.machine import Escalator
 from engine.core.workflow import Workflow
-from engine.store import books, ledger, timeline
-from engine.store.database import Store, StoreError, claim_due_cases
+from engine.store import ledger
+from engine.store.database import Store
 from engine.store.events import CaseOpened, DebtorHeld, InvoiceAdded, InvoiceFacts
 from engine.store.models import Case, Creditor, Debtor, Invoice
 from engine.store.timeline import append_event
@@ -41,38 +36,6 @@ from engine.store.timeline import append_event
 # The advisory lock key that serializes opening cases across runs sharing a PostgreSQL database.
 OPEN_CASES_LOCK = 0x72656C616E6365  # "relance"
 Unit = Callable[[], AbstractContextManager[Session]]
-
-
-@dataclass(frozen=True)
-class PlannedStep:
-    """A step the run made (or, in a dry run, would make)."""
-
-    case_ref: str
-    trigger: str
-    source: str
-    dest: str
-    on: date
-    letters: tuple[str, ...] = ()
-
-
-@dataclass
-class RunReport:
-    """What one run did: counts and the steps, in case order."""
-
-    as_of: date
-    dry_run: bool
-    cases_opened: int = 0
-    invoices_added: int = 0
-    cases_examined: int = 0
-    steps: int = 0
-    letters: int = 0
-    skipped: int = 0  # cases another worker held or had already advanced
-    by_state: Counter[str] = field(default_factory=Counter)
-    planned: list[PlannedStep] = field(default_factory=list)
-    # Cases the run could not advance (rolled back, left as they were): (case ref, why), in case order.
-    errors: list[tuple[str, str]] = field(default_factory=list)
-    # Seconds by phase (claim, load, advance, steps letters and events, commit): where the next bottleneck is.
-    phases: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
 def run(
@@ -110,11 +73,11 @@ def run(
             open_cases(unit, workflow, as_of, report, batch_size=batch_size, debtor_kinds=debtor_kinds,
                        serialize=shared and not dry_run)
             report.phases["open cases"] += time.perf_counter() - began
-        perform = None if dry_run else perform
+        batch = Batch(escalator, as_of, None if dry_run else perform, report, record=not dry_run, lock=shared,
+                      stop=stop)
         after: int | None = 0
         while after is not None and not stop():
-            after = _advance_batch(unit, escalator, as_of, perform, report, after=after, size=batch_size,
-                                   workflow=workflow, lock=shared, record=not dry_run, stop=stop)
+            after = advance_batch(unit, batch, after=after, size=batch_size, workflow=workflow)
             if progress is not None:
                 progress(report)
     return report
@@ -153,7 +116,7 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
                 return
             after = rows[-1][0].id
             debtor_ids = {invoice.debtor_id for invoice, _unpaid in rows}
-            parties = _read_parties(session, debtor_ids, {invoice.creditor_id for invoice, _unpaid in rows})
+            held = _read_parties(session, debtor_ids, {invoice.creditor_id for invoice, _unpaid in rows})
             open_by_debtor, noticed = _open_cases_of(session, workflow, debtor_ids)
             opened: list[tuple[Case, Invoice, str | None]] = []
             joining: list[tuple[Case, Invoice]] = []
@@ -176,7 +139,7 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
                 _opened(session, workflow, case, invoice, as_of, reason)
             for case, invoice in joining:
                 _join_case(session, case, invoice, as_of)
-            del parties
+            del held  # the rows may go now
 
 
 def _open_cases_of(session: Session, workflow: Workflow, debtor_ids: set[int]
@@ -264,158 +227,6 @@ def _join_case(session: Session, case: Case, invoice: Invoice, as_of: date) -> N
 
 def _invoice_facts(invoice: Invoice) -> InvoiceFacts:
     return InvoiceFacts(invoice.number, invoice.amount, invoice.issue_date, invoice.due_date, invoice.currency)
-
-
-def _advance_batch(unit: Unit, escalator: Escalator, as_of: date, perform: Perform | None, report: RunReport, *,
-                   after: int, size: int, workflow: Workflow, lock: bool, record: bool,
-                   stop: Callable[[], bool]) -> int | None:
-    """Claim up to ``size`` due cases after id ``after`` and advance them in one transaction, one savepoint
-    per case; returns the last id looked at, or None when nothing was left to claim.
-
-    A case whose step fails rolls back to its savepoint alone: its letters of that attempt are removed and
-    the reason is recorded on it (``record``: not in a dry run) in the same transaction; a lost race
-    (unique step key) counts as skipped. The other cases commit together, once. On PostgreSQL the claim
-    locks the rows (``FOR UPDATE SKIP LOCKED``) until that commit, so concurrent runs split the cases.
-    """
-    attempted: list[int] = []
-    done: list[tuple[str, list[Step]]] = []
-    ref = f"after #{after}"
-    began = time.perf_counter()
-    try:
-        with unit() as session:
-            ids = claim_due_cases(session, as_of, after_id=after, limit=size, workflow_name=workflow.name,
-                                  workflow_version=workflow.version, lock=lock)
-            report.phases["claim"] += time.perf_counter() - began
-            if not ids:
-                return None
-            loading = time.perf_counter()
-            rows = _load_cases(session, ids)
-            with books.preloaded(session, ids), timeline.preloaded(session, ids), _letters_batch(perform, report):
-                report.phases["load"] += time.perf_counter() - loading
-                for case_id in ids:
-                    if stop():
-                        break
-                    attempted.append(case_id)
-                    row = rows.get(case_id)
-                    if row is None or row.next_check_at is None or row.next_check_at > as_of:
-                        report.skipped += 1  # another run advanced it since the ids were read
-                        continue
-                    ref = row.ref
-                    outcome = _advance_case(session, row, escalator, as_of, perform, report)
-                    if isinstance(outcome, list):
-                        done.append((ref, outcome))
-                    elif outcome is not None:
-                        _failed(session, case_id, ref, outcome, as_of, report, record=record, lock=lock)
-            committing = time.perf_counter()
-        report.phases["commit"] += time.perf_counter() - committing
-    except (OperationalError, InterfaceError) as exc:
-        _finish_all(perform, attempted, failed=True)
-        raise _database_failed(exc, ref) from exc
-    except BaseException:
-        # Interrupted (or a failure no case owns): nothing of the batch committed, so none of its letters stay.
-        _finish_all(perform, attempted, failed=True)
-        raise
-    _finish_all(perform, attempted, failed=False)
-    # Counted only once the transaction committed (or, in a dry run, its savepoint was released).
-    for case_ref, steps in done:
-        report.cases_examined += 1
-        for step in steps:
-            letters = tuple(dict.fromkeys(a.template for a in step.actions if a.template))  # one file per step
-            report.planned.append(PlannedStep(case_ref, step.trigger, step.source, step.dest, step.on, letters))
-            report.steps += 1
-            report.letters += len(letters)
-            report.by_state[step.dest] += 1
-    return attempted[-1] if attempted else None
-
-
-def _load_cases(session: Session, ids: list[int]) -> dict[int, Case]:
-    """The claimed cases with their debtors, in one query (a get per case cost a round trip each)."""
-    return {case.id: case for case in session.scalars(
-        select(Case).options(joinedload(Case.debtor)).where(Case.id.in_(ids)))}
-
-
-def _advance_case(session: Session, row: Case, escalator: Escalator, as_of: date, perform: Perform | None,
-                  report: RunReport) -> list[Step] | Exception | None:
-    """One case in a savepoint: its steps, or the exception that rolled it back, or None for a lost race."""
-    savepoint = session.begin_nested()
-    case_id = row.id
-    try:
-        began = time.perf_counter()
-        state = case_state(session, row, as_of)
-        steps = reconcile(session, row, state, escalator, as_of)
-        steps += escalator.advance(state, as_of)
-        clear_failure(session, row, as_of)
-        advanced = time.perf_counter()
-        report.phases["advance"] += advanced - began
-        apply_steps(session, row, state, steps, escalator, perform, as_of=as_of)
-        session.flush()
-        report.phases["steps, letters and events"] += time.perf_counter() - advanced
-    except IntegrityError:
-        savepoint.rollback()
-        timeline.forget(session, case_id)
-        _finish(perform, case_id, failed=False)  # another run took this step: its letter stays
-        report.skipped += 1
-        return None
-    except (OperationalError, InterfaceError):
-        raise
-    except Exception as exc:  # whatever one case's data or templates did, the other cases go on
-        # Still holding the case (its row lock, or the SQLite writer): remove this attempt's letters
-        # before anything lets another worker write the same paths.
-        _finish(perform, case_id, failed=True)
-        savepoint.rollback()
-        timeline.forget(session, case_id)
-        return exc
-    savepoint.commit()
-    return steps
-
-
-def _failed(session: Session, case_id: int, ref: str, failure: Exception, as_of: date, report: RunReport, *,
-            record: bool, lock: bool) -> None:
-    """The failure in the report and, unless a dry run, on the case and in its timeline (its own savepoint:
-    if even that fails, the run report still says why)."""
-    reason = failure_reason(failure)
-    report.errors.append((ref, reason))
-    if not record:
-        return
-    try:
-        with session.begin_nested():
-            record_failure(session, case_id, reason, as_of, lock=lock)
-    except (OperationalError, InterfaceError):
-        raise
-    except DBAPIError as exc:
-        report.errors[-1] = (ref, f"{reason} (and it could not be recorded on the case: {failure_reason(exc)})")
-
-
-def _finish_all(perform: Perform | None, case_ids: list[int], *, failed: bool) -> None:
-    for case_id in case_ids:
-        _finish(perform, case_id, failed=failed)
-
-
-def _database_failed(exc: OperationalError | InterfaceError, ref: str) -> StoreError:
-    """The database itself failed (gone, locked for too long): no case can go on, so the run stops."""
-    lines = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]
-    return StoreError(f"the database failed while the run advanced case {ref} (the cases before it are "
-                      f"saved; run again once it answers): {lines[0]}")
-
-
-def _finish(perform: Perform | None, case_id: int | None, *, failed: bool) -> None:
-    """Tell the letter writer the attempt on this case is over (see LetterWriter.finish)."""
-    finish = getattr(perform, "finish", None)
-    if finish is not None and case_id is not None:
-        finish(case_id, failed=failed)
-
-
-@contextmanager
-def _letters_batch(perform: Perform | None, report: RunReport) -> Iterator[None]:
-    """The letter writer's batch (LetterWriter.batch): the batch's letters synced together before the commit."""
-    batch = getattr(perform, "batch", None)
-    if batch is None:
-        yield
-        return
-    with batch():
-        yield
-        syncing = time.perf_counter()
-    report.phases["sync letters"] += time.perf_counter() - syncing
 
 
 def _never() -> bool:

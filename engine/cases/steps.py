@@ -100,6 +100,7 @@ def apply_steps(
     actor: str | None = None,
     *,
     as_of: date | None = None,
+    flush: bool = True,
 ) -> list[Document]:
     """Record ``steps`` (already applied to ``state``) on ``case_row``, in the caller's transaction.
 
@@ -107,6 +108,7 @@ def apply_steps(
     then ``perform(session, case_row, step, action)`` per action; each Document it returns is
     stored with a letter event carrying its SHA-256. Then the row takes the state's fields and
     its next_check_at (after ``as_of`` when given, so a second run that day finds nothing).
+    ``flush=False`` leaves the rows pending: a run flushes a whole batch at once (engine.cases.batch).
     """
     documents = []
     states = escalator.workflow.states
@@ -146,7 +148,8 @@ def apply_steps(
             documents.append(document)
     note_awaiting(session, case_row, state, as_of or (steps[-1].on if steps else None), actor=actor)
     _store_state(case_row, state, escalator, as_of or (steps[-1].on if steps else None), strict=as_of is not None)
-    session.flush()
+    if flush:
+        session.flush()
     return documents
 
 

@@ -102,7 +102,8 @@ def _refusal(refused: ImportFailed) -> str:
 @click.option("--dry-run", is_flag=True, help="Show what would happen; write nothing.")
 @click.option("--pdf", is_flag=True, help="Also write a PDF beside each letter (needs LibreOffice).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Parallel worker processes (PostgreSQL only).")
+              help="Parallel processes: on PostgreSQL, runs that split the due cases; on SQLite (one writer), "
+                   "processes that render the letters beside the run.")
 @click.option("--print", "print_post", is_flag=True,
               help="Then bind the day's postal letters into one PDF (as `relance print --date` does).")
 @json_option()
@@ -125,18 +126,19 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
 
     day = today_or(as_of)
     app = settings.app
-    if workers > 1:
+    shared = workers > 1 and app.store.is_postgresql
+    if workers > 1 and dry_run:
+        raise click.UsageError("--dry-run runs in one process: drop --workers")
+    if shared:
         from engine.workers import run_parallel
 
-        if dry_run:
-            raise click.UsageError("--dry-run runs in one process: drop --workers")
-
         reports = run_parallel(app, day, workers=workers, pdf=pdf)
-    else:
-        reports = _run_with_progress(app, day, dry_run=dry_run, pdf=pdf, quiet=as_json)
+    else:  # SQLite takes one writer: extra workers render the letters (engine.cases.renderers)
+        reports = _run_with_progress(app, day, dry_run=dry_run, pdf=pdf, quiet=as_json,
+                                     renderers=workers if workers > 1 else 0)
     totals = summary(reports, app.rates_used, app.rates_file)
     planned = [step for report in reports for step in report.planned]
-    after = None if dry_run or workers > 1 else app.after_run
+    after = None if dry_run or shared else app.after_run
     bundle = app.print_day(day) if print_post and not dry_run else None
     if as_json:
         totals["as_of"] = day.isoformat()
@@ -194,17 +196,17 @@ def _exit_if_failed(totals: dict[str, Any]) -> None:
         raise SystemExit(1)
 
 
-def _run_with_progress(app: App, day: date, *, dry_run: bool, pdf: bool, quiet: bool) -> list:
+def _run_with_progress(app: App, day: date, *, dry_run: bool, pdf: bool, quiet: bool, renderers: int = 0) -> list:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from engine.cli.output import errors_console
 
     if quiet:
-        return app.run(day, dry_run=dry_run, pdf=pdf)
+        return app.run(day, dry_run=dry_run, pdf=pdf, renderers=renderers)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=errors_console.console, transient=True) as bar:
         task = bar.add_task("cases", total=None)
-        return app.run(day, dry_run=dry_run, pdf=pdf,
+        return app.run(day, dry_run=dry_run, pdf=pdf, renderers=renderers,
                        progress=lambda report: bar.update(task, completed=report.cases_examined))
 
 

@@ -37,8 +37,16 @@ def render_letter(template_path: str | Path, letter: LetterData, out_path: str |
     ``build_context(letter)`` when the caller built it already; ``durable=False`` leaves the fsync
     to the caller (a run syncs a whole batch of letters once, before its commit: see `sync_files`).
     """
+    return render_file(template_path, context if context is not None else build_context(letter), out_path,
+                       limits=limits, durable=durable)
+
+
+def render_file(template_path: str | Path, context: Mapping[str, Any], out_path: str | Path, *,
+                limits: Limits | None = None, durable: bool = True) -> str:
+    """``render_letter`` from the template variables themselves: what a renderer process is sent (the
+    context pickles; the letter data holds database rows). Returns the file's SHA-256 (hex)."""
     compiled = compiled_template(template_path, limits)
-    content = compiled.render(context if context is not None else build_context(letter))
+    content = compiled.render(context)
     out = Path(out_path)
     if not out.parent.is_dir():
         out.parent.mkdir(parents=True, exist_ok=True)

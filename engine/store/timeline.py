@@ -28,6 +28,8 @@ from engine.store.models import Case, Document, Event
 
 # Where ``preloaded`` keeps the timelines of the batch in hand (session.info).
 _PRELOADED = "relance.timelines"
+# Where ``sealed_later`` keeps the events appended but not hashed yet, in order (session.info).
+_UNSEALED = "relance.unsealed"
 
 
 class AppendOnlyError(Exception):
@@ -81,9 +83,14 @@ def append_event(
         step_key=step_key,
         prev_hash=case.last_hash,
     )
-    row.hash = event_hash(row)
     case.event_count = row.seq
-    case.last_hash = row.hash
+    unsealed = session.info.get(_UNSEALED)
+    if unsealed is None:
+        row.hash = event_hash(row)
+        case.last_hash = row.hash
+    else:
+        row.prev_hash = None
+        unsealed.append((case, row))  # hashed by `seal`, in this order, once its payload is final
     session.add(row)
     held = session.info.get(_PRELOADED)
     if held is not None and case.id in held:
@@ -112,6 +119,30 @@ def preloaded(session: Session, case_ids: Iterable[int]) -> Iterator[None]:
         yield
     finally:
         session.info.pop(_PRELOADED, None)
+
+
+@contextmanager
+def sealed_later(session: Session) -> Iterator[None]:
+    """Events appended in the block are chained and hashed by ``seal``, not as they are appended, so a
+    payload may be completed in between (a letter's SHA-256, once a renderer process wrote the file).
+    Nothing may flush them before ``seal``: the run's whole-batch attempt works without autoflush."""
+    session.info[_UNSEALED] = []
+    try:
+        yield
+    finally:
+        session.info.pop(_UNSEALED, None)
+
+
+def seal(session: Session) -> int:
+    """Chain and hash the events appended since ``sealed_later`` began (or the last seal), in the order they
+    were appended; how many."""
+    unsealed = session.info.get(_UNSEALED) or []
+    for case, row in unsealed:
+        row.prev_hash = case.last_hash
+        row.hash = event_hash(row)
+        case.last_hash = row.hash
+    session.info[_UNSEALED] = []
+    return len(unsealed)
 
 
 def forget(session: Session, case_id: int) -> None:

@@ -120,13 +120,19 @@ def letters_with_paragraph(folder: Path, paragraph: str) -> Path:
     return folder
 
 
-def test_a_template_failing_on_one_case_fails_that_case_alone(store, tmp_path: Path) -> None:
+@pytest.mark.parametrize("renderers", [0, 2], ids=["inline", "renderer-processes"])
+def test_a_template_failing_on_one_case_fails_that_case_alone(store, tmp_path: Path, renderers: int) -> None:
     # Renders for the sample case (three invoices), so `letters check` passes; fails on one invoice.
     letters = letters_with_paragraph(tmp_path / "letters", "Quote-part : {{ 100 // (invoice_count - 1) }} %")
     workflow = replace(load_workflow(B2B), letters_dir=letters)
     out = tmp_path / "out"
-    writer = LetterWriter(sample_letter_data().creditor, {"b2b": workflow}, out)
-    report = run(store, workflow, date(2025, 2, 20), perform=writer)
+    writer = LetterWriter(sample_letter_data().creditor, {"b2b": workflow}, out, renderers=renderers)
+    try:
+        report = run(store, workflow, date(2025, 2, 20), perform=writer)
+    finally:
+        writer.close()
+    # The batch tried whole first; the failure sent it back case by case, where F-003 fails alone.
+    assert report.careful_batches == 1
     # D1's case holds F-001 and F-002 (two invoices): written. D2's holds F-003 alone: fails.
     assert [(p.case_ref, p.dest) for p in report.planned] == [("ACME-F-001", "reminder1")]
     [(ref, why)] = report.errors
