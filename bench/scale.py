@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=10_000)
     parser.add_argument("--letters", type=int, default=1000)
     parser.add_argument("--advance", type=int, default=100_000)
+    parser.add_argument("--advance-renderers", type=int, default=0,
+                        help="renderer processes beside the run (SQLite run --workers N); 0: one process")
     parser.add_argument("--import-rows", type=int, default=1_000_000)
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--only", default="due,letters,advance,import")
@@ -51,7 +53,7 @@ def main() -> None:
     if "letters" in only:
         letters_per_second(folder, args.letters, args.pg)
     if "advance" in only:
-        advance_many(folder, args.advance)
+        advance_many(folder, args.advance, args.advance_renderers)
     if "import" in only:
         import_speed(folder, args.import_rows)
 
@@ -100,7 +102,7 @@ def letters_per_second(folder: Path, cases: int, pg_admin: str) -> None:
           f"{rates['postgresql, 2 workers'] / rates['postgresql, 1 worker']:.2f}x")
 
 
-def advance_many(folder: Path, cases: int) -> None:
+def advance_many(folder: Path, cases: int, renderers: int = 0) -> None:
     """One run that advances ``cases`` overdue cases, each writing its first reminder (SQLite, one process):
     its time and peak memory (the run in a child process; import not timed)."""
     workspace = _workspace(folder / "advance")
@@ -108,12 +110,14 @@ def advance_many(folder: Path, cases: int) -> None:
     began = time.perf_counter()
     _relance(workspace, "import", *map(str, write_portfolio(folder / "advance-portfolio", cases, prefix="A")))
     print(f"setup: {cases:,} overdue invoices imported in {time.perf_counter() - began:.1f} s")
-    child = [sys.executable, __file__, "--child-run", str(workspace), url, "letters"]
+    child = [sys.executable, __file__, "--child-run", str(workspace), url, "letters", str(renderers)]
     result = _child(child)
-    print(f"advance {cases:,} cases with letters (SQLite, 1 process): {result['seconds']:.1f} s, "
+    how = f"1 writer + {renderers} renderers" if renderers else "1 process"
+    print(f"advance {cases:,} cases with letters (SQLite, {how}): {result['seconds']:.1f} s, "
           f"{result['letters']:,} letters = {result['letters'] / result['seconds']:.1f} letters/s, "
-          f"{result['examined']:,} examined, peak RSS {result['max_rss_mb']:.0f} MB (target <= 400 MB)\n"
-          f"    command: {' '.join(child)}")
+          f"{result['examined']:,} examined, peak RSS {result['max_rss_mb']:.0f} MB (target <= 400 MB)"
+          + (f", each renderer at most {result['renderer_rss_mb']:.0f} MB" if renderers else "")
+          + f"\n    command: {' '.join(child)}")
 
 
 def import_speed(folder: Path, rows: int) -> None:
@@ -161,18 +165,19 @@ def bulk_cases(url: str, stored: int) -> None:
     store.dispose()
 
 
-def child_run(workspace: Path, url: str, mode: str) -> None:
+def child_run(workspace: Path, url: str, mode: str, renderers: int = 0) -> None:
     """In the child: one run of the workspace, then elapsed seconds and max RSS as JSON."""
     from engine.app import App
     from engine.workspace import load_workspace
 
     app = App(load_workspace(workspace, url))
     began = time.perf_counter()
-    reports = app.run(AS_OF, dry_run=False) if mode == "letters" else _run_without_letters(app)
+    reports = app.run(AS_OF, renderers=renderers) if mode == "letters" else _run_without_letters(app)
     seconds = time.perf_counter() - began
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest renderer
     print(json.dumps({"seconds": seconds, "examined": sum(r.cases_examined for r in reports),
-                      "letters": sum(r.letters for r in reports), "max_rss_mb": rss}))
+                      "letters": sum(r.letters for r in reports), "max_rss_mb": rss, "renderer_rss_mb": children}))
 
 
 def _run_without_letters(app: object) -> list:
@@ -207,6 +212,6 @@ def _child(command: list[str]) -> dict:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child-run":
-        child_run(Path(sys.argv[2]), sys.argv[3], sys.argv[4])
+        child_run(Path(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]) if len(sys.argv) > 5 else 0)
     else:
         main()

@@ -5,7 +5,8 @@
 One portfolio of ``--cases`` B2B debtors, one overdue invoice each (tests.support.write_portfolio), so a
 run on 2025-01-20 writes one first reminder per case. Each round runs, interleaved, on a fresh workspace
 and database each time (PostgreSQL databases are created for the run and dropped after it): the peer on
-SQLite, relance on SQLite with 1 process and with all cores (`--workers $(nproc)`), the peer on
+SQLite, relance on SQLite with 1 process and with all cores (`--workers $(nproc)`: on SQLite, one
+writer and that many letter-rendering processes), the peer on
 PostgreSQL, relance on PostgreSQL with 1 and 2 workers. The whole `relance run` (or peer) subprocess is
 timed, process start included; setup (init, db upgrade, import) is not.
 
@@ -76,7 +77,7 @@ class Tally:
         return statistics.median(r.letters / r.seconds for r in self.results) if self.results else None
 
 
-SQLITE_1, SQLITE_ALL = "relance SQLite, 1 process", f"relance SQLite, {CORES} workers (all cores)"
+SQLITE_1, SQLITE_ALL = "relance SQLite, 1 process", f"relance SQLite, 1 writer + {CORES} renderers"
 PG_1, PG_2, PEER_SQLITE, PEER_PG = "relance PostgreSQL, 1 worker", "relance PostgreSQL, 2 workers", \
     "peer SQLite", "peer PostgreSQL"
 CONFIGS = (Config(PEER_SQLITE, "peer", "sqlite"), Config(SQLITE_1, "relance", "sqlite", 1),

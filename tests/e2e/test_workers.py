@@ -1,4 +1,4 @@
-"""`relance run --workers N` and `relance worker`: refusal on SQLite, parallel runs, a clean stop."""
+"""`relance run --workers N` and `relance worker`: renderer processes on SQLite, parallel runs, a clean stop."""
 
 from __future__ import annotations
 
@@ -19,13 +19,26 @@ from engine.store.models import Document, Event
 from engine.workers import merge_reports
 
 
-def test_more_than_one_worker_on_sqlite_is_refused_in_one_line(sqlite_url: str, tmp_path: Path) -> None:
+def test_workers_on_sqlite_render_the_letters_of_one_run(sqlite_url: str, tmp_path: Path) -> None:
+    """SQLite takes one writer: `--workers 2` is one run whose letters two other processes render."""
+    workspace = make_workspace(tmp_path, sqlite_url, 30)
+    done = relance(workspace, sqlite_url, "run", "--workers", "2", "--as-of", AS_OF.isoformat(), "--json")
+    totals = json.loads(done.stdout)
+    assert (totals["cases_opened"], totals["steps"], totals["letters"]) == (30, 30, 30)
+    assert len(letter_files(workspace)) == 30
+    verified = relance(workspace, sqlite_url, "verify")
+    assert "every chain and every letter verifies" in verified.stdout
+    again = json.loads(relance(workspace, sqlite_url, "run", "--workers", "2", "--as-of", AS_OF.isoformat(),
+                               "--json").stdout)
+    assert again["steps"] == 0
+
+
+def test_dry_run_with_workers_is_refused_in_one_line(sqlite_url: str, tmp_path: Path) -> None:
     workspace = make_workspace(tmp_path, sqlite_url, 3)
-    done = relance(workspace, sqlite_url, "run", "--workers", "2", "--as-of", AS_OF.isoformat(), check=False)
-    assert done.returncode == 1
-    message = done.stderr.strip()
-    assert "\n" not in message and "PostgreSQL" in message and "--workers 2" in message
-    assert letter_files(workspace) == []  # refused before doing anything
+    done = relance(workspace, sqlite_url, "run", "--workers", "2", "--dry-run", "--as-of", AS_OF.isoformat(),
+                   check=False)
+    assert done.returncode == 2 and "--dry-run runs in one process" in done.stderr
+    assert letter_files(workspace) == []
 
 
 def test_run_with_three_workers_on_postgresql_does_every_case_once(postgres_url: str, tmp_path: Path) -> None:
