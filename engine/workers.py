@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy import text
 
 from engine.app import App
-from engine.cases.run import RunReport
+from engine.cases.run import RunReport, run
+from engine.letters.check import checked_verdicts, remember_verdicts
 from engine.store.database import Store, StoreError
 from engine.store.runlock import RunInProgress
 from engine.workspace import load_workspace
@@ -38,12 +39,19 @@ def run_parallel(app: App, as_of: date, *, workers: int, pdf: bool = False) -> l
     refuse_sqlite(app.store, workers)
     if workers == 1:
         return run_once(app, as_of, pdf=pdf)
-    app.prepare_run(pdf=pdf)  # a broken template or output folder: one line here, not N processes failing
-    job = _Job(str(app.workspace.root), app.workspace.database_url, as_of, pdf)
+    # A broken template or output folder: one line here, not N processes failing. The verdicts go to the
+    # workers, which then check nothing again (each template's file version is in the key).
+    plan, _writer = app.prepare_run(pdf=pdf)
+    job = _Job(str(app.workspace.root), app.workspace.database_url, as_of, pdf, checked_verdicts())
     context = multiprocessing.get_context("spawn")  # no fork: no inherited connections or locks
     with context.Pool(workers) as pool:
-        results = pool.map(_run_job, [job] * workers)
-    return merge_reports(results)
+        running = pool.map_async(_run_job, [job] * workers)
+        # While the workers start (a second or two of imports), this process opens the day's cases; the
+        # workers then find them opened (the advisory lock keeps it correct whoever gets there first).
+        opened = [run(app.store, workflow, as_of, debtor_kinds=kinds, advance=False) if kinds is not None
+                  else RunReport(as_of=as_of, dry_run=False) for workflow, kinds in plan]
+        results = running.get()
+    return merge_reports([opened, *results])
 
 
 def run_once(app: App, as_of: date, *, pdf: bool = False, stop: Callable[[], bool] | None = None,
@@ -129,9 +137,11 @@ class _Job:
     database_url: str
     as_of: date
     pdf: bool
+    verdicts: dict[Any, Any]  # the parent's template checks (engine.letters.check.checked_verdicts)
 
 
 def _run_job(job: _Job) -> list[RunReport]:
+    remember_verdicts(job.verdicts)
     app = App(load_workspace(Path(job.root), job.database_url))
     try:
         return run_once(app, job.as_of, pdf=job.pdf)

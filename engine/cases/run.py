@@ -50,6 +50,7 @@ def run(
     debtor_kinds: tuple[str, ...] | None = None,
     stop: Callable[[], bool] | None = None,
     open_new: bool = True,
+    advance: bool = True,
 ) -> RunReport:
     """Run ``workflow`` on ``as_of``: open overdue cases, then advance every case due that day.
 
@@ -57,7 +58,8 @@ def run(
     workspace can run one policy for businesses and another for consumers. ``stop`` is asked
     between cases (a worker told to stop ends after the case in hand, never inside one).
     Only cases on this workflow's version are advanced; ``open_new=False`` runs an older version
-    for the cases still on it, without opening new cases on it.
+    for the cases still on it, without opening new cases on it; ``advance=False`` only opens cases
+    (a parallel run's parent, while its workers start: engine.workers).
 
     Any number of runs may share a PostgreSQL database at once: opening cases is serialized by
     an advisory lock, and each case is claimed with ``FOR UPDATE SKIP LOCKED`` in the very
@@ -73,6 +75,8 @@ def run(
             open_cases(unit, workflow, as_of, report, batch_size=batch_size, debtor_kinds=debtor_kinds,
                        serialize=shared and not dry_run)
             report.phases["open cases"] += time.perf_counter() - began
+        if not advance:
+            return report
         batch = Batch(escalator, as_of, None if dry_run else perform, report, record=not dry_run, lock=shared,
                       stop=stop)
         after: int | None = 0

@@ -143,6 +143,18 @@ def checked_template(path: str | Path, kind: str | None = None) -> tuple[LetterP
     return found
 
 
+def checked_verdicts() -> dict[tuple[str, int, int, str | None], tuple[LetterProblem, ...]]:
+    """The templates this process checked, by file version and kind: for worker processes to take over."""
+    with _checked_lock:
+        return dict(_checked)
+
+
+def remember_verdicts(verdicts: dict[tuple[str, int, int, str | None], tuple[LetterProblem, ...]]) -> None:
+    """Take over another process's checks (the same file versions: path, size and mtime are the key)."""
+    with _checked_lock:
+        _checked.update(verdicts)
+
+
 def require_sound_template(path: str | Path, kind: str | None = None) -> None:
     """Raise TemplateRefused when `relance letters check` would report errors in this template."""
     problems = checked_template(path, kind)
