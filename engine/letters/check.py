@@ -6,7 +6,8 @@ with the sample case (the sandbox refuses unsafe tags here), wording that imitat
 bailiff in amicable letters, and the mentions each kind of letter must carry (wording.py).
 
 A run asks the same question through `require_sound_template`: checked once per template version in a
-process, so a run pays the check before its first case and nothing per letter.
+process, so a run pays the check before its first case and nothing per letter, and not at all when the
+same template passed the same checks in an earlier process (engine.letters.verdicts).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from engine.letters.paragraphs import (
 )
 from engine.letters.wording import check_wording
 from engine.letters.render import compiled_template
+from engine.letters.verdicts import is_known_sound, remember_sound
 
 KINDS = {"relance": "reminder", "mise_en_demeure": "formal_notice",
          "transmission_contentieux": "litigation"}
@@ -135,7 +137,10 @@ def checked_template(path: str | Path, kind: str | None = None) -> tuple[LetterP
     with _checked_lock:
         found = _checked.get(key)
     if found is None:
-        found = tuple(check_template(resolved, kind))
+        # A template that passed before (same bytes, same code) is not checked again in a new process.
+        found = () if is_known_sound(resolved, kind) else tuple(check_template(resolved, kind))
+        if not found:
+            remember_sound(resolved, kind)
         with _checked_lock:
             for old in [k for k in _checked if k[0] == key[0] and k[3] == kind]:
                 del _checked[old]  # an edited template is checked again; its old verdict goes
