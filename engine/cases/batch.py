@@ -96,6 +96,7 @@ def advance_batch(unit: Unit, batch: Batch, *, after: int, size: int, workflow: 
     attempted: list[int] = []
     tried: list[int] = []  # the cases of a whole-batch attempt that rolled back
     done: list[tuple[str, list[Step]]] = []
+    rows: dict[int, Case] = {}
     began = time.perf_counter()
     try:
         with unit() as session:
@@ -123,7 +124,7 @@ def advance_batch(unit: Unit, batch: Batch, *, after: int, size: int, workflow: 
         report.phases["commit"] += time.perf_counter() - committing
     except (OperationalError, InterfaceError) as exc:
         _finish_all(perform, attempted + _not_in(tried, attempted), failed=True)
-        raise _database_failed(exc, _ref(rows if "rows" in locals() else {}, attempted, after)) from exc
+        raise _database_failed(exc, _ref(rows, attempted, after)) from exc
     except BaseException:
         # Interrupted (or a failure no case owns): nothing of the batch committed, so none of its letters stay.
         _finish_all(perform, attempted + _not_in(tried, attempted), failed=True)

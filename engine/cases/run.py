@@ -120,7 +120,7 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
                 return
             after = rows[-1][0].id
             debtor_ids = {invoice.debtor_id for invoice, _unpaid in rows}
-            held = _read_parties(session, debtor_ids, {invoice.creditor_id for invoice, _unpaid in rows})
+            debtors, creditors = _read_parties(session, debtor_ids, {invoice.creditor_id for invoice, _unpaid in rows})
             open_by_debtor, noticed = _open_cases_of(session, workflow, debtor_ids)
             opened: list[tuple[Case, Invoice, str | None]] = []
             joining: list[tuple[Case, Invoice]] = []
@@ -132,7 +132,8 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
                 joined = open_by_debtor.get(key) if workflow.grouping == "debtor" else None
                 if joined is None:
                     reason = _after_notice(noticed[key]) if key in noticed and workflow.grouping == "debtor" else None
-                    open_by_debtor[key] = _new_case(session, workflow, invoice, as_of)
+                    open_by_debtor[key] = _new_case(session, workflow, invoice, as_of,
+                                                    creditors[invoice.creditor_id].ref)
                     opened.append((open_by_debtor[key], invoice, reason))
                     report.cases_opened += 1
                 else:
@@ -140,10 +141,9 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
                     report.invoices_added += 1
             session.flush()  # the new cases' ids, for their invoices and first events: one flush a batch
             for case, invoice, reason in opened:
-                _opened(session, workflow, case, invoice, as_of, reason)
+                _opened(session, workflow, case, invoice, debtors[invoice.debtor_id], as_of, reason)
             for case, invoice in joining:
                 _join_case(session, case, invoice, as_of)
-            del held  # the rows may go now
 
 
 def _open_cases_of(session: Session, workflow: Workflow, debtor_ids: set[int]
@@ -175,16 +175,17 @@ def _after_notice(case: Case) -> str:
             "ses propres relances et sa propre mise en demeure")
 
 
-def _read_parties(session: Session, debtor_ids: set[int], creditor_ids: set[int]) -> list[Debtor | Creditor]:
-    """The batch's debtors and creditors in two queries, into the identity map (a get per case cost a query).
-    The caller holds the list while it works: the identity map keeps only objects referenced elsewhere."""
-    return [*session.scalars(select(Debtor).where(Debtor.id.in_(debtor_ids))),
-            *session.scalars(select(Creditor).where(Creditor.id.in_(creditor_ids)))]
+def _read_parties(session: Session, debtor_ids: set[int], creditor_ids: set[int]
+                  ) -> tuple[dict[int, Debtor], dict[int, Creditor]]:
+    """The batch's debtors and creditors by id, in two queries (a get per case cost a query: the identity
+    map keeps only the objects something else holds)."""
+    debtors = session.scalars(select(Debtor).where(Debtor.id.in_(debtor_ids)))
+    creditors = session.scalars(select(Creditor).where(Creditor.id.in_(creditor_ids)))
+    return {debtor.id: debtor for debtor in debtors}, {creditor.id: creditor for creditor in creditors}
 
 
-def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: date) -> Case:
+def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: date, creditor_ref: str) -> Case:
     """A case for ``invoice``, added (its id and first events come after the batch's flush: ``_opened``)."""
-    creditor_ref = session.get_one(Creditor, invoice.creditor_id).ref  # identity map: read by _read_parties
     case = Case(
         ref=f"{creditor_ref}-{invoice.number}",
         creditor_id=invoice.creditor_id,
@@ -211,11 +212,10 @@ def _new_case(session: Session, workflow: Workflow, invoice: Invoice, as_of: dat
     return case
 
 
-def _opened(session: Session, workflow: Workflow, case: Case, invoice: Invoice, as_of: date,
+def _opened(session: Session, workflow: Workflow, case: Case, invoice: Invoice, debtor: Debtor, as_of: date,
             reason: str | None) -> None:
     """The new case takes its invoice, and its timeline starts (saying why when a notice kept it apart)."""
     invoice.case_id = case.id
-    debtor = session.get_one(Debtor, invoice.debtor_id)
     append_event(session, case, CaseOpened(workflow.name, workflow.version, debtor.ref, workflow.initial,
                                            (_invoice_facts(invoice),), invoice.currency, reason), as_of)
     if debtor.do_not_chase:  # engine.cases.debtors: every case of a held debtor says so in its timeline

@@ -2,9 +2,9 @@
 
 Checking a template (engine.letters.check) renders it with the sample cases and reads its wording:
 0.1-0.3 s a template, paid by every `relance run` before its first case. A template that passed is
-remembered by what decides the verdict: its bytes, its path and kind, and the code that checks and
-renders (relance's version and the source of engine.letters). Any of them changed, and it is checked
-again. Only sound verdicts are kept: a template with problems is checked, and reported, every time.
+remembered by what decides the verdict: its bytes, its file name and kind, and the code that checks
+and renders (relance's version, docxtpl's and Jinja's, the source of engine.letters). Any of them
+changed, and it is checked again; the same template in another workspace is the same verdict. Only sound verdicts are kept: a template with problems is checked, and reported, every time.
 
 The list lives in the user's cache folder (``$XDG_CACHE_HOME/relance``, or ``~/.cache/relance``); a
 folder that cannot be written only means templates are checked each time.
@@ -23,7 +23,7 @@ _FILE = "sound-templates.txt"
 
 
 def is_known_sound(path: Path, kind: str | None) -> bool:
-    """True when this very template (bytes, path, kind) passed the same checks before."""
+    """True when this very template (bytes, file name, kind) passed the same checks before."""
     key = _key(path, kind)
     return key is not None and key in _known()
 
@@ -55,7 +55,8 @@ def _key(path: Path, kind: str | None) -> str | None:
     except OSError:
         return None
     digest = hashlib.sha256()
-    for part in (_code(), str(path.resolve()), kind or "", hashlib.sha256(content).hexdigest()):
+    # The name, not the folder: problems are reported by name, and `letters check` reads the kind from it.
+    for part in (_code(), path.name, kind or "", hashlib.sha256(content).hexdigest()):
         digest.update(part.encode("utf-8") + b"\0")
     return digest.hexdigest()
 

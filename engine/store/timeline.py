@@ -112,7 +112,8 @@ def preloaded(session: Session, case_ids: Iterable[int]) -> Iterator[None]:
     ``events_of`` until the block ends: a run's batch reads each case's timeline for its letters."""
     held: dict[int, list[Event]] = {case_id: [] for case_id in case_ids}
     if held:
-        for row in session.scalars(select(Event).where(Event.case_id.in_(list(held))).order_by(Event.case_id, Event.seq)):
+        query = select(Event).where(Event.case_id.in_(list(held))).order_by(Event.case_id, Event.seq)
+        for row in session.scalars(query):
             held[row.case_id].append(row)
     session.info[_PRELOADED] = held
     try:

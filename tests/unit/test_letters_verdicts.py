@@ -86,3 +86,21 @@ def test_a_cache_folder_that_cannot_be_written_only_means_checking_again(
     fresh_process()
     check.require_sound_template(template, "reminder")
     assert len(calls) == 2
+
+
+def test_the_same_template_in_another_workspace_is_the_same_verdict(
+        fresh_process, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = tmp_path / "a" / TEMPLATE, tmp_path / "b" / TEMPLATE
+    for template in (first, second):
+        template.parent.mkdir()
+        shutil.copy(PACK / TEMPLATE, template)
+    calls = _counting_checks(monkeypatch)
+    check.require_sound_template(first, "reminder")
+    fresh_process()
+    check.require_sound_template(second, "reminder")
+    assert calls == [first.resolve()]
+    fresh_process()
+    renamed = tmp_path / "b" / "relance_2.docx"  # another name: checked (a second reminder must say more)
+    second.rename(renamed)
+    assert check.checked_template(renamed, "reminder")
+    assert calls == [first.resolve(), renamed.resolve()]
