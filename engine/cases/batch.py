@@ -146,20 +146,12 @@ def _whole(session: Session, batch: Batch, ids: list[int], rows: dict[int, Case]
            ) -> list[tuple[str, list[Step]]] | None:
     """Every case of the batch in memory, then one flush, in one savepoint; None when it rolled back."""
     done: list[tuple[str, list[Step]]] = []
-    skipped = 0
+    skipped: list[int] = []
     savepoint = session.begin_nested()  # nothing is pending here: everything it holds is this attempt's
     try:
         with timeline.preloaded(session, ids), timeline.sealed_later(session), _deferred(batch.perform), \
                 session.no_autoflush:
-            for case_id in ids:
-                if batch.stop():
-                    break
-                attempted.append(case_id)
-                row = rows.get(case_id)
-                if not _due(row, batch.as_of):
-                    skipped += 1  # another run advanced it since the ids were read
-                    continue
-                assert row is not None
+            for row in _due_rows(batch, ids, rows, attempted, skipped):
                 done.append((row.ref, _step_case(session, row, batch)))
             waiting = time.perf_counter()
             _resolve(batch.perform)  # the letters' SHA-256 from the renderer processes, if any
@@ -177,7 +169,7 @@ def _whole(session: Session, batch: Batch, ids: list[int], rows: dict[int, Case]
         session.expire_all()  # changes never flushed are not undone by the rollback: read the rows again
         return None
     savepoint.commit()
-    batch.report.skipped += skipped
+    batch.report.skipped += len(skipped)
     return done
 
 
@@ -186,23 +178,32 @@ def _careful(session: Session, batch: Batch, ids: list[int], rows: dict[int, Cas
     """The batch one savepoint per case: a failing case rolls back alone and its failure is recorded."""
     report = batch.report
     done: list[tuple[str, list[Step]]] = []
+    skipped: list[int] = []
     with timeline.preloaded(session, ids):
-        for case_id in ids:
-            if batch.stop():
-                break
-            attempted.append(case_id)
-            row = rows.get(case_id)
-            if not _due(row, batch.as_of):
-                report.skipped += 1
-                continue
-            assert row is not None
-            ref = row.ref
+        for row in _due_rows(batch, ids, rows, attempted, skipped):
+            case_id, ref = row.id, row.ref
             outcome = _advance_case(session, row, batch)
             if isinstance(outcome, list):
                 done.append((ref, outcome))
             elif outcome is not None:
                 _failed(session, case_id, ref, outcome, batch)
+    report.skipped += len(skipped)
     return done
+
+
+def _due_rows(batch: Batch, ids: list[int], rows: dict[int, Case], attempted: list[int], skipped: list[int]
+              ) -> Iterator[Case]:
+    """The claimed cases still due, in id order, until the run is told to stop; each one looked at goes in
+    ``attempted``, and one another run advanced since the ids were read goes in ``skipped``."""
+    for case_id in ids:
+        if batch.stop():
+            return
+        attempted.append(case_id)
+        row = rows.get(case_id)
+        if row is None or not _due(row, batch.as_of):
+            skipped.append(case_id)
+            continue
+        yield row
 
 
 def _step_case(session: Session, row: Case, batch: Batch) -> list[Step]:

@@ -79,18 +79,18 @@ def sync_files(paths: Iterable[Path]) -> None:
     """
     folders: dict[Path, None] = {}
     for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync(path)
         folders[path.parent] = None
     for folder in folders:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync(folder)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def compiled_template(template_path: str | Path, limits: Limits | None = None) -> CompiledTemplate:
