@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.core.limits import Limits
@@ -26,18 +27,29 @@ class WorkflowVersionError(RelanceError):
 
 def register(session: Session, workflow: Workflow, source: str) -> None:
     """Keep `source` as the text of `workflow`'s version, or check it is the text already kept."""
-    kept = session.scalar(select(WorkflowVersion).where(
-        WorkflowVersion.name == workflow.name, WorkflowVersion.version == workflow.version))
     digest = hashlib.sha256(source.encode()).hexdigest()
+    kept = _kept(session, workflow)
     if kept is None:
-        session.add(WorkflowVersion(name=workflow.name, version=workflow.version, digest=digest, source=source,
-                                    first_used=datetime.now(timezone.utc).replace(tzinfo=None)))
-        session.flush()
-    elif kept.digest != digest:
+        # Workers started together all find no row; one insert wins, the others read what it kept.
+        try:
+            with session.begin_nested():
+                session.add(WorkflowVersion(name=workflow.name, version=workflow.version, digest=digest,
+                                            source=source, first_used=datetime.now(timezone.utc).replace(tzinfo=None)))
+            return
+        except IntegrityError:
+            kept = _kept(session, workflow)
+            if kept is None:
+                raise
+    if kept.digest != digest:
         raise WorkflowVersionError(
             f"{workflow.path}: the file changed but its version is still {workflow.version}; cases already "
             f"started on version {workflow.version} must keep its rules: set `version: {workflow.version + 1}`"
         )
+
+
+def _kept(session: Session, workflow: Workflow) -> WorkflowVersion | None:
+    return session.scalar(select(WorkflowVersion).where(
+        WorkflowVersion.name == workflow.name, WorkflowVersion.version == workflow.version))
 
 
 def older_versions(session: Session, current: Workflow, limits: Limits | None = None) -> list[Workflow]:

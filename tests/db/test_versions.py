@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from engine.app import App
-from engine.store.models import Case
+from engine.store import versions
+from engine.store.models import Case, WorkflowVersion
 from engine.store.versions import WorkflowVersionError
 from engine.workspace import init_workspace, load_workspace
 
@@ -55,3 +57,35 @@ def test_cases_keep_their_version_and_new_cases_start_on_the_new_one(tmp_path: P
         # ...while F2, opened after the change, is on version 3.
         assert cases["F2"].workflow_version == 3
         assert app.escalator_for(cases["F1"]).workflow.version == 2
+
+
+def test_workers_that_start_together_keep_one_version_row(tmp_path: Path, postgres_url: str) -> None:
+    """Two runs starting at once both find the version unkept; the second insert must not fail the run."""
+    app, path = workspace(tmp_path, postgres_url)
+    workflow = app.workflows["b2b"]
+    source = path.read_text(encoding="utf-8")
+    with app.session() as session:
+        session.execute(delete(WorkflowVersion))
+    outcome: list[BaseException | None] = []
+
+    def second_worker() -> None:
+        try:
+            with app.store.session() as session:
+                versions.register(session, workflow, source)  # blocks on the first worker's row until it commits
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            outcome.append(exc)
+
+    with app.store.session() as first:
+        versions.register(first, workflow, source)
+        worker = threading.Thread(target=second_worker)
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive()  # waiting on the uncommitted row, as a concurrent worker would
+    worker.join(timeout=30)
+    assert outcome == [None]
+    with app.session() as session:
+        assert session.scalar(select(func.count()).select_from(WorkflowVersion)) == 1
+    # A different text under the same version is still refused after the race.
+    with pytest.raises(WorkflowVersionError), app.store.session() as session:
+        versions.register(session, workflow, source + "\n# edited\n")
