@@ -1,7 +1,7 @@
 """Parallel runs and the long-running worker: many processes, one PostgreSQL database, no coordinator.
 
-`run_parallel` starts N processes (spawn, never threads: letters are CPU-bound), each with its own
-Store, each running the same run; the run claims every case under its row lock with SKIP LOCKED, so
+`run_parallel` runs in N processes (itself and N-1 spawned, never threads: letters are CPU-bound),
+each with its own Store, each running the same run; the run claims every case under its row lock with SKIP LOCKED, so
 the processes split the due cases and a step still happens once (unique key on (case, step)).
 `work` is the loop behind `relance worker`: a pass, then a sleep until the next day, the next
 interval, or a `NOTIFY relance` — any number of them on any number of machines.
@@ -44,14 +44,16 @@ def run_parallel(app: App, as_of: date, *, workers: int, pdf: bool = False) -> l
     plan, _writer = app.prepare_run(pdf=pdf)
     job = _Job(str(app.workspace.root), app.workspace.database_url, as_of, pdf, checked_verdicts())
     context = multiprocessing.get_context("spawn")  # no fork: no inherited connections or locks
-    with context.Pool(workers) as pool:
-        running = pool.map_async(_run_job, [job] * workers)
-        # While the workers start (a second or two of imports), this process opens the day's cases; the
-        # workers then find them opened (the advisory lock keeps it correct whoever gets there first).
+    with context.Pool(workers - 1) as pool:
+        running = pool.map_async(_run_job, [job] * (workers - 1))
+        # While the other workers start (a second or two of imports), this process opens the day's cases,
+        # then works as the last worker: its imports and template checks are already paid. The advisory
+        # lock keeps the opening correct whoever gets there first.
         opened = [run(app.store, workflow, as_of, debtor_kinds=kinds, advance=False) if kinds is not None
                   else RunReport(as_of=as_of, dry_run=False) for workflow, kinds in plan]
+        own = run_once(app, as_of, pdf=pdf)
         results = running.get()
-    return merge_reports([opened, *results])
+    return merge_reports([opened, own, *results])
 
 
 def run_once(app: App, as_of: date, *, pdf: bool = False, stop: Callable[[], bool] | None = None,
