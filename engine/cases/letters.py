@@ -98,6 +98,7 @@ class LetterWriter:
         self._letters: dict[int, dict[tuple[int, int | None], LetterData]] = {}
         self._contexts: dict[int, dict[tuple[int, int | None], dict[str, Any]]] = {}
         self._unsynced: list[Path] | None = None  # inside `batch`: letters written, not yet synced
+        self._templates: dict[tuple[Path, str], Path] = {}  # inside `batch`: each template's checked path
         # Renderer processes (SQLite --workers N), used inside `deferred`: each letter's future, and the
         # documents waiting for its SHA-256.
         self.renderers = Renderers(renderers) if renderers > 0 else None
@@ -133,8 +134,7 @@ class LetterWriter:
         rendered = self._rendered.setdefault(case.id, {})
         key = (case.step_count, action.template)
         if key not in rendered:  # one file per step even when two channels carry it
-            # Inside the letters folder only, even if the folder changed (or a symlink appeared) since validation.
-            template = template_path(workflow.letters_dir, action.template)
+            template = self._template(workflow.letters_dir, action.template)
             state = workflow.states.get(step.dest)
             require_sound_template(template, state.kind if state else None)
             letter, context = self.letter_for(session, case, step, action, workflow), self.context_for(case, action)
@@ -199,11 +199,22 @@ class LetterWriter:
         """Letters written in the block are made durable together as it ends, before the caller commits
         the records of them: one journal commit for a batch instead of one per letter."""
         self._unsynced = []
+        self._templates = {}
         try:
             yield
             sync_files(path for path in self._unsynced if path.exists())  # a failed case's letters are gone
         finally:
             self._unsynced = None
+
+    def _template(self, letters_dir: Path, name: str) -> Path:
+        """The template file, inside the letters folder only, even if the folder changed (or a symlink
+        appeared) since validation: checked for each letter, or once per batch inside `batch`."""
+        if self._unsynced is None:
+            return template_path(letters_dir, name)
+        found = self._templates.get((letters_dir, name))
+        if found is None:
+            found = self._templates[(letters_dir, name)] = template_path(letters_dir, name)
+        return found
 
     def context_for(self, case: Case, action: Action) -> dict[str, Any]:
         """The template variables of the step's letter (``letter_for`` first), built once for the letter
@@ -254,7 +265,7 @@ class LetterWriter:
             as_of=on, rates=self.rates, carry_forward=True,
         )
         self.rates_used.add(figures.assumed_rates, figures.unverified_rates)
-        events = recall.typed_events(session, case)
+        events = recall.typed_events(session, case, recall.RECALLED)
         labels = {name: spec.label or name for name, spec in workflow.states.items()}
         history = recall.history(events, labels, skip_step=f"{case.step_count}:")
         notice = recall.notice_of(events, chosen)

@@ -8,7 +8,7 @@ recorded is never mentioned (engine.cases.letters builds the letter from these).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date
 from typing import Any
 
@@ -65,10 +65,16 @@ CONTACTS: dict[type[EventPayload], Callable[[date, Any, Mapping[str, str]], Past
 }
 
 
-def typed_events(session: Session, case: Case) -> list[tuple[date, str | None, EventPayload]]:
-    """The case's events in order, typed: (day, step key, payload)."""
+# The events a letter recalls: the contacts made (history) and the notice's delivery (notice_of).
+RECALLED: frozenset[str] = frozenset(cls.kind for cls in (*CONTACTS, NoticeReceived))
+
+
+def typed_events(session: Session, case: Case, kinds: Collection[str] | None = None,
+                 ) -> list[tuple[date, str | None, EventPayload]]:
+    """The case's events in order, typed: (day, step key, payload); only those of ``kinds`` when given
+    (typing a payload is most of a timeline's reading cost)."""
     return [(event.occurred_on, event.step_key, read_event(event.kind, event.payload))
-            for event in events_of(session, case)]
+            for event in events_of(session, case) if kinds is None or event.kind in kinds]
 
 
 def history(events: list[tuple[date, str | None, EventPayload]], labels: Mapping[str, str], *,
@@ -139,5 +145,5 @@ def _french_list(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " et " + words[-1]
 
 
-__all__ = ["CONTACTS", "POSTAL", "enclosures", "history", "interest_basis", "interest_from", "notice_of",
+__all__ = ["CONTACTS", "POSTAL", "RECALLED", "enclosures", "history", "interest_basis", "interest_from", "notice_of",
            "typed_events"]

@@ -122,14 +122,23 @@ def format_number(value: Decimal, locale: str = "fr_FR") -> str:
 
 def format_rate(rate: Decimal, locale: str = "fr_FR") -> str:
     """A yearly rate in percent, two decimals as the official tables print them: `Decimal("10")` → `"10,00 %"`."""
-    return _no_break(format_decimal(rate, format="#,##0.00", locale=locale, decimal_quantization=True)) + NBSP + "%"
+    return _formatted_rate(str(rate), locale)
 
 
+@lru_cache(maxsize=4096)
+def _formatted_rate(rate: str, locale: str) -> str:
+    return _no_break(format_decimal(Decimal(rate), format="#,##0.00", locale=locale,
+                                    decimal_quantization=True)) + NBSP + "%"
+
+
+@lru_cache(maxsize=65536)
 def format_date(on: date, locale: str = "fr_FR") -> str:
     """The short numeric date used in tables: `22/11/2026`."""
+    # Cached for the reason amounts are: a run prints the same few hundred days in every letter.
     return babel_format_date(on, format="short", locale=locale)
 
 
+@lru_cache(maxsize=65536)
 def format_long_date(on: date, locale: str = "fr_FR") -> str:
     """The date written in full: `22 novembre 2026`, and `1er novembre 2026` in French, with no-break
     spaces, so a date never breaks across two lines of a letter."""

@@ -12,6 +12,8 @@ same template passed the same checks in an earlier process (engine.letters.verdi
 
 from __future__ import annotations
 
+import os
+
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -128,7 +130,7 @@ _checked_lock = threading.Lock()
 
 def checked_template(path: str | Path, kind: str | None = None) -> tuple[LetterProblem, ...]:
     """`check_template`, once per file version (path, size, mtime) and kind in this process."""
-    resolved = Path(path).resolve()
+    resolved = Path(os.path.abspath(path))  # names the file for the key; stat() tells versions apart
     try:
         stat = resolved.stat()
     except OSError as exc:

@@ -8,6 +8,8 @@ without escaping (it is not markup) and the HTML autoescaped, so a debtor named 
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +59,7 @@ def render_email(letters_dir: Path, state: str, context: dict[str, Any]) -> Emai
 
 def _render(env: SandboxedEnvironment, path: Path, context: dict[str, Any]) -> str:
     stat = path.stat()
-    key = (f"{id(env)}:{path.resolve()}", stat.st_size, stat.st_mtime_ns)
+    key = (f"{id(env)}:{os.path.abspath(path)}", stat.st_size, stat.st_mtime_ns)
     try:
         template = _compiled.get(key)
         if template is None:

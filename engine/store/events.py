@@ -34,7 +34,7 @@ class EventPayload:
 
     def to_json(self) -> dict[str, Any]:
         """The stored form: field names as keys (``from_`` → ``from``), Decimals and dates as text."""
-        return {_key(f.name): _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+        return {key: _plain(getattr(self, name)) for name, key in _field_keys(type(self))}
 
     @classmethod
     def from_json(cls: type[P], payload: Mapping[str, Any]) -> P:
@@ -526,8 +526,11 @@ def _key(name: str) -> str:
 
 
 def _plain(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
     if isinstance(value, EventPayload) or hasattr(value, "__dataclass_fields__"):
-        return {_key(f.name): _plain(getattr(value, f.name)) for f in fields(value)}
+        return {key: _plain(getattr(value, name)) for name, key in _field_keys(kind)}
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     if isinstance(value, Mapping):
@@ -540,6 +543,16 @@ def _plain(value: Any) -> Any:
 
 
 _HINTS: dict[type, dict[str, Any]] = {}
+_FIELD_KEYS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def _field_keys(cls: type) -> tuple[tuple[str, str], ...]:
+    """A dataclass's (field name, stored key) pairs, once per class (`fields()` builds them on each call)."""
+    keys = _FIELD_KEYS.get(cls)
+    if keys is None:
+        keys = _FIELD_KEYS[cls] = tuple((f.name, _key(f.name)) for f in fields(cls))
+    return keys
+
 
 
 def _hints(cls: type) -> dict[str, Any]:

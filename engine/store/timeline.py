@@ -178,6 +178,11 @@ def canonical_json(value: Any) -> str:
 
 def plain(value: Any) -> Any:
     """``value`` with Decimals, dates, sets and tuples turned into JSON types (what we store)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # most of a payload: first, and cheap
+        return value
+    if kind is dict:
+        return {str(key): plain(item) for key, item in value.items()}
     if isinstance(value, Mapping):
         return {str(key): plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
