@@ -255,6 +255,10 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Statement and savepoint journals in memory, not in temporary files: a run's batch writes inside a
+        # savepoint, and each page it changes was otherwise copied out first (70 writes to a temporary file
+        # a letter). They hold the changed pages' old versions: a batch's few MB.
+        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
     @event.listens_for(engine, "begin")
