@@ -1,6 +1,6 @@
 """Parallel runs and the long-running worker: many processes, one PostgreSQL database, no coordinator.
 
-`run_parallel` runs in N processes (itself and N-1 spawned, never threads: letters are CPU-bound),
+`run_parallel` runs in N processes (itself and N-1 forked or spawned, never threads: letters are CPU-bound),
 each with its own Store, each running the same run; the run claims every case under its row lock with SKIP LOCKED, so
 the processes split the due cases and a step still happens once (unique key on (case, step)).
 `work` is the loop behind `relance worker`: a pass, then a sleep until the next day, the next
@@ -10,6 +10,7 @@ interval, or a `NOTIFY relance` — any number of them on any number of machines
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,8 +44,8 @@ def run_parallel(app: App, as_of: date, *, workers: int, pdf: bool = False) -> l
     # workers, which then check nothing again (each template's file version is in the key).
     plan, _writer = app.prepare_run(pdf=pdf)
     job = _Job(str(app.workspace.root), app.workspace.database_url, as_of, pdf, checked_verdicts())
-    context = multiprocessing.get_context("spawn")  # no fork: no inherited connections or locks
-    with context.Pool(workers - 1) as pool:
+    app.store.dispose()  # no pooled connection crosses into a forked worker
+    with _start_method().Pool(workers - 1) as pool:
         running = pool.map_async(_run_job, [job] * (workers - 1))
         # While the other workers start (a second or two of imports), this process opens the day's cases,
         # then works as the last worker: its imports and template checks are already paid. The advisory
@@ -140,6 +141,15 @@ class _Job:
     as_of: date
     pdf: bool
     verdicts: dict[Any, Any]  # the parent's template checks (engine.letters.check.checked_verdicts)
+
+
+def _start_method() -> Any:
+    """fork where it is safe and cheap (Linux: the workers inherit the imports, a second of CPU each on a
+    machine whose cores they share), spawn elsewhere. The parent forks before any batch, holding no
+    connection (disposed just before) and running no thread of its own."""
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def _run_job(job: _Job) -> list[RunReport]:
