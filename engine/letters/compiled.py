@@ -46,6 +46,7 @@ LISTING_CHARACTERS = "\t\a\n\f"
 RELATIONSHIP_ID = re.compile(r'\br:id="([^"]*)"')
 # Values that cannot add parts or relationships: no need to look inside.
 PLAIN_TYPES = (str, int, float, bool, type(None), Decimal, date)
+_PLAIN_EXACT = frozenset(PLAIN_TYPES)
 
 
 @dataclass
@@ -283,6 +284,16 @@ def _needs_plain(context: Any) -> bool:
     stack = [context]
     while stack:
         value = stack.pop()
+        kind = type(value)
+        # The exact types of a run's own context first: most of a letter's values, at a set lookup each.
+        if kind in _PLAIN_EXACT:
+            continue
+        if kind is dict:
+            stack.extend(value.values())
+            continue
+        if kind is list or kind is tuple:
+            stack.extend(value)
+            continue
         if isinstance(value, PLAIN_TYPES):
             continue
         # InlineImage and Subdoc both keep the DocxTemplate they belong to in `.tpl`.
