@@ -14,13 +14,15 @@ stops answering ends the run; an interrupted batch keeps none of its letters.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import exists, false, func, select
+from sqlalchemy import Select, exists, false, func, select
 from sqlalchemy.orm import Session
 
 from engine.cases.batch import Batch, PlannedStep, RunReport, advance_batch
@@ -33,8 +35,10 @@ from engine.store.events import CaseOpened, DebtorHeld, InvoiceAdded, InvoiceFac
 from engine.store.models import Case, Creditor, Debtor, Invoice
 from engine.store.timeline import append_event
 
-# The advisory lock key that serializes opening cases across runs sharing a PostgreSQL database.
-OPEN_CASES_LOCK = 0x72656C616E6365  # "relance"
+# The advisory locks that serialize opening cases across runs sharing a PostgreSQL database: one per bucket
+# of debtors, (OPEN_CASES_LOCK, bucket) in PostgreSQL's two-key form.
+OPEN_CASES_LOCK = 0x72656C61  # "rela"
+OPEN_BUCKETS = 16
 Unit = Callable[[], AbstractContextManager[Session]]
 
 
@@ -97,9 +101,10 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
     Invoices are read in id order, a batch per transaction. An overdue invoice already paid in
     full is marked settled, so later runs never read it again.
 
-    ``serialize`` (PostgreSQL) takes a transaction-level advisory lock before each batch reads:
-    two runs at once would otherwise both see an invoice without a case, or a debtor without an
-    open case, and open two. The second run waits for the first's batch, then reads what is left.
+    ``serialize`` (PostgreSQL): two runs at once would otherwise both see an invoice without a case, or a
+    debtor without an open case, and open two. Debtors are split into OPEN_BUCKETS buckets by id, and a
+    bucket's batches are opened under a transaction-level advisory lock of its own: runs open different
+    buckets side by side, and come back to the buckets they found locked once they are through the others.
     """
     overdue = (
         select(Invoice, ledger.unpaid_cents(as_of))
@@ -110,14 +115,39 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
     )
     if debtor_kinds is not None:
         overdue = overdue.join(Debtor, Debtor.id == Invoice.debtor_id).where(Debtor.kind.in_(debtor_kinds))
+    if not serialize:
+        _open_batches(unit, workflow, as_of, report, overdue, bucket=None)
+        return
+    first = os.getpid() % OPEN_BUCKETS  # runs started together begin on different buckets
+    order = [(first + offset) % OPEN_BUCKETS for offset in range(OPEN_BUCKETS)]
+    # A bucket found locked is left for later, then waited for: its holder may be opening another workflow's
+    # debtors in it, and this run's own must still be opened today.
+    skipped = [bucket for bucket in order
+               if not _open_batches(unit, workflow, as_of, report, _in_bucket(overdue, bucket), bucket=bucket)]
+    for bucket in skipped:
+        _open_batches(unit, workflow, as_of, report, _in_bucket(overdue, bucket), bucket=bucket, wait=True)
+
+
+def _in_bucket(overdue: Select[Any], bucket: int) -> Select[Any]:
+    return overdue.where(Invoice.debtor_id % OPEN_BUCKETS == bucket)
+
+
+def _open_batches(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, overdue: Select[Any], *,
+                  bucket: int | None, wait: bool = False) -> bool:
+    """Open the cases of ``overdue``'s invoices, a batch per transaction, until none is left. With a
+    ``bucket``, each batch first takes the bucket's lock; without ``wait``, a lock held by another run ends
+    the call, returning False (the bucket was not finished here)."""
     after = 0
     while True:
         with unit() as session:
-            if serialize:
-                session.execute(select(func.pg_advisory_xact_lock(OPEN_CASES_LOCK)))
+            if bucket is not None:
+                if wait:
+                    session.execute(select(func.pg_advisory_xact_lock(OPEN_CASES_LOCK, bucket)))
+                elif not session.scalar(select(func.pg_try_advisory_xact_lock(OPEN_CASES_LOCK, bucket))):
+                    return False
             rows = session.execute(overdue.where(Invoice.id > after)).all()
             if not rows:
-                return
+                return True
             after = rows[-1][0].id
             debtor_ids = {invoice.debtor_id for invoice, _unpaid in rows}
             debtors, creditors = _read_parties(session, debtor_ids, {invoice.creditor_id for invoice, _unpaid in rows})

@@ -67,8 +67,9 @@ def test_keyset_pages_read_every_case_once_in_order_both_ways(app: App, sort: st
 
 def test_balance_seen_follows_the_ledger_and_the_filters_read_it(app: App) -> None:
     with app.session() as session:
-        ref, balance = session.execute(select(Case.ref, Case.balance_seen).order_by(Case.id.desc()).limit(1)).one()
-    assert balance == Decimal("122.22")  # the 23rd invoice: 100 + 22 euros, 22 cents
+        ref, balance = session.execute(select(Case.ref, Case.balance_seen).order_by(Case.balance_seen.desc())
+                                       .limit(1)).one()
+    assert balance == Decimal("122.22")  # the largest, the 23rd invoice's: 100 + 22 euros, 22 cents
     actions.pay(app, ref, "22,23", AS_OF, by="test")
     with app.session() as session:
         assert session.scalar(select(Case.balance_seen).where(Case.ref == ref)) == Decimal("99.99")
