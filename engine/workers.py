@@ -9,8 +9,6 @@ interval, or a `NOTIFY relance` — any number of them on any number of machines
 
 from __future__ import annotations
 
-import multiprocessing
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from typing import Any
 from sqlalchemy import text
 
 from engine.app import App
+from engine.cases.renderers import start_method
 from engine.cases.run import RunReport, run
 from engine.letters.check import checked_verdicts, remember_verdicts
 from engine.store.database import Store, StoreError
@@ -45,7 +44,7 @@ def run_parallel(app: App, as_of: date, *, workers: int, pdf: bool = False) -> l
     plan, _writer = app.prepare_run(pdf=pdf)
     job = _Job(str(app.workspace.root), app.workspace.database_url, as_of, pdf, checked_verdicts())
     app.store.dispose()  # no pooled connection crosses into a forked worker
-    with _start_method().Pool(workers - 1) as pool:
+    with start_method().Pool(workers - 1) as pool:
         running = pool.map_async(_run_job, [job] * (workers - 1))
         # While the other workers start (a second or two of imports), this process opens the day's cases,
         # then works as the last worker: its imports and template checks are already paid. The advisory
@@ -141,15 +140,6 @@ class _Job:
     as_of: date
     pdf: bool
     verdicts: dict[Any, Any]  # the parent's template checks (engine.letters.check.checked_verdicts)
-
-
-def _start_method() -> Any:
-    """fork where it is safe and cheap (Linux: the workers inherit the imports, a second of CPU each on a
-    machine whose cores they share), spawn elsewhere. The parent forks before any batch, holding no
-    connection (disposed just before) and running no thread of its own."""
-    if sys.platform.startswith("linux") and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
 
 
 def _run_job(job: _Job) -> list[RunReport]:

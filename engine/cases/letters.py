@@ -140,7 +140,7 @@ class LetterWriter:
             letter, context = self.letter_for(session, case, step, action, workflow), self.context_for(case, action)
             out = self.output_dir / relative
             self._written.setdefault(case.id, []).append(out)
-            if self._deferring and self.renderers is not None:
+            if self._deferring and self.renderers is not None and not self.renderers.busy:
                 future = self.renderers.submit(template, context, out, self.limits)
                 self._awaiting[id(future)] = (future, [])
                 sha256 = f"pending:{id(future)}"  # filled in by `resolve`, before anything is hashed or flushed

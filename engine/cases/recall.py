@@ -66,7 +66,7 @@ CONTACTS: dict[type[EventPayload], Callable[[date, Any, Mapping[str, str]], Past
 
 
 # The events a letter recalls: the contacts made (history) and the notice's delivery (notice_of).
-RECALLED: frozenset[str] = frozenset(cls.kind for cls in (*CONTACTS, NoticeReceived))
+RECALLED: frozenset[str] = frozenset({*(cls.kind for cls in CONTACTS), NoticeReceived.kind})
 
 
 def typed_events(session: Session, case: Case, kinds: Collection[str] | None = None,

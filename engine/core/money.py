@@ -131,17 +131,25 @@ def _formatted_rate(rate: str, locale: str) -> str:
                                     decimal_quantization=True)) + NBSP + "%"
 
 
-@lru_cache(maxsize=65536)
 def format_date(on: date, locale: str = "fr_FR") -> str:
     """The short numeric date used in tables: `22/11/2026`."""
-    # Cached for the reason amounts are: a run prints the same few hundred days in every letter.
+    return _short_date(on, locale)
+
+
+def format_long_date(on: date, locale: str = "fr_FR") -> str:
+    """The date written in full: `22 novembre 2026`, and `1er novembre 2026` in French, with no-break
+    spaces, so a date never breaks across two lines of a letter."""
+    return _long_date(on, locale)
+
+
+# Cached for the reason amounts are: a run prints the same few hundred days in every letter.
+@lru_cache(maxsize=65536)
+def _short_date(on: date, locale: str) -> str:
     return babel_format_date(on, format="short", locale=locale)
 
 
 @lru_cache(maxsize=65536)
-def format_long_date(on: date, locale: str = "fr_FR") -> str:
-    """The date written in full: `22 novembre 2026`, and `1er novembre 2026` in French, with no-break
-    spaces, so a date never breaks across two lines of a letter."""
+def _long_date(on: date, locale: str) -> str:
     text = babel_format_date(on, format="long", locale=locale)
     if locale.split("_")[0] == "fr" and on.day == 1 and text.startswith("1 "):
         # French writes the first of the month as an ordinal ("1er"); Babel does not.

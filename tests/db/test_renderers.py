@@ -22,8 +22,9 @@ from tests.support import SHIPPED_WORKFLOWS, write_portfolio
 B2B = SHIPPED_WORKFLOWS / "fr-b2b.yaml"
 
 
-def _run(tmp_path: Path, name: str, url: str, renderers: int) -> tuple[dict, dict, dict]:
-    """One run over a fresh copy of a 60-debtor portfolio; (letter bytes, documents, event payloads) by case."""
+def _run(tmp_path: Path, name: str, url: str, renderers: int) -> tuple[dict, dict, dict, int]:
+    """One run over a fresh copy of a 60-debtor portfolio; (letter bytes, documents, event payloads) by case,
+    and how many letters went to the renderer processes."""
     store = connect(url, upgrade=True)
     for csv in write_portfolio(tmp_path / f"{name}-portfolio", 60):
         import_csv(store, csv, creditor_ref="ACME")
@@ -34,6 +35,7 @@ def _run(tmp_path: Path, name: str, url: str, renderers: int) -> tuple[dict, dic
         # Two batches of 25 and one of 10, then a second day: reminders, then second reminders.
         first = run(store, workflow, date(2025, 1, 20), perform=writer, batch_size=25)
         second = run(store, workflow, date(2025, 2, 5), perform=writer, batch_size=25)
+        pooled = writer.renderers.submitted if writer.renderers is not None else 0
     finally:
         writer.close()
     assert first.letters == 60 and second.letters == 60 and not first.errors and not second.errors
@@ -48,13 +50,14 @@ def _run(tmp_path: Path, name: str, url: str, renderers: int) -> tuple[dict, dic
                                     .order_by(Case.ref, Event.seq)):
             events.setdefault(ref, []).append((event.kind, event.payload))
     store.dispose()
-    return letters, documents, events
+    return letters, documents, events, pooled
 
 
 def test_letters_rendered_by_other_processes_are_the_letters_rendered_inline(tmp_path: Path) -> None:
     inline = _run(tmp_path, "inline", f"sqlite:///{tmp_path / 'inline.sqlite'}", 0)
     pooled = _run(tmp_path, "pooled", f"sqlite:///{tmp_path / 'pooled.sqlite'}", 2)
     assert len(inline[0]) == 120
+    assert inline[3] == 0 and pooled[3] > 0  # some letters rendered elsewhere (the run renders the rest)
     assert pooled[0] == inline[0]  # byte for byte
     assert pooled[1] == inline[1]
     assert all(sha == hashlib.sha256(pooled[0][path]).hexdigest() for (_ref, path), sha in pooled[1].items())
