@@ -6,7 +6,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from engine.store.database import StoreError, connect
+from engine.store.database import SCHEMA_HEAD, StoreError, connect
 from engine.store.models import Base
 from tests.support import REPO
 
@@ -15,8 +15,10 @@ def test_empty_database_upgrades_to_head_and_matches_models(database_url: str) -
     store = connect(database_url)
     assert store.current_revision() is None
     store.upgrade()
-    assert store.current_revision() == store.head_revision()
+    # The head every command checks without Alembic is Alembic's head, read as Alembic reads it.
+    assert store.current_revision() == store.head_revision() == SCHEMA_HEAD
     with store.bind.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == SCHEMA_HEAD
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diffs = compare_metadata(context, Base.metadata)
     assert diffs == []
