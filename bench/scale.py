@@ -18,16 +18,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # bench/engine.py must not shadow the package
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
 from engine.store.database import connect, ensure_creditor  # noqa: E402
 from engine.store.models import Case, Debtor, Invoice  # noqa: E402
-from tests.support import write_portfolio  # noqa: E402
+from tests.support import postgres_database, write_portfolio  # noqa: E402
 
 RELANCE = str(Path(sys.executable).parent / "relance")
 AS_OF = date(2025, 1, 20)
@@ -87,14 +88,17 @@ def letters_per_second(folder: Path, cases: int, pg_admin: str) -> None:
     for label, backend, workers in (("sqlite, 1 process", "sqlite", 1), ("postgresql, 1 worker", "pg", 1),
                                     ("postgresql, 2 workers", "pg", 2)):
         workspace = _workspace(folder / f"letters-{backend}-{workers}")
-        url = f"sqlite:///{workspace / 'relance.sqlite'}" if backend == "sqlite" else _fresh_pg(pg_admin, workers)
-        _relance(workspace, "--db", url, "db", "upgrade")
-        _relance(workspace, "--db", url, "import", *map(str, write_portfolio(folder / f"l-{backend}{workers}", cases)))
-        command = [RELANCE, "--db", url, "--workspace", str(workspace), "run", "--workers", str(workers),
-                   "--as-of", AS_OF.isoformat(), "--json"]
-        began = time.perf_counter()
-        totals = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
-        seconds = time.perf_counter() - began
+        with ExitStack() as scratch:
+            url = (f"sqlite:///{workspace / 'relance.sqlite'}" if backend == "sqlite"
+                   else scratch.enter_context(postgres_database(pg_admin, "relance_scale")))
+            _relance(workspace, "--db", url, "db", "upgrade")
+            _relance(workspace, "--db", url, "import",
+                     *map(str, write_portfolio(folder / f"l-{backend}{workers}", cases)))
+            command = [RELANCE, "--db", url, "--workspace", str(workspace), "run", "--workers", str(workers),
+                       "--as-of", AS_OF.isoformat(), "--json"]
+            began = time.perf_counter()
+            totals = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+            seconds = time.perf_counter() - began
         rates[label] = totals["letters"] / seconds
         print(f"letters/s {label:<22} {rates[label]:7.1f}  ({totals['letters']} letters in {seconds:.1f} s, "
               f"process start included)\n    command: {' '.join(command)}")
@@ -193,16 +197,6 @@ def _workspace(path: Path) -> Path:
 
 def _relance(workspace: Path, *args: str) -> None:
     subprocess.run([RELANCE, "--workspace", str(workspace), *args], check=True, capture_output=True)
-
-
-def _fresh_pg(admin_url: str, tag: int) -> str:
-    name = f"relance_scale_{tag}_{int(time.time())}"
-    server = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    server.dispose()
-    return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
 def _child(command: list[str]) -> dict:

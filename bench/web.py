@@ -26,9 +26,10 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # bench/engine.py must not shadow the package
 
 import yaml  # noqa: E402
-from sqlalchemy import create_engine, insert, select, text  # noqa: E402
+from sqlalchemy import insert, select, text  # noqa: E402
 
 from engine.store.database import connect, ensure_creditor  # noqa: E402
+from tests.support import create_postgres_database  # noqa: E402
 from engine.store.models import Case, Debtor, Invoice, Payment, PaymentAllocation, Task  # noqa: E402
 
 CHUNK = 50_000
@@ -46,7 +47,7 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--keep", help="reuse this database URL if it is already filled")
     args = parser.parse_args()
-    url = args.keep or _fresh_pg(args.pg)
+    url = args.keep or create_postgres_database(args.pg, "relance_web")  # kept: reuse it with --keep
     if not args.keep:
         began = time.perf_counter()
         bulk(url, args.cases)
@@ -160,15 +161,6 @@ def measure(url: str, count: int, repeat: int) -> None:
         print(f"  {statistics.median(timings):7.1f} ms  (p90 {sorted(timings)[int(len(timings) * 0.9)]:6.1f})  "
               f"{label}  [{rows} rows]  GET {page}")
     app.store.dispose()
-
-
-def _fresh_pg(admin_url: str) -> str:
-    name = f"relance_web_{int(time.time())}"
-    server = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    server.dispose()
-    return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
 if __name__ == "__main__":

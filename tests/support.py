@@ -1,8 +1,13 @@
-"""What the tests share besides fixtures: the repository's folders, and generated portfolios (N debtors
-with one overdue invoice each, as CSV files) for the scale, crash and race tests."""
+"""What the tests and benches share besides fixtures: the repository's folders, generated portfolios (N
+debtors with one overdue invoice each, as CSV files) for the scale, crash and race tests, and scratch
+PostgreSQL databases for the benches."""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -60,3 +65,42 @@ def web_workspace(root: Path, *, database_url: str | None = None, cases: int = 3
         add_user(app, role, role, password)
     app.store.dispose()
     return root
+
+
+def create_postgres_database(admin_url: str, prefix: str) -> str:
+    """A new empty database on ``admin_url``'s server, named ``prefix`` + a unique tail; its URL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(admin_url)
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    server = create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        server.dispose()
+    return admin.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(admin_url: str, url: str) -> None:
+    """Drop the database of ``url`` (made by create_postgres_database), closing its connections."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    finally:
+        server.dispose()
+
+
+@contextmanager
+def postgres_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A scratch database for the block, dropped after it."""
+    url = create_postgres_database(admin_url, prefix)
+    try:
+        yield url
+    finally:
+        drop_postgres_database(admin_url, url)
