@@ -14,7 +14,6 @@ stops answering ends the run; an interrupted batch keeps none of its letters.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -118,11 +117,11 @@ def open_cases(unit: Unit, workflow: Workflow, as_of: date, report: RunReport, *
     if not serialize:
         _open_batches(unit, workflow, as_of, report, overdue, bucket=None)
         return
-    first = os.getpid() % OPEN_BUCKETS  # runs started together begin on different buckets
-    order = [(first + offset) % OPEN_BUCKETS for offset in range(OPEN_BUCKETS)]
-    # A bucket found locked is left for later, then waited for: its holder may be opening another workflow's
-    # debtors in it, and this run's own must still be opened today.
-    skipped = [bucket for bucket in order
+    # Every run goes through the buckets in the same order (a run alone opens its cases in the same order each
+    # time); runs started together leapfrog, each taking the next bucket nobody holds. A bucket found locked
+    # is left for later, then waited for: its holder may be opening another workflow's debtors in it, and this
+    # run's own must still be opened today.
+    skipped = [bucket for bucket in range(OPEN_BUCKETS)
                if not _open_batches(unit, workflow, as_of, report, _in_bucket(overdue, bucket), bucket=bucket)]
     for bucket in skipped:
         _open_batches(unit, workflow, as_of, report, _in_bucket(overdue, bucket), bucket=bucket, wait=True)
