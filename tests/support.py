@@ -69,29 +69,27 @@ def web_workspace(root: Path, *, database_url: str | None = None, cases: int = 3
 
 def create_postgres_database(admin_url: str, prefix: str) -> str:
     """A new empty database on ``admin_url``'s server, named ``prefix`` + a unique tail; its URL."""
-    from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    admin = make_url(admin_url)
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    server = create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        with server.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        server.dispose()
-    return admin.set(database=name).render_as_string(hide_password=False)
+    _on_server(admin_url, f'CREATE DATABASE "{name}"')
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 def drop_postgres_database(admin_url: str, url: str) -> None:
     """Drop the database of ``url`` (made by create_postgres_database), closing its connections."""
-    from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
+
+    _on_server(admin_url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+def _on_server(admin_url: str, statement: str) -> None:
+    from sqlalchemy import create_engine, text
 
     server = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+            conn.execute(text(statement))
     finally:
         server.dispose()
 
