@@ -554,7 +554,6 @@ def _field_keys(cls: type) -> tuple[tuple[str, str], ...]:
     return keys
 
 
-
 def _hints(cls: type) -> dict[str, Any]:
     """A payload class's field types, resolved once per class (a timeline read resolves thousands)."""
     hints = _HINTS.get(cls)

@@ -181,9 +181,7 @@ def plain(value: Any) -> Any:
     kind = type(value)
     if kind is str or kind is int or kind is bool or value is None:  # most of a payload: first, and cheap
         return value
-    if kind is dict:
-        return {str(key): plain(item) for key, item in value.items()}
-    if isinstance(value, Mapping):
+    if kind is dict or isinstance(value, Mapping):  # dict first: an ABC check costs more
         return {str(key): plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(item) for item in value]
