@@ -8,6 +8,7 @@ letter with LibreOffice when it is installed, for `relance run --pdf`.
 from __future__ import annotations
 
 import ctypes
+import errno
 import hashlib
 import os
 import shutil
@@ -84,9 +85,13 @@ def sync_files(paths: Iterable[Path]) -> None:
     files = list(paths)
     folders = list(dict.fromkeys(path.parent for path in files))
     if len(files) >= SYNCFS_FROM and _syncfs is not None:
-        for folder in {os.stat(folder).st_dev: folder for folder in folders}.values():
-            _sync_file_system(folder)
-        return
+        try:
+            for folder in {os.stat(folder).st_dev: folder for folder in folders}.values():
+                _sync_file_system(folder)
+            return
+        except OSError as exc:
+            if exc.errno not in _NO_SYNCFS:
+                raise  # a write-back error: the letters may not be on disk
     for path in files:
         _fsync(path)
     for folder in folders:
@@ -94,6 +99,8 @@ def sync_files(paths: Iterable[Path]) -> None:
 
 
 SYNCFS_FROM = 16
+# A file system that cannot syncfs (some FUSE mounts): fsync each file instead.
+_NO_SYNCFS = frozenset({errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP})
 
 
 def _sync_file_system(folder: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,27 @@ def test_syncfs_is_used_only_where_it_reports_errors(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(render.os, "uname", lambda: type("U", (), {"release": "6.1.0-13-amd64"})())
     monkeypatch.setattr(render.sys, "platform", "linux")
     assert render._load_syncfs() is not None
+
+
+def _failing_syncfs(code: int):
+    def syncfs(_fd: int) -> int:
+        ctypes.set_errno(code)
+        return -1
+    return syncfs
+
+
+def test_a_file_system_without_syncfs_has_each_letter_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = letters(tmp_path, SYNCFS_FROM)
+    monkeypatch.setattr(render, "_syncfs", _failing_syncfs(errno.EOPNOTSUPP))
+    synced: list[Path] = []
+    monkeypatch.setattr(render, "_fsync", synced.append)
+    sync_files(paths)
+    assert synced == [*paths, *(path.parent for path in paths)]  # each file, then each folder
+
+
+def test_a_write_back_error_from_syncfs_is_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = letters(tmp_path, SYNCFS_FROM)
+    monkeypatch.setattr(render, "_syncfs", _failing_syncfs(errno.EIO))
+    with pytest.raises(OSError) as raised:
+        sync_files(paths)
+    assert raised.value.errno == errno.EIO
