@@ -182,10 +182,11 @@ class App:
 
     def run(self, as_of: date, *, dry_run: bool = False, pdf: bool = False,
             progress: Callable[[RunReport], None] | None = None,
-            stop: Callable[[], bool] | None = None, renderers: int = 0) -> list[RunReport]:
+            stop: Callable[[], bool] | None = None, renderers: int = 0, deliver: bool = True) -> list[RunReport]:
         """One run per workflow of the workspace over the debtors of its kinds, then one per older
         version that cases still run on. ``stop`` is asked between cases (workers). ``renderers``
         processes render the letters beside this one (SQLite `run --workers N`: one writer, N renderers).
+        ``deliver=False`` leaves the outbox to the caller (a parallel run sends it once, after every worker).
 
         On SQLite the whole run holds the run lock (a second run is refused: engine.store.runlock).
         Before it opens any case it refuses, in one line, a template with errors and (unless a dry run)
@@ -215,7 +216,8 @@ class App:
             if writer is not None:  # after every commit: LibreOffice once for the run, then the e-mails
                 self.after_run.pdf_processes = writer.convert_pending().processes
                 self.after_run.pdf_failures = list(writer.pdf_failures)
-                self.after_run.delivery = self.deliver(as_of)
+                if deliver:
+                    self.after_run.delivery = self.deliver(as_of)
             return reports
 
     def prepare_run(self, *, dry_run: bool = False, pdf: bool = False, renderers: int = 0

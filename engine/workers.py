@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from engine.app import App
+from engine.app import AfterRun, App
+from engine.cases.letters import RatesUsed
 from engine.cases.renderers import start_method
 from engine.cases.run import RunReport, run
 from engine.letters.check import checked_verdicts, remember_verdicts
@@ -32,6 +33,10 @@ CHANNEL = "relance"
 
 def run_parallel(app: App, as_of: date, *, workers: int, pdf: bool = False) -> list[RunReport]:
     """One run of the workspace on ``as_of`` by ``workers`` processes; their reports merged.
+
+    Afterwards ``app.after_run`` and ``app.rates_used`` hold the whole run's: each worker's PDFs (it
+    converts the letters it wrote) and rates, and one delivery of the outbox, sent by this process once
+    every worker has committed (one SMTP connection, one count of the e-mails left waiting).
 
     Refused on SQLite above one worker (StoreError): SQLite lets one process write at a time, so
     parallel processes would only queue on its lock.
@@ -51,9 +56,11 @@ def run_parallel(app: App, as_of: date, *, workers: int, pdf: bool = False) -> l
         # lock keeps the opening correct whoever gets there first.
         opened = [run(app.store, workflow, as_of, debtor_kinds=kinds, advance=False) if kinds is not None
                   else RunReport(as_of=as_of, dry_run=False) for workflow, kinds in plan]
-        own = run_once(app, as_of, pdf=pdf)
+        own = _worker_run(app, as_of, pdf)
         results = running.get()
-    return merge_reports([opened, own, *results])
+    _merge_after_runs(app, [own, *results])
+    app.after_run.delivery = app.deliver(as_of)
+    return merge_reports([opened, own.reports, *(result.reports for result in results)])
 
 
 def run_once(app: App, as_of: date, *, pdf: bool = False, stop: Callable[[], bool] | None = None,
@@ -132,6 +139,15 @@ def merge_reports(per_worker: list[list[RunReport]]) -> list[RunReport]:
 
 
 @dataclass(frozen=True)
+class _WorkerResult:
+    """What one worker of a parallel run did: its reports, its PDFs and the rates its letters relied on."""
+
+    reports: list[RunReport]
+    after_run: AfterRun
+    rates_used: RatesUsed
+
+
+@dataclass(frozen=True)
 class _Job:
     """What a spawned process needs to rebuild the App: plain values, picklable."""
 
@@ -142,13 +158,28 @@ class _Job:
     verdicts: dict[Any, Any]  # the parent's template checks (engine.letters.check.checked_verdicts)
 
 
-def _run_job(job: _Job) -> list[RunReport]:
+def _run_job(job: _Job) -> _WorkerResult:
     remember_verdicts(job.verdicts)
     app = App(load_workspace(Path(job.root), job.database_url))
     try:
-        return run_once(app, job.as_of, pdf=job.pdf)
+        return _worker_run(app, job.as_of, job.pdf)
     finally:
         app.store.dispose()
+
+
+def _worker_run(app: App, as_of: date, pdf: bool) -> _WorkerResult:
+    """One worker's share of a parallel run; the outbox is left to the parent (run_parallel)."""
+    reports = app.run(as_of, pdf=pdf, deliver=False)
+    return _WorkerResult(reports, app.after_run, app.rates_used)
+
+
+def _merge_after_runs(app: App, results: list[_WorkerResult]) -> None:
+    """The workers' PDFs and rates as the run's, on ``app`` (each worker converted its own letters)."""
+    app.after_run = AfterRun(pdf_processes=sum(result.after_run.pdf_processes for result in results),
+                             pdf_failures=[failure for result in results for failure in result.after_run.pdf_failures])
+    app.rates_used = RatesUsed()
+    for result in results:
+        app.rates_used.add(tuple(result.rates_used.assumed), tuple(result.rates_used.unverified))
 
 
 def _sleep(store: Store, stop: threading.Event, seconds: float) -> None:

@@ -23,16 +23,19 @@ DEBTORS_HEADER = "debtor_ref;kind;name;siren;address_line1;address_line2;postal_
 INVOICES_HEADER = "invoice_number;debtor_ref;issue_date;due_date;amount;currency\n"
 
 
-def write_portfolio(folder: Path, cases: int, *, due: date = date(2025, 1, 10), prefix: str = "D") -> list[Path]:
+def write_portfolio(folder: Path, cases: int, *, due: date = date(2025, 1, 10), prefix: str = "D",
+                    emails: bool = False) -> list[Path]:
     """debtors.csv and invoices.csv: ``cases`` B2B debtors, each owing one invoice due on ``due``
-    (so a run a week later opens ``cases`` cases and sends each its first reminder)."""
+    (so a run a week later opens ``cases`` cases and sends each its first reminder); with ``emails``
+    each debtor has an e-mail address, so that reminder also leaves by e-mail."""
     folder.mkdir(parents=True, exist_ok=True)
     debtors, invoices = folder / "debtors.csv", folder / "invoices.csv"
     issued = due - timedelta(days=30)
     with debtors.open("w", encoding="utf-8") as out:
         out.write(DEBTORS_HEADER)
         for i in range(cases):
-            out.write(f"{prefix}{i:06d};b2b;Client {i} SARL;;{i} rue de la Paix;;75002;Paris;FR;;\n")
+            mail = f"compta{i}@client{i}.example" if emails else ""
+            out.write(f"{prefix}{i:06d};b2b;Client {i} SARL;;{i} rue de la Paix;;75002;Paris;FR;{mail};\n")
     with invoices.open("w", encoding="utf-8") as out:
         out.write(INVOICES_HEADER)
         for i in range(cases):

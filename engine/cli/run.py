@@ -138,7 +138,7 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
                                      renderers=workers if workers > 1 else 0)
     totals = summary(reports, app.rates_used, app.rates_file)
     planned = [step for report in reports for step in report.planned]
-    after = None if dry_run or shared else app.after_run
+    after = None if dry_run else app.after_run
     bundle = app.print_day(day) if print_post and not dry_run else None
     if as_json:
         totals["as_of"] = day.isoformat()

@@ -13,6 +13,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from tests.e2e.test_crash import AS_OF, RELANCE, _env, letter_files, make_workspace, relance
 
+from tests.smtp_server import smtp_server, smtp_toml
+from tests.support import write_portfolio
+
 from engine.cases.run import PlannedStep, RunReport
 from engine.store.database import connect
 from engine.store.models import Document, Event
@@ -56,6 +59,30 @@ def test_run_with_three_workers_on_postgresql_does_every_case_once(postgres_url:
     again = json.loads(relance(workspace, postgres_url, "run", "--workers", "3", "--as-of", AS_OF.isoformat(),
                                "--json").stdout)
     assert again["steps"] == 0
+
+
+def test_parallel_run_reports_every_workers_pdfs_and_sends_the_outbox_once(postgres_url: str, tmp_path: Path) -> None:
+    """Each worker converts the letters it wrote; the e-mails of all of them leave once, after every worker,
+    and the run's JSON counts them (it used to say null for both)."""
+    workspace = tmp_path / "ws"
+    subprocess.run([RELANCE, "init", str(workspace)], env=_env(), check=True, capture_output=True)
+    relance(workspace, postgres_url, "db", "upgrade")
+    relance(workspace, postgres_url, "import", *map(str, write_portfolio(tmp_path / "csv", 12, emails=True)))
+    with smtp_server() as sink:
+        config = workspace / "relance.toml"
+        config.write_text(config.read_text(encoding="utf-8") + smtp_toml(sink.port) + 'attach = ["docx"]\n',
+                          encoding="utf-8")
+        done = relance(workspace, postgres_url, "run", "--workers", "2", "--pdf", "--as-of", AS_OF.isoformat(),
+                       "--json")
+        totals = json.loads(done.stdout)
+        assert totals["letters"] == 12
+        assert totals["emails"] is not None
+        assert (totals["emails"]["sent"], totals["emails"]["waiting"], totals["emails"]["failed"]) == (12, 0, [])
+        assert len(sink.messages) == 12 and len(set(sink.message_ids)) == 12
+        assert sorted(Counter(m["X-Relance-Case"] for m in sink.messages).values()) == [1] * 12
+    assert totals["pdf"] is not None and totals["pdf"]["failures"] == []
+    assert 1 <= totals["pdf"]["processes"] <= 2  # one LibreOffice batch per worker that wrote letters
+    assert len(list((workspace / "output").rglob("*.pdf"))) == 12
 
 
 def test_worker_once_does_one_pass_and_sigterm_stops_a_waiting_worker(sqlite_url: str, tmp_path: Path) -> None:
