@@ -11,6 +11,7 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -70,9 +71,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server(sink: SmtpSink | None = None, *, login: tuple[str, str] | None = None) -> Iterator[SmtpSink]:
+def smtp_server(sink: SmtpSink | None = None, *, login: tuple[str, str] | None = None,
+                tls: ssl.SSLContext | None = None) -> Iterator[SmtpSink]:
     """An aiosmtpd server on 127.0.0.1 (a free port) for the duration of the block; with ``login``, it
-    demands AUTH with that user and password (over plain text: a test on the loopback)."""
+    demands AUTH with that user and password (over plain text unless ``tls``); with ``tls``, it offers
+    STARTTLS with that context and refuses mail (530) on a session that did not start it."""
     sink = sink or SmtpSink()
     sink.port = free_port()
     options: dict[str, Any] = {}
@@ -83,7 +86,9 @@ def smtp_server(sink: SmtpSink | None = None, *, login: tuple[str, str] | None =
             ok = isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == login
             return AuthResult(success=ok)
 
-        options = {"authenticator": authenticate, "auth_require_tls": False, "auth_required": True}
+        options = {"authenticator": authenticate, "auth_require_tls": tls is not None, "auth_required": True}
+    if tls is not None:
+        options.update(tls_context=tls, require_starttls=True)
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port, **options)
     controller.start()
     try:

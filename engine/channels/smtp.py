@@ -90,7 +90,12 @@ class SmtpTransport:
     def send(self, message: EmailMessage, sender: str, to: str) -> str:
         try:
             smtp = self._connection()
-            _check(*smtp.mail(sender), "MAIL FROM")
+            code, answer = smtp.mail(sender)
+            if code == 530:  # RFC 3207 / 4954: STARTTLS or a login first, for every message: the settings, not this one
+                self._drop()
+                raise TemporaryFailure(f"MAIL FROM: {code} {_text(answer)} (the server wants STARTTLS or a login "
+                                       "first: check starttls and username in [smtp])")
+            _check(code, answer, "MAIL FROM")
             _check(*smtp.rcpt(to), f"RCPT TO <{to}>")
             # SMTP lines end in CRLF (the library's default is LF: a server would read one endless line).
             code, answer = smtp.data(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))

@@ -176,3 +176,40 @@ def test_smtp_login_reads_the_password_from_its_variable(monkeypatch: pytest.Mon
         assert transport.send(message, "r@acme.example", "c@client.example").startswith("250 ")
         transport.close()
     assert [str(m["Message-ID"]) for m in sink.messages] == ["<m2@acme.example>"]
+
+
+def test_starttls_sends_over_tls_and_refuses_a_certificate_it_cannot_verify(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`starttls = true` upgrades the session before the login and the message, and checks the server's
+    certificate against the system's authorities (here a test authority, through SSL_CERT_FILE)."""
+    import ssl
+
+    import trustme
+
+    from engine.channels.smtp import SmtpSettings, TemporaryFailure, open_transport
+    from tests.smtp_server import smtp_server
+
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    message = build(Email("<m3@acme.example>", "r@acme.example", "c@client.example", "s", "t"))
+    monkeypatch.setenv("TEST_RELANCE_SMTP_PASSWORD", "s3cret")
+    with smtp_server(login=("relances", "s3cret"), tls=server_context) as sink:
+        settings = SmtpSettings("r@acme.example", host="127.0.0.1", port=sink.port, username="relances",
+                                password_env="TEST_RELANCE_SMTP_PASSWORD", starttls=True, timeout=5)
+        # The machine's authorities do not know the test authority: no login, no message, tried again later.
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-bundle.pem"))
+        with pytest.raises(TemporaryFailure, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+            open_transport(settings).send(message, "r@acme.example", "c@client.example")
+        assert sink.messages == []
+        bundle = tmp_path / "authority.pem"
+        authority.cert_pem.write_to_path(str(bundle))
+        monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+        transport = open_transport(settings)
+        assert transport.send(message, "r@acme.example", "c@client.example").startswith("250 ")
+        transport.close()
+        # Without starttls the server refuses the mail: the settings are wrong, not this e-mail, so it waits.
+        plain = SmtpSettings("r@acme.example", host="127.0.0.1", port=sink.port, timeout=5)
+        with pytest.raises(TemporaryFailure, match="530.*starttls"):
+            open_transport(plain).send(message, "r@acme.example", "c@client.example")
+    assert [str(m["Message-ID"]) for m in sink.messages] == ["<m3@acme.example>"]
