@@ -7,7 +7,6 @@ control characters)."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import click
 
 from engine.cli.options import DateParam, Settings, as_of_option, json_option, today_or
 from engine.cli.output import console
-from engine.reports.terminal import cell, inert, markup
+from engine.reports.terminal import cell, inert, json_text, markup
 
 
 @click.group("case")
@@ -49,13 +48,13 @@ def list_command(settings: Settings, states: tuple[str, ...], debtor_ref: str | 
         found = list_cases(session, states=states, debtor_ref=debtor_ref, include_closed=include_closed, limit=limit,
                            errors_only=errors_only)
     if as_json:
-        click.echo(json.dumps([
+        click.echo(json_text([
             {"case": c.ref, "debtor_ref": c.debtor_ref, "debtor": c.debtor_name, "state": c.state,
              "since": c.since.isoformat(), "balance": str(c.balance), "currency": c.currency,
              "next_check": c.next_check.isoformat() if c.next_check else None,
              "error": c.error, "error_on": c.error_on.isoformat() if c.error_on else None}
             for c in found
-        ], indent=2, ensure_ascii=False))
+        ], indent=2))
         return
     if errors_only:
         # One line per case, not a table: the reason is long (file, line, guard or template, tag).
@@ -90,7 +89,7 @@ def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
     with app.session() as session:
         case = show_case(session, case_ref)
     if as_json:
-        click.echo(json.dumps({
+        click.echo(json_text({
             "case": case.ref, "debtor": case.debtor_name, "debtor_ref": case.debtor_ref, "workflow": case.workflow,
             "state": case.state, "since": case.since.isoformat(), "principal": str(case.principal),
             "paid": str(case.paid), "balance": str(case.balance), "currency": case.currency,
@@ -105,7 +104,7 @@ def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
                           "noticed_on": _iso(i.noticed_on), "notice_ref": i.notice_ref,
                           "notice_received_on": _iso(i.notice_received_on),
                           "prescription_on": _iso(i.prescription_on)} for i in case.invoices],
-        }, indent=2, ensure_ascii=False))
+        }, indent=2))
         return
     table = Table(title=cell(f"Case {case.ref}"), show_header=False)
     rows: list[tuple[str, object]] = [
@@ -267,10 +266,10 @@ def verify_command(settings: Settings, repair: bool, as_json: bool) -> None:
     result = audit(settings.app, settings.workspace.output_dir, repair=repair)
     findings, orphans, removed = result.findings, result.orphans, result.removed
     if as_json:
-        click.echo(json.dumps({
+        click.echo(json_text({
             "ok": not findings, "findings": [str(f) for f in findings],
             "orphans": [str(p) for p in orphans], "removed": [str(p) for p in removed],
-        }, indent=2, ensure_ascii=False))
+        }, indent=2))
     else:
         for finding in findings:
             console.print(f"[red]altered[/] {markup(finding)}")

@@ -3,7 +3,6 @@ approve, reject, debtor hold|resume, print."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +13,7 @@ from engine.cli.options import DateParam, Settings, as_of_option, json_option, t
 from engine.cli.output import console
 from engine.core.case import CALL_OUTCOMES
 from engine.core.money import format_amount
-from engine.reports.terminal import cell, markup
+from engine.reports.terminal import cell, json_text, markup
 
 if TYPE_CHECKING:
     from engine.cases.debtors import DebtorOutcome
@@ -42,10 +41,10 @@ def outbox_command(settings: Settings, retry: bool, include_sent: bool, as_of: d
     with app.session() as session:
         rows = outbox_rows(session, include_sent=include_sent)
     if as_json:
-        click.echo(json.dumps({"delivery": delivery_json(delivery), "emails": [
+        click.echo(json_text({"delivery": delivery_json(delivery), "emails": [
             {"case": r.case_ref, "step": r.step_key, "to": r.to, "subject": r.subject, "status": r.status,
              "attempts": r.attempts, "message_id": r.message_id, "next_attempt_at": r.next_attempt_at,
-             "error": r.error, "smtp_response": r.smtp_response} for r in rows]}, indent=2, ensure_ascii=False))
+             "error": r.error, "smtp_response": r.smtp_response} for r in rows]}, indent=2))
     else:
         if delivery is not None:
             print_delivery(delivery)
@@ -79,11 +78,11 @@ def tasks_command(settings: Settings, due: date | None, kinds: tuple[str, ...], 
     with app.session() as session:
         lines = list_tasks(session, today_or(as_of), due=due, kinds=kinds)
     if as_json:
-        click.echo(json.dumps([
+        click.echo(json_text([
             {"id": t.id, "kind": t.kind, "case": t.case_ref, "state": t.state, "due": t.due_on.isoformat(),
              "debtor_ref": t.debtor_ref, "debtor": t.debtor_name, "phone": t.phone, "email": t.email,
              "balance": str(t.balance), "currency": t.currency, "detail": t.detail, "history": list(t.history)}
-            for t in lines], indent=2, ensure_ascii=False))
+            for t in lines], indent=2))
         return
     table = Table(title=f"{len(lines)} open task(s)")
     for column in ("due", "task", "case", "debtor", "phone", "balance", "history"):
@@ -135,10 +134,10 @@ def approvals_command(settings: Settings, as_of: date | None, as_json: bool) -> 
     with app.session() as session:
         waiting = waiting_approvals(session, today_or(as_of))
     if as_json:
-        click.echo(json.dumps([
+        click.echo(json_text([
             {"case": w.case_ref, "debtor_ref": w.debtor_ref, "debtor": w.debtor_name, "state": w.state, "to": w.to,
              "since": w.since.isoformat(), "balance": str(w.balance), "currency": w.currency, "manual": w.manual}
-            for w in waiting], indent=2, ensure_ascii=False))
+            for w in waiting], indent=2))
         return
     table = Table(title=f"{len(waiting)} case(s) waiting for approval")
     for column in ("case", "debtor", "from", "to", "since", "balance"):
@@ -230,7 +229,7 @@ def print_command(settings: Settings, on: date | None, as_json: bool) -> None:
 
 def show_print(bundle: PrintBundle, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(print_json(bundle), indent=2, ensure_ascii=False))
+        click.echo(json_text(print_json(bundle), indent=2))
         return
     if bundle.path is None and not bundle.failures:
         console.print(cell(f"no postal letter on {bundle.on.isoformat()}: nothing to print"))
@@ -275,9 +274,9 @@ def print_delivery(delivery: Delivery | None) -> None:
 
 def _outcome(done: Any, as_json: bool, text: str) -> None:
     if as_json:
-        click.echo(json.dumps({"case": done.case_ref, "action": done.action, "on": done.on.isoformat(), "by": done.by,
+        click.echo(json_text({"case": done.case_ref, "action": done.action, "on": done.on.isoformat(), "by": done.by,
                                "state": done.state, "steps": [{"from": s.source, "to": s.dest} for s in done.steps]},
-                              indent=2, ensure_ascii=False))
+                              indent=2))
         return
     moved = f" → {done.state}" if done.steps else f" (state stays {done.state})"
     console.print(cell(text + moved))
@@ -285,8 +284,8 @@ def _outcome(done: Any, as_json: bool, text: str) -> None:
 
 def _debtor_outcome(done: DebtorOutcome, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({"debtor": done.debtor_ref, "do_not_chase": done.held, "changed": done.changed,
-                               "cases": list(done.cases)}, indent=2, ensure_ascii=False))
+        click.echo(json_text({"debtor": done.debtor_ref, "do_not_chase": done.held, "changed": done.changed,
+                               "cases": list(done.cases)}, indent=2))
         return
     if not done.changed:
         console.print(cell(f"{done.debtor_ref} already {'held' if done.held else 'chased'}: nothing to do"))

@@ -5,7 +5,6 @@ file names, refs and reasons are printed through engine.reports.terminal."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -15,7 +14,7 @@ import click
 
 from engine.cli.options import Settings, as_of_option, json_option, print_failures, today_or
 from engine.cli.output import console
-from engine.reports.terminal import cell, inert, markup
+from engine.reports.terminal import cell, inert, json_text, markup
 
 if TYPE_CHECKING:
     from engine.app import App
@@ -58,7 +57,7 @@ def import_command(settings: Settings, files: tuple[Path, ...], kind: str | None
         raise click.ClickException(_refusal(refused)) from None
     wake_workers(app.store)  # sleeping `relance worker`s on PostgreSQL look at the new invoices now
     if as_json:
-        click.echo(json.dumps([
+        click.echo(json_text([
             {"file": r.file, "kind": r.kind, "rows": r.rows, "inserted": r.inserted, "updated": r.updated,
              "unchanged": r.unchanged, "rejected": r.rejected,
              "rejects_file": str(r.rejects_path) if r.rejects_path else None,
@@ -150,7 +149,7 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
             {"case": s.case_ref, "trigger": s.trigger, "from": s.source, "to": s.dest, "letters": list(s.letters)}
             for s in planned
         ]
-        click.echo(json.dumps(totals, indent=2, ensure_ascii=False))
+        click.echo(json_text(totals, indent=2))
         _exit_if_failed(totals)
         return
     title = f"{'Dry run' if dry_run else 'Run'} of {day.isoformat()}"
@@ -237,7 +236,7 @@ def report_command(settings: Settings, as_of: date | None, html_path: Path | Non
         data = report_as_dict(aging, funnel)
         data["prescription"] = prescription_as_dict(watch)
         data["rates"] = rates
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        click.echo(json_text(data, indent=2, default=str))
     else:
         render_report_tables(aging, funnel, console.console)
         if watch:

@@ -5,7 +5,6 @@ files the user wrote, so they are printed through engine.reports.terminal."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +13,7 @@ import click
 
 from engine.cli.options import DateParam, Settings, json_option
 from engine.cli.output import console, errors_console
-from engine.reports.terminal import cell, inert, markup
+from engine.reports.terminal import cell, inert, json_text, markup
 
 if TYPE_CHECKING:
     from engine.demo import DemoResult
@@ -108,7 +107,7 @@ def _report_problems(problems: list[dict[str, object]], subject: str, as_json: b
     """Print problems (or JSON); exit 1 when any is an error, since warnings alone must not block."""
     errors = [p for p in problems if p["severity"] == "error"]
     if as_json:
-        click.echo(json.dumps({"ok": not errors, "problems": problems}, ensure_ascii=False, indent=2))
+        click.echo(json_text({"ok": not errors, "problems": problems}, indent=2))
     else:
         for problem in problems:
             style = "red" if problem["severity"] == "error" else "yellow"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import sys
 
@@ -12,6 +11,7 @@ from engine.core.roles import ROLES
 from engine.cli.options import Settings, json_option
 
 from engine.cli.output import console  # noqa: E402
+from engine.reports.terminal import json_text
 
 
 @click.group("user")
@@ -49,7 +49,7 @@ def user_list_command(settings: Settings, as_json: bool) -> None:
 
     found = users.list_users(settings.app)
     if as_json:
-        click.echo(json.dumps([{"name": u.name, "role": u.role, "active": u.active,
+        click.echo(json_text([{"name": u.name, "role": u.role, "active": u.active,
                                 "created_at": u.created_at.isoformat()} for u in found], indent=2))
         return
     table = Table(title=f"{len(found)} user(s)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 from datetime import date, datetime
@@ -13,7 +12,7 @@ import click
 
 from engine.cli.options import Settings, as_of_option, print_failures
 from engine.cli.output import errors_console as console
-from engine.reports.terminal import markup
+from engine.reports.terminal import json_text, markup
 
 if TYPE_CHECKING:
     from engine.cases.run import RunReport
@@ -69,7 +68,7 @@ def _print_pass(day: date, reports: list[RunReport], as_json: bool) -> bool:
     totals = summary(reports)
     if as_json:
         totals["as_of"] = day.isoformat()
-        click.echo(json.dumps(totals, ensure_ascii=False))
+        click.echo(json_text(totals))
         return bool(totals["errors"])
     stamp = datetime.now().strftime("%H:%M:%S")
     console.print(

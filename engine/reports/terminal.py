@@ -1,7 +1,7 @@
 """User text (debtor names, refs, reasons, file names) made inert before a command prints it with rich.
 
 The one owner of terminal escaping: every command and report that prints text it did not write
-itself goes through ``markup()`` or ``cell()``, so a debtor named ``Bad [/] close SARL`` or
+itself goes through ``markup()`` or ``cell()`` (``json_text()`` for ``--json``), so a debtor named ``Bad [/] close SARL`` or
 ``\\x1b]8;;http://evil\\x07ACME`` prints as those characters and nothing else. Two things would
 otherwise make that text act:
 
@@ -17,9 +17,10 @@ knows whether it will print anything.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
-from engine.core.text import inert
+from engine.core.text import UNSAFE, inert
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -39,4 +40,13 @@ def cell(text: object, style: str = "") -> Text:
     return Text(inert("" if text is None else text), style=style)
 
 
-__all__ = ["cell", "inert", "markup"]
+def json_text(value: Any, **options: Any) -> str:
+    """``value`` as the JSON a command prints (``options`` as for json.dumps): the same data once parsed,
+    but every unsafe character written as a ``\\u`` escape, so a name piped to a terminal or a log cannot
+    act there (json.dumps escapes C0 only: DEL, C1 and the bidi marks would pass raw)."""
+    text = json.dumps(value, ensure_ascii=False, **options)
+    # Raw C0 characters in that text can only be the newlines of ``indent``: json.dumps escapes them in strings.
+    return UNSAFE.sub(lambda found: found.group() if found.group() == "\n" else f"\\u{ord(found.group()):04x}", text)
+
+
+__all__ = ["cell", "inert", "json_text", "markup"]

@@ -7,7 +7,6 @@ intact when printed.
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,6 +17,7 @@ from jinja2 import Environment
 from engine.core.money import format_amount, format_date
 from engine.core.text import inert
 from engine.reports import csvsafe
+from engine.reports.terminal import json_text
 from engine.store import ledger
 from engine.store.events import KIND_LABELS, CreditNoteApplied, PaymentReceived, read_event
 from engine.store.models import Case, Creditor, Debtor, Event
@@ -58,11 +58,11 @@ def render_timeline(session: Any, case: Case, fmt: str = "text", state_labels: M
     status = chain_status(case, events)
     state_label = (state_labels or {}).get(case.state) or case.state
     if fmt == "json":
-        return json.dumps({
+        return json_text({
             "case": plain(_header(session, case)),
             "events": [plain(_event_dict(ev)) for ev in events],
             "chain": {"ok": status.ok, "broken": list(status.broken), "last_hash": status.last_hash},
-        }, indent=2, ensure_ascii=False, sort_keys=True)
+        }, indent=2, sort_keys=True)
     if fmt == "csv":
         out = io.StringIO()
         writer = csvsafe.writer(out, delimiter=";")  # reasons, actors and names may look like formulas

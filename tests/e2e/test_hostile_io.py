@@ -158,3 +158,28 @@ def test_hostile_names_print_as_themselves_in_every_command(relance: Relance) ->
     for what in ("case show escape", "timeline escape", "report"):
         assert "Evil \\x1b]8;;http://evil.example\\x07link" in outputs[what], what
     assert "[link=http://evil.example]click[/link] \\x1b]0;title\\x07" in outputs["timeline escape"]
+
+
+def test_json_outputs_keep_hostile_names_exact_and_print_them_inert(relance: Relance) -> None:
+    """`--json` gives a program the name exactly as stored, yet prints none of the characters that act on a
+    terminal: json.dumps escapes C0 controls only, so DEL, a C1 CSI (\\x9b, a terminal's ESC [) and a
+    right-to-left override are written as \\u escapes, which parse back to the same text."""
+    name = "Sly\x9b31m SA \u202eAS ylS\x7f"
+    relance("import", relance.csv("debtors.csv", DEBTORS_HEADER + f"D1;b2b;Sly SA;;{ADDRESS}\n"),
+            relance.csv("f.csv", INVOICES_HEADER + "F1;D1;2025-01-01;2025-01-10;150,00;EUR\n"))
+    store = connect(relance.db)
+    with store.session() as session:  # as if from an older database: an import refuses these characters
+        session.execute(update(Debtor).where(Debtor.ref == "D1").values(name=name))
+        session.commit()
+    store.dispose()
+    printed = {
+        "run": relance("run", "--as-of", "2025-01-20", "--json").stdout,
+        "case show": relance("case", "show", "F1", "--json").stdout,
+        "case list": relance("case", "list", "--json").stdout,
+        "timeline": relance("timeline", "F1", "--format", "json").stdout,
+    }
+    for what, text in printed.items():
+        assert not any(char in text for char in "\x9b\u202e\x7f"), what
+    assert json.loads(printed["case show"])["debtor"] == name
+    assert [row["debtor"] for row in json.loads(printed["case list"])] == [name]
+    assert json.loads(printed["timeline"])["case"]["debtor"]["name"] == name
