@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from engine.cli.options import Settings, as_of_option, json_option, print_failures, today_or
+from engine.cli.options import Settings, as_of_option, json_option, print_failures, settled_heap, today_or
 from engine.cli.output import console
 from engine.reports.terminal import cell, inert, json_text, markup
 
@@ -128,13 +128,14 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
     shared = workers > 1 and app.store.is_postgresql
     if workers > 1 and dry_run:
         raise click.UsageError("--dry-run runs in one process: drop --workers")
-    if shared:
-        from engine.workers import run_parallel
+    with settled_heap():
+        if shared:
+            from engine.workers import run_parallel
 
-        reports = run_parallel(app, day, workers=workers, pdf=pdf)
-    else:  # SQLite takes one writer: extra workers render the letters (engine.cases.renderers)
-        reports = _run_with_progress(app, day, dry_run=dry_run, pdf=pdf, quiet=as_json,
-                                     renderers=workers if workers > 1 else 0)
+            reports = run_parallel(app, day, workers=workers, pdf=pdf)
+        else:  # SQLite takes one writer: extra workers render the letters (engine.cases.renderers)
+            reports = _run_with_progress(app, day, dry_run=dry_run, pdf=pdf, quiet=as_json,
+                                         renderers=workers if workers > 1 else 0)
     totals = summary(reports, app.rates_used, app.rates_file)
     planned = [step for report in reports for step in report.planned]
     after = None if dry_run else app.after_run

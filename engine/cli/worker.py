@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from engine.cli.options import Settings, as_of_option, print_failures
+from engine.cli.options import Settings, as_of_option, print_failures, settled_heap
 from engine.cli.output import errors_console as console
 from engine.reports.terminal import json_text, markup
 
@@ -51,8 +51,10 @@ def worker_command(settings: Settings, as_of: date | None, once: bool, interval:
         failed[0] = _print_pass(day, reports, as_json)
 
     try:
-        passes = work(app, as_of=as_of, once=once, pdf=pdf, interval=interval, stop=stop, on_pass=on_pass,
-                      on_busy=lambda day, busy: console.print(f"pass as of {day.isoformat()} skipped: {markup(str(busy))}"))
+        with settled_heap():
+            passes = work(app, as_of=as_of, once=once, pdf=pdf, interval=interval, stop=stop, on_pass=on_pass,
+                          on_busy=lambda day, busy: console.print(f"pass as of {day.isoformat()} skipped: "
+                                                                  f"{markup(str(busy))}"))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
