@@ -170,13 +170,16 @@ def bulk_cases(url: str, stored: int) -> None:
 
 
 def child_run(workspace: Path, url: str, mode: str, renderers: int = 0) -> None:
-    """In the child: one run of the workspace, then elapsed seconds and max RSS as JSON."""
+    """In the child: one run of the workspace, then elapsed seconds and max RSS as JSON. The run goes under
+    the collector settings `relance run` gives it (engine.cli.options.settled_heap)."""
     from engine.app import App
+    from engine.cli.options import settled_heap
     from engine.workspace import load_workspace
 
     app = App(load_workspace(workspace, url))
     began = time.perf_counter()
-    reports = app.run(AS_OF, renderers=renderers) if mode == "letters" else _run_without_letters(app)
+    with settled_heap():
+        reports = app.run(AS_OF, renderers=renderers) if mode == "letters" else _run_without_letters(app)
     seconds = time.perf_counter() - began
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest renderer
