@@ -91,7 +91,8 @@ class SmtpTransport:
         try:
             smtp = self._connection()
             code, answer = smtp.mail(sender)
-            if code == 530:  # RFC 3207 / 4954: STARTTLS or a login first, for every message: the settings, not this one
+            # 530 (RFC 3207, 4954): STARTTLS or a login first. Every message would get it: the settings are at fault.
+            if code == 530:
                 self._drop()
                 raise TemporaryFailure(f"MAIL FROM: {code} {_text(answer)} (the server wants STARTTLS or a login "
                                        "first: check starttls and username in [smtp])")
