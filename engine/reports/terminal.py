@@ -1,8 +1,8 @@
 """User text (debtor names, refs, reasons, file names) made inert before a command prints it with rich.
 
 The one owner of terminal escaping: every command and report that prints text it did not write
-itself goes through ``markup()`` or ``cell()`` (``json_text()`` for ``--json``), so a debtor named ``Bad [/] close SARL`` or
-``\\x1b]8;;http://evil\\x07ACME`` prints as those characters and nothing else. Two things would
+itself goes through ``markup()`` or ``cell()`` (``json_text()`` for ``--json``), so a debtor named
+``Bad [/] close SARL`` or ``\\x1b]8;;http://evil\\x07ACME`` prints as those characters and nothing else. Two things would
 otherwise make that text act:
 
 - **rich markup**: ``[bold]``, ``[/]``, ``[link=…]`` inside a string given to ``console.print`` or to a
