@@ -2,8 +2,8 @@
 
 The one owner of terminal escaping: every command and report that prints text it did not write
 itself goes through ``markup()`` or ``cell()`` (``json_text()`` for ``--json``), so a debtor named
-``Bad [/] close SARL`` or ``\\x1b]8;;http://evil\\x07ACME`` prints as those characters and nothing else. Two things would
-otherwise make that text act:
+``Bad [/] close SARL`` or ``\\x1b]8;;http://evil\\x07ACME`` prints as those characters and nothing else.
+Two things would otherwise make that text act:
 
 - **rich markup**: ``[bold]``, ``[/]``, ``[link=…]`` inside a string given to ``console.print`` or to a
   table cell is interpreted (and a stray ``[/]`` raises MarkupError). ``markup()`` escapes the text
