@@ -275,8 +275,8 @@ def print_delivery(delivery: Delivery | None) -> None:
 def _outcome(done: Any, as_json: bool, text: str) -> None:
     if as_json:
         click.echo(json_text({"case": done.case_ref, "action": done.action, "on": done.on.isoformat(), "by": done.by,
-                               "state": done.state, "steps": [{"from": s.source, "to": s.dest} for s in done.steps]},
-                              indent=2))
+                              "state": done.state, "steps": [{"from": s.source, "to": s.dest} for s in done.steps]},
+                             indent=2))
         return
     moved = f" → {done.state}" if done.steps else f" (state stays {done.state})"
     console.print(cell(text + moved))
@@ -285,7 +285,7 @@ def _outcome(done: Any, as_json: bool, text: str) -> None:
 def _debtor_outcome(done: DebtorOutcome, as_json: bool) -> None:
     if as_json:
         click.echo(json_text({"debtor": done.debtor_ref, "do_not_chase": done.held, "changed": done.changed,
-                               "cases": list(done.cases)}, indent=2))
+                              "cases": list(done.cases)}, indent=2))
         return
     if not done.changed:
         console.print(cell(f"{done.debtor_ref} already {'held' if done.held else 'chased'}: nothing to do"))

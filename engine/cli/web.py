@@ -50,7 +50,7 @@ def user_list_command(settings: Settings, as_json: bool) -> None:
     found = users.list_users(settings.app)
     if as_json:
         click.echo(json_text([{"name": u.name, "role": u.role, "active": u.active,
-                                "created_at": u.created_at.isoformat()} for u in found], indent=2))
+                               "created_at": u.created_at.isoformat()} for u in found], indent=2))
         return
     table = Table(title=f"{len(found)} user(s)")
     for column in ("name", "role", "active", "created"):
