@@ -12,6 +12,7 @@ one line, instead of failing every case or sending letters cut short.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
@@ -42,11 +43,11 @@ from engine.letters import (
     LetterData,
     Party,
     build_context,
-    render_letter,
 )
 from engine.letters.check import require_sound_template
+from engine.letters.files import FileQueue
 from engine.letters.pdf import Conversion, PdfError, convert_batch
-from engine.letters.render import sync_files
+from engine.letters.render import render_content, sync_files, write_letter
 from engine.store import ledger
 from engine.store.models import Case, Debtor, Document
 
@@ -103,6 +104,7 @@ class LetterWriter:
         # documents waiting for its SHA-256.
         self.renderers = Renderers(renderers) if renderers > 0 else None
         self._deferring = False
+        self._files = FileQueue()  # inside `deferred`: the letters this process renders, written on a thread
         self._awaiting: dict[int, tuple[Future[str], list[Document]]] = {}
         self._written: dict[int, list[Path]] = {}
         self.pdf_failures: list[str] = []
@@ -137,7 +139,8 @@ class LetterWriter:
             template = self._template(workflow.letters_dir, action.template)
             state = workflow.states.get(step.dest)
             require_sound_template(template, state.kind if state else None)
-            letter, context = self.letter_for(session, case, step, action, workflow), self.context_for(case, action)
+            self.letter_for(session, case, step, action, workflow)
+            context = self.context_for(case, action)
             out = self.output_dir / relative
             self._written.setdefault(case.id, []).append(out)
             if self._deferring and self.renderers is not None and not self.renderers.busy:
@@ -145,8 +148,12 @@ class LetterWriter:
                 self._awaiting[id(future)] = (future, [])
                 sha256 = f"pending:{id(future)}"  # filled in by `resolve`, before anything is hashed or flushed
             else:
-                sha256 = render_letter(template, letter, out, limits=self.limits, context=context,
-                                       durable=self._unsynced is None)
+                content = render_content(template, context, limits=self.limits)
+                if self._deferring:
+                    self._files.put(out, content, durable=self._unsynced is None)
+                else:
+                    write_letter(out, content, durable=self._unsynced is None)
+                sha256 = hashlib.sha256(content).hexdigest()
             if self._unsynced is not None:
                 self._unsynced.append(out)
             if self.pdf:
@@ -163,21 +170,24 @@ class LetterWriter:
 
     @contextmanager
     def deferred(self) -> Iterator[bool]:
-        """Inside the block (with renderer processes), letters render in those processes while the run goes
-        on; ``resolve`` then waits for them and completes their documents and letter events. Yields
-        whether letters are deferred (False without renderers: they render inline, as always)."""
-        self._deferring = self.renderers is not None
+        """Inside the block, letters render in the renderer processes (if any) and the files of those this
+        process renders are written on a thread (engine.letters.files), while the run goes on; ``resolve``
+        then waits for both and completes the deferred letters' documents and letter events."""
+        self._deferring = True
         try:
-            yield self._deferring
+            yield True
         finally:
             self._deferring = False
-            if self._awaiting and self.renderers is not None:  # left unresolved (the attempt failed)
+            self._files.drain(check=False)  # left unresolved (the attempt failed): nothing goes on writing
+            if self._awaiting and self.renderers is not None:
                 self.renderers.drain()
                 self._awaiting.clear()
 
     def resolve(self) -> None:
         """Wait for the deferred letters and put each one's SHA-256 on its documents and their letter events
-        (before the events are hashed: engine.store.timeline.seal). Raises what a renderer raised."""
+        (before the events are hashed: engine.store.timeline.seal). Raises what a renderer, or a file
+        written on the thread, raised."""
+        self._files.drain()
         if self.renderers is None or not self._awaiting:
             return
         self.renderers.drain()
@@ -190,7 +200,8 @@ class LetterWriter:
                     document.event.payload = {**document.event.payload, "sha256": sha256}
 
     def close(self) -> None:
-        """Stop the renderer processes, if any."""
+        """Stop the renderer processes, if any, and the thread that writes files."""
+        self._files.close()
         if self.renderers is not None:
             self.renderers.close()
 
@@ -233,12 +244,14 @@ class LetterWriter:
         self._letters.pop(case_id, None)
         self._contexts.pop(case_id, None)
         written = self._written.pop(case_id, [])
-        if failed and self.renderers is not None:
-            self.renderers.drain()  # no renderer may still be writing a letter about to be removed
-        if failed:
+        if failed:  # nothing may still be writing a letter about to be removed
+            self._files.drain(check=False)
+            if self.renderers is not None:
+                self.renderers.drain()
             for path in written:
-                path.unlink(missing_ok=True)
-                path.with_suffix(".pdf").unlink(missing_ok=True)
+                for letter in (path, path.with_suffix(".pdf")):
+                    if not letter.is_dir():  # a folder in a letter's place made the write fail: not ours
+                        letter.unlink(missing_ok=True)
 
     def letter_for(self, session: Session, case: Case, step: Step, action: Action, workflow: Workflow) -> LetterData:
         """``letter_data`` of this step, built once while the case is in hand (the letter and the e-mail

@@ -48,13 +48,21 @@ def render_file(template_path: str | Path, context: Mapping[str, Any], out_path:
                 limits: Limits | None = None, durable: bool = True) -> str:
     """``render_letter`` from the template variables themselves: what a renderer process is sent (the
     context pickles; the letter data holds database rows). Returns the file's SHA-256 (hex)."""
-    compiled = compiled_template(template_path, limits)
-    content = compiled.render(context)
-    out = Path(out_path)
+    content = render_content(template_path, context, limits=limits)
+    write_letter(Path(out_path), content, durable=durable)
+    return hashlib.sha256(content).hexdigest()
+
+
+def render_content(template_path: str | Path, context: Mapping[str, Any], *, limits: Limits | None = None) -> bytes:
+    """The letter's DOCX bytes, from the template compiled once per file version; raises LetterError."""
+    return compiled_template(template_path, limits).render(context)
+
+
+def write_letter(out: Path, content: bytes, *, durable: bool = True) -> None:
+    """A rendered letter's file, its folders created as needed (``write_whole``)."""
     if not out.parent.is_dir():
         out.parent.mkdir(parents=True, exist_ok=True)
     write_whole(out, content, durable=durable)
-    return hashlib.sha256(content).hexdigest()
 
 
 def write_whole(path: Path, content: bytes, *, durable: bool = True) -> None:

@@ -8,6 +8,7 @@ ten days later by letter.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +22,8 @@ from engine.cases.run import run
 from engine.core.case import Action, Step
 from engine.core.workflow import Workflow, load_workflow
 from engine.imports.importer import import_csv
-from engine.letters import Creditor, render_letter
+from engine.letters import Creditor
+from engine.letters.render import render_content
 from engine.store.database import connect
 from engine.store.models import Document, Event
 from engine.store.timeline import verify
@@ -96,11 +98,11 @@ def test_letters_land_at_debtor_case_step_state_and_their_hash_is_the_files(stor
 def test_a_state_with_two_letter_channels_writes_one_file(store, tmp_path: Path, monkeypatch) -> None:
     rendered: list[Path] = []
 
-    def counting(template: Path, letter: object, out_path: Path, **options: object) -> str:
-        rendered.append(out_path)
-        return render_letter(template, letter, out_path, **options)  # type: ignore[arg-type]
+    def counting(template: Path, context: Mapping[str, object], **options: object) -> bytes:
+        rendered.append(template)
+        return render_content(template, context, **options)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("engine.cases.letters.render_letter", counting)
+    monkeypatch.setattr("engine.cases.letters.render_content", counting)
     path = tmp_path / "two.yaml"
     path.write_text(TWO_CHANNELS, encoding="utf-8")
     two = load_workflow(path)

@@ -172,6 +172,31 @@ def test_a_failure_after_the_letter_was_written_removes_that_letter(store, tmp_p
         assert verify(s, out) == []
 
 
+@pytest.mark.parametrize("renderers", [0, 2], ids=["file-thread", "renderer-processes"])
+def test_a_letter_file_that_cannot_be_written_fails_that_case_alone(store, tmp_path: Path, renderers: int) -> None:
+    """Letters are written beside the run (a thread, or the renderer processes) while the batch goes on: a
+    file the disk refuses still fails its own case alone, with the system's reason, and leaves no file."""
+    workflow = load_workflow(B2B)
+    out = tmp_path / "out"
+    blocked = out / "D2" / "ACME-F-003" / "01-reminder1.docx"
+    blocked.mkdir(parents=True)  # a folder where D2's letter goes: the rename onto it fails
+    writer = LetterWriter(sample_letter_data().creditor, {"b2b": workflow}, out, renderers=renderers)
+    try:
+        report = run(store, workflow, date(2025, 2, 20), perform=writer)
+    finally:
+        writer.close()
+    assert report.careful_batches == 1
+    [(ref, why)] = report.errors
+    assert ref == "ACME-F-003" and "Is a directory" in why
+    assert [(p.case_ref, p.dest) for p in report.planned] == [("ACME-F-001", "reminder1")]
+    assert state_of(store, "ACME-F-003") == ("due", why, date(2025, 2, 20))
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
+        "D1/ACME-F-001/01-reminder1.docx"]  # no temporary file left beside the refused one
+    with store.session() as s:
+        assert [d.path for d in s.scalars(select(Document))] == ["D1/ACME-F-001/01-reminder1.docx"]
+        assert verify(s, out) == []
+
+
 def test_a_missing_statutory_rate_fails_only_that_case(store, tmp_path: Path) -> None:
     # Rates from 2025 only; D1 also owes an invoice due in 2024, whose B2B penalties need 2024's rate.
     shipped = load_rates()
