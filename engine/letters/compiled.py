@@ -154,7 +154,8 @@ class CompiledTemplate:
             with self._lock:
                 tpl.docx_ids_index = 1000
                 tree = tpl.fix_tables(self._document_head + body_xml + self._document_tail)
-                tpl.fix_docpr_ids(tree)
+                if _may_hold_drawings(body_xml, self._document_head, self._document_tail):
+                    tpl.fix_docpr_ids(tree)
         else:
             # A declaration inside the body (a template's local xmlns:wp14, say): when docxtpl moves
             # the body into the document, lxml rebinds such prefixes to the document's own
@@ -162,7 +163,8 @@ class CompiledTemplate:
             with self._lock:
                 tpl.docx_ids_index = 1000
                 body = tpl.fix_tables(body_xml)
-                tpl.fix_docpr_ids(body)
+                if _may_hold_drawings(body_xml):
+                    tpl.fix_docpr_ids(body)
             tree = etree.fromstring(self._document_head + "<w:body/>" + self._document_tail)
             tree.replace(tree.find(qn("w:body")), body)
         parts[self._document_member] = serialize_part_xml(tree)
@@ -277,6 +279,12 @@ def _document_frame(root: Any) -> tuple[str, str, re.Pattern[str]]:
 def _as_lines(patched: str) -> str:
     """One paragraph per line, as render_xml_part does before compiling (error lines = paragraphs)."""
     return re.sub(r"<w:p([ >])", r"\n<w:p\1", patched)
+
+
+def _may_hold_drawings(*xml: str) -> bool:
+    """False when no ``wp:docPr`` can be in the XML (its name is nowhere in the text): docxtpl's
+    fix_docpr_ids, an XPath search of the whole tree, would then change nothing."""
+    return any("docPr" in text for text in xml)
 
 
 def _needs_plain(context: Any) -> bool:

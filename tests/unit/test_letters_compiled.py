@@ -163,6 +163,27 @@ def test_inline_image_falls_back_to_plain_docxtpl(tmp_path: Path) -> None:
     assert b"DOS-2026-0042" in out["word/document.xml"]
 
 
+def test_pictures_in_the_template_are_renumbered_as_docxtpl_does(tmp_path: Path) -> None:
+    """A logo in the letter's body (wp:docPr ids) stays on the fast path, its drawing ids renumbered
+    exactly as docxtpl renumbers them; a template without pictures skips that search."""
+    from docx import Document
+
+    png = tmp_path / "logo.png"
+    png.write_bytes(tiny_png())
+    path = tmp_path / "logo.docx"
+    doc = Document()
+    doc.add_picture(str(png))
+    doc.add_paragraph("{{ case_ref }}")
+    doc.add_picture(str(png))
+    doc.save(str(path))
+    compiled = CompiledTemplate(path, ENV)
+    assert compiled.fallback_reason is None
+    ctx = build_context(sample_letter_data())
+    fast = compiled.render(ctx)
+    assert_same_parts(fast, render_plain(path, ctx, ENV))
+    assert parts(fast)["word/document.xml"].count(b'id="100') == 2  # docxtpl's ids: 1001, 1002
+
+
 def tiny_png() -> bytes:
     """A valid 1×1 white PNG."""
     import struct
