@@ -11,11 +11,13 @@ PostgreSQL, relance on PostgreSQL with 1 and 2 workers. The whole `relance run` 
 timed, process start included; setup (init, db upgrade, import) is not.
 
 Prints one line per run, then for each configuration the median letters/s over the rounds, relance's
-per-phase seconds (when its run JSON has a "phases" object), the ratios against their targets with
-PASS/MISS (relance SQLite against the peer >= 10x, in one process and with one writer and all cores;
-SQLite all cores / nproc >= 400 letters/s per core; PostgreSQL 2 workers / 1 worker >= 1.7x), a warning if
-relance and the peer wrote different numbers of letters, and the exact commands of each configuration's
-first round. Workspaces go under $TMPDIR (set it to a quiet file system: file creation in /tmp was 10x
+per-phase seconds (when its run JSON has a "phases" object), where the cores went (on Linux, in
+core-seconds: the command's own processes, the rest of the machine such as the database server, and
+idle cores: what a ratio of wall times cannot show), the ratios against their targets with PASS/MISS
+(relance SQLite against the peer >= 10x, in one process and with one writer and all cores; SQLite all
+cores / nproc >= 400 letters/s per core; PostgreSQL 2 workers / 1 worker >= 1.7x), a warning if relance
+and the peer wrote different numbers of letters, and the exact commands of each configuration's first
+round. Workspaces go under $TMPDIR (set it to a quiet file system: file creation in /tmp was 10x
 slower than elsewhere on one shared machine).
 
 The engine's bytecode is compiled first, as installing a wheel does: where PYTHONDONTWRITEBYTECODE is set
@@ -30,6 +32,7 @@ import compileall
 import itertools
 import json
 import os
+import resource
 import shlex
 import statistics
 import subprocess
@@ -61,11 +64,21 @@ class Config:
     workers: int = 1
 
 
+@dataclass(frozen=True)
+class Cpu:
+    """Where the machine's cores went while one command ran, in core-seconds."""
+
+    own: float  # the command's processes (user + system), its forked workers and renderers included
+    rest: float  # everything else busy meanwhile: the database server, the kernel's own threads
+    idle: float  # cores nobody used (waiting on each other, on the disk, or a serial part)
+
+
 @dataclass
 class Result:
     letters: int
     seconds: float
     phases: dict[str, float] | None
+    cpu: Cpu | None = None
 
 
 class Unavailable(Exception):
@@ -120,8 +133,10 @@ def main() -> None:
                 if not tally.commands:
                     tally.commands = [shlex.join(command) for command in commands]
             tally.results.append(result)
+            cpu = result.cpu
             print(f"round {round_no} {config.label:<38} {result.letters:6d} letters in {result.seconds:6.2f} s "
-                  f"= {result.letters / result.seconds:7.1f} letters/s")
+                  f"= {result.letters / result.seconds:7.1f} letters/s"
+                  + (f"  (core-s: own {cpu.own:.2f}, rest {cpu.rest:.2f}, idle {cpu.idle:.2f})" if cpu else ""))
     report(tallies, args.cases)
 
 
@@ -135,10 +150,10 @@ def measure(config: Config, folder: Path, csvs: list[Path], pg_admin: str, comma
             command = [sys.executable, PEER, "--db", url, "--csv", str(csvs[0].parent), "--out",
                        str(folder / "letters"), "--as-of", AS_OF]
             commands.append(command)
-            done, seconds = _timed(command)
+            done, seconds, cpu = _timed(command)
             if done.returncode != 0:
                 raise Unavailable(_last_line(done.stderr))
-            return Result(json.loads(done.stdout.strip().splitlines()[-1])["letters"], seconds, None)
+            return Result(json.loads(done.stdout.strip().splitlines()[-1])["letters"], seconds, None, cpu)
         workspace = folder / "workspace"
         for setup in (["init", str(workspace)], ["--db", url, "--workspace", str(workspace), "db", "upgrade"],
                       ["--db", url, "--workspace", str(workspace), "import", *map(str, csvs)]):
@@ -149,7 +164,7 @@ def measure(config: Config, folder: Path, csvs: list[Path], pg_admin: str, comma
         command = [RELANCE, "--db", url, "--workspace", str(workspace), "run", "--workers", str(config.workers),
                    "--as-of", AS_OF, "--json"]
         commands.append(command)
-        done, seconds = _timed(command)
+        done, seconds, cpu = _timed(command)
         try:
             totals = json.loads(done.stdout)
         except json.JSONDecodeError:
@@ -157,7 +172,7 @@ def measure(config: Config, folder: Path, csvs: list[Path], pg_admin: str, comma
         if totals.get("errors"):
             print(f"warning: {config.label}: {len(totals['errors'])} case(s) failed, e.g. {totals['errors'][0]}")
         phases = totals.get("phases")
-        return Result(int(totals["letters"]), seconds, dict(phases) if isinstance(phases, dict) else None)
+        return Result(int(totals["letters"]), seconds, dict(phases) if isinstance(phases, dict) else None, cpu)
     finally:
         if config.backend == "pg":
             drop_postgres_database(pg_admin, url)
@@ -183,6 +198,12 @@ def report(tallies: dict[str, Tally], cases: int) -> None:
         medians = {n: statistics.median(float(p[n]) for p in reported if isinstance(p.get(n), (int, float)))
                    for n in names if any(isinstance(p.get(n), (int, float)) for p in reported)}
         print(f"  {label}: " + ", ".join(f"{name} {value:.2f}" for name, value in medians.items()))
+    print(f"\nCPU, core-seconds (median over rounds; {CORES} cores x wall = own + rest + idle)")
+    for label, tally in tallies.items():
+        used = [r.cpu for r in tally.results if r.cpu is not None]
+        if used:
+            own, rest, idle = (statistics.median(getattr(c, name) for c in used) for name in ("own", "rest", "idle"))
+            print(f"  {label:<40} own {own:6.2f}  rest of the machine {rest:5.2f}  idle {idle:5.2f}")
     rates = {label: tally.rate() for label, tally in tallies.items()}
     print("\nratios")
     _ratio("relance SQLite 1 process / peer SQLite", rates[SQLITE_1], rates[PEER_SQLITE], PEER_TARGET, "x")
@@ -213,10 +234,33 @@ def _ratio(name: str, numerator: float | None, denominator: float | None, target
     print(f"  {name:<48} {value:8.2f}{unit or ' '}  (target >= {target:g}{unit}) {verdict}")
 
 
-def _timed(command: list[str]) -> tuple[subprocess.CompletedProcess[str], float]:
+def _timed(command: list[str]) -> tuple[subprocess.CompletedProcess[str], float, Cpu | None]:
+    """The command's result, its wall seconds, and where the cores went meanwhile (Linux: /proc/stat for the
+    machine, this process's waited-for children for the command; None elsewhere)."""
+    machine, children = _machine_ticks(), resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
-    return done, time.perf_counter() - began
+    seconds = time.perf_counter() - began
+    after, children_after = _machine_ticks(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    if machine is None or after is None:
+        return done, seconds, None
+    own = (children_after.ru_utime - children.ru_utime) + (children_after.ru_stime - children.ru_stime)
+    busy, idle = ((later - earlier) / _TICKS for earlier, later in zip(machine, after, strict=True))
+    return done, seconds, Cpu(own=own, rest=max(busy - own, 0.0), idle=idle)
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _machine_ticks() -> tuple[int, int] | None:
+    """(busy, idle) clock ticks of all cores since boot, from /proc/stat; None where there is no such file."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
+    return user + nice + system + irq + softirq + steal, idle + iowait
 
 
 def _last_line(output: str) -> str:
