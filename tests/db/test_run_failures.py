@@ -120,17 +120,22 @@ def letters_with_paragraph(folder: Path, paragraph: str) -> Path:
     return folder
 
 
+def run_writing(store, workflow: Workflow, out: Path, renderers: int):
+    """The run of 2025-02-20 with a real letter writer into ``out`` (and ``renderers`` processes)."""
+    writer = LetterWriter(sample_letter_data().creditor, {"b2b": workflow}, out, renderers=renderers)
+    try:
+        return run(store, workflow, date(2025, 2, 20), perform=writer)
+    finally:
+        writer.close()
+
+
 @pytest.mark.parametrize("renderers", [0, 2], ids=["inline", "renderer-processes"])
 def test_a_template_failing_on_one_case_fails_that_case_alone(store, tmp_path: Path, renderers: int) -> None:
     # Renders for the sample case (three invoices), so `letters check` passes; fails on one invoice.
     letters = letters_with_paragraph(tmp_path / "letters", "Quote-part : {{ 100 // (invoice_count - 1) }} %")
     workflow = replace(load_workflow(B2B), letters_dir=letters)
     out = tmp_path / "out"
-    writer = LetterWriter(sample_letter_data().creditor, {"b2b": workflow}, out, renderers=renderers)
-    try:
-        report = run(store, workflow, date(2025, 2, 20), perform=writer)
-    finally:
-        writer.close()
+    report = run_writing(store, workflow, out, renderers)
     # The batch tried whole first; the failure sent it back case by case, where F-003 fails alone.
     assert report.careful_batches == 1
     # D1's case holds F-001 and F-002 (two invoices): written. D2's holds F-003 alone: fails.
@@ -180,11 +185,7 @@ def test_a_letter_file_that_cannot_be_written_fails_that_case_alone(store, tmp_p
     out = tmp_path / "out"
     blocked = out / "D2" / "ACME-F-003" / "01-reminder1.docx"
     blocked.mkdir(parents=True)  # a folder where D2's letter goes: the rename onto it fails
-    writer = LetterWriter(sample_letter_data().creditor, {"b2b": workflow}, out, renderers=renderers)
-    try:
-        report = run(store, workflow, date(2025, 2, 20), perform=writer)
-    finally:
-        writer.close()
+    report = run_writing(store, workflow, out, renderers)
     assert report.careful_batches == 1
     [(ref, why)] = report.errors
     assert ref == "ACME-F-003" and "Is a directory" in why
