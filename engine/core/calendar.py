@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 import holidays
+from holidays.registry import EntityLoader
 
 from engine.errors import RelanceError
 
@@ -98,10 +99,15 @@ def resolve_subdivision(country: str, subdivision: str | None) -> str | None:
 
 
 def check_country(country: object) -> None:
-    """Raise DelayError unless `holidays` knows the country code."""
+    """Raise DelayError unless `holidays` knows the country code.
+
+    Asked of the registry, not of a holiday table: building any table imports every country `holidays`
+    ships, about 0.1 s at each process start, which a workflow without business days never needs.
+    """
     if not isinstance(country, str):
         raise DelayError(f"calendar must be a country code such as 'FR', not {country!r}")
-    _country_class(country)
+    if country not in _country_codes():
+        raise DelayError(f"unknown calendar {country!r}: use a country code known to `holidays`, e.g. 'FR'")
 
 
 @lru_cache(maxsize=64)
@@ -124,6 +130,10 @@ def _add_delay_cached(start: date, count: int, unit: str, country: str, subdivis
 @lru_cache(maxsize=64)
 def _country_class(country: str) -> holidays.HolidayBase:
     """A holiday table without subdivision: it carries the country's subdivision codes and aliases."""
-    if country not in holidays.list_supported_countries():
-        raise DelayError(f"unknown calendar {country!r}: use a country code known to `holidays`, e.g. 'FR'")
+    check_country(country)
     return holidays.country_holidays(country)
+
+
+@lru_cache(maxsize=1)
+def _country_codes() -> frozenset[str]:
+    return frozenset(EntityLoader.get_country_codes())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 
 import pytest
@@ -12,6 +14,7 @@ from engine.core.calendar import (
     add_business_days,
     add_delay,
     add_months,
+    check_country,
     is_business_day,
     parse_delay,
     resolve_subdivision,
@@ -80,3 +83,22 @@ def test_months_clamp_to_month_end(start: date, months: int, expected: date) -> 
 def test_days_and_weeks_are_calendar_days() -> None:
     assert add_delay(date(2026, 4, 30), Delay(1, "day")) == date(2026, 5, 1)  # holidays do not matter
     assert add_delay(date(2026, 12, 28), Delay(1, "week")) == date(2027, 1, 4)
+
+
+@pytest.mark.parametrize("country", ["FR", "FRA", "DE", "GB", "UK"])
+def test_country_codes_and_their_aliases_are_known(country: str) -> None:
+    check_country(country)
+
+
+@pytest.mark.parametrize("country", ["XX", "fr", "France", ""])
+def test_unknown_calendars_are_refused(country: str) -> None:
+    with pytest.raises(DelayError, match="unknown calendar"):
+        check_country(country)
+
+
+def test_checking_a_country_builds_no_holiday_table() -> None:
+    """A workflow without business days loads without the tables: building one imports every country."""
+    probe = ("import sys; from engine.core.calendar import check_country; check_country('FR'); "
+             "print(sum(name.startswith('holidays.countries') for name in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "0"
