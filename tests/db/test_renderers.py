@@ -4,12 +4,14 @@ whether its letters render inline or in other processes."""
 from __future__ import annotations
 
 import hashlib
+import sys
 from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
 
 from engine.cases.letters import LetterWriter
+from engine.cases.renderers import HANDOFF_INTERVAL
 from engine.cases.run import run
 from engine.core.workflow import load_workflow
 from engine.imports.importer import import_csv
@@ -22,9 +24,10 @@ from tests.support import SHIPPED_WORKFLOWS, write_portfolio
 B2B = SHIPPED_WORKFLOWS / "fr-b2b.yaml"
 
 
-def _run(tmp_path: Path, name: str, url: str, renderers: int) -> tuple[dict, dict, dict, int]:
+def _run(tmp_path: Path, name: str, url: str, renderers: int
+         ) -> tuple[dict, dict, dict, int, tuple[float, float]]:
     """One run over a fresh copy of a 60-debtor portfolio; (letter bytes, documents, event payloads) by case,
-    and how many letters went to the renderer processes."""
+    how many letters went to the renderer processes, and the GIL switch interval while they ran and after."""
     store = connect(url, upgrade=True)
     for csv in write_portfolio(tmp_path / f"{name}-portfolio", 60):
         import_csv(store, csv, creditor_ref="ACME")
@@ -36,8 +39,10 @@ def _run(tmp_path: Path, name: str, url: str, renderers: int) -> tuple[dict, dic
         first = run(store, workflow, date(2025, 1, 20), perform=writer, batch_size=25)
         second = run(store, workflow, date(2025, 2, 5), perform=writer, batch_size=25)
         pooled = writer.renderers.submitted if writer.renderers is not None else 0
+        during = sys.getswitchinterval()
     finally:
         writer.close()
+    intervals = (during, sys.getswitchinterval())
     assert first.letters == 60 and second.letters == 60 and not first.errors and not second.errors
     assert first.careful_batches == second.careful_batches == 0  # every batch kept whole
     letters = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.docx"))}
@@ -50,7 +55,7 @@ def _run(tmp_path: Path, name: str, url: str, renderers: int) -> tuple[dict, dic
                                     .order_by(Case.ref, Event.seq)):
             events.setdefault(ref, []).append((event.kind, event.payload))
     store.dispose()
-    return letters, documents, events, pooled
+    return letters, documents, events, pooled, intervals
 
 
 def test_letters_rendered_by_other_processes_are_the_letters_rendered_inline(tmp_path: Path) -> None:
@@ -62,3 +67,6 @@ def test_letters_rendered_by_other_processes_are_the_letters_rendered_inline(tmp
     assert pooled[1] == inline[1]
     assert all(sha == hashlib.sha256(pooled[0][path]).hexdigest() for (_ref, path), sha in pooled[1].items())
     assert pooled[2] == inline[2]  # each letter event carries its letter's SHA-256
+    # The pool's threads get the GIL often enough to keep the renderers fed, and only while they run.
+    assert inline[4] == (default := sys.getswitchinterval(), default)
+    assert pooled[4] == (HANDOFF_INTERVAL, default) and HANDOFF_INTERVAL < default
