@@ -48,6 +48,7 @@ from engine.letters.check import require_sound_template
 from engine.letters.files import FileQueue
 from engine.letters.pdf import Conversion, PdfError, convert_batch
 from engine.letters.render import render_content, sync_files, write_letter
+from engine.letters.versions import held as held_versions
 from engine.store import ledger
 from engine.store.models import Case, Debtor, Document
 
@@ -214,7 +215,8 @@ class LetterWriter:
         self._unsynced = []
         self._templates = {}
         try:
-            yield
+            with held_versions():
+                yield
             sync_files(path for path in self._unsynced if path.exists())  # a failed case's letters are gone
         finally:
             self._unsynced = None

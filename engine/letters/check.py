@@ -44,6 +44,7 @@ from engine.letters.paragraphs import (
 from engine.letters.wording import check_wording
 from engine.letters.render import compiled_template
 from engine.letters.verdicts import is_known_sound, remember_sound
+from engine.letters.versions import file_stat
 
 KINDS = {"relance": "reminder", "mise_en_demeure": "formal_notice",
          "transmission_contentieux": "litigation"}
@@ -132,7 +133,7 @@ def checked_template(path: str | Path, kind: str | None = None) -> tuple[LetterP
     """`check_template`, once per file version (path, size, mtime) and kind in this process."""
     resolved = Path(os.path.abspath(path))  # names the file for the key; stat() tells versions apart
     try:
-        stat = resolved.stat()
+        stat = file_stat(resolved)
     except OSError as exc:
         return (LetterProblem(resolved.name, "missing", f"template not found: {resolved} ({exc.strerror})"),)
     key = (str(resolved), stat.st_size, stat.st_mtime_ns, kind)

@@ -9,7 +9,6 @@ without escaping (it is not markup) and the HTML autoescaped, so a debtor named 
 from __future__ import annotations
 
 import os
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from jinja2.exceptions import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.letters.environment import LetterError
+from engine.letters.versions import file_stat, is_file
 
 EMAIL_FOLDER = "email"
 _TEXT = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
@@ -39,7 +39,7 @@ def email_templates(letters_dir: Path, state: str) -> tuple[Path | None, Path | 
     found = []
     for suffix in (".txt", ".html"):
         own, default = folder / f"{state}{suffix}", folder / f"default{suffix}"
-        found.append(own if own.is_file() else default if default.is_file() else None)
+        found.append(own if is_file(own) else default if is_file(default) else None)
     return found[0], found[1]
 
 
@@ -58,7 +58,7 @@ def render_email(letters_dir: Path, state: str, context: dict[str, Any]) -> Emai
 
 
 def _render(env: SandboxedEnvironment, path: Path, context: dict[str, Any]) -> str:
-    stat = path.stat()
+    stat = file_stat(path)
     key = (f"{id(env)}:{os.path.abspath(path)}", stat.st_size, stat.st_mtime_ns)
     try:
         template = _compiled.get(key)

@@ -24,6 +24,7 @@ from engine.core.limits import DEFAULT_LIMITS, Limits
 from engine.letters.compiled import CompiledTemplate
 from engine.letters.context import LetterData, build_context
 from engine.letters.environment import LetterError
+from engine.letters.versions import file_stat
 
 _cache: dict[tuple[str, int, int, Limits], CompiledTemplate] = {}
 _cache_lock = threading.Lock()
@@ -154,7 +155,7 @@ def compiled_template(template_path: str | Path, limits: Limits | None = None) -
     path = Path(os.path.abspath(template_path))
     limits = limits or DEFAULT_LIMITS
     try:
-        stat = path.stat()
+        stat = file_stat(path)
     except OSError as exc:
         raise LetterError(path.name, None, f"cannot read the template: {exc.strerror or exc}") from None
     key = (str(path), stat.st_size, stat.st_mtime_ns, limits)
