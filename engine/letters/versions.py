@@ -2,9 +2,9 @@
 
 Compiled templates, template checks and e-mail templates are cached by file version, so an edited
 template is compiled and checked again. Reading the version for every letter cost six `stat` calls a
-case (the letter, its check, the e-mail's text and HTML and their defaults): about 5% of a run's own
-time. Inside ``held`` (a batch of letters: engine.cases.letters) each path is read once, missing files
-included; a template edited during a batch is taken up by the next one.
+case (the letter, its check, the e-mail's text and HTML and their defaults): about 5% of the run process's
+time beside renderer processes. Inside ``held`` (a batch of letters: engine.cases.letters) each path is read
+once, missing files included; a template edited during a batch is taken up by the next one.
 """
 
 from __future__ import annotations
