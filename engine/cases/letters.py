@@ -17,7 +17,6 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -30,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from engine.cases import recall
 from engine.cases.invoices import claimed, invoice_statuses, letter_reference, listed
-from engine.cases.renderers import Renderers
+from engine.cases.renderers import Renderers, Rendering
 from engine.core.case import Action, Step
 from engine.core.claim import InvoiceDebt, RateTable, claim, load_rates
 from engine.core.jurisdiction import court_for
@@ -101,12 +100,12 @@ class LetterWriter:
         self._contexts: dict[int, dict[tuple[int, int | None], dict[str, Any]]] = {}
         self._unsynced: list[Path] | None = None  # inside `batch`: letters written, not yet synced
         self._templates: dict[tuple[Path, str], Path] = {}  # inside `batch`: each template's checked path
-        # Renderer processes (SQLite --workers N), used inside `deferred`: each letter's future, and the
+        # Renderer processes (SQLite --workers N), used inside `deferred`: each letter's rendering, and the
         # documents waiting for its SHA-256.
         self.renderers = Renderers(renderers) if renderers > 0 else None
         self._deferring = False
         self._files = FileQueue()  # inside `deferred`, without renderers: letter files written on a thread
-        self._awaiting: dict[int, tuple[Future[str], list[Document]]] = {}
+        self._awaiting: dict[int, tuple[Rendering, list[Document]]] = {}
         self._written: dict[int, list[Path]] = {}
         self.pdf_failures: list[str] = []
         self.pending_pdf: list[Path] = []  # letters written since the last convert_pending, relative paths
@@ -145,9 +144,9 @@ class LetterWriter:
             out = self.output_dir / relative
             self._written.setdefault(case.id, []).append(out)
             if self._deferring and self.renderers is not None and not self.renderers.busy:
-                future = self.renderers.submit(template, context, out, self.limits)
-                self._awaiting[id(future)] = (future, [])
-                sha256 = f"pending:{id(future)}"  # filled in by `resolve`, before anything is hashed or flushed
+                rendering = self.renderers.submit(template, context, out, self.limits)
+                self._awaiting[id(rendering)] = (rendering, [])
+                sha256 = f"pending:{id(rendering)}"  # filled in by `resolve`, before anything is hashed or flushed
             else:
                 content = render_content(template, context, limits=self.limits)
                 # With renderer processes the cores are busy already: a thread would only take turns
@@ -195,8 +194,8 @@ class LetterWriter:
             return
         self.renderers.drain()
         awaiting, self._awaiting = self._awaiting, {}
-        for future, documents in awaiting.values():
-            sha256 = future.result()
+        for rendering, documents in awaiting.values():
+            sha256 = rendering.result()
             for document in documents:
                 document.sha256 = sha256
                 if document.event is not None:

@@ -2,27 +2,39 @@
 
 SQLite takes one writer at a time, so a run there is one process; rendering a letter (docxtpl's XML
 work, zip, file write) is most of a step's time, and it needs nothing but the template and the
-variables. A run with ``--workers N`` on SQLite hands each letter of a batch to a pool of N
-processes (forked on Linux, with the templates already compiled; spawned elsewhere) and goes on with the
-next case; the batch waits for its letters before it records their SHA-256 and commits (engine.cases.batch).
-When every renderer has a letter in hand and one queued, the run renders the next letter itself: the
-work balances between the writer and the renderers, and a batch's end waits on a short queue only.
+variables. A run with ``--workers N`` on SQLite hands each letter of a batch to one of N processes
+(forked on Linux, with the templates already compiled; spawned elsewhere) and goes on with the next
+case; the batch waits for its letters before it records their SHA-256 and commits (engine.cases.batch).
+
+Each renderer has a pipe of its own, written and read by the run's thread alone: the run knows at
+every letter which renderer is free, with no helper thread between them. (A ProcessPoolExecutor's
+threads needed the GIL the run was holding: its count of finished letters lagged, and the run rendered
+720 of 2,000 letters itself while the renderers idled.) When every renderer has a letter in hand and
+one queued, the run renders the next letter itself, so a batch's end waits on a short queue only. A
+renderer that dies fails the letters it held (the batch is then done again, its letters rendered by the
+run) and is not used again; without any renderer left, the run renders every letter itself.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import sys
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor, wait
+from collections import deque
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from engine.core.limits import Limits
 from engine.letters.render import render_file
 
-# The GIL switch interval while renderer processes run (seconds; Python's default is 0.005).
-HANDOFF_INTERVAL = 0.0005
+# Letters a renderer holds at most: one it renders, one waiting in its pipe so it never waits on the run.
+DEPTH = 2
+
+
+class RendererDied(RuntimeError):
+    """A renderer process ended (killed, out of memory) with letters in hand."""
 
 
 class Renderers:
@@ -30,12 +42,8 @@ class Renderers:
 
     def __init__(self, count: int) -> None:
         self.count = count
-        self._pool: ProcessPoolExecutor | None = None
-        self._pending: list[Future[str]] = []
-        # Each counter is written by one thread only: the run's (submitted), the pool's callbacks (finished).
+        self._renderers: list[_Renderer] | None = None
         self._submitted = 0
-        self._finished = 0
-        self._switch_interval = sys.getswitchinterval()
 
     @property
     def submitted(self) -> int:
@@ -43,42 +51,113 @@ class Renderers:
         return self._submitted
 
     @property
+    def pids(self) -> list[int]:
+        """The process ids of the renderers still in use (none before the first letter)."""
+        return [renderer.process.pid for renderer in self._renderers or ()]
+
+    @property
     def busy(self) -> bool:
-        """True when every renderer has a letter in hand and another waiting: the run then renders the next
+        """True when every renderer holds DEPTH letters (or none is left): the run then renders the next
         letter itself rather than queue it (so the batch's end never waits on a long queue)."""
-        return self._submitted - self._finished >= 2 * self.count
+        if self._renderers is None:
+            return False
+        self._collect()
+        return all(len(renderer.pending) >= DEPTH for renderer in self._renderers)
 
-    def submit(self, template: Path, context: dict[str, Any], out: Path, limits: Limits | None) -> Future[str]:
+    def submit(self, template: Path, context: dict[str, Any], out: Path, limits: Limits | None) -> Rendering:
         """Render ``template`` with ``context`` into ``out`` (not synced: the batch syncs its letters); the
-        future's result is the file's SHA-256, or it raises what rendering raised (LetterError...)."""
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.count, mp_context=start_method())
-            # The pool's threads hand each letter to a renderer, and they need the GIL for that: at Python's
-            # 5 ms switch interval, the run (busy building the next letter) kept them waiting, the renderers
-            # idled and the run rendered a third of the letters itself. At 0.5 ms, 2,000 letters with 2
-            # renderers took 6.76 s against 7.36 s (median of 4, interleaved). Restored at close.
-            self._switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(self._switch_interval, HANDOFF_INTERVAL))
-        future = self._pool.submit(render_file, str(template), context, str(out), limits=limits, durable=False)
+        rendering's result is the file's SHA-256, or it raises what rendering raised (LetterError...)."""
+        if self._renderers is None:
+            self._renderers = [_Renderer.start() for _ in range(self.count)]
+        self._collect()
+        rendering = Rendering(self)
+        if not self._renderers:
+            rendering.fail(RendererDied("no renderer process is left"))
+            return rendering
+        renderer = min(self._renderers, key=lambda r: len(r.pending))
+        try:
+            renderer.connection.send((str(template), context, str(out), limits))
+        except (OSError, EOFError):
+            self._bury(renderer)
+            rendering.fail(RendererDied(f"renderer process {renderer.process.pid} ended"))
+            return rendering
+        renderer.pending.append(rendering)
         self._submitted += 1
-        future.add_done_callback(self._done)
-        self._pending.append(future)
-        return future
-
-    def _done(self, _future: Future[str]) -> None:
-        self._finished += 1
+        return rendering
 
     def drain(self) -> None:
         """Wait until no renderer is writing (before letters are removed, or written again inline)."""
-        pending, self._pending = self._pending, []
-        wait(pending)
+        for renderer in list(self._renderers or ()):
+            while renderer.pending and self._receive(renderer):
+                pass
 
-    def close(self) -> None:
+    def close(self) -> list[int | None]:
+        """Wait for the letters in hand, then end the renderer processes; their exit codes (0 when each
+        ended on being told to)."""
         self.drain()
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
-            sys.setswitchinterval(self._switch_interval)
+        codes = [renderer.stop() for renderer in self._renderers or ()]
+        self._renderers = None
+        return codes
+
+    def _await(self, rendering: Rendering) -> None:
+        """Receive results until ``rendering`` has its own."""
+        for renderer in list(self._renderers or ()):
+            while rendering in renderer.pending and self._receive(renderer):
+                pass
+
+    def _collect(self) -> None:
+        """Take the results already waiting in the pipes, without blocking."""
+        for renderer in list(self._renderers or ()):
+            while renderer.pending and renderer.ready() and self._receive(renderer):
+                pass
+
+    def _receive(self, renderer: _Renderer) -> bool:
+        """One result from ``renderer`` onto its oldest letter (blocking); False when the renderer died."""
+        try:
+            succeeded, value = renderer.connection.recv()
+        except (OSError, EOFError):
+            self._bury(renderer)
+            return False
+        except Exception as exc:  # an answer that does not unpickle here: that letter's failure
+            succeeded, value = False, RuntimeError(f"a renderer's answer could not be read: {exc}")
+        rendering = renderer.pending.popleft()
+        if succeeded:
+            rendering.succeed(value)
+        else:
+            rendering.fail(value)
+        return True
+
+    def _bury(self, renderer: _Renderer) -> None:
+        """Fail the letters a dead renderer held and stop using it."""
+        why = RendererDied(f"renderer process {renderer.process.pid} ended (exit code {renderer.stop()})")
+        while renderer.pending:
+            renderer.pending.popleft().fail(why)
+        if self._renderers is not None and renderer in self._renderers:
+            self._renderers.remove(renderer)
+
+
+class Rendering:
+    """One letter handed to a renderer: its file's SHA-256 once the renderer answered."""
+
+    def __init__(self, pool: Renderers) -> None:
+        self._pool = pool
+        self._sha256: str | None = None
+        self._error: BaseException | None = None
+
+    def result(self) -> str:
+        """The letter file's SHA-256, waiting for the renderer if need be; raises what rendering raised."""
+        if self._sha256 is None and self._error is None:
+            self._pool._await(self)
+        if self._error is not None:
+            raise self._error
+        assert self._sha256 is not None
+        return self._sha256
+
+    def succeed(self, sha256: str) -> None:
+        self._sha256 = sha256
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
 
 
 def start_method() -> Any:
@@ -92,4 +171,67 @@ def start_method() -> Any:
     return multiprocessing.get_context("spawn")
 
 
-__all__ = ["Renderers", "start_method"]
+class _Renderer:
+    """One renderer process, its end of the pipe, and the letters it holds, oldest first."""
+
+    def __init__(self, process: Any, connection: Connection) -> None:
+        self.process = process
+        self.connection = connection
+        self.pending: deque[Rendering] = deque()
+
+    @classmethod
+    def start(cls) -> _Renderer:
+        context = start_method()
+        ours, theirs = context.Pipe()
+        process = context.Process(target=_serve, args=(theirs,), name="relance-renderer", daemon=True)
+        process.start()
+        theirs.close()  # the renderer's end lives in the renderer: its exit then reads as EOF here
+        return cls(process, ours)
+
+    def ready(self) -> bool:
+        try:
+            return self.connection.poll(0)
+        except (OSError, EOFError):
+            return True  # the next receive meets the same error and buries the renderer
+
+    def stop(self) -> int | None:
+        """Tell the renderer to end, and wait for it; its exit code. (Closing the pipe is not enough: a
+        renderer forked later holds a copy of this end.)"""
+        try:
+            self.connection.send(None)
+        except (OSError, EOFError):
+            pass  # it has ended already
+        self.connection.close()
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        return self.process.exitcode
+
+
+def _serve(connection: Connection) -> None:
+    """A renderer's loop: letters in, (True, SHA-256) or (False, the exception) out, until the pipe closes."""
+    # Ctrl-C reaches the whole process group: the run stops and says so; a renderer finishes the letter in
+    # hand and ends when the run closes its pipe, without a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            letter = connection.recv()
+        except (EOFError, OSError):
+            return
+        if letter is None:
+            return
+        template, context, out, limits = letter
+        try:
+            result: tuple[bool, Any] = (True, render_file(template, context, out, limits=limits, durable=False))
+        except Exception as exc:  # the letter's failure, raised again in the run, on its case
+            result = (False, exc)
+        try:
+            connection.send(result)
+        except (EOFError, OSError):
+            return
+        except Exception as exc:  # an exception that does not pickle: its type and message still go back
+            connection.send((False, RuntimeError(f"{type(result[1]).__name__}: {result[1]} ({exc})")))
+
+
+__all__ = ["DEPTH", "RendererDied", "Renderers", "Rendering", "start_method"]

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from jinja2 import StrictUndefined
 from jinja2.exceptions import TemplateError, TemplateSyntaxError, UndefinedError
@@ -53,6 +54,11 @@ class LetterError(RelanceError, TemplateError):
         if tag:
             where += f", tag {tag}"
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A renderer process sends the error back to the run (engine.cases.renderers): rebuilt from its parts,
+        # as the default (the message alone) would not fit __init__.
+        return type(self), (self.template, self.tag, self.message, self.paragraph)
 
 
 def make_environment(limits: Limits | None = None) -> LetterEnvironment:
