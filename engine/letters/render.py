@@ -11,6 +11,7 @@ import ctypes
 import errno
 import hashlib
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -68,18 +69,23 @@ def write_letter(out: Path, content: bytes, *, durable: bool = True) -> None:
 
 def write_whole(path: Path, content: bytes, *, durable: bool = True) -> None:
     """Write the file whole or not at all: a temporary name in the same folder, fsync, rename."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # The temporary file is created inside the try (not by tempfile.mkstemp): a Ctrl-C arrives when a system
+    # call returns, and creating a file is the slow call here, so an interrupt just after it left the
+    # temporary file behind, which `verify` then reported as an orphan.
+    tmp_name = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
+        fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
         with os.fdopen(fd, "wb") as tmp:
             tmp.write(content)
             if durable:
                 tmp.flush()
                 os.fsync(tmp.fileno())
-        # mkstemp creates the file private (0600); a letter is meant to be read by the team.
-        os.chmod(tmp_name, 0o644)
+        os.chmod(tmp_name, 0o644)  # whatever the umask: a letter is meant to be read by the team
         os.replace(tmp_name, path)
+    except FileExistsError:
+        raise  # the random name was taken: that file is someone else's
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp_name.unlink(missing_ok=True)
         raise
 
 
