@@ -212,7 +212,7 @@ class _Renderer:
 def _serve(connection: Connection) -> None:
     """A renderer's loop: letters in, (True, SHA-256) or (False, the exception) out, until the pipe closes."""
     # Ctrl-C reaches the whole process group: the run stops and says so; a renderer finishes the letter in
-    # hand and ends when the run closes its pipe, without a traceback of its own.
+    # hand and ends when the run tells it to (or the run is gone), without a traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
         try:
