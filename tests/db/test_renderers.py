@@ -40,9 +40,11 @@ def _run(tmp_path: Path, name: str, url: str, renderers: int, *, kill_after_firs
     out = tmp_path / f"{name}-out"
     writer = LetterWriter(sample_letter_data().creditor, {"b2b": workflow}, out, renderers=renderers)
     killed: list[int] = []
+    handed_before_kill: list[int] = []
 
     def kill_one(_report: object) -> None:
         if kill_after_first_batch and not killed:
+            handed_before_kill.append(writer.renderers.submitted)
             killed.append(writer.renderers.pids[0])
             os.kill(killed[0], signal.SIGKILL)
             os.waitpid(killed[0], 0)  # dead before the next batch hands it a letter
@@ -54,6 +56,7 @@ def _run(tmp_path: Path, name: str, url: str, renderers: int, *, kill_after_firs
         pooled = writer.renderers.submitted if writer.renderers is not None else 0
         if killed:
             assert killed[0] not in writer.renderers.pids and len(writer.renderers.pids) == renderers - 1
+            assert pooled > handed_before_kill[0]  # the renderer left went on taking letters
     finally:
         writer.close()
     assert first.letters == 60 and second.letters == 60 and not first.errors and not second.errors
