@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from engine.core.money import MoneyError, parse_amount, parse_date
 from engine.imports.csvfile import RawRow
 from engine.store import ledger
+from engine.store.keys import insert_rows
 from engine.store.models import CreditNote, Debtor, Invoice, Payment
 
 ZERO = Decimal("0")
@@ -155,7 +156,7 @@ class DebtorWriter:
             if current is not None and held is not None and bool(current.do_not_chase) != held:
                 flips.append((current, held))
         if new:
-            ids = ctx.session.scalars(insert(Debtor).returning(Debtor.id, sort_by_parameter_order=True), new).all()
+            ids = insert_rows(ctx.session, Debtor, new)
             ctx.debtor_ids.update({row["ref"]: id_ for row, id_ in zip(new, ids, strict=True)})
         if changed:
             ctx.session.execute(update(Debtor), changed)
@@ -351,10 +352,7 @@ class PaymentWriter:
             new.append((row, self._row_values(ctx, values, key, debtor_id), values, debtor_id, invoice_id))
         kept = self._plan(ctx, new, outcome)
         if kept:
-            ids = session.scalars(
-                insert(self.model).returning(self.model.id, sort_by_parameter_order=True),
-                [row_values for row_values, _v, _s in kept],
-            ).all()
+            ids = insert_rows(session, self.model, [row_values for row_values, _v, _s in kept])
             shares = [(id_, share) for id_, (_r, _v, found) in zip(ids, kept, strict=True) for share in found]
             outcome.allocations += ledger.record_allocations(session, shares, credit_notes=self.credit_notes)
             labels = {id_: (values["credit_note_number"] if self.credit_notes else values["reference"], values["date"])

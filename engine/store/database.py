@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.errors import RelanceError
+from engine.store.keys import number_new_rows
 from engine.store.models import Case, Creditor
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -42,6 +43,8 @@ class Store:
         self.bind = bind
         self.url: URL = bind.url
         self._sessions = sessionmaker(bind, expire_on_commit=False)
+        if self.is_sqlite:
+            number_new_rows(self._sessions)
 
     @classmethod
     def open(cls, url: str | Path, *, upgrade: bool = False) -> Store:
@@ -67,6 +70,10 @@ class Store:
     def is_postgresql(self) -> bool:
         return self.url.get_backend_name() == "postgresql"
 
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One unit of work: commits when the block ends, rolls back if it raises."""
@@ -85,6 +92,8 @@ class Store:
             outer = conn.begin()
             factory = sessionmaker(bind=conn, join_transaction_mode="create_savepoint",
                                    expire_on_commit=False)
+            if self.is_sqlite:
+                number_new_rows(factory)
 
             @contextmanager
             def unit() -> Iterator[Session]:

@@ -53,6 +53,9 @@ class Base(DeclarativeBase):
     """Declarative base sharing one metadata with a constraint naming convention."""
 
     metadata = MetaData(naming_convention=NAMING)
+    # Every server default here has a Python default too, so an insert never needs one read back. "auto"
+    # would read them back with RETURNING, which on SQLite means one INSERT a row (engine.store.keys).
+    __mapper_args__ = {"eager_defaults": False}
 
 
 class Creditor(Base):

@@ -1,0 +1,139 @@
+"""New rows' keys on SQLite (engine.store.keys): one INSERT a table a flush, the keys SQLite would have given."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, select, text
+from sqlalchemy.exc import OperationalError
+
+from engine.store.database import Store, connect
+from engine.store.keys import insert_rows
+from engine.store.models import Creditor, Debtor
+
+
+@pytest.fixture
+def store(sqlite_url: str) -> Iterator[Store]:
+    store = connect(sqlite_url, upgrade=True)
+    with store.session() as s:
+        s.add(Creditor(ref="A", name="A", country="FR"))
+    yield store
+    store.dispose()
+
+
+def _debtors(n: int, start: int = 0) -> list[Debtor]:
+    return [Debtor(creditor_id=1, ref=f"D{i}", kind="b2b", name=f"D{i}", country="FR") for i in range(start, start + n)]
+
+
+def _inserts(store: Store) -> Iterator[Counter[str]]:
+    """Counts the INSERT statements sent while the generator is open, by table."""
+    counted: Counter[str] = Counter()
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("INSERT INTO "):
+            counted[statement.split()[2]] += 1
+
+    event.listen(store.bind, "before_cursor_execute", count)
+    try:
+        yield counted
+    finally:
+        event.remove(store.bind, "before_cursor_execute", count)
+
+
+def test_a_flush_inserts_a_tables_new_rows_in_one_statement_with_rising_keys(store: Store) -> None:
+    counting = _inserts(store)
+    counted = next(counting)
+    with store.session() as s:
+        debtors = _debtors(50)
+        s.add_all(debtors)
+    counting.close()
+    # Without the keys given first, SQLAlchemy sent one INSERT ... RETURNING per row on SQLite (50 here).
+    assert counted == Counter({"debtor": 1})
+    assert [d.id for d in debtors] == list(range(1, 51))
+    with store.session() as s:
+        assert s.scalars(select(Debtor.ref).order_by(Debtor.id)).all() == [f"D{i}" for i in range(50)]
+
+
+def test_keys_follow_the_largest_in_the_table_and_those_a_caller_chose(store: Store) -> None:
+    with store.session() as s:
+        s.add_all(_debtors(3))
+    with store.session() as s:
+        s.execute(text("DELETE FROM debtor WHERE id = 2"))  # a hole below the largest key stays a hole
+    with store.session() as s:
+        chosen = Debtor(id=10, creditor_id=1, ref="X", kind="b2b", name="X", country="FR")
+        later = _debtors(2, start=3)
+        s.add_all([later[0], chosen, later[1]])
+    assert [later[0].id, later[1].id] == [11, 12]
+    with store.session() as s:
+        assert s.scalars(select(Debtor.id).order_by(Debtor.id)).all() == [1, 3, 10, 11, 12]
+
+
+def test_a_savepoint_rolled_back_gives_its_keys_again(store: Store) -> None:
+    with store.session() as s:
+        s.add_all(_debtors(2))
+        s.flush()
+        savepoint = s.begin_nested()
+        s.add_all(_debtors(3, start=2))
+        s.flush()
+        savepoint.rollback()
+        again = _debtors(2, start=5)
+        s.add_all(again)
+    assert [d.id for d in again] == [3, 4]
+
+
+def test_a_flush_waits_for_another_writer_then_numbers_after_its_rows(store: Store, tmp_path: Path) -> None:
+    """The write lock comes before the read of max(id): a writer that commits meanwhile is waited for, not
+    given the same keys (and not turned into a stale-snapshot error)."""
+    other = sqlite3.connect(str(tmp_path / "relance.sqlite"), isolation_level=None, timeout=10,
+                            check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO debtor (creditor_id, ref, kind, name, country, do_not_chase) "
+                  "VALUES (1, 'other', 'b2b', 'other', 'FR', 0)")
+    threading.Timer(0.5, other.execute, ("COMMIT",)).start()
+    with store.session() as s:
+        mine = _debtors(2)
+        s.add_all(mine)
+    other.close()
+    assert [d.id for d in mine] == [2, 3]
+    with store.session() as s:
+        assert s.scalars(select(Debtor.ref).order_by(Debtor.id)).all() == ["other", "D0", "D1"]
+
+
+def test_a_transaction_that_read_before_another_writer_committed_fails_as_before(store: Store,
+                                                                                tmp_path: Path) -> None:
+    other = sqlite3.connect(str(tmp_path / "relance.sqlite"), isolation_level=None, timeout=10)
+    with pytest.raises(OperationalError):
+        with store.session() as s:
+            s.scalar(select(Creditor.id))  # this transaction's snapshot starts here
+            other.execute("INSERT INTO debtor (creditor_id, ref, kind, name, country, do_not_chase) "
+                          "VALUES (1, 'other', 'b2b', 'other', 'FR', 0)")
+            s.add_all(_debtors(2))
+    other.close()
+    with store.session() as s:
+        assert s.scalars(select(Debtor.ref)).all() == ["other"]
+
+
+def test_insert_rows_gives_each_row_its_key_in_one_statement(database_url: str) -> None:
+    store = connect(database_url, upgrade=True)
+    with store.session() as s:
+        s.add(Creditor(ref="A", name="A", country="FR"))
+        s.add_all(_debtors(2, start=100))  # keys 1 and 2 taken
+    counting = _inserts(store)
+    counted = next(counting)
+    with store.session() as s:
+        rows = [{"creditor_id": 1, "ref": f"N{i}", "kind": "b2b", "name": f"N{i}", "country": "FR",
+                 "do_not_chase": False} for i in range(30)]
+        keys = insert_rows(s, Debtor, rows)
+    counting.close()
+    with store.session() as s:
+        assert dict(s.execute(select(Debtor.id, Debtor.ref).where(Debtor.ref.like("N%"))).tuples().all()) == {
+            key: f"N{i}" for i, key in enumerate(keys)}
+    assert len(set(keys)) == 30 and min(keys) > 2
+    if store.url.get_backend_name() == "sqlite":
+        assert counted == Counter({"debtor": 1}) and keys == list(range(3, 33))  # PostgreSQL sends its batch its own way
+    store.dispose()
