@@ -46,7 +46,7 @@ from engine.letters import (
 from engine.letters.check import require_sound_template
 from engine.letters.files import FileQueue
 from engine.letters.pdf import Conversion, PdfError, convert_batch
-from engine.letters.render import render_content, sync_files, write_letter
+from engine.letters.render import Syncing, render_content, sync_files, write_letter
 from engine.letters.versions import held as held_versions
 from engine.store import ledger
 from engine.store.models import Case, Debtor, Document
@@ -99,6 +99,7 @@ class LetterWriter:
         self._letters: dict[int, dict[tuple[int, int | None], LetterData]] = {}
         self._contexts: dict[int, dict[tuple[int, int | None], dict[str, Any]]] = {}
         self._unsynced: list[Path] | None = None  # inside `batch`: letters written, not yet synced
+        self._syncing: Syncing | None = None  # inside `batch`: the letters `resolve` saw, synced on a thread
         self._templates: dict[tuple[Path, str], Path] = {}  # inside `batch`: each template's checked path
         # Renderer processes (SQLite --workers N), used inside `deferred`: each letter's rendering, and the
         # documents waiting for its SHA-256.
@@ -188,18 +189,20 @@ class LetterWriter:
     def resolve(self) -> None:
         """Wait for the deferred letters and put each one's SHA-256 on its documents and their letter events
         (before the events are hashed: engine.store.timeline.seal). Raises what a renderer, or a file
-        written on the thread, raised."""
+        written on the thread, raised. Inside `batch`, the letters written so far then start being synced
+        on a thread, while the caller hashes and flushes; the batch's end waits for it."""
         self._files.drain()
-        if self.renderers is None or not self._awaiting:
-            return
-        self.renderers.drain()
-        awaiting, self._awaiting = self._awaiting, {}
-        for rendering, documents in awaiting.values():
-            sha256 = rendering.result()
-            for document in documents:
-                document.sha256 = sha256
-                if document.event is not None:
-                    document.event.payload = {**document.event.payload, "sha256": sha256}
+        if self.renderers is not None and self._awaiting:
+            self.renderers.drain()
+            awaiting, self._awaiting = self._awaiting, {}
+            for rendering, documents in awaiting.values():
+                sha256 = rendering.result()
+                for document in documents:
+                    document.sha256 = sha256
+                    if document.event is not None:
+                        document.event.payload = {**document.event.payload, "sha256": sha256}
+        if self._unsynced and self._syncing is None:
+            self._syncing = Syncing(list(self._unsynced))
 
     def close(self) -> None:
         """Stop the renderer processes, if any, and the thread that writes files."""
@@ -216,9 +219,26 @@ class LetterWriter:
         try:
             with held_versions():
                 yield
-            sync_files(path for path in self._unsynced if path.exists())  # a failed case's letters are gone
+            self._sync_rest()
         finally:
+            if self._syncing is not None:
+                self._syncing.wait()  # interrupted: nothing goes on syncing after the batch
             self._unsynced = None
+            self._syncing = None
+
+    def _sync_rest(self) -> None:
+        """The batch's letters durable: what the thread `resolve` began synced, and the rest here. A failed
+        case's letters are gone, and are not synced."""
+        assert self._unsynced is not None
+        ahead, done = self._syncing, 0
+        if ahead is not None:
+            failure = ahead.wait()
+            if failure is not None and not isinstance(failure, FileNotFoundError):
+                raise failure  # a write-back error, reported once: a second sync may not see it
+            # A letter removed under the thread (a case failed after the whole batch's attempt) makes it
+            # stop: then everything is synced again here, as if it had never begun.
+            done = len(ahead.paths) if failure is None else 0
+        sync_files(path for path in self._unsynced[done:] if path.exists())
 
     def _template(self, letters_dir: Path, name: str) -> Path:
         """The template file, inside the letters folder only, even if the folder changed (or a symlink

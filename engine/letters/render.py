@@ -113,6 +113,28 @@ def sync_files(paths: Iterable[Path]) -> None:
         _fsync(folder)
 
 
+class Syncing:
+    """``sync_files`` of letters on a thread while the caller goes on (the run hashes and flushes its batch
+    meanwhile: the disk's wait, a tenth of a second a batch, no longer holds the cores up)."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        self.failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._sync, name="relance-letter-sync", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> BaseException | None:
+        """Until the thread is done; what syncing raised, if anything."""
+        self._thread.join()
+        return self.failure
+
+    def _sync(self) -> None:
+        try:
+            sync_files(path for path in self.paths if path.exists())
+        except BaseException as exc:  # for `wait`, in the caller's thread
+            self.failure = exc
+
+
 SYNCFS_FROM = 16
 # A file system that cannot syncfs (some FUSE mounts): fsync each file instead.
 _NO_SYNCFS = frozenset({errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP})
