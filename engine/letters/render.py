@@ -115,7 +115,7 @@ def sync_files(paths: Iterable[Path]) -> None:
 
 class Syncing:
     """``sync_files`` of letters on a thread while the caller goes on (the run hashes and flushes its batch
-    meanwhile: the disk's wait, a tenth of a second a batch, no longer holds the cores up)."""
+    meanwhile: the disk's wait, tens of milliseconds a batch, no longer holds the cores up)."""
 
     def __init__(self, paths: list[Path]) -> None:
         self.paths = paths
