@@ -34,7 +34,9 @@ def insert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[d
         return []
     if session.get_bind().dialect.name != "sqlite":
         return list(session.scalars(insert(model).returning(column, sort_by_parameter_order=True), rows))
-    first = _first_free_key(session.connection(), mapper.local_table, column)
+    connection = session.connection()
+    _take_write_lock(connection, mapper.local_table)
+    first = _first_free_key(connection, column)
     keys = list(range(first, first + len(rows)))
     attribute = _attribute(mapper)
     session.execute(insert(model), [{**row, attribute: key} for row, key in zip(rows, keys, strict=True)])
@@ -54,21 +56,27 @@ def _number(session: Session, _flush_context: Any, _instances: Any) -> None:
             given[mapper] = max(given.get(mapper, 0), key)
     # A single row gains nothing: it keeps its one INSERT ... RETURNING.
     pending = {mapper: states for mapper, states in pending.items() if len(states) > 1}
-    connection = session.connection() if pending else None
+    if not pending:
+        return
+    connection = session.connection()
+    _take_write_lock(connection, next(iter(pending)).local_table)
     for mapper, states in pending.items():
-        assert connection is not None
         (column,) = mapper.primary_key
-        first = _first_free_key(connection, mapper.local_table, column, floor=given.get(mapper, 0))
+        first = _first_free_key(connection, column, floor=given.get(mapper, 0))
         attribute = _attribute(mapper)
         # insert_order is the order the flush inserts a table's rows in, so keys rise as they always did.
         for number, state in enumerate(sorted(states, key=lambda s: s.insert_order or 0), start=first):
             setattr(state.obj(), attribute, number)
 
 
-def _first_free_key(connection: Connection, table: Any, column: Any, *, floor: int = 0) -> int:
-    """The key after the largest of ``table`` (SQLite) and ``floor``, under the write lock this takes."""
+def _take_write_lock(connection: Connection, table: Any) -> None:
+    """SQLite's write lock for this transaction, before any ``max(id)`` is read: a write that changes nothing."""
     assert isinstance(table, Table)
-    connection.execute(delete(table).where(false()))  # the write lock, before the read
+    connection.execute(delete(table).where(false()))
+
+
+def _first_free_key(connection: Connection, column: Any, *, floor: int = 0) -> int:
+    """The key after the largest of ``column``'s table and ``floor`` (SQLite, under the write lock)."""
     return max(connection.scalar(select(func.max(column))) or 0, floor) + 1
 
 
