@@ -10,15 +10,18 @@ matches returned keys to rows by itself).
 The database's write lock is taken first (a write that changes nothing), then ``max(id)`` read: no
 other writer can insert between the read and the insert, and a transaction that read before another
 writer committed fails at that write exactly as its first INSERT would have.
+
+On both backends: ``reserve_keys`` gives keys before their rows exist (a new case's first events are
+hashed with its id), and ``set_by_key`` sets one column of many rows in one UPDATE.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, event, false, func, insert, select
-from sqlalchemy.orm import DeclarativeBase, InstanceState, Mapper, Session, sessionmaker
+from sqlalchemy import Connection, Table, case, delete, event, false, func, insert, select, update
+from sqlalchemy.orm import DeclarativeBase, InstanceState, InstrumentedAttribute, Mapper, Session, sessionmaker
 
 
 def number_new_rows(sessions: sessionmaker[Session]) -> None:
@@ -26,21 +29,69 @@ def number_new_rows(sessions: sessionmaker[Session]) -> None:
     event.listen(sessions, "before_flush", _number)
 
 
+def reserve_keys(session: Session, model: type[DeclarativeBase], count: int) -> list[int]:
+    """``count`` keys for new rows of ``model``, in ascending order, before the rows exist: for rows whose
+    other columns need their own key (a case's first events are hashed with the case's id). Insert the
+    rows with them in the same transaction (``insert_rows``)."""
+    mapper: Mapper[Any] = model.__mapper__
+    (column,) = mapper.primary_key
+    if count <= 0:
+        return []
+    session.flush()  # the session's own new rows first: they would otherwise be numbered over these
+    connection = session.connection()
+    if session.get_bind().dialect.name != "sqlite":
+        table = mapper.local_table
+        assert isinstance(table, Table)
+        sequence = func.pg_get_serial_sequence(table.name, column.name)
+        return sorted(connection.scalars(select(func.nextval(sequence)).select_from(func.generate_series(1, count))))
+    _take_write_lock(connection, mapper.local_table)
+    first = _first_free_key(connection, column, floor=session.info.get(_RESERVED, {}).get(mapper, 0))
+    keys = list(range(first, first + count))
+    # A flush before these rows are inserted numbers its own new rows after them, not over them.
+    session.info.setdefault(_RESERVED, {})[mapper] = keys[-1]
+    return keys
+
+
 def insert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert ``rows`` (column → value) into ``model``'s table in one statement; their keys, in order."""
+    """Insert ``rows`` (column → value) into ``model``'s table in one statement; their keys, in order.
+    Rows that carry their key (``reserve_keys``) keep it; the others get new ones."""
     mapper: Mapper[Any] = model.__mapper__
     (column,) = mapper.primary_key
     if not rows:
         return []
+    session.flush()  # the session's own new rows first: they would otherwise be numbered over these
+    attribute = _attribute(mapper)
     if session.get_bind().dialect.name != "sqlite":
         return list(session.scalars(insert(model).returning(column, sort_by_parameter_order=True), rows))
+    if all(row.get(attribute) is not None for row in rows):
+        session.execute(insert(model), rows)
+        return [row[attribute] for row in rows]
     connection = session.connection()
     _take_write_lock(connection, mapper.local_table)
-    first = _first_free_key(connection, column)
-    keys = list(range(first, first + len(rows)))
-    attribute = _attribute(mapper)
-    session.execute(insert(model), [{**row, attribute: key} for row, key in zip(rows, keys, strict=True)])
-    return keys
+    first = _first_free_key(connection, column, floor=session.info.get(_RESERVED, {}).get(mapper, 0))
+    keys = iter(range(first, first + len(rows)))
+    numbered = [row if row.get(attribute) is not None else {**row, attribute: next(keys)} for row in rows]
+    session.execute(insert(model), numbered)
+    return [row[attribute] for row in numbered]
+
+
+def set_by_key(session: Session, attribute: InstrumentedAttribute[Any], values: Mapping[int, Any]) -> None:
+    """Set one column of many rows, each to its own value (row key → value), in one UPDATE: the ORM would
+    send one statement a row. Objects of those rows already in the session are not changed."""
+    mapper: Mapper[Any] = attribute.parent.mapper
+    (key_column,) = mapper.primary_key
+    (target,) = attribute.property.columns
+    table = mapper.local_table
+    assert isinstance(table, Table)
+    for chunk in _chunks(list(values.items()), 500):
+        # CASE key WHEN ... THEN ... END: the same SQL on SQLite and PostgreSQL (SQLite's VALUES takes no
+        # column names, so no UPDATE ... FROM (VALUES ...) AS v (key, value)).
+        session.execute(update(table).where(key_column.in_([key for key, _value in chunk]))
+                        .values({target.name: case(dict(chunk), value=key_column)}))
+
+
+# Where ``reserve_keys`` notes, per mapper, the last key it gave on SQLite (session.info).
+_RESERVED = "relance.reserved_keys"
 
 
 def _number(session: Session, _flush_context: Any, _instances: Any) -> None:
@@ -62,7 +113,8 @@ def _number(session: Session, _flush_context: Any, _instances: Any) -> None:
     _take_write_lock(connection, next(iter(pending)).local_table)
     for mapper, states in pending.items():
         (column,) = mapper.primary_key
-        first = _first_free_key(connection, column, floor=given.get(mapper, 0))
+        reserved = session.info.get(_RESERVED, {}).get(mapper, 0)
+        first = _first_free_key(connection, column, floor=max(given.get(mapper, 0), reserved))
         attribute = _attribute(mapper)
         # insert_order is the order the flush inserts a table's rows in, so keys rise as they always did.
         for number, state in enumerate(sorted(states, key=lambda s: s.insert_order or 0), start=first):
@@ -78,6 +130,11 @@ def _take_write_lock(connection: Connection, table: Any) -> None:
 def _first_free_key(connection: Connection, column: Any, *, floor: int = 0) -> int:
     """The key after the largest of ``column``'s table and ``floor`` (SQLite, under the write lock)."""
     return max(connection.scalar(select(func.max(column))) or 0, floor) + 1
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _attribute(mapper: Mapper[Any]) -> str:

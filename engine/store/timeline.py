@@ -98,6 +98,23 @@ def append_event(
     return row
 
 
+def first_events(case_id: int, events: Iterable[tuple[EventPayload, date]], *,
+                 recorded_at: datetime | None = None) -> list[dict[str, Any]]:
+    """The rows (column → value) of a new case's first events, in order, seq from 1, chained and hashed
+    exactly as ``append_event`` would have: for writing many new cases' timelines in one statement (a run
+    opening cases). The case row then records the count and the last row's ``hash``."""
+    stamp = (recorded_at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
+    rows: list[dict[str, Any]] = []
+    prev_hash: str | None = None
+    for seq, (payload, occurred_on) in enumerate(events, start=1):
+        row = {"case_id": case_id, "seq": seq, "kind": payload.kind, "occurred_on": occurred_on,
+               "recorded_at": stamp, "payload": plain(payload.to_json()), "actor": None, "step_key": None,
+               "prev_hash": prev_hash}
+        row["hash"] = prev_hash = _chain_hash(prev_hash, row)
+        rows.append(row)
+    return rows
+
+
 def events_of(session: Session, case: Case) -> list[Event]:
     """The case's events in order (from the batch in hand when ``preloaded`` read them: no query, no flush)."""
     held = session.info.get(_PRELOADED)
@@ -155,18 +172,18 @@ def forget(session: Session, case_id: int) -> None:
 
 def event_hash(row: Event) -> str:
     """The SHA-256 (hex) of an event chained with its predecessor's hash."""
-    body = {
-        "case_id": row.case_id,
-        "seq": row.seq,
-        "kind": row.kind,
-        "occurred_on": row.occurred_on,
-        "recorded_at": row.recorded_at.isoformat(timespec="microseconds"),
-        "actor": row.actor,
-        "step_key": row.step_key,
-        "payload": row.payload,
-    }
+    return _chain_hash(row.prev_hash, {name: getattr(row, name) for name in _HASHED})
+
+
+# The columns an event's hash covers, besides the previous hash (see the module's docstring).
+_HASHED = ("case_id", "seq", "kind", "occurred_on", "recorded_at", "actor", "step_key", "payload")
+
+
+def _chain_hash(prev_hash: str | None, columns: Mapping[str, Any]) -> str:
+    body = {name: columns[name] for name in _HASHED}
+    body["recorded_at"] = body["recorded_at"].isoformat(timespec="microseconds")
     digest = hashlib.sha256()
-    digest.update((row.prev_hash or "").encode("ascii"))
+    digest.update((prev_hash or "").encode("ascii"))
     digest.update(canonical_json(body).encode("utf-8"))
     return digest.hexdigest()
 

@@ -1,5 +1,6 @@
 """New rows' keys on SQLite (engine.store.keys): one INSERT a table a flush, the keys SQLite would have given,
-under its write lock; PostgreSQL keeps its own batches."""
+under its write lock; PostgreSQL keeps its own batches. Keys reserved before their rows, and one column of many
+rows set in one UPDATE, on both backends."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.exc import OperationalError
 
 from engine.store.database import Store, connect
-from engine.store.keys import insert_rows
+from engine.store.keys import insert_rows, reserve_keys, set_by_key
 from engine.store.models import Creditor, Debtor
 
 
@@ -42,14 +43,19 @@ def _debtors(n: int, start: int = 0) -> list[Debtor]:
 
 def _inserts(store: Store) -> Iterator[Counter[str]]:
     """Counts the INSERT statements sent while the generator is open, by table (plus " RETURNING" for those
-    that read keys back)."""
+    that read keys back), and the DELETE statements; UPDATEs once a row they were sent for (an executemany
+    counts each of its rows: the server runs each as its own statement)."""
     counted: Counter[str] = Counter()
 
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+    def count(_conn: object, _cursor: object, statement: str, parameters: object, _context: object,
+              executemany: bool) -> None:
+        times = len(parameters) if executemany and isinstance(parameters, (list, tuple)) else 1
         if statement.startswith("INSERT INTO "):
             counted[statement.split()[2] + (" RETURNING" if "RETURNING" in statement else "")] += 1
         elif statement.startswith("DELETE"):
             counted["DELETE"] += 1
+        elif statement.startswith("UPDATE"):
+            counted["UPDATE"] += times
 
     event.listen(store.bind, "before_cursor_execute", count)
     try:
@@ -149,3 +155,53 @@ def test_insert_rows_gives_each_row_its_key_in_one_statement(any_store: Store) -
     assert len(set(keys)) == 30 and min(keys) > 2
     if store.url.get_backend_name() == "sqlite":  # PostgreSQL batches the rows itself, reading keys back
         assert counted == Counter({"debtor": 1, "DELETE": 1}) and keys == list(range(3, 33))
+
+
+def test_reserved_keys_are_kept_by_their_rows_and_never_given_again(any_store: Store) -> None:
+    store = any_store
+    with store.session() as s:
+        s.add_all(_debtors(2, start=100))
+    with store.session() as s:
+        reserved = reserve_keys(s, Debtor, 3)
+        # A flush before the reserved rows go in numbers its own rows past the reservation.
+        early = _debtors(2, start=200)
+        s.add_all(early)
+        s.flush()
+        rows = [{"id": key, "creditor_id": 1, "ref": f"R{key}", "kind": "b2b", "name": "R", "country": "FR",
+                 "do_not_chase": False} for key in reserved]
+        assert insert_rows(s, Debtor, rows) == reserved
+    with store.session() as s:
+        later = _debtors(1, start=300)[0]
+        s.add(later)
+    assert reserved == sorted(reserved) and len(set(reserved)) == 3 and min(reserved) > 2
+    assert min(d.id for d in early) > max(reserved) and later.id > max(d.id for d in early)
+    with store.session() as s:
+        assert s.scalars(select(Debtor.ref).where(Debtor.id.in_(reserved)).order_by(Debtor.id)).all() == [
+            f"R{key}" for key in reserved]
+
+
+def test_insert_rows_writes_the_sessions_pending_rows_first(any_store: Store) -> None:
+    """Rows the session holds but has not flushed are not numbered over (they would collide on SQLite)."""
+    with any_store.session() as s:
+        pending = _debtors(3, start=10)
+        s.add_all(pending)
+        keys = insert_rows(s, Debtor, [{"creditor_id": 1, "ref": f"N{i}", "kind": "b2b", "name": "N",
+                                        "country": "FR", "do_not_chase": False} for i in range(3)])
+    assert len({*keys, *(d.id for d in pending)}) == 6
+
+
+def test_set_by_key_sets_each_rows_own_value_in_one_update(any_store: Store) -> None:
+    store = any_store
+    with store.session() as s:
+        debtors = _debtors(700)  # more than one chunk of 500
+        s.add_all(debtors)
+    names = {d.id: f"name {d.id * 7}" for d in debtors[50:]}
+    counting = _inserts(store)
+    counted = next(counting)
+    with store.session() as s:
+        set_by_key(s, Debtor.name, names)
+    counting.close()
+    assert counted["UPDATE"] == 2  # one a chunk of 500: the ORM sent one a row (650 here)
+    with store.session() as s:
+        stored = dict(s.execute(select(Debtor.id, Debtor.name)).all())
+    assert stored == {d.id: names.get(d.id, d.name) for d in debtors}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
-from engine.cases.run import OPEN_BUCKETS, OPEN_CASES_LOCK, run
+from engine.cases.opening import OPEN_BUCKETS, OPEN_CASES_LOCK
+from engine.cases.run import run
 from engine.core.workflow import load_workflow
 from engine.imports.importer import import_csv
 from engine.store.database import connect
