@@ -15,7 +15,9 @@ per-phase seconds (when its run JSON has a "phases" object), where the cores wen
 core-seconds: the command's own processes, the rest of the machine such as the database server, and
 idle cores: what a ratio of wall times cannot show), the ratios against their targets with PASS/MISS
 (relance SQLite against the peer >= 10x, in one process and with one writer and all cores; SQLite all
-cores / nproc >= 400 letters/s per core; PostgreSQL 2 workers / 1 worker >= 1.7x), a warning if relance
+cores / nproc >= 400 letters/s per core; PostgreSQL 2 workers / 1 worker >= 1.7x) and the most 2 workers
+could gain on this machine (nproc over the cores one worker keeps busy, its database server's included),
+a warning if relance
 and the peer wrote different numbers of letters, and the exact commands of each configuration's first
 round. Workspaces go under $TMPDIR (set it to a quiet file system: file creation in /tmp was 10x
 slower than elsewhere on one shared machine).
@@ -211,6 +213,7 @@ def report(tallies: dict[str, Tally], cases: int) -> None:
            "x")
     _ratio(f"letters/s per core (SQLite all cores / {CORES})", rates[SQLITE_ALL], CORES, PER_CORE_TARGET, "")
     _ratio("PostgreSQL 2 workers / 1 worker", rates[PG_2], rates[PG_1], PG_SPEEDUP_TARGET, "x")
+    _ceiling(tallies[PG_1])
     counts = {label: {r.letters for r in tally.results} for label, tally in tallies.items() if tally.results}
     peer = counts.get(PEER_SQLITE, set()) | counts.get(PEER_PG, set())
     mismatched = {label: sorted(c) for label, c in counts.items() if c != peer or len(c) != 1}
@@ -232,6 +235,17 @@ def _ratio(name: str, numerator: float | None, denominator: float | None, target
     value = numerator / denominator
     verdict = "PASS" if value >= target else "MISS"
     print(f"  {name:<48} {value:8.2f}{unit or ' '}  (target >= {target:g}{unit}) {verdict}")
+
+
+def _ceiling(one_worker: Tally) -> None:
+    """What 2 workers could gain at best on this machine: one worker already keeps more than one core busy
+    (its own process, and the database server in the rest of the machine), and 2 workers have CORES cores."""
+    used = [(r.cpu.own + r.cpu.rest) / r.seconds for r in one_worker.results if r.cpu is not None and r.seconds]
+    if not used:
+        return
+    busy = statistics.median(used)
+    print(f"  {'(PostgreSQL 1 worker keeps':<48} {busy:8.2f}  cores busy (own + rest, median): 2 workers on {CORES} "
+          f"core(s) gain at most {min(2.0, CORES / busy):.2f}x)")
 
 
 def _timed(command: list[str]) -> tuple[subprocess.CompletedProcess[str], float, Cpu | None]:
