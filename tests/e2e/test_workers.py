@@ -9,21 +9,26 @@ import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 from tests.e2e.test_crash import AS_OF, RELANCE, _env, letter_files, make_workspace, relance
 
 from tests.smtp_server import smtp_server, smtp_toml
 from tests.support import write_portfolio
 
+from engine.app import App
 from engine.cases.run import PlannedStep, RunReport
+from engine.cli.main import cli
 from engine.store.database import connect
 from engine.store.models import Document, Event
 from engine.workers import merge_reports
 
 
 def test_workers_on_sqlite_render_the_letters_of_one_run(sqlite_url: str, tmp_path: Path) -> None:
-    """SQLite takes one writer: `--workers 2` is one run whose letters two other processes render."""
+    """SQLite takes one writer: `--workers 2` is one run whose letters another process renders beside it."""
     workspace = make_workspace(tmp_path, sqlite_url, 30)
     done = relance(workspace, sqlite_url, "run", "--workers", "2", "--as-of", AS_OF.isoformat(), "--json")
     totals = json.loads(done.stdout)
@@ -34,6 +39,27 @@ def test_workers_on_sqlite_render_the_letters_of_one_run(sqlite_url: str, tmp_pa
     again = json.loads(relance(workspace, sqlite_url, "run", "--workers", "2", "--as-of", AS_OF.isoformat(),
                                "--json").stdout)
     assert again["steps"] == 0
+
+
+@pytest.mark.parametrize(("workers", "renderers"), [(1, 0), (3, 2)])
+def test_workers_on_sqlite_count_the_run_itself(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                workers: int, renderers: int) -> None:
+    """`--workers N` is N processes on SQLite as on PostgreSQL: the run, and N-1 that render its letters."""
+    workspace = make_workspace(tmp_path, sqlite_url, 6)
+    asked: list[int] = []
+    real_run = App.run
+
+    def run(app: App, *args: Any, **kwargs: Any) -> Any:
+        asked.append(kwargs["renderers"])
+        return real_run(app, *args, **kwargs)
+
+    monkeypatch.setattr(App, "run", run)
+    done = CliRunner().invoke(cli, ["--db", sqlite_url, "--workspace", str(workspace), "run", "--workers",
+                                    str(workers), "--as-of", AS_OF.isoformat(), "--json"])
+    assert done.exit_code == 0, done.output
+    assert asked == [renderers]
+    assert json.loads(done.stdout)["letters"] == 6
+    assert len(letter_files(workspace)) == 6
 
 
 def test_dry_run_with_workers_is_refused_in_one_line(sqlite_url: str, tmp_path: Path) -> None:
