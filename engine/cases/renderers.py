@@ -3,8 +3,9 @@
 SQLite takes one writer at a time, so a run there is one process; rendering a letter (docxtpl's XML
 work, zip, file write) is most of a step's time, and it needs nothing but the template and the
 variables. A run with ``--workers N`` on SQLite (N processes in all, the run being one of them) hands
-each letter of a batch to one of N-1 processes (forked on Linux, with the templates already compiled; spawned elsewhere) and goes on with the next
-case; the batch waits for its letters before it records their SHA-256 and commits (engine.cases.batch).
+each letter of a batch to one of N-1 processes (forked on Linux, with the templates already compiled;
+spawned elsewhere) and goes on with the next case; the batch waits for its letters before it records
+their SHA-256 and commits (engine.cases.batch).
 
 Each renderer has a pipe of its own, written and read by the run's thread alone: the run knows at
 every letter which renderer is free, with no helper thread between them. (A ProcessPoolExecutor's
