@@ -15,8 +15,8 @@ per-phase seconds (when its run JSON has a "phases" object), where the cores wen
 core-seconds: the command's own processes, the rest of the machine such as the database server, and
 idle cores: what a ratio of wall times cannot show), the ratios against their targets with PASS/MISS
 (relance SQLite against the peer >= 10x, in one process and with one writer and all cores; SQLite all
-cores / nproc >= 400 letters/s per core; PostgreSQL 2 workers / 1 worker >= 1.7x) and the most 2 workers
-could gain on this machine (nproc over the cores one worker keeps busy, its database server's included),
+cores / nproc >= 400 letters/s per core; PostgreSQL 2 workers / 1 worker >= 1.7x, also round by round)
+and the most 2 workers could gain on this machine (nproc over the cores one worker keeps busy, its database server's included),
 a warning if relance
 and the peer wrote different numbers of letters, and the exact commands of each configuration's first
 round. Workspaces go under $TMPDIR (set it to a quiet file system: file creation in /tmp was 10x
@@ -241,6 +241,7 @@ def report(tallies: dict[str, Tally], cases: int, root: Path, file_system: list[
            "x")
     _ratio(f"letters/s per core (SQLite all cores / {CORES})", rates[SQLITE_ALL], CORES, PER_CORE_TARGET, "")
     _ratio("PostgreSQL 2 workers / 1 worker", rates[PG_2], rates[PG_1], PG_SPEEDUP_TARGET, "x")
+    _by_round("PostgreSQL 2 workers / 1 worker", tallies[PG_2], tallies[PG_1])
     _ceiling(tallies[PG_1])
     share = max(file_system) * PER_CORE_TARGET
     print(f"  {'(file system under ' + str(root) + ')':<48} "
@@ -268,6 +269,17 @@ def _ratio(name: str, numerator: float | None, denominator: float | None, target
     value = numerator / denominator
     verdict = "PASS" if value >= target else "MISS"
     print(f"  {name:<48} {value:8.2f}{unit or ' '}  (target >= {target:g}{unit}) {verdict}")
+
+
+def _by_round(name: str, numerator: Tally, denominator: Tally) -> None:
+    """The ratio within each round, where the two runs were next to each other in time: on a noisy machine the
+    ratio of the medians can pair a fast round's run with a slow round's."""
+    if len(numerator.results) != len(denominator.results):
+        return  # one of them stopped after a failed round: its results no longer match round for round
+    pairs = [a.letters / a.seconds / (b.letters / b.seconds)
+             for a, b in zip(numerator.results, denominator.results, strict=True) if a.seconds and b.seconds]
+    if len(pairs) > 1:
+        print(f"  {'(' + name + ', round by round':<48} " + ", ".join(f"{ratio:.2f}x" for ratio in pairs) + ")")
 
 
 def _ceiling(one_worker: Tally) -> None:
