@@ -10,21 +10,20 @@ run and nproc - 1 letter-rendering processes), the peer on
 PostgreSQL, relance on PostgreSQL with 1 and 2 workers. The whole `relance run` (or peer) subprocess is
 timed, process start included; setup (init, db upgrade, import) is not.
 
-Prints one line per run, then for each configuration the median letters/s over the rounds, relance's
-per-phase seconds (when its run JSON has a "phases" object), where the cores went (on Linux, in
-core-seconds: the command's own processes, the rest of the machine such as the database server, and
-idle cores: what a ratio of wall times cannot show), the ratios against their targets with PASS/MISS
-(relance SQLite against the peer >= 10x, in one process and with one writer and all cores; SQLite all
-cores / nproc >= 400 letters/s per core; PostgreSQL 2 workers / 1 worker >= 1.7x, also round by round)
-and the most 2 workers could gain on this machine (nproc over the cores one worker keeps busy, its database server's included),
-a warning if relance
-and the peer wrote different numbers of letters, and the exact commands of each configuration's first
-round. Workspaces go under $TMPDIR (set it to a quiet file system: file creation in /tmp was 10x
-slower than elsewhere on one shared machine). What the file system alone costs there is measured before
-and after the rounds and printed: the CPU time of a letter's file operations without any rendering (two new
-folders, a letter-sized file written under a temporary name and renamed), and the share of a core that
-costs at the per-core target. On one machine it ranged from 0.15 to 1.7 ms a letter between folders of the
-same ext4 disk, all of it in the kernel, which alone can exceed the 2.5 ms a letter the target allows.
+Prints one line per run, then for each configuration the median letters/s over the rounds, relance's per-phase
+seconds (when its run JSON has a "phases" object), where the cores went (on Linux, in core-seconds: the
+command's own processes, the rest of the machine such as the database server, and idle cores: what a ratio of
+wall times cannot show), the ratios against their targets with PASS/MISS (relance SQLite against the peer >=
+10x, in one process and with one writer and all cores; SQLite all cores / nproc >= 400 letters/s per core;
+PostgreSQL 2 workers / 1 worker >= 1.7x, also round by round) and the most 2 workers could gain on this
+machine (nproc over the cores one worker keeps busy, its database server's included), a warning if relance and
+the peer wrote different numbers of letters, and the exact commands of each configuration's first round.
+Workspaces go under $TMPDIR (set it to a quiet file system: file creation in /tmp was 10x slower than
+elsewhere on one shared machine). What the file system alone costs there is measured before and after the
+rounds and printed: the CPU time of a letter's file operations without any rendering (two new folders, a
+letter-sized file written under a temporary name and renamed), and the share of a core that costs at the
+per-core target. On one machine it ranged from 0.15 to 1.7 ms a letter between folders of the same ext4 disk,
+all of it in the kernel, which alone can exceed the 2.5 ms a letter the target allows.
 
 The engine's bytecode is compiled first, as installing a wheel does: where PYTHONDONTWRITEBYTECODE is set
 (it was on the machine these figures come from), every process would otherwise compile the engine's
