@@ -23,7 +23,7 @@ elsewhere on one shared machine). What the file system alone costs there is meas
 rounds and printed: the CPU time of a letter's file operations without any rendering (two new folders, a
 letter-sized file written under a temporary name and renamed), and the share of a core that costs at the
 per-core target. On one machine it ranged from 0.15 to 1.7 ms a letter between folders of the same ext4 disk,
-all of it in the kernel, which alone can exceed the 2.5 ms a letter the target allows.
+all of it in the kernel: up to two thirds of the 2.5 ms a letter the per-core target allows.
 
 The engine's bytecode is compiled first, as installing a wheel does: where PYTHONDONTWRITEBYTECODE is set
 (it was on the machine these figures come from), every process would otherwise compile the engine's
