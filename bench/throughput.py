@@ -18,12 +18,16 @@ wall times cannot show), the ratios against their targets with PASS/MISS (relanc
 PostgreSQL 2 workers / 1 worker >= 1.7x, also round by round) and the most 2 workers could gain on this
 machine (nproc over the cores one worker keeps busy, its database server's included), a warning if relance and
 the peer wrote different numbers of letters, and the exact commands of each configuration's first round.
-Workspaces go under $TMPDIR (set it to a quiet file system: file creation in /tmp was 10x slower than
-elsewhere on one shared machine). What the file system alone costs there is measured before and after the
+Workspaces go under $TMPDIR. What the file system alone costs there is measured before and after the
 rounds and printed: the CPU time of a letter's file operations without any rendering (two new folders, a
 letter-sized file written under a temporary name and renamed), and the share of a core that costs at the
-per-core target. On one machine it ranged from 0.15 to 1.7 ms a letter between folders of the same ext4 disk,
-all of it in the kernel: up to two thirds of the 2.5 ms a letter the per-core target allows.
+per-core target. On one machine it ranged from 0.03 to 1.7 ms a letter on the same ext4 disk, all of it in
+the kernel, and perf named the cause: that ext4 has no journal, and without one, allocating an inode skips
+every inode freed in the last 60 s (360 s while its inode table block is dirty), reading each one's deletion
+time (`recently_deleted`, fs/ext4/ialloc.c). So a run started within minutes of deleting thousands of files
+(an earlier bench's workspaces, say) paid 0.3 to 0.8 ms for each new folder and file; a few minutes later,
+0.03 to 0.1 ms. Nothing is deleted until every round is done (workspaces stay, the probe's files too; only
+the PostgreSQL databases are dropped as the rounds go), and a first probe above 0.3 ms a letter is flagged.
 
 The engine's bytecode is compiled first, as installing a wheel does: where PYTHONDONTWRITEBYTECODE is set
 (it was on the machine these figures come from), every process would otherwise compile the engine's
@@ -59,6 +63,7 @@ PEER = str(Path(__file__).resolve().parent / "peer.py")
 AS_OF = "2025-01-20"
 CORES = len(os.sched_getaffinity(0))  # what nproc prints
 PER_CORE_TARGET, PEER_TARGET, PG_SPEEDUP_TARGET = 400.0, 10.0, 1.7
+SLOW_FILE_SYSTEM = 0.3e-3  # CPU seconds a letter's file operations; 0.03-0.1 ms when nothing was just deleted
 _SERIAL = itertools.count()
 
 
@@ -122,6 +127,9 @@ def main() -> None:
     csvs = write_portfolio(root / "portfolio", args.cases)
     print(f"{args.cases} cases, {args.rounds} round(s), {CORES} core(s), as of {AS_OF}, under {root}")
     file_system = [file_system_cost(root)]
+    if file_system[0] > SLOW_FILE_SYSTEM:
+        print(f"warning: a letter's file operations cost {file_system[0] * 1000:.2f} ms of CPU here; were many "
+              "files deleted on this file system in the last few minutes? (see this script's docstring)")
     tallies = {config.label: Tally() for config in CONFIGS}
     for round_no in range(1, args.rounds + 1):
         for config in CONFIGS:
@@ -146,12 +154,15 @@ def main() -> None:
                   + (f"  (core-s: own {cpu.own:.2f}, rest {cpu.rest:.2f}, idle {cpu.idle:.2f})" if cpu else ""))
     file_system.append(file_system_cost(root))
     report(tallies, args.cases, root, file_system)
+    for probe in root.glob("file-system-*"):
+        shutil.rmtree(probe)  # only now: freed inodes would have slowed every later file's creation
 
 
 def file_system_cost(root: Path, letters: int = 500, size: int = 32 * 1024) -> float:
     """CPU seconds (user + system) a letter's file operations take under ``root``, nothing rendered: two new
     folders (debtor, case), a ``size``-byte file written under a temporary name, its mode set, renamed, as a
-    run writes each letter (engine.letters.render.write_letter; the batch's sync is left out)."""
+    run writes each letter (engine.letters.render.write_letter; the batch's sync is left out). The files stay:
+    the caller removes them after the last run."""
     probe = Path(tempfile.mkdtemp(prefix="file-system-", dir=root))
     content = os.urandom(size)
     before = resource.getrusage(resource.RUSAGE_SELF)
@@ -165,7 +176,6 @@ def file_system_cost(root: Path, letters: int = 500, size: int = 32 * 1024) -> f
         os.chmod(temporary, 0o644)
         os.replace(temporary, folder / "01-reminder1.docx")
     after = resource.getrusage(resource.RUSAGE_SELF)
-    shutil.rmtree(probe)
     return ((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)) / letters
 
 
