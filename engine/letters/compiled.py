@@ -38,6 +38,7 @@ from engine.letters.docxfile import open_template
 from engine.letters.environment import LetterError, letter_error, make_environment
 from engine.letters.package import Member, deflate, write_zip
 from engine.letters.sandbox import letter_budget
+from engine.letters.tables import fix_tables
 
 FOOTNOTES = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
 CORE_PROPERTIES = ("author", "comments", "identifier", "language", "subject", "title")
@@ -153,7 +154,7 @@ class CompiledTemplate:
             body_xml = body_xml[:opening.start()] + "<w:body>" + body_xml[opening.end():]
             with self._lock:
                 tpl.docx_ids_index = 1000
-                tree = tpl.fix_tables(self._document_head + body_xml + self._document_tail)
+                tree = fix_tables(tpl, self._document_head + body_xml + self._document_tail)
                 if _may_hold_drawings(body_xml, self._document_head, self._document_tail):
                     tpl.fix_docpr_ids(tree)
         else:
@@ -162,7 +163,7 @@ class CompiledTemplate:
             # declarations. Only a real move does that, so here render as docxtpl does.
             with self._lock:
                 tpl.docx_ids_index = 1000
-                body = tpl.fix_tables(body_xml)
+                body = fix_tables(tpl, body_xml)
                 if _may_hold_drawings(body_xml):
                     tpl.fix_docpr_ids(body)
             tree = etree.fromstring(self._document_head + "<w:body/>" + self._document_tail)
