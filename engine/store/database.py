@@ -43,8 +43,7 @@ class Store:
         self.bind = bind
         self.url: URL = bind.url
         self._sessions = sessionmaker(bind, expire_on_commit=False)
-        if self.is_sqlite:
-            number_new_rows(self._sessions)
+        number_new_rows(self._sessions)
 
     @classmethod
     def open(cls, url: str | Path, *, upgrade: bool = False) -> Store:
@@ -92,8 +91,7 @@ class Store:
             outer = conn.begin()
             factory = sessionmaker(bind=conn, join_transaction_mode="create_savepoint",
                                    expire_on_commit=False)
-            if self.is_sqlite:
-                number_new_rows(factory)
+            number_new_rows(factory)
 
             @contextmanager
             def unit() -> Iterator[Session]:
