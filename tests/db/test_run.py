@@ -64,6 +64,26 @@ def test_cases_open_per_debtor_and_a_later_invoice_joins(store, workflow) -> Non
         assert find_case(s, "F-002").ref == "ACME-F-001"  # found by invoice number too
 
 
+def test_the_report_times_the_letters_apart_from_the_rest_of_the_steps(store, workflow, tmp_path: Path) -> None:
+    """The run's phases say where the time went: what the letter writer took is "letters", not "steps and events"."""
+    import time
+
+    write = letter_writer(tmp_path)
+
+    def slow_letters(session, case_row: Case, step: Step, action: Action) -> Document | None:
+        time.sleep(0.2)
+        return write(session, case_row, step, action)
+
+    run(store, workflow, date(2025, 2, 3))
+    report = run(store, workflow, date(2025, 2, 8), perform=slow_letters)
+    assert report.letters == 1
+    phases = report.phases
+    assert {"claim", "load", "advance", "letters", "steps and events", "flush", "commit"} <= set(phases)
+    assert phases["letters"] >= 0.2  # at least one call of the letter writer, each 0.2 s
+    assert phases["steps and events"] < 0.2  # its time is not counted twice
+    assert all(seconds >= 0 for seconds in phases.values())
+
+
 def test_grouping_per_invoice_opens_one_case_each(store, workflow) -> None:
     from dataclasses import replace
 
