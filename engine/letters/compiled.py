@@ -46,6 +46,11 @@ MARKERS = re.compile(r"\{[{%#]")
 LISTING_CHARACTERS = "\t\a\n\f"
 RELATIONSHIP_ID = re.compile(r'\br:id="([^"]*)"')
 # Values that cannot add parts or relationships: no need to look inside.
+# Rendered headers and footers kept per template, with their part bytes and deflated member: a creditor's
+# footer reads the same in every letter, and parsing, serializing and compressing it again as docxtpl does
+# made a first reminder's render 16-21% slower (660-720 µs against 790-860). A bound, so varied texts never
+# pile up.
+KEPT_PARTS = 32
 PLAIN_TYPES = (str, int, float, bool, type(None), Decimal, date)
 _PLAIN_EXACT = frozenset(PLAIN_TYPES)
 
@@ -89,6 +94,7 @@ class CompiledTemplate:
         self._body_source = _as_lines(self._tpl.patch_xml(self._tpl.get_xml()))
         self._body = self._compile(self._body_source)
         self._tagged: list[_TaggedPart] = []
+        self._kept: dict[tuple[str, str], Member] = {}  # (member, rendered XML) → its part, deflated
         if self.fallback_reason:
             return
         for uri in (DocxTemplate.HEADER_URI, DocxTemplate.FOOTER_URI):
@@ -131,20 +137,36 @@ class CompiledTemplate:
         if self.fallback_reason or _needs_plain(context):
             return render_plain(self.path, context, self.env, links)
         with letter_budget(self.limits):
-            rendered = self.render_parts(context)
-        members: list[Member] = []
-        for name in self._order:
-            if name in rendered:
-                members.append(deflate(name, rendered[name], self.level))
-            else:
-                members.append(self._shared[name])
-        return write_zip(members)
+            rendered = self._render_members(context)
+        return write_zip([rendered.get(name) or self._shared[name] for name in self._order])
+
+    def _render_members(self, context: Mapping[str, Any]) -> dict[str, Member]:
+        """The parts that hold tags, rendered and deflated: member name → member."""
+        members = {self._document_member: deflate(self._document_member, self._render_document(context),
+                                                  self.level)}
+        for tagged in self._tagged:
+            xml = self._run(tagged.template, tagged.source, context)
+            key = (tagged.member, xml)
+            member = self._kept.get(key)
+            if member is None:
+                member = deflate(tagged.member, self._part_bytes(tagged, xml), self.level)
+                if len(self._kept) >= KEPT_PARTS:
+                    self._kept.clear()
+                self._kept[key] = member
+            members[tagged.member] = member
+        return members
 
     def render_parts(self, context: Mapping[str, Any]) -> dict[str, bytes]:
         """Only the parts that hold tags, rendered: member name → XML bytes."""
+        parts = {self._document_member: self._render_document(context)}
+        for tagged in self._tagged:
+            parts[tagged.member] = self._part_bytes(tagged, self._run(tagged.template, tagged.source, context))
+        return parts
+
+    def _render_document(self, context: Mapping[str, Any]) -> bytes:
+        """The document part rendered, as docxtpl serializes it."""
         tpl = self._tpl
         body_xml = self._run(self._body, self._body_source, context)
-        parts: dict[str, bytes] = {}
         # DocxTemplate.render parses the body, fixes tables, renumbers drawing ids and moves the
         # body into the document element, where lxml drops its now redundant namespace
         # declarations. Moving costs ~0.2 ms a table row; parsing the body inside the document
@@ -168,15 +190,13 @@ class CompiledTemplate:
                     tpl.fix_docpr_ids(body)
             tree = etree.fromstring(self._document_head + "<w:body/>" + self._document_tail)
             tree.replace(tree.find(qn("w:body")), body)
-        parts[self._document_member] = serialize_part_xml(tree)
-        for tagged in self._tagged:
-            xml = self._run(tagged.template, tagged.source, context)
-            new_part = XmlPart.load(
-                tagged.part.partname, tagged.part.content_type,
-                xml.encode(tagged.encoding), tagged.part.package,
-            )
-            parts[tagged.member] = new_part.blob
-        return parts
+        return serialize_part_xml(tree)
+
+    @staticmethod
+    def _part_bytes(tagged: _TaggedPart, xml: str) -> bytes:
+        """A rendered header or footer as docxtpl stores it: parsed into its part, serialized again."""
+        part = tagged.part
+        return bytes(XmlPart.load(part.partname, part.content_type, xml.encode(tagged.encoding), part.package).blob)
 
     def _prepare_header_footer(self, rel_id: str, part: Any) -> None:
         tpl = self._tpl

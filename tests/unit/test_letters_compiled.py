@@ -64,6 +64,33 @@ def test_pack_identical_to_plain_docxtpl(path: Path, kind: str) -> None:
     assert_same_parts(COMPILED[path.name].render(ctx), render_plain(path, ctx, ENV))
 
 
+def test_a_footer_rendered_before_is_reused_and_one_that_changed_is_rendered_again(monkeypatch) -> None:
+    """Headers and footers are kept by their rendered text: the same text gives the kept part without parsing
+    it again, a new text is parsed, and the letters stay identical to plain docxtpl's."""
+    from docx.opc.part import XmlPart
+
+    from engine.letters import compiled
+
+    template = CompiledTemplate(PACK / "relance_1.docx", ENV)
+    assert [t.member for t in template._tagged] == ["word/footer1.xml"]  # the footer names the creditor
+    base = sample_letter_data("b2b")
+    first = build_context(base)
+    renamed = build_context(replace(base, creditor=replace(base.creditor, name="Autre Créancier SARL")))
+    kept = template.render(first)
+    loads = []
+    real_load = XmlPart.load
+    monkeypatch.setattr(XmlPart, "load", classmethod(
+        lambda cls, *args: loads.append(args[0]) or real_load.__func__(cls, *args)))
+    again = template.render(first)
+    assert loads == [] and again == kept
+    changed = template.render(renamed)
+    assert len(loads) == 1 and "Autre Créancier SARL".encode() in parts(changed)["word/footer1.xml"]
+    assert_same_parts(changed, render_plain(PACK / "relance_1.docx", renamed, ENV))
+    for n in range(compiled.KEPT_PARTS + 5):  # many creditors: the kept texts stay bounded
+        template.render(build_context(replace(base, creditor=replace(base.creditor, name=f"C{n}"))))
+    assert 0 < len(template._kept) <= compiled.KEPT_PARTS
+
+
 text = st.lists(
     st.characters(blacklist_categories=("Cs",), max_codepoint=0x2FFF)
     | st.sampled_from(["&", "<", ">", '"', "'", "{{", "}}", "{%", "%}", "\n", "\t", "]]>", "&amp;"]),
