@@ -268,6 +268,29 @@ def test_normal_letters_render_byte_for_byte_as_in_a_plain_sandbox() -> None:
         assert bounded == plain, path.name
 
 
+class _Mapping(dict):  # type: ignore[type-arg]
+    extra = "an attribute of the class"
+
+
+def test_dot_on_a_dict_answers_as_jinja_s_sandbox_does_by_its_short_way() -> None:
+    """`a.b` on a plain dict takes the item without the failed getattr first (engine.letters.sandbox); the
+    answers stay Jinja's: the item, dict's own method before an item of the same name, StrictUndefined for a
+    missing key, a refusal for what is unsafe. A dict subclass goes the sandbox's own way."""
+    bounded = make_environment()
+    plain = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+    context = {"a": {"b": "<b>", "items": "shadowed", "_hidden": 1}, "m": _Mapping(b=2)}
+    source = "{{ a.b }}|{{ a._hidden }}|{{ a['items'] }}|{{ a.items() | list | length }}|{{ m.b }}|{{ m.extra }}"
+    assert bounded.from_string(source).render(context) == plain.from_string(source).render(context) == (
+        "&lt;b&gt;|1|shadowed|3|2|an attribute of the class")
+    for source in ("{{ a.missing }}", "{{ a.__class__ }}", "{{ a.items.__self__ }}", "{{ m.__class__ }}"):
+        failures = []
+        for environment in (bounded, plain):
+            with pytest.raises(Exception) as failed:
+                environment.from_string(source).render(context)
+            failures.append((type(failed.value), str(failed.value)))
+        assert failures[0] == failures[1], source
+
+
 # --- .docx files ---
 
 
