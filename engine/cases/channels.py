@@ -37,7 +37,8 @@ class ChannelWriter:
             enqueue(session, case, step_key=f"{case.step_count}:{step.dest}", state=step.dest, on=step.on,
                     letters_dir=workflow.letters_dir, context=self.letters.context_for(case, action),
                     document_path=document.path if document is not None else None,
-                    attach=self.attach or workflow.states[step.dest].attach, domain=self.mail_domain)
+                    attach=self.attach or workflow.states[step.dest].attach, domain=self.mail_domain,
+                    limits=self.letters.limits)
         elif action.kind == "phone":
             open_call_task(session, case, f"{case.step_count}:{step.dest}", step.dest, step.on)
         return document

@@ -36,6 +36,7 @@ from engine.channels.smtp import (
     Transport,
     open_transport,
 )
+from engine.core.limits import Limits
 from engine.letters.email import render_email
 from engine.letters.pdf import PdfError, convert_batch
 from engine.store.database import Store
@@ -86,10 +87,11 @@ def outbox_rows(session: Session, *, include_sent: bool = False) -> list[OutboxL
 
 
 def enqueue(session: Session, case: Case, *, step_key: str, state: str, on: date, letters_dir: Path,
-            context: dict[str, object], document_path: str | None, attach: Iterable[str], domain: str) -> Outbox:
+            context: dict[str, object], document_path: str | None, attach: Iterable[str], domain: str,
+            limits: Limits | None = None) -> Outbox:
     """The outbox row of a step's e-mail, in the caller's transaction (rendered now: what was sent is
-    what the step decided, whatever the templates say later)."""
-    content = render_email(letters_dir, state, context)
+    what the step decided, whatever the templates say later), within the letters' ``limits``."""
+    content = render_email(letters_dir, state, context, limits)
     row = Outbox(
         case_id=case.id, step_key=step_key, state=state, occurred_on=on,
         message_id=message_id(case.ref, step_key, domain), to_address=case.debtor.email,

@@ -2,8 +2,9 @@
 
 `letters/fr/email/<state>.txt` (else `default.txt`): its first line is the subject, the rest the plain
 text body; `<state>.html` (else `default.html`), when present, is the HTML body. They are Jinja
-templates rendered in the sandbox with the letter's own variables (engine.letters.context), the text
-without escaping (it is not markup) and the HTML autoescaped, so a debtor named `<b>` stays text.
+templates rendered with the letter's own variables (engine.letters.context) in the letters' sandbox, bounded
+as letters are (engine.letters.sandbox: `{{ 'x' * 10**9 }}` is refused, not built), the text without escaping
+(it is not markup) and the HTML autoescaped, so a debtor named `<b>` stays text.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from typing import Any
 
 from jinja2 import StrictUndefined
 from jinja2.exceptions import TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 
-from engine.letters.environment import LetterError
+from engine.core.limits import DEFAULT_LIMITS, Limits
+from engine.letters.environment import LetterError, letter_error, template_line
+from engine.letters.sandbox import LetterEnvironment, letter_budget
 from engine.letters.versions import file_stat, is_file
 
 EMAIL_FOLDER = "email"
-_TEXT = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
-_HTML = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True)
+_environments: dict[tuple[Limits, bool], LetterEnvironment] = {}
 _compiled: dict[tuple[str, int, int], Any] = {}
 
 
@@ -43,31 +44,50 @@ def email_templates(letters_dir: Path, state: str) -> tuple[Path | None, Path | 
     return found[0], found[1]
 
 
-def render_email(letters_dir: Path, state: str, context: dict[str, Any]) -> EmailContent:
-    """Subject, text and HTML for an e-mail of ``state``; LetterError (file, line, why) on a bad template."""
+def render_email(letters_dir: Path, state: str, context: dict[str, Any], limits: Limits | None = None) -> EmailContent:
+    """Subject, text and HTML for an e-mail of ``state``; LetterError (file, line, why) on a bad template or
+    one past ``limits`` (default: DEFAULT_LIMITS), the same bounds as a letter's."""
     text_path, html_path = email_templates(letters_dir, state)
     if text_path is None:
         raise LetterError(str(letters_dir / EMAIL_FOLDER / f"{state}.txt"), None,
                           "no e-mail template for this state, and no default.txt beside it")
-    text = _render(_TEXT, text_path, context)
+    limits = limits or DEFAULT_LIMITS
+    text = _render(_environment(limits, html=False), text_path, context)
     subject, _, body = text.lstrip().partition("\n")
     if not subject.strip():
         raise LetterError(str(text_path), None, "the first line (the subject) is empty")
-    html = _render(_HTML, html_path, context) if html_path is not None else None
+    html = _render(_environment(limits, html=True), html_path, context) if html_path is not None else None
     return EmailContent(" ".join(subject.split()), body.strip("\n") + "\n", html)
 
 
-def _render(env: SandboxedEnvironment, path: Path, context: dict[str, Any]) -> str:
+def _environment(limits: Limits, *, html: bool) -> LetterEnvironment:
+    """The sandbox for e-mails under ``limits``: autoescaped for HTML, verbatim for text; kept, as its
+    compiled templates are."""
+    environment = _environments.get((limits, html))
+    if environment is None:
+        environment = _environments[(limits, html)] = LetterEnvironment(
+            limits, autoescape=html, undefined=StrictUndefined, keep_trailing_newline=True)
+    return environment
+
+
+def _render(env: LetterEnvironment, path: Path, context: dict[str, Any]) -> str:
     stat = file_stat(path)
     key = (f"{id(env)}:{os.path.abspath(path)}", stat.st_size, stat.st_mtime_ns)
+    source: str | None = None
     try:
-        template = _compiled.get(key)
-        if template is None:
-            template = _compiled[key] = env.from_string(path.read_text(encoding="utf-8"))
-        return str(template.render(context))
+        with letter_budget(env.limits):
+            template = _compiled.get(key)
+            if template is None:
+                source = path.read_text(encoding="utf-8")
+                template = _compiled[key] = env.from_string(source)
+            return str(template.render(context))
     except TemplateError as exc:
-        line = getattr(exc, "lineno", None)
-        raise LetterError(f"{path}:{line}" if line else str(path), None, f"{type(exc).__name__}: {exc}") from None
+        # The file, its line and the tag, as a letter's error names them (engine.letters.environment).
+        if source is None:
+            source = path.read_text(encoding="utf-8", errors="replace")
+        named = letter_error(path, exc, source)
+        line = getattr(exc, "lineno", None) or template_line(exc.__traceback__)
+        raise LetterError(f"{path}:{line}" if line else str(path), named.tag, named.message) from None
     except UnicodeDecodeError as exc:
         raise LetterError(str(path), None, f"not UTF-8 text ({exc.reason})") from None
 

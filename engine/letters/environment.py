@@ -70,7 +70,7 @@ def make_environment(limits: Limits | None = None) -> LetterEnvironment:
 def letter_error(template: str | Path, exc: Exception, source: str | None) -> LetterError:
     """Turn a Jinja failure on a patched part `source` into a LetterError naming the tag."""
     name = Path(template).name
-    lineno = getattr(exc, "lineno", None) or _template_lineno(exc.__traceback__)
+    lineno = getattr(exc, "lineno", None) or template_line(exc.__traceback__)
     if isinstance(exc, LimitExceeded):
         reason = f"limit exceeded: {exc}"
     elif isinstance(exc, SecurityError):
@@ -103,8 +103,8 @@ def iter_tags(text: str) -> Iterator[str]:
     return (m.group(0) for m in TAG.finditer(text))
 
 
-def _template_lineno(tb: TracebackType | None) -> int | None:
-    """The template line of the innermost template frame (Jinja rewrites tracebacks so)."""
+def template_line(tb: TracebackType | None) -> int | None:
+    """The template line of the innermost template frame (Jinja rewrites tracebacks so); None outside one."""
     lineno = None
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == JINJA_FILENAME:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import resource
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from engine.channels.email import AddressError, Attachment, Email, build, check_address, message_id
 from engine.channels.smtp import FileTransport
 from engine.core.case import CaseState
+from engine.core.limits import Limits
 from engine.core.machine import Escalator
 from engine.core.workflow import WorkflowError, load_workflow
 from engine.letters import build_context, sample_letter_data
@@ -118,6 +120,28 @@ def test_email_templates_render_sandboxed_and_the_html_escaped(tmp_path: Path) -
         render_email(tmp_path, "reminder2", context)
     with pytest.raises(LetterError, match="no e-mail template"):
         render_email(tmp_path / "nowhere", "reminder2", context)
+
+
+def test_email_templates_are_bounded_as_letters_are_and_the_error_names_line_and_tag(tmp_path: Path) -> None:
+    """An e-mail template is user-written too: a string it would build past the limit is refused before it
+    exists (the run keeps its memory), and the error names the file, the line and the tag."""
+    context = build_context(sample_letter_data("b2b"))
+    folder = tmp_path / "email"
+    folder.mkdir()
+    (folder / "default.txt").write_text("Relance\n\n{{ debtor.name }}\n{{ 'x' * 10**9 }}\n", encoding="utf-8")
+    grew_from = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(LetterError) as refused:
+        render_email(tmp_path, "reminder2", context)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - grew_from < 100_000  # KB: nothing was built
+    assert refused.value.template == f"{folder / 'default.txt'}:4"
+    assert refused.value.tag == "{{ 'x' * 10**9 }}" and "template_string" in refused.value.message
+    (folder / "default.txt").write_text("Relance\n{% for i in range(10**7) %}{{ i }}{% endfor %}", encoding="utf-8")
+    with pytest.raises(LetterError, match="template_range"):
+        render_email(tmp_path, "reminder2", context)
+    with pytest.raises(LetterError, match="template_range = 5"):
+        (folder / "default.txt").write_text("Relance\n{% for i in range(6) %}{{ i }}{% endfor %}", encoding="utf-8")
+        render_email(tmp_path, "reminder2", context, Limits(template_range=5))
+    assert render_email(tmp_path, "reminder2", context).text == "012345\n"  # the default limits again
 
 
 def test_the_shipped_email_templates_render_for_every_state() -> None:
