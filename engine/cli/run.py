@@ -118,8 +118,6 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
     it was, with the reason, and the others go on; the run then exits 1 (`relance case list
     --errors` lists those cases). A template with errors or an output folder that takes no file
     stops the run before it opens anything."""
-    from rich.table import Table
-
     from engine.app import summary
     from engine.cli.channels import delivery_json, print_delivery, print_json, show_print
 
@@ -156,6 +154,8 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
         click.echo(json_text(totals, indent=2))
         _exit_if_failed(totals)
         return
+    from rich.table import Table  # not before: a --json run (a cron's, a script's) never loads rich
+
     title = f"{'Dry run' if dry_run else 'Run'} of {day.isoformat()}"
     table = Table(title=title)
     for column in ("case", "from", "to", "letter"):
@@ -200,12 +200,12 @@ def _exit_if_failed(totals: dict[str, Any]) -> None:
 
 
 def _run_with_progress(app: App, day: date, *, dry_run: bool, pdf: bool, quiet: bool, renderers: int = 0) -> list:
+    if quiet:
+        return app.run(day, dry_run=dry_run, pdf=pdf, renderers=renderers)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from engine.cli.output import errors_console
 
-    if quiet:
-        return app.run(day, dry_run=dry_run, pdf=pdf, renderers=renderers)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=errors_console.console, transient=True) as bar:
         task = bar.add_task("cases", total=None)
