@@ -33,9 +33,13 @@ from engine.core.machine import Escalator
 from engine.core.workflow import Workflow
 from engine.store import books, timeline
 from engine.store.database import StoreError, claim_due_cases
-from engine.store.models import Case
+from engine.store.keys import insert_new
+from engine.store.models import Case, Document, Event, Outbox, Task
 
 Unit = Callable[[], AbstractContextManager[Session]]
+# What a batch adds and never reads back through its session: written by Core (engine.store.keys.insert_new),
+# events before the documents that point at them.
+APPEND_ONLY = (Event, Document, Outbox, Task)
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,7 @@ def _whole(session: Session, batch: Batch, ids: list[int], rows: dict[int, Case]
             timeline.seal(session)  # then every event of the batch is chained and hashed, in order
             batch.report.phases["wait for renderers, seal"] += time.perf_counter() - waiting
         flushing = time.perf_counter()
+        insert_new(session, APPEND_ONLY)
         session.flush()
         batch.report.phases["flush"] += time.perf_counter() - flushing
     except (OperationalError, InterfaceError):

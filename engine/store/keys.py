@@ -15,7 +15,8 @@ every flush gives its new rows their keys first (``number_new_rows``), and the r
   INSERT would have.
 
 ``reserve_keys`` gives keys before their rows exist (a new case's first events are hashed with its id),
-``insert_rows`` inserts rows given as dicts, and ``set_by_key`` sets one column of many rows in one UPDATE.
+``insert_rows`` inserts rows given as dicts, ``insert_new`` writes a batch's new objects of tables nothing reads
+back (events, documents, outbox, tasks) by Core, and ``set_by_key`` sets one column of many rows in one UPDATE.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, case, delete, event, false, func, insert, select, update
-from sqlalchemy.orm import DeclarativeBase, InstanceState, InstrumentedAttribute, Mapper, Session, sessionmaker
+from sqlalchemy.orm import MANYTOONE, DeclarativeBase, InstanceState, InstrumentedAttribute, Mapper, Session, sessionmaker
 
 
 def number_new_rows(sessions: sessionmaker[Session]) -> None:
@@ -64,6 +65,51 @@ def insert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[d
         rows = [row if row.get(attribute) is not None else {**row, attribute: next(keys)} for row in rows]
     session.execute(insert(model), rows)
     return [row[attribute] for row in rows]
+
+
+def insert_new(session: Session, models: Sequence[type[DeclarativeBase]]) -> int:
+    """Insert the session's new objects of ``models`` (given in foreign-key order) by Core, one executemany
+    per table, and take them out of the session: how many rows went in.
+
+    For rows nothing reads back through the session once they are written (a batch's events, documents,
+    outbox rows and tasks): the ORM's flush spent more on its own bookkeeping for each (collecting the
+    values, then registering the object as persistent) than the database spent on the row. The objects keep
+    their values and their new key; a many-to-one between them (a document's event) is written as its key.
+    """
+    wanted = {model.__mapper__: model for model in models}
+    pending: dict[Mapper[Any], list[InstanceState[Any]]] = {mapper: [] for mapper in wanted}
+    for obj in session.new:
+        state: InstanceState[Any] = obj._sa_instance_state
+        if state.mapper in pending:
+            pending[state.mapper].append(state)
+    if not any(pending.values()):
+        return 0
+    connection = session.connection()
+    _take_write_lock(connection, next(iter(pending)).local_table)
+    written = 0
+    for mapper, states in pending.items():
+        if not states:
+            continue
+        states.sort(key=lambda s: s.insert_order or 0)  # the order the flush would have inserted them in
+        attribute = _attribute(mapper)
+        unnumbered = [state for state in states if state.dict.get(attribute) is None]
+        floor = max([session.info.get(_RESERVED, {}).get(mapper, 0)]
+                    + [state.dict[attribute] for state in states if state.dict.get(attribute) is not None])
+        for number, state in zip(_new_keys(connection, mapper, len(unnumbered), floor=floor) if unnumbered else (),
+                                 unnumbered, strict=True):
+            state.dict[attribute] = number
+        rows: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for state in states:
+            row = _column_values(mapper, state)
+            rows.setdefault(tuple(row), []).append(row)
+        table = mapper.local_table
+        assert isinstance(table, Table)
+        for rows_alike in rows.values():  # rows with the same columns set: Core fills the others' defaults
+            connection.execute(insert(table), rows_alike)  # not session.execute: that would flush them first
+        for state in states:
+            session.expunge(state.obj())
+        written += len(states)
+    return written
 
 
 def set_by_key(session: Session, attribute: InstrumentedAttribute[Any], values: Mapping[int, Any]) -> None:
@@ -131,6 +177,27 @@ def _take_write_lock(connection: Connection, table: Any) -> None:
     assert isinstance(table, Table)
     if connection.dialect.name == "sqlite":
         connection.execute(delete(table).where(false()))
+
+
+def _column_values(mapper: Mapper[Any], state: InstanceState[Any]) -> dict[str, Any]:
+    """The object's column values as a row (column name → value), a many-to-one it holds as its key."""
+    values = state.dict
+    row: dict[str, Any] = {}
+    for prop in mapper.column_attrs:
+        if prop.key in values:
+            row[prop.columns[0].name] = values[prop.key]
+    for relation in mapper.relationships:
+        target = values.get(relation.key)
+        if target is None:
+            continue
+        if relation.direction is not MANYTOONE:
+            raise TypeError(f"{mapper.class_.__name__}.{relation.key}: only a many-to-one is written by insert_new")
+        for local, remote in relation.local_remote_pairs:
+            key = getattr(target, relation.mapper.get_property_by_column(remote).key)
+            if key is None:  # a new row of a table not written yet: the ORM's flush knows the order, not this
+                raise ValueError(f"{mapper.class_.__name__}.{relation.key} points at a row without a key yet")
+            row[local.name] = key
+    return row
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

@@ -1,6 +1,7 @@
 """New rows' keys (engine.store.keys): one plain INSERT executemany a table a flush, nothing read back, on both
 backends; on SQLite the keys SQLite would have given, under its write lock; on PostgreSQL the table's sequence's.
-Keys reserved before their rows, and one column of many rows set in one UPDATE, on both backends."""
+Keys reserved before their rows, one column of many rows set in one UPDATE, and a batch's new rows written by Core,
+on both backends."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from engine.store.database import Store, connect
-from engine.store.keys import insert_rows, reserve_keys, set_by_key
-from engine.store.models import Creditor, Debtor
+from engine.store.keys import insert_new, insert_rows, reserve_keys, set_by_key
+from engine.store.models import Case, Creditor, Debtor, Document, Event, Outbox, Task
 
 
 @pytest.fixture
@@ -219,3 +222,64 @@ def test_set_by_key_sets_each_rows_own_value_in_one_update(any_store: Store) -> 
     with store.session() as s:
         stored = dict(s.execute(select(Debtor.id, Debtor.name)).all())
     assert stored == {d.id: names.get(d.id, d.name) for d in debtors}
+
+
+def _case_row(s: Session) -> Case:
+    s.add_all(_debtors(1))
+    s.flush()
+    case = Case(ref="C-1", creditor_id=1, debtor_id=1, workflow_name="w", workflow_version=1, state="due",
+                state_entered=date(2025, 1, 1), due_date=date(2025, 1, 1), opened_on=date(2025, 1, 1))
+    s.add(case)
+    s.flush()
+    return case
+
+
+def _event(case: Case, seq: int, kind: str) -> Event:
+    return Event(case_id=case.id, seq=seq, kind=kind, occurred_on=date(2025, 1, 20), recorded_at=datetime(2025, 1, 20),
+                 payload={"n": seq, "amount": "1.50"}, step_key=f"{seq}:x", hash=f"{seq:064d}")
+
+
+def test_insert_new_writes_a_batch_s_rows_by_core_one_statement_a_table_and_lets_them_go(any_store: Store) -> None:
+    """A batch's events, documents, outbox rows and tasks: one plain INSERT a table, keys rising in the order
+    the rows were added, a document's event written as its key, the columns left unset given their defaults,
+    and the objects out of the session, so its flush does not write them again."""
+    store = any_store
+    with store.session() as s:
+        case = _case_row(s)
+        events = [_event(case, 1, "state_change"), _event(case, 2, "letter")]
+        documents = [Document(case_id=case.id, step_key=f"{n}:x", event=events[n - 1], state="reminder1",
+                              path=f"{n}.docx", sha256="0" * 64, created_at=datetime(2025, 1, 20)) for n in (1, 2)]
+        outbox = Outbox(case_id=case.id, step_key="1:x", state="reminder1", occurred_on=date(2025, 1, 20),
+                        message_id="<m@x>", subject="s", body_text="t", created_at=datetime(2025, 1, 20))
+        task = Task(case_id=case.id, kind="call", step_key="1:x", created_on=date(2025, 1, 20), due_on=date(2025, 1, 20))
+        s.add_all([*events, *documents, outbox, task, *_debtors(2, start=50)])  # debtors: the ORM's, as before
+        counting = _inserts(store)
+        counted = next(counting)
+        assert insert_new(s, (Event, Document, Outbox, Task)) == 6
+        assert set(s.new) == {d for d in s.new if isinstance(d, Debtor)} and len(s.new) == 2
+        s.flush()
+        counting.close()
+    assert {table: n for table, n in counted.items() if table != "DELETE"} == {
+        "event": 1, "document": 1, "outbox": 1, "task": 1, "debtor": 1}
+    assert events[0].id < events[1].id and documents[0].id < documents[1].id
+    with store.session() as s:
+        assert s.execute(select(Document.id, Document.event_id).order_by(Document.id)).all() == [
+            (documents[0].id, events[0].id), (documents[1].id, events[1].id)]
+        assert s.scalars(select(Event.payload).order_by(Event.id)).all() == [{"n": 1, "amount": "1.50"},
+                                                                             {"n": 2, "amount": "1.50"}]
+        stored = s.scalars(select(Outbox)).one()
+        assert (stored.id, stored.attach, stored.status, stored.attempts) == (outbox.id, [], "pending", 0)
+        assert s.scalar(select(func.count()).select_from(Task)) == 1
+        assert s.scalar(select(func.count()).select_from(Debtor)) == 3
+
+
+def test_insert_new_leaves_to_the_orm_a_row_pointing_at_a_new_row_it_does_not_write(any_store: Store) -> None:
+    with any_store.session() as s:
+        case = _case_row(s)
+        s.add(Document(case_id=case.id, step_key="1:x", event=_event(case, 1, "letter"), state="r", path="1.docx",
+                       sha256="0" * 64, created_at=datetime(2025, 1, 20)))
+        with pytest.raises(ValueError, match="Document.event points at a row without a key yet"):
+            insert_new(s, (Document,))
+        s.rollback()
+    with any_store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Document)) == 0
