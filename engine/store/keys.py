@@ -16,15 +16,15 @@ every flush gives its new rows their keys first (``number_new_rows``), and the r
 
 ``reserve_keys`` gives keys before their rows exist (a new case's first events are hashed with its id),
 ``insert_rows`` inserts rows given as dicts, ``insert_new`` writes a batch's new objects of tables nothing reads
-back (events, documents, outbox, tasks) by Core, and ``set_by_key`` sets one column of many rows in one UPDATE.
+back (events, documents, outbox, tasks) by Core, and ``set_by_key`` sets one column of many rows in one executemany.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, case, delete, event, false, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, event, false, func, insert, select, update
 from sqlalchemy.orm import MANYTOONE, DeclarativeBase, InstanceState, InstrumentedAttribute, Mapper, Session, sessionmaker
 
 
@@ -113,18 +113,19 @@ def insert_new(session: Session, models: Sequence[type[DeclarativeBase]]) -> int
 
 
 def set_by_key(session: Session, attribute: InstrumentedAttribute[Any], values: Mapping[int, Any]) -> None:
-    """Set one column of many rows, each to its own value (row key → value), in one UPDATE: the ORM would
-    send one statement a row. Objects of those rows already in the session are not changed."""
+    """Set one column of many rows, each to its own value (row key → value), in one executemany of one
+    UPDATE: the ORM would build and send one statement a row. Objects of those rows already in the session
+    are not changed."""
     mapper: Mapper[Any] = attribute.parent.mapper
     (key_column,) = mapper.primary_key
     (target,) = attribute.property.columns
     table = mapper.local_table
     assert isinstance(table, Table)
-    for chunk in _chunks(list(values.items()), 500):
-        # CASE key WHEN ... THEN ... END: the same SQL on SQLite and PostgreSQL (SQLite's VALUES takes no
-        # column names, so no UPDATE ... FROM (VALUES ...) AS v (key, value)).
-        session.execute(update(table).where(key_column.in_([key for key, _value in chunk]))
-                        .values({target.name: case(dict(chunk), value=key_column)}))
+    if not values:
+        return
+    statement = (update(table).where(key_column == bindparam("_key"))
+                 .values({target.name: bindparam("_value", type_=target.type)}))
+    session.connection().execute(statement, [{"_key": key, "_value": value} for key, value in values.items()])
 
 
 # Where ``reserve_keys`` notes, per mapper, the last key it gave on SQLite (session.info).
@@ -198,11 +199,6 @@ def _column_values(mapper: Mapper[Any], state: InstanceState[Any]) -> dict[str, 
                 raise ValueError(f"{mapper.class_.__name__}.{relation.key} points at a row without a key yet")
             row[local.name] = key
     return row
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def _attribute(mapper: Mapper[Any]) -> str:

@@ -1,6 +1,6 @@
 """New rows' keys (engine.store.keys): one plain INSERT executemany a table a flush, nothing read back, on both
 backends; on SQLite the keys SQLite would have given, under its write lock; on PostgreSQL the table's sequence's.
-Keys reserved before their rows, one column of many rows set in one UPDATE, and a batch's new rows written by Core,
+Keys reserved before their rows, one column of many rows set in one executemany, and a batch's new rows written by Core,
 on both backends."""
 
 from __future__ import annotations
@@ -207,18 +207,27 @@ def test_insert_rows_writes_the_sessions_pending_rows_first(any_store: Store) ->
     assert len({*keys, *(d.id for d in pending)}) == 6
 
 
-def test_set_by_key_sets_each_rows_own_value_in_one_update(any_store: Store) -> None:
+def test_set_by_key_sets_each_rows_own_value_in_one_executemany(any_store: Store) -> None:
     store = any_store
     with store.session() as s:
-        debtors = _debtors(700)  # more than one chunk of 500
+        debtors = _debtors(700)
         s.add_all(debtors)
     names = {d.id: f"name {d.id * 7}" for d in debtors[50:]}
-    counting = _inserts(store)
-    counted = next(counting)
+    sent: list[tuple[str, bool, int]] = []
+
+    def record(_conn: object, _cursor: object, statement: str, parameters: object, _context: object,
+               executemany: bool) -> None:
+        if statement.startswith("UPDATE"):
+            sent.append((statement, executemany, len(parameters) if isinstance(parameters, (list, tuple)) else 1))
+
+    event.listen(store.bind, "before_cursor_execute", record)
     with store.session() as s:
         set_by_key(s, Debtor.name, names)
-    counting.close()
-    assert counted["UPDATE"] == 2  # one a chunk of 500: the ORM sent one a row (650 here)
+    event.remove(store.bind, "before_cursor_execute", record)
+    # One statement, compiled once, its 650 rows' values in one executemany: the ORM built and sent one statement
+    # a row, and one CASE statement a chunk of rows was built and compiled again for every chunk (3x the time).
+    assert [(executemany, rows) for _statement, executemany, rows in sent] == [(True, 650)]
+    assert sent[0][0].count("debtor.id") == 1
     with store.session() as s:
         stored = dict(s.execute(select(Debtor.id, Debtor.name)).all())
     assert stored == {d.id: names.get(d.id, d.name) for d in debtors}

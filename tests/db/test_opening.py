@@ -29,10 +29,11 @@ def test_a_batch_of_new_cases_is_written_in_a_few_statements(database_url: str, 
         import_csv(store, csv, creditor_ref="ACME")
     sent = _statements(store)
     report = _open(store, batch_size=50, serialize=False)  # on PostgreSQL too: batches of 50, not buckets
-    # Three batches: per batch, one UPDATE of the invoices whatever their number (the ORM sent 50 UPDATEs of
-    # invoices and 50 of cases a batch), the cases in one INSERT and their events in another.
+    # Three batches: per batch, one UPDATE of the invoices, compiled once and sent as one executemany of its
+    # rows (the ORM sent 50 UPDATEs of invoices and 50 of cases a batch), the cases in one INSERT and their
+    # events in another.
     assert report.cases_opened == 120
-    assert sent["UPDATE invoice"] == 3 and sent["UPDATE cases"] == 0
+    assert sent["UPDATE invoice"] == 3 and sent["UPDATE invoice rows"] == 120 and sent["UPDATE cases"] == 0
     assert sent["INSERT cases"] == 3 and sent["INSERT event"] == 3
     with store.session() as s:
         assert verify(s) == []
@@ -90,8 +91,8 @@ def _kinds(session: Session, case: Case) -> list[str]:
 
 
 def _statements(store: Store) -> Counter[str]:
-    """INSERT and UPDATE statements sent from now on, by table; an UPDATE sent as an executemany counts once a
-    row (PostgreSQL runs each row as its own statement)."""
+    """INSERT and UPDATE statements sent from now on, by table, an executemany counting once; and, under
+    "UPDATE table rows", the rows the UPDATEs were sent for."""
     sent: Counter[str] = Counter()
 
     def count(_conn: object, _cursor: object, statement: str, parameters: object, _context: object,
@@ -99,8 +100,10 @@ def _statements(store: Store) -> Counter[str]:
         words = statement.split()
         if words[0] in ("INSERT", "UPDATE"):
             table = words[2] if words[0] == "INSERT" else words[1]
-            rows = len(parameters) if executemany and isinstance(parameters, (list, tuple)) else 1
-            sent[f"{words[0]} {table}"] += rows if words[0] == "UPDATE" else 1
+            sent[f"{words[0]} {table}"] += 1
+            if words[0] == "UPDATE":
+                sent[f"UPDATE {table} rows"] += (len(parameters) if executemany and isinstance(parameters, (list, tuple))
+                                                 else 1)
 
     event.listen(store.bind, "before_cursor_execute", count)
     return sent
