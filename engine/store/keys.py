@@ -63,7 +63,8 @@ def insert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[d
         _take_write_lock(connection, mapper.local_table)
         keys = iter(_new_keys(connection, mapper, missing, floor=session.info.get(_RESERVED, {}).get(mapper, 0)))
         rows = [row if row.get(attribute) is not None else {**row, attribute: next(keys)} for row in rows]
-    session.execute(insert(model), rows)
+    # Core, not the ORM's bulk insert: the same rows, without its per-row bookkeeping (a third of the time).
+    _insert_many(session.connection(), mapper, rows)
     return [row[attribute] for row in rows]
 
 
@@ -98,14 +99,8 @@ def insert_new(session: Session, models: Sequence[type[DeclarativeBase]]) -> int
         for number, state in zip(_new_keys(connection, mapper, len(unnumbered), floor=floor) if unnumbered else (),
                                  unnumbered, strict=True):
             state.dict[attribute] = number
-        rows: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for state in states:
-            row = _column_values(mapper, state)
-            rows.setdefault(tuple(row), []).append(row)
-        table = mapper.local_table
-        assert isinstance(table, Table)
-        for rows_alike in rows.values():  # rows with the same columns set: Core fills the others' defaults
-            connection.execute(insert(table), rows_alike)  # not session.execute: that would flush them first
+        # connection.execute, not session.execute: that would flush them first
+        _insert_many(connection, mapper, [_column_values(mapper, state) for state in states])
         for state in states:
             session.expunge(state.obj())
         written += len(states)
@@ -178,6 +173,18 @@ def _take_write_lock(connection: Connection, table: Any) -> None:
     assert isinstance(table, Table)
     if connection.dialect.name == "sqlite":
         connection.execute(delete(table).where(false()))
+
+
+def _insert_many(connection: Connection, mapper: Mapper[Any], rows: Sequence[dict[str, Any]]) -> None:
+    """``rows`` (column → value) into ``mapper``'s table: one executemany for the rows that set the same columns
+    (Core gives the columns a row leaves out their defaults), in order."""
+    table = mapper.local_table
+    assert isinstance(table, Table)
+    alike: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        alike.setdefault(tuple(row), []).append(row)
+    for group in alike.values():
+        connection.execute(insert(table), group)
 
 
 def _column_values(mapper: Mapper[Any], state: InstanceState[Any]) -> dict[str, Any]:
