@@ -22,10 +22,20 @@ back (events, documents, outbox, tasks) by Core, and ``set_by_key`` sets one col
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, event, false, func, insert, select, update
-from sqlalchemy.orm import MANYTOONE, DeclarativeBase, InstanceState, InstrumentedAttribute, Mapper, Session, sessionmaker
+from sqlalchemy.orm import (
+    MANYTOONE,
+    DeclarativeBase,
+    InstanceState,
+    InstrumentedAttribute,
+    Mapper,
+    RelationshipProperty,
+    Session,
+    sessionmaker,
+)
 
 
 def number_new_rows(sessions: sessionmaker[Session]) -> None:
@@ -190,11 +200,9 @@ def _insert_many(connection: Connection, mapper: Mapper[Any], rows: Sequence[dic
 def _column_values(mapper: Mapper[Any], state: InstanceState[Any]) -> dict[str, Any]:
     """The object's column values as a row (column name → value), a many-to-one it holds as its key."""
     values = state.dict
-    row: dict[str, Any] = {}
-    for prop in mapper.column_attrs:
-        if prop.key in values:
-            row[prop.columns[0].name] = values[prop.key]
-    for relation in mapper.relationships:
+    columns, relations = _layout(mapper)
+    row = {name: values[key] for key, name in columns if key in values}
+    for relation in relations:
         target = values.get(relation.key)
         if target is None:
             continue
@@ -206,6 +214,12 @@ def _column_values(mapper: Mapper[Any], state: InstanceState[Any]) -> dict[str, 
                 raise ValueError(f"{mapper.class_.__name__}.{relation.key} points at a row without a key yet")
             row[local.name] = key
     return row
+
+
+@cache
+def _layout(mapper: Mapper[Any]) -> tuple[list[tuple[str, str]], list[RelationshipProperty[Any]]]:
+    """(attribute, column name) of each column of ``mapper``, and its relationships: read once, not a row."""
+    return [(prop.key, prop.columns[0].name) for prop in mapper.column_attrs], list(mapper.relationships)
 
 
 def _attribute(mapper: Mapper[Any]) -> str:
