@@ -52,11 +52,12 @@ def render_email(letters_dir: Path, state: str, context: dict[str, Any], limits:
         raise LetterError(str(letters_dir / EMAIL_FOLDER / f"{state}.txt"), None,
                           "no e-mail template for this state, and no default.txt beside it")
     limits = limits or DEFAULT_LIMITS
-    text = _render(_environment(limits, html=False), text_path, context)
-    subject, _, body = text.lstrip().partition("\n")
-    if not subject.strip():
-        raise LetterError(str(text_path), None, "the first line (the subject) is empty")
-    html = _render(_environment(limits, html=True), html_path, context) if html_path is not None else None
+    with letter_budget(limits):  # one e-mail, one budget: its text and its HTML together
+        text = _render(_environment(limits, html=False), text_path, context)
+        subject, _, body = text.lstrip().partition("\n")
+        if not subject.strip():
+            raise LetterError(str(text_path), None, "the first line (the subject) is empty")
+        html = _render(_environment(limits, html=True), html_path, context) if html_path is not None else None
     return EmailContent(" ".join(subject.split()), body.strip("\n") + "\n", html)
 
 
@@ -75,7 +76,7 @@ def _render(env: LetterEnvironment, path: Path, context: dict[str, Any]) -> str:
     key = (f"{id(env)}:{os.path.abspath(path)}", stat.st_size, stat.st_mtime_ns)
     source: str | None = None
     try:
-        with letter_budget(env.limits):
+        with letter_budget(env.limits):  # the caller's, when it holds one
             template = _compiled.get(key)
             if template is None:
                 source = path.read_text(encoding="utf-8")
