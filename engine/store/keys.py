@@ -87,8 +87,7 @@ def insert_new(session: Session, models: Sequence[type[DeclarativeBase]]) -> int
     values, then registering the object as persistent) than the database spent on the row. The objects keep
     their values and their new key; a many-to-one between them (a document's event) is written as its key.
     """
-    wanted = {model.__mapper__: model for model in models}
-    pending: dict[Mapper[Any], list[InstanceState[Any]]] = {mapper: [] for mapper in wanted}
+    pending: dict[Mapper[Any], list[InstanceState[Any]]] = {model.__mapper__: [] for model in models}
     for obj in session.new:
         state: InstanceState[Any] = obj._sa_instance_state
         if state.mapper in pending:
