@@ -1,4 +1,4 @@
-"""`relance letters check`: find what is wrong in letter templates before a batch goes out.
+"""`relance letters check`: find what is wrong in letter and e-mail templates before a batch goes out.
 
 Each problem names the template, the tag and the paragraph: Jinja syntax errors, variables the
 letter context does not provide, tags Word split in a way docxtpl cannot repair, a trial render
@@ -26,6 +26,7 @@ from engine.core.limits import Limits
 from engine.letters.compiled import _as_lines
 from engine.letters.context import build_context
 from engine.letters.docxfile import open_template
+from engine.letters.email import EMAIL_FOLDER, render_email_part
 from engine.letters.sample import sample_letter_data
 from engine.letters.environment import (
     TAG,
@@ -62,8 +63,9 @@ def template_kind(path: str | Path) -> str | None:
 
 def check_folder(folder: str | Path, templates: Iterable[str] | None = None, *,
                  limits: Limits | None = None, agency: bool = False) -> list[LetterProblem]:
-    """Check every .docx of `folder` (or only the named `templates`) and list all problems; with `agency`,
-    also the CPCE R124-4 mentions the letters of a collection agency must carry."""
+    """Check every .docx of `folder` and the e-mail templates of its email/ folder (or only the named .docx
+    `templates`) and list all problems; with `agency`, also the CPCE R124-4 mentions the letters of a
+    collection agency must carry."""
     root = Path(folder)
     if templates is None:
         # Word leaves "~$name.docx" lock files next to open documents: not templates.
@@ -77,7 +79,41 @@ def check_folder(folder: str | Path, templates: Iterable[str] | None = None, *,
             problems.append(LetterProblem(name, "missing", f"template not found in {root}"))
             continue
         problems.extend(check_template(path, template_kind(path), limits=limits, agency=agency))
+    if templates is None:
+        problems.extend(check_email_templates(root, limits=limits))
     return problems
+
+
+def check_email_templates(letters_dir: str | Path, names: Iterable[str] | None = None, *,
+                          limits: Limits | None = None) -> list[LetterProblem]:
+    """The e-mail templates of ``letters_dir``/email (or only those ``names``), each rendered with the sample
+    case of each debtor kind, as a run renders it: Jinja syntax, unknown variables, the sandbox and its
+    limits, and a text template's first line (the subject) not empty. One problem a file at most."""
+    folder = Path(letters_dir) / EMAIL_FOLDER
+    files = (sorted(p for p in folder.glob("*") if p.suffix in (".txt", ".html")) if names is None
+             else [folder / name for name in names])
+    contexts = [build_context(sample_letter_data(kind)) for kind in ("b2b", "b2c")]
+    problems: list[LetterProblem] = []
+    for path in files:
+        shown = f"{EMAIL_FOLDER}/{path.name}"
+        try:
+            for context in contexts:
+                text = render_email_part(path, context, limits)
+                if path.suffix == ".txt" and not text.lstrip().partition("\n")[0].strip():
+                    raise LetterError(str(path), None, "the first line (the subject) is empty")
+        except LetterError as err:
+            line = err.template[len(str(path)):]  # ":N" when the error has a line
+            problems.append(LetterProblem(shown + line, "email", err.message, err.tag))
+        except OSError as exc:
+            problems.append(LetterProblem(shown, "missing", f"cannot read the e-mail template ({exc.strerror})"))
+    return problems
+
+
+def require_sound_email_templates(letters_dir: Path, names: Sequence[str]) -> None:
+    """Raise EmailTemplateRefused when `relance letters check` would report errors in these e-mail templates."""
+    problems = check_email_templates(letters_dir, names)
+    if problems:
+        raise EmailTemplateRefused(letters_dir / EMAIL_FOLDER, problems)
 
 
 def check_template(path: str | Path, kind: str | None = None, *,
@@ -122,6 +158,18 @@ class TemplateRefused(LetterError):
         where = str(path) + (f" ({first.part})" if first.part and first.part != "document" else "")
         super().__init__(where, first.tag, f"{first.message}{more}; no letter is written from this template "
                          "until `relance letters check` passes", first.paragraph)
+        self.problems = tuple(problems)
+
+
+class EmailTemplateRefused(LetterError):
+    """An e-mail template with errors: the run stops before it opens anything, as for a letter's template,
+    rather than fail every case whose step sends that e-mail."""
+
+    def __init__(self, folder: Path, problems: Sequence[LetterProblem]) -> None:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        super().__init__(str(folder.parent / first.template), first.tag, f"{first.message}{more}; no e-mail is "
+                         "written from this template until `relance letters check` passes")
         self.problems = tuple(problems)
 
 

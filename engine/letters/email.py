@@ -61,6 +61,14 @@ def render_email(letters_dir: Path, state: str, context: dict[str, Any], limits:
     return EmailContent(" ".join(subject.split()), body.strip("\n") + "\n", html)
 
 
+def render_email_part(path: Path, context: dict[str, Any], limits: Limits | None = None) -> str:
+    """One e-mail template file rendered on its own (HTML autoescaped by its `.html` suffix), within
+    ``limits``: what `relance letters check` tries; LetterError (file, line, tag, why) when it fails."""
+    limits = limits or DEFAULT_LIMITS
+    with letter_budget(limits):
+        return _render(_environment(limits, html=path.suffix == ".html"), path, context)
+
+
 def _environment(limits: Limits, *, html: bool) -> LetterEnvironment:
     """The sandbox for e-mails under ``limits``: autoescaped for HTML, verbatim for text; kept, as its
     compiled templates are."""
@@ -93,4 +101,4 @@ def _render(env: LetterEnvironment, path: Path, context: dict[str, Any]) -> str:
         raise LetterError(str(path), None, f"not UTF-8 text ({exc.reason})") from None
 
 
-__all__ = ["EMAIL_FOLDER", "EmailContent", "email_templates", "render_email"]
+__all__ = ["EMAIL_FOLDER", "EmailContent", "email_templates", "render_email", "render_email_part"]

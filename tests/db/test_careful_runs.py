@@ -14,7 +14,7 @@ from engine.app import App
 from engine.cases import actions
 from engine.cases.letters import OutputFolderError
 from engine.errors import CaseError
-from engine.letters.check import TemplateRefused
+from engine.letters.check import EmailTemplateRefused, TemplateRefused
 from engine.store.models import Case, Event, Payment
 from engine.store.runlock import RunInProgress, run_lock
 from engine.workers import run_parallel, work
@@ -54,6 +54,20 @@ def test_a_template_with_a_tag_split_by_a_tracked_change_stops_the_run_before_an
         assert str(template) in str(refused.value) and "{{ creditor.name }}" in str(refused.value)
     assert cases(app) == 0
     assert not [p for p in app.workspace.output_dir.rglob("*") if p.is_file()]
+
+
+def test_an_email_template_with_errors_stops_the_run_before_any_case(app: App) -> None:
+    """The first reminder goes by e-mail too: with its e-mail template broken, every case would fail at its
+    e-mail. The run refuses in one line naming the file, the line and the tag, and opens nothing."""
+    email = app.workspace.root / "letters" / "fr" / "email" / "reminder1.txt"
+    email.write_text("Relance {{ letter_ref }}\n\nBonjour {{ debtor.nom }}\n", encoding="utf-8")
+    for dry_run in (False, True):
+        with pytest.raises(EmailTemplateRefused) as refused:
+            app.run(DAY, dry_run=dry_run)
+        assert f"{email}:3" in str(refused.value) and "{{ debtor.nom }}" in str(refused.value)
+    assert cases(app) == 0
+    email.unlink()  # the state's e-mail falls back on default.txt, which is sound
+    assert sum(r.cases_opened for r in app.run(DAY)) == 2
 
 
 def test_a_letter_written_by_hand_from_a_broken_template_is_refused_too(app: App) -> None:

@@ -90,3 +90,12 @@ def test_letters_check_in_agency_mode(relance) -> None:
     doc.save(str(letter))
     refused = call("letters", "check", code=1)
     assert "relance_1.docx" in refused and "recouvrement amiable" in refused
+
+
+def test_letters_check_reads_the_email_templates_too(relance) -> None:
+    call, root = relance
+    email = root / "letters" / "fr" / "email" / "reminder2.html"
+    email.write_text("<p>{{ creditor.name }}</p>\n<p>{% for i in range(10**6) %}{{ i }}{% endfor %}</p>\n",
+                     encoding="utf-8")
+    refused = call("letters", "check", code=1)
+    assert "email/reminder2.html:2" in refused and "template_range" in refused

@@ -157,3 +157,22 @@ def test_relance_2_must_recall_earlier_steps(tmp_path: Path) -> None:
 def test_folder_reports_missing_named_template(tmp_path: Path) -> None:
     [problem] = check_folder(tmp_path, templates=["relance_9.docx"])
     assert problem.code == "missing" and problem.template == "relance_9.docx"
+
+
+def test_email_templates_are_checked_as_a_run_renders_them_each_problem_located(tmp_path: Path) -> None:
+    """The e-mail templates beside the letters (email/*.txt, *.html) are user-written too: each is rendered with
+    the sample case, within the limits; a problem names the file, its line and the tag."""
+    folder = tmp_path / "email"
+    folder.mkdir()
+    (folder / "default.txt").write_text("Relance {{ letter_ref }}\n\nBonjour {{ debtor.nom }}\n", encoding="utf-8")
+    (folder / "default.html").write_text("<p>{{ debtor.name }}</p>\n<p>{{ 'x' * 10**9 }}</p>", encoding="utf-8")
+    (folder / "reminder1.txt").write_text("Relance {{ letter_ref }\n\nBonjour\n", encoding="utf-8")
+    (folder / "reminder2.txt").write_text("{% if debtor.name == 'x' %}Relance{% endif %}\n", encoding="utf-8")
+    (folder / "reminder3.txt").write_text("Relance {{ letter_ref }}\n\nBonjour {{ debtor.name }}\n", encoding="utf-8")
+    found = {p.template: p for p in check_folder(tmp_path)}
+    assert set(found) == {"email/default.txt:3", "email/default.html:2", "email/reminder1.txt:1", "email/reminder2.txt"}
+    assert found["email/default.txt:3"].tag == "{{ debtor.nom }}" and "'nom'" in found["email/default.txt:3"].message
+    assert found["email/default.html:2"].tag == "{{ 'x' * 10**9 }}"
+    assert "template_string" in found["email/default.html:2"].message
+    assert "syntax" in found["email/reminder1.txt:1"].message
+    assert "subject" in found["email/reminder2.txt"].message
