@@ -44,7 +44,7 @@ from engine.letters import (
     build_context,
 )
 from engine.letters.check import require_sound_email_templates, require_sound_template
-from engine.letters.email import email_templates
+from engine.letters.email import email_files
 from engine.letters.files import FileQueue
 from engine.letters.pdf import Conversion, PdfError, convert_batch
 from engine.letters.render import Syncing, render_content, sync_files, write_letter
@@ -363,16 +363,9 @@ def check_letters(workflows: list[Workflow]) -> None:
                 seen.add((workflow.letters_dir / state.letter, state.kind))
                 require_sound_template(workflow.letters_dir / state.letter, state.kind)
             if "email" in state.channels:
-                emails.setdefault(workflow.letters_dir, set()).update(_email_files(workflow.letters_dir, state.name))
+                emails.setdefault(workflow.letters_dir, set()).update(email_files(workflow.letters_dir, state.name))
     for letters_dir, names in emails.items():
         require_sound_email_templates(letters_dir, sorted(names))
-
-
-def _email_files(letters_dir: Path, state: str) -> list[str]:
-    """The e-mail template files a state's e-mail renders (its own, else the defaults); a missing text
-    template is named too, so the check reports it."""
-    text, html = email_templates(letters_dir, state)
-    return [path.name for path in (text, html) if path is not None] if text is not None else [f"{state}.txt"]
 
 
 def require_writable_folder(folder: Path) -> None:

@@ -135,9 +135,11 @@ def db_upgrade_command(settings: Settings) -> None:
 
 
 def _workflow_and_letter_problems(path: Path, limits: Limits) -> list[dict[str, object]]:
-    """Workflow problems, then, when the workflow itself is sound, the problems of the letters it uses."""
+    """Workflow problems, then, when the workflow itself is sound, the problems of the letters and e-mail
+    templates it uses."""
     from engine.core.workflow import check_workflow, load_workflow, template_path
-    from engine.letters.check import check_template
+    from engine.letters.check import check_email_templates, check_template
+    from engine.letters.email import email_files
 
     found: list[dict[str, object]] = [
         {"severity": p.severity, "file": str(p.file), "line": p.line, "key": p.key,
@@ -151,6 +153,9 @@ def _workflow_and_letter_problems(path: Path, limits: Limits) -> list[dict[str, 
         if state.letter:
             template = template_path(workflow.letters_dir, state.letter)
             found.extend(_letter_problem(p) for p in check_template(template, kind=state.kind, limits=limits))
+    emails = sorted({name for state in workflow.states.values() if "email" in state.channels
+                     for name in email_files(workflow.letters_dir, state.name)})
+    found.extend(_letter_problem(p) for p in check_email_templates(workflow.letters_dir, emails, limits=limits))
     return found
 
 

@@ -44,6 +44,13 @@ def email_templates(letters_dir: Path, state: str) -> tuple[Path | None, Path | 
     return found[0], found[1]
 
 
+def email_files(letters_dir: Path, state: str) -> list[str]:
+    """The names of the files an e-mail of ``state`` renders (its own, else the defaults), for the checks; a
+    missing text template is named too, so the check reports it missing."""
+    text, html = email_templates(letters_dir, state)
+    return [path.name for path in (text, html) if path is not None] if text is not None else [f"{state}.txt"]
+
+
 def render_email(letters_dir: Path, state: str, context: dict[str, Any], limits: Limits | None = None) -> EmailContent:
     """Subject, text and HTML for an e-mail of ``state``; LetterError (file, line, why) on a bad template or
     one past ``limits`` (default: DEFAULT_LIMITS), the same bounds as a letter's."""
@@ -101,4 +108,4 @@ def _render(env: LetterEnvironment, path: Path, context: dict[str, Any]) -> str:
         raise LetterError(str(path), None, f"not UTF-8 text ({exc.reason})") from None
 
 
-__all__ = ["EMAIL_FOLDER", "EmailContent", "email_templates", "render_email", "render_email_part"]
+__all__ = ["EMAIL_FOLDER", "EmailContent", "email_files", "email_templates", "render_email", "render_email_part"]

@@ -195,6 +195,16 @@ def test_a_malformed_workflow_stops_the_run_with_file_line_and_key(own_workspace
     assert not list((own_workspace / "output").rglob("*-reminder2.docx"))
 
 
+def test_a_broken_email_template_stops_the_run_and_fails_validate_with_file_line_and_tag(own_workspace: Path) -> None:
+    email = own_workspace / "letters" / "fr" / "email" / "reminder1.txt"
+    email.write_text("Relance {{ letter_ref }}\n\n{% for i in invoices %}{{ i.numero }}{% endfor %}\n", encoding="utf-8")
+    line = user_error(relance(own_workspace, "run", "--as-of", "2026-08-01"), f"{email}:3", "{{ i.numero }}")
+    assert "relance letters check" in line
+    validated = relance(None, "validate", str(own_workspace / "workflows" / "fr-b2b.yaml"))
+    assert validated.exit_code == 1 and "email/reminder1.txt:3" in validated.output
+    assert not list((own_workspace / "output").rglob("*-reminder2.docx"))
+
+
 def test_a_broken_settings_file_is_named(own_workspace: Path) -> None:
     config = own_workspace / "relance.toml"
     config.write_text(config.read_text(encoding="utf-8").replace("[workflows]", "[workflows", 1), encoding="utf-8")
