@@ -87,16 +87,16 @@ def _environment(limits: Limits, *, html: bool) -> LetterEnvironment:
 
 
 def _render(env: LetterEnvironment, path: Path, context: dict[str, Any]) -> str:
+    """``path`` rendered in ``env``, within the budget its caller holds (render_email, render_email_part)."""
     stat = file_stat(path)
     key = (f"{id(env)}:{os.path.abspath(path)}", stat.st_size, stat.st_mtime_ns)
     source: str | None = None
     try:
-        with letter_budget(env.limits):  # the caller's, when it holds one
-            template = _compiled.get(key)
-            if template is None:
-                source = path.read_text(encoding="utf-8")
-                template = _compiled[key] = env.from_string(source)
-            return str(template.render(context))
+        template = _compiled.get(key)
+        if template is None:
+            source = path.read_text(encoding="utf-8")
+            template = _compiled[key] = env.from_string(source)
+        return str(template.render(context))
     except TemplateError as exc:
         # The file, its line and the tag, as a letter's error names them (engine.letters.environment).
         if source is None:
