@@ -35,6 +35,8 @@ def test_a_batch_of_new_cases_is_written_in_a_few_statements(database_url: str, 
     assert report.cases_opened == 120
     assert sent["UPDATE invoice"] == 3 and sent["UPDATE invoice rows"] == 120 and sent["UPDATE cases"] == 0
     assert sent["INSERT cases"] == 3 and sent["INSERT event"] == 3
+    # 50, 50, then 20: a batch shorter than the limit was the last, so no fourth query asks for nothing.
+    assert sent["SELECT invoice"] == 3
     with store.session() as s:
         assert verify(s) == []
         cases = s.scalars(select(Case).order_by(Case.id)).all()
@@ -91,13 +93,15 @@ def _kinds(session: Session, case: Case) -> list[str]:
 
 
 def _statements(store: Store) -> Counter[str]:
-    """INSERT and UPDATE statements sent from now on, by table, an executemany counting once; and, under
-    "UPDATE table rows", the rows the UPDATEs were sent for."""
+    """INSERT and UPDATE statements sent from now on, by table, an executemany counting once; under
+    "UPDATE table rows", the rows the UPDATEs were sent for; and the queries of invoices ("SELECT invoice")."""
     sent: Counter[str] = Counter()
 
     def count(_conn: object, _cursor: object, statement: str, parameters: object, _context: object,
               executemany: bool) -> None:
         words = statement.split()
+        if words[0] == "SELECT" and words[1].startswith("invoice."):
+            sent["SELECT invoice"] += 1
         if words[0] in ("INSERT", "UPDATE"):
             table = words[2] if words[0] == "INSERT" else words[1]
             sent[f"{words[0]} {table}"] += 1
