@@ -1,6 +1,7 @@
 """Letters per second: relance against the naive peer (bench/peer.py), on the same cases.
 
     python bench/throughput.py [--cases 2000] [--rounds 3] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+    python bench/throughput.py --cases 20000 --no-peer   # a monthly batch: relance's four configurations alone
 
 One portfolio of ``--cases`` B2B debtors, one overdue invoice each (tests.support.write_portfolio), so a
 run on 2025-01-20 writes one first reminder per case. Each round runs, interleaved, on a fresh workspace
@@ -119,7 +120,11 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--no-peer", action="store_true",
+                        help="relance's four configurations alone (the peer takes a minute per 2,000 letters): for "
+                             "portfolios the size of a monthly batch, e.g. --cases 20000")
     args = parser.parse_args()
+    configs = [config for config in CONFIGS if not (args.no_peer and config.program == "peer")]
     import engine
 
     compileall.compile_dir(Path(engine.__file__).parent, quiet=1)
@@ -130,9 +135,9 @@ def main() -> None:
     if file_system[0] > SLOW_FILE_SYSTEM:
         print(f"warning: a letter's file operations cost {file_system[0] * 1000:.2f} ms of CPU here; were many "
               "files deleted on this file system in the last few minutes? (see this script's docstring)")
-    tallies = {config.label: Tally() for config in CONFIGS}
+    tallies = {config.label: Tally() for config in configs}
     for round_no in range(1, args.rounds + 1):
-        for config in CONFIGS:
+        for config in configs:
             tally = tallies[config.label]
             if tally.unavailable is not None:
                 continue
@@ -245,8 +250,8 @@ def report(tallies: dict[str, Tally], cases: int, root: Path, file_system: list[
             print(f"  {label:<40} own {own:6.2f}  rest of the machine {rest:5.2f}  idle {idle:5.2f}")
     rates = {label: tally.rate() for label, tally in tallies.items()}
     print("\nratios")
-    _ratio("relance SQLite 1 process / peer SQLite", rates[SQLITE_1], rates[PEER_SQLITE], PEER_TARGET, "x")
-    _ratio(f"relance SQLite {CORES} processes / peer", rates[SQLITE_ALL], rates[PEER_SQLITE], PEER_TARGET,
+    _ratio("relance SQLite 1 process / peer SQLite", rates[SQLITE_1], rates.get(PEER_SQLITE), PEER_TARGET, "x")
+    _ratio(f"relance SQLite {CORES} processes / peer", rates[SQLITE_ALL], rates.get(PEER_SQLITE), PEER_TARGET,
            "x")
     _ratio(f"letters/s per core (SQLite all cores / {CORES})", rates[SQLITE_ALL], CORES, PER_CORE_TARGET, "")
     _ratio("PostgreSQL 2 workers / 1 worker", rates[PG_2], rates[PG_1], PG_SPEEDUP_TARGET, "x")
@@ -259,11 +264,14 @@ def report(tallies: dict[str, Tally], cases: int, root: Path, file_system: list[
           f" that alone is {share:.0%} of a core")
     counts = {label: {r.letters for r in tally.results} for label, tally in tallies.items() if tally.results}
     peer = counts.get(PEER_SQLITE, set()) | counts.get(PEER_PG, set())
+    if PEER_SQLITE not in tallies:  # --no-peer: relance's configurations against each other
+        peer = counts.get(SQLITE_1, set())
     mismatched = {label: sorted(c) for label, c in counts.items() if c != peer or len(c) != 1}
     if mismatched:
         print(f"\nwarning: relance and the peer did not write the same number of letters: {mismatched}")
     else:
-        print(f"\nletters: every run wrote {peer.pop()} (relance and peer alike; {cases} cases)")
+        alike = "relance and peer alike" if PEER_SQLITE in tallies else "every configuration of relance"
+        print(f"\nletters: every run wrote {peer.pop()} ({alike}; {cases} cases)")
     print("\ncommands (first round of each configuration; later rounds use fresh folders and databases)")
     for label, tally in tallies.items():
         print(f"  {label}:")
