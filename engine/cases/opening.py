@@ -95,7 +95,8 @@ def _open_batches(unit: Unit, workflow: Workflow, as_of: date, report: RunReport
     held by another run ends the call, returning False (the bucket was not finished here).
 
     A batch shorter than ``batch_size`` was the last: asking again, in a transaction of its own, would find
-    nothing more than that query did (on PostgreSQL, 16 buckets cost 16 such transactions a run)."""
+    nothing more than that query did (on PostgreSQL that was one transaction more for each of the 16 buckets,
+    for each workflow, on every run)."""
     after = 0
     more = True
     while more:
