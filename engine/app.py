@@ -58,6 +58,8 @@ class App:
     after_run: AfterRun = field(default_factory=AfterRun)  # of the last `run`
     # The rates the last run's letters assumed or could not verify (engine.cases.letters.RatesUsed).
     rates_used: RatesUsed = field(default_factory=RatesUsed)
+    # Older workflow versions read back from the store, by (name, version): each is parsed once.
+    _older: dict[tuple[str, int], Workflow] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.store is None:
@@ -119,22 +121,33 @@ class App:
 
     def escalator_for(self, case: Case) -> Escalator:
         """The escalator of the workflow version a case started on (it keeps those rules to the end)."""
+        workflow = self.workflow_version(case.workflow_name, case.workflow_version)
+        if workflow is None:
+            raise WorkspaceError(f"case {case.ref} runs on workflow {case.workflow_name!r}, which the workspace lacks")
+        return Escalator(workflow)
+
+    def workflow_version(self, name: str, version: int) -> Workflow | None:
+        """Workflow ``name`` as it was at ``version``: the file's when it is the current version, else the text
+        the store kept (its letters from the same folder as the current version's); None when the workspace
+        has no workflow of that name. Rules and letters of a case both come from here."""
         for workflow in self.workflows.values():
-            if workflow.name == case.workflow_name:
-                if workflow.version == case.workflow_version:
-                    return Escalator(workflow)
-                with self.store.session() as session:
-                    older = versions.version_of(session, workflow.name, case.workflow_version, workflow.path,
-                                                self.workspace.limits)
-                return Escalator(self._with_letters(older))
-        raise WorkspaceError(f"case {case.ref} runs on workflow {case.workflow_name!r}, which the workspace lacks")
+            if workflow.name == name:
+                if workflow.version == version:
+                    return workflow
+                if (name, version) not in self._older:
+                    with self.store.session() as session:
+                        self._older[name, version] = self._with_letters(versions.version_of(
+                            session, name, version, workflow.path, self.workspace.limits))
+                return self._older[name, version]
+        return None
 
     def letter_writer(self, *, pdf: bool = False, renderers: int = 0) -> ChannelWriter:
         """The `perform` of runs and actions: letters, plus each channel's record (outbox row, call task).
         ``renderers``: processes that render a run's letters beside it (engine.cases.renderers)."""
         letters = LetterWriter(self.workspace.creditor, self.workflows, self.workspace.output_dir,
                                rates=self.rates, pdf=pdf, limits=self.workspace.limits,
-                               counsel=self.workspace.counsel, agency=self.workspace.agency, renderers=renderers)
+                               counsel=self.workspace.counsel, agency=self.workspace.agency, renderers=renderers,
+                               versions=self.workflow_version)
         smtp = self.workspace.smtp
         domain = domain_of(smtp.sender if smtp else None) or domain_of(self.workspace.creditor.email)
         return ChannelWriter(letters, mail_domain=domain, attach=smtp.attach if smtp else None)
@@ -229,8 +242,9 @@ class App:
         for workflow, kinds in self.workflow_kinds():
             plan.append((workflow, kinds))
             with self.store.session() as session:
-                plan += [(self._with_letters(w), None) for w in versions.older_versions(session, workflow,
-                                                                                     self.workspace.limits)]
+                for older in versions.older_versions(session, workflow, self.workspace.limits):
+                    self._older[older.name, older.version] = self._with_letters(older)
+                    plan.append((self._older[older.name, older.version], None))
         check_letters([workflow for workflow, _kinds in plan])
         if dry_run:
             return plan, None

@@ -32,7 +32,7 @@ class ChannelWriter:
     def __call__(self, session: Session, case: Case, step: Step, action: Action) -> Document | None:
         document = self.letters(session, case, step, action)
         if action.kind == "email":
-            workflow = self.letters.workflows[case.workflow_name]
+            workflow = self.letters.workflow_of(case)
             self.letters.letter_for(session, case, step, action, workflow)
             enqueue(session, case, step_key=f"{case.step_count}:{step.dest}", state=step.dest, on=step.on,
                     letters_dir=workflow.letters_dir, context=self.letters.context_for(case, action),

@@ -16,7 +16,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -85,10 +85,12 @@ class LetterWriter:
         agency: Creditor | None = None,
         limits: Limits | None = None,
         renderers: int = 0,
+        versions: Callable[[str, int], Workflow | None] | None = None,
     ) -> None:
         self.creditor = creditor
         self.limits = limits
-        self.workflows = {workflow.name: workflow for workflow in workflows.values()}
+        self.workflows = {workflow.name: workflow for workflow in workflows.values()}  # the current versions
+        self._versions = versions  # an older version of a workflow, by name and version (App.workflow_version)
         self.output_dir = output_dir
         self.rates = rates or load_rates()
         self.pdf = pdf
@@ -133,7 +135,7 @@ class LetterWriter:
     def __call__(self, session: Session, case: Case, step: Step, action: Action) -> Document | None:
         if action.template is None:
             return None  # a phone call or an e-mail without attachment: the timeline records it
-        workflow = self.workflows[case.workflow_name]
+        workflow = self.workflow_of(case)
         relative = Path(_slug(case.debtor.ref)) / _slug(case.ref) / f"{case.step_count:02d}-{step.dest}.docx"
         rendered = self._rendered.setdefault(case.id, {})
         key = (case.step_count, action.template)
@@ -276,6 +278,18 @@ class LetterWriter:
                 for letter in (path, path.with_suffix(".pdf")):
                     if not letter.is_dir():  # a folder in a letter's place made the write fail: not ours
                         letter.unlink(missing_ok=True)
+
+    def workflow_of(self, case: Case) -> Workflow:
+        """The workflow version ``case`` runs on: its letters follow that version's states, labels, locale and
+        currency, as its steps follow its rules (a case keeps the version it started on to the end)."""
+        current = self.workflows.get(case.workflow_name)
+        if current is not None and case.workflow_version in (None, current.version):
+            return current
+        older = self._versions(case.workflow_name, case.workflow_version) if self._versions is not None else None
+        if older is None:
+            raise RelanceError(f"case {case.ref} runs on workflow {case.workflow_name!r} version "
+                               f"{case.workflow_version}, which this workspace cannot read back")
+        return older
 
     def letter_for(self, session: Session, case: Case, step: Step, action: Action, workflow: Workflow) -> LetterData:
         """``letter_data`` of this step, built once while the case is in hand (the letter and the e-mail

@@ -14,6 +14,7 @@ from engine.store import versions
 from engine.store.models import Case, WorkflowVersion
 from engine.store.versions import WorkflowVersionError
 from engine.workspace import init_workspace, load_workspace
+from tests.db.test_claim_run import text_of
 
 DEBTORS = "debtor_ref;kind;name;siren;address_line1;address_line2;postal_code;city;country;email;phone\n" \
           "D1;b2b;Dupont & Fils;;1 rue A;;75001;Paris;FR;;\nD2;b2b;Martin SA;;2 rue B;;69001;Lyon;FR;;\n"
@@ -89,3 +90,23 @@ def test_workers_that_start_together_keep_one_version_row(tmp_path: Path, postgr
     # A different text under the same version is still refused after the race.
     with pytest.raises(WorkflowVersionError), app.store.session() as session:
         versions.register(session, workflow, source + "\n# edited\n")
+
+
+def test_a_case_on_an_older_version_gets_that_versions_letters(tmp_path: Path, database_url: str) -> None:
+    app, path = workspace(tmp_path, database_url)
+    app.run(date(2026, 4, 10))  # F1 opens on version 2 (shipped) and gets its first reminder
+    # Version 3 renames the second reminder's state, relabels it and writes amounts the American way.
+    text = path.read_text(encoding="utf-8").replace("version: 2", "version: 3").replace("locale: fr_FR", "locale: en_US")
+    text = text.replace("reminder2", "second_reminder").replace('"Deuxième relance"', '"Relance n° 2"')
+    path.write_text(text, encoding="utf-8")
+    app = App(load_workspace(path.parent.parent, database_url))
+    reports = app.run(date(2026, 4, 20))
+    # Version 3 has no state "reminder2": the letter must come from version 2's.
+    assert [error for report in reports for error in report.errors] == []
+    with app.session() as session:
+        f1 = session.scalars(select(Case).where(Case.ref.like("%F1"))).one()
+        assert (f1.workflow_version, f1.state) == (2, "reminder2")
+    (letter,) = (app.workspace.output_dir).rglob("*-reminder2.docx")
+    words = text_of(letter)
+    assert "1\u00a0000,00\u00a0€" in words and "€1,000.00" not in words, words  # version 2's fr_FR
+    assert "Relance n° 2" not in words
