@@ -86,6 +86,8 @@ class Escalator:
                 raise located(exc, self.workflow.path, timed.spec) from exc
             facts["due_on"] = due_on
             facts["rule"] = timed.rule
+            if timed.since == "notice_received":  # the reason must not claim a receipt nobody recorded
+                facts["counted_from"] = _counted_from(case, timed.since)
             if self.workflow.states[timed.dest].approval and approved != timed.dest:
                 case.awaiting_approval = timed.dest
                 return []
@@ -327,13 +329,21 @@ class _Gate:
 
 
 def _start(case: CaseState, since: str) -> date:
-    """Where a delay counts from. `notice_received` falls back to the state's entry (the letter's date)
-    until a receipt is recorded, so a receipt nobody records never stalls a case."""
-    if since == "due_date":
+    """Where a delay counts from (see _counted_from)."""
+    counted = _counted_from(case, since)
+    if counted == "due_date":
         return case.due_date
-    if since == "notice_received" and case.notice_received is not None:
+    if counted == "notice_received" and case.notice_received is not None:
         return max(case.notice_received, case.state_entered)
     return case.state_entered
+
+
+def _counted_from(case: CaseState, since: str) -> str:
+    """The start a delay written ``since`` really counts from: `notice_received` falls back to the state's
+    entry (the letter's date) until a receipt is recorded, so a receipt nobody records never stalls a case."""
+    if since == "notice_received" and case.notice_received is None:
+        return "state_entered"
+    return since
 
 
 def _rule(spec: TransitionSpec) -> dict[str, str]:

@@ -24,6 +24,12 @@ _UNITS = {"day": ("jour", "jours"), "business_day": ("jour ouvré", "jours ouvr�
           "week": ("semaine", "semaines"), "month": ("mois", "mois")}
 _SINCE = {"due_date": "depuis l'échéance", "state_entered": "depuis l'étape précédente",
           "notice_received": "depuis la réception de la mise en demeure"}
+# A delay written `since: notice_received`, by what it counted from (facts["counted_from"]): the entry into the
+# step (the letter's date) while no receipt was recorded. A step recorded before that was kept says only what
+# both share.
+_SINCE_NOTICE = {"notice_received": _SINCE["notice_received"],
+                 "state_entered": "depuis l'étape précédente (aucune réception de la mise en demeure enregistrée)",
+                 None: "depuis la mise en demeure ou sa réception"}
 _FACTS = {"balance": "solde", "noticed_balance": "solde mis en demeure", "principal": "principal",
           "paid": "réglé", "days_overdue": "jours de retard", "days_in_state": "jours dans l'étape",
           "days_to_prescription": "jours avant prescription", "invoice_count": "factures",
@@ -38,7 +44,10 @@ def step_reason(trigger: str, facts: Mapping[str, Any], currency: str = "EUR") -
         delay = _french_delay(str(rule.get("after", "")))
         if delay:
             due = facts.get("due_on")
-            parts[0] = (f"délai de {delay} {_SINCE.get(str(rule.get('since')), '')} écoulé"
+            since = str(rule.get("since"))
+            start = _SINCE_NOTICE.get(facts.get("counted_from"), "") if since == "notice_received" \
+                else _SINCE.get(since, "")
+            parts[0] = (f"délai de {delay} {start} écoulé"
                         + (f" le {format_date(_as_date(due))}" if due else "")).replace("  ", " ")
         for key, word in (("when", "condition remplie"), ("unless", "exception écartée")):
             if rule.get(key):

@@ -176,3 +176,29 @@ def test_closed_and_foreign_cases_are_refused_clearly(engine: Escalator) -> None
     stranger = CaseState("limbo", DUE, DUE, Decimal("1"))
     with pytest.raises(EscalationError, match="'limbo'"):
         engine.advance(stranger, DUE)
+
+
+def test_a_delay_since_the_notices_receipt_says_what_it_counted_from() -> None:
+    """`since: notice_received` counts from the letter's date until a receipt is recorded: the step's reason
+    must then say so, never claim a receipt that the timeline does not hold."""
+    from engine.store.events import StateChange
+    from tests.support import SHIPPED_WORKFLOWS
+
+    escalator = Escalator(load_workflow(SHIPPED_WORKFLOWS / "fr-b2b.yaml"))
+    sent = date(2026, 5, 4)
+
+    def litigation(received: date | None) -> str:
+        case = CaseState(state="formal_notice", state_entered=sent, due_date=DUE, principal=Decimal("2000"),
+                         noticed=Decimal("2000"), notice_received=received, steps_taken=["formal_notice"])
+        [step] = escalator.advance(case, date(2026, 6, 30), approved="litigation")
+        assert step.dest == "litigation"
+        return StateChange(step.trigger, step.source, step.dest, step.facts).describe()
+
+    unreceived = litigation(None)
+    assert "réception" in unreceived and "depuis la réception" not in unreceived
+    assert "depuis l'étape précédente (aucune réception de la mise en demeure enregistrée)" in unreceived
+    assert "depuis la réception de la mise en demeure" in litigation(date(2026, 5, 6))
+    # A step recorded before the start was kept says no more than both cases share.
+    old = {"rule": {"since": "notice_received", "after": "15 days"}, "due_on": "2026-05-19"}
+    assert "depuis la mise en demeure ou sa réception" in StateChange("escalate", "formal_notice", "litigation",
+                                                                     old).describe()
