@@ -9,7 +9,9 @@ case's row lock, and records the outcome in the case's timeline:
 - accepted → `email_sent` (Message-ID, the server's answer), the row `sent`;
 - temporary failure (4xx, server down) → `email_retried`, the row tried again after a growing delay;
 - permanent failure (5xx, no address, or too many temporary ones) → `email_failed`, the row `failed`,
-  an `email_failed` task on the team's list (`relance tasks`); the letter file stays where it is.
+  an `email_failed` task on the team's list (`relance tasks`); the letter file stays where it is;
+- the case has left the step since (paid, disputed, escalated, closed) → the row `superseded`, nothing sent
+  and nothing in the timeline: an e-mail delivered late must not say what is no longer true.
 
 Exactly one e-mail per step: the Message-ID is derived from (case, step). A crash after the server
 took the message and before the commit leaves the row `pending`: the next delivery sends the same
@@ -54,6 +56,8 @@ class Delivery:
     sent: list[str] = field(default_factory=list)  # Message-IDs
     retried: list[tuple[str, str]] = field(default_factory=list)  # (case ref, why)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (case ref, why)
+    # E-mails not sent because their case has left their step (paid, disputed, escalated): (case ref, why)
+    superseded: list[tuple[str, str]] = field(default_factory=list)
     waiting: int = 0
     configured: bool = True
     pdf_processes: int = 0
@@ -140,6 +144,13 @@ def _send_one(store: Store, transport: Transport, settings: SmtpSettings, output
         session.refresh(row)
         if row.status == "sent" or (row.status == "failed" and not retry):
             return
+        left = _left_step(case, row)
+        if left is not None:
+            row.status, row.last_error, row.next_attempt_at = "superseded", left, None
+            for task in _failure_tasks(session, case, row):  # nothing left to fix for the team
+                task.done_on, task.outcome = max(on, row.occurred_on), "superseded"
+            report.superseded.append((case.ref, left))
+            return
         if row.status == "failed":
             row.status, row.to_address = "pending", case.debtor.email  # the team may have fixed the address
         day = max(on, row.occurred_on)
@@ -166,10 +177,27 @@ def _send_one(store: Store, transport: Transport, settings: SmtpSettings, output
         row.status, row.smtp_response, row.sent_at, row.last_error = "sent", answer, _utcnow(), None
         append_event(session, case, EmailSent(row.step_key, row.message_id, to, row.subject, answer,
                                               tuple(a.filename for a in attachments), row.attempts), day)
-        for task in session.scalars(select(Task).where(Task.case_id == case.id, Task.kind == "email_failed",
-                                                       Task.step_key == row.step_key, Task.done_on.is_(None))):
+        for task in _failure_tasks(session, case, row):
             task.done_on, task.outcome = day, "sent"
         report.sent.append(row.message_id)
+
+
+def _failure_tasks(session: Session, case: Case, row: Outbox) -> list[Task]:
+    """The open `email_failed` tasks of this e-mail."""
+    return list(session.scalars(select(Task).where(Task.case_id == case.id, Task.kind == "email_failed",
+                                                   Task.step_key == row.step_key, Task.done_on.is_(None))))
+
+
+def _left_step(case: Case, row: Outbox) -> str | None:
+    """Why the e-mail of ``row`` must no longer go out, or None. It says what its step said ("please pay by
+    ..."); once the case has taken a later step (paid, disputed, escalated) or closed, sending it late (an
+    [smtp] set up weeks after, a retry) would tell the debtor something no longer true."""
+    number = row.step_key.partition(":")[0]
+    if case.closed:
+        return f"not sent: the case was closed ({case.state}) before it could go"
+    if number.isdigit() and (case.step_count or 0) > int(number):
+        return f"not sent: the case has moved on to {case.state} since this step"
+    return None
 
 
 def _fail(session: Session, case: Case, row: Outbox, why: str, day: date, report: Delivery) -> None:

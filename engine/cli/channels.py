@@ -252,7 +252,8 @@ def delivery_json(delivery: Delivery | None) -> dict[str, Any] | None:
     if delivery is None:
         return None
     return {"sent": len(delivery.sent), "retried": [{"case": c, "error": e} for c, e in delivery.retried],
-            "failed": [{"case": c, "error": e} for c, e in delivery.failed], "waiting": delivery.waiting,
+            "failed": [{"case": c, "error": e} for c, e in delivery.failed],
+            "superseded": [{"case": c, "reason": why} for c, why in delivery.superseded], "waiting": delivery.waiting,
             "configured": delivery.configured, "error": delivery.error, "pdf_processes": delivery.pdf_processes}
 
 
@@ -270,6 +271,8 @@ def print_delivery(delivery: Delivery | None) -> None:
                       f"{len(delivery.failed)} failed" + (" (see `relance tasks`)" if delivery.failed else ""))
     for case, why in delivery.failed:
         console.print(f"[red]e-mail of {markup(case)} failed[/]: {markup(why)}")
+    for case, why in delivery.superseded:
+        console.print(f"[yellow]e-mail of {markup(case)}[/] {markup(why)}")
 
 
 def _outcome(done: Any, as_json: bool, text: str) -> None:

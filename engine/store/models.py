@@ -361,7 +361,8 @@ class Outbox(Base):
 
     One row per (case, step): ``message_id`` is derived from both, so a crash between the SMTP answer and
     the record re-sends the same message, never a second one. ``status`` is ``pending`` (to send, at or
-    after ``next_attempt_at``), ``sent`` or ``failed`` (permanently: the case is on the task list).
+    after ``next_attempt_at``), ``sent``, ``failed`` (permanently: the case is on the task list) or
+    ``superseded`` (never sent: the case had left the step by the time it could go).
     """
 
     __tablename__ = "outbox"

@@ -262,3 +262,25 @@ def test_letters_recall_the_emails_sent_and_the_calls_that_reached_someone(tmp_p
     assert any("appel téléphonique" in line for line in lines["ALD-F0000"])  # the call that reached someone
     assert any("courriel" in line for line in lines["ALD-F0001"])
     assert not any("appel" in line for line in lines["ALD-F0001"])  # no answer: no contact to recall
+
+
+def test_an_email_waiting_for_a_step_the_case_has_left_is_not_sent(tmp_path: Path, database_url: str) -> None:
+    from engine.cases import actions
+
+    app = make_app(tmp_path, database_url, 2)
+    app.run(REMINDER)  # no [smtp] yet: both first reminders wait in the outbox
+    assert app.after_run.delivery is not None and app.after_run.delivery.waiting == 2
+    actions.pay(app, "ALD-F0000", "1000.00", REMINDER + timedelta(days=2), by="alice")  # paid in full: closed
+    with smtp_server() as sink:
+        app = _with_port(app, database_url, sink.port)
+        done = app.deliver(REMINDER + timedelta(days=3), retry=True)
+        # "Please pay by ..." to a debtor who has paid would be false: only the case still on its step gets it.
+        assert [message["To"] for message in sink.messages] == ["compta1@client1.example"]
+        assert [ref for ref, _why in done.superseded] == ["ALD-F0000"]
+        assert len(done.sent) == 1 and not done.failed
+        with app.session() as session:
+            statuses = dict(session.execute(select(Case.ref, Outbox.status).join(Case, Case.id == Outbox.case_id)).all())
+        assert statuses == {"ALD-F0000": "superseded", "ALD-F0001": "sent"}
+        assert [ref for ref, *_ in events_of(app, EmailSent.kind)] == ["ALD-F0001"]
+        assert app.deliver(REMINDER + timedelta(days=4), retry=True).superseded == []  # decided once
+        assert len(sink.messages) == 1
