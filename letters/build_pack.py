@@ -157,7 +157,8 @@ def transmission_contentieux(doc) -> None:
     par(doc, "**Débiteur**")
     par(doc, "{{ debtor.name }}{% if debtor.siren %} — SIREN {{ debtor.siren }}{% endif %} "
              "({% if is_b2b %}professionnel{% else %}particulier{% endif %})")
-    par(doc, "{{ debtor.address_lines|join(', ') }}, {{ debtor.postal_code }} {{ debtor.city }}")
+    par(doc, "{{ debtor.address_lines|join(', ') }}, {{ debtor.postal_code }} {{ debtor.city }}"
+             "{% if debtor.country_name %}, {{ debtor.country_name }}{% endif %}")
     par(doc, "**{% if plural %}Factures impayées{% else %}Facture impayée{% endif %}**")
     invoice_table(doc)
     par(doc, "**Décompte de la créance au {{ date_long }}**")
@@ -266,11 +267,16 @@ def agency_breakdown(doc) -> None:
 
 
 def address(doc, who: str, indent) -> None:
-    """Address lines (a `{%p for %}` loop), then postal code and city."""
+    """Address lines (a `{%p for %}` loop), then postal code and city, then the country when the letter
+    crosses a border (`country_name`, in capitals as the postal services ask; none for a domestic letter)."""
     par(doc, f"{{%p for line in {who}.address_lines %}}")
     par(doc, "{{ line }}", indent=indent, after=0)
     par(doc, "{%p endfor %}")
     par(doc, f"{{{{ {who}.postal_code }}}} {{{{ {who}.city }}}}", indent=indent, after=0)
+    if who != "sender":
+        par(doc, f"{{%p if {who}.country_name %}}")
+        par(doc, f"{{{{ {who}.country_name }}}}", indent=indent, after=0)
+        par(doc, "{%p endif %}")
 
 
 def subject(doc, text: str) -> None:

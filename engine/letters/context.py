@@ -13,6 +13,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from babel import Locale, UnknownLocaleError
+
 from engine.core.claim import ClaimLine
 from engine.core.jurisdiction import Court
 from engine.core.money import format_amount, format_date, format_long_date
@@ -192,8 +194,8 @@ def build_context(letter: LetterData) -> dict[str, Any]:
         "is_agency": agency is not None,
         "sender": agency or creditor,
         "payee": payee,
-        "debtor": _party(letter.debtor),
-        "counsel": _party(letter.counsel) if letter.counsel else None,
+        "debtor": _party(letter.debtor, letter.creditor.country, locale),
+        "counsel": _party(letter.counsel, letter.creditor.country, locale) if letter.counsel else None,
         "salutation": salutation,
         "debtor_kind": letter.debtor_kind,
         "is_b2b": letter.debtor_kind == "b2b",
@@ -275,17 +277,35 @@ def with_changes(letter: LetterData, **changes: Any) -> LetterData:
     return replace(letter, **changes)
 
 
-def _party(party: Party) -> dict[str, Any]:
+def _party(party: Party, home: str | None = None, locale: str = "fr_FR") -> dict[str, Any]:
+    """A party's fields; ``country_name`` only for a letter sent from ``home`` to another country."""
     return {
         "name": _text(party.name),
         "address_lines": [_text(line) for line in party.address_lines],
         "postal_code": _text(party.postal_code),
         "city": _text(party.city),
         "country": party.country,
+        "country_name": _country_name(party.country, locale) if home and not _same_country(party.country, home)
+        else None,
         "siren": _text(party.siren) if party.siren else None,
         "email": _text(party.email) if party.email else None,
         "phone": _text(party.phone) if party.phone else None,
     }
+
+
+def _same_country(code: str | None, home: str) -> bool:
+    return (code or home).strip().upper() == home.strip().upper()
+
+
+def _country_name(code: str | None, locale: str) -> str:
+    """The country of an address abroad as its last line: its name in the letter's language, in capitals
+    (UPU S42: "ROYAUME-UNI"); the code itself when the language has no name for it."""
+    code = (code or "").strip().upper()
+    try:
+        name = Locale.parse(locale).territories.get(code, code)
+    except (ValueError, UnknownLocaleError):
+        name = code
+    return _text(name.upper())
 
 
 def _sender(sender: Creditor) -> dict[str, Any]:

@@ -87,3 +87,30 @@ def test_invoice_line_amounts_stay_decimal() -> None:
     ctx = build_context(replace(sample_letter_data(), invoices=[line]))
     assert ctx["invoices"][0]["paid"] == f"0,10{NBSP}€"
     assert isinstance(ctx["invoices"][0]["amount_value"], Decimal)
+
+
+def test_an_address_abroad_ends_with_its_country_and_a_domestic_one_does_not() -> None:
+    import html
+    import io
+    import re
+    import zipfile
+
+    from engine.letters.render import render_content
+    from tests.support import PACK
+
+    letter = sample_letter_data()
+    abroad = replace(letter, debtor=replace(letter.debtor, postal_code="NW1 6XE", city="London", country="gb"))
+    assert build_context(abroad)["debtor"]["country_name"] == "ROYAUME-UNI"
+    assert build_context(letter)["debtor"]["country_name"] is None  # FR to FR: no country line
+
+    def address_block(data: object) -> list[str]:
+        docx = render_content(PACK / "relance_1.docx", build_context(data))  # type: ignore[arg-type]
+        xml = zipfile.ZipFile(io.BytesIO(docx)).read("word/document.xml").decode("utf-8")
+        lines = [html.unescape("".join(re.findall(r"<w:t[^>]*>([^<]*)</w:t>", p)))
+                 for p in re.findall(r"<w:p[ >].*?</w:p>", xml, re.S)]
+        start = lines.index(letter.debtor.name)
+        return lines[start:start + 5]
+
+    assert "NW1 6XE London" in address_block(abroad)
+    assert address_block(abroad)[address_block(abroad).index("NW1 6XE London") + 1] == "ROYAUME-UNI"
+    assert not any("FRANCE" in line for line in address_block(letter))
