@@ -94,10 +94,12 @@ def letter_reference(case_row: Case) -> str:
 
 
 def mark_noticed(statuses: Sequence[InvoiceStatus], on: date, reference: str) -> list[str]:
-    """A formal notice goes out: each invoice it claims and no earlier notice covered records it."""
+    """A formal notice goes out: each invoice it claims and no earlier notice covered records it. That
+    includes an invoice paid in full but late: the notice claims its penalties and its indemnity, and the
+    hand-off to counsel must claim what the notice did."""
     covered = []
     for status in claimed(statuses, "formal_notice"):
-        if status.open > 0 and status.invoice.noticed_on is None:
+        if status.invoice.noticed_on is None:
             status.invoice.noticed_on = on
             status.invoice.notice_ref = reference
             covered.append(status.invoice.number)
