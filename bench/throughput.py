@@ -30,6 +30,11 @@ time (`recently_deleted`, fs/ext4/ialloc.c). So a run started within minutes of 
 0.03 to 0.1 ms. Nothing is deleted until every round is done (workspaces stay, the probe's files too; only
 the PostgreSQL databases are dropped as the rounds go), and a first probe above 0.3 ms a letter is flagged.
 
+What the cores give together is measured too, before and after the rounds: the same CPU-bound Python
+(dicts, JSON, SHA-256) in one process, then in one process per core at once (cpu_parallelism). On a machine
+whose cores are its own, N processes do N times the work of one; on a shared host they may do much less, and
+then no configuration can scale past that figure, which the PostgreSQL ceiling below takes into account.
+
 The engine's bytecode is compiled first, as installing a wheel does: where PYTHONDONTWRITEBYTECODE is set
 (it was on the machine these figures come from), every process would otherwise compile the engine's
 source again, about 0.15 s of its start.
@@ -132,6 +137,7 @@ def main() -> None:
     csvs = write_portfolio(root / "portfolio", args.cases)
     print(f"{args.cases} cases, {args.rounds} round(s), {CORES} core(s), as of {AS_OF}, under {root}")
     file_system = [file_system_cost(root)]
+    parallelism = [cpu_parallelism()]
     if file_system[0] > SLOW_FILE_SYSTEM:
         print(f"warning: a letter's file operations cost {file_system[0] * 1000:.2f} ms of CPU here; were many "
               "files deleted on this file system in the last few minutes? (see this script's docstring)")
@@ -158,7 +164,8 @@ def main() -> None:
                   f"= {result.letters / result.seconds:7.1f} letters/s"
                   + (f"  (core-s: own {cpu.own:.2f}, rest {cpu.rest:.2f}, idle {cpu.idle:.2f})" if cpu else ""))
     file_system.append(file_system_cost(root))
-    report(tallies, args.cases, root, file_system)
+    parallelism.append(cpu_parallelism())
+    report(tallies, args.cases, root, file_system, parallelism)
     for probe in root.glob("file-system-*"):
         shutil.rmtree(probe)  # only now: freed inodes would have slowed every later file's creation
 
@@ -182,6 +189,36 @@ def file_system_cost(root: Path, letters: int = 500, size: int = 32 * 1024) -> f
         os.replace(temporary, folder / "01-reminder1.docx")
     after = resource.getrusage(resource.RUSAGE_SELF)
     return ((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)) / letters
+
+
+def cpu_parallelism(tries: int = 3) -> float:
+    """How many times the work of one process CORES processes do at once, each running the same CPU-bound
+    Python (building dicts, JSON, SHA-256: what a run does most); the median of ``tries``. CORES on a machine
+    whose cores are its own; less where they share a physical core or a busy host. No configuration can
+    gain more than this over one process, whatever the software does."""
+    speedups = []
+    for _ in range(tries):
+        alone = _spin_seconds(1)
+        together = _spin_seconds(CORES)
+        speedups.append(CORES * alone / together)
+    return statistics.median(speedups)
+
+
+# One process's share of the probe: about 0.3 s of CPU on the machine these figures come from.
+_SPIN = ("import hashlib, json\n"
+         "case = {'ref': 'CLI-0001', 'amounts': ['12.50', '40.00'], 'on': '2025-01-20', 'steps': list(range(8))}\n"
+         "for number in range(40000):\n"
+         "    case['seq'] = number\n"
+         "    hashlib.sha256(json.dumps(case, sort_keys=True).encode()).hexdigest()\n")
+
+
+def _spin_seconds(processes: int) -> float:
+    """Wall seconds for ``processes`` copies of the probe started together (interpreter start included)."""
+    began = time.perf_counter()
+    running = [subprocess.Popen([sys.executable, "-c", _SPIN]) for _ in range(processes)]
+    for process in running:
+        process.wait()
+    return time.perf_counter() - began
 
 
 def measure(config: Config, folder: Path, csvs: list[Path], pg_admin: str, commands: list[list[str]]) -> Result:
@@ -222,7 +259,8 @@ def measure(config: Config, folder: Path, csvs: list[Path], pg_admin: str, comma
             drop_postgres_database(pg_admin, url)
 
 
-def report(tallies: dict[str, Tally], cases: int, root: Path, file_system: list[float]) -> None:
+def report(tallies: dict[str, Tally], cases: int, root: Path, file_system: list[float], parallelism: list[float]
+           ) -> None:
     print("\nmedian letters/s (whole subprocess timed, process start included)")
     for label, tally in tallies.items():
         rate = tally.rate()
@@ -256,7 +294,10 @@ def report(tallies: dict[str, Tally], cases: int, root: Path, file_system: list[
     _ratio(f"letters/s per core (SQLite all cores / {CORES})", rates[SQLITE_ALL], CORES, PER_CORE_TARGET, "")
     _ratio("PostgreSQL 2 workers / 1 worker", rates[PG_2], rates[PG_1], PG_SPEEDUP_TARGET, "x")
     _by_round("PostgreSQL 2 workers / 1 worker", tallies[PG_2], tallies[PG_1])
-    _ceiling(tallies[PG_1])
+    _ceiling(tallies[PG_1], min(parallelism))
+    print(f"  {'(' + str(CORES) + ' CPU-bound processes at once':<48} "
+          + " and ".join(f"{speedup:.2f}x" for speedup in parallelism)
+          + f" the work of one, before and after the rounds (ideal {CORES}x): what the cores give together)")
     share = max(file_system) * PER_CORE_TARGET
     print(f"  {'(file system under ' + str(root) + ')':<48} "
           + " and ".join(f"{cost * 1000:.2f}" for cost in file_system)
@@ -299,15 +340,21 @@ def _by_round(name: str, numerator: Tally, denominator: Tally) -> None:
         print(f"  {'(' + name + ', round by round':<48} " + ", ".join(f"{ratio:.2f}x" for ratio in pairs) + ")")
 
 
-def _ceiling(one_worker: Tally) -> None:
+def _ceiling(one_worker: Tally, parallelism: float) -> None:
     """What 2 workers could gain at best on this machine: one worker already keeps more than one core busy
-    (its own process, and the database server in the rest of the machine), and 2 workers have CORES cores."""
+    (its own process, and the database server in the rest of the machine), 2 workers have CORES cores, and
+    those cores together do ``parallelism`` times the work of one (cpu_parallelism, the lower probe). One
+    worker's cores beyond the first are counted at the rate the probe found for the cores beyond the first.
+    Another load on the machine counts in the rest: run it quiet."""
     used = [(r.cpu.own + r.cpu.rest) / r.seconds for r in one_worker.results if r.cpu is not None and r.seconds]
     if not used:
         return
     busy = statistics.median(used)
+    extra = (parallelism - 1) / (CORES - 1) if CORES > 1 else 0.0  # what each core beyond the first adds
+    work = busy if busy <= 1 or CORES == 1 else 1 + (busy - 1) * extra  # one worker's, in single cores
+    most = min(2.0, parallelism / work) if work > 0 else 2.0
     print(f"  {'(PostgreSQL 1 worker keeps':<48} {busy:8.2f}  cores busy (own + rest, median): 2 workers on {CORES} "
-          f"core(s) gain at most {min(2.0, CORES / busy):.2f}x)")
+          f"core(s) gain at most about {most:.2f}x)")
 
 
 def _timed(command: list[str]) -> tuple[subprocess.CompletedProcess[str], float, Cpu | None]:
