@@ -1,7 +1,8 @@
 """The Jinja environment letters render in, and the error that names template and tag.
 
-Templates are user-written: they render in a `SandboxedEnvironment` (no `__class__`, no
-`__globals__`, no calls to unsafe methods) with autoescape on, so `&`, `<` and quotes in data
+Templates are user-written: they render in an `ImmutableSandboxedEnvironment` (no `__class__`, no
+`__globals__`, no calls to unsafe methods, none to a method changing a dict or list of the context) with
+autoescape on, so `&`, `<` and quotes in data
 come out literally instead of vanishing or corrupting the XML. `StrictUndefined` makes a
 missing variable, and the sandbox's refusals, fail loudly instead of printing nothing. The
 sandbox is bounded in size and time too (engine.letters.sandbox, engine.core.limits).

@@ -1,4 +1,9 @@
-"""The letters' sandbox: Jinja's SandboxedEnvironment, bounded in size and time (engine.core.limits).
+"""The letters' sandbox: Jinja's ImmutableSandboxedEnvironment, bounded in size and time (engine.core.limits).
+
+Immutable: a template reads its context, it never changes it. A case's letter and its e-mail render
+from one context dict, so `{{ payee.update({'iban': 'X'}) }}` in a letter would rewrite the IBAN the
+e-mail gives, and `{{ invoices.clear() }}` would empty the e-mail's table: the methods that change a
+dict, a list or a set (update, pop, append, clear...) are refused like `__class__`, at the tag.
 
 Jinja's sandbox stops a template from reaching Python's internals, not from using all the memory
 or time there is: `{% for i in range(100000) %}{% for j in range(100000) %}` or `{{ 'x' * 10**8 }}`
@@ -39,7 +44,7 @@ from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.exceptions import TemplateRuntimeError
 from jinja2.filters import make_attrgetter
 from jinja2.runtime import Context, LoopContext, Macro
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 
 from engine.core.limits import DEFAULT_LIMITS, Limits
@@ -102,8 +107,8 @@ def memory_in_use() -> int | None:
         return None
 
 
-class LetterEnvironment(SandboxedEnvironment):
-    """A SandboxedEnvironment whose templates cannot exceed `limits` (see the module's docstring)."""
+class LetterEnvironment(ImmutableSandboxedEnvironment):
+    """An ImmutableSandboxedEnvironment whose templates cannot exceed `limits` (see the module's docstring)."""
 
     intercepted_binops = frozenset({"*", "+", "%", "**"})
 

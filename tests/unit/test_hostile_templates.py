@@ -31,7 +31,8 @@ from engine.letters import (
     sample_letter_data,
 )
 from engine.letters import docxfile, sandbox
-from engine.letters.check import check_template
+from engine.letters.check import check_email_templates, check_template
+from engine.letters.email import render_email
 from tests.support import PACK
 
 CONTEXT = build_context(sample_letter_data())
@@ -130,7 +131,7 @@ def test_the_output_itself_checks_the_budget(tmp_path: Path) -> None:
         "{{ ('x' * 500).replace('x', 'yyy') }}",
         "{{ ('a\tb' * 10).expandtabs(200) }}",
         "{{ ('x' * 500).translate({120: 'yyy'}) }}",
-        "{% set l = [1] %}{% for i in range(12) %}{% set _ = l.extend(l) %}{% endfor %}{{ l|length }}",
+        "{% set ns = namespace(l=[1]) %}{% for i in range(12) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l|length }}",
         "{% set ns = namespace(x=3) %}{% for i in range(20) %}{% set ns.x = ns.x * ns.x %}{% endfor %}{{ ns.x > 0 }}",
         "{{ 7 ** 20000 > 0 }}",
         "{{ lipsum(100) }}",
@@ -430,3 +431,62 @@ def test_letters_check_and_validate_refuse_a_zip_bomb_in_one_line(tmp_path: Path
     result = CliRunner().invoke(cli, ["validate", str(tmp_path / "wf.yaml")], env=env)
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert [line for line in result.output.splitlines() if line.startswith("error:")] == errors
+
+
+# --- what a template may not change ---
+
+
+MUTATIONS = [
+    "{{ payee.update({'iban': 'HACKED'}) or '' }}",
+    "{{ invoices.clear() }}",
+    "{{ invoices.append(invoices[0]) }}",
+    "{% set _ = debtor.pop('name') %}",
+    "{{ creditor.setdefault('signatory', 'x') }}",
+    "{% set l = [1] %}{% set _ = l.extend(l) %}",  # a list of the template's own: no exception to keep track of
+]
+
+
+def last_tag(source: str) -> str:
+    """The last tag of ``source``: the one that changes something, in every MUTATIONS entry."""
+    return re.findall(r"\{[{%].*?[}%]\}", source)[-1]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("tag", MUTATIONS)
+def test_a_letter_cannot_change_the_context_the_e_mail_renders_from(tmp_path: Path, fast: bool, tag: str) -> None:
+    """A case's letter and e-mail render from one context: a letter calling a dict's or a list's mutating
+    method would rewrite what the e-mail says (the IBAN the debtor pays to). Refused at the tag, nothing changed."""
+    context = build_context(sample_letter_data())
+    before = repr(context)
+    path = make_template(tmp_path / "relance_1.docx", f"Texte {tag} fin")
+    with pytest.raises(LetterError) as caught:
+        CompiledTemplate(path).render(context) if fast else render_plain(path, context, make_environment())
+    assert caught.value.template == "relance_1.docx" and caught.value.paragraph == 2
+    assert caught.value.tag == last_tag(tag)
+    assert "forbidden by the sandbox" in caught.value.message
+    assert repr(context) == before
+    problems = check_template(path)  # `relance letters check`, and the run's check before any case opens
+    assert [(p.code, p.tag) for p in problems] == [("render", last_tag(tag))]
+
+
+@pytest.mark.parametrize("tag", MUTATIONS)
+def test_an_e_mail_cannot_change_the_context_either(tmp_path: Path, tag: str) -> None:
+    context = build_context(sample_letter_data())
+    before = repr(context)
+    (tmp_path / "email").mkdir()
+    (tmp_path / "email" / "default.txt").write_text(f"Relance\n\n{tag}\n", encoding="utf-8")
+    with pytest.raises(LetterError) as caught:
+        render_email(tmp_path, "reminder1", context)
+    assert caught.value.template.endswith("default.txt:3")
+    assert caught.value.tag == last_tag(tag)
+    assert "forbidden by the sandbox" in caught.value.message
+    assert repr(context) == before
+    assert [p.template for p in check_email_templates(tmp_path)] == ["email/default.txt:3"]
+
+
+def test_reading_dicts_and_lists_is_still_allowed(tmp_path: Path) -> None:
+    path = make_template(tmp_path / "read.docx", "{{ payee.get('iban') }}|{{ invoices|length }}|"
+                         "{{ debtor.keys()|list|length > 0 }}|{{ invoices.index(invoices[0]) }}|"
+                         "{% set ns = namespace(n=0) %}{% for i in invoices %}{% set ns.n = ns.n + 1 %}{% endfor %}{{ ns.n }}")
+    text = CompiledTemplate(path).render_parts(CONTEXT)["word/document.xml"].decode()
+    assert f"{CONTEXT['payee']['iban']}|{len(CONTEXT['invoices'])}|True|0|{len(CONTEXT['invoices'])}" in text
