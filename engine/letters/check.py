@@ -224,10 +224,13 @@ def _check_part(name, part_name, raw, tpl, env, known) -> list[LetterProblem]:
     problems += _broken_xml(name, part_name, source)
     try:
         ast = env.parse(source)
+        # This compiles the part: an unknown filter (or test) is only found here, and must be a located
+        # problem like any syntax error, not a TemplateAssertionError out of `letters check` or `run`.
+        undeclared = meta.find_undeclared_variables(ast)
     except Exception as exc:
         err = letter_error(name, exc, source)
         return problems + [LetterProblem(name, "syntax", err.message, err.tag, err.paragraph, part_name)]
-    for variable in sorted(meta.find_undeclared_variables(ast) - known):
+    for variable in sorted(undeclared - known):
         tag, paragraph = _locate(source, variable)
         problems.append(LetterProblem(
             name, "unknown-variable",

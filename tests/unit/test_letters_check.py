@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from docx import Document
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
-from engine.letters.check import check_folder, check_template, template_kind
+from engine.letters.check import TemplateRefused, check_folder, check_template, require_sound_template, template_kind
 from tests.support import PACK
 
 GOOD = [
@@ -78,6 +79,25 @@ def test_unknown_variable_named_with_its_tag(tmp_path: Path) -> None:
     [problem] = check_template(path)
     assert problem.code == "unknown-variable"
     assert problem.tag == "{{ montant_total }}" and problem.paragraph == 2
+
+
+@pytest.mark.parametrize(("tag", "name", "code"), [
+    ("{{ debtor.name|nosuchfilter }}", "filter", "syntax"),
+    # In a condition Jinja leaves the name to render time (`x is defined and x is odd` style guards).
+    ("{% if debtor.name|nosuchfilter %}x{% endif %}", "filter", "render"),
+    ("{% if debtor.name is nosuchtest %}x{% endif %}", "test", "render"),
+])
+def test_an_unknown_filter_or_test_is_a_located_problem_not_a_traceback(tmp_path: Path, tag: str, name: str,
+                                                                        code: str) -> None:
+    """Jinja knows a filter's name only when it compiles: the check's look for unknown variables compiles
+    the part, and an unknown filter there escaped as a TemplateAssertionError from `letters check` and `run`."""
+    path = save(tmp_path / "relance_1.docx", ["Bonjour", f"Texte {tag} fin"])
+    [problem] = check_template(path)
+    first_tag = tag if tag.startswith("{{") else tag[:tag.index("%}") + 2]
+    assert (problem.code, problem.template, problem.tag, problem.paragraph) == (code, "relance_1.docx", first_tag, 2)
+    assert f"No {name} named 'nosuch{name}'" in problem.message
+    with pytest.raises(TemplateRefused, match=f"nosuch{name}"):  # what a run asks before its first case
+        require_sound_template(path)
 
 
 def test_tag_split_in_runs_is_repaired_by_docxtpl_so_not_reported(tmp_path: Path) -> None:
