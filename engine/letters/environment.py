@@ -22,7 +22,7 @@ from jinja2.sandbox import SecurityError
 
 from engine.core.limits import Limits
 from engine.errors import RelanceError
-from engine.letters.sandbox import LetterEnvironment, LimitExceeded
+from engine.letters.sandbox import ForbiddenTag, LetterEnvironment, LimitExceeded
 
 TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 XML_TAG = re.compile(r"<[^>]+>")
@@ -76,6 +76,8 @@ def letter_error(template: str | Path, exc: Exception, source: str | None) -> Le
         reason = f"limit exceeded: {exc}"
     elif isinstance(exc, SecurityError):
         reason = f"forbidden by the sandbox: {exc}"
+    elif isinstance(exc, ForbiddenTag):
+        reason = exc.message or str(exc)
     elif isinstance(exc, UndefinedError):
         reason = f"unknown variable or attribute: {exc}"
     elif isinstance(exc, TemplateSyntaxError):

@@ -20,6 +20,10 @@ are allowed by it. Here, on top of it:
   Linux), the backstop for what the size checks cannot foresee (a filter mapped over a list
   holding one big string ten thousand times).
 
+A template is one file: `include`, `import`, `from` and `extends`, which would load another one (and
+had no loader to do it with: a bare TypeError at render time), are refused when the template compiles,
+as a syntax error naming the tag (ForbiddenTag).
+
 A template part with more than `template_tags` tags is refused before Jinja compiles it (compiling
 100,000 tags takes a minute and 1.3 GB). Each refusal is a LimitExceeded raised from inside the template, so engine.letters.environment's
 `letter_error` names the template and the tag. Constant folding is stopped for the guarded
@@ -41,7 +45,9 @@ from typing import Any
 
 from jinja2 import nodes, pass_context
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
-from jinja2.exceptions import TemplateRuntimeError
+from jinja2.exceptions import TemplateRuntimeError, TemplateSyntaxError
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
 from jinja2.filters import make_attrgetter
 from jinja2.runtime import Context, LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -63,6 +69,30 @@ _DICT_ATTRIBUTES = frozenset(dir(dict))  # what `a.b` reaches on a dict before i
 
 class LimitExceeded(TemplateRuntimeError):
     """A template went past one of the letters' limits; the message says which and how to change it."""
+
+
+class ForbiddenTag(TemplateSyntaxError):
+    """A tag letters may not use (include, import, from, extends); the message says why."""
+
+
+_LOADING_TAGS = frozenset({"include", "import", "from", "extends"})
+
+
+class _OneFile(Extension):
+    """Refuse, while the template is parsed, the tags that load another template (see the module's docstring).
+
+    At the token stream, so every parse is covered (compiling, docxtpl's render, the check's parse), and
+    the refusal is a syntax error with its line, as any other."""
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        opening = False
+        for token in stream:
+            if opening and token.type == "name" and token.value in _LOADING_TAGS:
+                raise ForbiddenTag(f"{{% {token.value} %}} is not allowed in a template: include, import and "
+                                   "extends would read another file; copy the text into this one",
+                                   token.lineno, stream.name, stream.filename)
+            opening = token.type == "block_begin"
+            yield token
 
 
 @contextmanager
@@ -114,6 +144,7 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
 
     def __init__(self, limits: Limits | None = None, **options: Any) -> None:
         super().__init__(**options)
+        self.add_extension(_OneFile)
         self.limits = limits or DEFAULT_LIMITS
         self.code_generator_class = _LetterCodeGenerator
         self.globals["range"] = self._range

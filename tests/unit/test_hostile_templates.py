@@ -490,3 +490,55 @@ def test_reading_dicts_and_lists_is_still_allowed(tmp_path: Path) -> None:
                          "{% set ns = namespace(n=0) %}{% for i in invoices %}{% set ns.n = ns.n + 1 %}{% endfor %}{{ ns.n }}")
     text = CompiledTemplate(path).render_parts(CONTEXT)["word/document.xml"].decode()
     assert f"{CONTEXT['payee']['iban']}|{len(CONTEXT['invoices'])}|True|0|{len(CONTEXT['invoices'])}" in text
+
+
+# --- one template, one file ---
+
+
+LOADING = ["{% include 'relance_2.docx' %}", "{% import 'macros.txt' as m %}", "{% from 'macros.txt' import f %}",
+           "{% extends 'base.txt' %}"]
+
+
+@pytest.mark.parametrize("tag", LOADING)
+def test_a_letter_may_not_include_import_or_extend_another_file(tmp_path: Path, tag: str) -> None:
+    """Templates have no loader: the tag used to fail as a bare TypeError ('no loader for this environment'),
+    at render time only. It is refused when the template compiles, and by the check, naming tag and why."""
+    path = make_template(tmp_path / "relance_1.docx", f"Texte {tag} fin")
+    with pytest.raises(LetterError) as caught:
+        CompiledTemplate(path)
+    assert (caught.value.template, caught.value.tag, caught.value.paragraph) == ("relance_1.docx", tag, 2)
+    assert "not allowed in a template" in caught.value.message and "TypeError" not in caught.value.message
+    [problem] = check_template(path)
+    assert (problem.code, problem.tag, problem.paragraph) == ("syntax", tag, 2)
+    assert "not allowed in a template" in problem.message
+
+
+@pytest.mark.parametrize("tag", [*LOADING, "{%- include 'default.txt' -%}"])
+def test_an_e_mail_may_not_include_import_or_extend_another_file(tmp_path: Path, tag: str) -> None:
+    """`{% include %}` in an e-mail template was a traceback from `letters check` and from the run."""
+    from engine.letters.check import EmailTemplateRefused, require_sound_email_templates
+
+    (tmp_path / "email").mkdir()
+    (tmp_path / "email" / "default.txt").write_text("Relance\n\nBonjour\n", encoding="utf-8")
+    (tmp_path / "email" / "reminder1.txt").write_text(f"Relance\n\n{tag}\n", encoding="utf-8")
+    with pytest.raises(LetterError) as caught:
+        render_email(tmp_path, "reminder1", CONTEXT)
+    assert caught.value.template.endswith("reminder1.txt:3") and caught.value.tag == tag
+    assert "not allowed in a template" in caught.value.message
+    [problem] = check_email_templates(tmp_path)
+    assert problem.template == "email/reminder1.txt:3" and "not allowed in a template" in problem.message
+    with pytest.raises(EmailTemplateRefused, match="not allowed in a template"):  # the run, before any case
+        require_sound_email_templates(tmp_path, ["reminder1.txt"])
+
+
+def test_letters_check_refuses_an_e_mail_include_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.cli.main import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "email").mkdir()
+    (tmp_path / "email" / "default.txt").write_text("Relance\n{% include 'default.html' %}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["letters", "check", str(tmp_path)],
+                                env={"RELANCE_WORKSPACE": None, "RELANCE_DATABASE_URL": None})
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: email/default.txt:2, tag {% include 'default.html' %}: ")
