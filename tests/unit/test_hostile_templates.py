@@ -5,9 +5,12 @@ cap, a zip bomb of 3 MB inflated (3 KB on disk) proves the ratio check."""
 from __future__ import annotations
 
 import io
+import os
 import re
+import signal
 import struct
 import zipfile
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -542,3 +545,112 @@ def test_letters_check_refuses_an_e_mail_include_in_one_line(tmp_path: Path, mon
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and errors[0].startswith("error: email/default.txt:2, tag {% include 'default.html' %}: ")
+
+
+# --- template files that are no files ---
+
+
+@pytest.fixture
+def bounded() -> Iterator[None]:
+    """A FIFO read waits for ever and /dev/zero never ends: should a regression read one, the test fails
+    within seconds (SIGALRM) or at 1 GB more of address space (MemoryError), not with the machine."""
+    if not hasattr(signal, "SIGALRM") or not hasattr(os, "mkfifo"):
+        pytest.skip("POSIX only: FIFOs, /dev/zero and SIGALRM")
+    import resource
+
+    def timed_out(*args: object) -> None:
+        raise TimeoutError("the template file was read as if it were a regular file")
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as statm:
+        in_use = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    previous = signal.signal(signal.SIGALRM, timed_out)
+    signal.alarm(20)
+    resource.setrlimit(resource.RLIMIT_AS, (in_use + 1_000_000_000, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def not_a_file(path: Path, kind: str) -> Path:
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "zero":
+        path.symlink_to("/dev/zero")
+    else:
+        path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize(("kind", "words"), [("fifo", "a FIFO"), ("zero", "a character device"),
+                                             ("folder", "a folder")])
+def test_a_letter_template_that_is_no_regular_file_is_refused_before_it_is_opened(
+        tmp_path: Path, bounded: None, kind: str, words: str) -> None:
+    """A symlink to /dev/zero has a size of 0, so the size check passed it and it was read whole (all the
+    memory there is); a FIFO made the check and the run wait for ever."""
+    from engine.letters.check import checked_template
+
+    path = not_a_file(tmp_path / "relance_1.docx", kind)
+    with pytest.raises(LetterError) as caught:
+        docxfile.open_template(path)
+    assert caught.value.template == "relance_1.docx"
+    assert f"not a regular file: {words}" in caught.value.message
+    [problem] = checked_template(path, "reminder")  # the run's check, through its cache of sound templates
+    assert problem.code == "unreadable" and f"not a regular file: {words}" in problem.message
+    with pytest.raises(LetterError, match=words):
+        render_letter(path, sample_letter_data(), tmp_path / "out.docx")
+
+
+def test_a_symlink_to_a_regular_template_is_still_a_template(tmp_path: Path) -> None:
+    real = make_template(tmp_path / "real.docx", "Bonjour {{ debtor.name }}")
+    (tmp_path / "relance_1.docx").symlink_to(real)
+    render(tmp_path / "relance_1.docx")
+
+
+def test_a_template_is_read_at_most_one_byte_past_its_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The size the file system gives is not trusted (a file may grow between the stat and the read, and
+    /proc's files say 0 bytes whatever they hold): the read itself stops one byte past the limit."""
+    maps = Path("/proc/self/maps")
+    if not maps.is_file() or maps.stat().st_size != 0:
+        pytest.skip("needs Linux's /proc, whose regular files have a size of 0")
+    path = tmp_path / "relance_1.docx"
+    path.symlink_to(maps)  # a few kilobytes, said to be empty
+    asked: list[int] = []
+    real_read = os.read
+    monkeypatch.setattr(os, "read", lambda fd, n: asked.append(n) or real_read(fd, n))
+    with pytest.raises(LetterError, match=r"the file holds more than a letter template needs \(relance.toml limits: docx_bytes = 100\)"):
+        docxfile.open_template(path, Limits(docx_bytes=100))
+    assert 0 < sum(asked) <= 101
+
+
+@pytest.mark.parametrize(("kind", "words"), [("fifo", "a FIFO"), ("zero", "a character device"),
+                                             ("folder", "a folder")])
+def test_an_e_mail_template_that_is_no_regular_file_is_refused_before_it_is_opened(
+        tmp_path: Path, bounded: None, kind: str, words: str) -> None:
+    from engine.letters.check import EmailTemplateRefused, require_sound_email_templates
+    from engine.letters.email import email_files, render_email_part
+
+    (tmp_path / "email").mkdir()
+    (tmp_path / "email" / "default.txt").write_text("Relance\n\nBonjour\n", encoding="utf-8")
+    path = not_a_file(tmp_path / "email" / "reminder1.txt", kind)
+    [problem] = check_email_templates(tmp_path)  # `relance letters check`
+    assert problem.template == "email/reminder1.txt" and f"not a regular file: {words}" in problem.message
+    with pytest.raises(LetterError, match=f"not a regular file: {words}"):
+        render_email_part(path, CONTEXT)
+    # The run's check before any case opens, on the files a reminder1 e-mail renders: this one, not the
+    # default standing in for it unsaid.
+    with pytest.raises(EmailTemplateRefused, match=f"not a regular file: {words}"):
+        require_sound_email_templates(tmp_path, email_files(tmp_path, "reminder1"))
+    with pytest.raises(LetterError, match=f"not a regular file: {words}"):
+        render_email(tmp_path, "reminder1", CONTEXT)
+
+
+def test_an_e_mail_template_is_bounded_in_size(tmp_path: Path) -> None:
+    (tmp_path / "email").mkdir()
+    (tmp_path / "email" / "default.txt").write_text("Relance\n\n" + "x" * 2_000, encoding="utf-8")
+    with pytest.raises(LetterError, match="relance.toml limits: email_bytes = 1000"):
+        render_email(tmp_path, "reminder1", CONTEXT, Limits(email_bytes=1_000))
+    assert render_email(tmp_path, "reminder1", CONTEXT, Limits(email_bytes=2_010)).subject == "Relance"
