@@ -48,6 +48,8 @@ class Limits:
     docx_part_bytes: int = 10_000_000  # one part, uncompressed
     docx_total_bytes: int = 50_000_000  # all parts, uncompressed
     docx_ratio: int = 100  # uncompressed / compressed size of a part bigger than 1 MB
+    # E-mail templates (engine.letters.email)
+    email_bytes: int = 1_000_000  # size of one e-mail template file (the shipped ones are under 2 KB)
 
     def describe(self, name: str) -> str:
         """Where the bound is set and its value, for messages: `relance.toml limits: name = value`

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from jinja2 import meta
+from jinja2 import meta, nodes
 from lxml import etree
 
 from engine.core.limits import Limits
@@ -224,10 +224,17 @@ def _check_part(name, part_name, raw, tpl, env, known) -> list[LetterProblem]:
     problems += _broken_xml(name, part_name, source)
     try:
         ast = env.parse(source)
+        # This compiles the part: an unknown filter (or test) is only found here, and must be a located
+        # problem like any syntax error, not a TemplateAssertionError out of `letters check` or `run`.
+        undeclared = meta.find_undeclared_variables(ast)
     except Exception as exc:
         err = letter_error(name, exc, source)
         return problems + [LetterProblem(name, "syntax", err.message, err.tag, err.paragraph, part_name)]
-    for variable in sorted(meta.find_undeclared_variables(ast) - known):
+    # Jinja counts a variable set inside an `if` as undeclared (the test may fail): it is the template's
+    # own all the same, not one missing from the letter context. Used where it is not set, the trial render
+    # below still says so, at its tag.
+    own = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "store"} | {m.name for m in ast.find_all(nodes.Macro)}
+    for variable in sorted(undeclared - known - own):
         tag, paragraph = _locate(source, variable)
         problems.append(LetterProblem(
             name, "unknown-variable",
@@ -273,6 +280,17 @@ def _broken_xml(name: str, part_name: str, source: str) -> list[LetterProblem]:
         line = exc.lineno or 0
         text = paragraph_text(source.splitlines()[line - 1]) if 0 < line <= len(source.splitlines()) else ""
         tags = list(iter_tags(text))
+        entity = re.match(r"Entity '([^']*)' not defined", exc.msg or "")
+        if exc.code == etree.ErrorTypes.ERR_UNDECLARED_ENTITY and entity:
+            # Not Word's editing: Word writes no DOCTYPE and no entity; another program (or a hand) added one,
+            # maybe to read a file of this computer (python-docx never resolves it).
+            problems.append(LetterProblem(
+                name, "broken-xml",
+                f"the document uses the XML entity '&{entity.group(1)};', which Word never writes (a DOCTYPE "
+                "added by another program); save the document again from Word",
+                tags[0] if tags else None, line - 1 if line > 1 else None, part_name,
+            ))
+            return problems
         problems.append(LetterProblem(
             name, "broken-xml",
             "a tag was split by Word editing (revision marks, field or hyperlink) in a way "

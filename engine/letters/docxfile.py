@@ -5,7 +5,8 @@ one go, up to 2 GB at a time: a 1 MB "zip bomb" saved as a .docx took 2.2 GB. He
 size, its number of parts, each part's declared size and compression ratio are checked against
 engine.core.limits first, from the ZIP directory alone; then every part is inflated in small
 chunks to prove it holds exactly what the directory declares (a directory can lie), and only
-then does python-docx get the bytes. Whatever is wrong is a LetterError naming the template.
+then does python-docx get the bytes. Whatever is wrong is a LetterError naming the template; a path that is
+no regular file (a FIFO, /dev/zero behind a symlink) is refused before it is opened.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from docxtpl import DocxTemplate
 
 from engine.core.limits import DEFAULT_LIMITS, Limits
 from engine.letters.environment import LetterError
+from engine.letters.versions import FileTooLarge, read_regular_file
 
 _LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")  # ZIP local file header (30 bytes)
 _LOCAL_SIGNATURE = 0x04034B50
@@ -44,11 +46,11 @@ def read_docx(path: str | Path, limits: Limits | None = None) -> bytes:
     limits = limits or DEFAULT_LIMITS
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > limits.docx_bytes:
-            raise LetterError(path.name, None, f"the file is {size:,} bytes, more than a letter template "
-                                               f"needs ({limits.describe('docx_bytes')})")
-        data = path.read_bytes()
+        # Only a regular file, and never past the limit: /dev/zero says it holds 0 bytes, a FIFO blocks.
+        data = read_regular_file(path, limits.docx_bytes)
+    except FileTooLarge as exc:
+        raise LetterError(path.name, None, f"{exc.more_than('a letter template needs')} "
+                                           f"({limits.describe('docx_bytes')})") from None
     except OSError as exc:
         raise LetterError(path.name, None, f"cannot read the template: {exc.strerror or exc}") from None
     check_package(path.name, data, limits)

@@ -20,7 +20,7 @@ from jinja2.exceptions import TemplateError
 from engine.core.limits import DEFAULT_LIMITS, Limits
 from engine.letters.environment import LetterError, letter_error, template_line
 from engine.letters.sandbox import LetterEnvironment, letter_budget
-from engine.letters.versions import file_stat, is_file
+from engine.letters.versions import FileTooLarge, NotRegularFile, file_stat, is_present, read_regular_file
 
 EMAIL_FOLDER = "email"
 _environments: dict[tuple[Limits, bool], LetterEnvironment] = {}
@@ -35,12 +35,15 @@ class EmailContent:
 
 
 def email_templates(letters_dir: Path, state: str) -> tuple[Path | None, Path | None]:
-    """The text and HTML templates for ``state``: its own, else the folder's default; None when absent."""
+    """The text and HTML templates for ``state``: its own, else the folder's default; None when absent.
+
+    Whatever is at the template's name is the template, a FIFO or a folder too: rendering it then fails (no
+    regular file), as `relance letters check` reports, rather than the default silently standing in for it."""
     folder = letters_dir / EMAIL_FOLDER
     found = []
     for suffix in (".txt", ".html"):
         own, default = folder / f"{state}{suffix}", folder / f"default{suffix}"
-        found.append(own if is_file(own) else default if is_file(default) else None)
+        found.append(own if is_present(own) else default if is_present(default) else None)
     return found[0], found[1]
 
 
@@ -94,18 +97,33 @@ def _render(env: LetterEnvironment, path: Path, context: dict[str, Any]) -> str:
     try:
         template = _compiled.get(key)
         if template is None:
-            source = path.read_text(encoding="utf-8")
+            source = _source(path, env.limits)
             template = _compiled[key] = env.from_string(source)
         return str(template.render(context))
+    except LetterError:
+        raise
     except TemplateError as exc:
         # The file, its line and the tag, as a letter's error names them (engine.letters.environment).
         if source is None:
-            source = path.read_text(encoding="utf-8", errors="replace")
+            source = _source(path, env.limits, errors="replace")
         named = letter_error(path, exc, source)
         line = getattr(exc, "lineno", None) or template_line(exc.__traceback__)
         raise LetterError(f"{path}:{line}" if line else str(path), named.tag, named.message) from None
     except UnicodeDecodeError as exc:
         raise LetterError(str(path), None, f"not UTF-8 text ({exc.reason})") from None
+
+
+def _source(path: Path, limits: Limits, errors: str = "strict") -> str:
+    """The text of an e-mail template: a regular file (a FIFO would block, /dev/zero never ends) read no
+    further than ``limits.email_bytes``; LetterError otherwise, OSError when it cannot be read at all."""
+    try:
+        data = read_regular_file(path, limits.email_bytes)
+    except FileTooLarge as exc:
+        raise LetterError(str(path), None, f"{exc.more_than('an e-mail template needs')} "
+                                           f"({limits.describe('email_bytes')})") from None
+    except NotRegularFile as exc:
+        raise LetterError(str(path), None, f"cannot read the e-mail template: {exc.strerror}") from None
+    return data.decode("utf-8", errors)
 
 
 __all__ = ["EMAIL_FOLDER", "EmailContent", "email_files", "email_templates", "render_email", "render_email_part"]

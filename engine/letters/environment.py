@@ -1,7 +1,8 @@
 """The Jinja environment letters render in, and the error that names template and tag.
 
-Templates are user-written: they render in a `SandboxedEnvironment` (no `__class__`, no
-`__globals__`, no calls to unsafe methods) with autoescape on, so `&`, `<` and quotes in data
+Templates are user-written: they render in an `ImmutableSandboxedEnvironment` (no `__class__`, no
+`__globals__`, no calls to unsafe methods, none to a method changing a dict or list of the context) with
+autoescape on, so `&`, `<` and quotes in data
 come out literally instead of vanishing or corrupting the XML. `StrictUndefined` makes a
 missing variable, and the sandbox's refusals, fail loudly instead of printing nothing. The
 sandbox is bounded in size and time too (engine.letters.sandbox, engine.core.limits).
@@ -21,7 +22,7 @@ from jinja2.sandbox import SecurityError
 
 from engine.core.limits import Limits
 from engine.errors import RelanceError
-from engine.letters.sandbox import LetterEnvironment, LimitExceeded
+from engine.letters.sandbox import ForbiddenTag, LetterEnvironment, LimitExceeded
 
 TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 XML_TAG = re.compile(r"<[^>]+>")
@@ -75,6 +76,8 @@ def letter_error(template: str | Path, exc: Exception, source: str | None) -> Le
         reason = f"limit exceeded: {exc}"
     elif isinstance(exc, SecurityError):
         reason = f"forbidden by the sandbox: {exc}"
+    elif isinstance(exc, ForbiddenTag):
+        reason = exc.message or str(exc)
     elif isinstance(exc, UndefinedError):
         reason = f"unknown variable or attribute: {exc}"
     elif isinstance(exc, TemplateSyntaxError):

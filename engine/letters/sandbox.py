@@ -1,4 +1,9 @@
-"""The letters' sandbox: Jinja's SandboxedEnvironment, bounded in size and time (engine.core.limits).
+"""The letters' sandbox: Jinja's ImmutableSandboxedEnvironment, bounded in size and time (engine.core.limits).
+
+Immutable: a template reads its context, it never changes it. A case's letter and its e-mail render
+from one context dict, so `{{ payee.update({'iban': 'X'}) }}` in a letter would rewrite the IBAN the
+e-mail gives, and `{{ invoices.clear() }}` would empty the e-mail's table: the methods that change a
+dict, a list or a set (update, pop, append, clear...) are refused like `__class__`, at the tag.
 
 Jinja's sandbox stops a template from reaching Python's internals, not from using all the memory
 or time there is: `{% for i in range(100000) %}{% for j in range(100000) %}` or `{{ 'x' * 10**8 }}`
@@ -14,6 +19,10 @@ are allowed by it. Here, on top of it:
   check also looks at how much the process grew since the letter began (`template_memory`, on
   Linux), the backstop for what the size checks cannot foresee (a filter mapped over a list
   holding one big string ten thousand times).
+
+A template is one file: `include`, `import`, `from` and `extends`, which would load another one (and
+had no loader to do it with: a bare TypeError at render time), are refused when the template compiles,
+as a syntax error naming the tag (ForbiddenTag).
 
 A template part with more than `template_tags` tags is refused before Jinja compiles it (compiling
 100,000 tags takes a minute and 1.3 GB). Each refusal is a LimitExceeded raised from inside the template, so engine.letters.environment's
@@ -36,10 +45,12 @@ from typing import Any
 
 from jinja2 import nodes, pass_context
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
-from jinja2.exceptions import TemplateRuntimeError
+from jinja2.exceptions import TemplateRuntimeError, TemplateSyntaxError
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
 from jinja2.filters import make_attrgetter
 from jinja2.runtime import Context, LoopContext, Macro
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 
 from engine.core.limits import DEFAULT_LIMITS, Limits
@@ -58,6 +69,30 @@ _DICT_ATTRIBUTES = frozenset(dir(dict))  # what `a.b` reaches on a dict before i
 
 class LimitExceeded(TemplateRuntimeError):
     """A template went past one of the letters' limits; the message says which and how to change it."""
+
+
+class ForbiddenTag(TemplateSyntaxError):
+    """A tag letters may not use (include, import, from, extends); the message says why."""
+
+
+_LOADING_TAGS = frozenset({"include", "import", "from", "extends"})
+
+
+class _OneFile(Extension):
+    """Refuse, while the template is parsed, the tags that load another template (see the module's docstring).
+
+    At the token stream, so every parse is covered (compiling, docxtpl's render, the check's parse), and
+    the refusal is a syntax error with its line, as any other."""
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        opening = False
+        for token in stream:
+            if opening and token.type == "name" and token.value in _LOADING_TAGS:
+                raise ForbiddenTag(f"{{% {token.value} %}} is not allowed in a template: include, import and "
+                                   "extends would read another file; copy the text into this one",
+                                   token.lineno, stream.name, stream.filename)
+            opening = token.type == "block_begin"
+            yield token
 
 
 @contextmanager
@@ -102,13 +137,14 @@ def memory_in_use() -> int | None:
         return None
 
 
-class LetterEnvironment(SandboxedEnvironment):
-    """A SandboxedEnvironment whose templates cannot exceed `limits` (see the module's docstring)."""
+class LetterEnvironment(ImmutableSandboxedEnvironment):
+    """An ImmutableSandboxedEnvironment whose templates cannot exceed `limits` (see the module's docstring)."""
 
     intercepted_binops = frozenset({"*", "+", "%", "**"})
 
     def __init__(self, limits: Limits | None = None, **options: Any) -> None:
         super().__init__(**options)
+        self.add_extension(_OneFile)
         self.limits = limits or DEFAULT_LIMITS
         self.code_generator_class = _LetterCodeGenerator
         self.globals["range"] = self._range

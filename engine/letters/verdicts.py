@@ -17,6 +17,8 @@ import os
 from functools import cache
 from pathlib import Path
 
+from engine.letters.versions import regular_file_digest
+
 # Past this size the list starts again (old template versions pile up otherwise).
 MAX_BYTES = 1_000_000
 _FILE = "sound-templates.txt"
@@ -51,12 +53,13 @@ def remember_sound(path: Path, kind: str | None) -> None:
 
 def _key(path: Path, kind: str | None) -> str | None:
     try:
-        content = path.read_bytes()
+        # Asked before the template is checked: a FIFO or /dev/zero must not be read here either.
+        content = regular_file_digest(path)
     except OSError:
-        return None
+        return None  # no verdict: the check says what is wrong with the file
     digest = hashlib.sha256()
     # The name, not the folder: problems are reported by name, and `letters check` reads the kind from it.
-    for part in (_code(), path.name, kind or "", hashlib.sha256(content).hexdigest()):
+    for part in (_code(), path.name, kind or "", content):
         digest.update(part.encode("utf-8") + b"\0")
     return digest.hexdigest()
 

@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 
 from engine.cli.main import cli
 from tests.support import REPO, write_portfolio
-from tests.templates import split_tag_in_tracked_change
+from tests.templates import add_paragraph, split_tag_in_tracked_change
 
 EXAMPLES = REPO / "examples"
 RELANCE = Path(sys.executable).parent / "relance"
@@ -125,6 +125,18 @@ def test_a_template_broken_by_a_tracked_change_writes_no_letter(on_sqlite: Relan
         assert str(template) in line and "{{ creditor.name }}" in line and "letters check" in line
     assert on_sqlite.letters() == []
     assert on_sqlite.json("case", "list", "--all") == []  # nothing was opened
+
+
+def test_a_letter_changing_the_context_is_refused_before_any_case_opens(on_sqlite: Relance) -> None:
+    """The letter and the e-mail of a case share one context: a letter rewriting the payee's IBAN would
+    have every queued e-mail give the debtor that IBAN. The check refuses it, so the run opens nothing."""
+    tag = "{{ payee.update({'iban': 'HACKED'}) or '' }}"
+    template = add_paragraph(on_sqlite.root / "letters" / "fr" / "relance_1.docx", tag)
+    checked = on_sqlite("letters", "check", code=1).output
+    assert "relance_1.docx" in checked and tag in checked and "forbidden by the sandbox" in checked
+    line = on_sqlite.error_line("run", "--as-of", "2026-07-01")
+    assert str(template) in line and tag in line and "letters check" in line
+    assert on_sqlite.letters() == [] and on_sqlite.json("case", "list", "--all") == []
 
 
 def test_an_unwritable_output_folder_is_one_line_and_opens_nothing(on_sqlite: Relance) -> None:

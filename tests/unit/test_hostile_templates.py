@@ -5,9 +5,12 @@ cap, a zip bomb of 3 MB inflated (3 KB on disk) proves the ratio check."""
 from __future__ import annotations
 
 import io
+import os
 import re
+import signal
 import struct
 import zipfile
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -31,7 +34,8 @@ from engine.letters import (
     sample_letter_data,
 )
 from engine.letters import docxfile, sandbox
-from engine.letters.check import check_template
+from engine.letters.check import check_email_templates, check_template
+from engine.letters.email import render_email
 from tests.support import PACK
 
 CONTEXT = build_context(sample_letter_data())
@@ -130,7 +134,7 @@ def test_the_output_itself_checks_the_budget(tmp_path: Path) -> None:
         "{{ ('x' * 500).replace('x', 'yyy') }}",
         "{{ ('a\tb' * 10).expandtabs(200) }}",
         "{{ ('x' * 500).translate({120: 'yyy'}) }}",
-        "{% set l = [1] %}{% for i in range(12) %}{% set _ = l.extend(l) %}{% endfor %}{{ l|length }}",
+        "{% set ns = namespace(l=[1]) %}{% for i in range(12) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l|length }}",
         "{% set ns = namespace(x=3) %}{% for i in range(20) %}{% set ns.x = ns.x * ns.x %}{% endfor %}{{ ns.x > 0 }}",
         "{{ 7 ** 20000 > 0 }}",
         "{{ lipsum(100) }}",
@@ -430,3 +434,223 @@ def test_letters_check_and_validate_refuse_a_zip_bomb_in_one_line(tmp_path: Path
     result = CliRunner().invoke(cli, ["validate", str(tmp_path / "wf.yaml")], env=env)
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert [line for line in result.output.splitlines() if line.startswith("error:")] == errors
+
+
+# --- what a template may not change ---
+
+
+MUTATIONS = [
+    "{{ payee.update({'iban': 'HACKED'}) or '' }}",
+    "{{ invoices.clear() }}",
+    "{{ invoices.append(invoices[0]) }}",
+    "{% set _ = debtor.pop('name') %}",
+    "{{ creditor.setdefault('signatory', 'x') }}",
+    "{% set l = [1] %}{% set _ = l.extend(l) %}",  # a list of the template's own: no exception to keep track of
+]
+
+
+def last_tag(source: str) -> str:
+    """The last tag of ``source``: the one that changes something, in every MUTATIONS entry."""
+    return re.findall(r"\{[{%].*?[}%]\}", source)[-1]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("tag", MUTATIONS)
+def test_a_letter_cannot_change_the_context_the_e_mail_renders_from(tmp_path: Path, fast: bool, tag: str) -> None:
+    """A case's letter and e-mail render from one context: a letter calling a dict's or a list's mutating
+    method would rewrite what the e-mail says (the IBAN the debtor pays to). Refused at the tag, nothing changed."""
+    context = build_context(sample_letter_data())
+    before = repr(context)
+    path = make_template(tmp_path / "relance_1.docx", f"Texte {tag} fin")
+    with pytest.raises(LetterError) as caught:
+        CompiledTemplate(path).render(context) if fast else render_plain(path, context, make_environment())
+    assert caught.value.template == "relance_1.docx" and caught.value.paragraph == 2
+    assert caught.value.tag == last_tag(tag)
+    assert "forbidden by the sandbox" in caught.value.message
+    assert repr(context) == before
+    problems = check_template(path)  # `relance letters check`, and the run's check before any case opens
+    assert [(p.code, p.tag) for p in problems] == [("render", last_tag(tag))]
+
+
+@pytest.mark.parametrize("tag", MUTATIONS)
+def test_an_e_mail_cannot_change_the_context_either(tmp_path: Path, tag: str) -> None:
+    context = build_context(sample_letter_data())
+    before = repr(context)
+    (tmp_path / "email").mkdir()
+    (tmp_path / "email" / "default.txt").write_text(f"Relance\n\n{tag}\n", encoding="utf-8")
+    with pytest.raises(LetterError) as caught:
+        render_email(tmp_path, "reminder1", context)
+    assert caught.value.template.endswith("default.txt:3")
+    assert caught.value.tag == last_tag(tag)
+    assert "forbidden by the sandbox" in caught.value.message
+    assert repr(context) == before
+    assert [p.template for p in check_email_templates(tmp_path)] == ["email/default.txt:3"]
+
+
+def test_reading_dicts_and_lists_is_still_allowed(tmp_path: Path) -> None:
+    path = make_template(tmp_path / "read.docx", "{{ payee.get('iban') }}|{{ invoices|length }}|"
+                         "{{ debtor.keys()|list|length > 0 }}|{{ invoices.index(invoices[0]) }}|"
+                         "{% set ns = namespace(n=0) %}{% for i in invoices %}{% set ns.n = ns.n + 1 %}{% endfor %}{{ ns.n }}")
+    text = CompiledTemplate(path).render_parts(CONTEXT)["word/document.xml"].decode()
+    assert f"{CONTEXT['payee']['iban']}|{len(CONTEXT['invoices'])}|True|0|{len(CONTEXT['invoices'])}" in text
+
+
+# --- one template, one file ---
+
+
+LOADING = ["{% include 'relance_2.docx' %}", "{% import 'macros.txt' as m %}", "{% from 'macros.txt' import f %}",
+           "{% extends 'base.txt' %}"]
+
+
+@pytest.mark.parametrize("tag", LOADING)
+def test_a_letter_may_not_include_import_or_extend_another_file(tmp_path: Path, tag: str) -> None:
+    """Templates have no loader: the tag used to fail as a bare TypeError ('no loader for this environment'),
+    at render time only. It is refused when the template compiles, and by the check, naming tag and why."""
+    path = make_template(tmp_path / "relance_1.docx", f"Texte {tag} fin")
+    with pytest.raises(LetterError) as caught:
+        CompiledTemplate(path)
+    assert (caught.value.template, caught.value.tag, caught.value.paragraph) == ("relance_1.docx", tag, 2)
+    assert "not allowed in a template" in caught.value.message and "TypeError" not in caught.value.message
+    [problem] = check_template(path)
+    assert (problem.code, problem.tag, problem.paragraph) == ("syntax", tag, 2)
+    assert "not allowed in a template" in problem.message
+
+
+@pytest.mark.parametrize("tag", [*LOADING, "{%- include 'default.txt' -%}"])
+def test_an_e_mail_may_not_include_import_or_extend_another_file(tmp_path: Path, tag: str) -> None:
+    """`{% include %}` in an e-mail template was a traceback from `letters check` and from the run."""
+    from engine.letters.check import EmailTemplateRefused, require_sound_email_templates
+
+    (tmp_path / "email").mkdir()
+    (tmp_path / "email" / "default.txt").write_text("Relance\n\nBonjour\n", encoding="utf-8")
+    (tmp_path / "email" / "reminder1.txt").write_text(f"Relance\n\n{tag}\n", encoding="utf-8")
+    with pytest.raises(LetterError) as caught:
+        render_email(tmp_path, "reminder1", CONTEXT)
+    assert caught.value.template.endswith("reminder1.txt:3") and caught.value.tag == tag
+    assert "not allowed in a template" in caught.value.message
+    [problem] = check_email_templates(tmp_path)
+    assert problem.template == "email/reminder1.txt:3" and "not allowed in a template" in problem.message
+    with pytest.raises(EmailTemplateRefused, match="not allowed in a template"):  # the run, before any case
+        require_sound_email_templates(tmp_path, ["reminder1.txt"])
+
+
+def test_letters_check_refuses_an_e_mail_include_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.cli.main import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "email").mkdir()
+    (tmp_path / "email" / "default.txt").write_text("Relance\n{% include 'default.html' %}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["letters", "check", str(tmp_path)],
+                                env={"RELANCE_WORKSPACE": None, "RELANCE_DATABASE_URL": None})
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: email/default.txt:2, tag {% include 'default.html' %}: ")
+
+
+# --- template files that are no files ---
+
+
+@pytest.fixture
+def bounded() -> Iterator[None]:
+    """A FIFO read waits for ever and /dev/zero never ends: should a regression read one, the test fails
+    within seconds (SIGALRM) or at 1 GB more of address space (MemoryError), not with the machine."""
+    if not hasattr(signal, "SIGALRM") or not hasattr(os, "mkfifo"):
+        pytest.skip("POSIX only: FIFOs, /dev/zero and SIGALRM")
+    import resource
+
+    def timed_out(*args: object) -> None:
+        raise TimeoutError("the template file was read as if it were a regular file")
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as statm:
+        in_use = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    previous = signal.signal(signal.SIGALRM, timed_out)
+    signal.alarm(20)
+    resource.setrlimit(resource.RLIMIT_AS, (in_use + 1_000_000_000, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def not_a_file(path: Path, kind: str) -> Path:
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "zero":
+        path.symlink_to("/dev/zero")
+    else:
+        path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize(("kind", "words"), [("fifo", "a FIFO"), ("zero", "a character device"),
+                                             ("folder", "a folder")])
+def test_a_letter_template_that_is_no_regular_file_is_refused_before_it_is_opened(
+        tmp_path: Path, bounded: None, kind: str, words: str) -> None:
+    """A symlink to /dev/zero has a size of 0, so the size check passed it and it was read whole (all the
+    memory there is); a FIFO made the check and the run wait for ever."""
+    from engine.letters.check import checked_template
+
+    path = not_a_file(tmp_path / "relance_1.docx", kind)
+    with pytest.raises(LetterError) as caught:
+        docxfile.open_template(path)
+    assert caught.value.template == "relance_1.docx"
+    assert f"not a regular file: {words}" in caught.value.message
+    [problem] = checked_template(path, "reminder")  # the run's check, through its cache of sound templates
+    assert problem.code == "unreadable" and f"not a regular file: {words}" in problem.message
+    with pytest.raises(LetterError, match=words):
+        render_letter(path, sample_letter_data(), tmp_path / "out.docx")
+
+
+def test_a_symlink_to_a_regular_template_is_still_a_template(tmp_path: Path) -> None:
+    real = make_template(tmp_path / "real.docx", "Bonjour {{ debtor.name }}")
+    (tmp_path / "relance_1.docx").symlink_to(real)
+    render(tmp_path / "relance_1.docx")
+
+
+def test_a_template_is_read_at_most_one_byte_past_its_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The size the file system gives is not trusted (a file may grow between the stat and the read, and
+    /proc's files say 0 bytes whatever they hold): the read itself stops one byte past the limit."""
+    maps = Path("/proc/self/maps")
+    if not maps.is_file() or maps.stat().st_size != 0:
+        pytest.skip("needs Linux's /proc, whose regular files have a size of 0")
+    path = tmp_path / "relance_1.docx"
+    path.symlink_to(maps)  # a few kilobytes, said to be empty
+    asked: list[int] = []
+    real_read = os.read
+    monkeypatch.setattr(os, "read", lambda fd, n: asked.append(n) or real_read(fd, n))
+    with pytest.raises(LetterError, match=r"the file holds more than a letter template needs \(relance.toml limits: docx_bytes = 100\)"):
+        docxfile.open_template(path, Limits(docx_bytes=100))
+    assert 0 < sum(asked) <= 101
+
+
+@pytest.mark.parametrize(("kind", "words"), [("fifo", "a FIFO"), ("zero", "a character device"),
+                                             ("folder", "a folder")])
+def test_an_e_mail_template_that_is_no_regular_file_is_refused_before_it_is_opened(
+        tmp_path: Path, bounded: None, kind: str, words: str) -> None:
+    from engine.letters.check import EmailTemplateRefused, require_sound_email_templates
+    from engine.letters.email import email_files, render_email_part
+
+    (tmp_path / "email").mkdir()
+    (tmp_path / "email" / "default.txt").write_text("Relance\n\nBonjour\n", encoding="utf-8")
+    path = not_a_file(tmp_path / "email" / "reminder1.txt", kind)
+    [problem] = check_email_templates(tmp_path)  # `relance letters check`
+    assert problem.template == "email/reminder1.txt" and f"not a regular file: {words}" in problem.message
+    with pytest.raises(LetterError, match=f"not a regular file: {words}"):
+        render_email_part(path, CONTEXT)
+    # The run's check before any case opens, on the files a reminder1 e-mail renders: this one, not the
+    # default standing in for it unsaid.
+    with pytest.raises(EmailTemplateRefused, match=f"not a regular file: {words}"):
+        require_sound_email_templates(tmp_path, email_files(tmp_path, "reminder1"))
+    with pytest.raises(LetterError, match=f"not a regular file: {words}"):
+        render_email(tmp_path, "reminder1", CONTEXT)
+
+
+def test_an_e_mail_template_is_bounded_in_size(tmp_path: Path) -> None:
+    (tmp_path / "email").mkdir()
+    (tmp_path / "email" / "default.txt").write_text("Relance\n\n" + "x" * 2_000, encoding="utf-8")
+    with pytest.raises(LetterError, match="relance.toml limits: email_bytes = 1000"):
+        render_email(tmp_path, "reminder1", CONTEXT, Limits(email_bytes=1_000))
+    assert render_email(tmp_path, "reminder1", CONTEXT, Limits(email_bytes=2_010)).subject == "Relance"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from docx import Document
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
-from engine.letters.check import check_folder, check_template, template_kind
+from engine.letters.check import TemplateRefused, check_folder, check_template, require_sound_template, template_kind
 from tests.support import PACK
 
 GOOD = [
@@ -78,6 +79,64 @@ def test_unknown_variable_named_with_its_tag(tmp_path: Path) -> None:
     [problem] = check_template(path)
     assert problem.code == "unknown-variable"
     assert problem.tag == "{{ montant_total }}" and problem.paragraph == 2
+
+
+@pytest.mark.parametrize(("tag", "name", "code"), [
+    ("{{ debtor.name|nosuchfilter }}", "filter", "syntax"),
+    # In a condition Jinja leaves the name to render time (`x is defined and x is odd` style guards).
+    ("{% if debtor.name|nosuchfilter %}x{% endif %}", "filter", "render"),
+    ("{% if debtor.name is nosuchtest %}x{% endif %}", "test", "render"),
+])
+def test_an_unknown_filter_or_test_is_a_located_problem_not_a_traceback(tmp_path: Path, tag: str, name: str,
+                                                                        code: str) -> None:
+    """Jinja knows a filter's name only when it compiles: the check's look for unknown variables compiles
+    the part, and an unknown filter there escaped as a TemplateAssertionError from `letters check` and `run`."""
+    path = save(tmp_path / "relance_1.docx", ["Bonjour", f"Texte {tag} fin"])
+    [problem] = check_template(path)
+    first_tag = tag if tag.startswith("{{") else tag[:tag.index("%}") + 2]
+    assert (problem.code, problem.template, problem.tag, problem.paragraph) == (code, "relance_1.docx", first_tag, 2)
+    assert f"No {name} named 'nosuch{name}'" in problem.message
+    with pytest.raises(TemplateRefused, match=f"nosuch{name}"):  # what a run asks before its first case
+        require_sound_template(path)
+
+
+@pytest.mark.parametrize("paragraph", [
+    '{% if is_b2b %}{% set sep = " / " %}{{ debtor.name }}{{ sep }}{{ case_ref }}{% endif %}',
+    "{% if is_b2b %}{% macro line(x) %}- {{ x }}{% endmacro %}{{ line(case_ref) }}{% endif %}",
+    "{% for inv in invoices %}{% with n = inv.number %}{{ n }}{% endwith %}{% endfor %}",
+])
+def test_a_variable_the_template_sets_itself_is_not_an_unknown_variable(tmp_path: Path, paragraph: str) -> None:
+    """Jinja's find_undeclared_variables names a variable set inside an `if` (it may not be set when the test
+    fails): the check took it for a variable missing from the letter context and refused the template."""
+    path = save(tmp_path / "lettre.docx", ["Bonjour", paragraph])
+    assert check_template(path) == []
+
+
+def test_a_variable_used_before_the_template_sets_it_is_still_refused(tmp_path: Path) -> None:
+    """Not in the static look any more, but the trial render with the sample cases finds it, at its tag."""
+    path = save(tmp_path / "lettre.docx", ["Bonjour", "{% if is_b2b %}{{ sep }}{% set sep = ' / ' %}{% endif %}"])
+    [problem] = check_template(path)
+    assert (problem.code, problem.tag, problem.paragraph) == ("render", "{{ sep }}", 2)
+
+
+def test_an_xml_entity_is_not_reported_as_a_tag_split_by_word(tmp_path: Path) -> None:
+    """Word never writes a DOCTYPE or an entity: one declared in the document (`<!ENTITY x SYSTEM
+    "file:///etc/hostname">`, never resolved) was reported as 'a tag was split by Word editing'."""
+    import zipfile
+
+    plain = save(tmp_path / "plain.docx", ["Bonjour", "Texte XXE[{{ case_ref }}] fin"])
+    path = tmp_path / "lettre.docx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "word/document.xml":
+                content = content.replace(b"?>", b'?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/hostname">]>', 1)
+                content = content.replace(b"XXE[", b"XXE[&x;", 1)
+            target.writestr(info, content)
+    problems = check_template(path)
+    assert [p.code for p in problems] == ["broken-xml"]
+    assert "split by Word" not in problems[0].message
+    assert "XML entity '&x;'" in problems[0].message and "save the document again from Word" in problems[0].message
 
 
 def test_tag_split_in_runs_is_repaired_by_docxtpl_so_not_reported(tmp_path: Path) -> None:
