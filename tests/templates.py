@@ -10,9 +10,12 @@ from docx.oxml.ns import qn
 
 
 def add_paragraph(template: Path, text: str) -> Path:
-    """Insert a paragraph (one run holding ``text``) in the middle of ``template``, in place."""
+    """Insert a paragraph (one run holding ``text``) in ``template``, in place: before its closing formula,
+    which every letter prints (the middle of a template may fall inside a block it prints only sometimes,
+    such as a foreign address's country line), or in the middle when it has none."""
     doc = Document(str(template))
-    doc.paragraphs[len(doc.paragraphs) // 2].insert_paragraph_before(text)
+    middle = doc.paragraphs[len(doc.paragraphs) // 2]
+    next((p for p in doc.paragraphs if "salutations distinguées" in p.text), middle).insert_paragraph_before(text)
     doc.save(str(template))
     return template
 
