@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from engine.core.money import MoneyError, parse_amount, parse_date
+from engine.core.money import MoneyError, parse_amount, parse_currency, parse_date
 from engine.imports.csvfile import RawRow
 from engine.store import ledger
 from engine.store.keys import insert_rows
@@ -69,15 +69,26 @@ class _Cells:
             self.problems.append(RowProblem(column, f"longer than {max_len} characters"))
         return value
 
-    def amount(self, column: str) -> Decimal | None:
+    def amount(self, column: str, currency: str = "EUR") -> Decimal | None:
         try:
-            value = parse_amount(self.cells.get(column, ""))
+            value = parse_amount(self.cells.get(column, ""), currency)
         except MoneyError as exc:
             self.problems.append(RowProblem(column, str(exc)))
             return None
         if value <= 0:
             self.problems.append(RowProblem(column, f"amount must be positive, got {value}"))
         return value
+
+    def currency(self, column: str) -> str | None:
+        """The cell's ISO 4217 code (engine.core.money.parse_currency); None when empty or refused."""
+        value = self.cells.get(column, "").strip()
+        if not value:
+            return None
+        try:
+            return parse_currency(value)
+        except MoneyError as exc:
+            self.problems.append(RowProblem(column, str(exc)))
+            return None
 
     def date(self, column: str) -> date | None:
         try:
@@ -203,16 +214,16 @@ class InvoiceWriter:
 
     def parse(self, cells: dict[str, str]) -> tuple[dict[str, Any], list[RowProblem]]:
         row = _Cells(cells)
+        # The currency first: it says how many decimals the amount may have (none in JPY).
+        currency = row.currency("currency") or "EUR"
         values: dict[str, Any] = {
             "invoice_number": row.text("invoice_number", required=True, max_len=64),
             "debtor_ref": row.text("debtor_ref", required=True, max_len=64),
             "issue_date": row.date("issue_date"),
             "due_date": row.date("due_date"),
-            "amount": row.amount("amount"),
-            "currency": (row.text("currency") or "EUR").upper(),
+            "amount": row.amount("amount", currency),
+            "currency": currency,
         }
-        if len(values["currency"]) != 3 or not values["currency"].isalpha():
-            row.problems.append(RowProblem("currency", f"a three-letter currency code (EUR), got {values['currency']!r}"))
         if values["issue_date"] and values["due_date"] and values["due_date"] < values["issue_date"]:
             row.problems.append(RowProblem(
                 "due_date", f"due date {values['due_date']} is before the issue date {values['issue_date']}"))

@@ -171,3 +171,23 @@ def test_a_payment_for_an_invoice_in_a_case_lands_in_its_timeline(store) -> None
         kinds = s.scalars(select(Event.kind).where(Event.case_id == case.id).order_by(Event.seq)).all()
         assert kinds[-1] == "payment"
         assert case.next_check_at == date(2025, 2, 10)  # pulled back to the payment date
+
+
+@pytest.mark.parametrize("rows, line, reason", [
+    ("BC-1;D1;2026-06-01;2026-07-01;100.00;EUR\nBC-2;D1;2026-06-01;2026-07-01;100.00;EUX\n", 3, "'EUX'"),
+    ("BC-1;D1;2026-06-01;2026-07-01;100.00;eur\nBC-2;D1;2026-06-01;2026-07-01;100.00;XXX\n", 3, "'XXX'"),
+    ("BC-1;D1;2026-06-01;2026-07-01;1000;JPY\nBC-2;D1;2026-06-01;2026-07-01;1000.50;JPY\n", 3, "JPY has none"),
+])
+def test_a_currency_that_does_not_exist_or_too_many_decimals_for_it_refuses_the_file(
+        store, tmp_path: Path, rows: str, line: int, reason: str) -> None:
+    _load(store, "debtors.csv")
+    bad = tmp_path / "invoices.csv"
+    bad.write_text("invoice_number;debtor_ref;issue_date;due_date;amount;currency\n" + rows)
+    with pytest.raises(ImportFailed) as caught:
+        import_csv(store, bad, creditor_ref="ACME")
+    [problem] = caught.value.problems
+    column = "amount" if "JPY" in reason else "currency"
+    assert (problem.line, problem.column) == (line, column)
+    assert reason in problem.reason
+    assert str(problem).startswith(f"{bad}:{line}: column '{column}':")
+    assert _count(store, Invoice) == 0  # the good first row is not imported either
