@@ -245,6 +245,7 @@ def record_payment(
     append_event(session, case_row, PaymentReceived(
         amount=amount, reference=reference,
         invoices=tuple(InvoiceShare(share.invoice.number, share.amount) for share in shares), unallocated=left,
+        currency=currency,
     ), on, actor=by)
     if case_row.next_check_at is None or case_row.next_check_at > on:
         case_row.next_check_at = on  # the next run (or reconcile) tells the escalator

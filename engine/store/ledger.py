@@ -296,8 +296,9 @@ def tell_cases(session: Session, shares: Iterable[tuple[bool, int, str | None, d
         label, on = about[(is_note, source_id)]
         amount = sum((share.amount for share in found), ZERO)
         applied = tuple(InvoiceShare(share.invoice.number, share.amount) for share in found)
-        event: EventPayload = (CreditNoteApplied(amount, label, applied) if is_note
-                               else PaymentReceived(amount, label, applied))
+        currency = found[0].invoice.currency  # allocate gave this source only invoices in its currency
+        event: EventPayload = (CreditNoteApplied(amount, label, applied, currency) if is_note
+                               else PaymentReceived(amount, label, applied, currency=currency))
         append_event(session, case, event, on)
         if case.next_check_at is None or case.next_check_at > on:
             case.next_check_at = on
