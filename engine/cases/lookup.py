@@ -161,7 +161,7 @@ def details_of(session: Session, case: Case) -> CaseDetails:
         invoices=tuple(InvoiceLine(b.invoice.number, b.invoice.issue_date, b.invoice.due_date, b.invoice.amount,
                                    b.paid, b.open, b.invoice.currency, b.invoice.noticed_on, b.invoice.notice_ref,
                                    b.invoice.notice_received_on, b.prescription.on) for b in balances),
-        debtor_credit=ledger.credit_total(session, [debtor.id])[0],
+        debtor_credit=ledger.credit_total(session, [debtor.id], currency=_currency(case))[0],
         error=case.error, error_on=case.error_on,
     )
 

@@ -232,18 +232,20 @@ def record_payment(
     amount = _cents(amount)
     if amount <= 0:
         raise EscalationError(f"a payment must be positive, not {amount}")
+    currency = case_row.currency or "EUR"  # typed against the case, so in its currency
     owed = ledger.open_invoices(session, case_id=case_row.id).get(case_row.debtor_id, [])
-    shares, left = ledger.allocate(amount, owed)
+    shares, left = ledger.allocate(amount, owed, currency=currency)
     _refuse_before_issue(case_row, on, {share.invoice.id for share in shares})
     key = f"manual|{case_row.ref}|{on}|{amount}|{reference or ''}|{(case_row.event_count or 0) + 1}"
     payment = Payment(creditor_id=case_row.creditor_id, debtor_id=case_row.debtor_id, payment_date=on,
-                      amount=amount, reference=reference, natural_key=key)
+                      amount=amount, reference=reference, natural_key=key, currency=currency)
     session.add(payment)
     session.flush()
     ledger.record_allocations(session, [(payment.id, share) for share in shares])
     append_event(session, case_row, PaymentReceived(
         amount=amount, reference=reference,
         invoices=tuple(InvoiceShare(share.invoice.number, share.amount) for share in shares), unallocated=left,
+        currency=currency,
     ), on, actor=by)
     if case_row.next_check_at is None or case_row.next_check_at > on:
         case_row.next_check_at = on  # the next run (or reconcile) tells the escalator

@@ -233,7 +233,7 @@ def report_command(settings: Settings, as_of: date | None, html_path: Path | Non
     app = settings.app
     with app.session() as session:
         aging = aging_of(session, day)
-        funnel = funnel_of(session, day, _distinct(app.workflows.values()))
+        funnel = funnel_of(session, day, _distinct(app.workflows.values()), currency=aging.currency)
         watch = prescription_watch(session, day)
     rates = app.rate_notes(day)
     if as_json:

@@ -4,7 +4,10 @@ Parsing is the only place where text typed by a person (a CSV cell, `relance cas
 `--as-of 02/05/2026`, a web form) becomes a Decimal or a date, so every entry point accepts and
 refuses exactly the same forms. Amounts: ``1234.56``, ``1 234,56``, ``1.234,56``, ``1,234.56``,
 with spaces, NBSP or narrow NBSP between thousands, and an optional currency (``€``, ``EUR``...)
-that must be the expected one; at most two decimals. Dates: ``2026-05-02``, ``02/05/2026`` or
+that must be the expected one; no more decimals than that currency has (two for EUR, none for JPY;
+the columns keep cents, so never more than two). Currencies: ISO 4217 codes of money some country
+has used since 2000 (``parse_currency``), so a typo (EUX) or a code that is not money (XXX, XAU)
+never reaches a letter. Dates: ``2026-05-02``, ``02/05/2026`` or
 ``02.05.2026``, between 2000 and 2100 (a typo such as 0226 or 2260 is refused, not stored).
 
 Formatting goes through Babel. Babel writes French thousands with U+202F (narrow no-break space);
@@ -20,7 +23,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
 from babel.dates import format_date as babel_format_date
-from babel.numbers import format_currency, format_decimal
+from babel.core import get_global
+from babel.numbers import format_currency, format_decimal, get_currency_precision, get_territory_currencies
 
 from engine.errors import RelanceError
 
@@ -41,6 +45,47 @@ _FRENCH = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
 
 class MoneyError(RelanceError, ValueError):
     """An amount or a date that does not parse; the message is the reason shown to the user."""
+
+
+@lru_cache(maxsize=1)
+def currencies() -> frozenset[str]:
+    """The codes relance accepts: legal tender somewhere at some time between 2000 and 2100 (Babel's CLDR
+    data), so EUR, USD, XOF or FRF, but not XXX ("no currency"), XTS (tests) or XAU (gold), which ISO
+    4217 lists too: no invoice is payable in them."""
+    return frozenset(code for territory in get_global("territory_currencies")
+                     for code in get_territory_currencies(territory, start_date=FIRST_DAY, end_date=LAST_DAY,
+                                                          tender=True))
+
+
+def parse_currency(text: str) -> str:
+    """``eur`` → ``EUR``; a code no country pays in is refused rather than printed on a letter."""
+    code = str(text).strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        raise MoneyError(f"a three-letter currency code (EUR), got {text!r}")
+    if code not in currencies():
+        raise MoneyError(f"unknown currency {code!r}: not an ISO 4217 currency anyone pays in (EUR, USD, GBP...)")
+    return code
+
+
+def decimals(currency: str) -> int:
+    """How many decimals an amount in ``currency`` may have: its minor unit, at most the cents we store."""
+    return min(get_currency_precision(currency.upper()), 2)
+
+
+def check_decimals(amount: Decimal, currency: str, text: object = None) -> None:
+    """Refuse an amount with more decimals than ``currency`` has (``1000.50`` yen cannot be paid).
+
+    Written decimals count first: never more than two (``12.340`` may be a French twelve thousand), and
+    zeros only where the currency has no such unit (``1000.00`` yen, as accounting exports write it)."""
+    shown = repr(str(text if text is not None else amount))
+    if amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise MoneyError(f"amount {shown} has more than two decimals")
+    allowed = decimals(currency)
+    if amount != amount.quantize(Decimal(1).scaleb(-allowed)):
+        code = currency.upper()
+        if allowed == 0:
+            raise MoneyError(f"amount {shown} has decimals, but {code} has none (write a whole number)")
+        raise MoneyError(f"amount {shown} has more than {allowed} decimal(s), the most {code} has")
 
 
 def parse_amount(text: str, currency: str = "EUR") -> Decimal:
@@ -69,8 +114,7 @@ def parse_amount(text: str, currency: str = "EUR") -> Decimal:
         amount = Decimal(value)
     except InvalidOperation as exc:  # pragma: no cover - the regex already filtered
         raise MoneyError(f"not an amount: {text!r}") from exc
-    if amount.as_tuple().exponent < -2:  # type: ignore[operator]
-        raise MoneyError(f"amount {text!r} has more than two decimals")
+    check_decimals(amount, currency, text)
     if abs(amount) >= MAX_AMOUNT:
         raise MoneyError(f"amount {text!r} is too large")
     return amount.quantize(CENT)

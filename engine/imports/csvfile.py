@@ -25,8 +25,8 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          "civility", "is_merchant", "do_not_chase"),
     ),
     "invoices": (("invoice_number", "debtor_ref", "issue_date", "due_date", "amount"), ("currency",)),
-    "payments": (("debtor_ref", "payment_date", "amount"), ("invoice_number", "reference")),
-    "credit_notes": (("credit_note_number", "debtor_ref", "issue_date", "amount"), ("invoice_number",)),
+    "payments": (("debtor_ref", "payment_date", "amount"), ("invoice_number", "reference", "currency")),
+    "credit_notes": (("credit_note_number", "debtor_ref", "issue_date", "amount"), ("invoice_number", "currency")),
 }
 # The column that tells the kinds apart when the caller does not name one.
 SIGNATURE = {"debtors": "kind", "invoices": "due_date", "payments": "payment_date",

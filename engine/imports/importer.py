@@ -13,7 +13,8 @@ so importing the same file twice changes nothing:
   reference in one file are reported as duplicates: give them references.
 
 A payment or credit note is allocated to the invoice its row names (up to what that invoice still
-owes), then to the debtor's open invoices oldest due date first; any excess stays unallocated on
+owes), then to the debtor's open invoices oldest due date first, only ever invoices in its own
+currency (its ``currency`` cell, else the named invoice's, else EUR); any excess stays unallocated on
 the payment. An allocation to an invoice in a case (open, or closed: a late payment still settles it) appends a ``payment`` (or
 ``credit_note``) event to that case and pulls its next_check_at back so the next run reconciles it.
 

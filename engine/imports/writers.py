@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from engine.core.money import MoneyError, parse_amount, parse_date
+from engine.core.money import MoneyError, check_decimals, parse_amount, parse_currency, parse_date
 from engine.imports.csvfile import RawRow
 from engine.store import ledger
 from engine.store.keys import insert_rows
@@ -69,15 +69,26 @@ class _Cells:
             self.problems.append(RowProblem(column, f"longer than {max_len} characters"))
         return value
 
-    def amount(self, column: str) -> Decimal | None:
+    def amount(self, column: str, currency: str = "EUR") -> Decimal | None:
         try:
-            value = parse_amount(self.cells.get(column, ""))
+            value = parse_amount(self.cells.get(column, ""), currency)
         except MoneyError as exc:
             self.problems.append(RowProblem(column, str(exc)))
             return None
         if value <= 0:
             self.problems.append(RowProblem(column, f"amount must be positive, got {value}"))
         return value
+
+    def currency(self, column: str) -> str | None:
+        """The cell's ISO 4217 code (engine.core.money.parse_currency); None when empty or refused."""
+        value = self.cells.get(column, "").strip()
+        if not value:
+            return None
+        try:
+            return parse_currency(value)
+        except MoneyError as exc:
+            self.problems.append(RowProblem(column, str(exc)))
+            return None
 
     def date(self, column: str) -> date | None:
         try:
@@ -203,16 +214,16 @@ class InvoiceWriter:
 
     def parse(self, cells: dict[str, str]) -> tuple[dict[str, Any], list[RowProblem]]:
         row = _Cells(cells)
+        # The currency first: it says how many decimals the amount may have (none in JPY).
+        currency = row.currency("currency") or "EUR"
         values: dict[str, Any] = {
             "invoice_number": row.text("invoice_number", required=True, max_len=64),
             "debtor_ref": row.text("debtor_ref", required=True, max_len=64),
             "issue_date": row.date("issue_date"),
             "due_date": row.date("due_date"),
-            "amount": row.amount("amount"),
-            "currency": (row.text("currency") or "EUR").upper(),
+            "amount": row.amount("amount", currency),
+            "currency": currency,
         }
-        if len(values["currency"]) != 3 or not values["currency"].isalpha():
-            row.problems.append(RowProblem("currency", f"a three-letter currency code (EUR), got {values['currency']!r}"))
         if values["issue_date"] and values["due_date"] and values["due_date"] < values["issue_date"]:
             row.problems.append(RowProblem(
                 "due_date", f"due date {values['due_date']} is before the issue date {values['issue_date']}"))
@@ -275,7 +286,11 @@ class InvoiceWriter:
 
 
 class PaymentWriter:
-    """Payments and, with ``credit_notes=True``, credit notes: both are allocated to invoices."""
+    """Payments and, with ``credit_notes=True``, credit notes: both are allocated to invoices.
+
+    A row's currency is its ``currency`` cell, else the currency of the invoice it names, else EUR (the
+    invoices' own default); the ledger allocates it only to invoices in that currency.
+    """
 
     def __init__(self, *, credit_notes: bool = False) -> None:
         self.credit_notes = credit_notes
@@ -286,11 +301,13 @@ class PaymentWriter:
 
     def parse(self, cells: dict[str, str]) -> tuple[dict[str, Any], list[RowProblem]]:
         row = _Cells(cells)
+        currency = row.currency("currency")  # None: the named invoice's, else EUR (decided in `write`)
         values: dict[str, Any] = {
             "debtor_ref": row.text("debtor_ref", required=True, max_len=64),
             "date": row.date(self.date_column),
-            "amount": row.amount("amount"),
+            "amount": row.amount("amount", currency or "EUR"),
             "invoice_number": row.text("invoice_number", max_len=64),
+            "currency": currency,
         }
         if self.credit_notes:
             values["credit_note_number"] = row.text("credit_note_number", required=True, max_len=64)
@@ -322,8 +339,8 @@ class PaymentWriter:
             select(self.model).where(self.model.creditor_id == ctx.creditor_id, key_col.in_(keys))
         ).scalars()}
         named = {values["invoice_number"] for _row, values in batch if values["invoice_number"]}
-        invoices_by_number = {number: (id_, debtor_id) for number, id_, debtor_id in session.execute(
-            select(Invoice.number, Invoice.id, Invoice.debtor_id)
+        invoices_by_number = {number: (id_, debtor_id, currency) for number, id_, debtor_id, currency in session.execute(
+            select(Invoice.number, Invoice.id, Invoice.debtor_id, Invoice.currency)
             .where(Invoice.creditor_id == ctx.creditor_id, Invoice.number.in_(named))
         )} if named else {}
         new: list[tuple[RawRow, dict[str, Any], dict[str, Any], int, int | None]] = []
@@ -332,20 +349,32 @@ class PaymentWriter:
             if debtor_id is None:
                 outcome.refused.append((row, [RowProblem("debtor_ref", f"unknown debtor {values['debtor_ref']!r}: import it first")]))
                 continue
-            invoice_id = None
+            invoice_id, currency = None, values["currency"] or "EUR"
             if values["invoice_number"]:
                 found = invoices_by_number.get(values["invoice_number"])
                 if found is None or found[1] != debtor_id:
                     why = "unknown invoice" if found is None else "invoice of another debtor"
                     outcome.refused.append((row, [RowProblem("invoice_number", f"{why} {values['invoice_number']!r}")]))
                     continue
-                invoice_id = found[0]
+                invoice_id, currency = found[0], values["currency"] or found[2]
+                if currency != found[2]:
+                    outcome.refused.append((row, [RowProblem("currency", (
+                        f"{self.key_label} in {currency}, but invoice {values['invoice_number']} is in {found[2]}: "
+                        "money pays only invoices in its own currency (leave currency empty to take the invoice's)"))]))
+                    continue
+            try:
+                check_decimals(values["amount"], currency)  # parsed before the named invoice said its currency
+            except MoneyError as exc:
+                outcome.refused.append((row, [RowProblem("amount", str(exc))]))
+                continue
+            values = {**values, "currency": currency}
             current = existing.get(key)
             if current is not None:
-                if (current.amount, self._date_of(current), current.debtor_id) != (values["amount"], values["date"], debtor_id):
+                if ((current.amount, self._date_of(current), current.debtor_id, current.currency)
+                        != (values["amount"], values["date"], debtor_id, currency)):
                     outcome.refused.append((row, [RowProblem(self.key_column, (
                         f"{self.key_label} {key.split('|')[-1]} was already imported with amount {current.amount} "
-                        f"on {self._date_of(current)}; imported {self.key_label}s are not edited"))]))
+                        f"{current.currency} on {self._date_of(current)}; imported {self.key_label}s are not edited"))]))
                 else:
                     outcome.unchanged += 1
                 continue
@@ -367,7 +396,7 @@ class PaymentWriter:
 
     def _row_values(self, ctx: BatchContext, values: dict[str, Any], key: str, debtor_id: int) -> dict[str, Any]:
         common = {"creditor_id": ctx.creditor_id, "debtor_id": debtor_id, "amount": values["amount"],
-                  "invoice_number": values["invoice_number"]}
+                  "invoice_number": values["invoice_number"], "currency": values["currency"]}
         if self.credit_notes:
             return {**common, "number": values["credit_note_number"], "issue_date": values["date"]}
         return {**common, "natural_key": key, "payment_date": values["date"], "reference": values["reference"]}
@@ -391,7 +420,7 @@ class PaymentWriter:
                     f"{total}): a credit note cannot exceed its invoice; split it, or leave invoice_number empty "
                     "to credit the debtor's account"))]))
                 continue
-            shares, _left = ledger.allocate(amount, owed.get(debtor_id, []), named)
+            shares, _left = ledger.allocate(amount, owed.get(debtor_id, []), named, currency=values["currency"])
             issued = [share.invoice.issue_date for share in shares if share.invoice.issue_date is not None]
             if shares and len(issued) == len(shares) and min(issued) > values["date"]:
                 for share in shares:

@@ -65,7 +65,7 @@ class Aging:
     debtors: tuple[DebtorAging, ...]  # the top debtors by outstanding amount, largest first
     # Unpaid invoices left out because they are in another currency (sums across currencies mean nothing).
     other_currencies: dict[str, int] = field(default_factory=dict)
-    # Overpayments no invoice took yet (the ledger's unapplied credit) and how many debtors hold some:
+    # Overpayments in this currency no invoice took yet (the ledger's unapplied credit) and how many debtors hold some:
     # money the creditor owes back or will apply to the next invoices; not netted off the buckets.
     credit: Decimal = ZERO
     credit_debtors: int = 0
@@ -153,7 +153,7 @@ def aging(
     ).all())
     debtors = None if creditor_ref is None else session.scalars(
         select(Debtor.id).where(Debtor.creditor_id == creditor_id(creditor_ref))).all()
-    credit, credit_debtors = ledger.credit_total(session, debtors, as_of)
+    credit, credit_debtors = ledger.credit_total(session, debtors, as_of, currency=currency)
     return Aging(as_of, currency, buckets, total, top_debtors, others, credit, credit_debtors)
 
 

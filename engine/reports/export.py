@@ -33,7 +33,9 @@ def report_as_dict(aging_: Aging, funnel_: Funnel) -> dict[str, Any]:
         },
         "funnel": {
             "cases": funnel_.cases,
+            "currency": funnel_.currency,
             "recovered": str(funnel_.recovered),
+            "other_currencies": funnel_.other_currencies,
             "in_litigation": funnel_.in_litigation,
             "steps": [
                 {"state": s.state, "label": s.label, "stage": s.stage, "reached": s.reached, "current": s.current,

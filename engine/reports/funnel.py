@@ -2,14 +2,16 @@
 were settled from it, and how much money came in while cases stood there.
 
 Read from the timeline (state_change and payment events) with aggregate queries, so a past
-``as_of`` gives the funnel as it stood that day.
+``as_of`` gives the funnel as it stood that day. Money is summed in one currency, as the aging
+balance does: a case holds one currency, so its payment events are in it; the other currencies'
+payments are counted aside, never added.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -36,7 +38,7 @@ class FunnelStep:
     reached: int  # cases that entered it on or before as_of
     current: int  # cases in it on as_of
     resolved: int  # cases paid as of as_of whose highest escalation step was this one
-    recovered: Decimal  # payments received while the case was in this state
+    recovered: Decimal  # payments received (in the funnel's currency) while the case was in this state
     payments: int  # how many payment events make up ``recovered``
 
     @property
@@ -49,11 +51,14 @@ class FunnelStep:
 
 @dataclass(frozen=True)
 class Funnel:
-    """The escalation funnel of every case opened on or before ``as_of``."""
+    """The escalation funnel of every case opened on or before ``as_of``; its money in ``currency``."""
 
     as_of: date
     cases: int
     steps: tuple[FunnelStep, ...]
+    currency: str = "EUR"
+    # Payment events left out of ``recovered`` because their case is in another currency, per currency.
+    other_currencies: dict[str, int] = field(default_factory=dict)
 
     @property
     def recovered(self) -> Decimal:
@@ -77,6 +82,7 @@ def funnel(
     workflows: Workflow | Sequence[Workflow],
     *,
     creditor_ref: str | None = None,
+    currency: str = "EUR",
 ) -> Funnel:
     """For each state of ``workflows`` (ladder first, then outcomes): reached, current, resolved, recovered.
 
@@ -84,7 +90,8 @@ def funnel(
     of a case on a day is the destination of its last ``state_change`` on or before it (its
     workflow's initial state before any). A payment is credited to the state the case was in the
     day before it arrived: a letter sent the same day did not cause it, and the "paid" step the
-    payment itself triggers must not take the credit.
+    payment itself triggers must not take the credit. Only payments to cases in ``currency`` are
+    recovered; case counts take every case (they add no money).
     """
     flows = [workflows] if isinstance(workflows, Workflow) else list(workflows)
     initial = {wf.name: wf.initial for wf in flows}
@@ -136,7 +143,11 @@ def funnel(
             top_rank = max(top_rank if top_rank is not None else -1, rank.get(initial[name], 0))
             resolved[ladder[top_rank]] += count
 
-    recovered, payments = _recovered(session, as_of, scope, initial)
+    recovered, payments = _recovered(session, as_of, [*scope, Case.currency == currency], initial)
+    others = dict(session.execute(
+        select(Case.currency, func.count()).select_from(Event).join(Case, Case.id == Event.case_id)
+        .where(*scope, Case.currency != currency, Event.kind == "payment", Event.occurred_on <= as_of)
+        .group_by(Case.currency)).all())
     steps = tuple(
         FunnelStep(
             state=state,
@@ -151,7 +162,7 @@ def funnel(
         )
         for state in (*ladder, *outcomes)
     )
-    return Funnel(as_of, cases, steps)
+    return Funnel(as_of, cases, steps, currency, others)
 
 
 def _recovered(session: Session, as_of: date, scope: list[ColumnElement[bool]],

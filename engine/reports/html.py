@@ -44,7 +44,7 @@ def render_report_html(aging: Aging, funnel: Funnel, *, title: str, as_of: date)
 
 def report_body(aging: Aging, funnel: Funnel, *, title: str, as_of: date) -> str:
     """The page's content without its <html> frame: the web app shows it inside its own page."""
-    currency = aging.currency
+    currency = funnel.currency
     return "\n".join([
         f"<header><h1>{escape(title)}</h1><p class=\"as-of\">Situation au {escape(format_long_date(as_of))}</p></header>",
         _key_figures(aging, funnel),
@@ -60,6 +60,7 @@ def report_body(aging: Aging, funnel: Funnel, *, title: str, as_of: date) -> str
         "</section>",
         _debtors_section(aging),
         _other_currencies(aging),
+        _funnel_other_currencies(funnel),
     ])
 
 
@@ -68,7 +69,7 @@ def _key_figures(aging: Aging, funnel: Funnel) -> str:
         ("Encours total", format_amount(aging.total.amount, aging.currency),
          f"{aging.total.invoices} factures, {aging.total.debtors} débiteurs"),
         ("Part échue", percent(aging.overdue_share), f"{format_amount(aging.overdue, aging.currency)} en retard"),
-        ("Montant recouvré", format_amount(funnel.recovered, aging.currency),
+        ("Montant recouvré", format_amount(funnel.recovered, funnel.currency),
          f"pendant la relance de {funnel.cases} dossiers"),
         ("Dossiers au contentieux", str(funnel.in_litigation), "transmis à l'avocat ou au commissaire de justice"),
     ]
@@ -188,6 +189,14 @@ def _other_currencies(aging: Aging) -> str:
     listed = ", ".join(f"{n} en {code}" for code, n in sorted(aging.other_currencies.items()))
     return (f"<p class=\"note\">Hors balance ({escape(aging.currency)} seulement) : "
             f"{escape(listed)} facture(s) impayée(s).</p>")
+
+
+def _funnel_other_currencies(funnel: Funnel) -> str:
+    if not funnel.other_currencies:
+        return ""
+    listed = ", ".join(f"{n} paiement(s) en {code}" for code, n in sorted(funnel.other_currencies.items()))
+    return (f"<p class=\"note\">Hors montants recouvrés ({escape(funnel.currency)} seulement) : "
+            f"{escape(listed)}.</p>")
 
 
 def _table(heads: list[str], rows: Iterable[list[str]], foot: list[str] | None, *, numeric_from: int) -> str:

@@ -29,6 +29,10 @@ def render_report_tables(aging: Aging, funnel: Funnel, console: Console) -> None
     if aging.other_currencies:
         left_out = ", ".join(f"{n} in {code}" for code, n in sorted(aging.other_currencies.items()))
         console.print(Text(f"Not in the aging (other currencies): {left_out} unpaid invoice(s).", style="yellow"))
+    if funnel.other_currencies:
+        left_out = ", ".join(f"{n} payment(s) in {code}" for code, n in sorted(funnel.other_currencies.items()))
+        console.print(Text(f"Not in the funnel's recovered amounts ({funnel.currency} only): {left_out}.",
+                           style="yellow"))
 
 
 def key_figures_table(aging: Aging, funnel: Funnel) -> Table:
@@ -38,7 +42,7 @@ def key_figures_table(aging: Aging, funnel: Funnel) -> Table:
     table.add_column("value", justify="right")
     table.add_row("Total outstanding", _amount(aging.total.amount, aging.currency))
     table.add_row("Overdue", f"{_amount(aging.overdue, aging.currency)} ({percent(aging.overdue_share)})")
-    table.add_row("Recovered by the escalation", _amount(funnel.recovered, aging.currency))
+    table.add_row("Recovered by the escalation", _amount(funnel.recovered, funnel.currency))
     table.add_row("Cases in litigation", str(funnel.in_litigation))
     if aging.credit:
         # Overpaid money no invoice took yet: owed back, or paid into the debtors' next invoices.
@@ -94,7 +98,7 @@ def funnel_table(funnel: Funnel) -> Table:
         table.add_row(cell(step.state), str(step.reached), str(step.current),
                       str(step.resolved) if step.stage == "escalation" else "",
                       percent(step.resolution_rate) if step.stage == "escalation" else "",
-                      format_amount(step.recovered) if step.payments else "")
+                      format_amount(step.recovered, funnel.currency) if step.payments else "")
     return table
 
 

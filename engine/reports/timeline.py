@@ -69,17 +69,17 @@ def render_timeline(session: Any, case: Case, fmt: str = "text", state_labels: M
         writer.writerow(["seq", "occurred_on", "recorded_at", "kind", "actor", "summary", "payload", "hash"])
         for ev in events:
             writer.writerow([ev.seq, ev.occurred_on.isoformat(), ev.recorded_at.isoformat(), ev.kind,
-                             ev.actor or "", summary(ev), canonical_json(ev.payload), ev.hash])
+                             ev.actor or "", summary(ev, case), canonical_json(ev.payload), ev.hash])
         return out.getvalue()
     header = _header(session, case)
     header["state_label"] = state_label
     if fmt == "html":
-        return _HTML.render(case=header, events=[(ev, summary(ev), actor_of(ev)) for ev in events], status=status)
+        return _HTML.render(case=header, events=[(ev, summary(ev, case), actor_of(ev)) for ev in events], status=status)
     # Printed on a terminal: every line made inert (a name or a reason must not carry ANSI/OSC escapes).
     lines = [inert(f"Dossier {header['ref']} — état : {state_label} — débiteur {header['debtor']['name']} "
                    f"({header['debtor']['ref']}) — solde {format_amount(header['balance'], header['currency'])}")]
     lines += [inert(f"{ev.seq:>4}  {format_date(ev.occurred_on)}  {KIND_LABELS.get(ev.kind, ev.kind):<22} "
-                    f"{summary(ev)}  [par {actor_of(ev)}]  empreinte {ev.hash}") for ev in events]
+                    f"{summary(ev, case)}  [par {actor_of(ev)}]  empreinte {ev.hash}") for ev in events]
     lines.append(status.french())
     return "\n".join(lines) + "\n"
 
@@ -88,7 +88,7 @@ def timeline_entries(session: Any, case: Case) -> tuple[list[tuple[Event, str]],
     """Each event with its French sentence, and the chain's status: what the printable page shows,
     for a page of the web app that lays it out its own way."""
     events = events_of(session, case)
-    return [(ev, summary(ev)) for ev in events], chain_status(case, events)
+    return [(ev, summary(ev, case)) for ev in events], chain_status(case, events)
 
 
 def chain_status(case: Case, events: list[Event]) -> ChainStatus:
@@ -103,9 +103,10 @@ def chain_status(case: Case, events: list[Event]) -> ChainStatus:
     return ChainStatus(not broken, tuple(broken), prev)
 
 
-def summary(ev: Event) -> str:
-    """One sentence in French saying what happened (the event kind's own ``describe``)."""
-    return read_event(ev.kind, ev.payload).describe()
+def summary(ev: Event, case: Case | None = None) -> str:
+    """One sentence in French saying what happened (the event kind's own ``describe``); amounts an older
+    event stored without their currency are in ``case``'s."""
+    return read_event(ev.kind, ev.payload, currency=(case.currency or "EUR") if case is not None else None).describe()
 
 
 def actor_of(ev: Event) -> str:

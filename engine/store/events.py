@@ -10,7 +10,7 @@ Writers build these objects (``append_event`` stores ``to_json()``); readers get
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
@@ -170,10 +170,14 @@ class PaymentReceived(EventPayload):
     reference: str | None = None
     invoices: tuple[InvoiceShare, ...] = ()
     unallocated: Decimal | None = None
+    # The payment's currency (that of the case's invoices it paid). None: stored before it was recorded;
+    # ``read_event`` then gives the case's.
+    currency: str | None = None
 
     def describe(self) -> str:
         ref = f" (réf. {self.reference})" if self.reference else ""
-        return f"paiement de {format_amount(self.amount)}{ref}{_shares(self.invoices)}"
+        currency = self.currency or "EUR"
+        return f"paiement de {format_amount(self.amount, currency)}{ref}{_shares(self.invoices, currency)}"
 
 
 @dataclass(frozen=True)
@@ -184,9 +188,12 @@ class CreditNoteApplied(EventPayload):
     amount: Decimal
     credit_note: str | None = None
     invoices: tuple[InvoiceShare, ...] = ()
+    currency: str | None = None  # as a payment's
 
     def describe(self) -> str:
-        return f"avoir {self.credit_note or ''} de {format_amount(self.amount)}{_shares(self.invoices)}".replace("  ", " ")
+        currency = self.currency or "EUR"
+        return (f"avoir {self.credit_note or ''} de {format_amount(self.amount, currency)}"
+                f"{_shares(self.invoices, currency)}").replace("  ", " ")
 
 
 @dataclass(frozen=True)
@@ -506,19 +513,26 @@ CHANNEL_LABELS = {"letter": "lettre simple", "registered_letter": "lettre recomm
                   "email": "courriel", "phone": "appel téléphonique"}
 
 
-def read_event(kind: str, payload: Mapping[str, Any] | None) -> EventPayload:
-    """The typed payload of a stored event (``Event.kind``, ``Event.payload``)."""
+def read_event(kind: str, payload: Mapping[str, Any] | None, *, currency: str | None = None) -> EventPayload:
+    """The typed payload of a stored event (``Event.kind``, ``Event.payload``).
+
+    ``currency`` is the currency of the event's case: a payload with a ``currency`` field stored empty
+    (written before that field existed: stored payloads are never rewritten, the hash chain covers them)
+    reads in it, since a case holds one currency. Without it such a payload reads in EUR."""
     try:
         cls = EVENT_TYPES[kind]
     except KeyError:
         raise ValueError(f"unknown event kind {kind!r}; expected one of {sorted(EVENT_KINDS)}") from None
-    return cls.from_json(payload or {})
+    event = cls.from_json(payload or {})
+    if currency is not None and getattr(event, "currency", currency) is None:
+        event = replace(event, currency=currency)  # type: ignore[type-var]  # every payload is a dataclass
+    return event
 
 
-def _shares(shares: tuple[InvoiceShare, ...]) -> str:
+def _shares(shares: tuple[InvoiceShare, ...], currency: str) -> str:
     if not shares:
         return ""
-    return " imputé sur " + ", ".join(f"{s.number} ({format_amount(s.amount)})" for s in shares)
+    return " imputé sur " + ", ".join(f"{s.number} ({format_amount(s.amount, currency)})" for s in shares)
 
 
 def _key(name: str) -> str:

@@ -10,11 +10,14 @@ report, the timeline's header, which invoice a payment settles) is read here, so
   for every amount the parser accepts (below 10^12, far inside a double's 15 exact digits).
 - **One allocation order.** A payment goes to the invoice it names, then to the debtor's open
   invoices oldest due date first, then oldest issue date, then first recorded (``ALLOCATION_ORDER``).
+- **One currency.** Money pays only invoices in its own currency (``allocate`` skips the others): there
+  is no exchange rate here, and 1,200 USD must never settle a EUR invoice at 1:1. Credit is kept, summed
+  and spent per currency.
 - **Nothing vanishes: unapplied credit.** What a payment or credit note brings beyond what the
   debtor owes stays on it, unallocated: that is the debtor's credit (``credits``, ``credit_total``).
   Every write that adds money or debt ends with ``apply_credit``, which spends the credit, oldest
-  first, on the debtor's open invoices in the allocation order; so a debtor never has credit and an
-  open invoice at once, and an invoice covered by credit counts as paid (the run never chases it).
+  first, on the debtor's open invoices in its currency in the allocation order; so a debtor never has
+  credit and an open invoice in the same currency at once, and an invoice covered by credit counts as paid (the run never chases it).
   The credit counts from its own date, like any payment: applied to an invoice issued later, it
   pays that invoice from the day the invoice exists.
 """
@@ -71,6 +74,7 @@ class OpenInvoice:
     case_id: int | None
     remaining: Decimal
     issue_date: date | None = None
+    currency: str = "EUR"
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,7 @@ def open_invoices(session: Session, *, debtor_ids: Iterable[int] | None = None, 
     applied = applied_cents(None, case_id=case_id, debtor_ids=debtors)
     query = (
         select(Invoice.id, Invoice.debtor_id, Invoice.number, Invoice.case_id,
-               cents(Invoice.amount) - func.coalesce(applied.c.cents, 0), Invoice.issue_date)
+               cents(Invoice.amount) - func.coalesce(applied.c.cents, 0), Invoice.issue_date, Invoice.currency)
         .outerjoin(applied, applied.c.invoice_id == Invoice.id)
         .order_by(Invoice.debtor_id, *ALLOCATION_ORDER)
     )
@@ -140,14 +144,16 @@ def open_invoices(session: Session, *, debtor_ids: Iterable[int] | None = None, 
     if case_id is not None:
         query = query.where(Invoice.case_id == case_id)
     found: dict[int, list[OpenInvoice]] = defaultdict(list)
-    for id_, debtor_id, number, owner, remaining, issued in session.execute(query):
+    for id_, debtor_id, number, owner, remaining, issued, currency in session.execute(query):
         if remaining > 0:
-            found[debtor_id].append(OpenInvoice(id_, number, owner, money(remaining), issued))
+            found[debtor_id].append(OpenInvoice(id_, number, owner, money(remaining), issued, currency))
     return found
 
 
-def allocate(amount: Decimal, invoices: list[OpenInvoice], named: int | None = None) -> tuple[list[Share], Decimal]:
-    """Split ``amount`` over ``invoices`` (already in allocation order), the ``named`` one first.
+def allocate(amount: Decimal, invoices: list[OpenInvoice], named: int | None = None, *,
+             currency: str) -> tuple[list[Share], Decimal]:
+    """Split ``amount`` (in ``currency``) over ``invoices`` (already in allocation order), the ``named`` one
+    first, skipping every invoice in another currency.
 
     Pure: returns the shares and what is left over, and lowers each invoice's ``remaining`` so the
     next payment of the same batch sees what this one took.
@@ -158,6 +164,8 @@ def allocate(amount: Decimal, invoices: list[OpenInvoice], named: int | None = N
     for invoice in invoices:
         if left <= 0:
             break
+        if invoice.currency != currency:
+            continue
         share = min(left, invoice.remaining)
         if share <= 0:
             continue
@@ -188,6 +196,7 @@ class Credit:
     on: date
     remaining: Decimal
     label: str | None  # the payment's reference, or the credit note's number
+    currency: str = "EUR"
 
 
 @dataclass(frozen=True)
@@ -210,7 +219,7 @@ def credits(session: Session, debtor_ids: Iterable[int] | None = None, as_of: da
     wanted = None if debtor_ids is None else list(debtor_ids)
     if wanted is not None and not wanted:
         return found
-    rows: list[tuple[bool, int, int, date, Any, str | None]] = []
+    rows: list[tuple[bool, int, int, date, Any, str | None, str]] = []
     for source, is_note in ((Payment, False), (CreditNote, True)):
         column = PaymentAllocation.credit_note_id if is_note else PaymentAllocation.payment_id
         spent = (select(func.coalesce(func.sum(cents(PaymentAllocation.amount)), 0))
@@ -218,24 +227,25 @@ def credits(session: Session, debtor_ids: Iterable[int] | None = None, as_of: da
         left = cents(source.amount) - spent
         day = CreditNote.issue_date if is_note else Payment.payment_date
         label = CreditNote.number if is_note else Payment.reference
-        query = select(source.id, source.debtor_id, day, left, label).where(left > 0)
+        query = select(source.id, source.debtor_id, day, left, label, source.currency).where(left > 0)
         if wanted is not None:
             query = query.where(source.debtor_id.in_(wanted))
         if as_of is not None:
             query = query.where(day <= as_of)
-        rows += [(is_note, id_, debtor_id, on, remaining, text)
-                 for id_, debtor_id, on, remaining, text in session.execute(query)]
-    for is_note, id_, debtor_id, on, remaining, text in sorted(rows, key=lambda r: (r[3], r[0], r[1])):
-        found[debtor_id].append(Credit(is_note, id_, debtor_id, on, money(remaining), text))
+        rows += [(is_note, id_, debtor_id, on, remaining, text, currency)
+                 for id_, debtor_id, on, remaining, text, currency in session.execute(query)]
+    for is_note, id_, debtor_id, on, remaining, text, currency in sorted(rows, key=lambda r: (r[3], r[0], r[1])):
+        found[debtor_id].append(Credit(is_note, id_, debtor_id, on, money(remaining), text, currency))
     return found
 
 
-def credit_total(session: Session, debtor_ids: Iterable[int] | None = None, as_of: date | None = None
-                 ) -> tuple[Decimal, int]:
-    """The unapplied credit of these debtors (all when None) as of a day, and how many debtors hold some."""
+def credit_total(session: Session, debtor_ids: Iterable[int] | None = None, as_of: date | None = None, *,
+                 currency: str) -> tuple[Decimal, int]:
+    """The unapplied credit in ``currency`` of these debtors (all when None) as of a day, and how many
+    debtors hold some (credit in other currencies is not added in: there is no rate to add it with)."""
     per_debtor = credits(session, debtor_ids, as_of)
-    total = sum((c.remaining for found in per_debtor.values() for c in found), ZERO)
-    return total, sum(1 for found in per_debtor.values() if found)
+    held = [[c for c in found if c.currency == currency] for found in per_debtor.values()]
+    return sum((c.remaining for found in held for c in found), ZERO), sum(1 for found in held if found)
 
 
 def apply_credit(session: Session, debtor_ids: Iterable[int]) -> list[Applied]:
@@ -243,7 +253,8 @@ def apply_credit(session: Session, debtor_ids: Iterable[int]) -> list[Applied]:
     the allocation order), record the allocations and tell the cases of the invoices it paid.
 
     Called at the end of every write that adds money or debt (an import of invoices, payments or
-    credit notes, a payment recorded by hand), so no debtor keeps credit while an invoice is open.
+    credit notes, a payment recorded by hand), so no debtor keeps credit while an invoice in its currency
+    is open.
     """
     per_debtor = credits(session, debtor_ids)
     if not per_debtor:
@@ -253,7 +264,7 @@ def apply_credit(session: Session, debtor_ids: Iterable[int]) -> list[Applied]:
     for debtor_id, found in per_debtor.items():
         invoices = owed.get(debtor_id, [])
         for credit in found:
-            shares, credit.remaining = allocate(credit.remaining, invoices)
+            shares, credit.remaining = allocate(credit.remaining, invoices, currency=credit.currency)
             applied += [Applied(credit, share) for share in shares]
     if applied:
         forget(session)
@@ -285,8 +296,9 @@ def tell_cases(session: Session, shares: Iterable[tuple[bool, int, str | None, d
         label, on = about[(is_note, source_id)]
         amount = sum((share.amount for share in found), ZERO)
         applied = tuple(InvoiceShare(share.invoice.number, share.amount) for share in found)
-        event: EventPayload = (CreditNoteApplied(amount, label, applied) if is_note
-                               else PaymentReceived(amount, label, applied))
+        currency = found[0].invoice.currency  # allocate gave this source only invoices in its currency
+        event: EventPayload = (CreditNoteApplied(amount, label, applied, currency) if is_note
+                               else PaymentReceived(amount, label, applied, currency=currency))
         append_event(session, case, event, on)
         if case.next_check_at is None or case.next_check_at > on:
             case.next_check_at = on

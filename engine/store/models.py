@@ -233,6 +233,8 @@ class Payment(Base):
     reference: Mapped[str | None] = mapped_column(String(100))
     invoice_number: Mapped[str | None] = mapped_column(String(64))
     natural_key: Mapped[str] = mapped_column(String(300))
+    # It pays only invoices in this currency (engine.store.ledger): what they do not take stays as credit in it.
+    currency: Mapped[str] = mapped_column(String(3), default="EUR", server_default="EUR")
 
 
 class CreditNote(Base):
@@ -248,6 +250,7 @@ class CreditNote(Base):
     issue_date: Mapped[date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(Money)
     invoice_number: Mapped[str | None] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3), default="EUR", server_default="EUR")  # as a payment's
 
 
 class PaymentAllocation(Base):

@@ -98,7 +98,7 @@ def test_money_applied_inside_a_preloaded_block_is_counted(store: Store) -> None
             s.add(payment)
             s.flush()
             [share] = [sh for sh in ledger.allocate(Decimal("40.00"), ledger.open_invoices(s, case_id=case_id)
-                                                    [debtor_id], named=invoice.id)[0]]
+                                                    [debtor_id], named=invoice.id, currency="EUR")[0]]
             ledger.record_allocations(s, [(payment.id, share)])
             after = {b.invoice.number: b.paid for b in ledger.invoice_balances(s, case_id)}
     assert before["NEW"] == Decimal("0.00") and after["NEW"] == Decimal("40.00")

@@ -153,9 +153,9 @@ def _overpaid(store, tmp_path: Path) -> None:
 def test_an_overpayment_is_kept_as_the_debtors_credit(store, tmp_path: Path) -> None:
     _overpaid(store, tmp_path)
     with store.session() as session:
-        assert ledger.credit_total(session, [_debtor_id(store, "D1")]) == (Decimal("350.00"), 1)
-        assert ledger.credit_total(session, as_of=date(2025, 1, 19)) == (Decimal("0.00"), 0)  # not received yet
-        assert ledger.credit_total(session, [_debtor_id(store, "D2")])[0] == 0
+        assert ledger.credit_total(session, [_debtor_id(store, "D1")], currency="EUR") == (Decimal("350.00"), 1)
+        assert ledger.credit_total(session, as_of=date(2025, 1, 19), currency="EUR") == (Decimal("0.00"), 0)  # not received yet
+        assert ledger.credit_total(session, [_debtor_id(store, "D2")], currency="EUR")[0] == 0
 
 
 def test_credit_pays_an_invoice_imported_later_and_the_run_never_chases_it(store, tmp_path: Path) -> None:
@@ -165,7 +165,7 @@ def test_credit_pays_an_invoice_imported_later_and_the_run_never_chases_it(store
         open_ = ledger.open_invoices(session, debtor_ids=[_debtor_id(store, "D1")])
         # Oldest first: F2 (200) is covered in full, F3 gets the last 150 and still owes 150.
         assert [(i.number, i.remaining) for i in open_[_debtor_id(store, "D1")]] == [("F3", Decimal("150.00"))]
-        assert ledger.credit_total(session, [_debtor_id(store, "D1")])[0] == 0
+        assert ledger.credit_total(session, [_debtor_id(store, "D1")], currency="EUR")[0] == 0
 
     workflow = load_workflow(SHIPPED_WORKFLOWS / "fr-b2b.yaml")
     report = run(store, workflow, date(2025, 4, 1))
@@ -199,7 +199,7 @@ def test_a_payment_by_hand_beyond_its_case_pays_the_debtors_other_invoices(store
         # 150 on F1 (the case), the 50 left on F2 (not due yet, no case): F2 owes 30, no credit left.
         open_ = ledger.open_invoices(session, debtor_ids=[_debtor_id(store, "D1")])
         assert [(i.number, i.remaining) for i in open_[_debtor_id(store, "D1")]] == [("F2", Decimal("30.00"))]
-        assert ledger.credit_total(session)[0] == 0
+        assert ledger.credit_total(session, currency="EUR")[0] == 0
         # The escalation recovered what went to the case's invoice, not what passed through to F2.
         assert funnel(session, date(2025, 1, 31), [workflow]).recovered == Decimal("150.00")
 
@@ -235,7 +235,7 @@ def test_a_payment_dated_before_every_invoice_it_would_pay_is_refused(store, tmp
     # A debtor who owes nothing may pay ahead: that is credit, not a typo.
     _import(store, _csv(tmp_path, "p2.csv", header + "D2;2024-12-01;75;AHEAD-1\n"))
     with store.session() as session:
-        assert ledger.credit_total(session, [_debtor_id(store, "D2")])[0] == Decimal("75.00")
+        assert ledger.credit_total(session, [_debtor_id(store, "D2")], currency="EUR")[0] == Decimal("75.00")
 
 
 def test_an_invoice_amount_cannot_drop_below_what_was_paid_on_it(store, tmp_path: Path) -> None:
@@ -255,5 +255,5 @@ def test_credit_applied_to_an_invoice_in_a_case_is_on_its_timeline(store, tmp_pa
     with store.session() as session:
         kinds = session.scalars(select(Event.kind).order_by(Event.seq)).all()
         assert kinds.count("payment") == 2
-        assert ledger.credit_total(session)[0] == Decimal("100.00")
+        assert ledger.credit_total(session, currency="EUR")[0] == Decimal("100.00")
         assert ledger.open_invoices(session) == {}

@@ -171,3 +171,98 @@ def test_a_payment_for_an_invoice_in_a_case_lands_in_its_timeline(store) -> None
         kinds = s.scalars(select(Event.kind).where(Event.case_id == case.id).order_by(Event.seq)).all()
         assert kinds[-1] == "payment"
         assert case.next_check_at == date(2025, 2, 10)  # pulled back to the payment date
+
+
+@pytest.mark.parametrize("rows, line, reason", [
+    ("BC-1;D1;2026-06-01;2026-07-01;100.00;EUR\nBC-2;D1;2026-06-01;2026-07-01;100.00;EUX\n", 3, "'EUX'"),
+    ("BC-1;D1;2026-06-01;2026-07-01;100.00;eur\nBC-2;D1;2026-06-01;2026-07-01;100.00;XXX\n", 3, "'XXX'"),
+    ("BC-1;D1;2026-06-01;2026-07-01;1000;JPY\nBC-2;D1;2026-06-01;2026-07-01;1000.50;JPY\n", 3, "JPY has none"),
+])
+def test_a_currency_that_does_not_exist_or_too_many_decimals_for_it_refuses_the_file(
+        store, tmp_path: Path, rows: str, line: int, reason: str) -> None:
+    _load(store, "debtors.csv")
+    bad = tmp_path / "invoices.csv"
+    bad.write_text("invoice_number;debtor_ref;issue_date;due_date;amount;currency\n" + rows)
+    with pytest.raises(ImportFailed) as caught:
+        import_csv(store, bad, creditor_ref="ACME")
+    [problem] = caught.value.problems
+    column = "amount" if "JPY" in reason else "currency"
+    assert (problem.line, problem.column) == (line, column)
+    assert reason in problem.reason
+    assert str(problem).startswith(f"{bad}:{line}: column '{column}':")
+    assert _count(store, Invoice) == 0  # the good first row is not imported either
+
+
+def _shares(store) -> list[tuple[str, str, Decimal]]:
+    with store.session() as s:
+        return [tuple(r) for r in s.execute(
+            select(Payment.reference, Invoice.number, PaymentAllocation.amount)
+            .join(Payment, Payment.id == PaymentAllocation.payment_id)
+            .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+            .order_by(PaymentAllocation.id)
+        ).all()]
+
+
+def test_a_payment_pays_only_invoices_in_its_own_currency(store, tmp_path: Path) -> None:
+    """The tester's file (with 1500 for its 1200, to leave some over): the excess of a payment on a 300 USD
+    invoice went on to a EUR invoice at 1:1, and 500 without an invoice went to the oldest invoice, in USD. A payment's currency is its column's, else the
+    currency of the invoice it names, else EUR; it never pays an invoice in another currency."""
+    _load(store, "debtors.csv")
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_number;debtor_ref;issue_date;due_date;amount;currency\n"
+        "MX-USD;D1;2026-02-01;2026-03-15;1000.00;USD\n"
+        "MX-EUR;D1;2026-02-01;2026-03-31;1000.00;EUR\n"
+        "MX-USD2;D1;2026-02-01;2026-03-20;300.00;USD\n")
+    import_csv(store, tmp_path / "invoices.csv", creditor_ref="ACME")
+    (tmp_path / "payments.csv").write_text(
+        "debtor_ref;payment_date;amount;invoice_number;reference\n"
+        "D1;2026-04-02;500.00;;VIR 500 SANS FACTURE\n"
+        "D1;2026-04-03;1500.00;MX-USD2;VIR 1500 SUR MX-USD2\n")
+    import_csv(store, tmp_path / "payments.csv", creditor_ref="ACME")
+    assert _shares(store) == [("VIR 500 SANS FACTURE", "MX-EUR", Decimal("500.00")),
+                              ("VIR 1500 SUR MX-USD2", "MX-USD2", Decimal("300.00")),
+                              ("VIR 1500 SUR MX-USD2", "MX-USD", Decimal("1000.00"))]
+    with store.session() as s:
+        assert dict(s.execute(select(Payment.reference, Payment.currency)).all()) == {
+            "VIR 500 SANS FACTURE": "EUR", "VIR 1500 SUR MX-USD2": "USD"}
+        # 200 USD are left over: the debtor's credit in USD, never spent on the 500 EUR still owed.
+        from engine.store import ledger
+        [debtor_id] = s.scalars(select(Debtor.id).where(Debtor.ref == "D1")).all()
+        assert ledger.credit_total(s, [debtor_id], currency="USD") == (Decimal("200.00"), 1)
+        assert ledger.credit_total(s, [debtor_id], currency="EUR") == (Decimal("0.00"), 0)
+    # Later EUR debt does not take the USD credit either (apply_credit runs after every invoice import).
+    (tmp_path / "more.csv").write_text("invoice_number;debtor_ref;issue_date;due_date;amount;currency\n"
+                                       "MX-EUR2;D1;2026-04-05;2026-05-05;50.00;EUR\n")
+    import_csv(store, tmp_path / "more.csv", creditor_ref="ACME")
+    assert len(_shares(store)) == 3
+
+
+def test_the_currency_column_of_payments_and_credit_notes(store, tmp_path: Path) -> None:
+    _load(store, "debtors.csv", "invoices.csv")  # D1 owes F-001 and F-002 in EUR
+    (tmp_path / "usd.csv").write_text("invoice_number;debtor_ref;issue_date;due_date;amount;currency\n"
+                                      "U-1;D1;2025-01-01;2025-01-15;100.00;USD\n")
+    import_csv(store, tmp_path / "usd.csv", creditor_ref="ACME")
+    (tmp_path / "payments.csv").write_text(
+        "debtor_ref;payment_date;amount;invoice_number;reference;currency\n"
+        "D1;2025-02-10;60.00;;R-USD;usd\n"  # the oldest invoice is F-001 in EUR: U-1 is the oldest in USD
+        "D1;2025-02-10;70.00;;R-GBP;GBP\n")  # nothing owed in GBP: all of it stays as credit
+    import_csv(store, tmp_path / "payments.csv", creditor_ref="ACME")
+    assert _shares(store) == [("R-USD", "U-1", Decimal("60.00"))]
+    (tmp_path / "notes.csv").write_text("credit_note_number;debtor_ref;issue_date;amount;invoice_number;currency\n"
+                                        "AV-U;D1;2025-02-11;50.00;;USD\n")
+    import_csv(store, tmp_path / "notes.csv", creditor_ref="ACME")
+    with store.session() as s:
+        noted = s.execute(select(Invoice.number, PaymentAllocation.amount)
+                          .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+                          .where(PaymentAllocation.credit_note_id.is_not(None))).all()
+    assert [tuple(r) for r in noted] == [("U-1", Decimal("40.00"))]  # 10 USD left on the note, not on F-001
+    # A row whose currency is not its invoice's is refused, located, and nothing of the file goes in.
+    (tmp_path / "clash.csv").write_text("debtor_ref;payment_date;amount;invoice_number;reference;currency\n"
+                                        "D1;2025-02-12;1.00;;R-OK;EUR\n"
+                                        "D1;2025-02-12;5.00;F-002;R-CLASH;USD\n")
+    with pytest.raises(ImportFailed) as caught:
+        import_csv(store, tmp_path / "clash.csv", creditor_ref="ACME")
+    [problem] = caught.value.problems
+    assert (problem.line, problem.column) == (3, "currency")
+    assert "F-002 is in EUR" in problem.reason
+    assert len(_shares(store)) == 1

@@ -124,14 +124,33 @@ def test_one_allocation_order_oldest_due_then_issued_then_first_recorded(store: 
     with store.session() as s:
         owed = ledger.open_invoices(s, debtor_ids=[debtor_id])[debtor_id]
         assert [i.number for i in owed] == ["A", "A2", "B", "LATE"]
-        shares, left = ledger.allocate(Decimal("250.00"), owed)
+        shares, left = ledger.allocate(Decimal("250.00"), owed, currency="EUR")
         assert [(sh.invoice.number, sh.amount) for sh in shares] == [("A", Decimal("100.00")),
                                                                      ("A2", Decimal("100.00")),
                                                                      ("B", Decimal("50.00"))]
         assert left == Decimal("0.00")
         named = next(i.id for i in owed if i.number == "LATE")
-        shares, left = ledger.allocate(Decimal("180.00"), owed, named)
+        shares, left = ledger.allocate(Decimal("180.00"), owed, named, currency="EUR")
         # The named invoice first, then the rest in order; what the first allocation took is gone.
         assert [(sh.invoice.number, sh.amount) for sh in shares] == [("LATE", Decimal("100.00")),
                                                                      ("B", Decimal("50.00"))]
         assert left == Decimal("30.00")
+
+
+def test_credit_is_spent_only_on_invoices_in_its_currency(store: Store) -> None:
+    """An overpayment in USD waits for USD debt: the debtor's EUR invoice is not paid with it at 1:1."""
+    creditor_id, debtor_id, _case_id = _debtor_and_case(store)
+    with store.session() as s:
+        payment = _payment(s, creditor_id, debtor_id, "500.00", D(2025, 2, 1), "usd")
+        payment.currency = "USD"
+        _invoice(s, creditor_id, debtor_id, "F-EUR", "300.00", D(2025, 1, 15))
+        usd = _invoice(s, creditor_id, debtor_id, "F-USD", "200.00", D(2025, 1, 31))
+        usd.currency = "USD"
+        s.flush()
+        applied = ledger.apply_credit(s, [debtor_id])
+        assert [(a.share.invoice.number, a.share.amount) for a in applied] == [("F-USD", Decimal("200.00"))]
+        assert ledger.credit_total(s, [debtor_id], currency="USD") == (Decimal("300.00"), 1)
+        assert ledger.credit_total(s, [debtor_id], currency="EUR") == (Decimal("0.00"), 0)
+        owed = ledger.open_invoices(s, debtor_ids=[debtor_id])[debtor_id]
+        assert [(i.number, i.remaining, i.currency) for i in owed] == [("F-EUR", Decimal("300.00"), "EUR")]
+        assert ledger.allocate(Decimal("10.00"), owed, currency="GBP") == ([], Decimal("10.00"))

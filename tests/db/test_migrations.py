@@ -75,3 +75,32 @@ def test_a_populated_first_schema_database_upgrades_to_head_keeping_its_rows(dat
     report = run(store, load_workflow(REPO / "workflows" / "fr-b2b.yaml"), date(2026, 2, 10))
     assert report.cases_opened == 1
     store.dispose()
+
+
+def test_existing_payments_and_credit_notes_take_the_currency_of_their_invoices(database_url: str) -> None:
+    """0009 gives each stored payment a currency: its named invoice's, else the one it was allocated to, else EUR."""
+    from sqlalchemy import text
+
+    store = connect(database_url)
+    store.upgrade("0008")
+    with store.bind.begin() as conn:
+        conn.execute(text("INSERT INTO creditor (id, ref, name, country) VALUES (1, 'ACME', 'Acme', 'FR')"))
+        conn.execute(text("INSERT INTO debtor (id, creditor_id, ref, kind, name, country, do_not_chase) "
+                          "VALUES (1, 1, 'D1', 'b2b', 'Dupont', 'FR', false)"))
+        conn.execute(text(
+            "INSERT INTO invoice (id, creditor_id, debtor_id, number, issue_date, due_date, amount, currency, settled) "
+            "VALUES (1, 1, 1, 'U1', '2026-01-01', '2026-02-01', 100.00, 'USD', false),"
+            "       (2, 1, 1, 'G1', '2026-01-01', '2026-02-01', 100.00, 'GBP', false)"))
+        conn.execute(text(
+            "INSERT INTO payment (id, creditor_id, debtor_id, payment_date, amount, invoice_number, natural_key) "
+            "VALUES (1, 1, 1, '2026-01-20', 10.00, 'U1', 'named'), (2, 1, 1, '2026-01-20', 10.00, NULL, 'spent'),"
+            "       (3, 1, 1, '2026-01-20', 10.00, NULL, 'credit')"))
+        conn.execute(text("INSERT INTO payment_allocation (id, invoice_id, payment_id, amount) VALUES (1, 2, 2, 10.00)"))
+        conn.execute(text("INSERT INTO credit_note (id, creditor_id, debtor_id, number, issue_date, amount, "
+                          "invoice_number) VALUES (1, 1, 1, 'AV1', '2026-01-21', 5.00, 'G1')"))
+    store.upgrade()
+    with store.bind.connect() as conn:
+        assert dict(conn.execute(text("SELECT natural_key, currency FROM payment")).all()) == {
+            "named": "USD", "spent": "GBP", "credit": "EUR"}
+        assert conn.execute(text("SELECT currency FROM credit_note")).scalar_one() == "GBP"
+    store.dispose()

@@ -71,7 +71,8 @@ def test_events_cannot_be_updated_or_deleted_through_the_orm(store) -> None:
             s.execute(delete(Event))
     with store.session() as s:
         event = s.query(Event).one()
-        assert event.payload == {"amount": "1.50", "reference": "called", "invoices": [], "unallocated": None}
+        assert event.payload == {"amount": "1.50", "reference": "called", "invoices": [], "unallocated": None,
+                                 "currency": None}
         assert isinstance(event.recorded_at, datetime)
 
 

@@ -148,17 +148,22 @@ FC;C;2025-01-30;2025-03-01;1000.00
 @pytest.fixture
 def escalated(store: Store, tmp_path: Path):
     """Run fr-b2b day by day; payments are imported on the day they arrive, as in real life."""
-    # The funnel follows cases to litigation unattended: the policy without its approvals (issue 11).
-    path = ROOT / "workflows" / "fr-b2b.yaml"
-    workflow = load_workflow(path, source=path.read_text(encoding="utf-8").replace("approval: required",
-                                                                                   "approval: none"))
-    import_csv(store, _csv(tmp_path, "debtors.csv", FUNNEL_DEBTORS), creditor_ref="ACME")
-    import_csv(store, _csv(tmp_path, "invoices.csv", FUNNEL_INVOICES), creditor_ref="ACME")
     payments = {
         # A pays everything and B 400 while at reminder2; B pays the rest at reminder3.
         date(2025, 3, 20): "A;2025-03-20;1000.00;FA;PA\nB;2025-03-20;400.00;FB;PB1\n",
         date(2025, 3, 30): "B;2025-03-30;600.00;FB;PB2\n",
     }
+    workflow, states = _escalate(store, tmp_path, FUNNEL_DEBTORS, FUNNEL_INVOICES, payments)
+    return store, workflow, states
+
+
+def _escalate(store: Store, tmp_path: Path, debtors: str, invoices: str, payments: dict[date, str]):
+    # The funnel follows cases to litigation unattended: the policy without its approvals (issue 11).
+    path = ROOT / "workflows" / "fr-b2b.yaml"
+    workflow = load_workflow(path, source=path.read_text(encoding="utf-8").replace("approval: required",
+                                                                                   "approval: none"))
+    import_csv(store, _csv(tmp_path, "debtors.csv", debtors), creditor_ref="ACME")
+    import_csv(store, _csv(tmp_path, "invoices.csv", invoices), creditor_ref="ACME")
     states = {}
     for day in [date(2025, 3, 2), date(2025, 3, 6), date(2025, 3, 16), date(2025, 3, 20), date(2025, 3, 26),
                 date(2025, 3, 30), date(2025, 4, 5), date(2025, 4, 20)]:
@@ -168,7 +173,7 @@ def escalated(store: Store, tmp_path: Path):
             import_csv(store, path, creditor_ref="ACME")
         report = run(store, workflow, day)
         states[day] = sorted((p.case_ref, p.dest) for p in report.planned)
-    return store, workflow, states
+    return workflow, states
 
 
 def test_funnel_counts_reached_current_resolved_and_recovered(escalated) -> None:
@@ -248,3 +253,27 @@ def test_terminal_tables_and_json_show_the_same_figures(ledger: Store) -> None:
                                       "amount": "2300.00"}
     assert data["aging"]["top_debtors"][0]["buckets"]["over_90"] == "1000.00"
     assert data["funnel"]["cases"] == 0  # no run in this data set: no case yet
+
+
+def test_funnel_never_adds_payments_of_two_currencies(store: Store, tmp_path: Path) -> None:
+    """1000 EUR and 1000 USD recovered at reminder2 made "2 000,00 €" recovered by the escalation."""
+    invoices = ("invoice_number;debtor_ref;issue_date;due_date;amount;currency\n"
+                "FA;A;2025-01-30;2025-03-01;1000.00;EUR\nFU;B;2025-01-30;2025-03-01;1000.00;USD\n")
+    payments = {date(2025, 3, 20): "A;2025-03-20;1000.00;FA;PA\nB;2025-03-20;1000.00;FU;PU\n"}
+    workflow, states = _escalate(store, tmp_path, FUNNEL_DEBTORS, invoices, payments)
+    assert states[date(2025, 3, 20)] == [("ACME-FA", "paid"), ("ACME-FU", "paid")]
+    with store.session() as s:
+        euros, dollars = (funnel(s, date(2025, 4, 30), [workflow], currency=code) for code in ("EUR", "USD"))
+        balance = aging(s, date(2025, 4, 30))
+    for report, code, other in ((euros, "EUR", "USD"), (dollars, "USD", "EUR")):
+        assert (report.currency, report.recovered, report.other_currencies) == (code, Decimal("1000.00"), {other: 1})
+        assert (report.step("reminder2").recovered, report.step("reminder2").payments) == (Decimal("1000.00"), 1)
+        assert report.cases == 2  # counting cases adds no money: both count
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    render_report_tables(balance, euros, console)
+    text = console.file.getvalue()
+    assert "2\u00a0000,00" not in text and format_amount(Decimal("1000.00")) in text
+    assert "1 payment(s) in USD" in text
+    assert report_as_dict(balance, euros)["funnel"]["currency"] == "EUR"
+    page = render_report_html(balance, euros, title="ACME", as_of=date(2025, 4, 30))
+    assert "2\u00a0000,00" not in page and "1 paiement(s) en USD" in page

@@ -136,3 +136,22 @@ def test_html_escapes_what_users_typed(built) -> None:
     with store.session() as s:
         html = render_timeline(s, find_case(s, "ACME-F-001"), "html")
     assert "<script>" not in html and "&lt;script&gt;" in html and "&amp; Fils" in html
+
+
+def test_a_usd_payment_reads_in_usd_and_the_chain_holds(database_url: str, tmp_path: Path) -> None:
+    store = connect(database_url, upgrade=True)
+    import_csv(store, CSV / "debtors.csv", creditor_ref="ACME")
+    (tmp_path / "invoices.csv").write_text("invoice_number;debtor_ref;issue_date;due_date;amount;currency\n"
+                                           "CUR-U1;D1;2025-01-02;2025-02-01;1000.00;USD\n")
+    import_csv(store, tmp_path / "invoices.csv", creditor_ref="ACME")
+    run(store, load_workflow(ROOT / "workflows" / "fr-b2b.yaml"), date(2025, 2, 8), perform=letter_writer(tmp_path))
+    (tmp_path / "payments.csv").write_text("debtor_ref;payment_date;amount;invoice_number;reference\n"
+                                           "D1;2025-02-10;1000.00;CUR-U1;VIR-U\n")
+    import_csv(store, tmp_path / "payments.csv", creditor_ref="ACME")
+    with store.session() as s:
+        case = find_case(s, "ACME-CUR-U1")
+        lines = [line for line in render_timeline(s, case, "text").splitlines() if "paiement de" in line]
+        assert verify(s, tmp_path) == []
+    assert len(lines) == 1 and "€" not in lines[0]
+    assert "paiement de 1\u00a0000,00\u00a0$US (réf. VIR-U) imputé sur CUR-U1 (1\u00a0000,00\u00a0$US)" in lines[0]
+    store.dispose()

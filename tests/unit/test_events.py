@@ -101,3 +101,25 @@ def test_descriptions_are_french_and_use_french_figures() -> None:
 def test_an_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown event kind 'telepathy'"):
         read_event("telepathy", {})
+
+
+def test_payments_and_credit_notes_print_in_their_own_currency() -> None:
+    """A payment of 1000 USD read "paiement de 1 000,00 € … imputé sur CUR-U1 (1 000,00 €)" in the timeline."""
+    paid = PaymentReceived(Decimal("1000.00"), "VIR-U", (InvoiceShare("CUR-U1", Decimal("1000.00")),), currency="USD")
+    stored = plain(paid.to_json())
+    assert stored["currency"] == "USD"
+    assert read_event("payment", stored).describe() == \
+        "paiement de 1\u00a0000,00\u00a0$US (réf. VIR-U) imputé sur CUR-U1 (1\u00a0000,00\u00a0$US)"
+    note = events.CreditNoteApplied(Decimal("10.00"), "AV-G", (InvoiceShare("G-1", Decimal("10.00")),), currency="GBP")
+    assert "€" not in read_event("credit_note", plain(note.to_json())).describe()
+
+
+def test_a_payment_stored_before_it_recorded_its_currency_reads_in_its_case_currency() -> None:
+    """Stored payloads never change (the hash chain covers them): the reader supplies the currency they lack,
+    their case's, since a case holds one currency and a payment event lists only that case's invoices."""
+    old = {"amount": "12.00", "invoices": [{"number": "U-1", "amount": "12.00"}], "reference": None,
+           "unallocated": None}
+    assert "$US" in read_event("payment", old, currency="USD").describe()
+    assert "€" in read_event("payment", old).describe()  # no case at hand: EUR, the only currency before cases had one
+    # A currency the payload records wins over the case's.
+    assert "£GB" in read_event("payment", {**old, "currency": "GBP"}, currency="USD").describe()

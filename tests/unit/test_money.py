@@ -45,3 +45,28 @@ def test_dates() -> None:
 
 def test_number() -> None:
     assert format_number(Decimal("12.15")) == "12,15"
+
+
+def test_currency_codes_must_be_money_someone_invoices_in() -> None:
+    """EUX (a typo) and XXX (ISO's "no currency") are refused; a lowercase code is read as written."""
+    from engine.core.money import MoneyError, parse_currency
+
+    assert parse_currency("eur") == "EUR"
+    assert parse_currency(" USD ") == "USD"
+    assert parse_currency("XOF") == "XOF"  # the CFA franc is a real currency, whatever its X
+    for code in ("EUX", "XXX", "XTS", "XAU", "EU", "EURO", ""):
+        with pytest.raises(MoneyError, match="currency"):
+            parse_currency(code)
+
+
+def test_an_amount_has_no_more_decimals_than_its_currency() -> None:
+    """JPY has no minor unit: 1000.50 JPY would print "1 000,5 JPY", a sum that cannot be paid."""
+    from engine.core.money import MoneyError, parse_amount
+
+    assert parse_amount("1 000", "JPY") == Decimal("1000")
+    assert parse_amount("1000.00", "JPY") == Decimal("1000")  # zeros are no decimals
+    with pytest.raises(MoneyError, match="JPY has none"):
+        parse_amount("1000.50", "JPY")
+    with pytest.raises(MoneyError, match="more than two decimals"):
+        parse_amount("12.345", "EUR")
+    assert parse_amount("12.34", "KWD") == Decimal("12.34")  # three decimals in KWD, two are fine
