@@ -14,13 +14,15 @@ U+202F (a box in the PDF), and U+00A0 still keeps "1 234,56 €" on one line.
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as babel_format_date
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, list_currencies
 
 from engine.errors import RelanceError
 
@@ -37,6 +39,11 @@ _CURRENCY = re.compile(r"^(?P<pre>[€$£]|[A-Za-z]{3})?(?P<number>[^A-Za-z€$�
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _FRENCH = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
+# Only letters, digits and `_` reach Babel: it maps a locale name to a data file.
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:_[A-Za-z0-9]{2,8}){0,3}")
+# The letters are written in French (letters/fr): a date or an amount in another language would
+# sit in the middle of a French sentence ("mise en demeure du May 7, 2026").
+LETTER_LANGUAGE = "fr"
 
 
 class MoneyError(RelanceError, ValueError):
@@ -95,6 +102,36 @@ def parse_date(text: str) -> date:
         raise MoneyError(f"date {value!r} is out of range: relance works with dates from "
                          f"{FIRST_DAY.year} to {LAST_DAY.year}")
     return parsed
+
+
+def letter_locale(name: object) -> str:
+    """The Babel locale, canonical (`fr_FR`), letters format dates and amounts in; MoneyError unless
+    Babel knows it and it is French (fr_FR, fr_BE, fr_CH, fr_LU...)."""
+    if not isinstance(name, str) or not _LOCALE.fullmatch(name):
+        raise MoneyError(f"unknown locale {name!r}: write a locale such as 'fr_FR'")
+    try:
+        locale = Locale.parse(name)
+    except (ValueError, UnknownLocaleError):
+        raise MoneyError(f"unknown locale {name!r}: write a locale such as 'fr_FR'") from None
+    if locale.language != LETTER_LANGUAGE:
+        raise MoneyError(f"locale {name!r} is not French: the letters are written in French, and so are their "
+                         "dates and amounts (fr_FR, fr_BE, fr_CH, fr_LU...)")
+    return str(locale)
+
+
+def currency_code(code: object) -> str:
+    """`code` when it is an ISO 4217 currency code Babel knows (EUR, XOF...); MoneyError otherwise."""
+    known = _currencies()
+    if not isinstance(code, str) or code not in known:
+        close = difflib.get_close_matches(str(code).upper(), sorted(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else " such as 'EUR'"
+        raise MoneyError(f"unknown currency {code!r}: write an ISO 4217 code{hint}")
+    return code
+
+
+@lru_cache(maxsize=1)
+def _currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
 
 
 def format_amount(amount: Decimal, currency: str = "EUR", locale: str = "fr_FR") -> str:

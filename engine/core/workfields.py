@@ -7,7 +7,7 @@ Also where a state's `letter:` is resolved: inside the letters folder only (`tem
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,18 @@ class FieldReader:
             self.error(body, key, path, f"{key!r} must be {_KIND_WORDS[kind]}, not {value!r}")
             return default
         return value
+
+    def checked(self, body: LocatedDict, key: str, check: Callable[[str], str], default: str) -> str:
+        """A top-level string (`locale`, `currency`) that `check` accepts, as `check` returns it;
+        `default` when absent, or after recording why `check` refused it."""
+        value = self.optional(body, key, str, None)
+        if value is None:
+            return default
+        try:
+            return check(value)
+        except RelanceError as exc:
+            self.error(body, key, key, str(exc))
+            return default
 
     def choice(self, body: LocatedDict, key: str, path: str, allowed: tuple[str, ...], default: Any) -> Any:
         value = body.get(key, default)

@@ -19,6 +19,7 @@ import yaml
 from engine.core.calendar import Delay, DelayError, check_country, resolve_subdivision
 from engine.core.guards import Guard
 from engine.core.limits import Limits
+from engine.core.money import currency_code, letter_locale
 from engine.core.yamlsource import (
     LocatedDict,
     LocatedList,
@@ -178,8 +179,9 @@ class _Reader(FieldReader):
         self.unknown_keys(root, TOP_KEYS, "")
         name = self.required(root, "name", str)
         version = self.required(root, "version", int)
-        locale = self.optional(root, "locale", str, "fr_FR")
-        currency = self.optional(root, "currency", str, "EUR")
+        # Checked here, not when a letter is written: an unknown one would fail every case of the run.
+        locale = self.checked(root, "locale", letter_locale, "fr_FR")
+        currency = self.checked(root, "currency", currency_code, "EUR")
         calendar = self.optional(root, "calendar", str, "FR")
         subdivision = root.get("calendar_subdivision")
         try:

@@ -207,3 +207,28 @@ def test_b2c_policy_never_contacts_twice_within_a_week(tmp_path: Path) -> None:
             # notice_received counts from the receipt, never before the state's entry (the letter): no sooner.
             assert spec.since in ("state_entered", "notice_received") and spec.after is not None
             assert (add_delay(date(2026, 5, 1), spec.after, "FR") - date(2026, 5, 1)).days >= 7, spec
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    ("locale: xx_YY", "unknown locale 'xx_YY'"),
+    ('locale: "../../etc"', "unknown locale '../../etc'"),
+    ("locale: fr-FR", "unknown locale 'fr-FR'"),
+    ("locale: en_US", "locale 'en_US' is not French"),  # the letters are French: dates must read so too
+    ("locale: [fr_FR]", "'locale' must be a string"),
+    ("currency: EURO", "unknown currency 'EURO'"),
+    ("currency: XXXX", "unknown currency 'XXXX'"),
+    ("currency: eur", "unknown currency 'eur': write an ISO 4217 code (did you mean 'EUR'?)"),
+    ("currency: 978", "'currency' must be a string"),
+])
+def test_locale_and_currency_are_checked_when_the_file_is_read(tmp_path: Path, line: str, reason: str) -> None:
+    """Unchecked, each of them passed validation and then failed every case of the run."""
+    problem = only_error(write(tmp_path, VALID.replace("letters: letters", f"letters: letters\n{line}")))
+    assert (problem.line, problem.key) == (4, line.split(":")[0])
+    assert reason in problem.message
+
+
+def test_a_known_french_locale_and_an_iso_currency_load(tmp_path: Path) -> None:
+    text = VALID.replace("letters: letters", "letters: letters\nlocale: fr_BE\ncurrency: XOF")
+    wf = load_workflow(write(tmp_path, text))
+    assert (wf.locale, wf.currency) == ("fr_BE", "XOF")
+    assert (load_workflow(write(tmp_path, VALID)).locale, load_workflow(write(tmp_path, VALID)).currency) == ("fr_FR", "EUR")
