@@ -143,10 +143,14 @@ class FieldReader:
         """The template must be a file inside the letters folder (checked lexically even without the folder)."""
         try:
             found = template_path(letters_dir or Path("letters"), letter)
+            present = letters_dir is None or found.is_file()
         except TemplatePathError as exc:
             self.error(body, "letter", path, str(exc))
             return
-        if letters_dir is not None and not found.is_file():
+        except OSError as exc:  # a name the system refuses (too long...): is_file raises rather than say no
+            self.error(body, "letter", path, f"letter {cut(letter)} cannot be looked up: {exc.strerror}")
+            return
+        if not present:
             self.error(body, "letter", path, f"letter template {letter!r} not found in {letters_dir}")
 
     def guard(self, body: LocatedDict, key: str, where: str) -> Guard | None:
@@ -173,6 +177,8 @@ def template_path(letters_dir: Path, name: str) -> Path:
     A workflow may come from anywhere: `letter: /etc/passwd` or `../../secret.docx` must not make
     relance open, render and write out a file the team never meant as a letter.
     """
+    if "\0" in name:  # no file name holds one; the OS calls would raise ValueError, not say no
+        raise TemplatePathError(f"letter {name!r} holds a NUL character: write a file name")
     relative = Path(name)
     if relative.is_absolute() or relative.drive or ".." in relative.parts:
         raise TemplatePathError(f"letter {name!r} must be a file name inside the letters folder "
@@ -183,6 +189,11 @@ def template_path(letters_dir: Path, name: str) -> Path:
         raise TemplatePathError(f"letter {name!r} leads outside the letters folder {folder} "
                                 f"(a symbolic link to {resolved}?)")
     return resolved
+
+
+def cut(text: str) -> str:
+    """A name quoted for a message, cut short: a 5,000-character name is not worth printing."""
+    return repr(text if len(text) <= 80 else text[:77] + "...")
 
 
 _KIND_WORDS = {str: "a string", int: "an integer", bool: "true or false"}

@@ -33,6 +33,7 @@ from engine.core.workfields import (
     FieldReader,
     Problem,
     TemplatePathError,
+    cut,
     hint,
     template_path,
 )
@@ -192,18 +193,19 @@ class _Reader(FieldReader):
             self.error(root, "calendar_subdivision" if subdivision is not None else "calendar",
                        "calendar_subdivision" if subdivision is not None else "calendar", str(exc))
         grouping = self.choice(root, "grouping", "grouping", GROUPINGS, "debtor")
-        letters = self.optional(root, "letters", str, ".")
-        letters_dir = (self.path.parent / letters).resolve()
+        letters_dir = self.letters_folder(root, self.optional(root, "letters", str, "."))
         states = self.states(root, letters_dir)
         transitions = self.transitions(root, states)
-        initial = root.get("initial")
+        initial = self.optional(root, "initial", str, None)  # a list is an error here, not a TypeError below
         if "initial" not in root:
             self.error(root, None, "initial", "missing required key 'initial' (the state a new case starts in)")
+        elif initial is None:
+            pass  # not a state name: reported
         elif initial not in states:
             self.error(root, "initial", "initial", f"unknown initial state {initial!r}{hint(initial, states)}")
         elif states:
             self.graph(root, states, transitions, initial)
-        if any(p.severity == "error" for p in self.problems):
+        if letters_dir is None or any(p.severity == "error" for p in self.problems):
             return None
         return Workflow(
             name=name, version=version, locale=locale, currency=currency, calendar=calendar,
@@ -211,6 +213,20 @@ class _Reader(FieldReader):
             letters_dir=letters_dir, initial=str(initial), states=MappingProxyType(states),
             transitions=tuple(transitions), path=self.path.resolve(), digest=digest,
         )
+
+    def letters_folder(self, root: LocatedDict, letters: str) -> Path | None:
+        """The letters folder, resolved; None, after an error, for a name no folder can have."""
+        where = "letters" if "letters" in root else None
+        if "\0" in letters:  # the OS calls would raise ValueError, not say it is absent
+            self.error(root, where, "letters", f"letters {letters!r} holds a NUL character: write a folder path")
+            return None
+        try:
+            folder = (self.path.parent / letters).resolve()
+            folder.is_dir()  # raises, rather than say no, on a name the system refuses (too long...)
+        except OSError as exc:
+            self.error(root, where, "letters", f"letters folder {cut(letters)} cannot be looked up: {exc.strerror}")
+            return None
+        return folder
 
     def within_limits(self, root: LocatedDict) -> bool:
         """Counts first: the engine builds states² moves, so a 10,000-state file is refused before any."""
@@ -223,14 +239,14 @@ class _Reader(FieldReader):
                 ok = False
         return ok
 
-    def states(self, root: LocatedDict, letters_dir: Path) -> dict[str, StateSpec]:
+    def states(self, root: LocatedDict, letters_dir: Path | None) -> dict[str, StateSpec]:
         raw = root.get("states")
         if not isinstance(raw, LocatedDict) or not raw:
             self.error(root, "states" if "states" in root else None, "states",
                        "'states' must be a non-empty mapping of state names")
             return {}
-        letter_dir_ok = letters_dir.is_dir()
-        if not letter_dir_ok and any(isinstance(v, dict) and v.get("letter") for v in raw.values()):
+        letter_dir_ok = letters_dir is not None and letters_dir.is_dir()
+        if letters_dir is not None and not letter_dir_ok and any(isinstance(v, dict) and v.get("letter") for v in raw.values()):
             self.error(root, "letters", "letters", f"letters folder not found: {letters_dir}")
         states: dict[str, StateSpec] = {}
         for name, body in raw.items():

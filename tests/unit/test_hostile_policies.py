@@ -238,6 +238,30 @@ def test_letter_paths_outside_the_folder_are_refused(tmp_path: Path, letter: str
     assert "inside the letters folder" in problem.message
 
 
+@pytest.mark.parametrize(("letter", "reason"), [
+    ('"rel\\0ance.docx"', "NUL character"),
+    ("a" * 5_000 + ".docx", "cannot be looked up: File name too long"),
+])
+def test_a_letter_name_no_file_can_have_is_a_located_error(tmp_path: Path, letter: str, reason: str) -> None:
+    """A NUL or an over-long name used to end validate in a ValueError/OSError traceback."""
+    path = write(tmp_path, WORKFLOW.format(guard="balance > 0").replace("relance.docx", letter))
+    problem = only_error(path)
+    assert (problem.line, problem.key) == (8, "states.reminder.letter") and reason in problem.message
+    if "NUL" in reason:  # the run resolves letters through the same function
+        with pytest.raises(TemplatePathError, match="NUL"):
+            template_path(tmp_path / "letters", "rel\0ance.docx")
+
+
+@pytest.mark.parametrize(("folder", "reason"), [
+    ('"a\\0b"', "NUL character"),
+    ("b" * 5_000, "cannot be looked up: File name too long"),
+])
+def test_a_letters_folder_no_folder_can_have_is_a_located_error(tmp_path: Path, folder: str, reason: str) -> None:
+    path = write(tmp_path, WORKFLOW.format(guard="balance > 0").replace("letters: letters", f"letters: {folder}"))
+    problem = only_error(path)
+    assert (problem.line, problem.key) == (3, "letters") and reason in problem.message
+
+
 def test_a_symlink_leading_out_of_the_letters_folder_is_refused(tmp_path: Path) -> None:
     secret = tmp_path / "secret.docx"
     secret.write_bytes(b"")

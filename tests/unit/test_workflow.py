@@ -99,6 +99,14 @@ def test_missing_and_unknown_initial(tmp_path: Path) -> None:
     assert "unknown initial state 'dew' (did you mean 'due'?)" in unknown.message
 
 
+@pytest.mark.parametrize("initial", ["[due]", "{a: 1}", "7"])
+def test_an_initial_state_that_is_not_a_name_is_a_located_error(tmp_path: Path, initial: str) -> None:
+    """A list or a mapping there used to end validate in a TypeError traceback (unhashable)."""
+    problem = only_error(write(tmp_path, VALID.replace("initial: due", f"initial: {initial}")))
+    assert (problem.line, problem.key) == (4, "initial")
+    assert problem.message.startswith("'initial' must be a string")
+
+
 def test_duplicate_state_is_reported_not_silently_dropped(tmp_path: Path) -> None:
     text = VALID.replace("  paid: {final: true}", "  paid: {final: true}\n  reminder1: {}")
     problem = only_error(write(tmp_path, text))
