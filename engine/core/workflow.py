@@ -50,6 +50,9 @@ KINDS = ("reminder", "formal_notice", "litigation")
 GROUPINGS = ("debtor", "invoice")
 SINCE = ("state_entered", "due_date", "notice_received")
 APPROVALS = ("required", "none")
+# Versions are stored in INTEGER columns (cases, kept texts): 32 bits in PostgreSQL, and a bigger
+# number than SQLite's 64 bits stopped every run with an OverflowError once validate had said ok.
+MAX_VERSION = 2**31 - 1
 # Triggers fired by external events (Escalator.pay, dispute...). Every other trigger is timed: the run fires it.
 EVENT_TRIGGERS = ("payment", "dispute", "resolve", "promise", "promise_lapsed", "hold", "resume")
 
@@ -180,6 +183,9 @@ class _Reader(FieldReader):
         self.unknown_keys(root, TOP_KEYS, "")
         name = self.required(root, "name", str)
         version = self.required(root, "version", int)
+        if isinstance(version, int) and not 1 <= version <= MAX_VERSION:
+            self.error(root, "version", "version", f"'version' must be between 1 and {MAX_VERSION}, "
+                                                   f"not {cut(str(version))[1:-1]}")
         # Checked here, not when a letter is written: an unknown one would fail every case of the run.
         locale = self.checked(root, "locale", letter_locale, "fr_FR")
         currency = self.checked(root, "currency", currency_code, "EUR")

@@ -157,6 +157,19 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LocatedList
     return sequence
 
 
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    # Python refuses to convert more than 4,300 digits (ValueError, not a YAML error); a workflow's
+    # numbers are versions and days, so a hundred digits already say the file is wrong.
+    digits = sum(c.isdigit() for c in str(node.value))
+    if digits > _INT_DIGITS:
+        raise yaml.constructor.ConstructorError(None, None, f"a number of {digits:,} digits, more than a workflow "
+                                                f"needs (at most {_INT_DIGITS})", node.start_mark)
+    value: int = loader.construct_yaml_int(node)
+    return value
+
+
+_INT_DIGITS = 100
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)

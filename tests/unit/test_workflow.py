@@ -130,6 +130,15 @@ def test_state_without_a_way_out_is_a_warning(tmp_path: Path) -> None:
     assert str(problems[0]).endswith("states.reminder1: warning: " + problems[0].message)
 
 
+@pytest.mark.parametrize("version", ["99999999999999999999999999999999", "2147483648", "0", "-1"])
+def test_version_is_a_positive_number_the_database_can_store(tmp_path: Path, version: str) -> None:
+    """A 32-digit version passed validate, then every run crashed storing it (OverflowError)."""
+    problem = only_error(write(tmp_path, VALID.replace("version: 1", f"version: {version}")))
+    assert (problem.line, problem.key) == (2, "version")
+    assert "between 1 and 2147483647" in problem.message
+    assert load_workflow(write(tmp_path, VALID.replace("version: 1", "version: 2147483647"))).version == 2**31 - 1
+
+
 @pytest.mark.parametrize("delay", ["7", "seven days", "3 business weeks", "7 dayz"])
 def test_malformed_delay(tmp_path: Path, delay: str) -> None:
     problem = only_error(write(tmp_path, VALID.replace("after: 7 days", f"after: {delay}")))
