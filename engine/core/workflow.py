@@ -23,10 +23,11 @@ from engine.core.money import currency_code, letter_locale
 from engine.core.yamlsource import (
     LocatedDict,
     LocatedList,
-    YamlLimitError,
+    YamlFileError,
     iter_duplicates,
     line_of,
     load_located,
+    read_yaml_file,
 )
 from engine.core.workfields import (
     CHANNELS,
@@ -40,7 +41,7 @@ from engine.core.workfields import (
 from engine.errors import RelanceError
 
 __all__ = ["CHANNELS", "Problem", "TemplatePathError", "Workflow", "WorkflowError", "check_workflow",
-           "load_workflow", "template_path"]
+           "load_workflow", "read_source", "template_path"]
 
 TOP_KEYS = ("name", "version", "description", "locale", "currency", "calendar", "calendar_subdivision",
             "grouping", "letters", "initial", "states", "transitions")
@@ -139,6 +140,16 @@ def load_workflow(path: str | Path, *, source: str | None = None, limits: Limits
     return workflow
 
 
+def read_source(path: str | Path, *, limits: Limits | None = None) -> str:
+    """The text of the workflow file at `path`, read as check_workflow reads it (a regular file, within
+    `limits`); raises WorkflowError, with the located reason, when it cannot be."""
+    reader = _Reader(Path(path), None, limits)
+    text = reader.text()
+    if text is None:
+        raise WorkflowError(reader.problems)
+    return text
+
+
 class _Reader(FieldReader):
     """Reads one file, collecting problems instead of stopping at the first."""
 
@@ -147,18 +158,23 @@ class _Reader(FieldReader):
         self.path = path
         self.source = source
 
-    def read(self) -> tuple[Workflow | None, list[Problem]]:
+    def text(self) -> str | None:
+        """The file's text (engine.core.yamlsource.read_yaml_file); None once the reason is recorded."""
         try:
-            if self.source is None and self.path.stat().st_size > self.limits.yaml_bytes:
-                # Refused before reading: a workflow is a few kilobytes, this may be anything.
-                raise YamlLimitError(None, f"the file is {self.path.stat().st_size:,} bytes, more than a "
-                                           f"workflow needs ({self.limits.describe('yaml_bytes')})")
-            text = self.source if self.source is not None else self.path.read_text(encoding="utf-8")
-            root = load_located(text, self.limits)
-        except (OSError, UnicodeDecodeError) as exc:
+            return read_yaml_file(self.path, self.limits)
+        except OSError as exc:
             self.problems.append(Problem("error", self.file, None, None, f"cannot read the file: {exc}"))
+        except YamlFileError as exc:
+            self.problems.append(Problem("error", self.file, exc.line, None, exc.problem))
+        return None
+
+    def read(self) -> tuple[Workflow | None, list[Problem]]:
+        text = self.source if self.source is not None else self.text()
+        if text is None:
             return None, self.problems
-        except YamlLimitError as exc:
+        try:
+            root = load_located(text, self.limits)
+        except YamlFileError as exc:
             self.problems.append(Problem("error", self.file, exc.line, None, exc.problem))
             return None, self.problems
         except yaml.YAMLError as exc:

@@ -11,6 +11,9 @@ milliseconds, instead of being walked a billion times.
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -18,13 +21,17 @@ import yaml
 from engine.core.limits import DEFAULT_LIMITS, Limits
 
 
-class YamlLimitError(yaml.YAMLError):
-    """A YAML file beyond a limit: `line` where it was crossed (or None), `problem` what and which limit."""
+class YamlFileError(yaml.YAMLError):
+    """A file that is no YAML text to read: `line` of the trouble (or None), `problem` what it is."""
 
     def __init__(self, line: int | None, problem: str) -> None:
         self.line = line
         self.problem = problem
         super().__init__(problem)
+
+
+class YamlLimitError(YamlFileError):
+    """A YAML file beyond a limit: `line` where it was crossed (or None), `problem` what and which limit."""
 
 
 class LocatedDict(dict[Any, Any]):
@@ -40,6 +47,48 @@ class LocatedList(list[Any]):
 
     line: int = 0
     lines: list[int]
+
+
+def read_yaml_file(path: Path, limits: Limits | None = None) -> str:
+    """The UTF-8 text of the file at `path`: a regular file, of at most `limits.yaml_bytes` bytes.
+
+    Raises OSError when it cannot be opened, YamlFileError when it is not a regular file or not
+    UTF-8 (with the line of the first bad byte), YamlLimitError when it is too big. A FIFO would
+    block the read for ever and /dev/zero never end it, so the kind of file is asked of the open
+    descriptor (not of the name, which may change between a check and the open) before any byte is
+    read, and no more than the limit plus one byte is ever read, whatever the size claims.
+    """
+    limits = limits or DEFAULT_LIMITS
+    # Non-blocking: opening a FIFO for reading would otherwise wait for a writer, before any check.
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise YamlFileError(None, f"not a regular file ({_file_kind(info.st_mode)}): a workflow is a "
+                                      "YAML text file")
+        if info.st_size > limits.yaml_bytes:
+            # Refused before reading: a workflow is a few kilobytes, this may be anything.
+            raise YamlLimitError(None, f"the file is {info.st_size:,} bytes, more than a workflow needs "
+                                       f"({limits.describe('yaml_bytes')})")
+        with os.fdopen(descriptor, "rb", closefd=False) as file:
+            data = file.read(limits.yaml_bytes + 1)
+    finally:
+        os.close(descriptor)
+    if len(data) > limits.yaml_bytes:  # a file growing while read, or one whose size says 0 (/proc)
+        raise YamlLimitError(None, f"the file holds more than {limits.yaml_bytes:,} bytes, more than a workflow "
+                                   f"needs ({limits.describe('yaml_bytes')})")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise YamlFileError(line, f"not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be read "
+                                  "(save the file as UTF-8)") from None
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((word for test, word in kinds if test(mode)), "not a plain file")
 
 
 def load_located(text: str, limits: Limits | None = None) -> Any:

@@ -191,6 +191,13 @@ def test_unreadable_or_non_mapping_file(tmp_path: Path) -> None:
     assert "mapping" in only_error(write(tmp_path, "- a\n- b\n")).message
 
 
+def test_a_file_that_is_not_utf8_names_the_line_of_the_bad_byte(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID)
+    path.write_bytes(VALID.replace("  reminder1:", "  relance_\xe9:").encode("latin-1"))
+    problem = only_error(path)
+    assert problem.line == 7 and "not UTF-8" in problem.message
+
+
 @pytest.mark.parametrize("name", ["fr-b2b.yaml", "fr-b2c.yaml"])
 def test_shipped_workflows_are_clean(tmp_path: Path, name: str) -> None:
     """The shipped policies load with no error and no warning (against a stand-in letters folder)."""
