@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.core.calendar import Delay, DelayError, parse_delay
+from engine.core.calendar import MAX_DELAY, Delay, DelayError, parse_delay
 from engine.core.guards import Guard, check_guard, compile_guard
 from engine.core.limits import DEFAULT_LIMITS, Limits
 from engine.core.yamlsource import LocatedDict, line_of
@@ -118,10 +118,15 @@ class FieldReader:
         if "pay_within" not in body:
             return None
         value = body["pay_within"]
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            if 0 <= value <= MAX_DELAY:
+                return value
+            # Said here: parse_delay would suggest business days and months, which pay_within refuses.
+            self.error(body, "pay_within", f"{where}.pay_within", "pay_within must be 'N days', 'N weeks' or a "
+                       f"number of days from 0 to {MAX_DELAY}, not {cut(str(value))[1:-1]}")
+            return None
         try:
-            delay = parse_delay(value)
+            delay = parse_delay(value, ("day", "week"))
         except DelayError as exc:
             self.error(body, "pay_within", f"{where}.pay_within", str(exc))
             return None

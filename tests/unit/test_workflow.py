@@ -256,3 +256,18 @@ def test_a_known_french_locale_and_an_iso_currency_load(tmp_path: Path) -> None:
     wf = load_workflow(write(tmp_path, text))
     assert (wf.locale, wf.currency) == ("fr_BE", "XOF")
     assert (load_workflow(write(tmp_path, VALID)).locale, load_workflow(write(tmp_path, VALID)).currency) == ("fr_FR", "EUR")
+
+
+@pytest.mark.parametrize(("pay_within", "reason"), [
+    ("-5", "pay_within must be 'N days', 'N weeks' or a number of days from 0 to 9999, not -5"),
+    ("99999", "pay_within must be 'N days', 'N weeks' or a number of days from 0 to 9999, not 99999"),
+    ("five days", "malformed delay 'five days': write 'N days' or 'N weeks'"),
+    ("99999 days", "at most 9999"),
+])
+def test_pay_within_suggests_only_the_forms_it_accepts(tmp_path: Path, pay_within: str, reason: str) -> None:
+    """It suggested business days and months, which it then refused; a huge integer of days passed."""
+    text = VALID.replace("    letter: relance.docx", f"    letter: relance.docx\n    pay_within: {pay_within}")
+    problem = only_error(write(tmp_path, text))
+    assert (problem.line, problem.key) == (9, "states.reminder1.pay_within")
+    assert reason in problem.message
+
