@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,16 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        return self._text(" warning:" if self.severity == "warning" else "")
+
+    @property
+    def located(self) -> str:
+        """`file:line: key: message`, without the level: for a listing that prints it in front."""
+        return self._text("")
+
+    def _text(self, level: str) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         key = f" {self.key}:" if self.key else ""
-        level = " warning:" if self.severity == "warning" else ""
         return f"{where}:{key}{level} {self.message}"
 
 
@@ -71,7 +79,8 @@ class FieldReader:
         # bool is an int in Python; `version: true` is still a mistake.
         if key in body and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
             path = f"{where}.{key}" if where else key
-            self.error(body, key, path, f"{key!r} must be {_KIND_WORDS[kind]}, not {value!r}")
+            quote = f" (quote it: '{value.isoformat()}')" if kind is str and isinstance(value, date) else ""
+            self.error(body, key, path, f"{key!r} must be {_KIND_WORDS[kind]}, not {shown(value)}{quote}")
             return default
         return value
 
@@ -90,7 +99,7 @@ class FieldReader:
     def choice(self, body: LocatedDict, key: str, path: str, allowed: tuple[str, ...], default: Any) -> Any:
         value = body.get(key, default)
         if key in body and value not in allowed:
-            self.error(body, key, path, f"{key!r} must be one of {', '.join(allowed)}, not {value!r}"
+            self.error(body, key, path, f"{key!r} must be one of {', '.join(allowed)}, not {shown(value)}"
                        f"{hint(value, allowed) if isinstance(value, str) else ''}")
             return default
         return value
@@ -100,7 +109,7 @@ class FieldReader:
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(c, str) and c in CHANNELS for c in items):
             self.error(body, "channel", f"{where}.channel",
-                       f"channel must be one of {', '.join(CHANNELS)} or a list of them, not {value!r}")
+                       f"channel must be one of {', '.join(CHANNELS)} or a list of them, not {shown(value)}")
             return ()
         return tuple(c for c in items if c != "none")
 
@@ -110,7 +119,7 @@ class FieldReader:
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(a, str) and a in ATTACHMENTS for a in items):
             self.error(body, "attach", f"{where}.attach",
-                       f"attach must be one of {', '.join(ATTACHMENTS)} or a list of them, not {value!r}")
+                       f"attach must be one of {', '.join(ATTACHMENTS)} or a list of them, not {shown(value)}")
             return ("pdf",)
         return tuple(dict.fromkeys(items))
 
@@ -164,7 +173,7 @@ class FieldReader:
         source = body[key]
         reasons = check_guard(source if isinstance(source, str) else "", self.limits)
         if not isinstance(source, str):
-            reasons = [f"a guard must be an expression string, not {source!r}"]
+            reasons = [f"a guard must be an expression string, not {shown(source)}"]
         for reason in reasons:
             self.error(body, key, f"{where}.{key}", reason)
         if reasons:
@@ -194,6 +203,14 @@ def template_path(letters_dir: Path, name: str) -> Path:
         raise TemplatePathError(f"letter {name!r} leads outside the letters folder {folder} "
                                 f"(a symbolic link to {resolved}?)")
     return resolved
+
+
+def shown(value: Any) -> str:
+    """A value read from YAML as a message shows it: YAML reads 2020-01-01 as a date, whose repr is
+    `datetime.date(2020, 1, 1)`, a form nobody wrote."""
+    if isinstance(value, date):  # datetime too
+        return f"the date {value.isoformat()}"
+    return repr(value)
 
 
 def cut(text: str) -> str:

@@ -271,3 +271,23 @@ def test_pay_within_suggests_only_the_forms_it_accepts(tmp_path: Path, pay_withi
     assert (problem.line, problem.key) == (9, "states.reminder1.pay_within")
     assert reason in problem.message
 
+
+def test_a_date_where_a_string_belongs_is_shown_as_written(tmp_path: Path) -> None:
+    problem = only_error(write(tmp_path, VALID.replace("name: t", "name: 2020-01-01")))
+    assert problem.key == "name" and "datetime" not in problem.message
+    assert problem.message == "'name' must be a string, not the date 2020-01-01 (quote it: '2020-01-01')"
+
+
+def test_validate_says_warning_once_per_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from engine.cli.main import cli
+
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, VALID.replace("    letter: relance.docx", "    label: Relance"))  # no letter to check
+    result = CliRunner().invoke(cli, ["validate", str(path)],
+                                env={"RELANCE_WORKSPACE": None, "RELANCE_DATABASE_URL": None})
+    assert result.exit_code == 0, result.output
+    [line] = [line for line in result.output.splitlines() if "states.reminder1" in line]
+    assert line.startswith(f"warning: {path}:7: states.reminder1: state 'reminder1' is not final")
+    assert line.replace(str(path), "").count("warning") == 1  # the tmp folder is named after this test
