@@ -27,7 +27,7 @@ from engine.cases.run import RunReport, run
 from engine.core.claim import RateTable, load_rates
 from engine.core.rates import DEFAULT_RATES_FILE
 from engine.core.machine import Escalator
-from engine.core.workflow import Workflow, load_workflow
+from engine.core.workflow import Workflow, load_workflow, read_source
 from engine.imports.case_events import import_events, import_receipts, kind_of
 from engine.imports.importer import ImportReport, import_csv
 from engine.store import versions
@@ -87,10 +87,8 @@ class App:
         for path in self.workspace.workflows.values():
             if path in loaded:
                 continue
-            try:
-                source = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise WorkspaceError(f"{path}: cannot read the workflow ({exc.strerror})") from None
+            # Read as validate reads it: a FIFO or /dev/zero named in relance.toml must not hang the run.
+            source = read_source(path, limits=self.workspace.limits)
             workflow = self._with_letters(load_workflow(path, source=source, limits=self.workspace.limits))
             with self.store.session() as session:
                 versions.register(session, workflow, source)

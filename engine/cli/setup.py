@@ -141,9 +141,10 @@ def _workflow_and_letter_problems(path: Path, limits: Limits) -> list[dict[str, 
     from engine.letters.check import check_email_templates, check_template
     from engine.letters.email import email_files
 
+    # "text" without the level: the listing prints the severity in front ("warning: wf.yaml:7: ...").
     found: list[dict[str, object]] = [
         {"severity": p.severity, "file": str(p.file), "line": p.line, "key": p.key,
-         "message": p.message, "text": str(p)}
+         "message": p.message, "text": p.located}
         for p in check_workflow(path, limits=limits)
     ]
     if any(p["severity"] == "error" for p in found):

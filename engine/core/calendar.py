@@ -23,7 +23,11 @@ UNITS = ("day", "business_day", "week", "month")
 # (it knows "57" for Moselle and "6AE" for Alsace, i.e. Bas-Rhin 67 and Haut-Rhin 68 together).
 SUBDIVISION_ALIASES = {"FR": {"67": "6AE", "68": "6AE"}}
 
-_DELAY = re.compile(r"^\s*(\d{1,4})\s+(business\s+)?(day|week|month)s?\s*$", re.IGNORECASE)
+# Units in one delay: 9999 months (833 years) still ends on a date Python can hold.
+MAX_DELAY = 9999
+# ASCII only: `\d` would take a full-width ５ or an Arabic-Indic ٣ as a digit nobody reading the file sees as one.
+_DELAY = re.compile(r"^\s*([0-9]+)\s+(business\s+)?(day|week|month)s?\s*$", re.IGNORECASE | re.ASCII)
+_FORMS = {"day": "'N days'", "business_day": "'N business days'", "week": "'N weeks'", "month": "'N months'"}
 
 
 class DelayError(RelanceError, ValueError):
@@ -42,17 +46,25 @@ class Delay:
         return f"{self.count} {word}{'' if self.count == 1 else 's'}"
 
 
-def parse_delay(text: object) -> Delay:
-    """`N day(s)`, `N business day(s)`, `N week(s)`, `N month(s)`; raises DelayError otherwise."""
+def parse_delay(text: object, units: tuple[str, ...] = UNITS) -> Delay:
+    """`N day(s)`, `N business day(s)`, `N week(s)`, `N month(s)`, N from 0 to MAX_DELAY; raises DelayError
+    otherwise. `units`: the ones the caller accepts, which are all the error message suggests."""
     match = _DELAY.match(text) if isinstance(text, str) else None
     if match is None:
-        raise DelayError(
-            f"malformed delay {text!r}: write 'N days', 'N business days', 'N weeks' or 'N months'"
-        )
-    count, business, unit = int(match.group(1)), match.group(2), match.group(3).lower()
+        forms = [_FORMS[unit] for unit in units]
+        written = ", ".join(forms[:-1]) + " or " + forms[-1] if len(forms) > 1 else forms[0]
+        raise DelayError(f"malformed delay {_shown(text)}: write {written}")
+    digits, business, unit = match.group(1).lstrip("0") or "0", match.group(2), match.group(3).lower()
+    if len(digits) > len(str(MAX_DELAY)) or int(digits) > MAX_DELAY:  # length first: int() of 5,000 digits raises
+        raise DelayError(f"delay {_shown(text)} is too long: at most {MAX_DELAY} {unit}s")
     if business and unit != "day":
         raise DelayError(f"malformed delay {text!r}: only days can be business days")
-    return Delay(count, "business_day" if business else unit)
+    return Delay(int(digits), "business_day" if business else unit)
+
+
+def _shown(text: object) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def add_delay(start: date, delay: Delay, country: str = "FR", subdivision: str | None = None) -> date:

@@ -136,9 +136,10 @@ def check_guard(source: str, limits: Limits | None = None) -> list[str]:
         return [f"guard {_shown(source)} nests parentheses more than {limits.guard_depth} deep "
                 f"({limits.describe('guard_depth')})"]
     try:
-        tree = _ENV.parse("{{ " + source + " }}")
+        # The closing braces on a line of their own: an error on that line is the guard ending too early.
+        tree = _ENV.parse("{{ " + source + "\n}}")
     except TemplateSyntaxError as exc:
-        return [f"syntax error in guard {source!r}: {exc.message}"]
+        return [f"syntax error in guard {source!r}: {_syntax_reason(exc, source)}"]
     except RecursionError:  # a long chain of unary operators: bounded by guard_chars, refused here
         return [f"guard {_shown(source)} nests too deeply ({limits.describe('guard_depth')})"]
     # Exactly one output of one expression: refuses `x }}{% ... %}{{ y` smuggling template code.
@@ -174,6 +175,16 @@ def case_facts(case: CaseState, as_of: date, names: frozenset[str] | None = None
     """The facts of a case on a day; only `names` when given (the hot path computes what it reads)."""
     wanted = FACTS.keys() if names is None else names
     return {name: _FACT_READERS[name](case, as_of) for name in wanted}
+
+
+def _syntax_reason(exc: TemplateSyntaxError, source: str) -> str:
+    """Jinja's reason, except where it blames the '}}' relance wraps the guard in, a brace the author
+    never typed ("unexpected '}', expected ')'"): that means the guard ends before it is complete."""
+    if exc.lineno <= source.count("\n") + 1:
+        return exc.message or "invalid syntax"
+    expected = (exc.message or "").partition(", expected ")[2]
+    return "the guard ends too early" + (f": expected {expected}" if expected else
+                                         " (an operator without its right-hand side?)")
 
 
 def _shown(source: str) -> str:

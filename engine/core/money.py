@@ -17,11 +17,13 @@ U+202F (a box in the PDF), and U+00A0 still keeps "1 234,56 €" on one line.
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as babel_format_date
 from babel.core import get_global
 from babel.numbers import format_currency, format_decimal, get_currency_precision, get_territory_currencies
@@ -41,6 +43,11 @@ _CURRENCY = re.compile(r"^(?P<pre>[€$£]|[A-Za-z]{3})?(?P<number>[^A-Za-z€$�
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _FRENCH = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
+# Only letters, digits and `_` reach Babel: it maps a locale name to a data file.
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:_[A-Za-z0-9]{2,8}){0,3}")
+# The letters are written in French (letters/fr): a date or an amount in another language would
+# sit in the middle of a French sentence ("mise en demeure du May 7, 2026").
+LETTER_LANGUAGE = "fr"
 
 
 class MoneyError(RelanceError, ValueError):
@@ -63,7 +70,7 @@ def parse_currency(text: str) -> str:
     if len(code) != 3 or not code.isalpha():
         raise MoneyError(f"a three-letter currency code (EUR), got {text!r}")
     if code not in currencies():
-        raise MoneyError(f"unknown currency {code!r}: not an ISO 4217 currency anyone pays in (EUR, USD, GBP...)")
+        raise MoneyError(f"unknown currency {code!r}: not an ISO 4217 currency anyone pays in{_hint(code)}")
     return code
 
 
@@ -139,6 +146,34 @@ def parse_date(text: str) -> date:
         raise MoneyError(f"date {value!r} is out of range: relance works with dates from "
                          f"{FIRST_DAY.year} to {LAST_DAY.year}")
     return parsed
+
+
+def letter_locale(name: object) -> str:
+    """The Babel locale, canonical (`fr_FR`), letters format dates and amounts in; MoneyError unless
+    Babel knows it and it is French (fr_FR, fr_BE, fr_CH, fr_LU...)."""
+    if not isinstance(name, str) or not _LOCALE.fullmatch(name):
+        raise MoneyError(f"unknown locale {name!r}: write a locale such as 'fr_FR'")
+    try:
+        locale = Locale.parse(name)
+    except (ValueError, UnknownLocaleError):
+        raise MoneyError(f"unknown locale {name!r}: write a locale such as 'fr_FR'") from None
+    if locale.language != LETTER_LANGUAGE:
+        raise MoneyError(f"locale {name!r} is not French: the letters are written in French, and so are their "
+                         "dates and amounts (fr_FR, fr_BE, fr_CH, fr_LU...)")
+    return str(locale)
+
+
+def currency_code(code: object) -> str:
+    """A currency written in a file (a workflow's `currency:`): exactly a code `parse_currency` accepts, in
+    capitals; `eur` is refused with the hint, as a policy's text should say what it means."""
+    if not isinstance(code, str) or code != code.strip().upper() or not code.isalpha():
+        raise MoneyError(f"unknown currency {code!r}: write an ISO 4217 code{_hint(str(code))}")
+    return parse_currency(code)
+
+
+def _hint(code: str) -> str:
+    close = difflib.get_close_matches(code.strip().upper(), sorted(currencies()), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else " such as 'EUR'"
 
 
 def format_amount(amount: Decimal, currency: str = "EUR", locale: str = "fr_FR") -> str:

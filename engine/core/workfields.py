@@ -7,12 +7,13 @@ Also where a state's `letter:` is resolved: inside the letters folder only (`tem
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from engine.core.calendar import Delay, DelayError, parse_delay
+from engine.core.calendar import MAX_DELAY, Delay, DelayError, parse_delay
 from engine.core.guards import Guard, check_guard, compile_guard
 from engine.core.limits import DEFAULT_LIMITS, Limits
 from engine.core.yamlsource import LocatedDict, line_of
@@ -33,9 +34,16 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        return self._text(" warning:" if self.severity == "warning" else "")
+
+    @property
+    def located(self) -> str:
+        """`file:line: key: message`, without the level: for a listing that prints it in front."""
+        return self._text("")
+
+    def _text(self, level: str) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         key = f" {self.key}:" if self.key else ""
-        level = " warning:" if self.severity == "warning" else ""
         return f"{where}:{key}{level} {self.message}"
 
 
@@ -71,14 +79,27 @@ class FieldReader:
         # bool is an int in Python; `version: true` is still a mistake.
         if key in body and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
             path = f"{where}.{key}" if where else key
-            self.error(body, key, path, f"{key!r} must be {_KIND_WORDS[kind]}, not {value!r}")
+            quote = f" (quote it: '{value.isoformat()}')" if kind is str and isinstance(value, date) else ""
+            self.error(body, key, path, f"{key!r} must be {_KIND_WORDS[kind]}, not {shown(value)}{quote}")
             return default
         return value
+
+    def checked(self, body: LocatedDict, key: str, check: Callable[[str], str], default: str) -> str:
+        """A top-level string (`locale`, `currency`) that `check` accepts, as `check` returns it;
+        `default` when absent, or after recording why `check` refused it."""
+        value = self.optional(body, key, str, None)
+        if value is None:
+            return default
+        try:
+            return check(value)
+        except RelanceError as exc:
+            self.error(body, key, key, str(exc))
+            return default
 
     def choice(self, body: LocatedDict, key: str, path: str, allowed: tuple[str, ...], default: Any) -> Any:
         value = body.get(key, default)
         if key in body and value not in allowed:
-            self.error(body, key, path, f"{key!r} must be one of {', '.join(allowed)}, not {value!r}"
+            self.error(body, key, path, f"{key!r} must be one of {', '.join(allowed)}, not {shown(value)}"
                        f"{hint(value, allowed) if isinstance(value, str) else ''}")
             return default
         return value
@@ -88,7 +109,7 @@ class FieldReader:
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(c, str) and c in CHANNELS for c in items):
             self.error(body, "channel", f"{where}.channel",
-                       f"channel must be one of {', '.join(CHANNELS)} or a list of them, not {value!r}")
+                       f"channel must be one of {', '.join(CHANNELS)} or a list of them, not {shown(value)}")
             return ()
         return tuple(c for c in items if c != "none")
 
@@ -98,7 +119,7 @@ class FieldReader:
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(a, str) and a in ATTACHMENTS for a in items):
             self.error(body, "attach", f"{where}.attach",
-                       f"attach must be one of {', '.join(ATTACHMENTS)} or a list of them, not {value!r}")
+                       f"attach must be one of {', '.join(ATTACHMENTS)} or a list of them, not {shown(value)}")
             return ("pdf",)
         return tuple(dict.fromkeys(items))
 
@@ -106,10 +127,15 @@ class FieldReader:
         if "pay_within" not in body:
             return None
         value = body["pay_within"]
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            if 0 <= value <= MAX_DELAY:
+                return value
+            # Said here: parse_delay would suggest business days and months, which pay_within refuses.
+            self.error(body, "pay_within", f"{where}.pay_within", "pay_within must be 'N days', 'N weeks' or a "
+                       f"number of days from 0 to {MAX_DELAY}, not {cut(str(value))[1:-1]}")
+            return None
         try:
-            delay = parse_delay(value)
+            delay = parse_delay(value, ("day", "week"))
         except DelayError as exc:
             self.error(body, "pay_within", f"{where}.pay_within", str(exc))
             return None
@@ -131,10 +157,14 @@ class FieldReader:
         """The template must be a file inside the letters folder (checked lexically even without the folder)."""
         try:
             found = template_path(letters_dir or Path("letters"), letter)
+            present = letters_dir is None or found.is_file()
         except TemplatePathError as exc:
             self.error(body, "letter", path, str(exc))
             return
-        if letters_dir is not None and not found.is_file():
+        except OSError as exc:  # a name the system refuses (too long...): is_file raises rather than say no
+            self.error(body, "letter", path, f"letter {cut(letter)} cannot be looked up: {exc.strerror}")
+            return
+        if not present:
             self.error(body, "letter", path, f"letter template {letter!r} not found in {letters_dir}")
 
     def guard(self, body: LocatedDict, key: str, where: str) -> Guard | None:
@@ -143,7 +173,7 @@ class FieldReader:
         source = body[key]
         reasons = check_guard(source if isinstance(source, str) else "", self.limits)
         if not isinstance(source, str):
-            reasons = [f"a guard must be an expression string, not {source!r}"]
+            reasons = [f"a guard must be an expression string, not {shown(source)}"]
         for reason in reasons:
             self.error(body, key, f"{where}.{key}", reason)
         if reasons:
@@ -161,6 +191,8 @@ def template_path(letters_dir: Path, name: str) -> Path:
     A workflow may come from anywhere: `letter: /etc/passwd` or `../../secret.docx` must not make
     relance open, render and write out a file the team never meant as a letter.
     """
+    if "\0" in name:  # no file name holds one; the OS calls would raise ValueError, not say no
+        raise TemplatePathError(f"letter {name!r} holds a NUL character: write a file name")
     relative = Path(name)
     if relative.is_absolute() or relative.drive or ".." in relative.parts:
         raise TemplatePathError(f"letter {name!r} must be a file name inside the letters folder "
@@ -171,6 +203,19 @@ def template_path(letters_dir: Path, name: str) -> Path:
         raise TemplatePathError(f"letter {name!r} leads outside the letters folder {folder} "
                                 f"(a symbolic link to {resolved}?)")
     return resolved
+
+
+def shown(value: Any) -> str:
+    """A value read from YAML as a message shows it: YAML reads 2020-01-01 as a date, whose repr is
+    `datetime.date(2020, 1, 1)`, a form nobody wrote."""
+    if isinstance(value, date):  # datetime too
+        return f"the date {value.isoformat()}"
+    return repr(value)
+
+
+def cut(text: str) -> str:
+    """A name quoted for a message, cut short: a 5,000-character name is not worth printing."""
+    return repr(text if len(text) <= 80 else text[:77] + "...")
 
 
 _KIND_WORDS = {str: "a string", int: "an integer", bool: "true or false"}

@@ -19,26 +19,29 @@ import yaml
 from engine.core.calendar import Delay, DelayError, check_country, resolve_subdivision
 from engine.core.guards import Guard
 from engine.core.limits import Limits
+from engine.core.money import currency_code, letter_locale
 from engine.core.yamlsource import (
     LocatedDict,
     LocatedList,
-    YamlLimitError,
+    YamlFileError,
     iter_duplicates,
     line_of,
     load_located,
+    read_yaml_file,
 )
 from engine.core.workfields import (
     CHANNELS,
     FieldReader,
     Problem,
     TemplatePathError,
+    cut,
     hint,
     template_path,
 )
 from engine.errors import RelanceError
 
 __all__ = ["CHANNELS", "Problem", "TemplatePathError", "Workflow", "WorkflowError", "check_workflow",
-           "load_workflow", "template_path"]
+           "load_workflow", "read_source", "template_path"]
 
 TOP_KEYS = ("name", "version", "description", "locale", "currency", "calendar", "calendar_subdivision",
             "grouping", "letters", "initial", "states", "transitions")
@@ -48,6 +51,9 @@ KINDS = ("reminder", "formal_notice", "litigation")
 GROUPINGS = ("debtor", "invoice")
 SINCE = ("state_entered", "due_date", "notice_received")
 APPROVALS = ("required", "none")
+# Versions are stored in INTEGER columns (cases, kept texts): 32 bits in PostgreSQL, and a bigger
+# number than SQLite's 64 bits stopped every run with an OverflowError once validate had said ok.
+MAX_VERSION = 2**31 - 1
 # Triggers fired by external events (Escalator.pay, dispute...). Every other trigger is timed: the run fires it.
 EVENT_TRIGGERS = ("payment", "dispute", "resolve", "promise", "promise_lapsed", "hold", "resume")
 
@@ -134,6 +140,16 @@ def load_workflow(path: str | Path, *, source: str | None = None, limits: Limits
     return workflow
 
 
+def read_source(path: str | Path, *, limits: Limits | None = None) -> str:
+    """The text of the workflow file at `path`, read as check_workflow reads it (a regular file, within
+    `limits`); raises WorkflowError, with the located reason, when it cannot be."""
+    reader = _Reader(Path(path), None, limits)
+    text = reader.text()
+    if text is None:
+        raise WorkflowError(reader.problems)
+    return text
+
+
 class _Reader(FieldReader):
     """Reads one file, collecting problems instead of stopping at the first."""
 
@@ -142,18 +158,23 @@ class _Reader(FieldReader):
         self.path = path
         self.source = source
 
-    def read(self) -> tuple[Workflow | None, list[Problem]]:
+    def text(self) -> str | None:
+        """The file's text (engine.core.yamlsource.read_yaml_file); None once the reason is recorded."""
         try:
-            if self.source is None and self.path.stat().st_size > self.limits.yaml_bytes:
-                # Refused before reading: a workflow is a few kilobytes, this may be anything.
-                raise YamlLimitError(None, f"the file is {self.path.stat().st_size:,} bytes, more than a "
-                                           f"workflow needs ({self.limits.describe('yaml_bytes')})")
-            text = self.source if self.source is not None else self.path.read_text(encoding="utf-8")
-            root = load_located(text, self.limits)
-        except (OSError, UnicodeDecodeError) as exc:
+            return read_yaml_file(self.path, self.limits)
+        except OSError as exc:
             self.problems.append(Problem("error", self.file, None, None, f"cannot read the file: {exc}"))
+        except YamlFileError as exc:
+            self.problems.append(Problem("error", self.file, exc.line, None, exc.problem))
+        return None
+
+    def read(self) -> tuple[Workflow | None, list[Problem]]:
+        text = self.source if self.source is not None else self.text()
+        if text is None:
             return None, self.problems
-        except YamlLimitError as exc:
+        try:
+            root = load_located(text, self.limits)
+        except YamlFileError as exc:
             self.problems.append(Problem("error", self.file, exc.line, None, exc.problem))
             return None, self.problems
         except yaml.YAMLError as exc:
@@ -178,8 +199,12 @@ class _Reader(FieldReader):
         self.unknown_keys(root, TOP_KEYS, "")
         name = self.required(root, "name", str)
         version = self.required(root, "version", int)
-        locale = self.optional(root, "locale", str, "fr_FR")
-        currency = self.optional(root, "currency", str, "EUR")
+        if isinstance(version, int) and not 1 <= version <= MAX_VERSION:
+            self.error(root, "version", "version", f"'version' must be between 1 and {MAX_VERSION}, "
+                                                   f"not {cut(str(version))[1:-1]}")
+        # Checked here, not when a letter is written: an unknown one would fail every case of the run.
+        locale = self.checked(root, "locale", letter_locale, "fr_FR")
+        currency = self.checked(root, "currency", currency_code, "EUR")
         calendar = self.optional(root, "calendar", str, "FR")
         subdivision = root.get("calendar_subdivision")
         try:
@@ -190,18 +215,19 @@ class _Reader(FieldReader):
             self.error(root, "calendar_subdivision" if subdivision is not None else "calendar",
                        "calendar_subdivision" if subdivision is not None else "calendar", str(exc))
         grouping = self.choice(root, "grouping", "grouping", GROUPINGS, "debtor")
-        letters = self.optional(root, "letters", str, ".")
-        letters_dir = (self.path.parent / letters).resolve()
+        letters_dir = self.letters_folder(root, self.optional(root, "letters", str, "."))
         states = self.states(root, letters_dir)
         transitions = self.transitions(root, states)
-        initial = root.get("initial")
+        initial = self.optional(root, "initial", str, None)  # a list is an error here, not a TypeError below
         if "initial" not in root:
             self.error(root, None, "initial", "missing required key 'initial' (the state a new case starts in)")
+        elif initial is None:
+            pass  # not a state name: reported
         elif initial not in states:
             self.error(root, "initial", "initial", f"unknown initial state {initial!r}{hint(initial, states)}")
         elif states:
             self.graph(root, states, transitions, initial)
-        if any(p.severity == "error" for p in self.problems):
+        if letters_dir is None or any(p.severity == "error" for p in self.problems):
             return None
         return Workflow(
             name=name, version=version, locale=locale, currency=currency, calendar=calendar,
@@ -209,6 +235,20 @@ class _Reader(FieldReader):
             letters_dir=letters_dir, initial=str(initial), states=MappingProxyType(states),
             transitions=tuple(transitions), path=self.path.resolve(), digest=digest,
         )
+
+    def letters_folder(self, root: LocatedDict, letters: str) -> Path | None:
+        """The letters folder, resolved; None, after an error, for a name no folder can have."""
+        where = "letters" if "letters" in root else None
+        if "\0" in letters:  # the OS calls would raise ValueError, not say it is absent
+            self.error(root, where, "letters", f"letters {letters!r} holds a NUL character: write a folder path")
+            return None
+        try:
+            folder = (self.path.parent / letters).resolve()
+            folder.is_dir()  # raises, rather than say no, on a name the system refuses (too long...)
+        except OSError as exc:
+            self.error(root, where, "letters", f"letters folder {cut(letters)} cannot be looked up: {exc.strerror}")
+            return None
+        return folder
 
     def within_limits(self, root: LocatedDict) -> bool:
         """Counts first: the engine builds states² moves, so a 10,000-state file is refused before any."""
@@ -221,14 +261,14 @@ class _Reader(FieldReader):
                 ok = False
         return ok
 
-    def states(self, root: LocatedDict, letters_dir: Path) -> dict[str, StateSpec]:
+    def states(self, root: LocatedDict, letters_dir: Path | None) -> dict[str, StateSpec]:
         raw = root.get("states")
         if not isinstance(raw, LocatedDict) or not raw:
             self.error(root, "states" if "states" in root else None, "states",
                        "'states' must be a non-empty mapping of state names")
             return {}
-        letter_dir_ok = letters_dir.is_dir()
-        if not letter_dir_ok and any(isinstance(v, dict) and v.get("letter") for v in raw.values()):
+        letter_dir_ok = letters_dir is not None and letters_dir.is_dir()
+        if letters_dir is not None and not letter_dir_ok and any(isinstance(v, dict) and v.get("letter") for v in raw.values()):
             self.error(root, "letters", "letters", f"letters folder not found: {letters_dir}")
         states: dict[str, StateSpec] = {}
         for name, body in raw.items():

@@ -11,20 +11,26 @@ milliseconds, instead of being walked a billion times.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from engine.core.files import FileTooLarge, NotRegularFile, read_regular_file
 from engine.core.limits import DEFAULT_LIMITS, Limits
 
 
-class YamlLimitError(yaml.YAMLError):
-    """A YAML file beyond a limit: `line` where it was crossed (or None), `problem` what and which limit."""
+class YamlFileError(yaml.YAMLError):
+    """A file that is no YAML text to read: `line` of the trouble (or None), `problem` what it is."""
 
     def __init__(self, line: int | None, problem: str) -> None:
         self.line = line
         self.problem = problem
         super().__init__(problem)
+
+
+class YamlLimitError(YamlFileError):
+    """A YAML file beyond a limit: `line` where it was crossed (or None), `problem` what and which limit."""
 
 
 class LocatedDict(dict[Any, Any]):
@@ -40,6 +46,31 @@ class LocatedList(list[Any]):
 
     line: int = 0
     lines: list[int]
+
+
+def read_yaml_file(path: Path, limits: Limits | None = None) -> str:
+    """The UTF-8 text of the file at `path`: a regular file, of at most `limits.yaml_bytes` bytes.
+
+    Raises OSError when it cannot be opened, YamlFileError when it is not a regular file or not
+    UTF-8 (with the line of the first bad byte), YamlLimitError when it is too big. A FIFO would
+    block the read for ever and /dev/zero never end it, so the kind of file is asked of the open
+    descriptor (not of the name, which may change between a check and the open) before any byte is
+    read, and no more than the limit plus one byte is ever read, whatever the size claims.
+    """
+    limits = limits or DEFAULT_LIMITS
+    try:
+        data = read_regular_file(path, limits.yaml_bytes)
+    except NotRegularFile as exc:
+        raise YamlFileError(None, f"{exc.strerror}: a workflow is a YAML text file") from None
+    except FileTooLarge as exc:
+        # Refused before reading when the size says so: a workflow is a few kilobytes, this may be anything.
+        raise YamlLimitError(None, f"{exc.more_than('a workflow needs')} ({limits.describe('yaml_bytes')})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise YamlFileError(line, f"not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be read "
+                                  "(save the file as UTF-8)") from None
 
 
 def load_located(text: str, limits: Limits | None = None) -> Any:
@@ -157,6 +188,19 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LocatedList
     return sequence
 
 
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    # Python refuses to convert more than 4,300 digits (ValueError, not a YAML error); a workflow's
+    # numbers are versions and days, so a hundred digits already say the file is wrong.
+    digits = sum(c.isdigit() for c in str(node.value))
+    if digits > _INT_DIGITS:
+        raise yaml.constructor.ConstructorError(None, None, f"a number of {digits:,} digits, more than a workflow "
+                                                f"needs (at most {_INT_DIGITS})", node.start_mark)
+    value: int = loader.construct_yaml_int(node)
+    return value
+
+
+_INT_DIGITS = 100
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)

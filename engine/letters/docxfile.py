@@ -21,7 +21,7 @@ from docxtpl import DocxTemplate
 
 from engine.core.limits import DEFAULT_LIMITS, Limits
 from engine.letters.environment import LetterError
-from engine.letters.versions import FileTooLarge, read_regular_file
+from engine.core.files import FileTooLarge, read_regular_file
 
 _LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")  # ZIP local file header (30 bytes)
 _LOCAL_SIGNATURE = 0x04034B50

@@ -20,7 +20,8 @@ from jinja2.exceptions import TemplateError
 from engine.core.limits import DEFAULT_LIMITS, Limits
 from engine.letters.environment import LetterError, letter_error, template_line
 from engine.letters.sandbox import LetterEnvironment, letter_budget
-from engine.letters.versions import FileTooLarge, NotRegularFile, file_stat, is_present, read_regular_file
+from engine.core.files import FileTooLarge, NotRegularFile, read_regular_file
+from engine.letters.versions import file_stat, is_present
 
 EMAIL_FOLDER = "email"
 _environments: dict[tuple[Limits, bool], LetterEnvironment] = {}

@@ -17,7 +17,7 @@ import os
 from functools import cache
 from pathlib import Path
 
-from engine.letters.versions import regular_file_digest
+from engine.core.files import regular_file_digest
 
 # Past this size the list starts again (old template versions pile up otherwise).
 MAX_BYTES = 1_000_000

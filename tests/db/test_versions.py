@@ -95,8 +95,9 @@ def test_workers_that_start_together_keep_one_version_row(tmp_path: Path, postgr
 def test_a_case_on_an_older_version_gets_that_versions_letters(tmp_path: Path, database_url: str) -> None:
     app, path = workspace(tmp_path, database_url)
     app.run(date(2026, 4, 10))  # F1 opens on version 2 (shipped) and gets its first reminder
-    # Version 3 renames the second reminder's state, relabels it and writes amounts the American way.
-    text = path.read_text(encoding="utf-8").replace("version: 2", "version: 3").replace("locale: fr_FR", "locale: en_US")
+    # Version 3 renames the second reminder's state, relabels it and writes amounts the Luxembourg way
+    # (1.000,00 €: a French locale, since the letters are French, whose amounts read differently).
+    text = path.read_text(encoding="utf-8").replace("version: 2", "version: 3").replace("locale: fr_FR", "locale: fr_LU")
     text = text.replace("reminder2", "second_reminder").replace('"Deuxième relance"', '"Relance n° 2"')
     path.write_text(text, encoding="utf-8")
     app = App(load_workspace(path.parent.parent, database_url))
@@ -108,5 +109,5 @@ def test_a_case_on_an_older_version_gets_that_versions_letters(tmp_path: Path, d
         assert (f1.workflow_version, f1.state) == (2, "reminder2")
     (letter,) = (app.workspace.output_dir).rglob("*-reminder2.docx")
     words = text_of(letter)
-    assert "1\u00a0000,00\u00a0€" in words and "€1,000.00" not in words, words  # version 2's fr_FR
+    assert "1\u00a0000,00\u00a0€" in words and "1.000,00" not in words, words  # version 2's fr_FR
     assert "Relance n° 2" not in words

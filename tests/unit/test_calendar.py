@@ -102,3 +102,19 @@ def test_checking_a_country_builds_no_holiday_table() -> None:
              "print(sum(name.startswith('holidays.countries') for name in sys.modules))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "0"
+
+
+def test_a_delay_past_the_limit_says_the_limit() -> None:
+    """'99999 days' used to be just 'malformed', as if the form were wrong rather than the number."""
+    with pytest.raises(DelayError, match="at most 9999"):
+        parse_delay("99999 days")
+    with pytest.raises(DelayError, match="at most 9999"):
+        parse_delay("9" * 5_000 + " days")  # past Python's int conversion limit: still a DelayError
+    assert parse_delay("9999 months") == Delay(9999, "month")
+
+
+@pytest.mark.parametrize("text", ["\uff15 days", "\u0663 days", "\u00b2 weeks"])
+def test_only_ascii_digits_count(text: str) -> None:
+    """A full-width 5 or an Arabic-Indic 3 are digits to Python's \\d, not to the person reading the file."""
+    with pytest.raises(DelayError, match="malformed delay"):
+        parse_delay(text)

@@ -86,3 +86,11 @@ def test_runtime_failure_is_a_guard_error_naming_the_guard() -> None:
     guard = compile_guard("promise_until > today")
     with pytest.raises(GuardError, match="promise_until > today"):
         guard(case_facts(CASE, date(2026, 3, 10)))  # None > date
+
+
+@pytest.mark.parametrize("guard", ["balance <= (0", "balance in [1", "balance <="])
+def test_a_guard_ending_too_early_does_not_blame_a_brace_nobody_typed(guard: str) -> None:
+    """The guard is parsed inside '{{ ... }}': Jinja said "unexpected '}'" of that wrapper."""
+    [problem] = check_guard(guard)
+    assert "'}'" not in problem and "end of print statement" not in problem
+    assert problem.startswith(f"syntax error in guard {guard!r}: the guard ends too early")

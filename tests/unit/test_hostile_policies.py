@@ -5,6 +5,9 @@ billion laughs, 100 parentheses) are refused before they cost anything."""
 from __future__ import annotations
 
 import os
+import resource
+import subprocess
+import sys
 import textwrap
 from datetime import date
 from decimal import Decimal
@@ -122,6 +125,42 @@ def test_file_size_is_checked_before_reading(tmp_path: Path) -> None:
     assert "the file is 200 bytes" in only_error(path, Limits(yaml_bytes=100)).message
 
 
+def _check_in_a_child(path: Path) -> subprocess.CompletedProcess[str]:
+    """check_workflow(path) in a process that may use 1 GB and 60 s: the old reader read /dev/zero until
+    memory ran out and waited on a FIFO for ever, which must fail this test, not the machine."""
+    code = ("import sys; from engine.core.workflow import check_workflow; "
+            "print('\\n'.join(str(p) for p in check_workflow(sys.argv[1])))")
+    def bounded() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60,
+                          preexec_fn=bounded, cwd=Path(__file__).parents[2])
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "directory"])
+def test_only_a_regular_file_is_read(tmp_path: Path, kind: str) -> None:
+    """A FIFO (validate hung), a link to /dev/zero (it read until MemoryError) or a folder: refused
+    from what the system says the file is, before reading a byte."""
+    path = tmp_path / "wf.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev_zero":
+        os.symlink("/dev/zero", path)
+    else:
+        path.mkdir()
+    try:
+        done = _check_in_a_child(path)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"check_workflow on a {kind} did not return")
+    assert done.returncode == 0, done.stderr[-2_000:]
+    assert done.stdout.strip().startswith(f"{path}: not a regular file"), done.stdout
+
+
+def test_a_file_read_is_bounded_even_when_its_size_says_nothing(tmp_path: Path) -> None:
+    """/proc files say they hold 0 bytes: the reader stops at the limit rather than trust the size."""
+    problem = only_error(Path("/proc/self/maps"), Limits(yaml_bytes=100))
+    assert problem.line is None and "relance.toml limits: yaml_bytes = 100" in problem.message
+
+
 def test_ten_thousand_states_are_refused_before_any_machine_is_built(tmp_path: Path) -> None:
     states = "".join(f"  s{i}: {{}}\n" for i in range(10_000))
     moves = "".join(f"  - {{trigger: go, source: s{i}, dest: s{i + 1}}}\n" for i in range(9_999))
@@ -236,6 +275,30 @@ def test_letter_paths_outside_the_folder_are_refused(tmp_path: Path, letter: str
     problem = only_error(path)
     assert problem.key == "states.reminder.letter" and problem.line == 8
     assert "inside the letters folder" in problem.message
+
+
+@pytest.mark.parametrize(("letter", "reason"), [
+    ('"rel\\0ance.docx"', "NUL character"),
+    ("a" * 5_000 + ".docx", "cannot be looked up: File name too long"),
+])
+def test_a_letter_name_no_file_can_have_is_a_located_error(tmp_path: Path, letter: str, reason: str) -> None:
+    """A NUL or an over-long name used to end validate in a ValueError/OSError traceback."""
+    path = write(tmp_path, WORKFLOW.format(guard="balance > 0").replace("relance.docx", letter))
+    problem = only_error(path)
+    assert (problem.line, problem.key) == (8, "states.reminder.letter") and reason in problem.message
+    if "NUL" in reason:  # the run resolves letters through the same function
+        with pytest.raises(TemplatePathError, match="NUL"):
+            template_path(tmp_path / "letters", "rel\0ance.docx")
+
+
+@pytest.mark.parametrize(("folder", "reason"), [
+    ('"a\\0b"', "NUL character"),
+    ("b" * 5_000, "cannot be looked up: File name too long"),
+])
+def test_a_letters_folder_no_folder_can_have_is_a_located_error(tmp_path: Path, folder: str, reason: str) -> None:
+    path = write(tmp_path, WORKFLOW.format(guard="balance > 0").replace("letters: letters", f"letters: {folder}"))
+    problem = only_error(path)
+    assert (problem.line, problem.key) == (3, "letters") and reason in problem.message
 
 
 def test_a_symlink_leading_out_of_the_letters_folder_is_refused(tmp_path: Path) -> None:

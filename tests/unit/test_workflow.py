@@ -99,6 +99,14 @@ def test_missing_and_unknown_initial(tmp_path: Path) -> None:
     assert "unknown initial state 'dew' (did you mean 'due'?)" in unknown.message
 
 
+@pytest.mark.parametrize("initial", ["[due]", "{a: 1}", "7"])
+def test_an_initial_state_that_is_not_a_name_is_a_located_error(tmp_path: Path, initial: str) -> None:
+    """A list or a mapping there used to end validate in a TypeError traceback (unhashable)."""
+    problem = only_error(write(tmp_path, VALID.replace("initial: due", f"initial: {initial}")))
+    assert (problem.line, problem.key) == (4, "initial")
+    assert problem.message.startswith("'initial' must be a string")
+
+
 def test_duplicate_state_is_reported_not_silently_dropped(tmp_path: Path) -> None:
     text = VALID.replace("  paid: {final: true}", "  paid: {final: true}\n  reminder1: {}")
     problem = only_error(write(tmp_path, text))
@@ -120,6 +128,15 @@ def test_state_without_a_way_out_is_a_warning(tmp_path: Path) -> None:
     assert [(p.severity, p.line, p.key) for p in problems] == [("warning", 7, "states.reminder1")]
     assert "no timed transition leaves it" in problems[0].message
     assert str(problems[0]).endswith("states.reminder1: warning: " + problems[0].message)
+
+
+@pytest.mark.parametrize("version", ["99999999999999999999999999999999", "2147483648", "0", "-1"])
+def test_version_is_a_positive_number_the_database_can_store(tmp_path: Path, version: str) -> None:
+    """A 32-digit version passed validate, then every run crashed storing it (OverflowError)."""
+    problem = only_error(write(tmp_path, VALID.replace("version: 1", f"version: {version}")))
+    assert (problem.line, problem.key) == (2, "version")
+    assert "between 1 and 2147483647" in problem.message
+    assert load_workflow(write(tmp_path, VALID.replace("version: 1", "version: 2147483647"))).version == 2**31 - 1
 
 
 @pytest.mark.parametrize("delay", ["7", "seven days", "3 business weeks", "7 dayz"])
@@ -174,6 +191,13 @@ def test_unreadable_or_non_mapping_file(tmp_path: Path) -> None:
     assert "mapping" in only_error(write(tmp_path, "- a\n- b\n")).message
 
 
+def test_a_file_that_is_not_utf8_names_the_line_of_the_bad_byte(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID)
+    path.write_bytes(VALID.replace("  reminder1:", "  relance_\xe9:").encode("latin-1"))
+    problem = only_error(path)
+    assert problem.line == 7 and "not UTF-8" in problem.message
+
+
 @pytest.mark.parametrize("name", ["fr-b2b.yaml", "fr-b2c.yaml"])
 def test_shipped_workflows_are_clean(tmp_path: Path, name: str) -> None:
     """The shipped policies load with no error and no warning (against a stand-in letters folder)."""
@@ -207,3 +231,64 @@ def test_b2c_policy_never_contacts_twice_within_a_week(tmp_path: Path) -> None:
             # notice_received counts from the receipt, never before the state's entry (the letter): no sooner.
             assert spec.since in ("state_entered", "notice_received") and spec.after is not None
             assert (add_delay(date(2026, 5, 1), spec.after, "FR") - date(2026, 5, 1)).days >= 7, spec
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    ("locale: xx_YY", "unknown locale 'xx_YY'"),
+    ('locale: "../../etc"', "unknown locale '../../etc'"),
+    ("locale: fr-FR", "unknown locale 'fr-FR'"),
+    ("locale: en_US", "locale 'en_US' is not French"),  # the letters are French: dates must read so too
+    ("locale: [fr_FR]", "'locale' must be a string"),
+    ("currency: EURO", "a three-letter currency code (EUR), got 'EURO'"),
+    ("currency: XXXX", "a three-letter currency code (EUR), got 'XXXX'"),
+    ("currency: XXX", "unknown currency 'XXX': not an ISO 4217 currency anyone pays in"),
+    ("currency: eur", "unknown currency 'eur': write an ISO 4217 code (did you mean 'EUR'?)"),
+    ("currency: 978", "'currency' must be a string"),
+])
+def test_locale_and_currency_are_checked_when_the_file_is_read(tmp_path: Path, line: str, reason: str) -> None:
+    """Unchecked, each of them passed validation and then failed every case of the run."""
+    problem = only_error(write(tmp_path, VALID.replace("letters: letters", f"letters: letters\n{line}")))
+    assert (problem.line, problem.key) == (4, line.split(":")[0])
+    assert reason in problem.message
+
+
+def test_a_known_french_locale_and_an_iso_currency_load(tmp_path: Path) -> None:
+    text = VALID.replace("letters: letters", "letters: letters\nlocale: fr_BE\ncurrency: XOF")
+    wf = load_workflow(write(tmp_path, text))
+    assert (wf.locale, wf.currency) == ("fr_BE", "XOF")
+    assert (load_workflow(write(tmp_path, VALID)).locale, load_workflow(write(tmp_path, VALID)).currency) == ("fr_FR", "EUR")
+
+
+@pytest.mark.parametrize(("pay_within", "reason"), [
+    ("-5", "pay_within must be 'N days', 'N weeks' or a number of days from 0 to 9999, not -5"),
+    ("99999", "pay_within must be 'N days', 'N weeks' or a number of days from 0 to 9999, not 99999"),
+    ("five days", "malformed delay 'five days': write 'N days' or 'N weeks'"),
+    ("99999 days", "at most 9999"),
+])
+def test_pay_within_suggests_only_the_forms_it_accepts(tmp_path: Path, pay_within: str, reason: str) -> None:
+    """It suggested business days and months, which it then refused; a huge integer of days passed."""
+    text = VALID.replace("    letter: relance.docx", f"    letter: relance.docx\n    pay_within: {pay_within}")
+    problem = only_error(write(tmp_path, text))
+    assert (problem.line, problem.key) == (9, "states.reminder1.pay_within")
+    assert reason in problem.message
+
+
+def test_a_date_where_a_string_belongs_is_shown_as_written(tmp_path: Path) -> None:
+    problem = only_error(write(tmp_path, VALID.replace("name: t", "name: 2020-01-01")))
+    assert problem.key == "name" and "datetime" not in problem.message
+    assert problem.message == "'name' must be a string, not the date 2020-01-01 (quote it: '2020-01-01')"
+
+
+def test_validate_says_warning_once_per_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from engine.cli.main import cli
+
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, VALID.replace("    letter: relance.docx", "    label: Relance"))  # no letter to check
+    result = CliRunner().invoke(cli, ["validate", str(path)],
+                                env={"RELANCE_WORKSPACE": None, "RELANCE_DATABASE_URL": None})
+    assert result.exit_code == 0, result.output
+    [line] = [line for line in result.output.splitlines() if "states.reminder1" in line]
+    assert line.startswith(f"warning: {path}:7: states.reminder1: state 'reminder1' is not final")
+    assert line.replace(str(path), "").count("warning") == 1  # the tmp folder is named after this test

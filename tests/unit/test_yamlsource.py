@@ -108,3 +108,11 @@ def test_overriding_a_merged_key_is_not_a_duplicate() -> None:
 def test_a_key_written_twice_beside_a_merge_is_still_a_duplicate() -> None:
     root = load_located("base: &b {kind: reminder}\nstate:\n  <<: *b\n  label: a\n  label: b\n")
     assert iter_duplicates(root) == [("state", "label", 5)]
+
+
+def test_an_integer_too_long_for_python_is_a_yaml_error_with_its_place() -> None:
+    """5,000 digits: Python refuses to convert them (ValueError), which ended validate in a traceback."""
+    with pytest.raises(yaml.YAMLError, match="digits") as caught:
+        load_located("name: t\nversion: " + "9" * 5_000 + "\n")
+    assert caught.value.problem_mark.line + 1 == 2  # type: ignore[attr-defined]
+    assert load_located("version: " + "9" * 32 + "\n") == {"version": int("9" * 32)}  # refused later, by range
