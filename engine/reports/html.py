@@ -59,8 +59,8 @@ def report_body(aging: Aging, funnel: Funnel, *, title: str, as_of: date) -> str
         _funnel_table(funnel, currency),
         "</section>",
         _debtors_section(aging),
-        _other_currencies(aging),
-        _funnel_other_currencies(funnel),
+        _left_out(aging.other_currencies, f"Hors balance ({aging.currency} seulement)", "facture(s) impayée(s)"),
+        _left_out(funnel.other_currencies, f"Hors montants recouvrés ({funnel.currency} seulement)", "paiement(s)"),
     ])
 
 
@@ -183,20 +183,12 @@ def _debtors_section(aging: Aging) -> str:
             + _table(heads, rows, None, numeric_from=2) + "</section>")
 
 
-def _other_currencies(aging: Aging) -> str:
-    if not aging.other_currencies:
+def _left_out(counts: dict[str, int], outside: str, noun: str) -> str:
+    """What a table in one currency leaves out, per other currency ("2 facture(s) impayée(s) en USD")."""
+    if not counts:
         return ""
-    listed = ", ".join(f"{n} en {code}" for code, n in sorted(aging.other_currencies.items()))
-    return (f"<p class=\"note\">Hors balance ({escape(aging.currency)} seulement) : "
-            f"{escape(listed)} facture(s) impayée(s).</p>")
-
-
-def _funnel_other_currencies(funnel: Funnel) -> str:
-    if not funnel.other_currencies:
-        return ""
-    listed = ", ".join(f"{n} paiement(s) en {code}" for code, n in sorted(funnel.other_currencies.items()))
-    return (f"<p class=\"note\">Hors montants recouvrés ({escape(funnel.currency)} seulement) : "
-            f"{escape(listed)}.</p>")
+    listed = ", ".join(f"{n} {noun} en {code}" for code, n in sorted(counts.items()))
+    return f"<p class=\"note\">{escape(outside)} : {escape(listed)}.</p>"
 
 
 def _table(heads: list[str], rows: Iterable[list[str]], foot: list[str] | None, *, numeric_from: int) -> str:
