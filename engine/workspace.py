@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.channels.smtp import BACKENDS, SmtpSettings
+from engine.core.files import read_regular_file
 from engine.core.limits import DEFAULT_LIMITS, Limits, LimitsError, limits_from_table
 from engine.errors import RelanceError
 from engine.letters.context import Creditor, Party
 
 CONFIG_NAME = "relance.toml"
+CONFIG_BYTES = 1 << 20  # a workspace's settings are a few kilobytes
 DATABASE_ENV = "RELANCE_DATABASE_URL"
 WORKSPACE_ENV = "RELANCE_WORKSPACE"
 
@@ -94,9 +96,12 @@ def load_workspace(root: Path, database_url: str | None = None) -> Workspace:
     if not config_path.is_file():
         raise WorkspaceError(f"{config_path}: not found (create a workspace with `relance init {root}`)")
     try:
-        config = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+        # A regular file of a reasonable size only: a FIFO put there would wait for ever, /dev/zero never end.
+        config = tomllib.loads(read_regular_file(config_path, CONFIG_BYTES).decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise WorkspaceError(f"{config_path}: {exc}") from None
+    except OSError as exc:  # not a regular file, too large, unreadable
+        raise WorkspaceError(f"{config_path}: cannot read the settings ({exc.strerror or exc})") from None
     url = database_url or os.environ.get(DATABASE_ENV) or _section(config, "database", config_path).get("url")
     if not url:
         url = "sqlite:///relance.sqlite"

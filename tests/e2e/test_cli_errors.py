@@ -229,3 +229,14 @@ def test_the_demo_never_wipes_a_real_workspace(workspace: Path) -> None:
 def test_an_unknown_command_or_option_is_usage(workspace: Path) -> None:
     usage_error(relance(workspace, "escalate"), "No such command")
     usage_error(relance(workspace, "timeline", CASE, "--format", "pdf"), "'pdf'")
+
+
+def test_settings_that_are_not_text_are_one_line_and_never_read_for_ever(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    assert relance(None, "init", str(root)).exit_code == 0
+    config = root / "relance.toml"
+    config.write_bytes(config.read_bytes() + "\n# é\n".encode("latin-1"))  # saved in another encoding
+    user_error(relance(root, "case", "list"), "relance.toml", "utf-8")
+    config.unlink()
+    os.mkfifo(config)  # would block a plain read for ever: refused as not found, at once
+    user_error(relance(root, "case", "list"), "relance.toml")
