@@ -101,7 +101,8 @@ def parse_amount(text: str, currency: str = "EUR") -> Decimal:
     if not value:
         raise MoneyError("empty amount")
     match = _CURRENCY.fullmatch(value)
-    if match is None or (match["pre"] and match["post"]):
+    # No digit, no amount: "abc", "NaN" or "inf" would otherwise read as a currency code alone.
+    if match is None or (match["pre"] and match["post"]) or not any(c.isdigit() for c in match["number"]):
         raise MoneyError(f"not an amount: {text!r} (write 1234.56 or 1 234,56)")
     written = match["pre"] or match["post"]
     if written:

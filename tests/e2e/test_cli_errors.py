@@ -130,6 +130,10 @@ def test_jump_without_a_reason_is_usage(workspace: Path) -> None:
     ("0", ("'0'", "positive amount")),
     ("12.345", ("'12.345'", "more than two decimals")),
     ("douze", ("'douze'", "not an amount", "1 234,56")),
+    # Three letters read as a currency: no digit, no amount, whatever else the letters might be.
+    ("abc", ("'abc'", "not an amount", "1 234,56")),
+    ("NaN", ("'NaN'", "not an amount")),
+    ("inf", ("'inf'", "not an amount")),
 ])
 def test_a_bad_payment_amount_is_refused(workspace: Path, amount: str, words: tuple[str, ...]) -> None:
     user_error(relance(workspace, "case", "pay", CASE, amount, "--as-of", "2026-07-02"), *words)
