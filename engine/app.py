@@ -171,24 +171,27 @@ class App:
             )
 
     def import_files(self, paths: list[Path], *, kind: str | None = None, skip_bad_rows: bool = False,
-                     rejects_dir: Path | None = None, allow_extra_columns: bool = False) -> list[ImportReport]:
+                     rejects_dir: Path | None = None, allow_extra_columns: bool = False,
+                     encoding: str = "utf-8") -> list[ImportReport]:
         """Import CSV files, debtors first, each file all-or-nothing (or skipping bad rows); a column
-        relance does not know refuses its file unless ``allow_extra_columns``."""
+        relance does not know refuses its file unless ``allow_extra_columns``. Every file is read in
+        ``encoding``."""
         self.ensure_creditor()
         reports = []
-        for path in sorted(paths, key=lambda p: _import_rank(p, kind)):
-            action_kind = kind if kind in ("events", "tracking") else None if kind else kind_of(path)
+        for path in sorted(paths, key=lambda p: _import_rank(p, kind, encoding)):
+            action_kind = kind if kind in ("events", "tracking") else None if kind else kind_of(path, encoding)
             if action_kind == "events":  # case actions, after the data files they refer to
-                reports.append(import_events(self, path, by=self.workspace.actor, skip_bad_rows=skip_bad_rows))
+                reports.append(import_events(self, path, by=self.workspace.actor, skip_bad_rows=skip_bad_rows,
+                                             encoding=encoding))
                 continue
             if action_kind == "tracking":
                 reports.append(import_receipts(self, path, date.today(), by=self.workspace.actor,
-                                               skip_bad_rows=skip_bad_rows))
+                                               skip_bad_rows=skip_bad_rows, encoding=encoding))
                 continue
             rejects = (rejects_dir or path.parent) / f"{path.stem}.rejected.csv" if skip_bad_rows else None
             reports.append(import_csv(self.store, path, kind, creditor_ref=self.workspace.creditor.ref,
                                       skip_bad_rows=skip_bad_rows, rejects_path=rejects,
-                                      allow_extra_columns=allow_extra_columns))
+                                      allow_extra_columns=allow_extra_columns, encoding=encoding))
         return reports
 
     def run(self, as_of: date, *, dry_run: bool = False, pdf: bool = False,
@@ -285,8 +288,8 @@ def _open_store(url: str) -> Store:
     return connect(url)
 
 
-def _import_rank(path: Path, kind: str | None) -> int:
-    name = kind or kind_of(path) or _kind_from_name(path)
+def _import_rank(path: Path, kind: str | None, encoding: str) -> int:
+    name = kind or kind_of(path, encoding) or _kind_from_name(path)
     return IMPORT_ORDER.index(name) if name in IMPORT_ORDER else len(IMPORT_ORDER)
 
 

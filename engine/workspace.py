@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.channels.smtp import BACKENDS, SmtpSettings
 from engine.core.files import read_regular_file
+from engine.core.countries import CountryError, parse_country
 from engine.core.limits import DEFAULT_LIMITS, Limits, LimitsError, limits_from_table
 from engine.errors import RelanceError
 from engine.letters.context import Creditor, Party
@@ -224,11 +225,19 @@ def _party_fields(section: dict[str, Any], path: Path, table: str) -> dict[str, 
         "address_lines": tuple(str(line) for line in address if line),
         "postal_code": str(section["postal_code"]),
         "city": str(section["city"]),
-        "country": str(section.get("country", "FR")),
+        "country": _country(section, path, table),
         "siren": _optional(section, "siren"),
         "email": _optional(section, "email"),
         "phone": _optional(section, "phone"),
     }
+
+
+def _country(section: dict[str, Any], path: Path, table: str) -> str:
+    """The party's country as its code: a letter abroad prints it, one at home does not."""
+    try:
+        return parse_country(str(section.get("country") or "FR"))
+    except CountryError as exc:
+        raise WorkspaceError(f"{path}: [{table}] country: {exc}") from None
 
 
 def _counsel(section: Any, path: Path) -> Party | None:

@@ -22,6 +22,17 @@ if TYPE_CHECKING:
     from engine.imports.importer import ImportFailed
 
 
+def _encoding_option(context: click.Context, parameter: click.Parameter, name: str) -> str:
+    """An encoding Python reads text in, refused before any file is opened."""
+    from engine.imports.csvfile import text_encoding
+
+    try:
+        text_encoding(name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return name
+
+
 @click.command("import")
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(dir_okay=False, exists=True, path_type=Path))
@@ -33,11 +44,14 @@ if TYPE_CHECKING:
 @click.option("--allow-extra-columns", is_flag=True,
               help="Ignore columns relance does not know, with a warning (default: an unknown column, "
               "often a misspelt one, refuses the file).")
+@click.option("--encoding", default="utf-8", show_default=True, callback=_encoding_option,
+              help="The files' encoding: cp1252 for Excel's « CSV (séparateur : point-virgule) » "
+              "(« CSV UTF-8 » needs none).")
 @json_option()
 @click.pass_obj
 def import_command(settings: Settings, files: tuple[Path, ...], kind: str | None,
-                   skip_bad_rows: bool, allow_extra_columns: bool, as_json: bool) -> None:
-    """Load debtors, invoices, credit notes and payments from CSV files (UTF-8, `;` or `,`,
+                   skip_bad_rows: bool, allow_extra_columns: bool, encoding: str, as_json: bool) -> None:
+    """Load debtors, invoices, credit notes and payments from CSV files (UTF-8 unless --encoding, `;` or `,`,
     amounts as 1234.56 or 1 234,56, dates as YYYY-MM-DD or dd/mm/yyyy); also events
     (disputes, promises, holds, calls: event_date;debtor_ref;action;until;reason) and
     registered-letter receipts (tracking.csv: case_ref;tracking;presented_on;received_on).
@@ -52,7 +66,7 @@ def import_command(settings: Settings, files: tuple[Path, ...], kind: str | None
     app = settings.app
     try:
         reports = app.import_files(list(files), kind=kind, skip_bad_rows=skip_bad_rows,
-                                   allow_extra_columns=allow_extra_columns)
+                                   allow_extra_columns=allow_extra_columns, encoding=encoding)
     except ImportFailed as refused:
         raise click.ClickException(_refusal(refused)) from None
     wake_workers(app.store)  # sleeping `relance worker`s on PostgreSQL look at the new invoices now

@@ -29,7 +29,7 @@ from engine.cases.lookup import require_case
 from engine.cases.steps import act, record_receipt
 from engine.core.money import MoneyError, parse_date
 from engine.errors import CaseError, RelanceError
-from engine.imports.csvfile import CsvFile
+from engine.imports.csvfile import CsvFile, CsvSyntaxError, text_encoding
 from engine.imports.importer import ImportFailed, ImportProblem, ImportReport
 from engine.store.events import CALL_OUTCOMES, CallRecorded, EventPayload, NoticeReceived, read_event
 from engine.store.models import Case, Debtor, Event
@@ -70,11 +70,11 @@ class ReceiptRow:
     received_on: date | None
 
 
-def kind_of(path: Path) -> str | None:
+def kind_of(path: Path, encoding: str = "utf-8") -> str | None:
     """"events" or "tracking" from the header, else None (a data file for engine.imports.importer)."""
     try:
-        reader = CsvFile(path)
-    except (OSError, UnicodeDecodeError):
+        reader = CsvFile(path, encoding)
+    except (OSError, ValueError, CsvSyntaxError):
         return None
     try:
         header = set(reader.header)
@@ -83,11 +83,11 @@ def kind_of(path: Path) -> str | None:
     return "events" if {"action", "event_date"} <= header else "tracking" if "tracking" in header else None
 
 
-def read_events(path: Path) -> list[EventRow]:
+def read_events(path: Path, encoding: str = "utf-8") -> list[EventRow]:
     """Every row checked, in date order (file order within a day); ImportFailed lists each bad one."""
     rows: list[EventRow] = []
     problems: list[ImportProblem] = []
-    for line, cells in _rows(path, EVENT_COLUMNS):
+    for line, cells in _rows(path, EVENT_COLUMNS, encoding):
         found: list[ImportProblem] = []
         action = cells.get("action", "").lower()
         if action not in ACTIONS:
@@ -135,15 +135,16 @@ def apply_event(session: Session, desk: Desk, row: EventRow, *, by: str) -> str 
     return f"{row.on}: {row.action} on {case.ref} ({row.debtor_ref}) → {case.state}"
 
 
-def import_events(desk: Desk, path: Path, *, by: str, skip_bad_rows: bool = False) -> ImportReport:
-    rows = read_events(path)
+def import_events(desk: Desk, path: Path, *, by: str, skip_bad_rows: bool = False,
+                  encoding: str = "utf-8") -> ImportReport:
+    rows = read_events(path, encoding)
     return _apply_all(desk, path, "events", rows, lambda session, row: apply_event(session, desk, row, by=by),
-                      skip_bad_rows)
+                      skip_bad_rows, encoding)
 
 
-def read_receipts(path: Path) -> list[ReceiptRow]:
+def read_receipts(path: Path, encoding: str = "utf-8") -> list[ReceiptRow]:
     rows, problems = [], []
-    for line, cells in _rows(path, TRACKING_COLUMNS):
+    for line, cells in _rows(path, TRACKING_COLUMNS, encoding):
         found: list[ImportProblem] = []
         presented = _date(path, line, cells, "presented_on", found)
         received = _date(path, line, cells, "received_on", found)
@@ -161,7 +162,8 @@ def read_receipts(path: Path) -> list[ReceiptRow]:
     return rows
 
 
-def import_receipts(desk: Desk, path: Path, on: date, *, by: str, skip_bad_rows: bool = False) -> ImportReport:
+def import_receipts(desk: Desk, path: Path, on: date, *, by: str, skip_bad_rows: bool = False,
+                    encoding: str = "utf-8") -> ImportReport:
     def apply(session: Session, row: ReceiptRow) -> str | None:
         case = require_case(session, row.case_ref)
         for event in session.scalars(select(Event).where(Event.case_id == case.id, Event.kind == NoticeReceived.kind)):
@@ -173,11 +175,11 @@ def import_receipts(desk: Desk, path: Path, on: date, *, by: str, skip_bad_rows:
                        received_on=row.received_on, on=on, by=by)
         return f"receipt {row.tracking} on {case.ref}"
 
-    return _apply_all(desk, path, "tracking", read_receipts(path), apply, skip_bad_rows)
+    return _apply_all(desk, path, "tracking", read_receipts(path, encoding), apply, skip_bad_rows, encoding)
 
 
 def _apply_all(desk: Desk, path: Path, kind: str, rows: Sequence[R], apply: Callable[[Session, R], str | None],
-               skip_bad_rows: bool) -> ImportReport:
+               skip_bad_rows: bool, encoding: str) -> ImportReport:
     report = ImportReport(file=str(path), kind=kind, rows=len(rows))
     rejected: list[tuple[int, str]] = []
     with desk.session() as session:
@@ -199,7 +201,7 @@ def _apply_all(desk: Desk, path: Path, kind: str, rows: Sequence[R], apply: Call
             session.rollback()
             raise ImportFailed(report.problems)
     if rejected:
-        report.rejects_path = _write_rejects(path, rejected)
+        report.rejects_path = _write_rejects(path, rejected, encoding)
     return report
 
 
@@ -227,11 +229,14 @@ def _already(session: Session, case: Case, kind: str, on: date, reason: str | No
     return False
 
 
-def _rows(path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]]) -> list[tuple[int, dict[str, str]]]:
+def _rows(path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]],
+          encoding: str) -> list[tuple[int, dict[str, str]]]:
     try:
-        reader = CsvFile(path)
-    except (OSError, UnicodeDecodeError) as exc:
+        reader = CsvFile(path, encoding)
+    except (OSError, ValueError) as exc:
         raise ImportFailed([ImportProblem(str(path), 1, None, f"cannot read the file: {exc}")]) from None
+    except CsvSyntaxError as exc:
+        raise ImportFailed([ImportProblem(str(path), exc.line, exc.column, exc.reason)]) from None
     try:
         missing = [name for name in columns[0] if name not in reader.header]
         if missing:
@@ -244,8 +249,8 @@ def _rows(path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]]) -> list[
                                                   f"found {len(row.fields)} (delimiter {reader.delimiter!r})")])
             rows.append((row.line, row.cells))
         return rows
-    except UnicodeDecodeError as exc:
-        raise ImportFailed([ImportProblem(str(path), 1, None, f"not UTF-8 text ({exc.reason})")]) from None
+    except CsvSyntaxError as exc:
+        raise ImportFailed([ImportProblem(str(path), exc.line, exc.column, exc.reason)]) from None
     finally:
         reader.close()
 
@@ -264,11 +269,11 @@ def _date(path: Path, line: int, cells: dict[str, str], column: str, problems: l
         return None
 
 
-def _write_rejects(path: Path, rejected: list[tuple[int, str]]) -> Path:
+def _write_rejects(path: Path, rejected: list[tuple[int, str]], encoding: str) -> Path:
     """The refused rows with their reason, as the data imports write them (FILE.rejected.csv)."""
     reasons = dict(rejected)
     out = path.with_name(f"{path.stem}.rejected.csv")
-    with path.open(encoding="utf-8-sig", newline="") as source, out.open("w", encoding="utf-8", newline="") as sink:
+    with path.open(encoding=text_encoding(encoding), newline="") as source, out.open("w", encoding="utf-8", newline="") as sink:
         first = source.readline()
         delimiter = max((";", ",", "\t"), key=first.count)
         source.seek(0)

@@ -1,6 +1,7 @@
 """Reading one CSV file of the importer: encoding, delimiter, header, the columns of each kind.
 
-UTF-8 with or without BOM; ``;``, ``,`` or tab (sniffed from the header). Cells holding amounts and
+UTF-8 with or without BOM, or the encoding the user names (Excel's « CSV (séparateur : point-virgule) »
+writes Windows-1252); ``;``, ``,`` or tab (sniffed from the header). Cells holding amounts and
 dates are parsed by engine.core.money, the same parser as every other entry point.
 
 Quoting is read strictly: an unclosed ``"`` would otherwise swallow the following rows into one
@@ -11,6 +12,7 @@ one, the row boundaries of the rest of the file cannot be trusted: the importer 
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,7 +45,8 @@ class RawRow:
 
 
 class CsvSyntaxError(Exception):
-    """The file's quoting is broken at ``line`` (where the record starts), in column ``column`` if known."""
+    """The file cannot be read past ``line``: its quoting is broken there (where the record starts, in
+    ``column`` if known), or its bytes are not text in the file's encoding."""
 
     def __init__(self, line: int, column: str | None, reason: str) -> None:
         super().__init__(reason)
@@ -53,10 +56,15 @@ class CsvSyntaxError(Exception):
 class CsvFile:
     """An open CSV file: delimiter sniffed, header read, rows streamed."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, encoding: str = "utf-8") -> None:
         self.path = path
-        self._handle: IO[str] = path.open("r", encoding="utf-8-sig", newline="")
-        first = self._handle.readline()
+        self.encoding = text_encoding(encoding)
+        self._handle: IO[str] = path.open("r", encoding=self.encoding, newline="")
+        try:
+            first = self._handle.readline()
+        except UnicodeDecodeError:
+            self._handle.close()
+            raise self._undecodable() from None
         self.delimiter = sniff_delimiter(first)
         self._handle.seek(0)  # the utf-8-sig decoder drops the BOM again after the rewind
         self._record: list[str] = []  # the raw lines of the record being read, to locate a quoting error
@@ -78,9 +86,16 @@ class CsvFile:
             yield RawRow(start, cells, fields, self._reader.line_num)
 
     def _lines(self) -> Iterator[str]:
-        for line in self._handle:
-            self._record.append(line)
-            yield line
+        try:
+            for line in self._handle:
+                self._record.append(line)
+                yield line
+        except UnicodeDecodeError:
+            raise self._undecodable() from None
+
+    def _undecodable(self) -> CsvSyntaxError:
+        """Where the bytes stop being text: the decoder reads ahead by blocks, so its error has no line."""
+        return undecodable_line(self.path, self.encoding)
 
     def _next(self) -> list[str] | None:
         """The next record, or None at the end; a quoting error is raised located at the record's start."""
@@ -103,6 +118,48 @@ class CsvFile:
 
     def close(self) -> None:
         self._handle.close()
+
+
+def text_encoding(name: str) -> str:
+    """The codec to read a file written in ``name``; ValueError for a name that is not a text encoding.
+    UTF-8 is read as ``utf-8-sig`` so that the BOM Excel writes is not taken for part of the first column."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise ValueError(f"unknown encoding {name!r} (e.g. utf-8, cp1252, latin-1)") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise ValueError(f"{name!r} is not a text encoding (e.g. utf-8, cp1252, latin-1)")
+    return "utf-8-sig" if info.name in ("utf-8", "utf-8-sig") else info.name
+
+
+def undecodable_line(path: Path, encoding: str) -> CsvSyntaxError:
+    """The first line of ``path`` that is not text in ``encoding``, with what to do about it."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    number = 0
+    with path.open("rb") as raw:
+        for number, line in enumerate(raw, start=1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError as exc:
+                reason = f"not {_label(encoding)} text: byte 0x{line[exc.start]:02x} cannot be read ({exc.reason})"
+                if encoding == "utf-8-sig" and _reads_as_windows_1252(line):
+                    reason += ("; the file looks written in Windows-1252, as Excel's « CSV (séparateur : "
+                               "point-virgule) » does: save it as « CSV UTF-8 », or pass --encoding cp1252")
+                return CsvSyntaxError(number, None, reason)
+    return CsvSyntaxError(max(number, 1), None, f"not {_label(encoding)} text: the file ends inside a character")
+
+
+def _label(encoding: str) -> str:
+    return "UTF-8" if encoding == "utf-8-sig" else encoding
+
+
+def _reads_as_windows_1252(line: bytes) -> bool:
+    """Letters (é, à, ç…) where UTF-8 failed: the usual sign of a French Windows export."""
+    try:
+        text = line.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    return any(not char.isascii() and char.isalpha() for char in text)
 
 
 def sniff_delimiter(header_line: str) -> str:

@@ -115,19 +115,21 @@ def import_csv(
     skip_bad_rows: bool = False,
     rejects_path: str | Path | None = None,
     allow_extra_columns: bool = False,
+    encoding: str = "utf-8",
 ) -> ImportReport:
     """Import one CSV file of ``kind`` (debtors|invoices|payments|credit_notes, or from its header).
 
     The creditor is created with its ref as name if it does not exist yet. A column the kind does not
-    have refuses the file, unless ``allow_extra_columns`` (then it is ignored, with a warning).
+    have refuses the file, unless ``allow_extra_columns`` (then it is ignored, with a warning). The file
+    is read in ``encoding`` (UTF-8 by default, with or without BOM).
     """
     source = Path(path)
     if not source.is_file():
         raise ImportFailed([ImportProblem(str(source), 0, None, "file not found")])
     try:
-        reader = CsvFile(source)
-    except UnicodeDecodeError as exc:
-        raise ImportFailed([ImportProblem(str(source), 1, None, f"not UTF-8 text ({exc.reason})")]) from exc
+        reader = CsvFile(source, encoding)
+    except ValueError as exc:  # an encoding Python does not know
+        raise ImportFailed([ImportProblem(str(source), 0, None, str(exc))], whole_file=True) from None
     except CsvSyntaxError as exc:
         raise ImportFailed([ImportProblem(str(source), exc.line, exc.column, exc.reason)], whole_file=True) from None
     try:
@@ -139,10 +141,9 @@ def import_csv(
                 session.rollback()
                 raise ImportFailed(report.problems[:MAX_PROBLEMS_KEPT], report.rejected)
         return report
-    except UnicodeDecodeError as exc:
-        raise ImportFailed([ImportProblem(str(source), 0, None, f"not UTF-8 text ({exc.reason})")]) from exc
     except CsvSyntaxError as exc:
-        # Nothing of the file goes in, even with skip_bad_rows: past a broken quote, rows cannot be told apart.
+        # Nothing of the file goes in, even with skip_bad_rows: past a broken quote, or bytes that are not text
+        # in the file's encoding, rows cannot be told apart.
         raise ImportFailed([ImportProblem(str(source), exc.line, exc.column, exc.reason)], whole_file=True) from None
     finally:
         reader.close()

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from engine.core.countries import CountryError, parse_country
 from engine.core.money import MoneyError, check_decimals, parse_amount, parse_currency, parse_date
 from engine.imports.csvfile import RawRow
 from engine.store import ledger
@@ -126,10 +127,11 @@ class DebtorWriter:
         for column in ("address_line1", "address_line2", "city", "phone"):
             values[column] = row.text(column)
         values["postal_code"] = row.text("postal_code", max_len=20)
-        country = (row.text("country") or "FR").upper()
-        if len(country) != 2 or not country.isalpha():
-            row.problems.append(RowProblem("country", f"a two-letter country code (FR), got {country!r}"))
-        values["country"] = country
+        try:
+            values["country"] = parse_country(row.text("country") or "FR")
+        except CountryError as exc:
+            row.problems.append(RowProblem("country", str(exc)))
+            values["country"] = None
         email = row.text("email")
         if email and ("@" not in email or " " in email):
             row.problems.append(RowProblem("email", f"not an e-mail address: {email!r}"))

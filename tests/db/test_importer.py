@@ -266,3 +266,47 @@ def test_the_currency_column_of_payments_and_credit_notes(store, tmp_path: Path)
     assert (problem.line, problem.column) == (3, "currency")
     assert "F-002 is in EUR" in problem.reason
     assert len(_shares(store)) == 1
+
+
+_DEBTORS_HEADER = "debtor_ref;kind;name;address_line1;postal_code;city;country\n"
+
+
+def test_a_windows_1252_file_names_its_line_and_how_to_read_it(store, tmp_path: Path) -> None:
+    """Excel's « CSV (séparateur : point-virgule) » writes Windows-1252: refused at the first line that is
+    not UTF-8, even past the decoder's first block, with the two ways out; read as such with the encoding."""
+    rows = [f"D{i};b2b;Client {i};1 rue;75001;Paris;FR\n" for i in range(400)]
+    rows.append("D-É;b2b;Société Générale Équipements;3 allée des Roses;13001;Marseille;FR\n")
+    path = tmp_path / "debtors.csv"
+    path.write_bytes((_DEBTORS_HEADER + "".join(rows)).encode("cp1252"))
+    with pytest.raises(ImportFailed) as caught:
+        import_csv(store, path, creditor_ref="ACME")
+    [problem] = caught.value.problems
+    assert problem.line == 402 and "byte 0xc9" in problem.reason
+    assert "Windows-1252" in problem.reason and "--encoding cp1252" in problem.reason
+    assert _count(store, Debtor) == 0
+
+    report = import_csv(store, path, creditor_ref="ACME", encoding="cp1252")
+    assert report.inserted == 401
+    with store.session() as s:
+        assert s.scalar(select(Debtor.name).where(Debtor.ref == "D-É")) == "Société Générale Équipements"
+
+
+def test_an_unknown_encoding_refuses_the_file(store, tmp_path: Path) -> None:
+    path = tmp_path / "debtors.csv"
+    path.write_text(_DEBTORS_HEADER, encoding="utf-8")
+    with pytest.raises(ImportFailed, match="unknown encoding 'klingon'"):
+        import_csv(store, path, creditor_ref="ACME", encoding="klingon")
+
+
+def test_a_country_written_as_its_name_is_stored_as_its_code(store, tmp_path: Path) -> None:
+    path = tmp_path / "debtors.csv"
+    path.write_text(_DEBTORS_HEADER + "D1;b2b;Un;1 rue;75001;Paris;France\n"
+                    "D2;b2b;Deux;1 Baker St;NW1 6XE;London;Royaume-Uni\nD3;b2b;Trois;1 rue;75001;Paris;\n",
+                    encoding="utf-8")
+    import_csv(store, path, creditor_ref="ACME")
+    with store.session() as s:
+        assert dict(s.execute(select(Debtor.ref, Debtor.country)).all()) == {"D1": "FR", "D2": "GB", "D3": "FR"}
+    path.write_text(_DEBTORS_HEADER + "D4;b2b;Quatre;1 rue;75001;Paris;ZZ\n", encoding="utf-8")
+    with pytest.raises(ImportFailed) as caught:
+        import_csv(store, path, creditor_ref="ACME")
+    assert [(p.line, p.column) for p in caught.value.problems] == [(2, "country")]

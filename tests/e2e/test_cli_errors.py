@@ -175,6 +175,16 @@ def test_a_csv_of_unknown_kind_is_one_line(workspace: Path, tmp_path: Path) -> N
                "debtors, invoices")
 
 
+def test_a_windows_1252_csv_is_one_line_saying_how_to_import_it(workspace: Path, tmp_path: Path) -> None:
+    excel = tmp_path / "clients.csv"
+    excel.write_bytes("debtor_ref;kind;name;postal_code;city;country\n"
+                      "W-1;b2b;Crème & Brûlée SARL;75001;Paris;France\n".encode("cp1252"))
+    user_error(relance(workspace, "import", str(excel)), f"{excel}:2", "not UTF-8", "--encoding cp1252")
+    usage_error(relance(workspace, "import", "--encoding", "klingon", str(excel)), "unknown encoding 'klingon'")
+    done = relance(workspace, "import", "--encoding", "cp1252", str(excel), "--json")
+    assert done.exit_code == 0 and '"inserted": 1' in done.output, done.output
+
+
 @pytest.fixture
 def own_workspace(workspace: Path, tmp_path: Path) -> Path:
     """A copy of the shared workspace, free to break."""

@@ -237,3 +237,18 @@ def test_starttls_sends_over_tls_and_refuses_a_certificate_it_cannot_verify(tmp_
         with pytest.raises(TemporaryFailure, match="530.*starttls"):
             open_transport(plain).send(message, "r@acme.example", "c@client.example")
     assert [str(m["Message-ID"]) for m in sink.messages] == ["<m3@acme.example>"]
+
+
+def test_the_creditors_country_may_be_its_name_and_is_kept_as_its_code(tmp_path: Path) -> None:
+    """A letter prints the debtor's country when it differs from the creditor's: « France » in relance.toml
+    must compare equal to a debtor's FR, or every domestic letter would end with « FRANCE »."""
+    init_workspace(tmp_path)
+    config = tmp_path / "relance.toml"
+    base = config.read_text(encoding="utf-8")
+    assert base.count('country = "FR"') == 1
+    config.write_text(base.replace('country = "FR"', 'country = "France"'), encoding="utf-8")
+    assert load_workspace(tmp_path).creditor.country == "FR"
+    config.write_text(base.replace('country = "FR"', 'country = "Atlantide"'), encoding="utf-8")
+    with pytest.raises(WorkspaceError, match=r"\[creditor\] country: not a country: 'Atlantide'") as caught:
+        load_workspace(tmp_path)
+    assert str(config) in str(caught.value)
