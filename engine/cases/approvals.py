@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from engine.cases.actions import Outcome
 from engine.cases.desk import Desk
 from engine.cases.lookup import require_case
-from engine.cases.steps import act, apply_steps, case_state, reconcile
+from engine.cases.steps import act, apply_steps, case_state, reconcile, state_label
 from engine.errors import CaseError
 from engine.store import ledger
 from engine.store.events import ApprovalRequested, Approved, Rejected, read_event
@@ -73,8 +73,9 @@ def approve(desk: Desk, case_ref: str, on: date, *, by: str, note: str | None = 
         _since, request = _request(session, case)
         if request is not None and _since is not None and on < _since:
             raise CaseError(f"case {case.ref} asked for approval on {_since}: it cannot be approved on {on}")
-        append_event(session, case, Approved(dest, note), on, actor=by)
         escalator = desk.escalator_for(case)
+        label = state_label(escalator.workflow.states, dest)
+        append_event(session, case, Approved(dest, note, state_label=label), on, actor=by)
         state = case_state(session, case, on)
         steps = reconcile(session, case, state, escalator, on)
         if state.state == case.state and not escalator.workflow.states[state.state].final:
@@ -90,9 +91,12 @@ def reject(desk: Desk, case_ref: str, on: date, *, by: str, reason: str) -> Outc
     """Refuse the step CASE waits for: recorded, and the case is held with the reason."""
     with desk.session() as session:
         case = _waiting(session, case_ref)
-        append_event(session, case, Rejected(str(case.awaiting_approval), reason), on, actor=by)
+        escalator = desk.escalator_for(case)
+        dest = str(case.awaiting_approval)
+        label = state_label(escalator.workflow.states, dest)
+        append_event(session, case, Rejected(dest, reason, state_label=label), on, actor=by)
         case.awaiting_approval = None
-        steps = act(session, case, desk.escalator_for(case), "hold", on, by=by,
+        steps = act(session, case, escalator, "hold", on, by=by,
                     reason=f"validation refusée : {reason}", perform=desk.letter_writer())
         return Outcome(case.ref, "reject", on, by, case.state, tuple(steps))
 

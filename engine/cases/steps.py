@@ -120,7 +120,8 @@ def apply_steps(
         change = append_event(session, case_row, StateChange(
             trigger=step.trigger, source=step.source, dest=step.dest, facts=step.facts, reason=step.reason,
             actions=tuple(ActionFacts(a.kind, a.state, a.template, a.pay_within_days) for a in step.actions),
-            source_label=_label(states, step.source), dest_label=_label(states, step.dest), currency=case_row.currency,
+            source_label=state_label(states, step.source), dest_label=state_label(states, step.dest),
+            currency=case_row.currency,
         ), step.on, actor=step.by or actor or RUN_ACTOR, step_key=key)
         kind = states[step.dest].kind if step.dest in states else None
         listed_numbers: tuple[str, ...] = ()
@@ -146,21 +147,24 @@ def apply_steps(
             document.event = letter  # inserted after its event, in the same flush
             session.add(document)
             documents.append(document)
-    note_awaiting(session, case_row, state, as_of or (steps[-1].on if steps else None), actor=actor)
+    note_awaiting(session, case_row, state, escalator, as_of or (steps[-1].on if steps else None), actor=actor)
     _store_state(case_row, state, escalator, as_of or (steps[-1].on if steps else None), strict=as_of is not None)
     if flush:
         session.flush()
     return documents
 
 
-def note_awaiting(session: Session, case_row: Case, state: CaseState, on: date | None, *, actor: str | None = None,
-                  manual: bool = False) -> None:
+def note_awaiting(session: Session, case_row: Case, state: CaseState, escalator: Escalator, on: date | None, *,
+                  actor: str | None = None, manual: bool = False) -> None:
     """A due step that waits for approval (``state.awaiting_approval``, new): an approval_requested event,
     once per request (engine.cases.approvals lists, approves and rejects them)."""
     waiting = state.awaiting_approval
     if waiting is not None and waiting != case_row.awaiting_approval:
-        append_event(session, case_row, ApprovalRequested(state=waiting, source=state.state, manual=manual),
-                     on or state.state_entered, actor=actor)
+        states = escalator.workflow.states
+        append_event(session, case_row, ApprovalRequested(
+            state=waiting, source=state.state, manual=manual,
+            state_label=state_label(states, waiting), source_label=state_label(states, state.state),
+        ), on or state.state_entered, actor=actor)
     case_row.awaiting_approval = waiting
 
 
@@ -204,7 +208,7 @@ def act(
         steps += escalator.jump(state, dest, on, reason or "", by=by)
         if state.awaiting_approval == dest:  # the jump waits for approval: recorded as asked by hand
             append_event(session, case_row, event, on, actor=by)
-            note_awaiting(session, case_row, state, on, actor=by, manual=True)
+            note_awaiting(session, case_row, state, escalator, on, actor=by, manual=True)
             apply_steps(session, case_row, state, steps, escalator, perform, actor=by)
             return steps
     elif action == "note":
@@ -309,7 +313,8 @@ def _last_registered_letter(session: Session, case_row: Case) -> tuple[date, Let
     return found
 
 
-def _label(states: Any, name: str) -> str | None:
+def state_label(states: Any, name: str) -> str | None:
+    """A state's French label as the timeline records it; None for a state the workflow no longer has."""
     return states[name].label if name in states else None
 
 
@@ -355,4 +360,4 @@ def _cents(value: Any) -> Decimal:
 
 
 __all__ = ["RUN_ACTOR", "act", "apply_steps", "case_state", "note_awaiting", "reconcile", "record_payment",
-           "record_receipt"]
+           "record_receipt", "state_label"]

@@ -353,9 +353,13 @@ class ApprovalRequested(EventPayload):
     state: str
     source: str
     manual: bool = False  # asked by a jump rather than by the workflow's delay
+    # The states' French labels when asked, as StateChange keeps them (None on events recorded before).
+    state_label: str | None = None
+    source_label: str | None = None
 
     def describe(self) -> str:
-        return f"passage de « {self.source} » à « {self.state} » en attente de validation"
+        return (f"passage de « {self.source_label or self.source} » à « {self.state_label or self.state} » "
+                "en attente de validation")
 
 
 @dataclass(frozen=True)
@@ -365,10 +369,11 @@ class Approved(EventPayload):
 
     state: str
     note: str | None = None
+    state_label: str | None = None
 
     def describe(self) -> str:
         note = f" — {self.note}" if self.note else ""
-        return f"passage à « {self.state} » validé{note}"
+        return f"passage à « {self.state_label or self.state} » validé{note}"
 
 
 @dataclass(frozen=True)
@@ -378,10 +383,11 @@ class Rejected(EventPayload):
 
     state: str
     reason: str | None = None
+    state_label: str | None = None
 
     def describe(self) -> str:
         why = f" — {self.reason}" if self.reason else ""
-        return f"passage à « {self.state} » refusé, dossier suspendu{why}"
+        return f"passage à « {self.state_label or self.state} » refusé, dossier suspendu{why}"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from engine.cases import approvals, tasks
 from engine.cases.debtors import hold_debtor, resume_debtor
 from engine.errors import CaseError
 from engine.store.events import (
+    ApprovalRequested,
     Approved,
     CallRecorded,
     DebtorHeld,
@@ -22,6 +23,7 @@ from engine.store.events import (
     EmailRetried,
     EmailSent,
     LetterSent,
+    Rejected,
     read_event,
 )
 from engine.store.models import Case, Document, Event, Outbox
@@ -183,6 +185,12 @@ def test_a_formal_notice_is_never_written_before_approval(tmp_path: Path, databa
         ("ALD-F0000", "formal_notice", approved_on, "Mme Leroy")]
     with pytest.raises(CaseError, match="waits for no approval"):
         approvals.approve(app, "ALD-F0000", approved_on, by="x")
+    # The timeline names the steps as the letters do, not by the workflow's keys.
+    said = [p.describe() for kind in (ApprovalRequested.kind, Approved.kind, Rejected.kind)  # type: ignore[attr-defined]
+            for _ref, p, _on, _actor in events_of(app, kind)]
+    assert said == ["passage de « Troisième relance » à « Mise en demeure » en attente de validation"] * 2 + [
+        "passage à « Mise en demeure » validé — vu",
+        "passage à « Mise en demeure » refusé, dossier suspendu — négociation en cours"]
 
 
 def test_a_held_debtor_escalates_no_case_and_each_case_says_so(tmp_path: Path, database_url: str) -> None:
