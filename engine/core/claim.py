@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from engine.core.rates import (
     AmountError,
@@ -42,6 +42,7 @@ from engine.core.rates import (
 __all__ = [
     "AmountError",
     "Accrual",
+    "Applied",
     "Claim",
     "ClaimLine",
     "ContractualRateTooLow",
@@ -57,6 +58,8 @@ __all__ = [
 ]
 
 DebtorKind = Literal["b2b", "b2c"]
+# What took an amount off an invoice: the debtor paid it, or the creditor issued a credit note (avoir).
+AppliedKind = Literal["payment", "credit_note"]
 
 CENT = Decimal("0.01")
 # D441-5: fixed recovery indemnity per invoice paid late, B2B only, outside the scope of VAT.
@@ -72,14 +75,26 @@ class ContractualRateTooLow(AmountError):
     """A contractual penalty rate under the statutory floor for a half-year it would apply to."""
 
 
+class Applied(NamedTuple):
+    """An amount taken off an invoice on a day, and what took it off. Interest and penalties run on the day
+    and the amount alone; the kind and the reference only say what a statement may call the line: a credit
+    note is the creditor's act, not a payment the debtor made."""
+
+    on: date
+    amount: Decimal
+    kind: AppliedKind = "payment"
+    reference: str = ""  # a credit note's number, as recorded (empty: none recorded, or a payment)
+
+
 @dataclass(frozen=True)
 class InvoiceDebt:
-    """One invoice as the amounts see it: amount including VAT, due date, dated payments on it."""
+    """One invoice as the amounts see it: amount including VAT, due date, the dated amounts applied to it
+    (a plain ``(day, amount)`` pair is a payment)."""
 
     number: str
     amount: Decimal
     due_date: date
-    payments: tuple[tuple[date, Decimal], ...] = ()
+    payments: tuple[Applied | tuple[date, Decimal], ...] = ()
     # B2C: the day legal interest runs from for this invoice (its own formal notice, received or
     # presented); None leaves it to the claim's `formal_notice_on`.
     interest_from: date | None = None
@@ -113,9 +128,9 @@ class ClaimLine:
     indemnity: Decimal
     interest: Decimal
     accruals: tuple[Accrual, ...]
-    # The payments deducted (dated, up to as_of) and the day the last one settled the invoice, if it did:
-    # what an itemised statement (décompte) prints under the invoice.
-    payments: tuple[tuple[date, Decimal], ...] = ()
+    # The amounts deducted (payments and credit notes, dated, up to as_of) and the day the last one settled
+    # the invoice, if it did: what an itemised statement (décompte) prints under the invoice.
+    payments: tuple[Applied, ...] = ()
     settled_on: date | None = None
 
     @property
@@ -206,11 +221,13 @@ def claim(
     lines = []
     for invoice in invoices:
         _check_invoice(invoice)
-        payments = sorted((d, a) for d, a in invoice.payments if d <= as_of)
-        paid = sum((a for _, a in payments), _ZERO)
+        # By day and amount, never by kind: what applied an amount changes no figure of the claim.
+        payments = sorted((p for p in map(_applied, invoice.payments) if p.on <= as_of),
+                          key=lambda p: (p.on, p.amount))
+        paid = sum((p.amount for p in payments), _ZERO)
         outstanding = max(invoice.amount - paid, _ZERO)
         settled_on = _settled_on(invoice.amount, payments)
-        open_after_due = invoice.amount - sum((a for d, a in payments if d <= invoice.due_date), _ZERO)
+        open_after_due = invoice.amount - sum((p.amount for p in payments if p.on <= invoice.due_date), _ZERO)
         late = as_of > invoice.due_date and open_after_due > 0
         days_late = ((settled_on or as_of) - invoice.due_date).days if late else 0
         accruals: tuple[Accrual, ...] = ()
@@ -237,7 +254,7 @@ def claim(
                 indemnity=indemnity,
                 interest=interest,
                 accruals=accruals,
-                payments=tuple((on, _cents(value)) for on, value in payments),
+                payments=tuple(p._replace(amount=_cents(p.amount)) for p in payments),
                 settled_on=settled_on,
             )
         )
@@ -264,7 +281,7 @@ def claim(
 
 def _accrue(
     amount: Decimal,
-    payments: list[tuple[date, Decimal]],
+    payments: list[Applied],
     start: date,
     end: date,
     rate_at: Callable[[date], tuple[Decimal, HalfYear, bool]],
@@ -275,11 +292,11 @@ def _accrue(
     The balance on day d is `amount` minus the payments dated before d; a run is cut wherever the
     balance or the rate may change (payment + 1 day, half-year start, `breaks`).
     """
-    cuts = sorted({d + timedelta(days=1) for d, _ in payments} | set(breaks))
+    cuts = sorted({p.on + timedelta(days=1) for p in payments} | set(breaks))
     accruals = []
     day = start + timedelta(days=1)
     while day <= end:
-        base = amount - sum((a for d, a in payments if d < day), _ZERO)
+        base = amount - sum((p.amount for p in payments if p.on < day), _ZERO)
         if base <= 0:
             break  # paid in full: nothing more accrues
         rate, half, assumed = rate_at(day)
@@ -302,14 +319,19 @@ def _accrue(
     return tuple(accruals)
 
 
-def _settled_on(amount: Decimal, payments: list[tuple[date, Decimal]]) -> date | None:
+def _settled_on(amount: Decimal, payments: list[Applied]) -> date | None:
     """The date of the payment that brought the balance to zero, if any."""
     total = _ZERO
-    for on, value in payments:
-        total += value
+    for applied in payments:
+        total += applied.amount
         if total >= amount:
-            return on
+            return applied.on
     return None
+
+
+def _applied(entry: Applied | tuple[date, Decimal]) -> Applied:
+    """An applied amount as the claim reads it: a plain (day, amount) pair is a payment."""
+    return entry if isinstance(entry, Applied) else Applied(*entry)
 
 
 def _add_months(on: date, months: int) -> date:
@@ -324,7 +346,7 @@ def _check_invoice(invoice: InvoiceDebt) -> None:
     _check_decimal(f"invoice {invoice.number}: amount", invoice.amount)
     if invoice.amount <= 0:
         raise AmountError(f"invoice {invoice.number}: amount must be positive, got {invoice.amount}")
-    for on, value in invoice.payments:
+    for on, value, *_ in map(_applied, invoice.payments):
         _check_decimal(f"invoice {invoice.number}: payment of {on}", value)
         if value <= 0:
             raise AmountError(f"invoice {invoice.number}: payment of {on} must be positive, got {value}")

@@ -20,9 +20,10 @@ from engine.cases.letters import LetterWriter, orphan_files
 from engine.cases.lookup import find_case
 from engine.cases.run import run
 from engine.core.case import Action, Step
+from engine.core.claim import InvoiceDebt, claim, load_rates
 from engine.core.workflow import Workflow, load_workflow
 from engine.imports.importer import import_csv
-from engine.letters import Creditor
+from engine.letters import Creditor, build_context
 from engine.letters.render import render_content
 from engine.store.database import connect
 from engine.store.models import Document, Event
@@ -201,3 +202,27 @@ def test_orphan_files_are_the_unrecorded_letters_and_temporary_files(store, work
     temporary.write_bytes(b"half written")
     with store.session() as s:
         assert orphan_files(s, out) == sorted([stray, stray.with_suffix(".pdf"), temporary])
+
+
+def test_a_credit_note_reaches_the_statement_as_an_avoir(store, workflow, tmp_path: Path) -> None:
+    """The fixtures' credit note AV-001 (100.00 on F-001, 5 February 2025) and payment VIR-0001 (500.00 on
+    10 February, oldest invoice first: F-001) travel from the ledger to the formal notice's statement each
+    named for what it is; the penalties are those of two payments on the same days."""
+    for name in ("credit_notes.csv", "payments.csv"):
+        import_csv(store, CSV / name, creditor_ref="ACME")
+    run(store, workflow, date(2025, 2, 3))
+    on = date(2025, 3, 31)
+    step = Step("escalate", "reminder3", "formal_notice", on, {})
+    action = Action("registered_letter", "formal_notice", "mise_en_demeure.docx", 8)
+    with store.session() as s:
+        case = find_case(s, "ACME-F-001")
+        letter = writer(workflow, tmp_path / "output").letter_data(s, case, step, action, workflow)
+    rows = [(r["kind"], r["label"], r["amount_value"]) for r in build_context(letter)["statement_rows"]
+            if r["kind"] in ("payment", "credit_note")]
+    assert rows == [("credit_note", "Avoir n°\u00a0AV-001 du 05/02/2025", Decimal("-100.00")),
+                    ("payment", "Règlement du 10/02/2025", Decimal("-500.00"))]
+    [f001] = [line for line in letter.statement if line.number == "F-001"]
+    as_payments = claim([InvoiceDebt("F-001", Decimal("1200.00"), date(2025, 2, 1),
+                                     ((date(2025, 2, 5), Decimal("100.00")), (date(2025, 2, 10), Decimal("500.00"))))],
+                        debtor_kind="b2b", as_of=on, rates=load_rates())
+    assert f001.accruals == as_payments.lines[0].accruals and f001.penalties == as_payments.penalties
