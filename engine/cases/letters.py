@@ -347,7 +347,7 @@ class LetterWriter:
             notice=notice,
             interest_from=interest_from,
             interest_basis=basis,
-            court=court_for(debtor.kind, debtor.is_merchant, debtor.name),
+            court=court_for(debtor.kind, debtor.is_merchant, debtor.name, debtor.country),
             enclosures=recall.enclosures(state.kind, lines, history, notice),
             agency=self.agency,
         )

@@ -23,8 +23,9 @@ from engine.core.case import Action, Step
 from engine.core.claim import InvoiceDebt, claim, load_rates
 from engine.core.workflow import Workflow, load_workflow
 from engine.imports.importer import import_csv
-from engine.letters import Creditor, build_context
+from engine.letters import CompiledTemplate, Creditor, build_context
 from engine.letters.render import render_content
+from engine.letters.wording import rendered_text
 from engine.store.database import connect
 from engine.store.models import Document, Event
 from engine.store.timeline import verify
@@ -226,3 +227,29 @@ def test_a_credit_note_reaches_the_statement_as_an_avoir(store, workflow, tmp_pa
                                      ((date(2025, 2, 5), Decimal("100.00")), (date(2025, 2, 10), Decimal("500.00"))))],
                         debtor_kind="b2b", as_of=on, rates=load_rates())
     assert f001.accruals == as_payments.lines[0].accruals and f001.penalties == as_payments.penalties
+
+
+def test_the_hand_off_names_no_french_court_for_a_debtor_abroad(store, workflow, tmp_path: Path) -> None:
+    """A debtor in London: the hand-off must not say a French court of its domicile hears the claim (which
+    court does turns on what the file does not hold); a debtor in Paris keeps its sentence, word for word."""
+    debtors, invoices = tmp_path / "debtors.csv", tmp_path / "invoices.csv"
+    debtors.write_text(DEBTORS_HEADER + "GB1;b2b;Acme Trading SARL;;221B Baker Street;;NW1 6XE;London;GB;;\n",
+                       encoding="utf-8")
+    invoices.write_text(INVOICES_HEADER + "F-GB;GB1;2025-01-02;2025-02-01;1000.00;EUR\n", encoding="utf-8")
+    for path in (debtors, invoices):
+        import_csv(store, path, creditor_ref="ACME")
+    run(store, workflow, date(2025, 2, 3))
+    step = Step("escalate", "formal_notice", "litigation", date(2025, 4, 30), {})
+    action = Action("letter", "litigation", "transmission_contentieux.docx", None)
+    texts = {}
+    with store.session() as s:
+        for ref in ("ACME-F-GB", "ACME-F-001"):
+            letter = writer(workflow, tmp_path / "output").letter_data(s, find_case(s, ref), step, action, workflow)
+            texts[ref] = rendered_text(CompiledTemplate(PACK / action.template).render(build_context(letter)))
+    abroad = texts["ACME-F-GB"]
+    assert "tribunal" not in abroad and "du domicile du débiteur" not in abroad
+    assert ("Juridiction : à déterminer, l'adresse du débiteur étant hors de France métropolitaine "
+            "(ROYAUME-UNI).") in abroad
+    # Boulangerie Martin SARL, Paris: commercial by its form, as before.
+    assert ("Juridiction : tribunal de commerce du domicile du débiteur — société commerciale par sa forme : "
+            "SARL.") in texts["ACME-F-001"] and "à déterminer" not in texts["ACME-F-001"]
