@@ -12,8 +12,10 @@ Conventions (each one is a choice a court could see, so they are written down):
   balance reaches zero.
 - A day takes the rate of the half-year it falls in (`amount × rate × days / 365`, 365 even in leap
   years, as L441-10 is read in practice). A period is cut at every half-year start and every payment.
-- Each accrual segment is rounded to the cent (ROUND_HALF_UP); a line's penalties are the sum of its
-  rounded segments and the claim's totals the sum of its lines, so every printed figure adds up.
+- Each accrual segment is rounded (ROUND_HALF_UP) to the minor unit of the claim's currency: the cent for
+  EUR, the yen for JPY (engine.core.money.round_to_unit), since no one can pay 0.10 yen; a line's penalties
+  are the sum of its rounded segments and the claim's totals the sum of its lines, so every printed figure
+  adds up. The D441-5 indemnity is in euros whatever the currency, to the cent.
 - A contractual rate below 3 × the legal rate "other cases" of any half-year it is applied in is
   refused (ContractualRateTooLow), never clamped: silently claiming another rate than the contract's
   would be worse than stopping.
@@ -28,6 +30,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal, NamedTuple
 
+from engine.core.money import round_to_unit
 from engine.core.rates import (
     AmountError,
     HalfYear,
@@ -102,7 +105,7 @@ class InvoiceDebt:
 
 @dataclass(frozen=True)
 class Accrual:
-    """A run of days with one base and one rate: `base × rate% × days / 365`, rounded to the cent."""
+    """A run of days with one base and one rate: `base × rate% × days / 365`, rounded to the currency's unit."""
 
     start: date  # first day counted
     end: date  # last day counted (inclusive)
@@ -165,6 +168,7 @@ def claim(
     judgment_on: date | None = None,
     carry_forward: bool = False,
     indemnity_per_invoice: Decimal = RECOVERY_INDEMNITY,
+    currency: str = "EUR",
 ) -> Claim:
     """The claim on `as_of`: B2B gets penalties (L441-10) and 40 EUR per late invoice (D441-5);
     B2C gets legal interest from `formal_notice_on` (+5 points two months after `judgment_on`), or
@@ -174,7 +178,8 @@ def claim(
     `formal_notice_on` is not needed for B2B (penalties run without any reminder) and ignored there.
     `contractual_rate` (percent a year) replaces the B2B default rate. With `carry_forward`, a
     half-year missing from the rates file reuses the last known one and is listed in `assumed_rates`;
-    without it, MissingRate says which row to add.
+    without it, MissingRate says which row to add. `currency` is the invoices' (the case's): penalties and
+    interest are rounded to its minor unit.
     """
     if debtor_kind not in ("b2b", "b2c"):
         raise AmountError(f"debtor_kind must be 'b2b' or 'b2c', not {debtor_kind!r}")
@@ -234,13 +239,13 @@ def claim(
         penalties = indemnity = interest = _ZERO
         if debtor_kind == "b2b":
             if late:
-                accruals = _accrue(invoice.amount, payments, invoice.due_date, as_of, penalty_rate, ())
+                accruals = _accrue(invoice.amount, payments, invoice.due_date, as_of, penalty_rate, (), currency)
                 penalties = sum((a.amount for a in accruals), _ZERO)
                 indemnity = indemnity_per_invoice.quantize(CENT, ROUND_HALF_UP)
         elif (notice := invoice.interest_from or formal_notice_on) is not None and late:
             start = max(notice, invoice.due_date)
             breaks = (surcharge_from,) if surcharge_from else ()
-            accruals = _accrue(invoice.amount, payments, start, as_of, interest_rate, breaks)
+            accruals = _accrue(invoice.amount, payments, start, as_of, interest_rate, breaks, currency)
             interest = sum((a.amount for a in accruals), _ZERO)
         lines.append(
             ClaimLine(
@@ -286,6 +291,7 @@ def _accrue(
     end: date,
     rate_at: Callable[[date], tuple[Decimal, HalfYear, bool]],
     breaks: tuple[date, ...],
+    currency: str,
 ) -> tuple[Accrual, ...]:
     """Accruals for the days d with start < d <= end on the balance still open on each day.
 
@@ -302,7 +308,7 @@ def _accrue(
         rate, half, assumed = rate_at(day)
         stop = min([c for c in cuts if c > day] + [half.next().start, end + timedelta(days=1)])
         days = (stop - day).days
-        value = (base * rate * days / (Decimal(100) * 365)).quantize(CENT, ROUND_HALF_UP)
+        value = round_to_unit(base * rate * days / (Decimal(100) * 365), currency)
         accruals.append(
             Accrual(
                 start=day,

@@ -253,3 +253,23 @@ def test_the_hand_off_names_no_french_court_for_a_debtor_abroad(store, workflow,
     # Boulangerie Martin SARL, Paris: commercial by its form, as before.
     assert ("Juridiction : tribunal de commerce du domicile du débiteur — société commerciale par sa forme : "
             "SARL.") in texts["ACME-F-001"] and "à déterminer" not in texts["ACME-F-001"]
+
+
+def test_a_yen_case_claims_whole_yen(store, workflow, tmp_path: Path) -> None:
+    """123 457 JPY due 1 February 2025, formal notice on 31 March: 58 days at 13.15 % = 2 579.744 → 2 580 yen,
+    printed « 2 580 JPY » (never « 2 579,74 JPY », a sum no one can pay); the 40 € indemnity stays in euros."""
+    debtors, invoices = tmp_path / "debtors.csv", tmp_path / "invoices.csv"
+    debtors.write_text(DEBTORS_HEADER + "JP1;b2b;Nippon Trading SAS;;1-1 Chiyoda;;100-0001;Tokyo;JP;;\n",
+                       encoding="utf-8")
+    invoices.write_text(INVOICES_HEADER + "F-JP;JP1;2025-01-02;2025-02-01;123457;JPY\n", encoding="utf-8")
+    for path in (debtors, invoices):
+        import_csv(store, path, creditor_ref="ACME")
+    run(store, workflow, date(2025, 2, 3))
+    step = Step("escalate", "reminder3", "formal_notice", date(2025, 3, 31), {})
+    action = Action("registered_letter", "formal_notice", "mise_en_demeure.docx", 8)
+    with store.session() as s:
+        letter = writer(workflow, tmp_path / "output").letter_data(s, find_case(s, "ACME-F-JP"), step, action, workflow)
+    assert (letter.currency, letter.penalties, letter.indemnity) == ("JPY", Decimal("2580"), Decimal("40.00"))
+    context = build_context(letter)
+    assert context["penalties"] == "2\u00a0580\u00a0JPY" and context["total_claim"] == "126\u00a0037\u00a0JPY"
+    assert [r["amount"] for r in context["statement_rows"] if r["kind"] == "charge"] == ["2\u00a0580\u00a0JPY"]
