@@ -182,7 +182,14 @@ def transmission_contentieux(doc) -> None:
     par(doc, "{%p else %}")
     par(doc, "Aucune mise en demeure n'a été adressée au débiteur pour ces factures.")
     par(doc, "{%p endif %}")
+    # A French court only for a debtor in France (engine.core.jurisdiction): abroad, the court turns on facts
+    # the file does not hold, and the letter names none.
+    par(doc, "{%p if court %}")
     par(doc, "Juridiction : {{ court.name }} du domicile du débiteur — {{ court.reason }}.")
+    par(doc, "{%p else %}")
+    par(doc, "Juridiction : à déterminer, l'adresse du débiteur étant hors de France métropolitaine"
+             "{% if debtor.country_name %} ({{ debtor.country_name }}){% endif %}.")
+    par(doc, "{%p endif %}")
     par(doc, "Nous restons à votre disposition pour tout complément.")
     signature(doc, closing="Nous vous prions d'agréer, Maître, l'expression de nos "
                            "salutations distinguées.")

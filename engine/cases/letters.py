@@ -309,11 +309,12 @@ class LetterWriter:
         chosen = claimed(invoice_statuses(session, case, on), state.kind)
         payments = ledger.dated_amounts(session, [s.invoice.id for s in chosen], on)
         b2c = debtor.kind == "b2c"
+        currency = case.currency or workflow.currency
         figures = claim(
             [InvoiceDebt(s.invoice.number, s.invoice.amount, s.invoice.due_date, tuple(payments.get(s.invoice.id, ())),
                          interest_from=recall.interest_from(s) if b2c else None) for s in chosen],
             debtor_kind=debtor.kind,  # type: ignore[arg-type]  # the schema's CHECK keeps it b2b or b2c
-            as_of=on, rates=self.rates, carry_forward=True,
+            as_of=on, rates=self.rates, carry_forward=True, currency=currency,
         )
         self.rates_used.add(figures.assumed_rates, figures.unverified_rates)
         events = recall.typed_events(session, case, recall.RECALLED)
@@ -341,13 +342,13 @@ class LetterWriter:
             interest=figures.interest,
             formal_notice_on=notice.on if notice is not None else None,
             locale=workflow.locale,
-            currency=case.currency or workflow.currency,
+            currency=currency,
             counsel=self.counsel if state.kind == "litigation" else None,
             statement=figures.lines,
             notice=notice,
             interest_from=interest_from,
             interest_basis=basis,
-            court=court_for(debtor.kind, debtor.is_merchant, debtor.name),
+            court=court_for(debtor.kind, debtor.is_merchant, debtor.name, debtor.country),
             enclosures=recall.enclosures(state.kind, lines, history, notice),
             agency=self.agency,
         )

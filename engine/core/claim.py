@@ -12,8 +12,10 @@ Conventions (each one is a choice a court could see, so they are written down):
   balance reaches zero.
 - A day takes the rate of the half-year it falls in (`amount × rate × days / 365`, 365 even in leap
   years, as L441-10 is read in practice). A period is cut at every half-year start and every payment.
-- Each accrual segment is rounded to the cent (ROUND_HALF_UP); a line's penalties are the sum of its
-  rounded segments and the claim's totals the sum of its lines, so every printed figure adds up.
+- Each accrual segment is rounded (ROUND_HALF_UP) to the minor unit of the claim's currency: the cent for
+  EUR, the yen for JPY (engine.core.money.round_to_unit), since no one can pay 0.10 yen; a line's penalties
+  are the sum of its rounded segments and the claim's totals the sum of its lines, so every printed figure
+  adds up. The D441-5 indemnity is in euros whatever the currency, to the cent.
 - A contractual rate below 3 × the legal rate "other cases" of any half-year it is applied in is
   refused (ContractualRateTooLow), never clamped: silently claiming another rate than the contract's
   would be worse than stopping.
@@ -26,8 +28,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
+from engine.core.money import round_to_unit
 from engine.core.rates import (
     AmountError,
     HalfYear,
@@ -42,6 +45,7 @@ from engine.core.rates import (
 __all__ = [
     "AmountError",
     "Accrual",
+    "Applied",
     "Claim",
     "ClaimLine",
     "ContractualRateTooLow",
@@ -57,6 +61,8 @@ __all__ = [
 ]
 
 DebtorKind = Literal["b2b", "b2c"]
+# What took an amount off an invoice: the debtor paid it, or the creditor issued a credit note (avoir).
+AppliedKind = Literal["payment", "credit_note"]
 
 CENT = Decimal("0.01")
 # D441-5: fixed recovery indemnity per invoice paid late, B2B only, outside the scope of VAT.
@@ -72,14 +78,26 @@ class ContractualRateTooLow(AmountError):
     """A contractual penalty rate under the statutory floor for a half-year it would apply to."""
 
 
+class Applied(NamedTuple):
+    """An amount taken off an invoice on a day, and what took it off. Interest and penalties run on the day
+    and the amount alone; the kind and the reference only say what a statement may call the line: a credit
+    note is the creditor's act, not a payment the debtor made."""
+
+    on: date
+    amount: Decimal
+    kind: AppliedKind = "payment"
+    reference: str = ""  # a credit note's number, as recorded (empty: none recorded, or a payment)
+
+
 @dataclass(frozen=True)
 class InvoiceDebt:
-    """One invoice as the amounts see it: amount including VAT, due date, dated payments on it."""
+    """One invoice as the amounts see it: amount including VAT, due date, the dated amounts applied to it
+    (a plain ``(day, amount)`` pair is a payment)."""
 
     number: str
     amount: Decimal
     due_date: date
-    payments: tuple[tuple[date, Decimal], ...] = ()
+    payments: tuple[Applied | tuple[date, Decimal], ...] = ()
     # B2C: the day legal interest runs from for this invoice (its own formal notice, received or
     # presented); None leaves it to the claim's `formal_notice_on`.
     interest_from: date | None = None
@@ -87,7 +105,7 @@ class InvoiceDebt:
 
 @dataclass(frozen=True)
 class Accrual:
-    """A run of days with one base and one rate: `base × rate% × days / 365`, rounded to the cent."""
+    """A run of days with one base and one rate: `base × rate% × days / 365`, rounded to the currency's unit."""
 
     start: date  # first day counted
     end: date  # last day counted (inclusive)
@@ -113,9 +131,9 @@ class ClaimLine:
     indemnity: Decimal
     interest: Decimal
     accruals: tuple[Accrual, ...]
-    # The payments deducted (dated, up to as_of) and the day the last one settled the invoice, if it did:
-    # what an itemised statement (décompte) prints under the invoice.
-    payments: tuple[tuple[date, Decimal], ...] = ()
+    # The amounts deducted (payments and credit notes, dated, up to as_of) and the day the last one settled
+    # the invoice, if it did: what an itemised statement (décompte) prints under the invoice.
+    payments: tuple[Applied, ...] = ()
     settled_on: date | None = None
 
     @property
@@ -150,6 +168,7 @@ def claim(
     judgment_on: date | None = None,
     carry_forward: bool = False,
     indemnity_per_invoice: Decimal = RECOVERY_INDEMNITY,
+    currency: str = "EUR",
 ) -> Claim:
     """The claim on `as_of`: B2B gets penalties (L441-10) and 40 EUR per late invoice (D441-5);
     B2C gets legal interest from `formal_notice_on` (+5 points two months after `judgment_on`), or
@@ -159,7 +178,8 @@ def claim(
     `formal_notice_on` is not needed for B2B (penalties run without any reminder) and ignored there.
     `contractual_rate` (percent a year) replaces the B2B default rate. With `carry_forward`, a
     half-year missing from the rates file reuses the last known one and is listed in `assumed_rates`;
-    without it, MissingRate says which row to add.
+    without it, MissingRate says which row to add. `currency` is the invoices' (the case's): penalties and
+    interest are rounded to its minor unit.
     """
     if debtor_kind not in ("b2b", "b2c"):
         raise AmountError(f"debtor_kind must be 'b2b' or 'b2c', not {debtor_kind!r}")
@@ -206,24 +226,26 @@ def claim(
     lines = []
     for invoice in invoices:
         _check_invoice(invoice)
-        payments = sorted((d, a) for d, a in invoice.payments if d <= as_of)
-        paid = sum((a for _, a in payments), _ZERO)
+        # By day and amount, never by kind: what applied an amount changes no figure of the claim.
+        payments = sorted((p for p in map(_applied, invoice.payments) if p.on <= as_of),
+                          key=lambda p: (p.on, p.amount))
+        paid = sum((p.amount for p in payments), _ZERO)
         outstanding = max(invoice.amount - paid, _ZERO)
         settled_on = _settled_on(invoice.amount, payments)
-        open_after_due = invoice.amount - sum((a for d, a in payments if d <= invoice.due_date), _ZERO)
+        open_after_due = invoice.amount - sum((p.amount for p in payments if p.on <= invoice.due_date), _ZERO)
         late = as_of > invoice.due_date and open_after_due > 0
         days_late = ((settled_on or as_of) - invoice.due_date).days if late else 0
         accruals: tuple[Accrual, ...] = ()
         penalties = indemnity = interest = _ZERO
         if debtor_kind == "b2b":
             if late:
-                accruals = _accrue(invoice.amount, payments, invoice.due_date, as_of, penalty_rate, ())
+                accruals = _accrue(invoice.amount, payments, invoice.due_date, as_of, penalty_rate, (), currency)
                 penalties = sum((a.amount for a in accruals), _ZERO)
                 indemnity = indemnity_per_invoice.quantize(CENT, ROUND_HALF_UP)
         elif (notice := invoice.interest_from or formal_notice_on) is not None and late:
             start = max(notice, invoice.due_date)
             breaks = (surcharge_from,) if surcharge_from else ()
-            accruals = _accrue(invoice.amount, payments, start, as_of, interest_rate, breaks)
+            accruals = _accrue(invoice.amount, payments, start, as_of, interest_rate, breaks, currency)
             interest = sum((a.amount for a in accruals), _ZERO)
         lines.append(
             ClaimLine(
@@ -237,7 +259,7 @@ def claim(
                 indemnity=indemnity,
                 interest=interest,
                 accruals=accruals,
-                payments=tuple((on, _cents(value)) for on, value in payments),
+                payments=tuple(p._replace(amount=_cents(p.amount)) for p in payments),
                 settled_on=settled_on,
             )
         )
@@ -264,28 +286,29 @@ def claim(
 
 def _accrue(
     amount: Decimal,
-    payments: list[tuple[date, Decimal]],
+    payments: list[Applied],
     start: date,
     end: date,
     rate_at: Callable[[date], tuple[Decimal, HalfYear, bool]],
     breaks: tuple[date, ...],
+    currency: str,
 ) -> tuple[Accrual, ...]:
     """Accruals for the days d with start < d <= end on the balance still open on each day.
 
     The balance on day d is `amount` minus the payments dated before d; a run is cut wherever the
     balance or the rate may change (payment + 1 day, half-year start, `breaks`).
     """
-    cuts = sorted({d + timedelta(days=1) for d, _ in payments} | set(breaks))
+    cuts = sorted({p.on + timedelta(days=1) for p in payments} | set(breaks))
     accruals = []
     day = start + timedelta(days=1)
     while day <= end:
-        base = amount - sum((a for d, a in payments if d < day), _ZERO)
+        base = amount - sum((p.amount for p in payments if p.on < day), _ZERO)
         if base <= 0:
             break  # paid in full: nothing more accrues
         rate, half, assumed = rate_at(day)
         stop = min([c for c in cuts if c > day] + [half.next().start, end + timedelta(days=1)])
         days = (stop - day).days
-        value = (base * rate * days / (Decimal(100) * 365)).quantize(CENT, ROUND_HALF_UP)
+        value = round_to_unit(base * rate * days / (Decimal(100) * 365), currency)
         accruals.append(
             Accrual(
                 start=day,
@@ -302,14 +325,19 @@ def _accrue(
     return tuple(accruals)
 
 
-def _settled_on(amount: Decimal, payments: list[tuple[date, Decimal]]) -> date | None:
+def _settled_on(amount: Decimal, payments: list[Applied]) -> date | None:
     """The date of the payment that brought the balance to zero, if any."""
     total = _ZERO
-    for on, value in payments:
-        total += value
+    for applied in payments:
+        total += applied.amount
         if total >= amount:
-            return on
+            return applied.on
     return None
+
+
+def _applied(entry: Applied | tuple[date, Decimal]) -> Applied:
+    """An applied amount as the claim reads it: a plain (day, amount) pair is a payment."""
+    return entry if isinstance(entry, Applied) else Applied(*entry)
 
 
 def _add_months(on: date, months: int) -> date:
@@ -324,7 +352,7 @@ def _check_invoice(invoice: InvoiceDebt) -> None:
     _check_decimal(f"invoice {invoice.number}: amount", invoice.amount)
     if invoice.amount <= 0:
         raise AmountError(f"invoice {invoice.number}: amount must be positive, got {invoice.amount}")
-    for on, value in invoice.payments:
+    for on, value, *_ in map(_applied, invoice.payments):
         _check_decimal(f"invoice {invoice.number}: payment of {on}", value)
         if value <= 0:
             raise AmountError(f"invoice {invoice.number}: payment of {on} must be positive, got {value}")

@@ -7,6 +7,11 @@ legal form in the name decides: the forms that are commercial by their form (Cod
 SNC, SCS, SARL and EURL, SA, SAS and SASU, SCA) go to the tribunal de commerce; any other business
 (SELARL, SELAS, SCI, SCP, association, liberal profession, farmer, unknown form) to the tribunal
 judiciaire, which has general jurisdiction. The letter says which rule chose the court.
+
+These are French courts, competent here because the debtor lives in France. For a debtor whose address is
+in another country (any code but FR, so the overseas departments too, whose commercial courts are mixed
+ones), which court hears the claim turns on facts the debtor file does not hold (a jurisdiction clause,
+the Brussels I bis regulation, a treaty): no court is named, and the letter says less.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import re
 from dataclasses import dataclass
 
 COMMERCIAL_FORMS = ("SNC", "SCS", "SARL", "EURL", "SA", "SAS", "SASU", "SCA")
+# The country whose courts the rule below names (the debtors' `country` column, ISO 3166 alpha-2).
+COURTS_COUNTRY = "FR"
 _WORD = re.compile(r"[A-Za-zÀ-ÿ.]+")
 
 
@@ -26,8 +33,12 @@ class Court:
     reason: str
 
 
-def court_for(debtor_kind: str, is_merchant: bool | None, name: str) -> Court:
-    """The court for a claim against this debtor (see the module docstring for the rule)."""
+def court_for(debtor_kind: str, is_merchant: bool | None, name: str, country: str | None = COURTS_COUNTRY
+              ) -> Court | None:
+    """The court for a claim against this debtor (see the module docstring for the rule); None for a debtor
+    whose address is not in France (``country``: none recorded is France, as the debtors file reads it)."""
+    if (country or COURTS_COUNTRY).strip().upper() != COURTS_COUNTRY:
+        return None
     if debtor_kind == "b2c":
         return Court("tribunal judiciaire", "débiteur particulier, non commerçant")
     if is_merchant is True:
@@ -49,4 +60,4 @@ def legal_form(name: str) -> str | None:
     return None
 
 
-__all__ = ["COMMERCIAL_FORMS", "Court", "court_for", "legal_form"]
+__all__ = ["COMMERCIAL_FORMS", "COURTS_COUNTRY", "Court", "court_for", "legal_form"]

@@ -79,6 +79,19 @@ def decimals(currency: str) -> int:
     return min(get_currency_precision(currency.upper()), 2)
 
 
+@lru_cache(maxsize=256)
+def minor_unit(currency: str) -> Decimal:
+    """The smallest amount of ``currency`` anyone can pay: ``0.01`` for EUR, ``1`` for JPY (never below the cent)."""
+    return Decimal(1).scaleb(-decimals(currency))
+
+
+def round_to_unit(amount: Decimal, currency: str) -> Decimal:
+    """An amount relance computed (penalties, interest) rounded half-up to what ``currency`` can pay, written
+    with two decimals as every stored amount is: ``3041.1047`` yen is ``3041.00``, euros go to the cent as
+    always. Typed amounts are refused instead (``check_decimals``): only a computation may round."""
+    return amount.quantize(minor_unit(currency), ROUND_HALF_UP).quantize(CENT)
+
+
 def check_decimals(amount: Decimal, currency: str, text: object = None) -> None:
     """Refuse an amount with more decimals than ``currency`` has (``1000.50`` yen cannot be paid).
 
@@ -88,7 +101,7 @@ def check_decimals(amount: Decimal, currency: str, text: object = None) -> None:
     if amount.as_tuple().exponent < -2:  # type: ignore[operator]
         raise MoneyError(f"amount {shown} has more than two decimals")
     allowed = decimals(currency)
-    if amount != amount.quantize(Decimal(1).scaleb(-allowed)):
+    if amount != amount.quantize(minor_unit(currency)):
         code = currency.upper()
         if allowed == 0:
             raise MoneyError(f"amount {shown} has decimals, but {code} has none (write a whole number)")

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 from docxtpl import DocxTemplate
 
-PARAGRAPH = re.compile(r"<w:p[ >].*?</w:p>", re.DOTALL)
-TEXT = re.compile(r"<w:t(?: [^>]*)?>(.*?)</w:t>", re.DOTALL)
+# An element written empty (`<w:t xml:space="preserve"/>`, what docxtpl leaves of a control tag's run) opens
+# nothing: taken for an opening tag, it would swallow the XML up to the next run's `</w:t>` as text.
+PARAGRAPH = re.compile(r"<w:p(?:\s[^>]*)?(?<!/)>.*?</w:p>", re.DOTALL)
+TEXT = re.compile(r"<w:t(?:\s[^>]*)?(?<!/)>(.*?)</w:t>", re.DOTALL)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """The itemised statement (décompte) a formal notice and a hand-off print: per invoice, each period of
-penalties or interest with its days, rate, base and amount, the payments deducted, the indemnity.
+penalties or interest with its days, rate, base and amount, the payments and credit notes deducted (each
+named for what it is: a credit note is the creditor's act, never printed as the debtor's payment), the
+indemnity.
 
 Built from the claim's own lines (engine.core.claim.ClaimLine and its Accrual segments), so each
 printed figure is one the claim summed: the letter's totals are the sums of these lines. Two shapes
@@ -13,7 +15,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from engine.core.claim import ClaimLine
+from engine.core.claim import Applied, ClaimLine
 from engine.core.money import format_amount, format_date, format_rate
 
 STATUTORY_CURRENCY = "EUR"  # D441-5: the recovery indemnity is fixed in euros, whatever the invoice's currency
@@ -46,9 +48,13 @@ def statement_context(lines: Sequence[ClaimLine], debtor_kind: str, currency: st
             }
             for a in line.accruals
         ]
-        payments = [{"date": format_date(on, locale), "amount": money(value), "date_value": on, "amount_value": value}
-                    for on, value in line.payments]
+        payments = [{"date": format_date(p.on, locale), "amount": money(p.amount), "kind": p.kind,
+                     "label": _deduction_label(p, locale, text), "reference": text(p.reference),
+                     "date_value": p.on, "amount_value": p.amount}
+                    for p in line.payments]
         settled = format_date(line.settled_on, locale) if line.settled_on else None
+        # "réglée" says the debtor paid: only when nothing but payments brought the invoice to zero.
+        credited = any(p.kind == "credit_note" for p in line.payments)
         entries.append({
             "number": text(line.number), "amount": money(line.amount), "due_date": format_date(line.due_date, locale),
             "paid": money(line.paid), "outstanding": money(line.outstanding), "settled_on": settled,
@@ -58,11 +64,11 @@ def statement_context(lines: Sequence[ClaimLine], debtor_kind: str, currency: st
             "amount_value": line.amount, "paid_value": line.paid, "outstanding_value": line.outstanding,
             "penalties_value": line.penalties, "indemnity_value": line.indemnity, "interest_value": line.interest,
         })
-        state = f", réglée le {settled}" if settled else ""
+        state = f", {'soldée' if credited else 'réglée'} le {settled}" if settled else ""
         rows.append(_row(f"Facture {text(line.number)} échue le {format_date(line.due_date, locale)}{state}",
                          amount=money(line.amount), value=line.amount, kind="invoice"))
-        rows += [_row(f"Règlement du {format_date(on, locale)}", amount=f"−\u00a0{money(value)}", value=-value,
-                      kind="payment") for on, value in line.payments]
+        rows += [_row(_deduction_label(p, locale, text), amount=f"−\u00a0{money(p.amount)}", value=-p.amount,
+                      kind=p.kind) for p in line.payments]
         rows += [_row(what, f"du {format_date(a.start, locale)} au {format_date(a.end, locale)}", str(a.days),
                       format_rate(a.rate, locale), money(a.base), money(a.amount), a.amount, kind="charge")
                  for a in line.accruals]
@@ -72,6 +78,16 @@ def statement_context(lines: Sequence[ClaimLine], debtor_kind: str, currency: st
         rows.append(_row(f"Reste dû en principal sur {text(line.number)}", amount=money(line.outstanding),
                          value=line.outstanding, kind="outstanding"))
     return {"statement": entries, "statement_rows": rows, "has_statement": bool(entries)}
+
+
+def _deduction_label(applied: Applied, locale: str, text: Callable[[str], str] = str) -> str:
+    """What a statement calls an amount taken off an invoice: the debtor's payment (« Règlement du … »), or
+    the creditor's credit note (« Avoir n° … du … », « Avoir du … » when no number was recorded)."""
+    on = format_date(applied.on, locale)
+    if applied.kind == "credit_note":
+        number = text(applied.reference).strip()
+        return f"Avoir n°\u00a0{number} du {on}" if number else f"Avoir du {on}"
+    return f"Règlement du {on}"
 
 
 def _row(label: str, period: str = "", days: str = "", rate: str = "", base: str = "", amount: str = "",

@@ -3,8 +3,8 @@
 The ledger (engine.store.ledger) sums money in SQL for lists and reports. What one case's step needs
 (each invoice's paid as of the step's day, the dates of its payments for prescription, the dated
 amounts interest runs on) comes from the same rows read here: the invoices in allocation order and
-each allocation as (day, cents, payment or credit note), each row rounded to its cent in SQL as the
-ledger's sums round it. A run reads the books of a whole batch of cases in two queries
+each allocation as (day, cents, payment or credit note and its number), each row rounded to its cent
+in SQL as the ledger's sums round it. A run reads the books of a whole batch of cases in two queries
 (``preloaded``); a single case's page reads its own.
 """
 
@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, cast, func, select
 from sqlalchemy.orm import Session
 
+from engine.core.claim import Applied, AppliedKind
 from engine.store.models import CreditNote, Invoice, Payment, PaymentAllocation
 
 ZERO = Decimal("0.00")
@@ -44,11 +45,12 @@ class InvoiceBalance:
 @dataclass(frozen=True)
 class Entry:
     """One amount applied to an invoice: the day it counts from, in cents, and whether the debtor paid it
-    (a payment) or the creditor took it off (a credit note)."""
+    (a payment) or the creditor took it off (a credit note, with its number)."""
 
     on: date | None
     cents: int
     payment: bool
+    credit_note: str = ""  # the credit note's number; a statement names the avoir by it
 
 
 class Books:
@@ -78,8 +80,7 @@ class Books:
     def payment_dates(self, invoice_ids: Sequence[int], as_of: date | None = None) -> dict[int, list[date]]:
         return _payment_dates(self.entries, invoice_ids, as_of)
 
-    def dated_amounts(self, invoice_ids: Sequence[int], as_of: date | None = None
-                      ) -> dict[int, list[tuple[date, Decimal]]]:
+    def dated_amounts(self, invoice_ids: Sequence[int], as_of: date | None = None) -> dict[int, list[Applied]]:
         return _dated_amounts(self.entries, invoice_ids, as_of)
 
     def _dated(self, invoice_id: int, as_of: date | None) -> list[Entry]:
@@ -113,8 +114,9 @@ def invoice_balances(session: Session, case_id: int, as_of: date | None = None) 
 
 
 def dated_amounts(session: Session, invoice_ids: Sequence[int], as_of: date | None = None
-                  ) -> dict[int, list[tuple[date, Decimal]]]:
-    """Per invoice, each amount applied to it with its date, oldest first: what interest runs on."""
+                  ) -> dict[int, list[Applied]]:
+    """Per invoice, each amount applied to it with its date, oldest first: what interest runs on; and what
+    applied it (a payment, or a credit note and its number), the only place a letter learns it from."""
     return _dated_amounts(_entries_of(session, invoice_ids), invoice_ids, as_of)
 
 
@@ -151,14 +153,15 @@ def _entries(session: Session, invoice_ids: Sequence[int]) -> dict[int, list[Ent
     if not invoice_ids:
         return found
     on = dated()
-    for invoice_id, day, amount, payment_id in session.execute(
-        select(PaymentAllocation.invoice_id, on, cents(PaymentAllocation.amount), PaymentAllocation.payment_id)
+    for invoice_id, day, amount, payment_id, number in session.execute(
+        select(PaymentAllocation.invoice_id, on, cents(PaymentAllocation.amount), PaymentAllocation.payment_id,
+               CreditNote.number)
         .outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
         .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
         .where(PaymentAllocation.invoice_id.in_(list(invoice_ids)))
         .order_by(on, PaymentAllocation.id)
     ):
-        found[invoice_id].append(Entry(day, int(amount), payment_id is not None))
+        found[invoice_id].append(Entry(day, int(amount), payment_id is not None, number or ""))
     return found
 
 
@@ -180,11 +183,13 @@ def _payment_dates(entries: dict[int, list[Entry]], invoice_ids: Sequence[int], 
 
 
 def _dated_amounts(entries: dict[int, list[Entry]], invoice_ids: Sequence[int], as_of: date | None
-                   ) -> dict[int, list[tuple[date, Decimal]]]:
-    found: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
+                   ) -> dict[int, list[Applied]]:
+    found: dict[int, list[Applied]] = defaultdict(list)
     for invoice_id in invoice_ids:
         for entry in _counted(entries.get(invoice_id, ()), as_of):
-            found[invoice_id].append((entry.on, money(entry.cents)))  # type: ignore[arg-type]
+            kind: AppliedKind = "payment" if entry.payment else "credit_note"
+            found[invoice_id].append(
+                Applied(entry.on, money(entry.cents), kind, entry.credit_note))  # type: ignore[arg-type]
     return found
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from engine.core.claim import Applied
 from engine.store import books, ledger
 from engine.store.database import Store, connect, ensure_creditor
 from engine.store.events import Note
@@ -136,17 +137,21 @@ def _payment_dates(s, invoice_ids: list[int], day: date | None) -> dict[int, lis
     return found
 
 
-def _dated_amounts(s, invoice_ids: list[int], day: date | None) -> dict[int, list[tuple[date, Decimal]]]:
-    found: dict[int, list[tuple[date, Decimal]]] = {}
+def _dated_amounts(s, invoice_ids: list[int], day: date | None) -> dict[int, list[Applied]]:
+    found: dict[int, list[Applied]] = {}
     for invoice_id in invoice_ids:
         rows = []
         for allocation in s.scalars(select(PaymentAllocation).where(PaymentAllocation.invoice_id == invoice_id)):
+            amount = Decimal(allocation.amount).quantize(Decimal("0.01"))
             if allocation.payment_id is not None:
                 on = s.get_one(Payment, allocation.payment_id).payment_date
+                applied = Applied(on, amount, "payment")
             else:
-                on = s.get_one(CreditNote, allocation.credit_note_id).issue_date
+                note = s.get_one(CreditNote, allocation.credit_note_id)
+                on = note.issue_date
+                applied = Applied(on, amount, "credit_note", note.number)
             if day is None or on <= day:
-                rows.append((on, Decimal(allocation.amount).quantize(Decimal("0.01"))))
+                rows.append(applied)
         if rows:
             found[invoice_id] = sorted(rows, key=lambda row: row[0])
     return found

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import insert, select
 
+from engine.core.claim import Applied
 from engine.store import ledger
 from engine.store.database import Store, connect, ensure_creditor
 from engine.store.models import Case, CreditNote, Debtor, Invoice, Payment, PaymentAllocation
@@ -105,7 +106,9 @@ def test_money_counts_from_its_own_date(store: Store) -> None:
         [balance] = ledger.invoice_balances(s, case_id, D(2025, 2, 28))
         assert (balance.paid, balance.open) == (Decimal("400.00"), Decimal("600.00"))
         dated = ledger.dated_amounts(s, [balance.invoice.id], D(2025, 2, 28))[balance.invoice.id]
-        assert dated == [(D(2025, 2, 10), Decimal("300.00")), (D(2025, 2, 20), Decimal("100.00"))]
+        # Each amount with what applied it: the statement names a credit note for what it is.
+        assert dated == [Applied(D(2025, 2, 10), Decimal("300.00"), "payment"),
+                         Applied(D(2025, 2, 20), Decimal("100.00"), "credit_note", "AV1")]
         # The run's search for open invoices reads the same figure, as of the same day.
         unpaid = s.scalar(select(ledger.unpaid_cents(D(2025, 2, 28))).where(Invoice.id == balance.invoice.id))
         assert unpaid == 60000

@@ -20,10 +20,12 @@ from engine.cases.letters import LetterWriter, orphan_files
 from engine.cases.lookup import find_case
 from engine.cases.run import run
 from engine.core.case import Action, Step
+from engine.core.claim import InvoiceDebt, claim, load_rates
 from engine.core.workflow import Workflow, load_workflow
 from engine.imports.importer import import_csv
-from engine.letters import Creditor
+from engine.letters import CompiledTemplate, Creditor, build_context
 from engine.letters.render import render_content
+from engine.letters.wording import rendered_text
 from engine.store.database import connect
 from engine.store.models import Document, Event
 from engine.store.timeline import verify
@@ -201,3 +203,73 @@ def test_orphan_files_are_the_unrecorded_letters_and_temporary_files(store, work
     temporary.write_bytes(b"half written")
     with store.session() as s:
         assert orphan_files(s, out) == sorted([stray, stray.with_suffix(".pdf"), temporary])
+
+
+def test_a_credit_note_reaches_the_statement_as_an_avoir(store, workflow, tmp_path: Path) -> None:
+    """The fixtures' credit note AV-001 (100.00 on F-001, 5 February 2025) and payment VIR-0001 (500.00 on
+    10 February, oldest invoice first: F-001) travel from the ledger to the formal notice's statement each
+    named for what it is; the penalties are those of two payments on the same days."""
+    for name in ("credit_notes.csv", "payments.csv"):
+        import_csv(store, CSV / name, creditor_ref="ACME")
+    run(store, workflow, date(2025, 2, 3))
+    on = date(2025, 3, 31)
+    step = Step("escalate", "reminder3", "formal_notice", on, {})
+    action = Action("registered_letter", "formal_notice", "mise_en_demeure.docx", 8)
+    with store.session() as s:
+        case = find_case(s, "ACME-F-001")
+        letter = writer(workflow, tmp_path / "output").letter_data(s, case, step, action, workflow)
+    rows = [(r["kind"], r["label"], r["amount_value"]) for r in build_context(letter)["statement_rows"]
+            if r["kind"] in ("payment", "credit_note")]
+    assert rows == [("credit_note", "Avoir n°\u00a0AV-001 du 05/02/2025", Decimal("-100.00")),
+                    ("payment", "Règlement du 10/02/2025", Decimal("-500.00"))]
+    [f001] = [line for line in letter.statement if line.number == "F-001"]
+    as_payments = claim([InvoiceDebt("F-001", Decimal("1200.00"), date(2025, 2, 1),
+                                     ((date(2025, 2, 5), Decimal("100.00")), (date(2025, 2, 10), Decimal("500.00"))))],
+                        debtor_kind="b2b", as_of=on, rates=load_rates())
+    assert f001.accruals == as_payments.lines[0].accruals and f001.penalties == as_payments.penalties
+
+
+def test_the_hand_off_names_no_french_court_for_a_debtor_abroad(store, workflow, tmp_path: Path) -> None:
+    """A debtor in London: the hand-off must not say a French court of its domicile hears the claim (which
+    court does turns on what the file does not hold); a debtor in Paris keeps its sentence, word for word."""
+    debtors, invoices = tmp_path / "debtors.csv", tmp_path / "invoices.csv"
+    debtors.write_text(DEBTORS_HEADER + "GB1;b2b;Acme Trading SARL;;221B Baker Street;;NW1 6XE;London;GB;;\n",
+                       encoding="utf-8")
+    invoices.write_text(INVOICES_HEADER + "F-GB;GB1;2025-01-02;2025-02-01;1000.00;EUR\n", encoding="utf-8")
+    for path in (debtors, invoices):
+        import_csv(store, path, creditor_ref="ACME")
+    run(store, workflow, date(2025, 2, 3))
+    step = Step("escalate", "formal_notice", "litigation", date(2025, 4, 30), {})
+    action = Action("letter", "litigation", "transmission_contentieux.docx", None)
+    texts = {}
+    with store.session() as s:
+        for ref in ("ACME-F-GB", "ACME-F-001"):
+            letter = writer(workflow, tmp_path / "output").letter_data(s, find_case(s, ref), step, action, workflow)
+            texts[ref] = rendered_text(CompiledTemplate(PACK / action.template).render(build_context(letter)))
+    abroad = texts["ACME-F-GB"]
+    assert "tribunal" not in abroad and "du domicile du débiteur" not in abroad
+    assert ("Juridiction : à déterminer, l'adresse du débiteur étant hors de France métropolitaine "
+            "(ROYAUME-UNI).") in abroad
+    # Boulangerie Martin SARL, Paris: commercial by its form, as before.
+    assert ("Juridiction : tribunal de commerce du domicile du débiteur — société commerciale par sa forme : "
+            "SARL.") in texts["ACME-F-001"] and "à déterminer" not in texts["ACME-F-001"]
+
+
+def test_a_yen_case_claims_whole_yen(store, workflow, tmp_path: Path) -> None:
+    """123 457 JPY due 1 February 2025, formal notice on 31 March: 58 days at 13.15 % = 2 579.744 → 2 580 yen,
+    printed « 2 580 JPY » (never « 2 579,74 JPY », a sum no one can pay); the 40 € indemnity stays in euros."""
+    debtors, invoices = tmp_path / "debtors.csv", tmp_path / "invoices.csv"
+    debtors.write_text(DEBTORS_HEADER + "JP1;b2b;Nippon Trading SAS;;1-1 Chiyoda;;100-0001;Tokyo;JP;;\n",
+                       encoding="utf-8")
+    invoices.write_text(INVOICES_HEADER + "F-JP;JP1;2025-01-02;2025-02-01;123457;JPY\n", encoding="utf-8")
+    for path in (debtors, invoices):
+        import_csv(store, path, creditor_ref="ACME")
+    run(store, workflow, date(2025, 2, 3))
+    step = Step("escalate", "reminder3", "formal_notice", date(2025, 3, 31), {})
+    action = Action("registered_letter", "formal_notice", "mise_en_demeure.docx", 8)
+    with store.session() as s:
+        letter = writer(workflow, tmp_path / "output").letter_data(s, find_case(s, "ACME-F-JP"), step, action, workflow)
+    assert (letter.currency, letter.penalties, letter.indemnity) == ("JPY", Decimal("2580"), Decimal("40.00"))
+    context = build_context(letter)
+    assert context["penalties"] == "2\u00a0580\u00a0JPY" and context["total_claim"] == "126\u00a0037\u00a0JPY"
+    assert [r["amount"] for r in context["statement_rows"] if r["kind"] == "charge"] == ["2\u00a0580\u00a0JPY"]

@@ -6,7 +6,7 @@ Rates used (engine/data/rates.csv, percent a year): B2B default 2023 S2 14.00, 2
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -260,3 +260,28 @@ def test_accruals_cover_each_late_day_once_and_add_up(
         assert all(HalfYear.containing(a.start) == HalfYear.containing(a.end) for a in accruals)
     assert line.penalties == sum((a.amount for a in accruals), D("0.00"))
     assert result.total == result.principal + result.penalties + result.indemnity + result.interest
+
+
+def test_penalties_on_a_yen_invoice_are_whole_yen_and_euro_ones_stay_to_the_cent() -> None:
+    """123 457 JPY due 01/02/2025, as of 31/03/2025: 2 Feb–31 Mar, 58 days at 13.15 %:
+    123457 × 0.1315 × 58 / 365 = 2 579.744 → 2 580 yen (JPY has no minor unit: 2 579,74 cannot be paid).
+    The same figures in euros: 2 579.74 €, as before. The 40 € indemnity stays in euros, to the cent."""
+    debt = InvoiceDebt("F-JP", D("123457.00"), date(2025, 2, 1))
+    yen = b2b(debt, as_of=date(2025, 3, 31), currency="JPY")
+    assert [(a.days, a.amount) for a in yen.lines[0].accruals] == [(58, D("2580.00"))]
+    assert yen.penalties == yen.lines[0].penalties == D("2580") and yen.indemnity == D("40.00")
+    euro = b2b(debt, as_of=date(2025, 3, 31))
+    assert euro.penalties == D("2579.74") == b2b(debt, as_of=date(2025, 3, 31), currency="EUR").penalties
+
+
+@settings(max_examples=200, deadline=None)
+@given(amount=st.integers(min_value=1, max_value=10**9), days=st.integers(min_value=1, max_value=400),
+       kind=st.sampled_from(["b2b", "b2c"]))
+def test_every_yen_accrual_is_whole(amount: int, days: int, kind: str) -> None:
+    due = date(2025, 1, 15)
+    result = claim([InvoiceDebt("F", D(amount), due)], debtor_kind=kind, as_of=due + timedelta(days=days),  # type: ignore[arg-type]
+                   rates=RATES, formal_notice_on=due, currency="JPY")
+    for line in result.lines:
+        assert all(a.amount == a.amount.to_integral_value() for a in line.accruals)
+    assert result.penalties == result.penalties.to_integral_value()
+    assert result.interest == result.interest.to_integral_value()

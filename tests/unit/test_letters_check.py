@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,9 @@ from docx import Document
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
+from engine.letters import CompiledTemplate
 from engine.letters.check import TemplateRefused, check_folder, check_template, require_sound_template, template_kind
+from engine.letters.wording import rendered_text
 from tests.support import PACK
 
 GOOD = [
@@ -235,3 +239,14 @@ def test_email_templates_are_checked_as_a_run_renders_them_each_problem_located(
     assert "template_string" in found["email/default.html:2"].message
     assert "syntax" in found["email/reminder1.txt:1"].message
     assert "subject" in found["email/reminder2.txt"].message
+
+
+def test_the_text_the_checks_read_skips_the_empty_runs_a_control_tag_leaves(tmp_path: Path) -> None:
+    """docxtpl leaves `<w:t xml:space="preserve"/>` where a `{% if %}` stood: it holds no text, and the text
+    read after it is the next run's, not the XML in between (a mention split over runs is still found)."""
+    path = save(tmp_path / "adresse.docx", [["London", "{% if country %}", ", ", "{{ country }}", "{% endif %}"],
+                                            "Fin"])
+    rendered = CompiledTemplate(path).render({"country": "ROYAUME-UNI"})
+    with zipfile.ZipFile(io.BytesIO(rendered)) as package:
+        assert '<w:t xml:space="preserve"/>' in package.read("word/document.xml").decode()
+    assert rendered_text(rendered).splitlines() == ["London, ROYAUME-UNI", "Fin"]

@@ -10,6 +10,8 @@ from engine.core.money import (
     format_date,
     format_long_date,
     format_number,
+    minor_unit,
+    round_to_unit,
 )
 
 NBSP = "\u00a0"
@@ -70,3 +72,17 @@ def test_an_amount_has_no_more_decimals_than_its_currency() -> None:
     with pytest.raises(MoneyError, match="more than two decimals"):
         parse_amount("12.345", "EUR")
     assert parse_amount("12.34", "KWD") == Decimal("12.34")  # three decimals in KWD, two are fine
+
+
+def test_a_computed_amount_is_rounded_to_what_its_currency_can_pay() -> None:
+    """No one pays 0.10 yen: a computed yen amount is whole (half-up), a euro amount is to the cent as ever,
+    and both keep the two decimals every stored amount has."""
+    assert (minor_unit("EUR"), minor_unit("jpy"), minor_unit("KWD")) == (Decimal("0.01"), Decimal("1"),
+                                                                       Decimal("0.01"))
+    assert round_to_unit(Decimal("3041.1047"), "JPY") == Decimal("3041") and \
+        str(round_to_unit(Decimal("3041.1047"), "JPY")) == "3041.00"
+    assert round_to_unit(Decimal("2578.5"), "JPY") == Decimal("2579")  # half-up (half-even would give 2578)
+    assert round_to_unit(Decimal("0.4999"), "JPY") == Decimal("0")
+    for value in (Decimal("1.225"), Decimal("0.036063"), Decimal("2.675"), Decimal("-1.005")):
+        assert str(round_to_unit(value, "EUR")) == str(value.quantize(Decimal("0.01"), rounding="ROUND_HALF_UP"))
+    assert format_amount(round_to_unit(Decimal("3041.1047"), "JPY"), "JPY") == f"3{NBSP}041{NBSP}JPY"

@@ -52,7 +52,18 @@ def test_29_february_plus_years_is_28_february() -> None:
 ])
 def test_the_court_follows_the_debtor(kind: str, merchant: bool | None, name: str, court: str) -> None:
     chosen = court_for(kind, merchant, name)
-    assert chosen.name == court and chosen.reason
+    assert chosen is not None and chosen.name == court and chosen.reason
+
+
+@pytest.mark.parametrize(("country", "named"), [
+    ("FR", True), ("fr", True), (None, True), ("", True),  # no country recorded: the debtors file reads France
+    ("GB", False), ("BE", False), ("RE", False),  # abroad, or overseas where the commercial court is a mixed one
+])
+def test_a_french_court_only_for_a_debtor_in_france(country: str | None, named: bool) -> None:
+    """Abroad, the competent court turns on facts the debtor file does not hold: none is named."""
+    for kind, merchant, name in (("b2b", True, "Acme Ltd"), ("b2b", None, "Dupont SARL"), ("b2c", None, "Jane Doe")):
+        chosen = court_for(kind, merchant, name, country)
+        assert (chosen is not None) is named, (kind, name, country)
 
 
 def test_legal_form_reads_the_name() -> None:

@@ -14,7 +14,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from engine.core.claim import InvoiceDebt, claim, load_rates
+from engine.core.claim import Applied, InvoiceDebt, claim, load_rates
 from engine.letters import CompiledTemplate, InvoiceLine, build_context, sample_letter_data
 from engine.letters.wording import rendered_text
 from tests.support import PACK
@@ -107,3 +107,33 @@ def test_the_letters_print_every_line_and_totals(template: str) -> None:
     assert "du 11/06/2025 au 30/06/2025" in text and "13,15 %" in text.replace(NBSP, " ")
     assert "Facture F-LATE échue le 10/06/2025, réglée le 20/07/2025" in text
     assert "somme à parfaire" in text
+
+
+def test_a_credit_note_is_deducted_as_an_avoir_and_counts_as_a_payment_would() -> None:
+    """F-AV 1 000.00 due 10/06/2025: credit note AV-12 of 300.00 on 30/06/2025, a payment of 200.00 on
+    31/07/2025, a credit note without a recorded number of 500.00 on 10/08/2025 (it settles the invoice).
+    The credit notes are the creditor's acts: « Avoir », never « Règlement », and the invoice is « soldée »,
+    not « réglée »; the penalties run on the same days and amounts as if all three were payments."""
+    applied = (Applied(date(2025, 6, 30), D("300.00"), "credit_note", "AV-12"),
+               Applied(date(2025, 7, 31), D("200.00")),
+               Applied(date(2025, 8, 10), D("500.00"), "credit_note"))
+    figures, letter = letter_for("b2b", [InvoiceDebt("F-AV", D("1000.00"), date(2025, 6, 10), applied)])
+    as_payments, _ = letter_for("b2b", [InvoiceDebt("F-AV", D("1000.00"), date(2025, 6, 10),
+                                                    tuple((a.on, a.amount) for a in applied))])
+    assert figures.lines[0].accruals == as_payments.lines[0].accruals and figures.total == as_payments.total
+    ctx = build_context(letter)
+    rows = [(r["kind"], r["label"], r["amount_value"]) for r in ctx["statement_rows"]
+            if r["kind"] not in ("charge", "indemnity", "outstanding")]
+    assert rows == [
+        ("invoice", "Facture F-AV échue le 10/06/2025, soldée le 10/08/2025", D("1000.00")),
+        ("credit_note", f"Avoir n°{NBSP}AV-12 du 30/06/2025", D("-300.00")),
+        ("payment", "Règlement du 31/07/2025", D("-200.00")),
+        ("credit_note", "Avoir du 10/08/2025", D("-500.00")),
+    ]
+    [line] = ctx["statement"]
+    assert [(p["kind"], p["label"], p["reference"]) for p in line["payments"]] == [
+        ("credit_note", f"Avoir n°{NBSP}AV-12 du 30/06/2025", "AV-12"), ("payment", "Règlement du 31/07/2025", ""),
+        ("credit_note", "Avoir du 10/08/2025", "")]
+    text = rendered_text(CompiledTemplate(PACK / "mise_en_demeure.docx").render(ctx))
+    assert "Règlement du 30/06/2025" not in text and "Règlement du 10/08/2025" not in text
+    assert f"Avoir n°{NBSP}AV-12 du 30/06/2025" in text and "réglée le" not in text
