@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -89,7 +89,7 @@ class App:
                 continue
             # Read as validate reads it: a FIFO or /dev/zero named in relance.toml must not hang the run.
             source = read_source(path, limits=self.workspace.limits)
-            workflow = self._with_letters(load_workflow(path, source=source, limits=self.workspace.limits))
+            workflow = self.workspace.with_letters(load_workflow(path, source=source, limits=self.workspace.limits))
             with self.store.session() as session:
                 versions.register(session, workflow, source)
             loaded[path] = workflow
@@ -134,7 +134,7 @@ class App:
                     return workflow
                 if (name, version) not in self._older:
                     with self.store.session() as session:
-                        self._older[name, version] = self._with_letters(versions.version_of(
+                        self._older[name, version] = self.workspace.with_letters(versions.version_of(
                             session, name, version, workflow.path, self.workspace.limits))
                 return self._older[name, version]
         return None
@@ -241,7 +241,7 @@ class App:
             plan.append((workflow, kinds))
             with self.store.session() as session:
                 for older in versions.older_versions(session, workflow, self.workspace.limits):
-                    self._older[older.name, older.version] = self._with_letters(older)
+                    self._older[older.name, older.version] = self.workspace.with_letters(older)
                     plan.append((self._older[older.name, older.version], None))
         check_letters([workflow for workflow, _kinds in plan])
         if dry_run:
@@ -262,11 +262,6 @@ class App:
             grouped.setdefault(workflow.name, (workflow, []))[1].append(kind)
         return [(workflow, tuple(kinds)) for workflow, kinds in grouped.values()]
 
-    def _with_letters(self, workflow: Workflow) -> Workflow:
-        """The workspace's letters folder, when relance.toml names one, wins over the workflow's."""
-        if self.workspace.letters_dir is None:
-            return workflow
-        return replace(workflow, letters_dir=self.workspace.letters_dir)
 
 
 def upgrade_schema(workspace: Workspace) -> str:
