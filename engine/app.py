@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -56,7 +56,8 @@ class App:
     workspace: Workspace
     store: Store = field(default=None)  # type: ignore[assignment]
     after_run: AfterRun = field(default_factory=AfterRun)  # of the last `run`
-    # The rates the last run's letters assumed or could not verify (engine.cases.letters.RatesUsed).
+    # The rates the letters of the last run or action (approve, jump...) assumed or could not verify
+    # (engine.cases.letters.RatesUsed): those of the last `letter_writer`.
     rates_used: RatesUsed = field(default_factory=RatesUsed)
     # Older workflow versions read back from the store, by (name, version): each is parsed once.
     _older: dict[tuple[str, int], Workflow] = field(default_factory=dict, repr=False)
@@ -89,7 +90,7 @@ class App:
                 continue
             # Read as validate reads it: a FIFO or /dev/zero named in relance.toml must not hang the run.
             source = read_source(path, limits=self.workspace.limits)
-            workflow = self._with_letters(load_workflow(path, source=source, limits=self.workspace.limits))
+            workflow = self.workspace.with_letters(load_workflow(path, source=source, limits=self.workspace.limits))
             with self.store.session() as session:
                 versions.register(session, workflow, source)
             loaded[path] = workflow
@@ -134,7 +135,7 @@ class App:
                     return workflow
                 if (name, version) not in self._older:
                     with self.store.session() as session:
-                        self._older[name, version] = self._with_letters(versions.version_of(
+                        self._older[name, version] = self.workspace.with_letters(versions.version_of(
                             session, name, version, workflow.path, self.workspace.limits))
                 return self._older[name, version]
         return None
@@ -148,6 +149,9 @@ class App:
                                versions=self.workflow_version)
         smtp = self.workspace.smtp
         domain = domain_of(smtp.sender if smtp else None) or domain_of(self.workspace.creditor.email)
+        # Kept here whoever writes through it, a run or an approval: the team is warned of what any letter
+        # rested on (engine.cli.output.print_rates), not only a run's.
+        self.rates_used = letters.rates_used
         return ChannelWriter(letters, mail_domain=domain, attach=smtp.attach if smtp else None)
 
     def deliver(self, on: date, *, retry: bool = False) -> Delivery:
@@ -244,7 +248,7 @@ class App:
             plan.append((workflow, kinds))
             with self.store.session() as session:
                 for older in versions.older_versions(session, workflow, self.workspace.limits):
-                    self._older[older.name, older.version] = self._with_letters(older)
+                    self._older[older.name, older.version] = self.workspace.with_letters(older)
                     plan.append((self._older[older.name, older.version], None))
         check_letters([workflow for workflow, _kinds in plan])
         if dry_run:
@@ -265,11 +269,6 @@ class App:
             grouped.setdefault(workflow.name, (workflow, []))[1].append(kind)
         return [(workflow, tuple(kinds)) for workflow, kinds in grouped.values()]
 
-    def _with_letters(self, workflow: Workflow) -> Workflow:
-        """The workspace's letters folder, when relance.toml names one, wins over the workflow's."""
-        if self.workspace.letters_dir is None:
-            return workflow
-        return replace(workflow, letters_dir=self.workspace.letters_dir)
 
 
 def upgrade_schema(workspace: Workspace) -> str:
@@ -305,8 +304,7 @@ def summary(reports: list[RunReport], rates: RatesUsed | None = None, rates_file
     """Totals over the per-workflow reports of one run, and the rates its letters assumed or could not verify."""
     total: dict[str, Any] = {"cases_opened": 0, "invoices_added": 0, "cases_examined": 0, "steps": 0,
                              "letters": 0, "skipped": 0, "errors": [], "by_state": {},
-                             "rates": {"file": rates_file, "assumed": sorted(rates.assumed) if rates else [],
-                                       "unverified": sorted(rates.unverified) if rates else []},
+                             "rates": rates_summary(rates, rates_file),
                              "phases": {}}
     for report in reports:
         for phase, seconds in report.phases.items():
@@ -317,3 +315,10 @@ def summary(reports: list[RunReport], rates: RatesUsed | None = None, rates_file
         for state, count in report.by_state.items():
             total["by_state"][state] = total["by_state"].get(state, 0) + count
     return total
+
+
+def rates_summary(rates: RatesUsed | None, rates_file: str) -> dict[str, Any]:
+    """The rates letters assumed (carried forward past the file's last half-year) or could not verify, as
+    `run`, `approve` and the case actions report them (engine.cli.output.print_rates prints them)."""
+    return {"file": rates_file, "assumed": sorted(rates.assumed) if rates else [],
+            "unverified": sorted(rates.unverified) if rates else []}

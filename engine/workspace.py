@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import shutil
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.channels.smtp import BACKENDS, SmtpSettings
 from engine.core.files import read_regular_file
@@ -19,6 +19,9 @@ from engine.core.countries import CountryError, parse_country
 from engine.core.limits import DEFAULT_LIMITS, Limits, LimitsError, limits_from_table
 from engine.errors import RelanceError
 from engine.letters.context import Creditor, Party
+
+if TYPE_CHECKING:
+    from engine.core.workflow import Workflow
 
 CONFIG_NAME = "relance.toml"
 CONFIG_BYTES = 1 << 20  # a workspace's settings are a few kilobytes
@@ -78,6 +81,14 @@ class Workspace:
                 f"{self.root / CONFIG_NAME}: no workflow for {debtor_kind!r} debtors "
                 f"(add it under [workflows])"
             ) from None
+
+    def with_letters(self, workflow: Workflow) -> Workflow:
+        """``workflow`` with the letters folder it uses in this workspace: [paths] letters, when relance.toml
+        names one, wins over the workflow's own `letters:`. Everything that renders or checks a workspace's
+        letters (run, approve, validate, the web app) takes the folder from here, so none looks elsewhere."""
+        if self.letters_dir is None:
+            return workflow
+        return replace(workflow, letters_dir=self.letters_dir)
 
 
 def find_workspace(start: Path | None = None) -> Path | None:

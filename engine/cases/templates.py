@@ -19,6 +19,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from engine.cases.desk import Desk
+from engine.core.files import FileTooLarge, read_regular_file
+from engine.core.limits import DEFAULT_LIMITS
 from engine.core.workflow import Workflow
 from engine.errors import RelanceError
 from engine.letters.check import check_template, template_kind
@@ -105,8 +107,8 @@ def upload(desk: Desk, templates: dict[str, Path], name: str, content: bytes, *,
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     with desk.session() as session:
         latest = session.scalar(select(func.max(TemplateVersion.version)).where(TemplateVersion.name == name)) or 0
-        if latest == 0 and path.is_file():
-            original = path.read_bytes()
+        original = _file_in_place(name, path) if latest == 0 else None
+        if original is not None:
             session.add(TemplateVersion(name=name, version=1, sha256=_sha256(original), content=original,
                                         uploaded_by=None, uploaded_at=now))
             latest = 1
@@ -115,6 +117,23 @@ def upload(desk: Desk, templates: dict[str, Path], name: str, content: bytes, *,
         session.flush()  # a concurrent upload of the same version fails here, before the file is touched
         write_whole(path, content)
         return UploadResult(name, (), latest + 1)
+
+
+def _file_in_place(name: str, path: Path) -> bytes | None:
+    """The bytes of the template file the first upload replaces (None: there is none), to keep as version 1.
+
+    Read as any template is (engine.core.files): the file may have been changed while the app runs, and a
+    symbolic link to /dev/zero read whole would eat memory for ever, a FIFO wait for ever for a writer."""
+    try:
+        return read_regular_file(path, DEFAULT_LIMITS.docx_bytes)
+    except FileNotFoundError:
+        return None
+    except FileTooLarge as exc:
+        why = exc.more_than("a letter template needs")
+    except OSError as exc:  # NotRegularFile: a FIFO, a device, a folder; or unreadable
+        why = exc.strerror or str(exc)
+    raise TemplateError(f"{name}: the file in place, {path}, cannot be kept as version 1 ({why}); nothing was "
+                        "changed: put the template's .docx file back there, then upload again")
 
 
 def _sha256(content: bytes) -> str:

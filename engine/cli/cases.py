@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from engine.cli.options import DateParam, Settings, as_of_option, json_option, today_or
-from engine.cli.output import console
+from engine.cli.output import console, print_rates
 from engine.reports.terminal import cell, inert, json_text, markup
 
 
@@ -145,6 +145,7 @@ def pay_command(settings: Settings, case_ref: str, amount: str, as_of: date | No
                 reference: str | None, by: str | None) -> None:
     """Record a payment of AMOUNT (1234.56 or 1 234,56) on CASE. A partial payment lowers the
     balance and escalation goes on; a full payment closes the case."""
+    from engine.app import rates_summary
     from engine.cases import actions
     from engine.core.money import format_amount
 
@@ -155,6 +156,7 @@ def pay_command(settings: Settings, case_ref: str, amount: str, as_of: date | No
     console.print(cell(f"{case_ref}: payment of {format_amount(done.amount, done.currency)} recorded; "
                        f"state {done.state}" + (f" (moved: {', '.join(s.dest for s in done.steps)})"
                                                 if done.steps else "")))
+    print_rates(rates_summary(app.rates_used, app.rates_file))  # any letter the payment's step wrote
 
 
 @case_group.command("receipt")
@@ -192,12 +194,16 @@ def _action_command(name: str, help_text: str, *, needs_until: bool = False, nee
         day = today_or(as_of)
         actor = by or settings.workspace.actor
         options: dict[str, Any] = {"until": until} if needs_until else {"dest": dest} if needs_dest else {}
-        done = actions.ACTIONS[name](settings.app, case_ref, on=day, by=actor,
+        from engine.app import rates_summary
+
+        app = settings.app
+        done = actions.ACTIONS[name](app, case_ref, on=day, by=actor,
                                      reason=reason, **options)
         state = done.state
         steps = done.steps
         moved = f" → {state}" if steps else f" (state stays {state})"
         console.print(cell(f"{case_ref}: {name} recorded by {actor} on {day.isoformat()}{moved}"))
+        print_rates(rates_summary(app.rates_used, app.rates_file))  # a jump's letter, as a run's
 
     params: list[click.Parameter] = [click.Argument(["case_ref"], metavar="CASE")]
     if needs_dest:

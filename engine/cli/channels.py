@@ -10,7 +10,7 @@ import click
 
 from engine.cli.cases import case_group
 from engine.cli.options import DateParam, Settings, as_of_option, json_option, today_or
-from engine.cli.output import console
+from engine.cli.output import console, print_rates
 from engine.core.case import CALL_OUTCOMES
 from engine.core.money import format_amount
 from engine.reports.terminal import cell, json_text, markup
@@ -161,10 +161,13 @@ def approvals_command(settings: Settings, as_of: date | None, as_json: bool) -> 
 def approve_command(settings: Settings, case_ref: str, by: str, note: str | None, as_of: date | None,
                     as_json: bool) -> None:
     """Approve the step CASE waits for: the case enters that state now and its letter is written, dated today."""
+    from engine.app import rates_summary
     from engine.cases.approvals import approve
 
-    done = approve(settings.app, case_ref, today_or(as_of), by=by, note=note)
-    _outcome(done, as_json, f"{done.case_ref}: approved by {by}")
+    app = settings.app
+    done = approve(app, case_ref, today_or(as_of), by=by, note=note)
+    # Its letter rests on the rates as much as a run's: the same warning (what `relance run` prints).
+    _outcome(done, as_json, f"{done.case_ref}: approved by {by}", rates_summary(app.rates_used, app.rates_file))
 
 
 @click.command("reject")
@@ -275,14 +278,19 @@ def print_delivery(delivery: Delivery | None) -> None:
         console.print(f"[yellow]e-mail of {markup(case)}[/] {markup(why)}")
 
 
-def _outcome(done: Any, as_json: bool, text: str) -> None:
+def _outcome(done: Any, as_json: bool, text: str, rates: dict[str, Any] | None = None) -> None:
+    """What an action did; with ``rates`` (engine.app.rates_summary), the rates its letters relied on."""
     if as_json:
-        click.echo(json_text({"case": done.case_ref, "action": done.action, "on": done.on.isoformat(), "by": done.by,
-                              "state": done.state, "steps": [{"from": s.source, "to": s.dest} for s in done.steps]},
-                             indent=2))
+        data = {"case": done.case_ref, "action": done.action, "on": done.on.isoformat(), "by": done.by,
+                "state": done.state, "steps": [{"from": s.source, "to": s.dest} for s in done.steps]}
+        if rates is not None:
+            data["rates"] = rates
+        click.echo(json_text(data, indent=2))
         return
     moved = f" → {done.state}" if done.steps else f" (state stays {done.state})"
     console.print(cell(text + moved))
+    if rates is not None:
+        print_rates(rates)
 
 
 def _debtor_outcome(done: DebtorOutcome, as_json: bool) -> None:

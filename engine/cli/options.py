@@ -56,15 +56,22 @@ class Settings:
         return self._app
 
     @property
-    def limits(self) -> Limits:
-        """The workspace's [limits] when there is a workspace, else the defaults (validate and
-        letters check also run outside any workspace)."""
-        from engine.core.limits import DEFAULT_LIMITS
+    def workspace_if_any(self) -> Workspace | None:
+        """The workspace when there is one, else None: validate and letters check also run outside any
+        workspace, and inside one must check what the run would use (its [limits], its letters folder)."""
         from engine.workspace import find_workspace
 
         if self._workspace is None and self.workspace_dir is None and find_workspace() is None:
-            return DEFAULT_LIMITS
-        return self.workspace.limits
+            return None
+        return self.workspace
+
+    @property
+    def limits(self) -> Limits:
+        """The workspace's [limits] when there is a workspace, else the defaults."""
+        from engine.core.limits import DEFAULT_LIMITS
+
+        workspace = self.workspace_if_any
+        return DEFAULT_LIMITS if workspace is None else workspace.limits
 
     def use_workspace(self, root: Path) -> Workspace:
         """Load the workspace at ``root`` (just created by `relance init`) with this command's --db."""

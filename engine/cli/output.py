@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from engine.reports.terminal import cell
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -36,4 +38,16 @@ class LazyConsole:
 console = LazyConsole()
 errors_console = LazyConsole(stderr=True)
 
-__all__ = ["LazyConsole", "console", "errors_console"]
+
+def print_rates(rates: dict[str, Any]) -> None:
+    """Which rates the letters' figures rest on without confirmation (``engine.app.rates_summary``): for the
+    team, never for the debtor. Every command that writes letters (run, approve, the case actions) says it."""
+    if rates.get("assumed"):
+        console.print(cell(f"Rates assumed (half-years missing from {rates['file']}, the last one carried "
+                           f"forward): {', '.join(rates['assumed'])}", "yellow"))
+    if rates.get("unverified"):
+        console.print(cell(f"Unverified rates used (verified = no in {rates['file']}; confirm them on "
+                           f"Légifrance / the ECB site): {', '.join(rates['unverified'])}", "yellow"))
+
+
+__all__ = ["LazyConsole", "console", "errors_console", "print_rates"]

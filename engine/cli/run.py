@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from engine.cli.options import Settings, as_of_option, json_option, print_failures, settled_heap, today_or
-from engine.cli.output import console
+from engine.cli.output import console, print_rates
 from engine.reports.terminal import cell, inert, json_text, markup
 
 if TYPE_CHECKING:
@@ -194,18 +194,8 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
     if bundle is not None:
         show_print(bundle, False)
     if not dry_run:
-        _print_rates(totals["rates"])
+        print_rates(totals["rates"])
     _exit_if_failed(totals)
-
-
-def _print_rates(rates: dict[str, Any]) -> None:
-    """Which rates the figures rest on without confirmation: for the team, never for the debtor."""
-    if rates.get("assumed"):
-        console.print(cell(f"Rates assumed (half-years missing from {rates['file']}, the last one carried "
-                           f"forward): {', '.join(rates['assumed'])}", "yellow"))
-    if rates.get("unverified"):
-        console.print(cell(f"Unverified rates used (verified = no in {rates['file']}; confirm them on "
-                           f"Légifrance / the ECB site): {', '.join(rates['unverified'])}", "yellow"))
 
 
 def _exit_if_failed(totals: dict[str, Any]) -> None:
@@ -261,7 +251,7 @@ def report_command(settings: Settings, as_of: date | None, html_path: Path | Non
             console.print(prescription_table(watch, day))
         else:
             console.print(cell("Prescription: no invoice owed is time-barred or within 90 days of it."))
-        _print_rates(rates)
+        print_rates(rates)
     if html_path is not None:
         html_path.write_text(
             render_report_html(aging, funnel, title=settings.workspace.creditor.name, as_of=day),

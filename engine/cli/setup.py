@@ -18,7 +18,7 @@ from engine.reports.terminal import cell, inert, json_text, markup
 if TYPE_CHECKING:
     from engine.demo import DemoResult
     from engine.letters.paragraphs import LetterProblem
-    from engine.core.limits import Limits
+    from engine.workspace import Workspace
 
 
 @click.command("init")
@@ -55,8 +55,8 @@ def validate_command(settings: Settings, workflows: tuple[Path, ...], as_json: b
     """Check WORKFLOW files before any letter goes out: YAML, keys, states, delays, guards,
     and the letter templates they use. Lists every problem with file, line and key;
     exits 1 when there is any error (warnings alone pass)."""
-    limits = settings.limits
-    problems = [problem for path in workflows for problem in _workflow_and_letter_problems(path, limits)]
+    workspace = settings.workspace_if_any
+    problems = [problem for path in workflows for problem in _workflow_and_letter_problems(path, workspace)]
     _report_problems(problems, ", ".join(str(p) for p in workflows), as_json)
 
 
@@ -95,12 +95,9 @@ def letters_check_command(settings: Settings, folder: Path | None, agency: bool,
 
 
 def _agency_mode(settings: Settings) -> bool:
-    """Whether the workspace (if there is one) writes as a collection agency."""
-    from engine.workspace import find_workspace
-
-    if settings.workspace_dir is None and find_workspace() is None:
-        return False  # a folder checked outside any workspace
-    return settings.workspace.agency is not None
+    """Whether the workspace (if there is one: a folder may be checked outside any) writes as a collection agency."""
+    workspace = settings.workspace_if_any
+    return workspace is not None and workspace.agency is not None
 
 
 def _report_problems(problems: list[dict[str, object]], subject: str, as_json: bool) -> None:
@@ -134,12 +131,16 @@ def db_upgrade_command(settings: Settings) -> None:
     console.print(f"[green]ok[/] schema at head: {markup(upgrade_schema(settings.workspace))}")
 
 
-def _workflow_and_letter_problems(path: Path, limits: Limits) -> list[dict[str, object]]:
+def _workflow_and_letter_problems(path: Path, workspace: Workspace | None) -> list[dict[str, object]]:
     """Workflow problems, then, when the workflow itself is sound, the problems of the letters and e-mail
-    templates it uses."""
-    from engine.core.workflow import check_workflow, load_workflow, template_path
+    templates it uses, taken from the folder a run in ``workspace`` (if any) takes them from."""
+    from engine.core.limits import DEFAULT_LIMITS
+    from engine.core.workflow import TemplatePathError, check_workflow, load_workflow, template_path
     from engine.letters.check import check_email_templates, check_template
     from engine.letters.email import email_files
+    from engine.letters.paragraphs import LetterProblem
+
+    limits = DEFAULT_LIMITS if workspace is None else workspace.limits
 
     # "text" without the level: the listing prints the severity in front ("warning: wf.yaml:7: ...").
     found: list[dict[str, object]] = [
@@ -150,9 +151,16 @@ def _workflow_and_letter_problems(path: Path, limits: Limits) -> list[dict[str, 
     if any(p["severity"] == "error" for p in found):
         return found
     workflow = load_workflow(path, limits=limits)
+    if workspace is not None:
+        workflow = workspace.with_letters(workflow)
     for state in workflow.states.values():
         if state.letter:
-            template = template_path(workflow.letters_dir, state.letter)
+            try:
+                # The run's own resolution: a name or a symbolic link leading out of the folder is refused.
+                template = template_path(workflow.letters_dir, state.letter)
+            except TemplatePathError as exc:
+                found.append(_letter_problem(LetterProblem(state.letter, "outside", str(exc))))
+                continue
             found.extend(_letter_problem(p) for p in check_template(template, kind=state.kind, limits=limits))
     emails = sorted({name for state in workflow.states.values() if "email" in state.channels
                      for name in email_files(workflow.letters_dir, state.name)})

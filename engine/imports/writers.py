@@ -322,15 +322,20 @@ class PaymentWriter:
             return values["credit_note_number"]
         if values["reference"]:
             return f"ref|{values['debtor_ref']}|{values['reference']}"
-        return f"row|{values['debtor_ref']}|{values['date']}|{values['amount']}|{values['invoice_number'] or ''}"
+        if values["invoice_number"]:  # its currency is the invoice's (another is refused): the invoice says it
+            return f"row|{values['debtor_ref']}|{values['date']}|{values['amount']}|{values['invoice_number']}"
+        # Else the currency tells 100 USD from 100 EUR the same day; an empty cell is EUR, as `write` decides.
+        # Migration 0010 gave the keys stored before the same form.
+        return f"row|{values['debtor_ref']}|{values['date']}|{values['amount']}||{values['currency'] or 'EUR'}"
 
     def describe(self, values: dict[str, Any]) -> str:
         if self.credit_notes:
             return f"credit_note_number {values['credit_note_number']}"
         if values["reference"]:
             return f"payment reference {values['reference']} of debtor {values['debtor_ref']}"
-        return (f"payment of {values['amount']} on {values['date']} by {values['debtor_ref']} "
-                "(without a reference: add one to tell such payments apart)")
+        currency = values["currency"] or ("" if values["invoice_number"] else "EUR")
+        return (f"payment of {values['amount']}{' ' + currency if currency else ''} on {values['date']} by "
+                f"{values['debtor_ref']} (without a reference: add one to tell such payments apart)")
 
     def write(self, ctx: BatchContext, batch: Batch) -> Outcome:
         outcome = Outcome()

@@ -280,17 +280,8 @@ def _broken_xml(name: str, part_name: str, source: str) -> list[LetterProblem]:
         line = exc.lineno or 0
         text = paragraph_text(source.splitlines()[line - 1]) if 0 < line <= len(source.splitlines()) else ""
         tags = list(iter_tags(text))
-        entity = re.match(r"Entity '([^']*)' not defined", exc.msg or "")
-        if exc.code == etree.ErrorTypes.ERR_UNDECLARED_ENTITY and entity:
-            # Not Word's editing: Word writes no DOCTYPE and no entity; another program (or a hand) added one,
-            # maybe to read a file of this computer (python-docx never resolves it).
-            problems.append(LetterProblem(
-                name, "broken-xml",
-                f"the document uses the XML entity '&{entity.group(1)};', which Word never writes (a DOCTYPE "
-                "added by another program); save the document again from Word",
-                tags[0] if tags else None, line - 1 if line > 1 else None, part_name,
-            ))
-            return problems
+        # An XML entity cannot be why: the DOCTYPE that declares one is refused where the file is opened
+        # (engine.letters.docxfile), and python-docx cannot read an undeclared one.
         problems.append(LetterProblem(
             name, "broken-xml",
             "a tag was split by Word editing (revision marks, field or hyperlink) in a way "

@@ -6,7 +6,10 @@ size, its number of parts, each part's declared size and compression ratio are c
 engine.core.limits first, from the ZIP directory alone; then every part is inflated in small
 chunks to prove it holds exactly what the directory declares (a directory can lie), and only
 then does python-docx get the bytes. Whatever is wrong is a LetterError naming the template; a path that is
-no regular file (a FIFO, /dev/zero behind a symlink) is refused before it is opened.
+no regular file (a FIFO, /dev/zero behind a symlink) is refused before it is opened, and so is an XML part
+with a DOCTYPE (Word never writes one; its entities would read a file of this computer, or vanish from
+the letter). `relance letters check` and the run both open templates here, so both refuse the same files
+with the same message.
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ _LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")  # ZIP local file header (30 bytes
 _LOCAL_SIGNATURE = 0x04034B50
 _CHUNK = 1 << 16
 _RATIO_FROM = 1_000_000  # small parts may compress very well (styles, repeated runs): ratio not checked
+# "<!DOCTYPE" as it reads in a part in UTF-8 (or any encoding that writes ASCII as ASCII), else in UTF-16 or
+# UTF-32: XML allows them all, and a part is searched as bytes, without trusting what its declaration says.
+_DOCTYPE_ASCII = (b"<!DOCTYPE",)
+_DOCTYPE_WIDE = tuple("<!DOCTYPE".encode(codec) for codec in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"))
+_OVERLAP = max(len(needle) for needle in _DOCTYPE_WIDE) - 1
 
 
 def open_template(path: str | Path, limits: Limits | None = None) -> DocxTemplate:
@@ -109,18 +117,44 @@ def _check_inflates_as_declared(name: str, part: zipfile.ZipInfo, data: bytes) -
     compressed = data[start: start + part.compress_size]
     if len(compressed) != part.compress_size:
         raise damaged
+    xml = part.filename.lower().endswith((".xml", ".rels"))
     if part.compress_type == zipfile.ZIP_STORED:
         produced, crc = len(compressed), zlib.crc32(compressed)
+        doctype = xml and _holds_doctype(compressed, _doctype_needles(compressed))
     else:
-        produced, crc = _inflate(compressed, part.file_size, damaged)
+        produced, crc, doctype = _inflate(compressed, part.file_size, damaged, xml)
     if produced != part.file_size or crc & 0xFFFFFFFF != part.CRC:
         raise damaged
+    if doctype:
+        # A DOCTYPE can declare entities: python-docx never resolves them, so their text would go missing from
+        # the letter, and a SYSTEM one names a file of this computer. Word never writes one: another program did.
+        raise LetterError(name, None, f"part {part.filename} holds a DOCTYPE, which Word never writes (another "
+                                      "program added it, maybe to declare XML entities); save the document "
+                                      "again from Word")
 
 
-def _inflate(compressed: bytes, declared: int, damaged: LetterError) -> tuple[int, int]:
-    """(size, CRC-32) of a raw deflate stream, inflated at most one chunk past `declared` bytes."""
+def _doctype_needles(head: bytes) -> tuple[bytes, ...]:
+    """What "<!DOCTYPE" looks like in a part that begins with ``head``: a part in UTF-16 or UTF-32 begins with
+    a byte order mark or a NUL byte in its first four (XML's own way to tell), one in UTF-8 never does. Only
+    the one form is then searched: each search of an 850 KB letter costs about 0.1 to 0.4 ms."""
+    wide = head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head[:4]
+    return _DOCTYPE_WIDE if wide else _DOCTYPE_ASCII
+
+
+def _holds_doctype(xml: bytes, needles: tuple[bytes, ...]) -> bool:
+    """Whether "<!DOCTYPE" stands in ``xml``: in a well-formed part, only in its prolog, or in a comment or
+    CDATA, which Word never writes either."""
+    return any(needle in xml for needle in needles)
+
+
+def _inflate(compressed: bytes, declared: int, damaged: LetterError, xml: bool) -> tuple[int, int, bool]:
+    """(size, CRC-32, whether an ``xml`` part holds a DOCTYPE) of a raw deflate stream, inflated at most one
+    chunk past `declared` bytes: the one inflate that proves the part also looks into it."""
     inflater = zlib.decompressobj(-15)
     produced = crc = 0
+    doctype = False
+    needles: tuple[bytes, ...] | None = None  # known from the first chunk
+    tail = b""  # the end of the previous chunk: a DOCTYPE may straddle two
     pending = compressed
     try:
         while not inflater.eof:
@@ -130,10 +164,14 @@ def _inflate(compressed: bytes, declared: int, damaged: LetterError) -> tuple[in
             if produced > declared:
                 raise damaged
             crc = zlib.crc32(chunk, crc)
+            if xml and not doctype and chunk:
+                needles = needles or _doctype_needles(chunk)
+                doctype = _holds_doctype(tail + chunk if tail else chunk, needles)
+                tail = chunk[-_OVERLAP:]
             if not chunk and not pending:
                 break
     except zlib.error:
         raise damaged from None
     if not inflater.eof:
         raise damaged
-    return produced, crc
+    return produced, crc, doctype

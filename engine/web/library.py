@@ -123,7 +123,11 @@ async def upload_template(request: Request) -> Response:
         flash(request, "Choisissez un fichier .docx à envoyer.", "error")
         return RedirectResponse("/letters", status_code=303)
     content = await sent.read(templates.MAX_TEMPLATE_BYTES + 1)
-    result = await run_in_threadpool(templates.upload, desk, files, name, content, by=user.name)
+    try:
+        result = await run_in_threadpool(templates.upload, desk, files, name, content, by=user.name)
+    except templates.TemplateError as exc:  # the file in place cannot be kept: said in one line, nothing changed
+        flash(request, f"{name} non enregistré : {exc}", "error")
+        return RedirectResponse("/letters", status_code=303)
     if not result.accepted:
         return letters_page(request, refused=result, status=422)
     flash(request, f"{name} : version {result.version} enregistrée ; les prochains courriers l'utilisent.")

@@ -237,6 +237,23 @@ def test_a_payment_pays_only_invoices_in_its_own_currency(store, tmp_path: Path)
     assert len(_shares(store)) == 3
 
 
+def test_payments_without_reference_in_two_currencies_are_two_payments(store, tmp_path: Path) -> None:
+    """Without a reference a payment is known by debtor, day, amount and invoice: 100 USD and 100 EUR the same
+    day are two payments, in one file or in two, and importing either again still changes nothing."""
+    _load(store, "debtors.csv")
+    header = "debtor_ref;payment_date;amount;invoice_number;reference;currency\n"
+    (tmp_path / "both.csv").write_text(header + "D1;2026-04-02;100.00;;;USD\nD1;2026-04-02;100.00;;;EUR\n")
+    import_csv(store, tmp_path / "both.csv", creditor_ref="ACME")
+    (tmp_path / "gbp.csv").write_text(header + "D1;2026-04-02;100.00;;;GBP\n")
+    import_csv(store, tmp_path / "gbp.csv", creditor_ref="ACME")
+    # No currency is EUR (there is no invoice to take one from): the same payment as the EUR row above.
+    (tmp_path / "plain.csv").write_text("debtor_ref;payment_date;amount\nD1;2026-04-02;100.00\n")
+    again = [import_csv(store, tmp_path / name, creditor_ref="ACME") for name in ("both.csv", "gbp.csv", "plain.csv")]
+    assert [(r.inserted, r.unchanged) for r in again] == [(0, 2), (0, 1), (0, 1)]
+    with store.session() as s:
+        assert sorted(s.scalars(select(Payment.currency))) == ["EUR", "GBP", "USD"]
+
+
 def test_the_currency_column_of_payments_and_credit_notes(store, tmp_path: Path) -> None:
     _load(store, "debtors.csv", "invoices.csv")  # D1 owes F-001 and F-002 in EUR
     (tmp_path / "usd.csv").write_text("invoice_number;debtor_ref;issue_date;due_date;amount;currency\n"

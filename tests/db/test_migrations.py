@@ -104,3 +104,37 @@ def test_existing_payments_and_credit_notes_take_the_currency_of_their_invoices(
             "named": "USD", "spent": "GBP", "credit": "EUR"}
         assert conn.execute(text("SELECT currency FROM credit_note")).scalar_one() == "GBP"
     store.dispose()
+
+
+def test_payments_without_reference_or_invoice_are_keyed_by_their_currency_too(database_url: str, tmp_path) -> None:
+    """0010 adds the currency to the stored key of payments without a reference or an invoice, as the import
+    now computes it: importing the same rows again changes nothing, and 100 EUR beside 100 USD goes in."""
+    from sqlalchemy import text
+
+    from engine.imports.importer import import_csv
+    from tests.support import CSV
+
+    store = connect(database_url)
+    store.upgrade("0009")
+    for name in ("debtors.csv", "invoices.csv"):  # D1 owes F-001 in EUR
+        import_csv(store, CSV / name, creditor_ref="ACME")
+    legacy = [(None, None, "row|D1|2026-04-02|100.00|", "USD"),  # as the import keyed them before
+              (None, "F-001", "row|D1|2026-04-02|100.00|F-001", "EUR"), ("VIR-1", None, "ref|D1|VIR-1", "EUR")]
+    with store.bind.begin() as conn:
+        for reference, invoice, key, currency in legacy:
+            conn.execute(text(
+                "INSERT INTO payment (creditor_id, debtor_id, payment_date, amount, reference, invoice_number, "
+                "natural_key, currency) SELECT creditor_id, id, '2026-04-02', 100.00, :reference, :invoice, :key, "
+                ":currency FROM debtor WHERE ref = 'D1'"),
+                {"reference": reference, "invoice": invoice, "key": key, "currency": currency})
+    store.upgrade()
+    with store.bind.connect() as conn:
+        assert sorted(conn.execute(text("SELECT natural_key FROM payment")).scalars()) == [
+            "ref|D1|VIR-1", "row|D1|2026-04-02|100.00|F-001", "row|D1|2026-04-02|100.00||USD"]
+    (tmp_path / "payments.csv").write_text(
+        "debtor_ref;payment_date;amount;invoice_number;reference;currency\n"
+        "D1;2026-04-02;100.00;;;USD\nD1;2026-04-02;100.00;F-001;;\nD1;2026-04-02;100.00;;VIR-1;EUR\n"
+        "D1;2026-04-02;100.00;;;EUR\n", encoding="utf-8")
+    report = import_csv(store, tmp_path / "payments.csv", creditor_ref="ACME")
+    assert (report.inserted, report.unchanged) == (1, 3)
+    store.dispose()

@@ -99,3 +99,36 @@ def test_letters_check_reads_the_email_templates_too(relance) -> None:
                      encoding="utf-8")
     refused = call("letters", "check", code=1)
     assert "email/reminder2.html:2" in refused and "template_range" in refused
+
+
+def test_approve_and_jump_warn_of_carried_forward_rates_as_run_does(tmp_path: Path) -> None:
+    # The shipped rates file ends with 2026 S1: letters dated in 2026 S2 compute B2B penalties on carried-forward
+    # rates. A letter written by `approve` or `case jump` relies on them as much as one written by `run`.
+    root = tmp_path / "ws"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init", str(root)], env=CLEAN_ENV).exit_code == 0
+    (tmp_path / "debtors.csv").write_text("debtor_ref;kind;name\nE1;b2b;Ets Durand\nE2;b2b;Ets Martin\n",
+                                          encoding="utf-8")
+    (tmp_path / "invoices.csv").write_text("invoice_number;debtor_ref;issue_date;due_date;amount\n"
+                                           "N1;E1;2026-04-01;2026-05-01;900.00\n"
+                                           "N2;E2;2026-04-01;2026-05-01;900.00\n", encoding="utf-8")
+
+    def call(*args: str) -> str:
+        result = runner.invoke(cli, ["--workspace", str(root), *args], env=CLEAN_ENV)
+        assert result.exit_code == 0 and "Traceback" not in result.output, (args, result.output, result.exception)
+        return result.output
+
+    call("import", str(tmp_path / "debtors.csv"), str(tmp_path / "invoices.csv"))
+    for day in ("2026-05-06", "2026-05-16", "2026-05-26", "2026-06-05"):  # three reminders, then the notice asks
+        out = call("run", "--as-of", day)
+    assert "Rates assumed" not in out
+    assert json.loads(call("approvals", "--json"))[0]["to"] == "formal_notice"
+
+    approved = call("approve", "N1", "--by", "legal", "--as-of", "2026-07-10")
+    assert "formal_notice" in approved
+    assert "Rates assumed" in approved and "2026 S2" in approved
+    data = json.loads(call("approve", "N2", "--by", "legal", "--as-of", "2026-07-10", "--json"))
+    assert data["state"] == "formal_notice" and data["rates"]["assumed"] == ["2026 S2"]
+
+    jumped = call("case", "jump", "N1", "reminder3", "--reason", "retour en relance", "--as-of", "2026-07-11")
+    assert "Rates assumed" in jumped and "2026 S2" in jumped

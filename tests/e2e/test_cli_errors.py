@@ -219,6 +219,30 @@ def test_a_broken_email_template_stops_the_run_and_fails_validate_with_file_line
     assert not list((own_workspace / "output").rglob("*-reminder2.docx"))
 
 
+def test_validate_checks_the_letters_folder_of_relance_toml_as_run_does(own_workspace: Path, tmp_path: Path) -> None:
+    # [paths] letters wins over the workflow's own `letters:` (which stays complete here): validate must
+    # look where the run will look, or it says ok to a run that refuses or fails every case.
+    config = own_workspace / "relance.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace('letters = "letters/fr"', 'letters = "letters/team"', 1),
+                      encoding="utf-8")
+    team = own_workspace / "letters" / "team"
+    shutil.copytree(own_workspace / "letters" / "fr", team)
+    workflow = str(own_workspace / "workflows" / "fr-b2b.yaml")
+    assert relance(own_workspace, "validate", workflow).exit_code == 0
+
+    (team / "relance_2.docx").unlink()
+    assert relance(own_workspace, "run", "--as-of", "2026-08-01", "--dry-run").exit_code == 1
+    validated = relance(own_workspace, "validate", workflow)
+    assert validated.exit_code == 1 and "relance_2.docx" in validated.output and "Traceback" not in validated.output
+
+    outside = tmp_path / "outside.docx"
+    shutil.copy(own_workspace / "letters" / "fr" / "relance_2.docx", outside)
+    (team / "relance_2.docx").symlink_to(outside)
+    validated = relance(own_workspace, "validate", workflow)
+    assert validated.exit_code == 1, validated.output
+    assert "relance_2.docx" in validated.output and "outside the letters folder" in validated.output
+
+
 def test_a_broken_settings_file_is_named(own_workspace: Path) -> None:
     config = own_workspace / "relance.toml"
     config.write_text(config.read_text(encoding="utf-8").replace("[workflows]", "[workflows", 1), encoding="utf-8")

@@ -140,6 +140,34 @@ def test_a_template_upload_is_checked_refused_with_its_problems_or_kept_as_a_ver
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("in_place", ["/dev/zero", "fifo"])
+def test_an_upload_over_a_template_that_is_no_regular_file_is_refused_in_one_line(desk: App, in_place: str) -> None:
+    """The first upload keeps the file in place as version 1: a symbolic link to /dev/zero or a FIFO put there
+    while the app runs is refused with a message (read whole, it ate memory for ever, or waited for a writer),
+    and nothing changes."""
+    import os
+
+    assert desk.workflows  # loaded when the app started, with the template a regular file then
+    target = desk.workspace.letters_dir / "relance_1.docx"
+    target.unlink()
+    if in_place == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to(in_place)
+    http = client(desk)
+    token = sign_in(http, "legal")
+    good = edited(PACK / "relance_1.docx", "{{ case_ref }}", "{{ case_ref }} ")
+    answer = http.post("/letters/relance_1.docx/upload", data={"csrf": token},
+                       files={"file": ("relance_1.docx", good, "application/octet-stream")})
+    assert answer.status_code == 303
+    shown = http.get("/letters").text
+    assert "relance_1.docx" in shown and "not a regular file" in shown
+    assert not target.is_file() and (target.is_symlink() or target.is_fifo())  # left as it was
+    with desk.session() as session:
+        assert session.scalars(select(TemplateVersion.version)).all() == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_report_and_the_workflows_pages_show_the_reports_figures_and_diagrams(desk: App) -> None:
     from engine.reports.aging import aging
     from engine.reports.html import report_body

@@ -412,6 +412,59 @@ def test_a_corrupt_or_foreign_file_is_a_located_error_everywhere(tmp_path: Path,
         render_letter(tmp_path / "missing.docx", sample_letter_data(), tmp_path / "out" / "letter.docx")
 
 
+def with_doctype(path: Path, member: str, doctype: bytes, *, entity: bool = False, encoding: str = "utf-8",
+                 at: int | None = None) -> Path:
+    """``path``'s template with ``doctype`` put in part ``member`` after its XML declaration (``at``: after a
+    comment as long as it takes to begin at that byte), with ``entity`` the entity &x; used in the body's
+    text, the part saved in ``encoding``."""
+    plain = make_template(path.with_name("plain.docx"), "Texte XXE[{{ case_ref }}] fin")
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == member:
+                if at is not None:
+                    doctype = b"<!--" + b"x" * (at - content.index(b"?>") - 2 - 7) + b"-->" + doctype
+                content = content.replace(b"?>", b"?>" + doctype, 1)
+                if entity:
+                    content = content.replace(b"XXE[", b"XXE[&x;", 1)
+                if encoding != "utf-8":
+                    content = content.decode("utf-8").replace("UTF-8", encoding.upper(), 1).encode(encoding)
+            target.writestr(info, content)
+    return path
+
+
+@pytest.mark.parametrize(("member", "doctype", "entity", "encoding", "at"), [
+    ("word/document.xml", b'<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/hostname">]>', True, "utf-8", None),
+    ("word/document.xml", b'<!DOCTYPE d [<!ENTITY x "texte en plus">]>', True, "utf-8", None),
+    ("word/document.xml", b"<!DOCTYPE d>", False, "utf-8", None),
+    ("word/document.xml", b"<!DOCTYPE d>", False, "utf-16", None),
+    ("word/document.xml", b"<!DOCTYPE d>", False, "utf-8", (1 << 16) - 4),  # across two inflated chunks
+    ("[Content_Types].xml", b"<!DOCTYPE d>", False, "utf-8", None),
+    ("word/_rels/document.xml.rels", b"<!DOCTYPE d>", False, "utf-8", None),
+])
+def test_a_doctype_is_refused_where_a_template_is_opened_so_by_check_and_run_alike(
+        tmp_path: Path, member: str, doctype: bytes, entity: bool, encoding: str, at: int | None) -> None:
+    """Word writes no DOCTYPE. One in any part was refused by `letters check` only when the text used an entity
+    it declared, while a render read the same file and wrote the letter with the entity's text silently gone."""
+    path = with_doctype(tmp_path / "relance_1.docx", member, doctype, entity=entity, encoding=encoding, at=at)
+    if at is not None:
+        with zipfile.ZipFile(path) as package:
+            assert package.read(member).index(b"<!DOCTYPE") == at
+    with pytest.raises(LetterError) as caught:
+        docxfile.open_template(path)
+    said = caught.value.message
+    assert caught.value.template == "relance_1.docx" and member in said and "DOCTYPE" in said
+    assert "save the document again from Word" in said
+    assert [(p.code, p.message) for p in check_template(path)] == [("unreadable", said)]  # letters check, validate
+    for fast in (True, False):  # the run's compiled render and its plain fallback
+        with pytest.raises(LetterError) as rendering:
+            render(path, fast=fast)
+        assert rendering.value.message == said
+    with pytest.raises(LetterError, match="DOCTYPE"):
+        render_letter(path, sample_letter_data(), tmp_path / "out" / "letter.docx")
+    assert not (tmp_path / "out" / "letter.docx").exists()
+
+
 def test_letters_check_and_validate_refuse_a_zip_bomb_in_one_line(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from engine.cli.main import cli

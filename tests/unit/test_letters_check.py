@@ -125,7 +125,8 @@ def test_a_variable_used_before_the_template_sets_it_is_still_refused(tmp_path: 
 
 def test_an_xml_entity_is_not_reported_as_a_tag_split_by_word(tmp_path: Path) -> None:
     """Word never writes a DOCTYPE or an entity: one declared in the document (`<!ENTITY x SYSTEM
-    "file:///etc/hostname">`, never resolved) was reported as 'a tag was split by Word editing'."""
+    "file:///etc/hostname">`, never resolved) was reported as 'a tag was split by Word editing'. Its DOCTYPE
+    is refused where the template is opened (tests/unit/test_hostile_templates.py), for the run too."""
     import zipfile
 
     plain = save(tmp_path / "plain.docx", ["Bonjour", "Texte XXE[{{ case_ref }}] fin"])
@@ -138,9 +139,9 @@ def test_an_xml_entity_is_not_reported_as_a_tag_split_by_word(tmp_path: Path) ->
                 content = content.replace(b"XXE[", b"XXE[&x;", 1)
             target.writestr(info, content)
     problems = check_template(path)
-    assert [p.code for p in problems] == ["broken-xml"]
+    assert [p.code for p in problems] == ["unreadable"]
     assert "split by Word" not in problems[0].message
-    assert "XML entity '&x;'" in problems[0].message and "save the document again from Word" in problems[0].message
+    assert "DOCTYPE" in problems[0].message and "save the document again from Word" in problems[0].message
 
 
 def test_tag_split_in_runs_is_repaired_by_docxtpl_so_not_reported(tmp_path: Path) -> None:
