@@ -367,16 +367,22 @@ class RatesUsed:
 
 
 def check_letters(workflows: list[Workflow]) -> None:
-    """Raise TemplateRefused for the first template of ``workflows`` with errors (each file checked once
-    per process, as `relance letters check` and `relance validate` check it), then EmailTemplateRefused for
+    """Raise TemplatePathError for a template outside its letters folder, TemplateRefused for the first template
+    of ``workflows`` with errors (each file checked once per process, as `relance letters check` and
+    `relance validate` check it), then EmailTemplateRefused for
     the first e-mail template a state sending e-mails would use with errors (or none to use)."""
     seen: set[tuple[Path, str | None]] = set()
     emails: dict[Path, set[str]] = {}
     for workflow in workflows:
         for state in workflow.states.values():
-            if state.letter and (workflow.letters_dir / state.letter, state.kind) not in seen:
-                seen.add((workflow.letters_dir / state.letter, state.kind))
-                require_sound_template(workflow.letters_dir / state.letter, state.kind)
+            if not state.letter:
+                continue
+            # Resolved as the letter will be: a template linked out of the letters folder is refused here,
+            # in one line, rather than by every case that reaches it.
+            path = template_path(workflow.letters_dir, state.letter)
+            if (path, state.kind) not in seen:
+                seen.add((path, state.kind))
+                require_sound_template(path, state.kind)
             if "email" in state.channels:
                 emails.setdefault(workflow.letters_dir, set()).update(email_files(workflow.letters_dir, state.name))
     for letters_dir, names in emails.items():

@@ -241,6 +241,11 @@ def test_validate_checks_the_letters_folder_of_relance_toml_as_run_does(own_work
     validated = relance(own_workspace, "validate", workflow)
     assert validated.exit_code == 1, validated.output
     assert "relance_2.docx" in validated.output and "outside the letters folder" in validated.output
+    # The run refuses it before it opens or moves any case, rather than failing each case that reaches it.
+    before = relance(own_workspace, "case", "list", "--all", "--json").output
+    user_error(relance(own_workspace, "run", "--as-of", "2026-08-01"), "relance_2.docx", "outside the letters folder")
+    assert relance(own_workspace, "case", "list", "--all", "--json").output == before
+    assert not list((own_workspace / "output").rglob("*-reminder2.docx"))
 
 
 def test_a_broken_settings_file_is_named(own_workspace: Path) -> None:
