@@ -126,10 +126,10 @@ async def case_action(request: Request) -> Response:
         raise HTTPException(404, f"Action inconnue : {name}")
     role, label, _ = ACTIONS[name]
     user = require(request, role)
-    desk = request.app.state.desk
+    desk = RequestDesk(request.app.state.desk)
     try:
         text = await run_in_threadpool(_perform, desk, case_id, name, form, user.name, request.app.state.today())
-        flash(request, text)
+        flash(request, text + desk.rates_note())
     except RelanceError as exc:
         flash(request, f"{label} non enregistré(e) : {exc}", "error")
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
@@ -157,6 +157,35 @@ def _perform(desk: Any, case_id: int, name: str, form: FormData, by: str, today:
         options["dest"] = field(form, "dest")
     done = actions.ACTIONS[name](desk, ref, on=on, by=by, reason=reason, **options)
     return f"{label} enregistré(e) ; état : {_moved(desk, done)}"
+
+
+class RequestDesk:
+    """The shared desk, for one request's action: it keeps the rates the letters of this action relied on.
+    The App's own ``rates_used`` belongs to whichever request wrote last when two act at once."""
+
+    def __init__(self, desk: Any) -> None:
+        self._desk = desk
+        self.rates_used: Any = None
+
+    def __getattr__(self, name: str) -> Any:  # sessions, escalators, workflows: the shared desk's
+        return getattr(self._desk, name)
+
+    def letter_writer(self, *, pdf: bool = False) -> Any:
+        writer = self._desk.letter_writer(pdf=pdf)
+        self.rates_used = getattr(writer, "rates_used", None)
+        return writer
+
+    def rates_note(self) -> str:
+        """What `relance run` warns of, for the team that just wrote a letter here: '' when nothing."""
+        from engine.app import rates_summary
+
+        rates = rates_summary(self.rates_used, getattr(self._desk, "rates_file", "rates"))
+        said = []
+        if rates["assumed"]:
+            said.append(f"taux reconduits, faute du semestre dans {rates['file']} : {', '.join(rates['assumed'])}")
+        if rates["unverified"]:
+            said.append(f"taux non vérifiés (verified = no dans {rates['file']}) : {', '.join(rates['unverified'])}")
+        return f" — Attention : {' ; '.join(said)}" if said else ""
 
 
 def _moved(desk: Any, done: actions.Outcome) -> str:

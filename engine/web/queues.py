@@ -20,7 +20,7 @@ from engine.cases.lookup import ref_of
 from engine.core.case import CALL_OUTCOMES
 from engine.core.money import MoneyError, parse_date
 from engine.errors import CaseError, RelanceError
-from engine.web.cases import field, state_labels
+from engine.web.cases import RequestDesk, field, state_labels
 from engine.web.render import flash, page
 from engine.web.security import checked_form, require
 
@@ -48,10 +48,10 @@ async def _verdict(request: Request, verdict: str) -> Response:
     case_id = request.path_params["case_id"]
     form = await checked_form(request)
     user = require(request, "legal")
+    desk = RequestDesk(request.app.state.desk)
     try:
-        text = await run_in_threadpool(_decide, request.app.state.desk, case_id, verdict, form, user.name,
-                                       request.app.state.today())
-        flash(request, text)
+        text = await run_in_threadpool(_decide, desk, case_id, verdict, form, user.name, request.app.state.today())
+        flash(request, text + desk.rates_note())
     except (RelanceError, MoneyError) as exc:
         flash(request, f"{'Validation' if verdict == 'approve' else 'Refus'} non enregistré(e) : {exc}", "error")
     return RedirectResponse("/approvals", status_code=303)
@@ -72,10 +72,10 @@ async def call_action(request: Request) -> Response:
     case_id = request.path_params["case_id"]
     form = await checked_form(request)
     user = require(request, "collector")
+    desk = RequestDesk(request.app.state.desk)
     try:
-        text = await run_in_threadpool(_call, request.app.state.desk, case_id, form, user.name,
-                                       request.app.state.today())
-        flash(request, text)
+        text = await run_in_threadpool(_call, desk, case_id, form, user.name, request.app.state.today())
+        flash(request, text + desk.rates_note())
     except (RelanceError, MoneyError) as exc:
         flash(request, f"Appel non enregistré : {exc}", "error")
     return RedirectResponse("/tasks", status_code=303)

@@ -144,3 +144,19 @@ def test_a_letter_is_shown_as_a_pdf_made_from_its_checked_file(desk: App) -> Non
     assert shown.status_code == 200 and shown.headers["content-type"] == "application/pdf"
     assert shown.headers["content-disposition"].startswith("inline") and shown.content.startswith(b"%PDF")
     assert http.get(f"/cases/{case_id}/letters/{document_id + 999}/pdf").status_code == 404
+
+
+def test_an_approval_whose_letter_rests_on_a_carried_forward_rate_says_so(desk: App) -> None:
+    """The shipped rates file ends with 2026 S1: a notice dated in 2026 S2 computes B2B penalties on the last
+    rate carried forward. The web app warns the team as `relance run` and `relance approve` do; a notice
+    dated within the file says nothing."""
+    legal = client(desk)
+    token = sign_in(legal, "legal")
+    for index, on, warned in ((0, ON, False), (2, "2026-07-10", True)):
+        case_id, _ref = _case(desk, index)
+        _ask_for_notice(legal, token, case_id)
+        answer = legal.post(f"/approvals/{case_id}/approve", data={"csrf": token, "on": on})
+        assert answer.status_code == 303
+        page = legal.get("/approvals").text
+        assert "étape validée" in page
+        assert ("taux reconduits" in page and "2026 S2" in page) is warned, page
