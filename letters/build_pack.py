@@ -27,7 +27,7 @@ COLUMNS = [  # header, cell tag, width (mm), right-aligned
     ("Date", "{{ inv.issue_date }}", 22, False),
     ("Échéance", "{{ inv.due_date }}", 22, False),
     ("Montant TTC", "{{ inv.amount }}", 29, True),
-    ("Réglé", "{{ inv.paid }}", 26, True),
+    ("{% if has_credit_notes %}Réglé / avoirs{% else %}Réglé{% endif %}", "{{ inv.paid }}", 26, True),
     ("Reste dû", "{{ inv.outstanding }}", 30, True),
 ]
 CLOSING = "Nous vous prions d'agréer, {{ salutation }}, l'expression de nos salutations distinguées."

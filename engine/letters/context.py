@@ -83,8 +83,9 @@ class InvoiceLine:
     issue_date: date
     due_date: date
     amount: Decimal
-    paid: Decimal
+    paid: Decimal  # everything taken off the invoice: payments and credit notes
     outstanding: Decimal
+    credited: Decimal = Decimal("0")  # the part of `paid` that credit notes took off, not the debtor
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ def build_context(letter: LetterData) -> dict[str, Any]:
 
     total_amount = sum((i.amount for i in letter.invoices), Decimal("0"))
     total_paid = sum((i.paid for i in letter.invoices), Decimal("0"))
+    total_credited = sum((i.credited for i in letter.invoices), Decimal("0"))
     total_outstanding = sum((i.outstanding for i in letter.invoices), Decimal("0"))
     # The 40 EUR indemnity is in euros: added to the total only when the claim is in euros, else shown apart.
     indemnity_apart = currency != STATUTORY_CURRENCY and letter.indemnity > 0
@@ -218,11 +220,13 @@ def build_context(letter: LetterData) -> dict[str, Any]:
                 "due_date_long": format_long_date(i.due_date, locale),
                 "amount": money(i.amount),
                 "paid": money(i.paid),
+                "credited": money(i.credited),
                 "outstanding": money(i.outstanding),
                 "issue_date_value": i.issue_date,
                 "due_date_value": i.due_date,
                 "amount_value": i.amount,
                 "paid_value": i.paid,
+                "credited_value": i.credited,
                 "outstanding_value": i.outstanding,
             }
             for i in letter.invoices
@@ -231,9 +235,14 @@ def build_context(letter: LetterData) -> dict[str, Any]:
         "plural": len(letter.invoices) > 1,
         "total_amount": money(total_amount),
         "total_paid": money(total_paid),
+        "total_credited": money(total_credited),
+        # A "Réglé" column would say the debtor paid what a credit note took off: the pack's heading
+        # reads « Réglé / avoirs » when one did.
+        "has_credit_notes": total_credited > 0,
         "total_outstanding": money(total_outstanding),
         "total_amount_value": total_amount,
         "total_paid_value": total_paid,
+        "total_credited_value": total_credited,
         "total_outstanding_value": total_outstanding,
         "history": history,
         "has_history": bool(letter.history),

@@ -229,6 +229,28 @@ def test_a_credit_note_reaches_the_statement_as_an_avoir(store, workflow, tmp_pa
     assert f001.accruals == as_payments.lines[0].accruals and f001.penalties == as_payments.penalties
 
 
+def test_the_invoice_table_says_when_a_credit_note_took_part_of_what_it_calls_settled(
+        store, workflow, tmp_path: Path) -> None:
+    """F-001's 600.00 taken off is a 100.00 credit note and a 500.00 payment: the table's column must not
+    read « Réglé », which says the debtor paid it all; F-003's letter, with payments alone, still does."""
+    for name in ("credit_notes.csv", "payments.csv"):
+        import_csv(store, CSV / name, creditor_ref="ACME")
+    run(store, workflow, date(2025, 2, 5))  # F-003 falls due on the 4th
+    step = Step("escalate", "reminder3", "formal_notice", date(2025, 3, 31), {})
+    action = Action("registered_letter", "formal_notice", "mise_en_demeure.docx", 8)
+    texts, contexts = {}, {}
+    with store.session() as s:
+        for ref in ("ACME-F-001", "ACME-F-003"):
+            letter = writer(workflow, tmp_path / "output").letter_data(s, find_case(s, ref), step, action, workflow)
+            contexts[ref] = build_context(letter)
+            texts[ref] = rendered_text(CompiledTemplate(PACK / action.template).render(contexts[ref]))
+    [f001] = [line for line in contexts["ACME-F-001"]["invoices"] if line["number"] == "F-001"]
+    assert (f001["paid_value"], f001["credited_value"]) == (Decimal("600.00"), Decimal("100.00"))
+    assert contexts["ACME-F-001"]["has_credit_notes"] and "Réglé / avoirs" in texts["ACME-F-001"]
+    assert not contexts["ACME-F-003"]["has_credit_notes"]
+    assert "Réglé" in texts["ACME-F-003"] and "avoirs" not in texts["ACME-F-003"]
+
+
 def test_the_hand_off_names_no_french_court_for_a_debtor_abroad(store, workflow, tmp_path: Path) -> None:
     """A debtor in London: the hand-off must not say a French court of its domicile hears the claim (which
     court does turns on what the file does not hold); a debtor in Paris keeps its sentence, word for word."""
