@@ -49,6 +49,7 @@ __all__ = [
     "Claim",
     "ClaimLine",
     "ContractualRateTooLow",
+    "INDEMNITY_CURRENCY",
     "HalfYear",
     "InvoiceDebt",
     "MissingRate",
@@ -67,6 +68,7 @@ AppliedKind = Literal["payment", "credit_note"]
 CENT = Decimal("0.01")
 # D441-5: fixed recovery indemnity per invoice paid late, B2B only, outside the scope of VAT.
 RECOVERY_INDEMNITY = Decimal("40.00")
+INDEMNITY_CURRENCY = "EUR"  # D441-5 fixes it in euros, whatever the invoice's currency
 # L313-3 CMF: the legal rate rises by 5 points two months after an enforceable judgment.
 JUDGMENT_SURCHARGE = Decimal("5")
 # L441-10: a contractual penalty rate may not be below 3 × the legal rate ("other cases").
@@ -135,10 +137,13 @@ class ClaimLine:
     # the invoice, if it did: what an itemised statement (décompte) prints under the invoice.
     payments: tuple[Applied, ...] = ()
     settled_on: date | None = None
+    currency: str = INDEMNITY_CURRENCY  # the invoice's: principal, penalties and interest are in it
 
     @property
     def total(self) -> Decimal:
-        return self.outstanding + self.penalties + self.indemnity + self.interest
+        """What the invoice adds in its own currency: the indemnity, in euros, only when that is the euro."""
+        indemnity = self.indemnity if self.currency == INDEMNITY_CURRENCY else _ZERO
+        return self.outstanding + self.penalties + indemnity + self.interest
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,7 @@ class Claim:
     penalties: Decimal
     indemnity: Decimal
     interest: Decimal
-    total: Decimal
+    total: Decimal  # in the claim's currency: the indemnity (euros) is left out of it in any other
     assumed_rates: tuple[str, ...]  # half-years computed with carried-forward rates, e.g. ("2026 S2",)
     unverified_rates: tuple[str, ...]  # half-years used whose row is marked unverified in the file
 
@@ -261,6 +266,7 @@ def claim(
                 accruals=accruals,
                 payments=tuple(p._replace(amount=_cents(p.amount)) for p in payments),
                 settled_on=settled_on,
+                currency=currency,
             )
         )
     principal = sum((line.outstanding for line in lines), _ZERO)
@@ -275,7 +281,8 @@ def claim(
         penalties=_cents(penalties),
         indemnity=_cents(indemnity),
         interest=_cents(interest),
-        total=_cents(principal + penalties + indemnity + interest),
+        # Never two currencies in one sum: the euro indemnity of a USD claim stays beside its total.
+        total=_cents(principal + penalties + interest + (indemnity if currency == INDEMNITY_CURRENCY else _ZERO)),
         assumed_rates=tuple(sorted(label for label, assumed in used.items() if assumed)),
         unverified_rates=tuple(sorted(unverified)),
     )

@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from babel import Locale, UnknownLocaleError
 
-from engine.core.claim import ClaimLine
+from engine.core.claim import INDEMNITY_CURRENCY, ClaimLine
 from engine.core.jurisdiction import Court
 from engine.core.money import format_amount, format_date, format_long_date
-from engine.letters.statement import STATUTORY_CURRENCY, statement_context
+from engine.letters.statement import statement_context
 
 DebtorKind = Literal["b2b", "b2c"]
 
@@ -162,7 +162,7 @@ def build_context(letter: LetterData) -> dict[str, Any]:
     total_credited = sum((i.credited for i in letter.invoices), Decimal("0"))
     total_outstanding = sum((i.outstanding for i in letter.invoices), Decimal("0"))
     # The 40 EUR indemnity is in euros: added to the total only when the claim is in euros, else shown apart.
-    indemnity_apart = currency != STATUTORY_CURRENCY and letter.indemnity > 0
+    indemnity_apart = currency != INDEMNITY_CURRENCY and letter.indemnity > 0
     total_claim = total_outstanding + letter.penalties + letter.interest + (
         Decimal("0") if indemnity_apart else letter.indemnity)
     deadline = (
@@ -250,7 +250,7 @@ def build_context(letter: LetterData) -> dict[str, Any]:
         "deadline": format_long_date(deadline, locale) if deadline else None,
         "deadline_value": deadline,
         "penalties": money(letter.penalties),
-        "indemnity": format_amount(letter.indemnity, STATUTORY_CURRENCY, locale),
+        "indemnity": format_amount(letter.indemnity, INDEMNITY_CURRENCY, locale),
         "interest": money(letter.interest),
         "penalties_value": letter.penalties,
         "indemnity_value": letter.indemnity,

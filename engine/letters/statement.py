@@ -15,10 +15,9 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from engine.core.claim import Applied, ClaimLine
+from engine.core.claim import INDEMNITY_CURRENCY, Applied, ClaimLine
 from engine.core.money import format_amount, format_date, format_rate
 
-STATUTORY_CURRENCY = "EUR"  # D441-5: the recovery indemnity is fixed in euros, whatever the invoice's currency
 ZERO = Decimal("0.00")
 
 
@@ -59,7 +58,7 @@ def statement_context(lines: Sequence[ClaimLine], debtor_kind: str, currency: st
             "number": text(line.number), "amount": money(line.amount), "due_date": format_date(line.due_date, locale),
             "paid": money(line.paid), "outstanding": money(line.outstanding), "settled_on": settled,
             "days_late": line.days_late, "segments": segments, "payments": payments,
-            "penalties": money(line.penalties), "indemnity": money(line.indemnity, STATUTORY_CURRENCY),
+            "penalties": money(line.penalties), "indemnity": money(line.indemnity, INDEMNITY_CURRENCY),
             "interest": money(line.interest), "charge_label": what,
             "amount_value": line.amount, "paid_value": line.paid, "outstanding_value": line.outstanding,
             "penalties_value": line.penalties, "indemnity_value": line.indemnity, "interest_value": line.interest,
@@ -74,7 +73,7 @@ def statement_context(lines: Sequence[ClaimLine], debtor_kind: str, currency: st
                  for a in line.accruals]
         if line.indemnity > 0:
             rows.append(_row("Indemnité forfaitaire pour frais de recouvrement (D441-5)",
-                             amount=money(line.indemnity, STATUTORY_CURRENCY), value=line.indemnity, kind="indemnity"))
+                             amount=money(line.indemnity, INDEMNITY_CURRENCY), value=line.indemnity, kind="indemnity"))
         rows.append(_row(f"Reste dû en principal sur {text(line.number)}", amount=money(line.outstanding),
                          value=line.outstanding, kind="outstanding"))
     return {"statement": entries, "statement_rows": rows, "has_statement": bool(entries)}
@@ -96,4 +95,4 @@ def _row(label: str, period: str = "", days: str = "", rate: str = "", base: str
             "amount_value": value, "kind": kind}
 
 
-__all__ = ["STATUTORY_CURRENCY", "itemised", "statement_context"]
+__all__ = ["itemised", "statement_context"]

@@ -285,3 +285,16 @@ def test_every_yen_accrual_is_whole(amount: int, days: int, kind: str) -> None:
         assert all(a.amount == a.amount.to_integral_value() for a in line.accruals)
     assert result.penalties == result.penalties.to_integral_value()
     assert result.interest == result.interest.to_integral_value()
+
+
+def test_the_euro_indemnity_is_never_added_to_a_total_in_another_currency() -> None:
+    """D441-5's 40 € stays in euros: a USD claim's total is its dollars alone (principal and penalties), the
+    indemnity beside it; a euro claim's total includes it, as before."""
+    debt = InvoiceDebt("F-US", D("1000.00"), date(2025, 2, 1))
+    dollars = b2b(debt, as_of=date(2025, 3, 31), currency="USD")
+    assert dollars.indemnity == D("40.00") and dollars.penalties > 0
+    assert dollars.total == dollars.principal + dollars.penalties + dollars.interest
+    assert dollars.lines[0].total == dollars.lines[0].outstanding + dollars.lines[0].penalties
+    euros = b2b(debt, as_of=date(2025, 3, 31))
+    assert euros.total == euros.principal + euros.penalties + euros.indemnity
+    assert euros.lines[0].total == euros.lines[0].outstanding + euros.lines[0].penalties + D("40.00")
