@@ -350,7 +350,7 @@ class LetterWriter:
             notice=notice,
             interest_from=interest_from,
             interest_basis=basis,
-            court=court_for(debtor.kind, debtor.is_merchant, debtor.name, debtor.country),
+            court=court_for(debtor.kind, debtor.is_merchant, debtor.name, debtor.country, debtor.postal_code),
             enclosures=recall.enclosures(state.kind, lines, history, notice),
             agency=self.agency,
         )

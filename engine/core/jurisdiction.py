@@ -11,7 +11,9 @@ judiciaire, which has general jurisdiction. The letter says which rule chose the
 These are French courts, competent here because the debtor lives in France. For a debtor whose address is
 in another country (any code but FR, so the overseas departments too, whose commercial courts are mixed
 ones), which court hears the claim turns on facts the debtor file does not hold (a jurisdiction clause,
-the Brussels I bis regulation, a treaty): no court is named, and the letter says less.
+the Brussels I bis regulation, a treaty): no court is named, and the letter says less. The same holds for
+an address recorded as FR whose postal code is overseas (97xxx, 98xxx): the rule below names the courts of
+metropolitan France.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 COMMERCIAL_FORMS = ("SNC", "SCS", "SARL", "EURL", "SA", "SAS", "SASU", "SCA")
 # The country whose courts the rule below names (the debtors' `country` column, ISO 3166 alpha-2).
 COURTS_COUNTRY = "FR"
+# Postal codes of the overseas departments and collectivities, whose courts the rule does not name.
+OVERSEAS_POSTAL_PREFIXES = ("97", "98")
 _WORD = re.compile(r"[A-Za-zÀ-ÿ.]+")
 
 
@@ -33,11 +37,14 @@ class Court:
     reason: str
 
 
-def court_for(debtor_kind: str, is_merchant: bool | None, name: str, country: str | None = COURTS_COUNTRY
-              ) -> Court | None:
+def court_for(debtor_kind: str, is_merchant: bool | None, name: str, country: str | None = COURTS_COUNTRY,
+              postal_code: str | None = None) -> Court | None:
     """The court for a claim against this debtor (see the module docstring for the rule); None for a debtor
-    whose address is not in France (``country``: none recorded is France, as the debtors file reads it)."""
+    whose address is not in metropolitan France (``country``: none recorded is France, as the debtors file
+    reads it; an overseas ``postal_code`` under FR is not metropolitan)."""
     if (country or COURTS_COUNTRY).strip().upper() != COURTS_COUNTRY:
+        return None
+    if (postal_code or "").strip().startswith(OVERSEAS_POSTAL_PREFIXES):
         return None
     if debtor_kind == "b2c":
         return Court("tribunal judiciaire", "débiteur particulier, non commerçant")

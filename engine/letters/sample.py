@@ -107,7 +107,7 @@ def sample_letter_data(debtor_kind: SampleKind = "b2b") -> LetterData:
                            presented_on=received, received_on=received),
         interest_from=received if debtor_kind == "b2c" else None,
         interest_basis="receipt" if debtor_kind == "b2c" else None,
-        court=court_for(debtor_kind, None, debtor.name, debtor.country),
+        court=court_for(debtor_kind, None, debtor.name, debtor.country, debtor.postal_code),
         enclosures=("copie des factures FA-2026-0412, FA-2026-0457 et FA-2026-0533",),
     )
 

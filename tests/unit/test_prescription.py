@@ -66,6 +66,16 @@ def test_a_french_court_only_for_a_debtor_in_france(country: str | None, named: 
         assert (chosen is not None) is named, (kind, name, country)
 
 
+@pytest.mark.parametrize(("postal_code", "named"), [
+    ("75011", True), ("13001", True), ("20000", True), (None, True),  # Corsica is metropolitan
+    ("97400", False), ("97110", False), ("97600", False), ("98800", False),  # La Réunion, Guadeloupe, Mayotte, Nouméa
+])
+def test_no_metropolitan_court_for_an_overseas_address_recorded_as_france(postal_code: str | None,
+                                                                          named: bool) -> None:
+    chosen = court_for("b2b", None, "Dupont SARL", "FR", postal_code)
+    assert (chosen is not None) is named, postal_code
+
+
 def test_legal_form_reads_the_name() -> None:
     assert (legal_form("Transports Marchand SAS"), legal_form("EURL Émile"), legal_form("Martin")) == (
         "SAS", "EURL", None)
