@@ -250,7 +250,8 @@ class App:
                 for older in versions.older_versions(session, workflow, self.workspace.limits):
                     self._older[older.name, older.version] = self.workspace.with_letters(older)
                     plan.append((self._older[older.name, older.version], None))
-        check_letters([workflow for workflow, _kinds in plan])
+        check_letters([workflow for workflow, _kinds in plan], limits=self.workspace.limits,
+                      agency=self.workspace.agency is not None)
         if dry_run:
             return plan, None
         writer = self.letter_writer(pdf=pdf, renderers=renderers)

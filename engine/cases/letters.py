@@ -142,7 +142,8 @@ class LetterWriter:
         if key not in rendered:  # one file per step even when two channels carry it
             template = self._template(workflow.letters_dir, action.template)
             state = workflow.states.get(step.dest)
-            require_sound_template(template, state.kind if state else None)
+            require_sound_template(template, state.kind if state else None, limits=self.limits,
+                                   agency=self.agency is not None)
             self.letter_for(session, case, step, action, workflow)
             context = self.context_for(case, action)
             out = self.output_dir / relative
@@ -368,7 +369,7 @@ class RatesUsed:
         self.unverified.update(unverified)
 
 
-def check_letters(workflows: list[Workflow]) -> None:
+def check_letters(workflows: list[Workflow], *, limits: Limits | None = None, agency: bool = False) -> None:
     """Raise TemplatePathError for a template outside its letters folder, TemplateRefused for the first template
     of ``workflows`` with errors (each file checked once per process, as `relance letters check` and
     `relance validate` check it), then EmailTemplateRefused for
@@ -384,7 +385,7 @@ def check_letters(workflows: list[Workflow]) -> None:
             path = template_path(workflow.letters_dir, state.letter)
             if (path, state.kind) not in seen:
                 seen.add((path, state.kind))
-                require_sound_template(path, state.kind)
+                require_sound_template(path, state.kind, limits=limits, agency=agency)
             if "email" in state.channels:
                 emails.setdefault(workflow.letters_dir, set()).update(email_files(workflow.letters_dir, state.name))
     for letters_dir, names in emails.items():

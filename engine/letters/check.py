@@ -22,7 +22,7 @@ from pathlib import Path
 from jinja2 import meta, nodes
 from lxml import etree
 
-from engine.core.limits import Limits
+from engine.core.limits import DEFAULT_LIMITS, Limits
 from engine.letters.compiled import _as_lines
 from engine.letters.context import build_context
 from engine.letters.docxfile import open_template
@@ -173,47 +173,59 @@ class EmailTemplateRefused(LetterError):
         self.problems = tuple(problems)
 
 
-_checked: dict[tuple[str, int, int, str | None], tuple[LetterProblem, ...]] = {}
+_checked: dict[tuple[str, int, int, str | None, str], tuple[LetterProblem, ...]] = {}
 _checked_lock = threading.Lock()
 
 
-def checked_template(path: str | Path, kind: str | None = None) -> tuple[LetterProblem, ...]:
-    """`check_template`, once per file version (path, size, mtime) and kind in this process."""
+def checked_template(path: str | Path, kind: str | None = None, *, limits: Limits | None = None,
+                     agency: bool = False) -> tuple[LetterProblem, ...]:
+    """`check_template`, once per file version (path, size, mtime), kind and checks (the workspace's
+    ``limits``, the ``agency`` mentions) in this process: what `relance letters check` says of it there."""
     resolved = Path(os.path.abspath(path))  # names the file for the key; stat() tells versions apart
     try:
         stat = file_stat(resolved)
     except OSError as exc:
         return (LetterProblem(resolved.name, "missing", f"template not found: {resolved} ({exc.strerror})"),)
-    key = (str(resolved), stat.st_size, stat.st_mtime_ns, kind)
+    checks = _checks(limits, agency)
+    key = (str(resolved), stat.st_size, stat.st_mtime_ns, kind, checks)
     with _checked_lock:
         found = _checked.get(key)
     if found is None:
-        # A template that passed before (same bytes, same code) is not checked again in a new process.
-        found = () if is_known_sound(resolved, kind) else tuple(check_template(resolved, kind))
+        # A template that passed before (same bytes, same code, same checks) is not checked again in a new process.
+        found = () if is_known_sound(resolved, kind, checks) else tuple(
+            check_template(resolved, kind, limits=limits, agency=agency))
         if not found:
-            remember_sound(resolved, kind)
+            remember_sound(resolved, kind, checks)
         with _checked_lock:
-            for old in [k for k in _checked if k[0] == key[0] and k[3] == kind]:
+            for old in [k for k in _checked if k[0] == key[0] and k[3:] == key[3:]]:
                 del _checked[old]  # an edited template is checked again; its old verdict goes
             _checked[key] = found
     return found
 
 
-def checked_verdicts() -> dict[tuple[str, int, int, str | None], tuple[LetterProblem, ...]]:
+def _checks(limits: Limits | None, agency: bool) -> str:
+    """The checks a verdict holds for: '' for the defaults (the key verdicts had before limits counted)."""
+    parts = [] if limits is None or limits == DEFAULT_LIMITS else [repr(limits)]
+    return "|".join(parts + (["agency"] if agency else []))
+
+
+def checked_verdicts() -> dict[tuple[str, int, int, str | None, str], tuple[LetterProblem, ...]]:
     """The templates this process checked, by file version and kind: for worker processes to take over."""
     with _checked_lock:
         return dict(_checked)
 
 
-def remember_verdicts(verdicts: dict[tuple[str, int, int, str | None], tuple[LetterProblem, ...]]) -> None:
+def remember_verdicts(verdicts: dict[tuple[str, int, int, str | None, str], tuple[LetterProblem, ...]]) -> None:
     """Take over another process's checks (the same file versions: path, size and mtime are the key)."""
     with _checked_lock:
         _checked.update(verdicts)
 
 
-def require_sound_template(path: str | Path, kind: str | None = None) -> None:
-    """Raise TemplateRefused when `relance letters check` would report errors in this template."""
-    problems = checked_template(path, kind)
+def require_sound_template(path: str | Path, kind: str | None = None, *, limits: Limits | None = None,
+                           agency: bool = False) -> None:
+    """Raise TemplateRefused when `relance letters check` would report errors in this template (within the
+    workspace's ``limits``; with the R124-4 mentions when an ``agency`` writes the letters)."""
+    problems = checked_template(path, kind, limits=limits, agency=agency)
     if problems:
         raise TemplateRefused(Path(path), problems)
 

@@ -24,15 +24,16 @@ MAX_BYTES = 1_000_000
 _FILE = "sound-templates.txt"
 
 
-def is_known_sound(path: Path, kind: str | None) -> bool:
-    """True when this very template (bytes, file name, kind) passed the same checks before."""
-    key = _key(path, kind)
+def is_known_sound(path: Path, kind: str | None, checks: str = "") -> bool:
+    """True when this very template (bytes, file name, kind) passed the same checks before (``checks``: the
+    workspace's limits and agency mode when they are not the defaults)."""
+    key = _key(path, kind, checks)
     return key is not None and key in _known()
 
 
-def remember_sound(path: Path, kind: str | None) -> None:
+def remember_sound(path: Path, kind: str | None, checks: str = "") -> None:
     """Note that this template passed (one line appended; concurrent runs append whole lines)."""
-    key = _key(path, kind)
+    key = _key(path, kind, checks)
     folder = _folder()
     if key is None or folder is None or key in _known():
         return
@@ -51,7 +52,7 @@ def remember_sound(path: Path, kind: str | None) -> None:
         return  # no cache folder: the next run checks again
 
 
-def _key(path: Path, kind: str | None) -> str | None:
+def _key(path: Path, kind: str | None, checks: str) -> str | None:
     try:
         # Asked before the template is checked: a FIFO or /dev/zero must not be read here either.
         content = regular_file_digest(path)
@@ -59,7 +60,8 @@ def _key(path: Path, kind: str | None) -> str | None:
         return None  # no verdict: the check says what is wrong with the file
     digest = hashlib.sha256()
     # The name, not the folder: problems are reported by name, and `letters check` reads the kind from it.
-    for part in (_code(), path.name, kind or "", content):
+    # Default checks add nothing: the verdicts kept before limits and agency counted stay valid.
+    for part in (_code(), path.name, kind or "", content, *([checks] if checks else [])):
         digest.update(part.encode("utf-8") + b"\0")
     return digest.hexdigest()
 

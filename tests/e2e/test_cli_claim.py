@@ -90,6 +90,10 @@ def test_letters_check_in_agency_mode(relance) -> None:
     doc.save(str(letter))
     refused = call("letters", "check", code=1)
     assert "relance_1.docx" in refused and "recouvrement amiable" in refused
+    # The run checks as `letters check` does: an agency's letter without its R124-4 mention never goes out.
+    ran = call("run", "--as-of", "2026-01-10", code=1)
+    assert "relance_1.docx" in ran and "recouvrement amiable" in ran
+    assert not list((root / "output").rglob("*.docx"))
 
 
 def test_letters_check_reads_the_email_templates_too(relance) -> None:

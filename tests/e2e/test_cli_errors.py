@@ -248,6 +248,18 @@ def test_validate_checks_the_letters_folder_of_relance_toml_as_run_does(own_work
     assert not list((own_workspace / "output").rglob("*-reminder2.docx"))
 
 
+def test_the_run_checks_its_templates_within_the_workspaces_limits(own_workspace: Path) -> None:
+    """A [limits] the shipped letters exceed: `letters check` refuses them, and so does the run, in one line
+    before any case moves (not one failure per case once the render meets the limit)."""
+    config = own_workspace / "relance.toml"
+    config.write_text(config.read_text(encoding="utf-8") + "\n[limits]\ndocx_bytes = 20000\n", encoding="utf-8")
+    assert relance(own_workspace, "letters", "check").exit_code == 1
+    before = relance(own_workspace, "case", "list", "--all", "--json").output
+    user_error(relance(own_workspace, "run", "--as-of", "2026-08-01"), "relance_1.docx", "docx_bytes = 20000")
+    assert relance(own_workspace, "case", "list", "--all", "--json").output == before
+    assert not list((own_workspace / "output").rglob("*-reminder2.docx"))
+
+
 def test_a_broken_settings_file_is_named(own_workspace: Path) -> None:
     config = own_workspace / "relance.toml"
     config.write_text(config.read_text(encoding="utf-8").replace("[workflows]", "[workflows", 1), encoding="utf-8")
