@@ -20,16 +20,13 @@ from sqlalchemy import func, select
 
 from engine.cases.desk import Desk
 from engine.core.files import FileTooLarge, read_regular_file
-from engine.core.limits import DEFAULT_LIMITS
+from engine.core.limits import DEFAULT_LIMITS, Limits
 from engine.core.workflow import Workflow
 from engine.errors import RelanceError
 from engine.letters.check import check_template, template_kind
 from engine.letters.paragraphs import LetterProblem
 from engine.letters.render import write_whole
 from engine.store.models import TemplateVersion
-
-MAX_TEMPLATE_BYTES = 10 * 1024 * 1024
-
 
 class TemplateError(RelanceError):
     """A template that is not one the workflows use, or an upload that cannot be read."""
@@ -86,28 +83,33 @@ def version_content(desk: Desk, name: str, version: int) -> bytes:
     return content
 
 
-def check_upload(name: str, content: bytes) -> list[LetterProblem]:
-    """The problems `relance letters check` finds in ``content`` as template ``name``."""
-    if len(content) > MAX_TEMPLATE_BYTES:
-        return [LetterProblem(name, "too-large", f"the file is larger than {MAX_TEMPLATE_BYTES // 1024 // 1024} MB")]
+def check_upload(name: str, content: bytes, *, limits: Limits = DEFAULT_LIMITS,
+                 agency: bool = False) -> list[LetterProblem]:
+    """The problems `relance letters check` finds in ``content`` as template ``name``, with the workspace's
+    ``limits`` and, when an ``agency`` writes the letters, its mentions: what the run will check it against."""
+    if len(content) > limits.docx_bytes:
+        return [LetterProblem(name, "too-large", f"the file is larger than {limits.docx_bytes:,} bytes "
+                              "(relance.toml [limits] docx_bytes)")]
     with tempfile.TemporaryDirectory(prefix="relance-upload-") as folder:
         candidate = Path(folder) / name  # the template's own name: the check names it and reads its kind
         candidate.write_bytes(content)
-        return check_template(candidate, template_kind(name))
+        return check_template(candidate, template_kind(name), limits=limits, agency=agency)
 
 
-def upload(desk: Desk, templates: dict[str, Path], name: str, content: bytes, *, by: str) -> UploadResult:
-    """Check ``content`` as template ``name``; when it passes, keep it as a new version and write it in place."""
+def upload(desk: Desk, templates: dict[str, Path], name: str, content: bytes, *, by: str,
+           limits: Limits = DEFAULT_LIMITS, agency: bool = False) -> UploadResult:
+    """Check ``content`` as template ``name`` (see ``check_upload``); when it passes, keep it as a new
+    version and write it in place."""
     path = templates.get(name)
     if path is None:
         raise TemplateError(f"{name!r} is not a template of the workflows")
-    problems = check_upload(name, content)
+    problems = check_upload(name, content, limits=limits, agency=agency)
     if problems:
         return UploadResult(name, tuple(problems))
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     with desk.session() as session:
         latest = session.scalar(select(func.max(TemplateVersion.version)).where(TemplateVersion.name == name)) or 0
-        original = _file_in_place(name, path) if latest == 0 else None
+        original = _file_in_place(name, path, limits) if latest == 0 else None
         if original is not None:
             session.add(TemplateVersion(name=name, version=1, sha256=_sha256(original), content=original,
                                         uploaded_by=None, uploaded_at=now))
@@ -119,13 +121,13 @@ def upload(desk: Desk, templates: dict[str, Path], name: str, content: bytes, *,
         return UploadResult(name, (), latest + 1)
 
 
-def _file_in_place(name: str, path: Path) -> bytes | None:
+def _file_in_place(name: str, path: Path, limits: Limits) -> bytes | None:
     """The bytes of the template file the first upload replaces (None: there is none), to keep as version 1.
 
     Read as any template is (engine.core.files): the file may have been changed while the app runs, and a
     symbolic link to /dev/zero read whole would eat memory for ever, a FIFO wait for ever for a writer."""
     try:
-        return read_regular_file(path, DEFAULT_LIMITS.docx_bytes)
+        return read_regular_file(path, limits.docx_bytes)
     except FileNotFoundError:
         return None
     except FileTooLarge as exc:
@@ -140,5 +142,5 @@ def _sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-__all__ = ["MAX_TEMPLATE_BYTES", "TemplateError", "TemplateVersionInfo", "UploadResult", "check_upload",
+__all__ = ["TemplateError", "TemplateVersionInfo", "UploadResult", "check_upload",
            "template_files", "upload", "version_content", "versions"]

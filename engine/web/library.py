@@ -122,9 +122,12 @@ async def upload_template(request: Request) -> Response:
     if not isinstance(sent, UploadFile) or not sent.filename:
         flash(request, "Choisissez un fichier .docx à envoyer.", "error")
         return RedirectResponse("/letters", status_code=303)
-    content = await sent.read(templates.MAX_TEMPLATE_BYTES + 1)
+    # Checked as the run will check it: the workspace's limits, and an agency's mentions when one writes.
+    limits, agency = desk.workspace.limits, desk.workspace.agency is not None
+    content = await sent.read(limits.docx_bytes + 1)
     try:
-        result = await run_in_threadpool(templates.upload, desk, files, name, content, by=user.name)
+        result = await run_in_threadpool(templates.upload, desk, files, name, content, by=user.name,
+                                         limits=limits, agency=agency)
     except templates.TemplateError as exc:  # the file in place cannot be kept: said in one line, nothing changed
         flash(request, f"{name} non enregistré : {exc}", "error")
         return RedirectResponse("/letters", status_code=303)

@@ -140,6 +140,33 @@ def test_a_template_upload_is_checked_refused_with_its_problems_or_kept_as_a_ver
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_agencys_upload_is_checked_for_its_mentions_as_its_run_will_be(desk: App, tmp_path: Path) -> None:
+    """When an agency writes the letters ([agency] in relance.toml), a template without the R124-4 mention is
+    refused by the upload, as `letters check` and the run refuse it, instead of being kept and then refusing
+    every run; the same file is kept by a creditor writing its own letters."""
+    first = tmp_path / "relance_1.docx"
+    first.write_bytes(edited(PACK / "relance_1.docx", ", société de recouvrement amiable, intervient", " intervient"))
+    without_mention = edited(first, ", aux fins de recouvrement amiable de la créance", ", pour la créance")
+    config = desk.workspace.root / "relance.toml"
+    config.write_text(config.read_text(encoding="utf-8") + '\n[agency]\nname = "Recouvrement du Centre SARL"\n'
+                      'postal_code = "63000"\ncity = "Clermont-Ferrand"\n', encoding="utf-8")
+    agency_desk = open_app(desk.workspace.root, desk.workspace.database_url)
+    try:
+        http = client(agency_desk)
+        token = sign_in(http, "legal")
+        refused = http.post("/letters/relance_1.docx/upload", data={"csrf": token},
+                            files={"file": ("relance_1.docx", without_mention, "application/octet-stream")})
+        assert refused.status_code == 422 and "recouvrement amiable" in refused.text
+    finally:
+        agency_desk.store.dispose()
+    http = client(desk)
+    token = sign_in(http, "legal")
+    kept = http.post("/letters/relance_1.docx/upload", data={"csrf": token},
+                     files={"file": ("relance_1.docx", without_mention, "application/octet-stream")})
+    assert kept.status_code == 303
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("in_place", ["/dev/zero", "fifo"])
 def test_an_upload_over_a_template_that_is_no_regular_file_is_refused_in_one_line(desk: App, in_place: str) -> None:
     """The first upload keeps the file in place as version 1: a symbolic link to /dev/zero or a FIFO put there
