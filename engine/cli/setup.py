@@ -141,6 +141,7 @@ def _workflow_and_letter_problems(path: Path, workspace: Workspace | None) -> li
     from engine.letters.paragraphs import LetterProblem
 
     limits = DEFAULT_LIMITS if workspace is None else workspace.limits
+    agency = workspace is not None and workspace.agency is not None  # the run checks an agency's mentions too
 
     # "text" without the level: the listing prints the severity in front ("warning: wf.yaml:7: ...").
     found: list[dict[str, object]] = [
@@ -161,7 +162,8 @@ def _workflow_and_letter_problems(path: Path, workspace: Workspace | None) -> li
             except TemplatePathError as exc:
                 found.append(_letter_problem(LetterProblem(state.letter, "outside", str(exc))))
                 continue
-            found.extend(_letter_problem(p) for p in check_template(template, kind=state.kind, limits=limits))
+            found.extend(_letter_problem(p) for p in check_template(template, kind=state.kind, limits=limits,
+                                                                    agency=agency))
     emails = sorted({name for state in workflow.states.values() if "email" in state.channels
                      for name in email_files(workflow.letters_dir, state.name)})
     found.extend(_letter_problem(p) for p in check_email_templates(workflow.letters_dir, emails, limits=limits))

@@ -90,6 +90,8 @@ def test_letters_check_in_agency_mode(relance) -> None:
     doc.save(str(letter))
     refused = call("letters", "check", code=1)
     assert "relance_1.docx" in refused and "recouvrement amiable" in refused
+    validated = call("validate", str(root / "workflows" / "fr-b2c.yaml"), code=1)
+    assert "relance_1.docx" in validated and "recouvrement amiable" in validated
     # The run checks as `letters check` does: an agency's letter without its R124-4 mention never goes out.
     ran = call("run", "--as-of", "2026-01-10", code=1)
     assert "relance_1.docx" in ran and "recouvrement amiable" in ran
