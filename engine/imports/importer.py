@@ -227,6 +227,7 @@ def _import_rows(
         debtor_ids=dict(session.execute(
             select(Debtor.ref, Debtor.id).where(Debtor.creditor_id == creditor.id)
         ).all()),
+        source=reader.path.name,
     )
     writer = WRITERS[kind]
     rejects = _Rejects(Path(rejects_path) if rejects_path else None, reader) if skip_bad_rows else None

@@ -20,7 +20,8 @@ from engine.core.money import MoneyError, check_decimals, parse_amount, parse_cu
 from engine.imports.csvfile import RawRow
 from engine.store import ledger
 from engine.store.keys import insert_rows
-from engine.store.models import CreditNote, Debtor, Invoice, Payment
+from engine.store.events import InvoiceAmended
+from engine.store.models import Case, CreditNote, Debtor, Invoice, Payment
 
 ZERO = Decimal("0")
 
@@ -38,6 +39,7 @@ class BatchContext:
     session: Session
     creditor_id: int
     debtor_ids: dict[str, int]
+    source: str | None = None  # the file's name, as a timeline names where a change came from
 
 
 @dataclass
@@ -211,6 +213,31 @@ def _do_not_chase(ctx: BatchContext, flips: list[tuple[Debtor, bool]], outcome: 
                                                reason="colonne do_not_chase de l'import"))
 
 
+def _record_amendments(ctx: BatchContext, amended: list[tuple[Invoice, dict[str, Any]]]) -> int:
+    """An invoice already in a case changed: its case's timeline says what changed, from which file, on the
+    day of the import (the letters sent before stated the old figures)."""
+    from engine.store.timeline import append_event
+
+    if not amended:
+        return 0
+    cases = {case.id: case for case in ctx.session.scalars(
+        select(Case).where(Case.id.in_({invoice.case_id for invoice, _ in amended})))}
+    for invoice, columns in amended:
+        old = {name: getattr(invoice, name) for name, value in columns.items() if getattr(invoice, name) != value}
+        new = {name: columns[name] for name in old}
+        case = cases[invoice.case_id] if invoice.case_id is not None else None
+        if case is None:
+            continue
+        append_event(ctx.session, case, InvoiceAmended(
+            number=invoice.number, currency=invoice.currency,
+            old_amount=old.get("amount"), new_amount=new.get("amount"),
+            old_due_date=old.get("due_date"), new_due_date=new.get("due_date"),
+            old_issue_date=old.get("issue_date"), new_issue_date=new.get("issue_date"),
+            source=ctx.source,
+        ), date.today(), actor="import")
+    return len(amended)
+
+
 class InvoiceWriter:
     key_column = "invoice_number"
 
@@ -246,6 +273,7 @@ class InvoiceWriter:
         applied = self._applied(ctx.session, list(existing.values()))
         existing_debtor = {inv.id: inv.debtor_id for inv in existing.values()}
         new, changed = [], []
+        amended: list[tuple[Invoice, dict[str, Any]]] = []
         for row, values in batch:
             debtor_id = ctx.debtor_ids.get(values["debtor_ref"])
             if debtor_id is None:
@@ -263,13 +291,20 @@ class InvoiceWriter:
                 outcome.refused.append((row, [RowProblem("amount", (
                     f"invoice {current.number} already has {applied[current.id]} paid or credited on it; its amount "
                     f"cannot go below that (issue a credit note, or record a refund outside relance)"))]))
+            elif current.case_id is not None and current.currency != values["currency"]:
+                outcome.refused.append((row, [RowProblem("currency", (
+                    f"invoice {current.number} is in a case in {current.currency}: its currency cannot change "
+                    f"(issue a credit note and a new invoice)"))]))
             elif any(getattr(current, name) != value for name, value in columns.items()):
                 changed.append({"id": current.id, **columns})
+                if current.case_id is not None:
+                    amended.append((current, columns))
             else:
                 outcome.unchanged += 1
         if new:
             ctx.session.execute(insert(Invoice), new)
         if changed:
+            outcome.events += _record_amendments(ctx, amended)  # read before the update below overwrites them
             ctx.session.execute(update(Invoice), changed)
         outcome.inserted, outcome.updated = len(new), len(changed)
         if new or changed:

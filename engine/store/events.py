@@ -114,6 +114,38 @@ class InvoiceAdded(EventPayload):
 
 
 @dataclass(frozen=True)
+class InvoiceAmended(EventPayload):
+    """An import changed an invoice already in the case: the letters sent before stated the old figures, and
+    the timeline says when the books stopped agreeing with them, and how. Only what changed is recorded."""
+
+    kind = "invoice_amended"
+    label = "facture modifiée"
+
+    number: str
+    currency: str | None = None
+    old_amount: Decimal | None = None
+    new_amount: Decimal | None = None
+    old_due_date: date | None = None
+    new_due_date: date | None = None
+    old_issue_date: date | None = None
+    new_issue_date: date | None = None
+    source: str | None = None  # the imported file's name
+
+    def describe(self) -> str:
+        currency = self.currency or "EUR"
+        changes = []
+        if self.new_amount is not None and self.old_amount is not None:
+            changes.append(f"montant {format_amount(self.old_amount, currency)} → "
+                           f"{format_amount(self.new_amount, currency)}")
+        if self.new_due_date is not None and self.old_due_date is not None:
+            changes.append(f"échéance {format_date(self.old_due_date)} → {format_date(self.new_due_date)}")
+        if self.new_issue_date is not None and self.old_issue_date is not None:
+            changes.append(f"date d'émission {format_date(self.old_issue_date)} → {format_date(self.new_issue_date)}")
+        source = f" par l'import {self.source}" if self.source else ""
+        return f"facture {self.number} modifiée{source} : {', '.join(changes) or 'sans changement de montant ni de date'}"
+
+
+@dataclass(frozen=True)
 class StateChange(EventPayload):
     kind = "state_change"
     label = "étape"
@@ -509,7 +541,7 @@ CHANNEL_EVENTS: tuple[type[EventPayload], ...] = (
 )
 
 _CASE_EVENTS: tuple[type[EventPayload], ...] = (
-    CaseOpened, InvoiceAdded, StateChange, LetterSent, PaymentReceived, CreditNoteApplied, Dispute, Resolve, Promise,
+    CaseOpened, InvoiceAdded, InvoiceAmended, StateChange, LetterSent, PaymentReceived, CreditNoteApplied, Dispute, Resolve, Promise,
     Hold, Resume, Jump, Note, RunFailed, FailureCleared,
 )
 EVENT_TYPES: dict[str, type[EventPayload]] = {cls.kind: cls for cls in (*_CASE_EVENTS, *CLAIM_EVENTS, *CHANNEL_EVENTS)}
@@ -606,7 +638,7 @@ def _typed(hint: Any, value: Any) -> Any:
 __all__ = [
     "CALL_OUTCOMES", "CHANNEL_EVENTS", "CHANNEL_LABELS", "OUTCOME_LABELS", "ApprovalRequested", "Approved",
     "CallRecorded", "DebtorHeld", "DebtorResumed", "EmailFailed", "EmailRetried", "EmailSent", "Rejected",
-    "EVENT_KINDS", "EVENT_TYPES", "KIND_LABELS", "ActionFacts", "CaseOpened", "CreditNoteApplied",
+    "EVENT_KINDS", "EVENT_TYPES", "KIND_LABELS", "ActionFacts", "CaseOpened", "CreditNoteApplied", "InvoiceAmended",
     "Dispute", "EventPayload", "FailureCleared", "Hold", "InvoiceAdded", "InvoiceFacts", "InvoiceShare", "Jump", "LetterSent", "Note",
     "NoticeReceived", "PaymentReceived", "Promise", "Resolve", "Resume", "RunFailed", "StateChange", "TimeBarred",
     "read_event", "step_reason",

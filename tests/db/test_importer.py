@@ -327,3 +327,42 @@ def test_a_country_written_as_its_name_is_stored_as_its_code(store, tmp_path: Pa
     with pytest.raises(ImportFailed) as caught:
         import_csv(store, path, creditor_ref="ACME")
     assert [(p.line, p.column) for p in caught.value.problems] == [(2, "country")]
+
+
+def test_an_invoice_changed_after_it_joined_a_case_says_so_in_its_timeline(store, tmp_path: Path) -> None:
+    """Letters already stated F-001's amount and due date: a re-import that changes them is recorded in the
+    case's timeline (old → new, the file), the chain still verifies; its currency may not change at all."""
+    from datetime import date
+
+    from engine.cases.run import run
+    from engine.core.workflow import load_workflow
+    from engine.store.events import InvoiceAmended, read_event
+    from engine.store.timeline import verify
+
+    _load(store, "debtors.csv", "invoices.csv")
+    run(store, load_workflow(REPO / "workflows" / "fr-b2b.yaml"), date(2025, 2, 8))
+    header = "invoice_number;debtor_ref;issue_date;due_date;amount;currency\n"
+    changed = tmp_path / "corrections.csv"
+    changed.write_text(header + "F-001;D1;2025-01-02;2025-02-15;1100.00;EUR\n", encoding="utf-8")
+    assert import_csv(store, changed, creditor_ref="ACME").updated == 1
+    assert import_csv(store, changed, creditor_ref="ACME").unchanged == 1  # the same file again: no new event
+    with store.session() as s:
+        case = s.scalar(select(Case).where(Case.ref == "ACME-F-001"))
+        amended = [read_event(e.kind, e.payload) for e in s.scalars(
+            select(Event).where(Event.case_id == case.id, Event.kind == InvoiceAmended.kind))]
+        assert [f for f in verify(s) if f.case_ref == case.ref] == []
+    assert len(amended) == 1
+    [event] = amended
+    assert isinstance(event, InvoiceAmended)
+    assert (event.old_amount, event.new_amount) == (Decimal("1200.00"), Decimal("1100.00"))
+    assert (event.old_due_date, event.new_due_date) == (date(2025, 2, 1), date(2025, 2, 15))
+    assert (event.old_issue_date, event.new_issue_date) == (None, None)  # unchanged: not recorded
+    said = event.describe().replace("\u202f", " ").replace("\xa0", " ")  # Babel's narrow and plain no-break spaces
+    assert said == ("facture F-001 modifiée par l'import corrections.csv : montant 1 200,00 € → 1 100,00 €, "
+                    "échéance 01/02/2025 → 15/02/2025")
+
+    dollars = tmp_path / "dollars.csv"
+    dollars.write_text(header + "F-001;D1;2025-01-02;2025-02-15;1100.00;USD\n", encoding="utf-8")
+    with pytest.raises(ImportFailed) as caught:
+        import_csv(store, dollars, creditor_ref="ACME")
+    assert [(p.line, p.column) for p in caught.value.problems] == [(2, "currency")]

@@ -51,6 +51,8 @@ SAMPLES = [
     events.DebtorResumed(None),
     events.RunFailed("workflows/fr-b2b.yaml:73: guard 'balance / (letters_sent - letters_sent) > 1' failed", "reminder2"),
     events.FailureCleared("workflows/fr-b2b.yaml:73: guard 'balance / (letters_sent - letters_sent) > 1' failed", date(2026, 3, 2)),
+    events.InvoiceAmended("F-2", "EUR", Decimal("99.99"), Decimal("89.99"), date(2026, 2, 2), date(2026, 2, 16),
+                          source="factures.csv"),
     events.NoticeReceived("C1/04", "1A 012 345 6789 0", date(2026, 3, 3), date(2026, 3, 4), ("F-1",)),
     events.TimeBarred("F-9", Decimal("650.00"), date(2025, 2, 1), date(2023, 2, 1), False,
                       "2 ans, art. L218-2 du Code de la consommation", "EUR"),
