@@ -20,7 +20,7 @@ from engine.core.money import MoneyError, check_decimals, parse_amount, parse_cu
 from engine.imports.csvfile import RawRow
 from engine.store import ledger
 from engine.store.keys import insert_rows
-from engine.store.events import InvoiceAmended
+from engine.store.events import DebtorAmended, FieldChange, InvoiceAmended
 from engine.store.models import Case, CreditNote, Debtor, Invoice, Payment
 
 ZERO = Decimal("0")
@@ -155,15 +155,21 @@ class DebtorWriter:
             select(Debtor).where(Debtor.creditor_id == ctx.creditor_id, Debtor.ref.in_(refs))
         ).scalars()}
         new, changed, flips = [], [], []
-        for _row, values in batch:
+        amended: list[tuple[Debtor, dict[str, Any]]] = []
+        for row, values in batch:
             columns = {name: values[name] for name in self.fields}
             current = existing.get(values["debtor_ref"])
             held = values.get("do_not_chase")
             if current is None:
                 new.append({"creditor_id": ctx.creditor_id, "ref": values["debtor_ref"], **columns,
                             "do_not_chase": bool(held)})
-            elif any(getattr(current, name) != value for name, value in columns.items()):
+                continue
+            # A column the file does not have is kept as it is: a file of refs and do_not_chase flags must not
+            # wipe every address (nor set every country back to FR).
+            columns = {name: value for name, value in columns.items() if name in row.cells}
+            if any(getattr(current, name) != value for name, value in columns.items()):
                 changed.append({"id": current.id, **columns})
+                amended.append((current, columns))
             elif held is None or bool(current.do_not_chase) == held:
                 outcome.unchanged += 1
             else:
@@ -174,10 +180,37 @@ class DebtorWriter:
             ids = insert_rows(ctx.session, Debtor, new)
             ctx.debtor_ids.update({row["ref"]: id_ for row, id_ in zip(new, ids, strict=True)})
         if changed:
+            outcome.events += _record_debtor_changes(ctx, amended)  # read before the update overwrites them
             ctx.session.execute(update(Debtor), changed)
         outcome.inserted, outcome.updated = len(new), outcome.updated + len(changed)
         _do_not_chase(ctx, flips, outcome)
         return outcome
+
+
+def _record_debtor_changes(ctx: BatchContext, amended: list[tuple[Debtor, dict[str, Any]]]) -> int:
+    """A debtor's record changed: each of its open cases says so in its timeline (the letters before went to
+    the old address, and its quality of professional or consumer sets what they claimed)."""
+    from engine.store.timeline import append_event
+
+    if not amended:
+        return 0
+    changes = {debtor.id: tuple(FieldChange(name, _shown(getattr(debtor, name)), _shown(value))
+                                for name, value in columns.items() if getattr(debtor, name) != value)
+               for debtor, columns in amended}
+    recorded = 0
+    for case in ctx.session.scalars(select(Case).where(Case.debtor_id.in_(list(changes)), Case.closed.is_(False))
+                                    .order_by(Case.id)):
+        append_event(ctx.session, case, DebtorAmended(changes[case.debtor_id], source=ctx.source), date.today(),
+                     actor="import")
+        recorded += 1
+    return recorded
+
+
+def _shown(value: Any) -> str | None:
+    """A debtor field as the timeline prints it: yes/no flags in French, the rest as typed."""
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    return None if value is None else str(value)
 
 
 def _person(row: _Cells, values: dict[str, Any]) -> None:
@@ -281,6 +314,8 @@ class InvoiceWriter:
                 continue
             columns = {name: values[name] for name in ("issue_date", "due_date", "amount", "currency")}
             current = existing.get(values["invoice_number"])
+            if current is not None and "currency" not in row.cells:
+                columns["currency"] = current.currency  # no currency column: EUR for a new invoice only
             if current is None:
                 new.append({"creditor_id": ctx.creditor_id, "debtor_id": debtor_id,
                             "number": values["invoice_number"], **columns})
@@ -291,7 +326,7 @@ class InvoiceWriter:
                 outcome.refused.append((row, [RowProblem("amount", (
                     f"invoice {current.number} already has {applied[current.id]} paid or credited on it; its amount "
                     f"cannot go below that (issue a credit note, or record a refund outside relance)"))]))
-            elif current.case_id is not None and current.currency != values["currency"]:
+            elif current.case_id is not None and current.currency != columns["currency"]:
                 outcome.refused.append((row, [RowProblem("currency", (
                     f"invoice {current.number} is in a case in {current.currency}: its currency cannot change "
                     f"(issue a credit note and a new invoice)"))]))

@@ -146,6 +146,49 @@ class InvoiceAmended(EventPayload):
 
 
 @dataclass(frozen=True)
+class FieldChange:
+    """One field of a record as it was and as it became, as text."""
+
+    field: str
+    old: str | None
+    new: str | None
+
+
+# The debtor's fields a timeline names when an import changes them, in French.
+DEBTOR_FIELD_LABELS = {
+    "kind": "qualité", "name": "nom", "siren": "SIREN", "address_line1": "adresse", "address_line2": "complément d'adresse",
+    "postal_code": "code postal", "city": "ville", "country": "pays", "email": "courriel", "phone": "téléphone",
+    "civility": "civilité", "is_merchant": "commerçant",
+}
+
+
+_KIND_WORDS = {"b2b": "professionnel", "b2c": "particulier"}
+
+
+def _value(field: str, value: str | None) -> str:
+    return _KIND_WORDS.get(value or "", value or "") if field == "kind" else value or ""
+
+
+@dataclass(frozen=True)
+class DebtorAmended(EventPayload):
+    """An import changed the debtor's record while the case is open: the letters before went to, and spoke
+    of, the debtor as it was (its address, its quality of professional or consumer, which sets what is
+    claimed); the timeline says when that changed and how."""
+
+    kind = "debtor_amended"
+    label = "débiteur modifié"
+
+    changes: tuple[FieldChange, ...]
+    source: str | None = None  # the imported file's name
+
+    def describe(self) -> str:
+        said = ", ".join(f"{DEBTOR_FIELD_LABELS.get(c.field, c.field)} « {_value(c.field, c.old)} » → "
+                         f"« {_value(c.field, c.new)} »" for c in self.changes)
+        source = f" par l'import {self.source}" if self.source else ""
+        return f"fiche du débiteur modifiée{source} : {said}"
+
+
+@dataclass(frozen=True)
 class StateChange(EventPayload):
     kind = "state_change"
     label = "étape"
@@ -541,7 +584,7 @@ CHANNEL_EVENTS: tuple[type[EventPayload], ...] = (
 )
 
 _CASE_EVENTS: tuple[type[EventPayload], ...] = (
-    CaseOpened, InvoiceAdded, InvoiceAmended, StateChange, LetterSent, PaymentReceived, CreditNoteApplied, Dispute, Resolve, Promise,
+    CaseOpened, InvoiceAdded, InvoiceAmended, DebtorAmended, StateChange, LetterSent, PaymentReceived, CreditNoteApplied, Dispute, Resolve, Promise,
     Hold, Resume, Jump, Note, RunFailed, FailureCleared,
 )
 EVENT_TYPES: dict[str, type[EventPayload]] = {cls.kind: cls for cls in (*_CASE_EVENTS, *CLAIM_EVENTS, *CHANNEL_EVENTS)}
@@ -638,7 +681,7 @@ def _typed(hint: Any, value: Any) -> Any:
 __all__ = [
     "CALL_OUTCOMES", "CHANNEL_EVENTS", "CHANNEL_LABELS", "OUTCOME_LABELS", "ApprovalRequested", "Approved",
     "CallRecorded", "DebtorHeld", "DebtorResumed", "EmailFailed", "EmailRetried", "EmailSent", "Rejected",
-    "EVENT_KINDS", "EVENT_TYPES", "KIND_LABELS", "ActionFacts", "CaseOpened", "CreditNoteApplied", "InvoiceAmended",
+    "EVENT_KINDS", "EVENT_TYPES", "KIND_LABELS", "ActionFacts", "CaseOpened", "CreditNoteApplied", "DebtorAmended", "FieldChange", "InvoiceAmended",
     "Dispute", "EventPayload", "FailureCleared", "Hold", "InvoiceAdded", "InvoiceFacts", "InvoiceShare", "Jump", "LetterSent", "Note",
     "NoticeReceived", "PaymentReceived", "Promise", "Resolve", "Resume", "RunFailed", "StateChange", "TimeBarred",
     "read_event", "step_reason",

@@ -366,3 +366,71 @@ def test_an_invoice_changed_after_it_joined_a_case_says_so_in_its_timeline(store
     with pytest.raises(ImportFailed) as caught:
         import_csv(store, dollars, creditor_ref="ACME")
     assert [(p.line, p.column) for p in caught.value.problems] == [(2, "currency")]
+
+
+def test_a_debtor_changed_while_its_case_is_open_says_so_in_the_case(store, tmp_path: Path) -> None:
+    """D1 moves and becomes a consumer while its case runs: what its next letters claim changes (no 40 €
+    indemnity, legal interest instead of penalties) and they go to another address. The open case's
+    timeline records each change; a debtor without an open case records nothing; the same file again adds nothing."""
+    from datetime import date
+
+    from engine.cases.run import run
+    from engine.core.workflow import load_workflow
+    from engine.store.events import DebtorAmended, FieldChange, read_event
+
+    _load(store, "debtors.csv", "invoices.csv")
+    run(store, load_workflow(REPO / "workflows" / "fr-b2b.yaml"), date(2025, 2, 8))
+    with store.session() as s:
+        before = s.scalar(select(Debtor).where(Debtor.ref == "D1"))
+        old_address = before.address_line1
+        cases_of = dict(s.execute(select(Case.ref, Case.debtor_id)).all())
+    moved = tmp_path / "debtors.csv"
+    moved.write_text(CSV.joinpath("debtors.csv").read_text(encoding="utf-8").replace(
+        f"{old_address};", "8 rue Neuve;", 1), encoding="utf-8")
+    lines = moved.read_text(encoding="utf-8").splitlines()
+    lines = [line.replace(";b2b;", ";b2c;", 1) if line.startswith("D1;") else line for line in lines]
+    moved.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert import_csv(store, moved, creditor_ref="ACME").updated == 1
+    assert import_csv(store, moved, creditor_ref="ACME").unchanged >= 1
+    with store.session() as s:
+        recorded = [(ref, read_event(e.kind, e.payload)) for ref, e in s.execute(
+            select(Case.ref, Event).join(Case, Case.id == Event.case_id).where(Event.kind == DebtorAmended.kind))]
+    d1_cases = sorted(ref for ref, debtor_id in cases_of.items() if debtor_id == before.id)
+    assert sorted(ref for ref, _ in recorded) == d1_cases and d1_cases
+    for _ref, event in recorded:
+        assert isinstance(event, DebtorAmended) and event.source == "debtors.csv"
+        assert set(event.changes) == {FieldChange("kind", "b2b", "b2c"), FieldChange("address_line1", old_address,
+                                                                                      "8 rue Neuve")}
+
+
+def test_a_file_without_some_columns_keeps_what_they_hold(store, tmp_path: Path) -> None:
+    """A file of debtor refs and names only (to flag do_not_chase, say) must not wipe the addresses and set
+    every country back to FR; an invoices file without a currency column must not turn USD invoices into EUR."""
+    _load(store, "debtors.csv")
+    abroad = tmp_path / "abroad.csv"
+    abroad.write_text("debtor_ref;kind;name;postal_code;city;country\nD9;b2b;Acme Ltd;NW1 6XE;London;GB\n",
+                      encoding="utf-8")
+    import_csv(store, abroad, creditor_ref="ACME")
+    dollars = tmp_path / "dollars.csv"
+    dollars.write_text("invoice_number;debtor_ref;issue_date;due_date;amount;currency\n"
+                       "U-1;D9;2025-01-02;2025-02-01;500.00;USD\n", encoding="utf-8")
+    import_csv(store, dollars, creditor_ref="ACME")
+    with store.session() as s:
+        before = {d.ref: (d.address_line1, d.postal_code, d.city, d.country, d.email) for d in s.scalars(select(Debtor))}
+
+    flags = tmp_path / "flags.csv"
+    flags.write_text("debtor_ref;kind;name;do_not_chase\nD1;b2b;Boulangerie Martin SARL;oui\n"
+                     "D9;b2b;Acme Trading Ltd;\n", encoding="utf-8")
+    report = import_csv(store, flags, creditor_ref="ACME")
+    assert report.updated == 2  # D1's flag, D9's name
+    later = tmp_path / "later.csv"
+    later.write_text("invoice_number;debtor_ref;issue_date;due_date;amount\nU-1;D9;2025-01-02;2025-02-01;450.00\n",
+                     encoding="utf-8")
+    import_csv(store, later, creditor_ref="ACME")
+    with store.session() as s:
+        after = {d.ref: (d.address_line1, d.postal_code, d.city, d.country, d.email) for d in s.scalars(select(Debtor))}
+        names = dict(s.execute(select(Debtor.ref, Debtor.name)).all())
+        invoice = s.scalar(select(Invoice).where(Invoice.number == "U-1"))
+    assert after == before and before["D1"][0] and before["D9"][3] == "GB"
+    assert names["D9"] == "Acme Trading Ltd"
+    assert invoice is not None and (invoice.amount, invoice.currency) == (Decimal("450.00"), "USD")

@@ -53,6 +53,8 @@ SAMPLES = [
     events.FailureCleared("workflows/fr-b2b.yaml:73: guard 'balance / (letters_sent - letters_sent) > 1' failed", date(2026, 3, 2)),
     events.InvoiceAmended("F-2", "EUR", Decimal("99.99"), Decimal("89.99"), date(2026, 2, 2), date(2026, 2, 16),
                           source="factures.csv"),
+    events.DebtorAmended((events.FieldChange("kind", "b2b", "b2c"), events.FieldChange("city", "Lyon", "Paris")),
+                         "clients.csv"),
     events.NoticeReceived("C1/04", "1A 012 345 6789 0", date(2026, 3, 3), date(2026, 3, 4), ("F-1",)),
     events.TimeBarred("F-9", Decimal("650.00"), date(2025, 2, 1), date(2023, 2, 1), False,
                       "2 ans, art. L218-2 du Code de la consommation", "EUR"),
@@ -98,6 +100,14 @@ def test_descriptions_are_french_and_use_french_figures() -> None:
                                    "écoulé le 06/02/2026 ; condition remplie « balance > 0 » (solde 1\u00a0200,50\u00a0€)")
     assert SAMPLES[-1].describe().startswith("facture F-9 (650,00\u00a0€ restant dus) prescrite depuis le 01/02/2025")
     assert Promise(None, date(2026, 3, 1)).describe() == "promesse de paiement au plus tard le 01/03/2026"
+
+
+def test_a_debtors_change_reads_in_french() -> None:
+    changed = events.DebtorAmended((events.FieldChange("kind", "b2b", "b2c"), events.FieldChange("city", "Lyon", "Paris")),
+                                   "clients.csv")
+    assert read_event(changed.kind, plain(changed.to_json())) == changed
+    assert changed.describe() == ("fiche du débiteur modifiée par l'import clients.csv : qualité « professionnel » → "
+                                  "« particulier », ville « Lyon » → « Paris »")
 
 
 def test_an_unknown_kind_is_refused() -> None:
