@@ -40,8 +40,9 @@ def step_reason(trigger: str, facts: Mapping[str, Any], currency: str = "EUR") -
     """Why a step happened, in French: its trigger, the delay and guards it met, the facts they read."""
     rule = facts.get("rule") if isinstance(facts.get("rule"), Mapping) else None
     parts = [TRIGGER_LABELS.get(trigger, trigger)]
-    if rule is not None:
+    if rule is not None:  # a timed step, whatever the workflow named its trigger
         delay = _french_delay(str(rule.get("after", "")))
+        parts[0] = "sans délai"  # written without `after`: it fired once its guards held, no delay ran out
         if delay:
             due = facts.get("due_on")
             since = str(rule.get("since"))
