@@ -182,6 +182,11 @@ class Escalator:
             hint = f" (did you mean {close[0]!r}?)" if close else f" (states: {', '.join(self.workflow.states)})"
             raise EscalationError(f"cannot jump to {dest!r}: no such state in {self.workflow.name}{hint}")
         self._plan(case)
+        kind = self.workflow.states[dest].kind
+        if kind in LEGAL_KINDS and case.barred > 0 and case.claimable <= 0:
+            # As for a timed step (advance): time-barred invoices alone are never put on notice nor taken to court.
+            raise EscalationError(f"cannot jump to {dest!r} ({kind}): every invoice still owed is time-barred, "
+                                  "and a time-barred invoice is never put on notice nor taken to court")
         if self.workflow.states[dest].approval and not approved:
             case.awaiting_approval = dest
             return []

@@ -12,7 +12,7 @@ import pytest
 from engine.core.case import CaseState
 from engine.core.guards import case_facts
 from engine.core.jurisdiction import court_for, legal_form
-from engine.core.machine import Escalator
+from engine.core.machine import EscalationError, Escalator
 from engine.core.prescription import add_years, prescription
 from engine.core.workflow import WorkflowError, load_workflow
 from tests.support import SHIPPED_WORKFLOWS
@@ -100,6 +100,29 @@ def test_only_time_barred_invoices_left_no_formal_notice(b2b: Escalator) -> None
     [step] = b2b.advance(mixed, date(2026, 4, 1), approved="formal_notice")
     assert step.dest == "formal_notice"
     assert step.facts["rule"] == {"since": "state_entered", "after": "10 days", "when": "balance > 0"}
+
+
+def test_no_jump_puts_time_barred_invoices_alone_on_notice_or_in_court(b2b: Escalator) -> None:
+    """A jump by hand (approved or not) into the formal notice or the hand-off, while only time-barred invoices
+    are owed, is refused with the reason: it wrote a « mise en demeure » of 0,00 € listing no invoice."""
+    for dest in ("formal_notice", "litigation"):
+        barred = in_reminder3(barred=Decimal("1000"))
+        with pytest.raises(EscalationError, match="time-barred"):
+            b2b.jump(barred, dest, date(2026, 4, 1), "décision du directeur", approved=True)
+        with pytest.raises(EscalationError, match="time-barred"):
+            b2b.jump(barred, dest, date(2026, 4, 1), "décision du directeur")
+        assert (barred.state, barred.awaiting_approval, barred.steps_taken) == (
+            "reminder3", None, ["reminder1", "reminder2", "reminder3"])
+    mixed = in_reminder3(barred=Decimal("400"))
+    [step] = b2b.jump(mixed, "formal_notice", date(2026, 4, 1), "décision du directeur", approved=True)
+    assert step.dest == "formal_notice"
+    # Nothing owed at all (an invoice paid late still owes its penalties): the rule is about time-barred debt only.
+    settled = in_reminder3(paid=Decimal("1000"))
+    [step] = b2b.jump(settled, "formal_notice", date(2026, 4, 1), "pénalités", approved=True)
+    assert step.dest == "formal_notice"
+    # Anywhere else, a jump goes as before.
+    [step] = b2b.jump(in_reminder3(barred=Decimal("1000")), "written_off", date(2026, 4, 1), "prescrite")
+    assert step.dest == "written_off"
 
 
 def test_litigation_needs_noticed_balance_and_counts_from_the_receipt(b2b: Escalator) -> None:
