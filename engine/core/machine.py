@@ -339,15 +339,20 @@ def _start(case: CaseState, since: str) -> date:
     if counted == "due_date":
         return case.due_date
     if counted == "notice_received" and case.notice_received is not None:
-        return max(case.notice_received, case.state_entered)
+        return case.notice_received
     return case.state_entered
 
 
 def _counted_from(case: CaseState, since: str) -> str:
     """The start a delay written ``since`` really counts from: `notice_received` falls back to the state's
-    entry (the letter's date) until a receipt is recorded, so a receipt nobody records never stalls a case."""
-    if since == "notice_received" and case.notice_received is None:
-        return "state_entered"
+    entry (the letter's date) until a receipt is recorded, so a receipt nobody records never stalls a case;
+    and counts from the state's entry when the case came back to the state after the receipt (the end of a
+    dispute, a promise or a hold restarts the delay), which the timeline must then say (`entered_after_receipt`)."""
+    if since == "notice_received":
+        if case.notice_received is None:
+            return "state_entered"
+        if case.state_entered > case.notice_received:
+            return "entered_after_receipt"
     return since
 
 

@@ -29,6 +29,7 @@ _SINCE = {"due_date": "depuis l'échéance", "state_entered": "depuis l'étape p
 # both share.
 _SINCE_NOTICE = {"notice_received": _SINCE["notice_received"],
                  "state_entered": "depuis l'étape précédente (aucune réception de la mise en demeure enregistrée)",
+                 "entered_after_receipt": "depuis le retour à l'étape, après la réception de la mise en demeure,",
                  None: "depuis la mise en demeure ou sa réception"}
 _FACTS = {"balance": "solde", "noticed_balance": "solde mis en demeure", "principal": "principal",
           "paid": "réglé", "days_overdue": "jours de retard", "days_in_state": "jours dans l'étape",

@@ -140,6 +140,28 @@ def test_litigation_needs_noticed_balance_and_counts_from_the_receipt(b2b: Escal
     assert step.dest == "written_off"
 
 
+def test_a_delay_since_the_receipt_says_when_it_counted_from_a_later_return_to_the_step() -> None:
+    """The notice was received on 6 March; a dispute then paused the case, which came back to the formal notice on
+    1 April. The 15 days count from that return (16 April), so the timeline must not say they ran « depuis la
+    réception de la mise en demeure », which would have been 21 March."""
+    from engine.store.reasons import step_reason
+
+    b2b = Escalator(load_workflow(SHIPPED_WORKFLOWS / "fr-b2b.yaml"))
+    noticed = CaseState(state="formal_notice", state_entered=date(2026, 3, 1), due_date=date(2026, 1, 1),
+                        principal=Decimal("1000"), noticed=Decimal("1000"), steps_taken=["formal_notice"],
+                        notice_received=date(2026, 3, 6))
+    back = replace(noticed, state_entered=date(2026, 4, 1), steps_taken=["formal_notice"])
+    assert b2b.next_check(back) == date(2026, 4, 16)
+    [step] = b2b.advance(back, date(2026, 4, 16), approved="litigation")
+    reason = step_reason(step.trigger, step.facts)
+    assert reason.startswith("délai de 15 jours depuis le retour à l'étape, après la réception de la mise en demeure, "
+                             "écoulé le 16/04/2026")
+    # Counted from the receipt itself, it says so.
+    [step] = b2b.advance(noticed, date(2026, 3, 21), approved="litigation")
+    assert step_reason(step.trigger, step.facts).startswith(
+        "délai de 15 jours depuis la réception de la mise en demeure écoulé le 21/03/2026")
+
+
 def test_guard_facts_for_notice_and_prescription() -> None:
     case = CaseState(state="due", state_entered=date(2026, 1, 1), due_date=date(2026, 1, 1),
                      principal=Decimal("500"), noticed=Decimal("200"), prescription_on=date(2026, 3, 1))
