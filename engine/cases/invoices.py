@@ -60,8 +60,12 @@ def invoice_statuses(session: Session, case_row: Case, as_of: date | None = None
 
 
 def fill_state(state: CaseState, statuses: Sequence[InvoiceStatus]) -> None:
-    """The case-level sums the guards and the escalator read (CaseState.noticed, barred...)."""
+    """The case-level sums the guards and the escalator read (CaseState.noticed, barred...), and the due date
+    lateness counts from: the earliest of the invoices still owed (`days_overdue`, `since: due_date`), since an
+    invoice paid since is late no more; the case's own while nothing is owed."""
     owed = [s for s in statuses if s.open > 0]
+    if owed:
+        state.due_date = min(s.invoice.due_date for s in owed)
     state.principal = sum((s.invoice.amount for s in statuses), ZERO)
     state.paid = sum((s.paid for s in statuses), ZERO)
     state.invoice_count = len(statuses)

@@ -31,7 +31,7 @@ from engine.cases import recall
 from engine.cases.invoices import claimed, invoice_statuses, letter_reference, listed
 from engine.cases.renderers import Renderers, Rendering
 from engine.core.case import Action, Step
-from engine.core.claim import InvoiceDebt, RateTable, claim, load_rates
+from engine.core.claim import ClaimLine, InvoiceDebt, RateTable, claim, load_rates
 from engine.core.jurisdiction import court_for
 from engine.core.limits import Limits
 from engine.core.workflow import Workflow, template_path
@@ -352,7 +352,7 @@ class LetterWriter:
             interest_from=interest_from,
             interest_basis=basis,
             court=court_for(debtor.kind, debtor.is_merchant, debtor.name, debtor.country, debtor.postal_code),
-            enclosures=recall.enclosures(state.kind, lines, history, notice),
+            enclosures=recall.enclosures(state.kind, _claimed_numbers(figures.lines, lines), history, notice),
             agency=self.agency,
         )
 
@@ -409,6 +409,14 @@ def require_writable_folder(folder: Path) -> None:
             f"{folder}: cannot write letters in the output folder ({exc.strerror or exc}); nothing was opened: "
             "make the folder writable, or set [paths] output in relance.toml"
         ) from None
+
+
+def _claimed_numbers(statement: tuple[ClaimLine, ...], lines: list[InvoiceLine]) -> list[str]:
+    """The invoices a letter claims something on: principal still owed, or penalties, an indemnity or interest
+    on an invoice paid late; the invoices its table lists when it claims nothing."""
+    numbers = [line.number for line in statement
+               if line.outstanding > 0 or line.penalties > 0 or line.indemnity > 0 or line.interest > 0]
+    return numbers or [line.number for line in lines]
 
 
 def kind_states(workflow: Workflow, kind: str) -> set[str]:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine.cases.invoices import InvoiceStatus
 from engine.core.money import format_date
-from engine.letters import InvoiceLine, NoticeFacts, PastStep
+from engine.letters import NoticeFacts, PastStep
 from engine.store.events import CallRecorded, EmailSent, EventPayload, LetterSent, NoticeReceived, read_event
 from engine.store.models import Case
 from engine.store.timeline import events_of
@@ -122,13 +122,13 @@ def interest_basis(notice: NoticeFacts) -> tuple[date, str]:
     return notice.on, "sending"
 
 
-def enclosures(kind: str | None, lines: list[InvoiceLine], history: list[PastStep],
+def enclosures(kind: str | None, numbers: list[str], history: list[PastStep],
                 notice: NoticeFacts | None) -> tuple[str, ...]:
-    """What the hand-off transmits, named from the records: the invoices, the letters sent, the notice's
-    acknowledgement of receipt (only when one is recorded)."""
+    """What the hand-off transmits, named from the records: the invoices it claims something on (``numbers``:
+    an invoice paid late still owes the penalties and indemnity its statement claims, and counsel needs it
+    to prove them), the letters sent, the notice's acknowledgement of receipt (only when one is recorded)."""
     if kind != "litigation":
         return ()  # reminders and notices attach nothing
-    numbers = [line.number for line in lines]
     items = [("copie de la facture n° " if len(numbers) == 1 else "copie des factures n° ") + _french_list(numbers)]
     sent = [f"{step.label} du {format_date(step.on)}" + (f" (réf. {step.reference})" if step.reference else "")
             for step in history if step.channel in POSTAL]

@@ -22,7 +22,7 @@ class CaseState:
 
     state: str
     state_entered: date
-    due_date: date
+    due_date: date  # the earliest due date of the invoices still owed (engine.cases.invoices.fill_state)
     principal: Decimal
     paid: Decimal = Decimal("0")
     invoice_count: int = 1

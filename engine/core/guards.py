@@ -37,7 +37,7 @@ FACTS: dict[str, str] = {
     "noticed_balance": "amount still owed on invoices a formal notice covered, time-barred ones excluded (Decimal)",
     "days_to_prescription": "days until the earliest prescription date of an invoice still owed "
                             "(int, negative once time-barred; none when nothing is owed)",
-    "days_overdue": "calendar days since the due date (int, negative before it)",
+    "days_overdue": "calendar days since the earliest due date of an invoice still owed (int, negative before it)",
     "days_in_state": "calendar days since the case entered its current state (int)",
     "invoice_count": "number of invoices in the case (int)",
     "letters_sent": "letters emitted so far (int)",

@@ -182,6 +182,11 @@ class Escalator:
             hint = f" (did you mean {close[0]!r}?)" if close else f" (states: {', '.join(self.workflow.states)})"
             raise EscalationError(f"cannot jump to {dest!r}: no such state in {self.workflow.name}{hint}")
         self._plan(case)
+        kind = self.workflow.states[dest].kind
+        if kind in LEGAL_KINDS and case.barred > 0 and case.claimable <= 0:
+            # As for a timed step (advance): time-barred invoices alone are never put on notice nor taken to court.
+            raise EscalationError(f"cannot jump to {dest!r} ({kind}): every invoice still owed is time-barred, "
+                                  "and a time-barred invoice is never put on notice nor taken to court")
         if self.workflow.states[dest].approval and not approved:
             case.awaiting_approval = dest
             return []
@@ -334,15 +339,20 @@ def _start(case: CaseState, since: str) -> date:
     if counted == "due_date":
         return case.due_date
     if counted == "notice_received" and case.notice_received is not None:
-        return max(case.notice_received, case.state_entered)
+        return case.notice_received
     return case.state_entered
 
 
 def _counted_from(case: CaseState, since: str) -> str:
     """The start a delay written ``since`` really counts from: `notice_received` falls back to the state's
-    entry (the letter's date) until a receipt is recorded, so a receipt nobody records never stalls a case."""
-    if since == "notice_received" and case.notice_received is None:
-        return "state_entered"
+    entry (the letter's date) until a receipt is recorded, so a receipt nobody records never stalls a case;
+    and counts from the state's entry when the case came back to the state after the receipt (the end of a
+    dispute, a promise or a hold restarts the delay), which the timeline must then say (`entered_after_receipt`)."""
+    if since == "notice_received":
+        if case.notice_received is None:
+            return "state_entered"
+        if case.state_entered > case.notice_received:
+            return "entered_after_receipt"
     return since
 
 

@@ -29,6 +29,7 @@ _SINCE = {"due_date": "depuis l'échéance", "state_entered": "depuis l'étape p
 # both share.
 _SINCE_NOTICE = {"notice_received": _SINCE["notice_received"],
                  "state_entered": "depuis l'étape précédente (aucune réception de la mise en demeure enregistrée)",
+                 "entered_after_receipt": "depuis le retour à l'étape, après la réception de la mise en demeure,",
                  None: "depuis la mise en demeure ou sa réception"}
 _FACTS = {"balance": "solde", "noticed_balance": "solde mis en demeure", "principal": "principal",
           "paid": "réglé", "days_overdue": "jours de retard", "days_in_state": "jours dans l'étape",
@@ -40,8 +41,9 @@ def step_reason(trigger: str, facts: Mapping[str, Any], currency: str = "EUR") -
     """Why a step happened, in French: its trigger, the delay and guards it met, the facts they read."""
     rule = facts.get("rule") if isinstance(facts.get("rule"), Mapping) else None
     parts = [TRIGGER_LABELS.get(trigger, trigger)]
-    if rule is not None:
+    if rule is not None:  # a timed step, whatever the workflow named its trigger
         delay = _french_delay(str(rule.get("after", "")))
+        parts[0] = "sans délai"  # written without `after`: it fired once its guards held, no delay ran out
         if delay:
             due = facts.get("due_on")
             since = str(rule.get("since"))

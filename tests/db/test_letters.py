@@ -295,3 +295,23 @@ def test_a_yen_case_claims_whole_yen(store, workflow, tmp_path: Path) -> None:
     context = build_context(letter)
     assert context["penalties"] == "2\u00a0580\u00a0JPY" and context["total_claim"] == "126\u00a0037\u00a0JPY"
     assert [r["amount"] for r in context["statement_rows"] if r["kind"] == "charge"] == ["2\u00a0580\u00a0JPY"]
+
+
+def test_the_hand_off_encloses_every_invoice_it_claims_something_on(store, workflow, tmp_path: Path) -> None:
+    """F-001 (1 200 €, due 1 February) is paid in full, late, on 10 March; F-002 is still owed. The hand-off of
+    30 April claims F-001's penalties and 40 € indemnity in its statement, so counsel must receive a copy of
+    F-001 too, not only of the invoice whose principal is still open."""
+    payments = tmp_path / "payments.csv"
+    payments.write_text("debtor_ref;payment_date;amount;invoice_number;reference\n"
+                        "D1;2025-03-10;1200.00;F-001;VIR-1\n", encoding="utf-8")
+    run(store, workflow, date(2025, 2, 20))
+    import_csv(store, payments, creditor_ref="ACME")
+    step = Step("escalate", "formal_notice", "litigation", date(2025, 4, 30), {})
+    action = Action("letter", "litigation", "transmission_contentieux.docx", None)
+    with store.session() as s:
+        case = find_case(s, "ACME-F-001")
+        letter = writer(workflow, tmp_path / "output").letter_data(s, case, step, action, workflow)
+    claimed_on = {line.number for line in letter.statement if line.indemnity or line.penalties or line.outstanding}
+    assert claimed_on == {"F-001", "F-002"}
+    assert [line.number for line in letter.invoices] == ["F-002"]  # the table of what is still unpaid
+    assert letter.enclosures[0] == "copie des factures n° F-001 et F-002"

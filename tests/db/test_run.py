@@ -197,3 +197,50 @@ def test_money_dated_after_the_run_day_does_not_count_yet(store, workflow, tmp_p
         case = find_case(s, "F-003")
         assert case_state(s, case, date(2025, 3, 20)).paid == case_state(s, case).principal
         assert case.state == "paid"
+
+
+OVERDUE_POLICY = """\
+name: overdue
+version: 1
+initial: due
+states:
+  due: {}
+  reminder1: {}
+  late45: {}
+  late60: {final: true}
+  paid: {final: true}
+transitions:
+  - {trigger: escalate, source: due, dest: reminder1, after: 3 days, since: due_date}
+  - {trigger: escalate, source: reminder1, dest: late45, when: "days_overdue >= 45"}
+  - {trigger: escalate, source: late45, dest: late60, after: 60 days, since: due_date}
+  - {trigger: payment, source: "*", dest: paid, when: "balance <= 0"}
+"""
+
+
+def test_lateness_counts_from_the_oldest_invoice_still_owed(store, tmp_path: Path) -> None:
+    """D1's case opens on F-001 (due 1 February 2025); F-002 (due 19 February) joins; F-001 is paid in full on
+    25 February. What is owed from then on is F-002 alone: `days_overdue` and `since: due_date` count from its
+    due date, not from the due date of an invoice paid since (45 days late on 5 April, not on 18 March; 60 days
+    since its due date on 20 April, not on 2 April), and the timeline says so."""
+    path = tmp_path / "overdue.yaml"
+    path.write_text(OVERDUE_POLICY, encoding="utf-8")
+    policy = load_workflow(path)
+    payments = tmp_path / "payments.csv"
+    payments.write_text("debtor_ref;payment_date;amount;invoice_number;reference\n"
+                        "D1;2025-02-25;1200.00;F-001;VIR-1\n", encoding="utf-8")
+    import_csv(store, payments, creditor_ref="ACME")
+    moved = {}
+    day = date(2025, 2, 2)
+    while day <= date(2025, 5, 1):
+        run(store, policy, day)
+        with store.session() as s:
+            moved.setdefault(find_case(s, "ACME-F-001").state, day)
+        day = date.fromordinal(day.toordinal() + 1)
+    assert moved["late45"] == date(2025, 4, 5)
+    assert moved["late60"] == date(2025, 4, 20)
+    with store.session() as s:
+        case_id = find_case(s, "ACME-F-001").id
+        reasons = [e.payload for e in s.scalars(select(Event).where(Event.case_id == case_id,
+                                                                    Event.kind == "state_change"))]
+    assert [r["facts"].get("days_overdue") for r in reasons if r["dest"] == "late45"] == [45]
+    assert [r["facts"].get("due_on") for r in reasons if r["dest"] == "late60"] == ["2025-04-20"]

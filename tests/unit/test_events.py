@@ -110,6 +110,18 @@ def test_a_debtors_change_reads_in_french() -> None:
                                   "« particulier », ville « Lyon » → « Paris »")
 
 
+def test_a_timed_step_without_a_delay_does_not_say_a_delay_ran_out() -> None:
+    """A transition written without `after` fires as soon as its guard holds: no delay ran out, and a timed
+    trigger the workflow named otherwise than `escalate` still reads in French, not as its identifier."""
+    rule = {"since": "state_entered", "when": "days_overdue >= 45"}
+    immediate = StateChange("escalate", "reminder1", "formal_notice", {"days_overdue": 45, "rule": rule},
+                            source_label="Première relance", dest_label="Mise en demeure")
+    assert immediate.describe() == ("« Première relance » → « Mise en demeure » : sans délai ; condition remplie "
+                                    "« days_overdue >= 45 » (jours de retard 45)")
+    named = StateChange("go_legal", "reminder1", "formal_notice", {"rule": {"since": "state_entered"}})
+    assert named.describe() == "« reminder1 » → « formal_notice » : sans délai"
+
+
 def test_an_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown event kind 'telepathy'"):
         read_event("telepathy", {})

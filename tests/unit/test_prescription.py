@@ -12,7 +12,7 @@ import pytest
 from engine.core.case import CaseState
 from engine.core.guards import case_facts
 from engine.core.jurisdiction import court_for, legal_form
-from engine.core.machine import Escalator
+from engine.core.machine import EscalationError, Escalator
 from engine.core.prescription import add_years, prescription
 from engine.core.workflow import WorkflowError, load_workflow
 from tests.support import SHIPPED_WORKFLOWS
@@ -102,6 +102,29 @@ def test_only_time_barred_invoices_left_no_formal_notice(b2b: Escalator) -> None
     assert step.facts["rule"] == {"since": "state_entered", "after": "10 days", "when": "balance > 0"}
 
 
+def test_no_jump_puts_time_barred_invoices_alone_on_notice_or_in_court(b2b: Escalator) -> None:
+    """A jump by hand (approved or not) into the formal notice or the hand-off, while only time-barred invoices
+    are owed, is refused with the reason: it wrote a « mise en demeure » of 0,00 € listing no invoice."""
+    for dest in ("formal_notice", "litigation"):
+        barred = in_reminder3(barred=Decimal("1000"))
+        with pytest.raises(EscalationError, match="time-barred"):
+            b2b.jump(barred, dest, date(2026, 4, 1), "décision du directeur", approved=True)
+        with pytest.raises(EscalationError, match="time-barred"):
+            b2b.jump(barred, dest, date(2026, 4, 1), "décision du directeur")
+        assert (barred.state, barred.awaiting_approval, barred.steps_taken) == (
+            "reminder3", None, ["reminder1", "reminder2", "reminder3"])
+    mixed = in_reminder3(barred=Decimal("400"))
+    [step] = b2b.jump(mixed, "formal_notice", date(2026, 4, 1), "décision du directeur", approved=True)
+    assert step.dest == "formal_notice"
+    # Nothing owed at all (an invoice paid late still owes its penalties): the rule is about time-barred debt only.
+    settled = in_reminder3(paid=Decimal("1000"))
+    [step] = b2b.jump(settled, "formal_notice", date(2026, 4, 1), "pénalités", approved=True)
+    assert step.dest == "formal_notice"
+    # Anywhere else, a jump goes as before.
+    [step] = b2b.jump(in_reminder3(barred=Decimal("1000")), "written_off", date(2026, 4, 1), "prescrite")
+    assert step.dest == "written_off"
+
+
 def test_litigation_needs_noticed_balance_and_counts_from_the_receipt(b2b: Escalator) -> None:
     noticed = CaseState(state="formal_notice", state_entered=date(2026, 3, 1), due_date=date(2026, 1, 1),
                         principal=Decimal("1000"), noticed=Decimal("1000"), steps_taken=["formal_notice"])
@@ -115,6 +138,28 @@ def test_litigation_needs_noticed_balance_and_counts_from_the_receipt(b2b: Escal
     unnoticed = replace(noticed, noticed=Decimal("0"), notice_received=None)
     [step] = b2b.advance(unnoticed, date(2026, 3, 16))
     assert step.dest == "written_off"
+
+
+def test_a_delay_since_the_receipt_says_when_it_counted_from_a_later_return_to_the_step() -> None:
+    """The notice was received on 6 March; a dispute then paused the case, which came back to the formal notice on
+    1 April. The 15 days count from that return (16 April), so the timeline must not say they ran « depuis la
+    réception de la mise en demeure », which would have been 21 March."""
+    from engine.store.reasons import step_reason
+
+    b2b = Escalator(load_workflow(SHIPPED_WORKFLOWS / "fr-b2b.yaml"))
+    noticed = CaseState(state="formal_notice", state_entered=date(2026, 3, 1), due_date=date(2026, 1, 1),
+                        principal=Decimal("1000"), noticed=Decimal("1000"), steps_taken=["formal_notice"],
+                        notice_received=date(2026, 3, 6))
+    back = replace(noticed, state_entered=date(2026, 4, 1), steps_taken=["formal_notice"])
+    assert b2b.next_check(back) == date(2026, 4, 16)
+    [step] = b2b.advance(back, date(2026, 4, 16), approved="litigation")
+    reason = step_reason(step.trigger, step.facts)
+    assert reason.startswith("délai de 15 jours depuis le retour à l'étape, après la réception de la mise en demeure, "
+                             "écoulé le 16/04/2026")
+    # Counted from the receipt itself, it says so.
+    [step] = b2b.advance(noticed, date(2026, 3, 21), approved="litigation")
+    assert step_reason(step.trigger, step.facts).startswith(
+        "délai de 15 jours depuis la réception de la mise en demeure écoulé le 21/03/2026")
 
 
 def test_guard_facts_for_notice_and_prescription() -> None:
