@@ -67,6 +67,7 @@ class Escalator:
             return []
         country, subdivision = self._calendar
         case.awaiting_approval = None  # judged afresh: the step it waited for may no longer be due
+        deadline = self._deadline(case)
         for timed in plan.timed:
             if timed.dest in case.steps_taken:
                 continue
@@ -74,6 +75,8 @@ class Escalator:
             due_on = base if timed.delay is None else add_delay(base, timed.delay, country, subdivision)
             if as_of < due_on:
                 continue
+            if deadline is not None and as_of <= deadline:
+                continue  # the letter of this step gave the debtor until then: nothing escalates before
             if timed.legal and case.claimable <= 0:
                 continue  # only time-barred invoices left: never put on notice nor taken to court
             facts = case_facts(case, as_of, timed.names) if timed.names else {}
@@ -85,6 +88,8 @@ class Escalator:
             except GuardError as exc:
                 raise located(exc, self.workflow.path, timed.spec) from exc
             facts["due_on"] = due_on
+            if deadline is not None and due_on <= deadline:
+                facts["deadline_on"] = deadline  # the step waited for the letter's deadline, and says so
             facts["rule"] = timed.rule
             if timed.since == "notice_received":  # the reason must not claim a receipt nobody recorded
                 facts["counted_from"] = _counted_from(case, timed.since)
@@ -104,11 +109,22 @@ class Escalator:
         if plan.pause or case.on_hold or case.disputed:
             return None
         country, subdivision = self._calendar
+        deadline = self._deadline(case)
+        floor = deadline + timedelta(days=1) if deadline is not None else date.min
         days = [
-            _start(case, t.since) if t.delay is None else add_delay(_start(case, t.since), t.delay, country, subdivision)
+            max(floor, _start(case, t.since) if t.delay is None
+                else add_delay(_start(case, t.since), t.delay, country, subdivision))
             for t in plan.timed if t.dest not in case.steps_taken
         ]
         return min(days, default=None)
+
+    def _deadline(self, case: CaseState) -> date | None:
+        """The last day to pay that the letter of the case's state gave (``pay_within`` days from its date, the
+        day the case entered the state): a policy whose next delay is shorter, or counts from the due date, must
+        not take the debtor to the next step while the letter still says it may pay."""
+        spec = self.workflow.states.get(case.state)
+        within = spec.pay_within if spec is not None and spec.letter else None
+        return case.state_entered + timedelta(days=within) if within else None
 
     def pay(self, case: CaseState, amount: Decimal, on: date, by: str | None = None) -> list[Step]:
         """Record a payment; the `payment` trigger decides (default: a full payment ends in state 'paid')."""

@@ -51,6 +51,8 @@ def step_reason(trigger: str, facts: Mapping[str, Any], currency: str = "EUR") -
                 else _SINCE.get(since, "")
             parts[0] = (f"délai de {delay} {start} écoulé"
                         + (f" le {format_date(_as_date(due))}" if due else "")).replace("  ", " ")
+        if facts.get("deadline_on"):  # the step waited past its delay for the deadline the letter gave
+            parts.append(f"délai de paiement donné par le courrier expiré le {format_date(_as_date(facts['deadline_on']))}")
         for key, word in (("when", "condition remplie"), ("unless", "exception écartée")):
             if rule.get(key):
                 parts.append(f"{word} « {rule[key]} »")

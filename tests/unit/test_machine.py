@@ -202,3 +202,34 @@ def test_a_delay_since_the_notices_receipt_says_what_it_counted_from() -> None:
     old = {"rule": {"since": "notice_received", "after": "15 days"}, "due_on": "2026-05-19"}
     assert "depuis la mise en demeure ou sa réception" in StateChange("escalate", "formal_notice", "litigation",
                                                                      old).describe()
+
+
+def test_no_step_before_the_deadline_the_letter_gave(tmp_path) -> None:
+    """The notice gives 15 days to pay (« au plus tard le 16/04 »); the policy's next step counts 20 days from
+    the due date, which falls on the 6th: the case waits for the deadline to pass, and the reason says both."""
+    letters = tmp_path / "letters"
+    letters.mkdir()
+    (letters / "mise_en_demeure.docx").write_bytes((HERE / "letters" / "relance.docx").read_bytes())
+    policy = tmp_path / "short.yaml"
+    policy.write_text(
+        "name: short\nversion: 1\nletters: letters\ninitial: due\nstates:\n  due: {}\n"
+        "  formal_notice: {letter: mise_en_demeure.docx, pay_within: 15}\n  litigation: {}\n"
+        "  paid: {final: true}\ntransitions:\n"
+        "  - {trigger: escalate, source: due, dest: formal_notice, after: 0 days}\n"
+        "  - {trigger: escalate, source: formal_notice, dest: litigation, after: 20 days, since: due_date}\n",
+        encoding="utf-8")
+    short = Escalator(load_workflow(policy))
+    case = CaseState(state="due", state_entered=DUE, due_date=DUE - timedelta(days=14), principal=Decimal("900"))
+    [notice] = short.advance(case, DUE)
+    assert (notice.dest, case.state_entered) == ("formal_notice", DUE)
+    deadline = DUE + timedelta(days=15)
+    assert short.next_check(case) == deadline + timedelta(days=1)
+    assert short.advance(case, DUE + timedelta(days=6)) == [] and short.advance(case, deadline) == []
+    [step] = short.advance(case, deadline + timedelta(days=1))
+    assert step.dest == "litigation"
+    assert (step.facts["due_on"], step.facts["deadline_on"]) == (DUE + timedelta(days=6), deadline)
+    from engine.store.reasons import step_reason
+
+    assert step_reason(step.trigger, step.facts) == (
+        "délai de 20 jours depuis l'échéance écoulé le 07/04/2026 ; "
+        "délai de paiement donné par le courrier expiré le 16/04/2026")
