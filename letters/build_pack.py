@@ -113,8 +113,13 @@ def relance_3(doc) -> None:
     par(doc, "{%p endif %}")
     deadline_and_payment(doc, "Nous vous demandons de régler la somme de "
                               "**{{ total_outstanding }}** au plus tard le **{{ deadline }}**.")
-    par(doc, "Ce courrier constitue notre dernière relance amiable. Sans règlement ni réponse de "
-             "votre part à cette date, nous vous adresserons une mise en demeure de payer.")
+    # The next step as the policy has it: a policy may go straight to litigation, and time-barred debts
+    # go to neither, so the letter announces only what will follow.
+    par(doc, "Ce courrier constitue notre dernière relance amiable."
+             "{% if next_step and next_step.kind == 'formal_notice' %} Sans règlement ni réponse de votre part à "
+             "cette date, nous vous adresserons une mise en demeure de payer."
+             "{% elif next_step and next_step.kind == 'litigation' %} Sans règlement ni réponse de votre part à "
+             "cette date, nous transmettrons le dossier au contentieux.{% endif %}")
     signature(doc)
 
 
@@ -377,8 +382,9 @@ def statement_table(doc) -> None:
     _cell(loop_start.cells[0], "{%tr for row in statement_rows %}", False)
     _cell(loop_end.cells[0], "{%tr endfor %}", False)
     par(doc, "Chaque période est calculée ainsi : base × taux annuel × jours / 365, semestre civil par semestre "
-             "civil ; les règlements sont déduits à compter du lendemain de leur date. Somme à parfaire : les "
-             "{% if is_b2b %}pénalités{% else %}intérêts{% endif %} courent jusqu'au complet paiement.",
+             "civil ; les règlements sont déduits à compter du lendemain de leur date."
+             "{% if is_b2b %} Somme à parfaire : les pénalités courent jusqu'au complet paiement."
+             "{% elif interest_from %} Somme à parfaire : les intérêts courent jusqu'au complet paiement.{% endif %}",
         size=8.5, before=2)
     par(doc, "{%p endif %}")
 

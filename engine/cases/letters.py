@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.cases import recall
-from engine.cases.invoices import claimed, invoice_statuses, letter_reference, listed
+from engine.cases.invoices import LEGAL_KINDS, InvoiceStatus, claimed, invoice_statuses, letter_reference, listed
 from engine.cases.renderers import Renderers, Rendering
 from engine.core.case import Action, Step
 from engine.core.claim import ClaimLine, InvoiceDebt, RateTable, claim, load_rates
@@ -354,7 +354,19 @@ class LetterWriter:
             court=court_for(debtor.kind, debtor.is_merchant, debtor.name, debtor.country, debtor.postal_code),
             enclosures=recall.enclosures(state.kind, _claimed_numbers(figures.lines, lines), history, notice),
             agency=self.agency,
+            next_step=_next_step(workflow, step.dest, chosen),
         )
+
+
+def _next_step(workflow: Workflow, state: str, claimed: list[InvoiceStatus]) -> tuple[str | None, str] | None:
+    """What a letter may announce as the next step: the policy's (Workflow.next_state), unless it is a formal
+    notice or a hand-off and only time-barred invoices are owed, which the run never takes there."""
+    following = workflow.next_state(state)
+    if following is None:
+        return None
+    if following.kind in LEGAL_KINDS and not any(s.open > 0 and not s.barred for s in claimed):
+        return None
+    return following.kind, following.label or following.name
 
 
 @dataclass

@@ -121,6 +121,16 @@ class Workflow:
     path: Path
     digest: str = field(default="")  # sha256 of the file: two edits of one version never share a machine
 
+    def next_state(self, name: str) -> StateSpec | None:
+        """The state the case goes to next by the policy's delays, as a letter may announce it: the first
+        timed transition's destination when every timed transition out of ``name`` leads to a state of the
+        same kind (guards choose among them); None when they differ, or none leaves."""
+        dests = [self.states[spec.dest] for spec in self.transitions
+                 if spec.timed and name in spec.sources and spec.dest in self.states]
+        if not dests or any(dest.kind != dests[0].kind for dest in dests):
+            return None
+        return dests[0]
+
 
 def check_workflow(path: str | Path, *, limits: Limits | None = None) -> list[Problem]:
     """Every error and warning in the workflow file; never raises for the user's mistakes."""

@@ -141,6 +141,9 @@ class LetterData:
     interest_from: date | None = None
     interest_basis: str | None = None
     court: Court | None = None
+    # The state the policy's delays lead to next, kind and label, when the letter may announce it (see
+    # Workflow.next_state); None when it may not: the policy does not say which, or nothing will follow.
+    next_step: tuple[str | None, str] | None = None
     # What the letter says is enclosed; empty: no "P.J." line (nothing is attached).
     enclosures: tuple[str, ...] = field(default=())
     # A collection agency writing for the creditor (CPCE R124-4 mentions); None: the creditor writes.
@@ -273,6 +276,8 @@ def build_context(letter: LetterData) -> dict[str, Any]:
         "interest_from_value": letter.interest_from,
         "interest_basis": INTEREST_BASIS.get(letter.interest_basis or "", ""),
         "court": None if letter.court is None else {"name": letter.court.name, "reason": letter.court.reason},
+        "next_step": None if letter.next_step is None else {"kind": letter.next_step[0],
+                                                             "label": _text(letter.next_step[1])},
         "enclosures": [_text(e) for e in letter.enclosures],
         "has_enclosures": bool(letter.enclosures),
         **statement_context(letter.statement, letter.debtor_kind, currency, locale, _text),

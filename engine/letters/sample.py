@@ -109,6 +109,7 @@ def sample_letter_data(debtor_kind: SampleKind = "b2b") -> LetterData:
         interest_basis="receipt" if debtor_kind == "b2c" else None,
         court=court_for(debtor_kind, None, debtor.name, debtor.country, debtor.postal_code),
         enclosures=("copie des factures FA-2026-0412, FA-2026-0457 et FA-2026-0533",),
+        next_step=("formal_notice", "Mise en demeure"),
     )
 
 

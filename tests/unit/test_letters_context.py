@@ -114,3 +114,39 @@ def test_an_address_abroad_ends_with_its_country_and_a_domestic_one_does_not() -
     assert "NW1 6XE London" in address_block(abroad)
     assert address_block(abroad)[address_block(abroad).index("NW1 6XE London") + 1] == "ROYAUME-UNI"
     assert not any("FRANCE" in line for line in address_block(letter))
+
+
+def test_the_last_reminder_announces_only_the_step_the_policy_takes_next() -> None:
+    """« nous vous adresserons une mise en demeure » only when the policy's next step is a formal notice; a
+    policy going straight to litigation says so; when nothing will follow (time-barred debts, or guards
+    choosing between kinds), the letter announces nothing."""
+    from engine.letters.compiled import CompiledTemplate
+    from engine.letters.wording import rendered_text
+    from tests.support import PACK
+
+    template = CompiledTemplate(PACK / "relance_3.docx")
+    said = {kind: " ".join(rendered_text(template.render(build_context(replace(sample_letter_data(), next_step=step))))
+                           .split())
+            for kind, step in (("notice", ("formal_notice", "Mise en demeure")),
+                               ("court", ("litigation", "Contentieux")), ("none", None))}
+    assert "nous vous adresserons une mise en demeure de payer" in said["notice"]
+    assert "transmettrons le dossier au contentieux" in said["court"] and "mise en demeure" not in said["court"]
+    assert "dernière relance amiable." in said["none"]
+    assert "mise en demeure" not in said["none"] and "contentieux" not in said["none"]
+
+
+def test_no_interest_is_said_to_run_where_none_runs() -> None:
+    """A consumer's interest runs from a formal notice: a hand-off with none (a policy going straight to
+    court) must not say « les intérêts courent jusqu'au complet paiement »; with one, it does."""
+    from engine.letters.compiled import CompiledTemplate
+    from engine.letters.wording import rendered_text
+    from tests.support import PACK
+
+    template = CompiledTemplate(PACK / "transmission_contentieux.docx")
+    consumer = sample_letter_data("b2c")
+    with_notice = " ".join(rendered_text(template.render(build_context(consumer))).split())
+    without = " ".join(rendered_text(template.render(build_context(
+        replace(consumer, notice=None, formal_notice_on=None, interest_from=None, interest_basis=None,
+                interest=Decimal("0"))))).split())
+    assert "les intérêts courent jusqu'au complet paiement" in with_notice
+    assert "courent jusqu'au complet paiement" not in without

@@ -292,3 +292,47 @@ def test_validate_says_warning_once_per_line(tmp_path: Path, monkeypatch: pytest
     [line] = [line for line in result.output.splitlines() if "states.reminder1" in line]
     assert line.startswith(f"warning: {path}:7: states.reminder1: state 'reminder1' is not final")
     assert line.replace(str(path), "").count("warning") == 1  # the tmp folder is named after this test
+
+
+def test_the_next_state_a_letter_may_announce(tmp_path: Path) -> None:
+    """The shipped B2B policy: the third reminder leads to the formal notice; the notice's guards choose
+    between litigation and a write-off, so it announces neither. A policy going from its last reminder
+    straight to court announces the hand-off."""
+    from tests.support import SHIPPED_WORKFLOWS, TEST_WORKFLOWS
+
+    shipped = load_workflow(SHIPPED_WORKFLOWS / "fr-b2b.yaml")
+    following = shipped.next_state("reminder3")
+    assert following is not None and following.kind == "formal_notice"
+    assert shipped.next_state("formal_notice") is None
+    assert shipped.next_state("paid") is None
+    policy = tmp_path / "straight.yaml"
+    policy.write_text(textwrap.dedent(f"""\
+        name: straight
+        version: 1
+        letters: {TEST_WORKFLOWS / "letters"}
+        initial: due
+        states:
+          due: {{}}
+          reminder: {{letter: relance.docx, pay_within: 8}}
+          court: {{kind: litigation, final: true}}
+          paid: {{final: true}}
+        transitions:
+          - {{trigger: escalate, source: due, dest: reminder, after: 5 days}}
+          - {{trigger: escalate, source: reminder, dest: court, after: 15 days}}
+        """), encoding="utf-8")
+    straight = load_workflow(policy).next_state("reminder")
+    assert straight is not None and (straight.name, straight.kind) == ("court", "litigation")
+
+
+def test_a_letter_announces_no_legal_step_when_only_time_barred_debts_are_owed() -> None:
+    """The run never puts time-barred invoices on notice: a reminder on them alone must not announce one."""
+    from types import SimpleNamespace
+
+    from engine.cases.letters import _next_step
+    from tests.support import SHIPPED_WORKFLOWS
+
+    shipped = load_workflow(SHIPPED_WORKFLOWS / "fr-b2c.yaml")
+    barred = SimpleNamespace(open=650, barred=True)
+    owed = SimpleNamespace(open=90, barred=False)
+    assert _next_step(shipped, "reminder3", [barred]) is None  # type: ignore[list-item]
+    assert _next_step(shipped, "reminder3", [barred, owed]) == ("formal_notice", "Mise en demeure")  # type: ignore[list-item]
