@@ -63,7 +63,7 @@ def case_list(request: Request) -> Response:
             state=params.get("etat") or None,
             debtor=(params.get("debiteur") or "").strip() or None,
             min_balance=parse_amount(params["montant_min"]) if params.get("montant_min") else None,
-            min_days_overdue=_whole(params.get("retard_min")),
+            min_days_overdue=_whole(params.get("retard_min"), "Retard d'au moins"),
             sort=params.get("tri") or "id",
             descending=params.get("ordre") == "desc",
             needs=_needs_of(request) if params.get("pour_moi") == "1" else (),
@@ -71,7 +71,7 @@ def case_list(request: Request) -> Response:
         with desk.session() as session:
             found = page_of_cases(session, wanted, today, after=params.get("apres") or None,
                                   before=params.get("avant") or None,
-                                  size=min(_whole(params.get("par")) or PAGE_SIZE, MAX_PAGE))
+                                  size=_page_size(params.get("par")))
     except (ListingError, MoneyError) as exc:
         raise HTTPException(400, str(exc)) from None
     kept = {key: value for key, value in params.items() if key not in ("apres", "avant") and value}
@@ -248,12 +248,26 @@ def printable_timeline(request: Request) -> Response:
     return HTMLResponse(text, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
 
-def _whole(text: str | None) -> int | None:
-    if not text:
+def _whole(text: str | None, what: str) -> int | None:
+    """A whole number typed in the field ``what`` of the list (None when empty)."""
+    if not text or not text.strip():
         return None
-    if not text.strip().isdigit():
-        raise ListingError(f"{text!r} : un nombre de jours entier")
-    return int(text)
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()):  # "²" is a digit to str.isdigit(), not to int()
+        raise ListingError(f"{what} : {text!r} n'est pas un nombre entier (par exemple 30)")
+    if len(digits) > 9:
+        raise ListingError(f"{what} : {digits} est trop grand")
+    return int(digits)
+
+
+def _page_size(text: str | None) -> int:
+    """Rows per page (``?par=N``): 1 to MAX_PAGE, PAGE_SIZE when not given."""
+    size = _whole(text, "Dossiers par page")
+    if size is None:
+        return PAGE_SIZE
+    if not 1 <= size <= MAX_PAGE:
+        raise ListingError(f"Dossiers par page : de 1 à {MAX_PAGE}, pas {size}")
+    return size
 
 
 ROUTES = [

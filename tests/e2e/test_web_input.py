@@ -1,0 +1,67 @@
+"""The web app under input people really type and URLs people really edit: every mistake is a page or a
+flash message in French that says what to fix, never a server error, and nothing is recorded from it."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from engine.app import App
+from engine.store.models import Case
+from tests.e2e.web_client import client, open_app, sign_in
+from tests.support import web_workspace
+
+FLASH_ERROR = re.compile(r'<p class="flash error"[^>]*>(.*?)</p>', re.S)
+
+
+@pytest.fixture
+def desk(tmp_path: Path, database_url: str) -> Iterator[App]:
+    root = web_workspace(tmp_path / "ws", database_url=database_url, cases=3)
+    app = open_app(root, database_url)
+    yield app
+    app.store.dispose()
+
+
+def web(desk: App, role: str = "viewer") -> tuple[object, str]:
+    """A client that answers a server error with a 500 page instead of raising, signed in as ``role``."""
+    http = client(desk, raise_server_exceptions=False)
+    return http, sign_in(http, role)
+
+
+def _case_ids(desk: App) -> list[int]:
+    with desk.session() as session:
+        return list(session.scalars(select(Case.id).order_by(Case.id)))
+
+
+def flash_error(text: str) -> str:
+    found = FLASH_ERROR.search(text)
+    assert found is not None, text[-500:]
+    return html.unescape(found.group(1))
+
+
+HAND_EDITED = [
+    ("retard_min=%C2%B2", "Retard d'au moins"),  # "²": a digit to str.isdigit(), not to int()
+    ("retard_min=99999999999999999999", "trop grand"),
+    ("retard_min=40000", "de 0 à"),  # before 2000: no case is that late (the date went below year 1)
+    ("par=0", "de 1 à 200"),  # a page of no rows said "no case matches"
+    ("par=abc", "Dossiers par page"),
+    ("apres=99999999999999999999", "repère de page"),  # no database id is that large
+    ("tri=balance&apres=1~99999999999999999999", "repère de page"),
+    ("tri=%27%3B--", "tri inconnu"),
+]
+
+
+def test_a_hand_edited_list_url_is_a_400_that_says_which_field(desk: App) -> None:
+    http, _ = web(desk)
+    for query, said in HAND_EDITED:
+        answer = http.get("/cases?" + query)
+        assert answer.status_code == 400, (query, answer.text[-300:])
+        assert said in flash_error(answer.text), query
+    assert http.get("/cases?apres=2147483647").status_code == 200  # the largest id there can be
+    assert http.get("/cases?apres=2147483648").status_code == 400
+    assert len(re.findall(r'<a href="/cases/\d+">', http.get("/cases?retard_min=0&par=200").text)) == 3
