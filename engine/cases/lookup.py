@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from engine.cases.invoices import invoice_statuses
 from engine.errors import CaseError
 from engine.store import ledger
-from engine.store.models import Case, Debtor, Invoice
+from engine.store.models import MAX_ID, Case, Debtor, Invoice
 
 
 @dataclass(frozen=True)
@@ -170,5 +170,5 @@ def _currency(case: Case) -> str:
     return case.currency or "EUR"
 
 
-__all__ = ["CaseDetails", "CaseSummary", "InvoiceLine", "case_by_id", "details_of", "find_case", "list_cases",
+__all__ = ["MAX_ID", "CaseDetails", "CaseSummary", "InvoiceLine", "case_by_id", "details_of", "find_case", "list_cases",
            "ref_of", "require_case", "show_case"]

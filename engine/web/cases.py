@@ -26,6 +26,7 @@ from engine.cases.tasks import open_tasks_of
 from engine.core.money import MoneyError, format_amount, parse_amount, parse_date
 from engine.errors import CaseError, RelanceError
 from engine.reports.timeline import KIND_LABELS, render_timeline, timeline_entries
+from engine.web import urls  # noqa: F401  (registers {name:id}, used by ROUTES)
 from engine.web.render import flash, page
 from engine.web.security import checked_form, current_user, require
 
@@ -273,9 +274,9 @@ def _page_size(text: str | None) -> int:
 ROUTES = [
     Route("/cases", case_list),
     Route("/find", find),
-    Route("/cases/{case_id:int}", case_page),
-    Route("/cases/{case_id:int}/actions/{action}", case_action, methods=["POST"]),
-    Route("/cases/{case_id:int}/letters/{document_id:int}", download_letter),
-    Route("/cases/{case_id:int}/letters/{document_id:int}/pdf", view_letter),
-    Route("/cases/{case_id:int}/timeline", printable_timeline),
+    Route("/cases/{case_id:id}", case_page),
+    Route("/cases/{case_id:id}/actions/{action}", case_action, methods=["POST"]),
+    Route("/cases/{case_id:id}/letters/{document_id:id}", download_letter),
+    Route("/cases/{case_id:id}/letters/{document_id:id}/pdf", view_letter),
+    Route("/cases/{case_id:id}/timeline", printable_timeline),
 ]

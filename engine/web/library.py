@@ -23,6 +23,7 @@ from engine.reports.aging import aging
 from engine.reports.funnel import funnel
 from engine.reports.html import report_body
 from engine.web.diagram import workflow_svg
+from engine.web import urls  # noqa: F401  (registers {name:id}, used by ROUTES)
 from engine.web.render import flash, page
 from engine.web.security import checked_form, require
 
@@ -140,9 +141,9 @@ async def upload_template(request: Request) -> Response:
 ROUTES = [
     Route("/report", report),
     Route("/workflows", workflows_page),
-    Route("/workflows/{name}/v{version:int}", workflow_version),
+    Route("/workflows/{name}/v{version:id}", workflow_version),
     Route("/letters", letters_page),
     Route("/letters/{name}", download_template),
-    Route("/letters/{name}/v{version:int}", download_version),
+    Route("/letters/{name}/v{version:id}", download_version),
     Route("/letters/{name}/upload", upload_template, methods=["POST"]),
 ]

@@ -21,6 +21,7 @@ from engine.core.case import CALL_OUTCOMES
 from engine.core.money import MoneyError, parse_date
 from engine.errors import CaseError, RelanceError
 from engine.web.cases import RequestDesk, field, state_labels
+from engine.web import urls  # noqa: F401  (registers {name:id}, used by ROUTES)
 from engine.web.render import flash, page
 from engine.web.security import checked_form, require
 
@@ -109,10 +110,10 @@ def _call(desk: Any, case_id: int, form: FormData, by: str, today: date) -> str:
 
 ROUTES = [
     Route("/approvals", approvals_page),
-    Route("/approvals/{case_id:int}/approve", approve, methods=["POST"]),
-    Route("/approvals/{case_id:int}/reject", reject, methods=["POST"]),
+    Route("/approvals/{case_id:id}/approve", approve, methods=["POST"]),
+    Route("/approvals/{case_id:id}/reject", reject, methods=["POST"]),
     Route("/tasks", tasks_page),
-    Route("/tasks/{case_id:int}/call", call_action, methods=["POST"]),
+    Route("/tasks/{case_id:id}/call", call_action, methods=["POST"]),
 ]
 
 __all__ = ["ROUTES"]

@@ -65,3 +65,20 @@ def test_a_hand_edited_list_url_is_a_400_that_says_which_field(desk: App) -> Non
     assert http.get("/cases?apres=2147483647").status_code == 200  # the largest id there can be
     assert http.get("/cases?apres=2147483648").status_code == 400
     assert len(re.findall(r'<a href="/cases/\d+">', http.get("/cases?retard_min=0&par=200").text)) == 3
+
+
+def test_a_number_in_a_url_larger_than_any_id_is_a_404_like_any_missing_case(desk: App) -> None:
+    """Starlette's {n:int} took any digits, and PostgreSQL refused to compare a 32-bit id with them: a 500."""
+    http, token = web(desk, "legal")
+    case_id = _case_ids(desk)[0]
+    huge = "99999999999999999999"
+    for url in (f"/cases/{huge}", "/cases/2147483648", f"/cases/{huge}/timeline", f"/cases/{case_id}/letters/{huge}",
+                f"/cases/{case_id}/letters/{huge}/pdf", f"/workflows/fr-b2b-standard/v{huge}",
+                f"/letters/relance_1.docx/v{huge}"):
+        answer = http.get(url)
+        assert answer.status_code == 404, (url, answer.text[-300:])
+        assert "Introuvable" in answer.text
+    for url in (f"/cases/{huge}/actions/note", f"/approvals/{huge}/approve", f"/tasks/{huge}/call"):
+        assert http.post(url, data={"csrf": token, "reason": "x", "outcome": "reached"}).status_code == 404, url
+    assert http.get("/cases/2147483647").status_code == 404  # the largest id there can be: no such case
+    assert http.get(f"/cases/{case_id}").status_code == 200
