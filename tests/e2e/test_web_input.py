@@ -82,3 +82,38 @@ def test_a_number_in_a_url_larger_than_any_id_is_a_404_like_any_missing_case(des
         assert http.post(url, data={"csrf": token, "reason": "x", "outcome": "reached"}).status_code == 404, url
     assert http.get("/cases/2147483647").status_code == 404  # the largest id there can be: no such case
     assert http.get(f"/cases/{case_id}").status_code == 200
+
+
+def _events(desk: App, case_id: int) -> int:
+    with desk.session() as session:
+        return session.scalar(select(Case.event_count).where(Case.id == case_id)) or 0
+
+
+def test_a_control_or_invisible_character_in_a_field_or_a_url_is_refused_and_nothing_recorded(desk: App) -> None:
+    """NUL reached PostgreSQL (a 500 for a filter, a search, a sign-in, a payment's reference), and a note with
+    ESC or a right-to-left override went into the timeline, where a reader sees another text than the one kept."""
+    http, token = web(desk, "legal")
+    case_id = _case_ids(desk)[0]
+    before = _events(desk, case_id)
+    for action, data in (("note", {"reason": "a\x00b"}), ("note", {"reason": "appelé \x1b[2J"}),
+                         ("hold", {"reason": "gel \u202etnemessiaper"}),
+                         ("pay", {"amount": "10", "reference": "VIR\x00"}), ("jump", {"dest": "litigation\x00",
+                                                                                       "reason": "r"})):
+        answer = http.post(f"/cases/{case_id}/actions/{action}", data={"csrf": token, **data})
+        assert answer.status_code == 400, (action, answer.text[-300:])
+        said = flash_error(answer.text)
+        assert "caractère de contrôle ou invisible" in said and "« " in said, said
+    assert _events(desk, case_id) == before
+    for url in ("/cases?debiteur=a%00", "/cases?etat=%00", "/find?ref=F%00", "/workflows/a%00/v1"):
+        answer = http.get(url)
+        assert answer.status_code == 400 and "caractère de contrôle" in flash_error(answer.text), url
+    assert http.post(f"/tasks/{case_id}/call", data={"csrf": token, "outcome": "reached",
+                                                     "reason": "\x07"}).status_code == 400
+    anonymous = client(desk, raise_server_exceptions=False)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', anonymous.get("/login").text)
+    assert csrf is not None
+    answer = anonymous.post("/login", data={"csrf": csrf.group(1), "name": "leg\x00al", "password": "x"})
+    assert answer.status_code == 400
+    assert http.post(f"/cases/{case_id}/actions/note", data={"csrf": token, "reason": "appelé, « rappeler » — ok"}
+                     ).status_code == 303  # accents, guillemets and dashes are text, not control characters
+    assert _events(desk, case_id) == before + 1
