@@ -7,6 +7,8 @@ use case of engine.cases.actions with the signed-in user as ``by``, then a redir
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -24,7 +26,7 @@ from engine.cases.listing import PAGE_SIZE, CaseFilter, ListingError, page_of_ca
 from engine.cases.lookup import case_by_id, details_of, find_case, ref_of, require_case
 from engine.cases.tasks import open_tasks_of
 from engine.core.money import MoneyError, format_amount, parse_amount, parse_date
-from engine.errors import CaseError, RelanceError
+from engine.errors import BusyError, CaseError, ConcurrentChange, RelanceError
 from engine.reports.timeline import KIND_LABELS, render_timeline, timeline_entries
 from engine.web import urls  # noqa: F401  (registers {name:id}, used by ROUTES)
 from engine.web.render import flash, page
@@ -132,8 +134,19 @@ async def case_action(request: Request) -> Response:
         text = await run_in_threadpool(_perform, desk, case_id, name, form, user.name, request.app.state.today())
         flash(request, text + desk.rates_note())
     except RelanceError as exc:
-        flash(request, f"{label} non enregistré(e) : {exc}", "error")
+        flash(request, f"{label} non enregistré(e) : {refusal(exc)}", "error")
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+def refusal(exc: RelanceError) -> str:
+    """Why an action was not recorded, for the flash message: the database's contention said in French."""
+    if isinstance(exc, ConcurrentChange):
+        return ("le dossier a été modifié au même moment par quelqu'un d'autre ou par un traitement ; rien n'a été "
+                "enregistré : relisez le dossier et recommencez si besoin")
+    if isinstance(exc, BusyError):
+        return ("la base de données est occupée par un autre traitement (relance run, import) ; rien n'a été "
+                "enregistré : réessayez dans un instant")
+    return str(exc)
 
 
 def _perform(desk: Any, case_id: int, name: str, form: FormData, by: str, today: date) -> str:
@@ -168,8 +181,14 @@ class RequestDesk:
         self._desk = desk
         self.rates_used: Any = None
 
-    def __getattr__(self, name: str) -> Any:  # sessions, escalators, workflows: the shared desk's
+    def __getattr__(self, name: str) -> Any:  # escalators, workflows, the workspace: the shared desk's
         return getattr(self._desk, name)
+
+    @contextmanager
+    def session(self) -> Iterator[Any]:
+        """A unit of work that writes: on SQLite it waits its turn behind a run (see engine.store's Store.session)."""
+        with self._desk.session(write=True) as session:
+            yield session
 
     def letter_writer(self, *, pdf: bool = False) -> Any:
         writer = self._desk.letter_writer(pdf=pdf)

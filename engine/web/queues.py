@@ -20,7 +20,7 @@ from engine.cases.lookup import ref_of
 from engine.core.case import CALL_OUTCOMES
 from engine.core.money import MoneyError, parse_date
 from engine.errors import CaseError, RelanceError
-from engine.web.cases import RequestDesk, field, state_labels
+from engine.web.cases import RequestDesk, field, refusal, state_labels
 from engine.web import urls  # noqa: F401  (registers {name:id}, used by ROUTES)
 from engine.web.render import flash, page
 from engine.web.security import checked_form, require
@@ -54,7 +54,8 @@ async def _verdict(request: Request, verdict: str) -> Response:
         text = await run_in_threadpool(_decide, desk, case_id, verdict, form, user.name, request.app.state.today())
         flash(request, text + desk.rates_note())
     except (RelanceError, MoneyError) as exc:
-        flash(request, f"{'Validation' if verdict == 'approve' else 'Refus'} non enregistré(e) : {exc}", "error")
+        said = "Validation" if verdict == "approve" else "Refus"
+        flash(request, f"{said} non enregistré(e) : {refusal(exc)}", "error")
     return RedirectResponse("/approvals", status_code=303)
 
 
@@ -78,7 +79,7 @@ async def call_action(request: Request) -> Response:
         text = await run_in_threadpool(_call, desk, case_id, form, user.name, request.app.state.today())
         flash(request, text + desk.rates_note())
     except (RelanceError, MoneyError) as exc:
-        flash(request, f"Appel non enregistré : {exc}", "error")
+        flash(request, f"Appel non enregistré : {refusal(exc)}", "error")
     return RedirectResponse("/tasks", status_code=303)
 
 

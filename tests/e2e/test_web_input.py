@@ -117,3 +117,104 @@ def test_a_control_or_invisible_character_in_a_field_or_a_url_is_refused_and_not
     assert http.post(f"/cases/{case_id}/actions/note", data={"csrf": token, "reason": "appelé, « rappeler » — ok"}
                      ).status_code == 303  # accents, guillemets and dashes are text, not control characters
     assert _events(desk, case_id) == before + 1
+
+
+def _held_writer(desk: App):  # type: ignore[no-untyped-def]
+    """Another process's connection to the workspace's SQLite file holding the write lock, as a run does."""
+    import sqlite3
+
+    other = sqlite3.connect(desk.store.url.database, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE cases SET next_check_at = next_check_at")
+    return other
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_action_during_a_run_on_sqlite_waits_its_turn_then_is_recorded(desk: App) -> None:
+    """Begun as a reader, the action's unit of work failed at once on its first write while a run wrote (SQLite
+    does not wait to upgrade a read transaction): a 500. Begun IMMEDIATE, it waits for the run's commit."""
+    import threading
+
+    http, token = web(desk, "collector")
+    case_id = _case_ids(desk)[0]
+    before = _events(desk, case_id)
+    other = _held_writer(desk)
+    release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        answer = http.post(f"/cases/{case_id}/actions/note", data={"csrf": token, "reason": "appelé pendant le run"})
+    finally:
+        release.join()
+        other.close()
+    assert answer.status_code == 303
+    assert "Note enregistré(e)" in http.get(f"/cases/{case_id}").text
+    assert _events(desk, case_id) == before + 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_action_behind_a_run_longer_than_the_busy_timeout_says_so_and_records_nothing(
+        desk: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.store.database
+
+    monkeypatch.setattr(engine.store.database, "SQLITE_BUSY_TIMEOUT_MS", 300)
+    impatient = open_app(desk.workspace.root, desk.workspace.database_url)  # its connections wait 0.3 s
+    try:
+        http, token = web(impatient, "legal")
+        case_id = _case_ids(desk)[0]
+        before = _events(desk, case_id)
+        other = _held_writer(desk)
+        try:
+            for url, data, said in ((f"/cases/{case_id}/actions/note", {"reason": "pendant le run"}, "Note"),
+                                    (f"/approvals/{case_id}/approve", {}, "Validation"),
+                                    (f"/tasks/{case_id}/call", {"outcome": "reached"}, "Appel")):
+                answer = http.post(url, data={"csrf": token, **data})
+                assert answer.status_code == 303
+                message = flash_error(http.get(answer.headers["location"]).text)
+                assert message.startswith(said + " non enregistré") and "base de données est occupée" in message
+            admin, admin_token = web(impatient, "admin")
+            answer = admin.post("/users", data={"csrf": admin_token, "action": "add", "name": "nina",
+                                                "role": "viewer", "password": "nina-pass-1"})
+            assert answer.status_code == 303
+            assert "base de données est occupée" in flash_error(admin.get("/users").text)
+        finally:
+            other.close()
+        assert _events(desk, case_id) == before
+    finally:
+        impatient.store.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_simultaneous_actions_on_one_case_are_each_recorded_or_refused_in_words(desk: App) -> None:
+    """On PostgreSQL two actions on one case at once both read the same end of its timeline; the second to
+    commit broke the unique (case, seq) key: a 500. It is now refused in words, and the chain stays whole."""
+    import threading
+
+    from engine.store.timeline import verify
+
+    case_id = _case_ids(desk)[0]
+    before = _events(desk, case_id)
+    statuses: list[int] = []
+    flashes: list[str] = []
+
+    def collector(number: int) -> None:
+        http, token = web(desk, "collector")
+        for attempt in range(4):
+            answer = http.post(f"/cases/{case_id}/actions/note",
+                               data={"csrf": token, "reason": f"note {number}.{attempt}"})
+            statuses.append(answer.status_code)
+            shown = re.search(r'<p class="flash (\w+)"[^>]*>(.*?)</p>', http.get(f"/cases/{case_id}").text, re.S)
+            assert shown is not None
+            flashes.append(html.unescape(shown.group(2)))
+
+    threads = [threading.Thread(target=collector, args=(number,)) for number in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(statuses) == {303}
+    recorded = [text for text in flashes if text.startswith("Note enregistré(e)")]
+    refused = [text for text in flashes if "modifié au même moment" in text]
+    assert len(recorded) + len(refused) == 16
+    assert _events(desk, case_id) == before + len(recorded)
+    with desk.session() as session:
+        assert verify(session, desk.workspace.output_dir) == []  # every chain whole, every letter as written
