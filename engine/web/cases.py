@@ -23,7 +23,7 @@ from starlette.routing import Route
 from engine.cases import actions
 from engine.cases.documents import DocumentError, NoSuchDocument, letter_file, letter_pdf, letters_of
 from engine.cases.listing import PAGE_SIZE, CaseFilter, ListingError, page_of_cases
-from engine.cases.lookup import case_by_id, details_of, find_case, ref_of, require_case
+from engine.cases.lookup import case_by_id, details_of, find_case, ref_of, require_case, timeline_length
 from engine.cases.tasks import open_tasks_of
 from engine.core.money import MoneyError, format_amount, parse_amount, parse_date
 from engine.errors import BusyError, CaseError, ConcurrentChange, RelanceError
@@ -115,11 +115,12 @@ def case_page(request: Request) -> Response:
         letters = letters_of(session, row.id)
         debtor = row.debtor
         awaiting, open_tasks = row.awaiting_approval, open_tasks_of(session, row.id)
+        seen = row.event_count or 0
     workflow = next((w for w in desk.workflows.values() if w.name == row.workflow_name), None)
     states = list(workflow.states) if workflow is not None else []
     return page(request, "case.html", case=details, case_id=row.id, debtor=debtor, events=events, status=status,
                 letters=letters, labels=state_labels(desk), kinds=KIND_LABELS, states=states, today=today,
-                actions=ACTIONS, awaiting=awaiting, open_tasks=open_tasks)
+                actions=ACTIONS, awaiting=awaiting, open_tasks=open_tasks, seen=seen)
 
 
 async def case_action(request: Request) -> Response:
@@ -129,13 +130,27 @@ async def case_action(request: Request) -> Response:
         raise HTTPException(404, f"Action inconnue : {name}")
     role, label, _ = ACTIONS[name]
     user = require(request, role)
-    desk = RequestDesk(request.app.state.desk)
     try:
+        desk = RequestDesk(request.app.state.desk, case_id=case_id, seen=_seen(form))
         text = await run_in_threadpool(_perform, desk, case_id, name, form, user.name, request.app.state.today())
         flash(request, text + desk.rates_note())
     except RelanceError as exc:
         flash(request, f"{label} non enregistré(e) : {refusal(exc)}", "error")
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+class PageOutdated(CaseError):
+    """The case changed after the page whose form was sent showed it: a second click, or a colleague's action."""
+
+
+def _seen(form: FormData) -> int | None:
+    """The length of the case's timeline when the page showed the form (its hidden ``seen`` field), if sent."""
+    text = field(form, "seen")
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise CaseError("formulaire altéré (seen) : rechargez la page et recommencez")
+    return int(text)
 
 
 def refusal(exc: RelanceError) -> str:
@@ -175,11 +190,16 @@ def _perform(desk: Any, case_id: int, name: str, form: FormData, by: str, today:
 
 class RequestDesk:
     """The shared desk, for one request's action: it keeps the rates the letters of this action relied on.
-    The App's own ``rates_used`` belongs to whichever request wrote last when two act at once."""
+    The App's own ``rates_used`` belongs to whichever request wrote last when two act at once.
 
-    def __init__(self, desk: Any) -> None:
+    Given the case and the length of its timeline the page showed (``seen``), each unit of work first checks
+    it is still that long, inside its own write transaction: a form sent twice (a double click, a reload) or
+    after someone else acted records nothing the second time (PageOutdated), whatever the page said then."""
+
+    def __init__(self, desk: Any, *, case_id: int | None = None, seen: int | None = None) -> None:
         self._desk = desk
         self.rates_used: Any = None
+        self.case_id, self.seen = case_id, seen
 
     def __getattr__(self, name: str) -> Any:  # escalators, workflows, the workspace: the shared desk's
         return getattr(self._desk, name)
@@ -188,6 +208,13 @@ class RequestDesk:
     def session(self) -> Iterator[Any]:
         """A unit of work that writes: on SQLite it waits its turn behind a run (see engine.store's Store.session)."""
         with self._desk.session(write=True) as session:
+            if self.case_id is not None and self.seen is not None:
+                now = timeline_length(session, self.case_id)
+                if now != self.seen:
+                    raise PageOutdated(
+                        f"le dossier a changé depuis l'affichage de la page : {now - self.seen} événement(s) de plus "
+                        "dans sa chronologie, ci-dessous (un premier envoi de ce même formulaire, l'action d'un "
+                        "collègue ou un traitement) ; rien n'a été enregistré cette fois")
             yield session
 
     def letter_writer(self, *, pdf: bool = False) -> Any:

@@ -218,3 +218,49 @@ def test_simultaneous_actions_on_one_case_are_each_recorded_or_refused_in_words(
     assert _events(desk, case_id) == before + len(recorded)
     with desk.session() as session:
         assert verify(session, desk.workspace.output_dir) == []  # every chain whole, every letter as written
+
+
+SEEN = re.compile(r'id="form-(\w+)".*?name="seen" value="(\d+)"', re.S)
+
+
+def _forms(http, case_id: int) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Each action form of the case page → the timeline length it was shown with (its hidden ``seen``)."""
+    return dict(SEEN.findall(http.get(f"/cases/{case_id}").text))
+
+
+def test_a_form_sent_twice_or_after_the_case_changed_records_nothing_the_second_time(desk: App) -> None:
+    """Two identical POSTs (a double click, a reload) recorded the payment twice; a jump sent from a page
+    that showed the case open reopened it after a colleague's payment had closed it."""
+    from engine.store.models import Payment
+
+    http, token = web(desk, "legal")
+    case_id = _case_ids(desk)[0]
+    seen = _forms(http, case_id)
+    payment = {"csrf": token, "seen": seen.get("pay", ""), "amount": "10,00", "reference": "VIR-1"}
+    first = http.post(f"/cases/{case_id}/actions/pay", data=payment)
+    assert first.status_code == 303 and "Paiement de 10,00" in http.get(f"/cases/{case_id}").text
+    second = http.post(f"/cases/{case_id}/actions/pay", data=payment)
+    assert second.status_code == 303
+    said = http.get(f"/cases/{case_id}").text
+    with desk.session() as session:
+        assert session.scalars(select(Payment.reference).where(Payment.reference == "VIR-1")).all() == ["VIR-1"]
+    said = flash_error(said)
+    assert said.startswith("Paiement non enregistré(e) : le dossier a changé depuis l'affichage de la page"), said
+    assert set(seen) >= {"pay", "note", "jump"} and len(set(seen.values())) == 1  # every form of the page
+
+    shown = _forms(http, case_id)  # the page as legal sees it now: open, a reminder
+    colleague, colleague_token = web(desk, "collector")
+    assert colleague.post(f"/cases/{case_id}/actions/pay", data={"csrf": colleague_token, "amount": "90,00",
+                                                                  "seen": shown["pay"]}).status_code == 303
+    with desk.session() as session:
+        assert session.scalar(select(Case.closed).where(Case.id == case_id))  # paid in full, closed
+    before = _events(desk, case_id)
+    http.post(f"/cases/{case_id}/actions/jump", data={"csrf": token, "seen": shown["jump"], "dest": "reminder2",
+                                                      "reason": "relancer"})
+    assert "le dossier a changé" in flash_error(http.get(f"/cases/{case_id}").text)
+    assert _events(desk, case_id) == before
+    with desk.session() as session:
+        assert session.scalar(select(Case.closed).where(Case.id == case_id))  # not reopened by a stale page
+    assert http.post(f"/cases/{case_id}/actions/note", data={"csrf": token, "seen": "x1", "reason": "r"}
+                     ).status_code == 303
+    assert "formulaire altéré" in flash_error(http.get(f"/cases/{case_id}").text)
