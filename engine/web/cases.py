@@ -169,7 +169,7 @@ def _perform(desk: Any, case_id: int, name: str, form: FormData, by: str, today:
     _, label, needs_reason = ACTIONS[name]
     with desk.session() as session:
         ref = ref_of(session, case_id)
-    on = parse_date(field(form, "on")) if field(form, "on") else today
+    on = action_day(form, today)
     reason = field(form, "reason") or None
     if needs_reason and not reason:
         raise CaseError("un motif est nécessaire")
@@ -238,6 +238,16 @@ class RequestDesk:
 def _moved(desk: Any, done: actions.Outcome) -> str:
     label = state_labels(desk).get(done.state, done.state)
     return label + (f" (après {len(done.steps)} étape(s))" if done.steps else "")
+
+
+def action_day(form: FormData, today: date) -> date:
+    """The day an action happened (the form's ``on``, today when empty): never after today, since what the
+    timeline records as done on a day (a payment received, a call made) cannot have happened yet."""
+    on = parse_date(field(form, "on")) if field(form, "on") else today
+    if on > today:
+        raise CaseError(f"le {on:%d/%m/%Y} est après aujourd'hui ({today:%d/%m/%Y}) : on enregistre ce qui a eu "
+                        "lieu, à sa date")
+    return on
 
 
 def field(form: FormData, key: str) -> str:

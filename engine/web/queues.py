@@ -20,7 +20,7 @@ from engine.cases.lookup import ref_of
 from engine.core.case import CALL_OUTCOMES
 from engine.core.money import MoneyError, parse_date
 from engine.errors import CaseError, RelanceError
-from engine.web.cases import RequestDesk, field, refusal, state_labels
+from engine.web.cases import RequestDesk, action_day, field, refusal, state_labels
 from engine.web import urls  # noqa: F401  (registers {name:id}, used by ROUTES)
 from engine.web.render import flash, page
 from engine.web.security import checked_form, require
@@ -86,7 +86,7 @@ async def call_action(request: Request) -> Response:
 def _decide(desk: Any, case_id: int, verdict: str, form: FormData, by: str, today: date) -> str:
     with desk.session() as session:
         ref = ref_of(session, case_id)
-    on = parse_date(field(form, "on")) if field(form, "on") else today
+    on = action_day(form, today)
     reason = field(form, "reason") or None
     if verdict == "reject":
         if not reason:
@@ -102,7 +102,7 @@ def _call(desk: Any, case_id: int, form: FormData, by: str, today: date) -> str:
     with desk.session() as session:
         ref = ref_of(session, case_id)
     outcome = field(form, "outcome")
-    on = parse_date(field(form, "on")) if field(form, "on") else today
+    on = action_day(form, today)
     until = parse_date(field(form, "until")) if field(form, "until") and outcome == "promise" else None
     done = tasks.record_call(desk, ref, outcome, on, by=by, note=field(form, "reason") or None, until=until)
     label = state_labels(desk).get(done.state, done.state)

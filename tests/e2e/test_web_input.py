@@ -264,3 +264,27 @@ def test_a_form_sent_twice_or_after_the_case_changed_records_nothing_the_second_
     assert http.post(f"/cases/{case_id}/actions/note", data={"csrf": token, "seen": "x1", "reason": "r"}
                      ).status_code == 303
     assert "formulaire altéré" in flash_error(http.get(f"/cases/{case_id}").text)
+
+
+def test_an_action_dated_after_today_is_refused_and_nothing_recorded(desk: App) -> None:
+    """A payment "received" next year (a mistyped year in the date field) was recorded as such, and a jump
+    dated in the future wrote a letter with that date; the timeline records what happened, on its day."""
+    from tests.support import WEB_AS_OF
+
+    http, token = web(desk, "legal")
+    case_id = _case_ids(desk)[0]
+    before = _events(desk, case_id)
+    tomorrow = WEB_AS_OF.replace(day=WEB_AS_OF.day + 1).isoformat()
+    for action, data in (("pay", {"amount": "10"}), ("note", {"reason": "appelé"}),
+                         ("jump", {"dest": "reminder2", "reason": "r"}), ("hold", {"reason": "r"})):
+        http.post(f"/cases/{case_id}/actions/{action}", data={"csrf": token, "on": tomorrow, **data})
+        said = flash_error(http.get(f"/cases/{case_id}").text)
+        assert "est après aujourd'hui (20/01/2025)" in said, (action, said)
+    for url, data, queue in ((f"/tasks/{case_id}/call", {"outcome": "reached"}, "/tasks"),
+                             (f"/approvals/{case_id}/approve", {}, "/approvals")):
+        http.post(url, data={"csrf": token, "on": "2052-01-20", **data})
+        assert "est après aujourd'hui" in flash_error(http.get(queue).text)
+    assert _events(desk, case_id) == before
+    assert 'max="2025-01-20"' in http.get(f"/cases/{case_id}").text  # the browser's date picker says so first
+    http.post(f"/cases/{case_id}/actions/note", data={"csrf": token, "on": WEB_AS_OF.isoformat(), "reason": "ok"})
+    assert _events(desk, case_id) == before + 1

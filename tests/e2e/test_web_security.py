@@ -168,7 +168,7 @@ def test_with_its_token_a_collector_records_a_payment_in_their_name(desk: App) -
     case_id, _ = first_case(desk)
     http = client(desk)
     token = sign_in(http, "collector")
-    answer = http.post(f"/cases/{case_id}/actions/pay", data={"csrf": token, "amount": "1,50", "on": "2025-01-21"})
+    answer = http.post(f"/cases/{case_id}/actions/pay", data={"csrf": token, "amount": "1,50", "on": "2025-01-20"})
     assert answer.status_code == 303
     assert events_of(desk, case_id)[-1] == ("payment", "collector")
     assert "Paiement de 1,50" in http.get(answer.headers["location"]).text

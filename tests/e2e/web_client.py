@@ -28,7 +28,8 @@ def client(desk: App, *, base_url: str = "http://testserver", raise_server_excep
            **options: Any) -> TestClient:
     """``raise_server_exceptions=False``: a server error is the 500 page a browser gets, not an exception."""
     options.setdefault("throttle", LoginThrottle())
-    web = create_app(desk, secret=SECRET, today=lambda: WEB_AS_OF, **options)
+    options.setdefault("today", lambda: WEB_AS_OF)
+    web = create_app(desk, secret=SECRET, **options)
     return TestClient(web, base_url=base_url, follow_redirects=False, raise_server_exceptions=raise_server_exceptions)
 
 
