@@ -259,8 +259,9 @@ class App:
         return plan, writer
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        with self.store.session() as session:
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A unit of work on the workspace's database (``write``: see ``Store.session``)."""
+        with self.store.session(write=write) as session:
             yield session
 
     def workflow_kinds(self) -> list[tuple[Workflow, tuple[str, ...]]]:

@@ -17,4 +17,16 @@ class CaseError(RelanceError):
     """A case command that cannot apply (unknown case, an action the case does not allow)."""
 
 
-__all__ = ["CaseError", "RelanceError"]
+class BusyError(RelanceError):
+    """A unit of work that could not be done now, and of which nothing was recorded: trying again is safe."""
+
+
+class DatabaseBusy(BusyError):
+    """SQLite's one writer (a run, an import) held the database longer than the busy timeout."""
+
+
+class ConcurrentChange(BusyError):
+    """Someone else wrote to the same case's timeline at the same moment: theirs is kept, this one is not."""
+
+
+__all__ = ["BusyError", "CaseError", "ConcurrentChange", "DatabaseBusy", "RelanceError"]

@@ -22,20 +22,23 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
+from engine.core.money import FIRST_DAY, LAST_DAY
 from engine.errors import RelanceError
 from engine.store import ledger
-from engine.store.models import Case, Debtor, Invoice, Task
+from engine.store.models import MAX_ID, Case, Debtor, Invoice, Task
 
 PAGE_SIZE = 50
 # sort key → the column after Case.id's tie-break; "id" alone is the order cases were opened in.
 SORTS = {"id": Case.id, "balance": Case.balance_seen, "due": Case.due_date}
 NEEDS = ("approval", "task")  # what a person can be needed for: approving a step, an open task due
+# No case is overdue longer than relance's calendar is long (dates run from 2000 to 2100, engine.core.money).
+MAX_DAYS_OVERDUE = (LAST_DAY - FIRST_DAY).days
 LISTED = (Case.id, Case.ref, Case.workflow_name, Case.state, Case.state_entered, Case.due_date, Case.balance_seen,
           Case.next_check_at, Case.closed)
 
 
 class ListingError(RelanceError):
-    """A filter or a page marker that does not read (a hand-edited URL)."""
+    """A filter or a page marker that does not read (a hand-edited URL); the message is the web app's, in French."""
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,13 @@ class CaseFilter:
 
     def __post_init__(self) -> None:
         if self.sort not in SORTS:
-            raise ListingError(f"unknown sort {self.sort!r}; one of {', '.join(SORTS)}")
+            raise ListingError(f"tri inconnu {self.sort!r} : {', '.join(SORTS)}")
         unknown = set(self.needs) - set(NEEDS)
         if unknown:
-            raise ListingError(f"unknown need {sorted(unknown)[0]!r}; one of {', '.join(NEEDS)}")
+            raise ListingError(f"besoin inconnu {sorted(unknown)[0]!r} : {', '.join(NEEDS)}")
+        if self.min_days_overdue is not None and not 0 <= self.min_days_overdue <= MAX_DAYS_OVERDUE:
+            raise ListingError(f"un retard de {self.min_days_overdue} jours : de 0 à {MAX_DAYS_OVERDUE} jours "
+                               f"(relance compte du {FIRST_DAY:%d/%m/%Y} au {LAST_DAY:%d/%m/%Y})")
 
 
 @dataclass(frozen=True)
@@ -178,14 +184,23 @@ def _marker(sort: str, case: Any) -> str:
 def _read_marker(sort: str, marker: str) -> Any:
     try:
         if sort == "id":
-            return int(marker)
+            return _case_id(marker)
         value, _, ident = marker.rpartition("~")
         parsed: Any = Decimal(value) if sort == "balance" else date.fromisoformat(value)
         if isinstance(parsed, Decimal) and not parsed.is_finite():
             raise ValueError(value)
-        return tuple_(parsed, int(ident))
+        return tuple_(parsed, _case_id(ident))
     except (ValueError, InvalidOperation):
-        raise ListingError(f"{marker!r}: not a page marker of this list") from None
+        raise ListingError(f"{marker!r} : ce repère de page n'est pas un de cette liste "
+                           "(revenez au début de la liste)") from None
 
 
-__all__ = ["NEEDS", "PAGE_SIZE", "SORTS", "CaseFilter", "CasePage", "CaseRow", "ListingError", "page_of_cases"]
+def _case_id(text: str) -> int:
+    """A case id of a marker: digits, and no larger than a database id can be (a 500 otherwise, not a page)."""
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:  # not "²", "-1" or " 7"
+        raise ValueError(text)
+    return int(text)
+
+
+__all__ = ["MAX_DAYS_OVERDUE", "NEEDS", "PAGE_SIZE", "SORTS", "CaseFilter", "CasePage", "CaseRow", "ListingError",
+           "page_of_cases"]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from engine.cases.invoices import invoice_statuses
 from engine.errors import CaseError
 from engine.store import ledger
-from engine.store.models import Case, Debtor, Invoice
+from engine.store.models import MAX_ID, Case, Debtor, Invoice
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,15 @@ def show_case(session: Session, ref: str) -> CaseDetails:
     return details_of(session, require_case(session, ref))
 
 
+def timeline_length(session: Session, case_id: int) -> int:
+    """How many events the case's timeline holds (any action or step adds at least one): a page that showed
+    the case with another number showed it before something happened to it."""
+    count = session.scalar(select(Case.event_count).where(Case.id == case_id))
+    if count is None:
+        raise CaseError(f"no case #{case_id}")
+    return count
+
+
 def case_by_id(session: Session, case_id: int) -> Case:
     """The case with this id (the web app's URLs name cases by id), or a CaseError."""
     case = session.get(Case, case_id)
@@ -170,5 +179,5 @@ def _currency(case: Case) -> str:
     return case.currency or "EUR"
 
 
-__all__ = ["CaseDetails", "CaseSummary", "InvoiceLine", "case_by_id", "details_of", "find_case", "list_cases",
-           "ref_of", "require_case", "show_case"]
+__all__ = ["MAX_ID", "CaseDetails", "CaseSummary", "InvoiceLine", "case_by_id", "details_of", "find_case", "list_cases",
+           "ref_of", "require_case", "show_case", "timeline_length"]

@@ -15,15 +15,16 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.errors import RelanceError
+from engine.errors import ConcurrentChange, DatabaseBusy, RelanceError
 from engine.store.keys import number_new_rows
 from engine.store.models import Case, Creditor
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+WRITE = "relance_write"  # the execution option of a unit of work that writes (``Store.session(write=True)``)
 
 
 # The newest migration in engine/store/migrations/versions, which `check_schema` asks of every database
@@ -43,7 +44,9 @@ class Store:
         self.bind = bind
         self.url: URL = bind.url
         self._sessions = sessionmaker(bind, expire_on_commit=False)
+        self._writes = sessionmaker(bind.execution_options(**{WRITE: True}), expire_on_commit=False)
         number_new_rows(self._sessions)
+        number_new_rows(self._writes)
 
     @classmethod
     def open(cls, url: str | Path, *, upgrade: bool = False) -> Store:
@@ -74,11 +77,28 @@ class Store:
         return self.url.get_backend_name() == "sqlite"
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One unit of work: commits when the block ends, rolls back if it raises."""
-        with self._sessions() as session:
-            with session.begin():
-                yield session
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """One unit of work: commits when the block ends, rolls back if it raises.
+
+        ``write``: a unit of work that will write (a person's action on a case). On SQLite it takes the write
+        lock when it begins (BEGIN IMMEDIATE), so it waits its turn behind a run for the busy timeout; begun as
+        a reader, it failed at once on its first write while another connection wrote. A lock still held after
+        the timeout is a DatabaseBusy, and an append to a case's timeline that another unit of work made at
+        the same moment (its unique (case, seq) key) a ConcurrentChange: nothing of this one was recorded."""
+        try:
+            with (self._writes if write else self._sessions)() as session:
+                with session.begin():
+                    yield session
+        except OperationalError as exc:
+            if write and self.is_sqlite and "locked" in str(exc.orig or exc):
+                raise DatabaseBusy(f"the database is busy (another run or import is writing to it, for more than "
+                                   f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s): nothing was recorded, try again") from exc
+            raise
+        except IntegrityError as exc:
+            if write and _timeline_clash(exc):
+                raise ConcurrentChange("the case's timeline was written to by someone else at the same moment: "
+                                       "nothing was recorded, look at the case again") from exc
+            raise
 
     @contextmanager
     def rehearsal(self) -> Iterator[Any]:
@@ -280,7 +300,13 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
+
+
+def _timeline_clash(exc: IntegrityError) -> bool:
+    """Whether ``exc`` is a unique key of the event table: two appends to one case's timeline at once."""
+    table = getattr(getattr(exc.orig, "diag", None), "table_name", None)  # PostgreSQL says which table
+    return table == "event" if table else "UNIQUE constraint failed: event." in str(exc.orig)
 
 
 def _alembic_config(connection: Any) -> Any:

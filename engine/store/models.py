@@ -58,6 +58,11 @@ class Base(DeclarativeBase):
     __mapper_args__ = {"eager_defaults": False}
 
 
+# The largest id (or version number) a row can have: Integer columns are 32-bit on PostgreSQL. A larger
+# number, in a URL or a page marker, names no row; sent to PostgreSQL it is an error, not an empty answer.
+MAX_ID = 2**31 - 1
+
+
 class Creditor(Base):
     """The company that is owed: its identity appears on every letter."""
 

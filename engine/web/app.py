@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -18,11 +19,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engine.app import App
 from engine.web import auth, cases, library, queues
 from engine.web.render import STATIC, page
-from engine.web.security import LoginThrottle, SignedSessions, SignInGuard, workspace_secret
+from engine.web.security import LoginThrottle, SignedSessions, SignInGuard, unsafe_field, workspace_secret
 
 TITLES = {400: "Demande invalide", 403: "Accès refusé", 404: "Introuvable", 405: "Méthode non permise",
           409: "Conflit", 429: "Trop de tentatives"}
@@ -45,6 +47,7 @@ def create_app(desk: App, *, secret: str | None = None, https: bool = False,
         middleware=[
             Middleware(SignedSessions, secret=secret or workspace_secret(desk.workspace.root), https=https),
             Middleware(SignInGuard, desk=desk),
+            Middleware(VisibleText),
         ],
         exception_handlers={HTTPException: _error_page},
     )
@@ -52,6 +55,24 @@ def create_app(desk: App, *, secret: str | None = None, https: bool = False,
     web.state.today = today
     web.state.throttle = throttle or LoginThrottle()
     return web
+
+
+class VisibleText:
+    """ASGI middleware: a path or a query parameter holding a control or invisible character is a 400 page
+    naming it (the forms are checked by ``checked_form``), before any page reads it or sends it to the database."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = parse_qsl(scope["query_string"].decode("utf-8", "replace"), keep_blank_values=True)
+            said = unsafe_field([("adresse", scope["path"]), *query])
+            if said is not None:
+                response = page(Request(scope, receive), "error.html", status_code=400, title=TITLES[400], detail=said)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 async def _error_page(request: Request, exc: Any) -> Response:

@@ -10,6 +10,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from engine.cases import users
+from engine.errors import BusyError
+from engine.web.cases import RequestDesk, refusal
 from engine.web.render import flash, page
 from engine.web.security import CSRF_FIELD, checked_form, require, safe_next
 
@@ -51,6 +53,7 @@ async def users_page(request: Request) -> Response:
     desk = request.app.state.desk
     if request.method == "POST":
         form = await checked_form(request)
+        desk = RequestDesk(desk)
         action = form.get("action")
         try:
             if action == "add":
@@ -60,8 +63,8 @@ async def users_page(request: Request) -> Response:
             elif action == "disable":
                 done = await run_in_threadpool(users.disable_user, desk, str(form.get("name") or ""))
                 flash(request, f"Utilisateur {done.name} désactivé.")
-        except users.UserError as exc:
-            flash(request, str(exc), "error")
+        except (users.UserError, BusyError) as exc:
+            flash(request, refusal(exc), "error")
         return RedirectResponse("/users", status_code=303)
     found = await run_in_threadpool(users.list_users, desk)
     return page(request, "users.html", users=found, roles=users.ROLES)

@@ -7,6 +7,8 @@ use case of engine.cases.actions with the signed-in user as ``by``, then a redir
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -21,11 +23,12 @@ from starlette.routing import Route
 from engine.cases import actions
 from engine.cases.documents import DocumentError, NoSuchDocument, letter_file, letter_pdf, letters_of
 from engine.cases.listing import PAGE_SIZE, CaseFilter, ListingError, page_of_cases
-from engine.cases.lookup import case_by_id, details_of, find_case, ref_of, require_case
+from engine.cases.lookup import case_by_id, details_of, find_case, ref_of, require_case, timeline_length
 from engine.cases.tasks import open_tasks_of
 from engine.core.money import MoneyError, format_amount, parse_amount, parse_date
-from engine.errors import CaseError, RelanceError
+from engine.errors import BusyError, CaseError, ConcurrentChange, RelanceError
 from engine.reports.timeline import KIND_LABELS, render_timeline, timeline_entries
+from engine.web import urls  # noqa: F401  (registers {name:id}, used by ROUTES)
 from engine.web.render import flash, page
 from engine.web.security import checked_form, current_user, require
 
@@ -63,7 +66,7 @@ def case_list(request: Request) -> Response:
             state=params.get("etat") or None,
             debtor=(params.get("debiteur") or "").strip() or None,
             min_balance=parse_amount(params["montant_min"]) if params.get("montant_min") else None,
-            min_days_overdue=_whole(params.get("retard_min")),
+            min_days_overdue=_whole(params.get("retard_min"), "Retard d'au moins"),
             sort=params.get("tri") or "id",
             descending=params.get("ordre") == "desc",
             needs=_needs_of(request) if params.get("pour_moi") == "1" else (),
@@ -71,7 +74,7 @@ def case_list(request: Request) -> Response:
         with desk.session() as session:
             found = page_of_cases(session, wanted, today, after=params.get("apres") or None,
                                   before=params.get("avant") or None,
-                                  size=min(_whole(params.get("par")) or PAGE_SIZE, MAX_PAGE))
+                                  size=_page_size(params.get("par")))
     except (ListingError, MoneyError) as exc:
         raise HTTPException(400, str(exc)) from None
     kept = {key: value for key, value in params.items() if key not in ("apres", "avant") and value}
@@ -112,11 +115,12 @@ def case_page(request: Request) -> Response:
         letters = letters_of(session, row.id)
         debtor = row.debtor
         awaiting, open_tasks = row.awaiting_approval, open_tasks_of(session, row.id)
+        seen = row.event_count or 0
     workflow = next((w for w in desk.workflows.values() if w.name == row.workflow_name), None)
     states = list(workflow.states) if workflow is not None else []
     return page(request, "case.html", case=details, case_id=row.id, debtor=debtor, events=events, status=status,
                 letters=letters, labels=state_labels(desk), kinds=KIND_LABELS, states=states, today=today,
-                actions=ACTIONS, awaiting=awaiting, open_tasks=open_tasks)
+                actions=ACTIONS, awaiting=awaiting, open_tasks=open_tasks, seen=seen)
 
 
 async def case_action(request: Request) -> Response:
@@ -126,13 +130,38 @@ async def case_action(request: Request) -> Response:
         raise HTTPException(404, f"Action inconnue : {name}")
     role, label, _ = ACTIONS[name]
     user = require(request, role)
-    desk = RequestDesk(request.app.state.desk)
     try:
+        desk = RequestDesk(request.app.state.desk, case_id=case_id, seen=_seen(form))
         text = await run_in_threadpool(_perform, desk, case_id, name, form, user.name, request.app.state.today())
         flash(request, text + desk.rates_note())
     except RelanceError as exc:
-        flash(request, f"{label} non enregistré(e) : {exc}", "error")
+        flash(request, f"{label} non enregistré(e) : {refusal(exc)}", "error")
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+class PageOutdated(CaseError):
+    """The case changed after the page whose form was sent showed it: a second click, or a colleague's action."""
+
+
+def _seen(form: FormData) -> int | None:
+    """The length of the case's timeline when the page showed the form (its hidden ``seen`` field), if sent."""
+    text = field(form, "seen")
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise CaseError("formulaire altéré (seen) : rechargez la page et recommencez")
+    return int(text)
+
+
+def refusal(exc: RelanceError) -> str:
+    """Why an action was not recorded, for the flash message: the database's contention said in French."""
+    if isinstance(exc, ConcurrentChange):
+        return ("le dossier a été modifié au même moment par quelqu'un d'autre ou par un traitement ; rien n'a été "
+                "enregistré : relisez le dossier et recommencez si besoin")
+    if isinstance(exc, BusyError):
+        return ("la base de données est occupée par un autre traitement (relance run, import) ; rien n'a été "
+                "enregistré : réessayez dans un instant")
+    return str(exc)
 
 
 def _perform(desk: Any, case_id: int, name: str, form: FormData, by: str, today: date) -> str:
@@ -140,7 +169,7 @@ def _perform(desk: Any, case_id: int, name: str, form: FormData, by: str, today:
     _, label, needs_reason = ACTIONS[name]
     with desk.session() as session:
         ref = ref_of(session, case_id)
-    on = parse_date(field(form, "on")) if field(form, "on") else today
+    on = action_day(form, today)
     reason = field(form, "reason") or None
     if needs_reason and not reason:
         raise CaseError("un motif est nécessaire")
@@ -161,14 +190,32 @@ def _perform(desk: Any, case_id: int, name: str, form: FormData, by: str, today:
 
 class RequestDesk:
     """The shared desk, for one request's action: it keeps the rates the letters of this action relied on.
-    The App's own ``rates_used`` belongs to whichever request wrote last when two act at once."""
+    The App's own ``rates_used`` belongs to whichever request wrote last when two act at once.
 
-    def __init__(self, desk: Any) -> None:
+    Given the case and the length of its timeline the page showed (``seen``), each unit of work first checks
+    it is still that long, inside its own write transaction: a form sent twice (a double click, a reload) or
+    after someone else acted records nothing the second time (PageOutdated), whatever the page said then."""
+
+    def __init__(self, desk: Any, *, case_id: int | None = None, seen: int | None = None) -> None:
         self._desk = desk
         self.rates_used: Any = None
+        self.case_id, self.seen = case_id, seen
 
-    def __getattr__(self, name: str) -> Any:  # sessions, escalators, workflows: the shared desk's
+    def __getattr__(self, name: str) -> Any:  # escalators, workflows, the workspace: the shared desk's
         return getattr(self._desk, name)
+
+    @contextmanager
+    def session(self) -> Iterator[Any]:
+        """A unit of work that writes: on SQLite it waits its turn behind a run (see engine.store's Store.session)."""
+        with self._desk.session(write=True) as session:
+            if self.case_id is not None and self.seen is not None:
+                now = timeline_length(session, self.case_id)
+                if now != self.seen:
+                    raise PageOutdated(
+                        f"le dossier a changé depuis l'affichage de la page : {now - self.seen} événement(s) de plus "
+                        "dans sa chronologie, ci-dessous (un premier envoi de ce même formulaire, l'action d'un "
+                        "collègue ou un traitement) ; rien n'a été enregistré cette fois")
+            yield session
 
     def letter_writer(self, *, pdf: bool = False) -> Any:
         writer = self._desk.letter_writer(pdf=pdf)
@@ -191,6 +238,16 @@ class RequestDesk:
 def _moved(desk: Any, done: actions.Outcome) -> str:
     label = state_labels(desk).get(done.state, done.state)
     return label + (f" (après {len(done.steps)} étape(s))" if done.steps else "")
+
+
+def action_day(form: FormData, today: date) -> date:
+    """The day an action happened (the form's ``on``, today when empty): never after today, since what the
+    timeline records as done on a day (a payment received, a call made) cannot have happened yet."""
+    on = parse_date(field(form, "on")) if field(form, "on") else today
+    if on > today:
+        raise CaseError(f"le {on:%d/%m/%Y} est après aujourd'hui ({today:%d/%m/%Y}) : on enregistre ce qui a eu "
+                        "lieu, à sa date")
+    return on
 
 
 def field(form: FormData, key: str) -> str:
@@ -248,20 +305,34 @@ def printable_timeline(request: Request) -> Response:
     return HTMLResponse(text, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
 
-def _whole(text: str | None) -> int | None:
-    if not text:
+def _whole(text: str | None, what: str) -> int | None:
+    """A whole number typed in the field ``what`` of the list (None when empty)."""
+    if not text or not text.strip():
         return None
-    if not text.strip().isdigit():
-        raise ListingError(f"{text!r} : un nombre de jours entier")
-    return int(text)
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()):  # "²" is a digit to str.isdigit(), not to int()
+        raise ListingError(f"{what} : {text!r} n'est pas un nombre entier (par exemple 30)")
+    if len(digits) > 9:
+        raise ListingError(f"{what} : {digits} est trop grand")
+    return int(digits)
+
+
+def _page_size(text: str | None) -> int:
+    """Rows per page (``?par=N``): 1 to MAX_PAGE, PAGE_SIZE when not given."""
+    size = _whole(text, "Dossiers par page")
+    if size is None:
+        return PAGE_SIZE
+    if not 1 <= size <= MAX_PAGE:
+        raise ListingError(f"Dossiers par page : de 1 à {MAX_PAGE}, pas {size}")
+    return size
 
 
 ROUTES = [
     Route("/cases", case_list),
     Route("/find", find),
-    Route("/cases/{case_id:int}", case_page),
-    Route("/cases/{case_id:int}/actions/{action}", case_action, methods=["POST"]),
-    Route("/cases/{case_id:int}/letters/{document_id:int}", download_letter),
-    Route("/cases/{case_id:int}/letters/{document_id:int}/pdf", view_letter),
-    Route("/cases/{case_id:int}/timeline", printable_timeline),
+    Route("/cases/{case_id:id}", case_page),
+    Route("/cases/{case_id:id}/actions/{action}", case_action, methods=["POST"]),
+    Route("/cases/{case_id:id}/letters/{document_id:id}", download_letter),
+    Route("/cases/{case_id:id}/letters/{document_id:id}/pdf", view_letter),
+    Route("/cases/{case_id:id}/timeline", printable_timeline),
 ]

@@ -17,12 +17,14 @@ from engine.cases.workflows import version_source, version_usage
 from engine.core.diagram import mermaid
 from engine.core.money import MoneyError, parse_date
 from engine.core.workflow import Workflow, load_workflow
-from engine.errors import RelanceError
+from engine.errors import BusyError, RelanceError
 from engine.letters.check import template_kind
 from engine.reports.aging import aging
 from engine.reports.funnel import funnel
 from engine.reports.html import report_body
+from engine.web.cases import RequestDesk, refusal
 from engine.web.diagram import workflow_svg
+from engine.web import urls  # noqa: F401  (registers {name:id}, used by ROUTES)
 from engine.web.render import flash, page
 from engine.web.security import checked_form, require
 
@@ -126,10 +128,10 @@ async def upload_template(request: Request) -> Response:
     limits, agency = desk.workspace.limits, desk.workspace.agency is not None
     content = await sent.read(limits.docx_bytes + 1)
     try:
-        result = await run_in_threadpool(templates.upload, desk, files, name, content, by=user.name,
+        result = await run_in_threadpool(templates.upload, RequestDesk(desk), files, name, content, by=user.name,
                                          limits=limits, agency=agency)
-    except templates.TemplateError as exc:  # the file in place cannot be kept: said in one line, nothing changed
-        flash(request, f"{name} non enregistré : {exc}", "error")
+    except (templates.TemplateError, BusyError) as exc:  # the file in place cannot be kept, or the database is
+        flash(request, f"{name} non enregistré : {refusal(exc)}", "error")  # busy: said in one line, nothing changed
         return RedirectResponse("/letters", status_code=303)
     if not result.accepted:
         return letters_page(request, refused=result, status=422)
@@ -140,9 +142,9 @@ async def upload_template(request: Request) -> Response:
 ROUTES = [
     Route("/report", report),
     Route("/workflows", workflows_page),
-    Route("/workflows/{name}/v{version:int}", workflow_version),
+    Route("/workflows/{name}/v{version:id}", workflow_version),
     Route("/letters", letters_page),
     Route("/letters/{name}", download_template),
-    Route("/letters/{name}/v{version:int}", download_version),
+    Route("/letters/{name}/v{version:id}", download_version),
     Route("/letters/{name}/upload", upload_template, methods=["POST"]),
 ]

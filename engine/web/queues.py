@@ -20,7 +20,8 @@ from engine.cases.lookup import ref_of
 from engine.core.case import CALL_OUTCOMES
 from engine.core.money import MoneyError, parse_date
 from engine.errors import CaseError, RelanceError
-from engine.web.cases import RequestDesk, field, state_labels
+from engine.web.cases import RequestDesk, action_day, field, refusal, state_labels
+from engine.web import urls  # noqa: F401  (registers {name:id}, used by ROUTES)
 from engine.web.render import flash, page
 from engine.web.security import checked_form, require
 
@@ -53,7 +54,8 @@ async def _verdict(request: Request, verdict: str) -> Response:
         text = await run_in_threadpool(_decide, desk, case_id, verdict, form, user.name, request.app.state.today())
         flash(request, text + desk.rates_note())
     except (RelanceError, MoneyError) as exc:
-        flash(request, f"{'Validation' if verdict == 'approve' else 'Refus'} non enregistré(e) : {exc}", "error")
+        said = "Validation" if verdict == "approve" else "Refus"
+        flash(request, f"{said} non enregistré(e) : {refusal(exc)}", "error")
     return RedirectResponse("/approvals", status_code=303)
 
 
@@ -77,14 +79,14 @@ async def call_action(request: Request) -> Response:
         text = await run_in_threadpool(_call, desk, case_id, form, user.name, request.app.state.today())
         flash(request, text + desk.rates_note())
     except (RelanceError, MoneyError) as exc:
-        flash(request, f"Appel non enregistré : {exc}", "error")
+        flash(request, f"Appel non enregistré : {refusal(exc)}", "error")
     return RedirectResponse("/tasks", status_code=303)
 
 
 def _decide(desk: Any, case_id: int, verdict: str, form: FormData, by: str, today: date) -> str:
     with desk.session() as session:
         ref = ref_of(session, case_id)
-    on = parse_date(field(form, "on")) if field(form, "on") else today
+    on = action_day(form, today)
     reason = field(form, "reason") or None
     if verdict == "reject":
         if not reason:
@@ -100,7 +102,7 @@ def _call(desk: Any, case_id: int, form: FormData, by: str, today: date) -> str:
     with desk.session() as session:
         ref = ref_of(session, case_id)
     outcome = field(form, "outcome")
-    on = parse_date(field(form, "on")) if field(form, "on") else today
+    on = action_day(form, today)
     until = parse_date(field(form, "until")) if field(form, "until") and outcome == "promise" else None
     done = tasks.record_call(desk, ref, outcome, on, by=by, note=field(form, "reason") or None, until=until)
     label = state_labels(desk).get(done.state, done.state)
@@ -109,10 +111,10 @@ def _call(desk: Any, case_id: int, form: FormData, by: str, today: date) -> str:
 
 ROUTES = [
     Route("/approvals", approvals_page),
-    Route("/approvals/{case_id:int}/approve", approve, methods=["POST"]),
-    Route("/approvals/{case_id:int}/reject", reject, methods=["POST"]),
+    Route("/approvals/{case_id:id}/approve", approve, methods=["POST"]),
+    Route("/approvals/{case_id:id}/reject", reject, methods=["POST"]),
     Route("/tasks", tasks_page),
-    Route("/tasks/{case_id:int}/call", call_action, methods=["POST"]),
+    Route("/tasks/{case_id:id}/call", call_action, methods=["POST"]),
 ]
 
 __all__ = ["ROUTES"]

@@ -8,6 +8,9 @@ login throttle.
   active, so disabling a user ends their sessions at their next request.
 - **Every POST carries the session's CSRF token** in a form field, compared in constant time
   (``checked_form``); a POST without it is refused 403 before anything is read or done.
+- **No control or invisible character** (engine.core.text) in a form field, a query parameter or a path:
+  refused 400 with the field named (``unsafe_field``), as the importer refuses them in a cell; PostgreSQL
+  refuses NUL, and a timeline or a letter must not carry what a reader cannot see.
 - **Roles**: ``require(request, role)``; a viewer's POST to an action is a 403.
 - **Login attempts** are limited per user name and per client address (``LoginThrottle``).
 """
@@ -19,7 +22,7 @@ import json
 import secrets
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +36,7 @@ from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.cases.users import UserInfo, get_user
+from engine.core.text import inert, unsafe_characters, visible
 
 COOKIE = "relance_session"
 SESSION_SECONDS = 12 * 3600
@@ -125,7 +129,21 @@ async def checked_form(request: Request) -> FormData:
     expected = request.session.get(CSRF_FIELD)
     if not isinstance(sent, str) or not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
         raise HTTPException(403, "Jeton de sécurité (CSRF) absent ou invalide : rechargez la page et recommencez.")
+    said = unsafe_field((key, value) for key, value in form.multi_items() if isinstance(value, str))
+    if said is not None:
+        raise HTTPException(400, said)
     return form
+
+
+def unsafe_field(fields: Iterable[tuple[str, str]]) -> str | None:
+    """What to say of the first field (name, text) holding a control or invisible character; None when clean."""
+    for name, text in fields:
+        found = unsafe_characters(name) + unsafe_characters(text)
+        if found:
+            shown = " ".join(dict.fromkeys(visible(char) for char in found))
+            return (f"Le champ « {inert(name)} » contient un caractère de contrôle ou invisible ({shown}) : "
+                    "retirez-le et recommencez.")
+    return None
 
 
 def current_user(request: Request) -> UserInfo:
@@ -208,4 +226,4 @@ def workspace_secret(root: Path) -> str:
 
 
 __all__ = ["COOKIE", "CSRF_FIELD", "LoginThrottle", "SignInGuard", "SignedSessions", "checked_form", "csrf_token",
-           "current_user", "require", "safe_next", "workspace_secret"]
+           "current_user", "require", "safe_next", "unsafe_field", "workspace_secret"]

@@ -92,7 +92,7 @@ def test_actions_land_in_the_timeline_with_who_and_move_the_case(desk: App) -> N
     for action, data in (("dispute", {"reason": "facture contestée"}), ("resolve", {"reason": "accord trouvé"}),
                          ("promise", {"until": "2025-02-15"}), ("note", {"reason": "appelé"}),
                          ("jump", {"dest": "formal_notice", "reason": "dossier sensible"})):
-        answer = http.post(f"/cases/{case_id}/actions/{action}", data={"csrf": token, "on": "2025-01-21", **data})
+        answer = http.post(f"/cases/{case_id}/actions/{action}", data={"csrf": token, "on": "2025-01-20", **data})
         assert answer.status_code == 303
         assert "non enregistré(e) :" not in http.get(f"/cases/{case_id}").text, action  # the refusal flash
     with desk.session() as session:

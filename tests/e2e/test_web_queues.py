@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -150,9 +150,9 @@ def test_an_approval_whose_letter_rests_on_a_carried_forward_rate_says_so(desk: 
     """The shipped rates file ends with 2026 S1: a notice dated in 2026 S2 computes B2B penalties on the last
     rate carried forward. The web app warns the team as `relance run` and `relance approve` do; a notice
     dated within the file says nothing."""
-    legal = client(desk)
-    token = sign_in(legal, "legal")
     for index, on, warned in ((0, ON, False), (2, "2026-07-10", True)):
+        legal = client(desk, today=lambda: date.fromisoformat(on))  # an approval is dated today or before
+        token = sign_in(legal, "legal")
         case_id, _ref = _case(desk, index)
         _ask_for_notice(legal, token, case_id)
         answer = legal.post(f"/approvals/{case_id}/approve", data={"csrf": token, "on": on})

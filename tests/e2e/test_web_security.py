@@ -9,6 +9,7 @@ downloads that serve only the files the database records.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,10 +62,9 @@ def page_urls(desk: App) -> list[str]:
     urls = []
     for route in create_app(desk, secret=SECRET).routes:
         if isinstance(route, Route) and "GET" in (route.methods or ()) and route.path != "/login":
-            path = route.path.replace("/workflows/{name}/v{version:int}", f"/workflows/{b2b.name}/v{b2b.version}")
-            for key, value in values.items():
-                path = path.replace(f"{{{key}:int}}", value).replace(f"{{{key}}}", value)
-            urls.append(path)
+            path = re.sub(r"/workflows/\{name\}/v\{version(:\w+)?\}", f"/workflows/{b2b.name}/v{b2b.version}",
+                          route.path)
+            urls.append(re.sub(r"\{(\w+)(?::\w+)?\}", lambda found: values[found[1]], path))
     return urls
 
 
@@ -73,8 +73,8 @@ def post_routes(desk: App) -> list[str]:
     found = []
     for route in create_app(desk, secret=SECRET).routes:
         if isinstance(route, Route) and "POST" in (route.methods or ()):
-            found.append(route.path.replace("{case_id:int}", str(case_id)).replace("{action}", "pay")
-                         .replace("{name}", "relance_1.docx"))
+            values = {"case_id": str(case_id), "action": "pay", "name": "relance_1.docx"}
+            found.append(re.sub(r"\{(\w+)(?::\w+)?\}", lambda found: values[found[1]], route.path))
     return found
 
 
@@ -168,7 +168,7 @@ def test_with_its_token_a_collector_records_a_payment_in_their_name(desk: App) -
     case_id, _ = first_case(desk)
     http = client(desk)
     token = sign_in(http, "collector")
-    answer = http.post(f"/cases/{case_id}/actions/pay", data={"csrf": token, "amount": "1,50", "on": "2025-01-21"})
+    answer = http.post(f"/cases/{case_id}/actions/pay", data={"csrf": token, "amount": "1,50", "on": "2025-01-20"})
     assert answer.status_code == 303
     assert events_of(desk, case_id)[-1] == ("payment", "collector")
     assert "Paiement de 1,50" in http.get(answer.headers["location"]).text

@@ -24,10 +24,13 @@ def open_app(root: Path, database_url: str | None = None, **options: Any) -> App
     return App.open(load_workspace(root, database_url))
 
 
-def client(desk: App, *, base_url: str = "http://testserver", **options: Any) -> TestClient:
+def client(desk: App, *, base_url: str = "http://testserver", raise_server_exceptions: bool = True,
+           **options: Any) -> TestClient:
+    """``raise_server_exceptions=False``: a server error is the 500 page a browser gets, not an exception."""
     options.setdefault("throttle", LoginThrottle())
-    web = create_app(desk, secret=SECRET, today=lambda: WEB_AS_OF, **options)
-    return TestClient(web, base_url=base_url, follow_redirects=False)
+    options.setdefault("today", lambda: WEB_AS_OF)
+    web = create_app(desk, secret=SECRET, **options)
+    return TestClient(web, base_url=base_url, follow_redirects=False, raise_server_exceptions=raise_server_exceptions)
 
 
 def csrf_of(http: TestClient, url: str = "/login") -> str:

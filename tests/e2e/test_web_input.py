@@ -1,0 +1,290 @@
+"""The web app under input people really type and URLs people really edit: every mistake is a page or a
+flash message in French that says what to fix, never a server error, and nothing is recorded from it."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from engine.app import App
+from engine.store.models import Case
+from tests.e2e.web_client import client, open_app, sign_in
+from tests.support import web_workspace
+
+FLASH_ERROR = re.compile(r'<p class="flash error"[^>]*>(.*?)</p>', re.S)
+
+
+@pytest.fixture
+def desk(tmp_path: Path, database_url: str) -> Iterator[App]:
+    root = web_workspace(tmp_path / "ws", database_url=database_url, cases=3)
+    app = open_app(root, database_url)
+    yield app
+    app.store.dispose()
+
+
+def web(desk: App, role: str = "viewer") -> tuple[object, str]:
+    """A client that answers a server error with a 500 page instead of raising, signed in as ``role``."""
+    http = client(desk, raise_server_exceptions=False)
+    return http, sign_in(http, role)
+
+
+def _case_ids(desk: App) -> list[int]:
+    with desk.session() as session:
+        return list(session.scalars(select(Case.id).order_by(Case.id)))
+
+
+def flash_error(text: str) -> str:
+    found = FLASH_ERROR.search(text)
+    assert found is not None, text[-500:]
+    return html.unescape(found.group(1))
+
+
+HAND_EDITED = [
+    ("retard_min=%C2%B2", "Retard d'au moins"),  # "²": a digit to str.isdigit(), not to int()
+    ("retard_min=99999999999999999999", "trop grand"),
+    ("retard_min=40000", "de 0 à"),  # before 2000: no case is that late (the date went below year 1)
+    ("par=0", "de 1 à 200"),  # a page of no rows said "no case matches"
+    ("par=abc", "Dossiers par page"),
+    ("apres=99999999999999999999", "repère de page"),  # no database id is that large
+    ("tri=balance&apres=1~99999999999999999999", "repère de page"),
+    ("tri=%27%3B--", "tri inconnu"),
+]
+
+
+def test_a_hand_edited_list_url_is_a_400_that_says_which_field(desk: App) -> None:
+    http, _ = web(desk)
+    for query, said in HAND_EDITED:
+        answer = http.get("/cases?" + query)
+        assert answer.status_code == 400, (query, answer.text[-300:])
+        assert said in flash_error(answer.text), query
+    assert http.get("/cases?apres=2147483647").status_code == 200  # the largest id there can be
+    assert http.get("/cases?apres=2147483648").status_code == 400
+    assert len(re.findall(r'<a href="/cases/\d+">', http.get("/cases?retard_min=0&par=200").text)) == 3
+
+
+def test_a_number_in_a_url_larger_than_any_id_is_a_404_like_any_missing_case(desk: App) -> None:
+    """Starlette's {n:int} took any digits, and PostgreSQL refused to compare a 32-bit id with them: a 500."""
+    http, token = web(desk, "legal")
+    case_id = _case_ids(desk)[0]
+    huge = "99999999999999999999"
+    for url in (f"/cases/{huge}", "/cases/2147483648", f"/cases/{huge}/timeline", f"/cases/{case_id}/letters/{huge}",
+                f"/cases/{case_id}/letters/{huge}/pdf", f"/workflows/fr-b2b-standard/v{huge}",
+                f"/letters/relance_1.docx/v{huge}"):
+        answer = http.get(url)
+        assert answer.status_code == 404, (url, answer.text[-300:])
+        assert "Introuvable" in answer.text
+    for url in (f"/cases/{huge}/actions/note", f"/approvals/{huge}/approve", f"/tasks/{huge}/call"):
+        assert http.post(url, data={"csrf": token, "reason": "x", "outcome": "reached"}).status_code == 404, url
+    assert http.get("/cases/2147483647").status_code == 404  # the largest id there can be: no such case
+    assert http.get(f"/cases/{case_id}").status_code == 200
+
+
+def _events(desk: App, case_id: int) -> int:
+    with desk.session() as session:
+        return session.scalar(select(Case.event_count).where(Case.id == case_id)) or 0
+
+
+def test_a_control_or_invisible_character_in_a_field_or_a_url_is_refused_and_nothing_recorded(desk: App) -> None:
+    """NUL reached PostgreSQL (a 500 for a filter, a search, a sign-in, a payment's reference), and a note with
+    ESC or a right-to-left override went into the timeline, where a reader sees another text than the one kept."""
+    http, token = web(desk, "legal")
+    case_id = _case_ids(desk)[0]
+    before = _events(desk, case_id)
+    for action, data in (("note", {"reason": "a\x00b"}), ("note", {"reason": "appelé \x1b[2J"}),
+                         ("hold", {"reason": "gel \u202etnemessiaper"}),
+                         ("pay", {"amount": "10", "reference": "VIR\x00"}), ("jump", {"dest": "litigation\x00",
+                                                                                       "reason": "r"})):
+        answer = http.post(f"/cases/{case_id}/actions/{action}", data={"csrf": token, **data})
+        assert answer.status_code == 400, (action, answer.text[-300:])
+        said = flash_error(answer.text)
+        assert "caractère de contrôle ou invisible" in said and "« " in said, said
+    assert _events(desk, case_id) == before
+    for url in ("/cases?debiteur=a%00", "/cases?etat=%00", "/find?ref=F%00", "/workflows/a%00/v1"):
+        answer = http.get(url)
+        assert answer.status_code == 400 and "caractère de contrôle" in flash_error(answer.text), url
+    assert http.post(f"/tasks/{case_id}/call", data={"csrf": token, "outcome": "reached",
+                                                     "reason": "\x07"}).status_code == 400
+    anonymous = client(desk, raise_server_exceptions=False)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', anonymous.get("/login").text)
+    assert csrf is not None
+    answer = anonymous.post("/login", data={"csrf": csrf.group(1), "name": "leg\x00al", "password": "x"})
+    assert answer.status_code == 400
+    assert http.post(f"/cases/{case_id}/actions/note", data={"csrf": token, "reason": "appelé, « rappeler » — ok"}
+                     ).status_code == 303  # accents, guillemets and dashes are text, not control characters
+    assert _events(desk, case_id) == before + 1
+
+
+def _held_writer(desk: App):  # type: ignore[no-untyped-def]
+    """Another process's connection to the workspace's SQLite file holding the write lock, as a run does."""
+    import sqlite3
+
+    other = sqlite3.connect(desk.store.url.database, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE cases SET next_check_at = next_check_at")
+    return other
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_action_during_a_run_on_sqlite_waits_its_turn_then_is_recorded(desk: App) -> None:
+    """Begun as a reader, the action's unit of work failed at once on its first write while a run wrote (SQLite
+    does not wait to upgrade a read transaction): a 500. Begun IMMEDIATE, it waits for the run's commit."""
+    import threading
+
+    http, token = web(desk, "collector")
+    case_id = _case_ids(desk)[0]
+    before = _events(desk, case_id)
+    other = _held_writer(desk)
+    release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        answer = http.post(f"/cases/{case_id}/actions/note", data={"csrf": token, "reason": "appelé pendant le run"})
+    finally:
+        release.join()
+        other.close()
+    assert answer.status_code == 303
+    assert "Note enregistré(e)" in http.get(f"/cases/{case_id}").text
+    assert _events(desk, case_id) == before + 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_action_behind_a_run_longer_than_the_busy_timeout_says_so_and_records_nothing(
+        desk: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.store.database
+
+    monkeypatch.setattr(engine.store.database, "SQLITE_BUSY_TIMEOUT_MS", 300)
+    impatient = open_app(desk.workspace.root, desk.workspace.database_url)  # its connections wait 0.3 s
+    try:
+        http, token = web(impatient, "legal")
+        case_id = _case_ids(desk)[0]
+        before = _events(desk, case_id)
+        other = _held_writer(desk)
+        try:
+            for url, data, said in ((f"/cases/{case_id}/actions/note", {"reason": "pendant le run"}, "Note"),
+                                    (f"/approvals/{case_id}/approve", {}, "Validation"),
+                                    (f"/tasks/{case_id}/call", {"outcome": "reached"}, "Appel")):
+                answer = http.post(url, data={"csrf": token, **data})
+                assert answer.status_code == 303
+                message = flash_error(http.get(answer.headers["location"]).text)
+                assert message.startswith(said + " non enregistré") and "base de données est occupée" in message
+            admin, admin_token = web(impatient, "admin")
+            answer = admin.post("/users", data={"csrf": admin_token, "action": "add", "name": "nina",
+                                                "role": "viewer", "password": "nina-pass-1"})
+            assert answer.status_code == 303
+            assert "base de données est occupée" in flash_error(admin.get("/users").text)
+        finally:
+            other.close()
+        assert _events(desk, case_id) == before
+    finally:
+        impatient.store.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_simultaneous_actions_on_one_case_are_each_recorded_or_refused_in_words(desk: App) -> None:
+    """On PostgreSQL two actions on one case at once both read the same end of its timeline; the second to
+    commit broke the unique (case, seq) key: a 500. It is now refused in words, and the chain stays whole."""
+    import threading
+
+    from engine.store.timeline import verify
+
+    case_id = _case_ids(desk)[0]
+    before = _events(desk, case_id)
+    statuses: list[int] = []
+    flashes: list[str] = []
+
+    def collector(number: int) -> None:
+        http, token = web(desk, "collector")
+        for attempt in range(4):
+            answer = http.post(f"/cases/{case_id}/actions/note",
+                               data={"csrf": token, "reason": f"note {number}.{attempt}"})
+            statuses.append(answer.status_code)
+            shown = re.search(r'<p class="flash (\w+)"[^>]*>(.*?)</p>', http.get(f"/cases/{case_id}").text, re.S)
+            assert shown is not None
+            flashes.append(html.unescape(shown.group(2)))
+
+    threads = [threading.Thread(target=collector, args=(number,)) for number in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(statuses) == {303}
+    recorded = [text for text in flashes if text.startswith("Note enregistré(e)")]
+    refused = [text for text in flashes if "modifié au même moment" in text]
+    assert len(recorded) + len(refused) == 16
+    assert _events(desk, case_id) == before + len(recorded)
+    with desk.session() as session:
+        assert verify(session, desk.workspace.output_dir) == []  # every chain whole, every letter as written
+
+
+SEEN = re.compile(r'id="form-(\w+)".*?name="seen" value="(\d+)"', re.S)
+
+
+def _forms(http, case_id: int) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Each action form of the case page → the timeline length it was shown with (its hidden ``seen``)."""
+    return dict(SEEN.findall(http.get(f"/cases/{case_id}").text))
+
+
+def test_a_form_sent_twice_or_after_the_case_changed_records_nothing_the_second_time(desk: App) -> None:
+    """Two identical POSTs (a double click, a reload) recorded the payment twice; a jump sent from a page
+    that showed the case open reopened it after a colleague's payment had closed it."""
+    from engine.store.models import Payment
+
+    http, token = web(desk, "legal")
+    case_id = _case_ids(desk)[0]
+    seen = _forms(http, case_id)
+    payment = {"csrf": token, "seen": seen.get("pay", ""), "amount": "10,00", "reference": "VIR-1"}
+    first = http.post(f"/cases/{case_id}/actions/pay", data=payment)
+    assert first.status_code == 303 and "Paiement de 10,00" in http.get(f"/cases/{case_id}").text
+    second = http.post(f"/cases/{case_id}/actions/pay", data=payment)
+    assert second.status_code == 303
+    said = http.get(f"/cases/{case_id}").text
+    with desk.session() as session:
+        assert session.scalars(select(Payment.reference).where(Payment.reference == "VIR-1")).all() == ["VIR-1"]
+    said = flash_error(said)
+    assert said.startswith("Paiement non enregistré(e) : le dossier a changé depuis l'affichage de la page"), said
+    assert set(seen) >= {"pay", "note", "jump"} and len(set(seen.values())) == 1  # every form of the page
+
+    shown = _forms(http, case_id)  # the page as legal sees it now: open, a reminder
+    colleague, colleague_token = web(desk, "collector")
+    assert colleague.post(f"/cases/{case_id}/actions/pay", data={"csrf": colleague_token, "amount": "90,00",
+                                                                  "seen": shown["pay"]}).status_code == 303
+    with desk.session() as session:
+        assert session.scalar(select(Case.closed).where(Case.id == case_id))  # paid in full, closed
+    before = _events(desk, case_id)
+    http.post(f"/cases/{case_id}/actions/jump", data={"csrf": token, "seen": shown["jump"], "dest": "reminder2",
+                                                      "reason": "relancer"})
+    assert "le dossier a changé" in flash_error(http.get(f"/cases/{case_id}").text)
+    assert _events(desk, case_id) == before
+    with desk.session() as session:
+        assert session.scalar(select(Case.closed).where(Case.id == case_id))  # not reopened by a stale page
+    assert http.post(f"/cases/{case_id}/actions/note", data={"csrf": token, "seen": "x1", "reason": "r"}
+                     ).status_code == 303
+    assert "formulaire altéré" in flash_error(http.get(f"/cases/{case_id}").text)
+
+
+def test_an_action_dated_after_today_is_refused_and_nothing_recorded(desk: App) -> None:
+    """A payment "received" next year (a mistyped year in the date field) was recorded as such, and a jump
+    dated in the future wrote a letter with that date; the timeline records what happened, on its day."""
+    from tests.support import WEB_AS_OF
+
+    http, token = web(desk, "legal")
+    case_id = _case_ids(desk)[0]
+    before = _events(desk, case_id)
+    tomorrow = WEB_AS_OF.replace(day=WEB_AS_OF.day + 1).isoformat()
+    for action, data in (("pay", {"amount": "10"}), ("note", {"reason": "appelé"}),
+                         ("jump", {"dest": "reminder2", "reason": "r"}), ("hold", {"reason": "r"})):
+        http.post(f"/cases/{case_id}/actions/{action}", data={"csrf": token, "on": tomorrow, **data})
+        said = flash_error(http.get(f"/cases/{case_id}").text)
+        assert "est après aujourd'hui (20/01/2025)" in said, (action, said)
+    for url, data, queue in ((f"/tasks/{case_id}/call", {"outcome": "reached"}, "/tasks"),
+                             (f"/approvals/{case_id}/approve", {}, "/approvals")):
+        http.post(url, data={"csrf": token, "on": "2052-01-20", **data})
+        assert "est après aujourd'hui" in flash_error(http.get(queue).text)
+    assert _events(desk, case_id) == before
+    assert 'max="2025-01-20"' in http.get(f"/cases/{case_id}").text  # the browser's date picker says so first
+    http.post(f"/cases/{case_id}/actions/note", data={"csrf": token, "on": WEB_AS_OF.isoformat(), "reason": "ok"})
+    assert _events(desk, case_id) == before + 1
