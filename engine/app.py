@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from engine.cases.channels import ChannelWriter
+from engine.cases.desk import WritingDesk
 from engine.cases.letters import LetterWriter, RatesUsed, check_letters, require_writable_folder
 from engine.cases.outbox import Delivery, deliver
 from engine.cases.printing import PrintBundle, print_day
@@ -185,11 +186,11 @@ class App:
         for path in sorted(paths, key=lambda p: _import_rank(p, kind, encoding)):
             action_kind = kind if kind in ("events", "tracking") else None if kind else kind_of(path, encoding)
             if action_kind == "events":  # case actions, after the data files they refer to
-                reports.append(import_events(self, path, by=self.workspace.actor, skip_bad_rows=skip_bad_rows,
-                                             encoding=encoding))
+                reports.append(import_events(WritingDesk(self), path, by=self.workspace.actor,
+                                             skip_bad_rows=skip_bad_rows, encoding=encoding))
                 continue
             if action_kind == "tracking":
-                reports.append(import_receipts(self, path, date.today(), by=self.workspace.actor,
+                reports.append(import_receipts(WritingDesk(self), path, date.today(), by=self.workspace.actor,
                                                skip_bad_rows=skip_bad_rows, encoding=encoding))
                 continue
             rejects = (rejects_dir or path.parent) / f"{path.stem}.rejected.csv" if skip_bad_rows else None

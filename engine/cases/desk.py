@@ -35,4 +35,19 @@ class Desk(Protocol):
     def letter_writer(self, *, pdf: bool = False) -> Perform: ...
 
 
-__all__ = ["Desk", "Perform"]
+class WritingDesk:
+    """A desk whose units of work write (``session(write=True)`` of engine.store's Store): a person's action or
+    an import, which on SQLite waits its turn behind a run instead of failing on its first write, and says
+    the database is busy (DatabaseBusy) when the turn does not come."""
+
+    def __init__(self, desk: Any) -> None:
+        self._desk = desk
+
+    def __getattr__(self, name: str) -> Any:  # escalators, workflows, the letter writer: the desk's own
+        return getattr(self._desk, name)
+
+    def session(self) -> AbstractContextManager[Session]:
+        return self._desk.session(write=True)
+
+
+__all__ = ["Desk", "Perform", "WritingDesk"]

@@ -147,10 +147,11 @@ def pay_command(settings: Settings, case_ref: str, amount: str, as_of: date | No
     balance and escalation goes on; a full payment closes the case."""
     from engine.app import rates_summary
     from engine.cases import actions
+    from engine.cases.desk import WritingDesk
     from engine.core.money import format_amount
 
     app = settings.app
-    done = actions.pay(app, case_ref, amount, today_or(as_of), by=by or settings.workspace.actor,
+    done = actions.pay(WritingDesk(app), case_ref, amount, today_or(as_of), by=by or settings.workspace.actor,
                        reference=reference)
     assert done.amount is not None
     console.print(cell(f"{case_ref}: payment of {format_amount(done.amount, done.currency)} recorded; "
@@ -173,9 +174,10 @@ def receipt_command(settings: Settings, case_ref: str, tracking: str | None, pre
     B2C legal interest then runs from the receipt (or the first presentation, if never received), the
     letters say which, and delays written `since: notice_received` count from it."""
     from engine.cases import actions
+    from engine.cases.desk import WritingDesk
 
     actor = by or settings.workspace.actor
-    done = actions.receipt(settings.app, case_ref, today_or(as_of), by=actor, tracking=tracking,
+    done = actions.receipt(WritingDesk(settings.app), case_ref, today_or(as_of), by=actor, tracking=tracking,
                            presented=presented, received=received)
     what = f"received on {received.isoformat()}" if received else f"presented on {presented.isoformat()}" \
         if presented else "recorded"
@@ -190,6 +192,7 @@ def _action_command(name: str, help_text: str, *, needs_until: bool = False, nee
     def command(settings: Settings, case_ref: str, as_of: date | None, by: str | None, reason: str | None,
                 until: date | None = None, dest: str | None = None) -> None:
         from engine.cases import actions
+        from engine.cases.desk import WritingDesk
 
         day = today_or(as_of)
         actor = by or settings.workspace.actor
@@ -197,7 +200,7 @@ def _action_command(name: str, help_text: str, *, needs_until: bool = False, nee
         from engine.app import rates_summary
 
         app = settings.app
-        done = actions.ACTIONS[name](app, case_ref, on=day, by=actor,
+        done = actions.ACTIONS[name](WritingDesk(app), case_ref, on=day, by=actor,
                                      reason=reason, **options)
         state = done.state
         steps = done.steps

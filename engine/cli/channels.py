@@ -112,10 +112,12 @@ def call_command(settings: Settings, case_ref: str, outcome: str, note: str | No
         raise click.UsageError("--outcome promise needs --until DATE")
     if outcome != "promise" and until is not None:
         raise click.UsageError("--until goes with --outcome promise only")
+    from engine.cases.desk import WritingDesk
     from engine.cases.tasks import record_call
 
     actor = by or settings.workspace.actor
-    done = record_call(settings.app, case_ref, outcome, today_or(as_of), by=actor, note=note, until=until)
+    done = record_call(WritingDesk(settings.app), case_ref, outcome, today_or(as_of), by=actor, note=note,
+                       until=until)
     _outcome(done, as_json, f"{done.case_ref}: call ({outcome}) recorded by {actor}")
 
 
@@ -163,9 +165,10 @@ def approve_command(settings: Settings, case_ref: str, by: str, note: str | None
     """Approve the step CASE waits for: the case enters that state now and its letter is written, dated today."""
     from engine.app import rates_summary
     from engine.cases.approvals import approve
+    from engine.cases.desk import WritingDesk
 
     app = settings.app
-    done = approve(app, case_ref, today_or(as_of), by=by, note=note)
+    done = approve(WritingDesk(app), case_ref, today_or(as_of), by=by, note=note)
     # Its letter rests on the rates as much as a run's: the same warning (what `relance run` prints).
     _outcome(done, as_json, f"{done.case_ref}: approved by {by}", rates_summary(app.rates_used, app.rates_file))
 
@@ -181,8 +184,9 @@ def reject_command(settings: Settings, case_ref: str, by: str, reason: str, as_o
                    as_json: bool) -> None:
     """Refuse the step CASE waits for: the case is held with the reason (`relance case resume` lifts it)."""
     from engine.cases.approvals import reject
+    from engine.cases.desk import WritingDesk
 
-    done = reject(settings.app, case_ref, today_or(as_of), by=by, reason=reason)
+    done = reject(WritingDesk(settings.app), case_ref, today_or(as_of), by=by, reason=reason)
     _outcome(done, as_json, f"{done.case_ref}: refused by {by}, case on hold")
 
 
@@ -196,9 +200,11 @@ def _debtor_command(name: str, held: bool, help_text: str) -> click.Command:
     def command(settings: Settings, debtor_ref: str, reason: str | None, by: str | None, as_of: date | None,
                 as_json: bool) -> None:
         from engine.cases.debtors import hold_debtor, resume_debtor
+        from engine.cases.desk import WritingDesk
 
         action = hold_debtor if held else resume_debtor
-        done = action(settings.app, debtor_ref, today_or(as_of), by=by or settings.workspace.actor, reason=reason)
+        done = action(WritingDesk(settings.app), debtor_ref, today_or(as_of), by=by or settings.workspace.actor,
+                      reason=reason)
         _debtor_outcome(done, as_json)
 
     params: list[click.Parameter] = [

@@ -45,6 +45,13 @@ class UserErrorGroup(click.Group):
             raise
         except RelanceError as exc:
             raise click.ClickException(_one_line(exc)) from None
+        except Exception as exc:
+            # SQLite's one writer held the file past the busy timeout in a unit of work that did not ask to
+            # write first (engine.store's Store.session(write=True) says it itself): one line, not a traceback.
+            if type(exc).__name__ == "OperationalError" and "database is locked" in str(exc):
+                raise click.ClickException("the database is busy: another relance command (a run, an import) "
+                                           "is writing to it; nothing was recorded, try again") from None
+            raise
 
 
 def _one_line(exc: BaseException) -> str:

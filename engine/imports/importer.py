@@ -134,7 +134,7 @@ def import_csv(
         raise ImportFailed([ImportProblem(str(source), exc.line, exc.column, exc.reason)], whole_file=True) from None
     try:
         kind, warnings = _check_header(reader, kind, allow_extra_columns)
-        with store.session() as session:
+        with store.session(write=True) as session:  # waits its turn behind a run on SQLite
             report = _import_rows(session, reader, kind, creditor_ref, skip_bad_rows, rejects_path)
             report.warnings = warnings
             if report.problems and not skip_bad_rows:

@@ -260,6 +260,59 @@ def test_the_run_checks_its_templates_within_the_workspaces_limits(own_workspace
     assert not list((own_workspace / "output").rglob("*-reminder2.docx"))
 
 
+def _held_writer(workspace: Path):  # type: ignore[no-untyped-def]
+    """Another process's connection to the workspace's SQLite file holding the write lock, as a run does."""
+    import sqlite3
+
+    other = sqlite3.connect(workspace / "relance.sqlite", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE cases SET next_check_at = next_check_at")
+    return other
+
+
+def _notes(workspace: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(workspace / "relance.sqlite") as db:
+        return int(db.execute("SELECT count(*) FROM event WHERE kind = 'note'").fetchone()[0])
+
+
+def test_an_action_or_import_while_a_run_writes_waits_its_turn(own_workspace: Path, tmp_path: Path) -> None:
+    """Begun as a reader, the unit of work failed at once on its first write while a run held SQLite's write
+    lock: a traceback. It now waits for the run's commit, then is recorded."""
+    import threading
+
+    debtors = tmp_path / "more.csv"
+    debtors.write_text("debtor_ref;kind;name\nNEW-9;b2b;Nouvelle Société SAS\n", encoding="utf-8")
+    before = _notes(own_workspace)
+    for args in (("case", "note", CASE, "--reason", "appelé pendant le run"), ("import", str(debtors))):
+        other = _held_writer(own_workspace)
+        release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+        release.start()
+        try:
+            done = relance(own_workspace, *args)
+        finally:
+            release.join()
+            other.close()
+        assert done.exit_code == 0 and "Traceback" not in done.output, (args, done.output, done.exception)
+    assert _notes(own_workspace) == before + 1
+
+
+def test_an_action_behind_a_run_past_the_busy_timeout_is_one_line(own_workspace: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.store.database
+
+    monkeypatch.setattr(engine.store.database, "SQLITE_BUSY_TIMEOUT_MS", 300)
+    before = _notes(own_workspace)
+    other = _held_writer(own_workspace)
+    try:
+        user_error(relance(own_workspace, "case", "note", CASE, "--reason", "pendant le run"),
+                   "database is busy", "nothing was recorded")
+    finally:
+        other.close()
+    assert _notes(own_workspace) == before
+
+
 def test_a_broken_settings_file_is_named(own_workspace: Path) -> None:
     config = own_workspace / "relance.toml"
     config.write_text(config.read_text(encoding="utf-8").replace("[workflows]", "[workflows", 1), encoding="utf-8")
