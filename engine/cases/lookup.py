@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.cases.invoices import invoice_statuses
@@ -82,14 +82,29 @@ class CaseDetails:
 
 
 def find_case(session: Session, ref: str) -> Case | None:
-    """The case with this ref, else the case holding an invoice with this number (newest first)."""
+    """The case with this ref, else the case holding an invoice with this number (newest first); else the
+    same, as typed in another case or with spaces around (« ald-fa-2026-0101 », « fa-2026-0101 »), when
+    that names one case only."""
     case = session.scalar(select(Case).where(Case.ref == ref))
-    if case is not None:
-        return case
-    return session.scalar(
-        select(Case).join(Invoice, Invoice.case_id == Case.id).where(Invoice.number == ref)
-        .order_by(Case.id.desc()).limit(1)
-    )
+    if case is None:
+        case = session.scalar(
+            select(Case).join(Invoice, Invoice.case_id == Case.id).where(Invoice.number == ref)
+            .order_by(Case.id.desc()).limit(1)
+        )
+    return case if case is not None else _loosely(session, ref.strip().upper())
+
+
+def _loosely(session: Session, typed: str) -> Case | None:
+    """The one case whose ref, or one of whose invoice numbers, reads ``typed`` case aside; None when none
+    or several do (a search must not pick one of two cases for the user). Only after the exact lookups
+    fail, since it reads every row."""
+    if not typed:
+        return None
+    found = set(session.scalars(select(Case.id).where(func.upper(Case.ref) == typed).limit(2)))
+    if not found:
+        found = set(session.scalars(select(Invoice.case_id).distinct().where(
+            func.upper(Invoice.number) == typed, Invoice.case_id.is_not(None)).limit(2)))
+    return session.get(Case, found.pop()) if len(found) == 1 else None
 
 
 def require_case(session: Session, ref: str) -> Case:

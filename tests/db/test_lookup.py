@@ -45,10 +45,28 @@ def test_a_case_is_found_by_its_reference_or_by_any_of_its_invoice_numbers_else_
         assert isinstance(case, Case) and case.ref == "ACME-F-001"
         assert find_case(s, "F-001") is case and find_case(s, "F-002") is case
         assert find_case(s, "F-003").ref == "ACME-F-003"
-        assert find_case(s, "F-999") is None and find_case(s, "acme-f-001") is None
+        assert find_case(s, "F-999") is None
         assert require_case(s, "F-002") is case
         with pytest.raises(CaseError, match=r"no case 'F-999' \(give a case reference or one of its invoice numbers"):
             require_case(s, "F-999")
+
+
+def test_a_case_is_found_as_typed_in_lower_case_or_with_spaces_when_that_names_one_case(store, tmp_path) -> None:
+    with store.session() as s:
+        assert find_case(s, " acme-f-001 ").ref == "ACME-F-001"  # type: ignore[union-attr]
+        assert find_case(s, "f-002").ref == "ACME-F-001"  # type: ignore[union-attr]
+        assert find_case(s, "f-00") is None
+    # Two invoices "X-1" and "x-1" in two cases: "X-1" is exact, "x-1" too; "X-1 " names two cases, so none.
+    invoices = tmp_path / "invoices.csv"
+    invoices.write_text("invoice_number;debtor_ref;issue_date;due_date;amount;currency\n"
+                        "X-1;D1;2025-01-02;2025-02-01;10.00;EUR\nx-1;D2;2025-01-02;2025-02-01;10.00;EUR\n",
+                        encoding="utf-8")
+    import_csv(store, invoices, creditor_ref="ACME")
+    run(store, load_workflow(SHIPPED_WORKFLOWS / "fr-b2b.yaml"), date(2025, 2, 22))
+    with store.session() as s:
+        exact, lower = find_case(s, "X-1"), find_case(s, "x-1")
+        assert exact is not None and lower is not None and exact.id != lower.id
+        assert find_case(s, " X-1 ") is None
 
 
 def test_list_shows_open_cases_with_their_balance(store) -> None:
