@@ -59,6 +59,7 @@ class TaskLine:
     detail: str | None
     history: tuple[str, ...]
     case_id: int = 0  # the web app links to the case by id
+    seen: int = 0  # the length of the case's timeline as listed: a call form sent twice records one call
 
 
 def open_call_task(session: Session, case: Case, step_key: str, state: str, on: date) -> Task:
@@ -86,7 +87,7 @@ def list_tasks(session: Session, as_of: date, *, due: date | None = None, kinds:
     histories = contact_histories(session, [case.id for _task, case, *_ in found])
     return [TaskLine(task.id, task.kind, case.ref, task.state, task.due_on, debtor.ref, debtor.name, debtor.phone,
                      debtor.email, ledger.money(principal_cents) - ledger.money(paid_cents), case.currency,
-                     task.detail, histories.get(case.id, ()), case.id)
+                     task.detail, histories.get(case.id, ()), case.id, case.event_count or 0)
             for task, case, debtor, principal_cents, paid_cents in found]
 
 

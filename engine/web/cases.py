@@ -131,7 +131,7 @@ async def case_action(request: Request) -> Response:
     role, label, _ = ACTIONS[name]
     user = require(request, role)
     try:
-        desk = RequestDesk(request.app.state.desk, case_id=case_id, seen=_seen(form))
+        desk = RequestDesk(request.app.state.desk, case_id=case_id, seen=seen_field(form))
         text = await run_in_threadpool(_perform, desk, case_id, name, form, user.name, request.app.state.today())
         flash(request, text + desk.rates_note())
     except RelanceError as exc:
@@ -143,7 +143,7 @@ class PageOutdated(CaseError):
     """The case changed after the page whose form was sent showed it: a second click, or a colleague's action."""
 
 
-def _seen(form: FormData) -> int | None:
+def seen_field(form: FormData) -> int | None:
     """The length of the case's timeline when the page showed the form (its hidden ``seen`` field), if sent."""
     text = field(form, "seen")
     if not text:

@@ -20,7 +20,7 @@ from engine.cases.lookup import ref_of
 from engine.core.case import CALL_OUTCOMES
 from engine.core.money import MoneyError, parse_date
 from engine.errors import CaseError, RelanceError
-from engine.web.cases import RequestDesk, action_day, field, refusal, state_labels
+from engine.web.cases import RequestDesk, action_day, field, refusal, seen_field, state_labels
 from engine.web import urls  # noqa: F401  (registers {name:id}, used by ROUTES)
 from engine.web.render import flash, page
 from engine.web.security import checked_form, require
@@ -74,8 +74,9 @@ async def call_action(request: Request) -> Response:
     case_id = request.path_params["case_id"]
     form = await checked_form(request)
     user = require(request, "collector")
-    desk = RequestDesk(request.app.state.desk)
     try:
+        # The timeline as the list showed it: a second click, or a colleague's call meanwhile, records nothing.
+        desk = RequestDesk(request.app.state.desk, case_id=case_id, seen=seen_field(form))
         text = await run_in_threadpool(_call, desk, case_id, form, user.name, request.app.state.today())
         flash(request, text + desk.rates_note())
     except (RelanceError, MoneyError) as exc:

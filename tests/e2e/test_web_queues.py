@@ -111,6 +111,27 @@ def test_call_tasks_are_listed_and_a_call_closes_or_moves_its_task(desk: App) ->
         assert moved == WEB_AS_OF + timedelta(days=1)
 
 
+def test_a_call_form_sent_twice_records_one_call(desk: App) -> None:
+    """A double click on « Enregistrer l'appel » recorded two calls, and « pas de réponse » moved the task two
+    days on. The form carries the timeline's length the list showed: the second one records nothing."""
+    import re
+
+    case_id, ref = _case(desk, 2)
+    http = client(desk)
+    token = sign_in(http, "collector")
+    queue = http.get("/tasks").text
+    shown = re.search(rf'action="/tasks/{case_id}/call".*?name="seen" value="(\d+)"', queue, re.S)
+    assert shown is not None and ref in queue
+    form = {"csrf": token, "outcome": "no_answer", "seen": shown.group(1)}
+    for _ in range(2):
+        assert http.post(f"/tasks/{case_id}/call", data=form).status_code == 303
+    assert "Appel non enregistré" in http.get("/tasks").text
+    with desk.session() as session:
+        calls = session.scalars(select(Event.id).where(Event.case_id == case_id, Event.kind == "call_recorded")).all()
+        moved = session.scalar(select(Task.due_on).where(Task.case_id == case_id, Task.done_on.is_(None)))
+    assert len(calls) == 1 and moved == WEB_AS_OF + timedelta(days=1)
+
+
 def test_needs_me_lists_the_cases_waiting_for_what_my_role_does(desk: App) -> None:
     noticed_id, noticed_ref = _case(desk, 3)
     legal = client(desk)
