@@ -34,6 +34,7 @@ from sqlalchemy.orm import (
     Mapper,
     RelationshipProperty,
     Session,
+    make_transient,
     sessionmaker,
 )
 
@@ -110,8 +111,10 @@ def insert_new(session: Session, models: Sequence[type[DeclarativeBase]]) -> int
             state.dict[attribute] = number
         # connection.execute, not session.execute: that would flush them first
         _insert_many(connection, mapper, [_column_values(mapper, state) for state in states])
+        # Pending rows out of the session: make_transient is expunge without its cascade walk over every
+        # relationship (a fifth of this function's time), and nothing here cascades an expunge anyway.
         for state in states:
-            session.expunge(state.obj())
+            make_transient(state.obj())
         written += len(states)
     return written
 
