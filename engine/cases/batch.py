@@ -40,6 +40,8 @@ Unit = Callable[[], AbstractContextManager[Session]]
 # What a batch adds and never reads back through its session: written by Core (engine.store.keys.insert_new),
 # events before the documents that point at them.
 APPEND_ONLY = (Event, Document, Outbox, Task)
+# With renderer processes, the cases whose letters are back are written every WRITE_EVERY cases of a batch.
+WRITE_EVERY = 100
 
 
 @dataclass(frozen=True)
@@ -160,8 +162,11 @@ def _whole(session: Session, batch: Batch, ids: list[int], rows: dict[int, Case]
     try:
         with timeline.preloaded(session, ids), timeline.sealed_later(session), _deferred(batch.perform), \
                 session.no_autoflush:
+            aside = _rendering_aside(batch.perform)
             for row in _due_rows(batch, ids, rows, attempted, skipped):
                 done.append((row.ref, _step_case(session, row, batch)))
+                if aside and len(done) % WRITE_EVERY == 0:
+                    _write_ready(session, batch)
             waiting = time.perf_counter()
             _resolve(batch.perform)  # the letters' SHA-256 from the renderer processes, if any
             timeline.seal(session)  # then every event of the batch is chained and hashed, in order
@@ -181,6 +186,29 @@ def _whole(session: Session, batch: Batch, ids: list[int], rows: dict[int, Case]
     savepoint.commit()
     batch.report.skipped += len(skipped)
     return done
+
+
+def _write_ready(session: Session, batch: Batch) -> None:
+    """While renderer processes render the batch's letters: the rows of the cases whose letters are back
+    completed, hashed and inserted now, in the batch's savepoint as the rest. The batch's end then writes
+    only its last cases, instead of every row while the renderers' core idles."""
+    began = time.perf_counter()
+    perform = batch.perform
+    perform.resolve_ready()  # type: ignore[union-attr]  # _rendering_aside said it renders aside
+    awaited = {id(event) for event in perform.awaited_events()}  # type: ignore[union-attr]
+    timeline.seal(session, until=lambda event: id(event) in awaited)
+    insert_new(session, APPEND_ONLY, ready=_sealed)
+    batch.report.phases["flush while rendering"] += time.perf_counter() - began
+
+
+def _sealed(row: object) -> bool:
+    """A row ``_write_ready`` may insert: an event once hashed, a document once its letter event is; an outbox
+    row or a task waits for nothing."""
+    if isinstance(row, Event):
+        return row.hash is not None
+    if isinstance(row, Document):
+        return row.event is not None and row.event.hash is not None
+    return True
 
 
 def _careful(session: Session, batch: Batch, ids: list[int], rows: dict[int, Case], attempted: list[int]
@@ -332,6 +360,11 @@ def _deferred(perform: Perform | None) -> AbstractContextManager[bool]:
     """The letter writer's deferred rendering (LetterWriter.deferred), when it has renderer processes."""
     deferred = getattr(perform, "deferred", None)
     return deferred() if deferred is not None else nullcontext(False)
+
+
+def _rendering_aside(perform: Perform | None) -> bool:
+    """True when the letter writer's letters render in other processes while the batch goes on."""
+    return bool(getattr(perform, "rendering_aside", False))
 
 
 def _resolve(perform: Perform | None) -> None:

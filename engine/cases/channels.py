@@ -18,7 +18,7 @@ from engine.cases.outbox import enqueue
 from engine.cases.tasks import open_call_task
 from engine.core.case import Action, Step
 from engine.letters.pdf import Conversion
-from engine.store.models import Case, Document
+from engine.store.models import Case, Document, Event
 
 
 class ChannelWriter:
@@ -49,6 +49,16 @@ class ChannelWriter:
 
     def resolve(self) -> None:
         self.letters.resolve()
+
+    @property
+    def rendering_aside(self) -> bool:
+        return self.letters.rendering_aside
+
+    def resolve_ready(self) -> None:
+        self.letters.resolve_ready()
+
+    def awaited_events(self) -> list[Event]:
+        return self.letters.awaited_events()
 
     def close(self) -> None:
         self.letters.close()

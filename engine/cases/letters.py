@@ -50,7 +50,7 @@ from engine.letters.pdf import Conversion, PdfError, convert_batch
 from engine.letters.render import Syncing, render_content, sync_files, write_letter
 from engine.letters.versions import held as held_versions
 from engine.store import ledger
-from engine.store.models import Case, Debtor, Document
+from engine.store.models import Case, Debtor, Document, Event
 
 ZERO = Decimal("0")
 # Folders of the output that hold what the channels make (engine.cases.outbox, engine.cases.printing).
@@ -200,13 +200,30 @@ class LetterWriter:
             self.renderers.drain()
             awaiting, self._awaiting = self._awaiting, {}
             for rendering, documents in awaiting.values():
-                sha256 = rendering.result()
-                for document in documents:
-                    document.sha256 = sha256
-                    if document.event is not None:
-                        document.event.payload = {**document.event.payload, "sha256": sha256}
+                _complete(documents, rendering.result())
         if self._unsynced and self._syncing is None:
             self._syncing = Syncing(list(self._unsynced))
+
+    @property
+    def rendering_aside(self) -> bool:
+        """True inside `deferred` with renderer processes: letters come back while the run goes on."""
+        return self._deferring and self.renderers is not None
+
+    def resolve_ready(self) -> None:
+        """``resolve`` for the letters the renderers have answered already, without waiting for the others:
+        a run writes the steps of those cases while the rest render (engine.cases.batch)."""
+        if self.renderers is None or not self._awaiting:
+            return
+        self.renderers.collect()
+        for key, (rendering, documents) in list(self._awaiting.items()):
+            if rendering.done:
+                del self._awaiting[key]
+                _complete(documents, rendering.result())
+
+    def awaited_events(self) -> list[Event]:
+        """The letter events whose SHA-256 a renderer has not sent back yet."""
+        return [document.event for _rendering, documents in self._awaiting.values() for document in documents
+                if document.event is not None]
 
     def close(self) -> None:
         """Stop the renderer processes, if any, and the thread that writes files."""
@@ -356,6 +373,14 @@ class LetterWriter:
             agency=self.agency,
             next_step=_next_step(workflow, step.dest, chosen),
         )
+
+
+def _complete(documents: list[Document], sha256: str) -> None:
+    """A rendered letter's SHA-256 on its documents and their letter events."""
+    for document in documents:
+        document.sha256 = sha256
+        if document.event is not None:
+            document.event.payload = {**document.event.payload, "sha256": sha256}
 
 
 def _next_step(workflow: Workflow, state: str, claimed: list[InvoiceStatus]) -> tuple[str | None, str] | None:

@@ -21,7 +21,7 @@ back (events, documents, outbox, tasks) by Core, and ``set_by_key`` sets one col
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -79,7 +79,8 @@ def insert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[d
     return [row[attribute] for row in rows]
 
 
-def insert_new(session: Session, models: Sequence[type[DeclarativeBase]]) -> int:
+def insert_new(session: Session, models: Sequence[type[DeclarativeBase]], *,
+               ready: Callable[[object], bool] | None = None) -> int:
     """Insert the session's new objects of ``models`` (given in foreign-key order) by Core, one executemany
     per table, and take them out of the session: how many rows went in.
 
@@ -87,11 +88,12 @@ def insert_new(session: Session, models: Sequence[type[DeclarativeBase]]) -> int
     outbox rows and tasks): the ORM's flush spent more on its own bookkeeping for each (collecting the
     values, then registering the object as persistent) than the database spent on the row. The objects keep
     their values and their new key; a many-to-one between them (a document's event) is written as its key.
+    With ``ready``, only the objects it is true of: the others stay pending, for a later call.
     """
     pending: dict[Mapper[Any], list[InstanceState[Any]]] = {model.__mapper__: [] for model in models}
     for obj in session.new:
         state: InstanceState[Any] = obj._sa_instance_state
-        if state.mapper in pending:
+        if state.mapper in pending and (ready is None or ready(obj)):
             pending[state.mapper].append(state)
     if not any(pending.values()):
         return 0

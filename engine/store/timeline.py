@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -151,16 +151,21 @@ def sealed_later(session: Session) -> Iterator[None]:
         session.info.pop(_UNSEALED, None)
 
 
-def seal(session: Session) -> int:
+def seal(session: Session, *, until: Callable[[Event], bool] | None = None) -> int:
     """Chain and hash the events appended since ``sealed_later`` began (or the last seal), in the order they
-    were appended; how many."""
+    were appended; how many. With ``until``, only those before the first event it is true of (a payload not
+    complete yet): that one and the rest wait for the next seal."""
     unsealed = session.info.get(_UNSEALED) or []
+    count = 0
     for case, row in unsealed:
+        if until is not None and until(row):
+            break
         row.prev_hash = case.last_hash
         row.hash = event_hash(row)
         case.last_hash = row.hash
-    session.info[_UNSEALED] = []
-    return len(unsealed)
+        count += 1
+    session.info[_UNSEALED] = unsealed[count:]
+    return count
 
 
 def forget(session: Session, case_id: int) -> None:

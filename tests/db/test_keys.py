@@ -292,3 +292,23 @@ def test_insert_new_leaves_to_the_orm_a_row_pointing_at_a_new_row_it_does_not_wr
         s.rollback()
     with any_store.session() as s:
         assert s.scalar(select(func.count()).select_from(Document)) == 0
+
+
+def test_insert_new_with_ready_writes_those_rows_and_leaves_the_others_for_a_later_call(any_store: Store) -> None:
+    """A run with renderer processes writes the rows of the cases whose letters are back, in several calls:
+    a row not ready stays in the session, and a later call gives it the next key and points at rows written
+    by an earlier call."""
+    with any_store.session() as s:
+        case = _case_row(s)
+        first, second = _event(case, 1, "letter"), _event(case, 2, "letter")
+        documents = [Document(case_id=case.id, step_key=f"{n}:x", event=event, state="reminder1", path=f"{n}.docx",
+                              sha256="0" * 64, created_at=datetime(2025, 1, 20)) for n, event in ((1, first), (2, second))]
+        s.add_all([first, second, *documents])
+        assert insert_new(s, (Event, Document), ready=lambda row: row in (first, documents[0])) == 2
+        assert set(s.new) == {second, documents[1]}
+        assert insert_new(s, (Event, Document)) == 2
+        assert not s.new
+    assert first.id < second.id and documents[0].id < documents[1].id
+    with any_store.session() as s:
+        assert s.execute(select(Document.path, Document.event_id).order_by(Document.id)).all() == [
+            ("1.docx", first.id), ("2.docx", second.id)]

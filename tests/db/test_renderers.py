@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from engine.cases import batch
 from engine.cases.letters import LetterWriter
 from engine.cases.renderers import DEPTH, Renderers
 from engine.cases.run import run
@@ -22,10 +23,29 @@ from engine.imports.importer import import_csv
 from engine.letters import LetterError, build_context, sample_letter_data
 from engine.store.database import connect
 from engine.store.models import Case, Document, Event
+from engine.store import timeline
 from engine.store.timeline import verify
 from tests.support import PACK, SHIPPED_WORKFLOWS, write_portfolio
 
 B2B = SHIPPED_WORKFLOWS / "fr-b2b.yaml"
+
+
+@pytest.fixture(autouse=True)
+def write_while_rendering(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Batches of 25 write the rows of the cases whose letters are back every 4 cases (100 in a real run),
+    so each batch here inserts rows before its end; how many events each such write hashed."""
+    sealed: list[int] = []
+    seal = timeline.seal
+
+    def counted(session, *, until=None):
+        count = seal(session, until=until)
+        if until is not None:
+            sealed.append(count)
+        return count
+
+    monkeypatch.setattr(batch, "WRITE_EVERY", 4)
+    monkeypatch.setattr(timeline, "seal", counted)
+    return sealed
 
 
 def _run(tmp_path: Path, name: str, url: str, renderers: int, *, kill_after_first_batch: bool = False
@@ -73,9 +93,12 @@ def _run(tmp_path: Path, name: str, url: str, renderers: int, *, kill_after_firs
     return letters, documents, events, pooled, first.careful_batches + second.careful_batches
 
 
-def test_letters_rendered_by_other_processes_are_the_letters_rendered_inline(tmp_path: Path) -> None:
+def test_letters_rendered_by_other_processes_are_the_letters_rendered_inline(tmp_path: Path,
+                                                                            write_while_rendering: list[int]) -> None:
     inline = _run(tmp_path, "inline", f"sqlite:///{tmp_path / 'inline.sqlite'}", 0)
+    assert write_while_rendering == []  # rendered inline, a batch is written at its end
     pooled = _run(tmp_path, "pooled", f"sqlite:///{tmp_path / 'pooled.sqlite'}", 2)
+    assert sum(write_while_rendering) > 0  # events hashed and inserted while letters were still rendering
     assert len(inline[0]) == 120
     assert inline[3] == 0 and pooled[3] > 0  # some letters rendered elsewhere (the run renders the rest)
     assert inline[4] == pooled[4] == 0  # every batch kept whole

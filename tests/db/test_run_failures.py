@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from engine.cases import batch
 from engine.cases.letters import LetterWriter
 from engine.cases.lookup import find_case, list_cases
 from engine.cases.run import run
@@ -129,8 +130,13 @@ def run_writing(store, workflow: Workflow, out: Path, renderers: int):
         writer.close()
 
 
-@pytest.mark.parametrize("renderers", [0, 2], ids=["inline", "renderer-processes"])
-def test_a_template_failing_on_one_case_fails_that_case_alone(store, tmp_path: Path, renderers: int) -> None:
+@pytest.mark.parametrize(("renderers", "write_every"), [(0, 100), (2, 100), (2, 1)],
+                         ids=["inline", "renderer-processes", "written-after-each-case"])
+def test_a_template_failing_on_one_case_fails_that_case_alone(store, tmp_path: Path, renderers: int,
+                                                              write_every: int, monkeypatch) -> None:
+    # written-after-each-case: D1's rows may be inserted before D2's letter fails; the attempt's rollback
+    # takes them back, and the careful pass writes them once.
+    monkeypatch.setattr(batch, "WRITE_EVERY", write_every)
     # Renders for the sample case (three invoices), so `letters check` passes; fails on one invoice.
     letters = letters_with_paragraph(tmp_path / "letters", "Quote-part : {{ 100 // (invoice_count - 1) }} %")
     workflow = replace(load_workflow(B2B), letters_dir=letters)
@@ -177,10 +183,13 @@ def test_a_failure_after_the_letter_was_written_removes_that_letter(store, tmp_p
         assert verify(s, out) == []
 
 
-@pytest.mark.parametrize("renderers", [0, 2], ids=["file-thread", "renderer-processes"])
-def test_a_letter_file_that_cannot_be_written_fails_that_case_alone(store, tmp_path: Path, renderers: int) -> None:
+@pytest.mark.parametrize(("renderers", "write_every"), [(0, 100), (2, 100), (2, 1)],
+                         ids=["file-thread", "renderer-processes", "written-after-each-case"])
+def test_a_letter_file_that_cannot_be_written_fails_that_case_alone(store, tmp_path: Path, renderers: int,
+                                                                    write_every: int, monkeypatch) -> None:
     """Letters are written beside the run (a thread, or the renderer processes) while the batch goes on: a
     file the disk refuses still fails its own case alone, with the system's reason, and leaves no file."""
+    monkeypatch.setattr(batch, "WRITE_EVERY", write_every)
     workflow = load_workflow(B2B)
     out = tmp_path / "out"
     blocked = out / "D2" / "ACME-F-003" / "01-reminder1.docx"

@@ -19,6 +19,8 @@ from engine.core.workflow import load_workflow
 from engine.imports.importer import import_csv
 from engine.reports.timeline import render_timeline
 from engine.store.database import connect
+from engine.store import timeline
+from engine.store.events import Note
 from engine.store.models import Case, Document, Event
 from engine.store.timeline import canonical_json, verify
 from tests.support import CSV, REPO
@@ -155,3 +157,20 @@ def test_a_usd_payment_reads_in_usd_and_the_chain_holds(database_url: str, tmp_p
     assert len(lines) == 1 and "€" not in lines[0]
     assert "paiement de 1\u00a0000,00\u00a0$US (réf. VIR-U) imputé sur CUR-U1 (1\u00a0000,00\u00a0$US)" in lines[0]
     store.dispose()
+
+
+def test_a_seal_until_an_unfinished_event_chains_the_events_before_it_and_leaves_the_rest(built) -> None:
+    """A run with renderer processes seals a batch in parts (engine.cases.batch): the events before the first one
+    whose letter is not back are hashed, that one and those after wait; the chain is the one a single seal makes."""
+    store, folder = built
+    with store.session() as s:
+        case = s.scalars(select(Case).order_by(Case.id)).first()
+        with timeline.sealed_later(s), s.no_autoflush:
+            added = [timeline.append_event(s, case, Note(f"note {n}"), date(2025, 3, 1)) for n in range(3)]
+            assert timeline.seal(s, until=lambda event: event is added[1]) == 1
+            assert added[0].hash is not None and added[1].hash is None and added[2].hash is None
+            added[1].payload = {**added[1].payload, "reason": "note 1, completed"}  # as a letter's SHA-256 is
+            assert timeline.seal(s, until=lambda event: False) == 2
+        assert [e.prev_hash for e in added[1:]] == [e.hash for e in added[:-1]] and case.last_hash == added[2].hash
+    with store.session() as s:
+        assert verify(s, folder) == []
