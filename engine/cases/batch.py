@@ -2,7 +2,9 @@
 
 A batch is first tried whole: every case advanced in memory (no flush, no savepoint between cases),
 then one flush writes all their rows with bulk inserts, inside a savepoint. That is the common case
-and the fast one: a savepoint and a flush a case cost more than the case.
+and the fast one: a savepoint and a flush a case cost more than the case. With renderer processes
+(SQLite, --workers N), the rows of the cases whose letters are back are inserted every WRITE_EVERY
+cases, in the same savepoint, while the renderers render the others (``_write_ready``).
 
 When anything goes wrong in that attempt (a guard, a template or the disk fails on one case, or the
 flush meets a step another run already took), the savepoint rolls the whole attempt back, its letters
