@@ -74,6 +74,14 @@ def relance_1(doc) -> None:
     signature(doc)
 
 
+def despite(words: str, lead: str = " ") -> str:
+    """« malgré nos relances » (``words``) for the listed invoices an earlier contact named: all of them, or only
+    those, by number; nothing when none was (an invoice that joined the case since was never reminded)."""
+    return ("{% if all_reminded %}" + lead + words + "{% elif reminded_numbers %}" + lead + words + " concernant "
+            "{% if reminded_numbers|length > 1 %}les factures n° {% else %}la facture n° {% endif %}"
+            "{{ reminded_numbers|join(', ') }}{% endif %}")
+
+
 def relance_2(doc) -> None:
     """Second reminder: recalls the earlier steps the timeline records and asks for a planned payment date."""
     header(doc, recipient="debtor")
@@ -81,7 +89,7 @@ def relance_2(doc) -> None:
     par(doc, "{{ salutation }},")
     agency_notice(doc)
     par(doc, "{% if plural %}Les factures ci-dessous restent impayées{% else %}La facture ci-dessous reste "
-             "impayée{% endif %} à ce jour{% if has_history %}, malgré nos précédentes démarches{% endif %} :")
+             "impayée{% endif %} à ce jour" + despite("malgré nos précédentes démarches", ", ") + " :")
     invoice_table(doc)
     agency_breakdown(doc)
     history_list(doc, "Pour mémoire, nous vous avons adressé :")
@@ -101,7 +109,7 @@ def relance_3(doc) -> None:
     par(doc, "{{ salutation }},")
     agency_notice(doc)
     par(doc, "{% if plural %}Les factures suivantes demeurent impayées{% else %}La facture suivante demeure "
-             "impayée{% endif %}{% if has_history %} malgré nos relances précédentes{% endif %} :")
+             "impayée{% endif %}" + despite("malgré nos relances précédentes") + " :")
     invoice_table(doc)
     agency_breakdown(doc)
     history_list(doc, "Nos démarches précédentes :")
@@ -130,7 +138,7 @@ def mise_en_demeure(doc) -> None:
     par(doc, "{{ salutation }},")
     agency_notice(doc)
     par(doc, "{% if plural %}Les factures suivantes restent impayées{% else %}La facture suivante reste "
-             "impayée{% endif %}{% if has_history %} malgré nos relances{% endif %} :")
+             "impayée{% endif %}" + despite("malgré nos relances") + " :")
     invoice_table(doc)
     history_list(doc, "Nos démarches amiables sont restées sans effet :")
     par(doc, "Le montant de notre créance s'établit comme suit au {{ date_long }} :")

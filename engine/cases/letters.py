@@ -338,12 +338,14 @@ class LetterWriter:
         events = recall.typed_events(session, case, recall.RECALLED)
         labels = {name: spec.label or name for name, spec in workflow.states.items()}
         history = recall.history(events, labels, skip_step=f"{case.step_count}:")
+        reminded = recall.reminded(events, skip_step=f"{case.step_count}:")
         notice = recall.notice_of(events, chosen)
         interest_from, basis = recall.interest_basis(notice) if b2c and notice is not None else (None, None)
         credited = {invoice_id: sum((a.amount for a in applied if a.kind == "credit_note"), Decimal("0"))
                     for invoice_id, applied in payments.items()}
         lines = [InvoiceLine(s.invoice.number, s.invoice.issue_date, s.invoice.due_date, s.invoice.amount, s.paid,
-                             s.open, credited.get(s.invoice.id, Decimal("0"))) for s in listed(chosen)]
+                             s.open, credited.get(s.invoice.id, Decimal("0")), s.invoice.number in reminded)
+                 for s in listed(chosen)]
         return LetterData(
             creditor=self.creditor,
             debtor=_party(debtor),

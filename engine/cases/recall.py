@@ -91,6 +91,20 @@ def history(events: list[tuple[date, str | None, EventPayload]], labels: Mapping
     return sorted(past, key=lambda step: step.on)
 
 
+def reminded(events: list[tuple[date, str | None, EventPayload]], *, skip_step: str) -> frozenset[str]:
+    """The invoice numbers an earlier contact named: a letter sent by post, or the letter of an e-mail the server
+    accepted. A call names none (the timeline does not say which invoices it was about), nor a letter recorded
+    before letters listed their invoices: a letter that cannot tell says less."""
+    emailed = {payload.step_key for _on, _key, payload in events if isinstance(payload, EmailSent)}
+    numbers: set[str] = set()
+    for _on, _key, payload in events:
+        if not isinstance(payload, LetterSent) or (payload.step_key or "").startswith(skip_step):
+            continue
+        if payload.channel in POSTAL or payload.step_key in emailed:
+            numbers.update(payload.invoices)
+    return frozenset(numbers)
+
+
 def notice_of(events: list[tuple[date, str | None, EventPayload]], chosen: list[InvoiceStatus]) -> NoticeFacts | None:
     """The formal notice that covered the claimed invoices, as recorded: its letter and its delivery."""
     noticed = sorted((s.invoice.noticed_on, s.invoice.notice_ref or "") for s in chosen
@@ -146,4 +160,4 @@ def _french_list(words: list[str]) -> str:
 
 
 __all__ = ["CONTACTS", "POSTAL", "RECALLED", "enclosures", "history", "interest_basis", "interest_from", "notice_of",
-           "typed_events"]
+           "reminded", "typed_events"]

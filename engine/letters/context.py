@@ -86,6 +86,9 @@ class InvoiceLine:
     paid: Decimal  # everything taken off the invoice: payments and credit notes
     outstanding: Decimal
     credited: Decimal = Decimal("0")  # the part of `paid` that credit notes took off, not the debtor
+    # An earlier contact of the case named this invoice (engine.cases.recall.reminded): only then may a letter
+    # say it stays unpaid « malgré nos relances ».
+    reminded: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,9 +234,13 @@ def build_context(letter: LetterData) -> dict[str, Any]:
                 "paid_value": i.paid,
                 "credited_value": i.credited,
                 "outstanding_value": i.outstanding,
+                "reminded": i.reminded,
             }
             for i in letter.invoices
         ],
+        # « malgré nos relances » for the listed invoices: all of them, or only those an earlier contact named.
+        "all_reminded": bool(letter.invoices) and all(i.reminded for i in letter.invoices),
+        "reminded_numbers": [_text(i.number) for i in letter.invoices if i.reminded],
         "invoice_count": len(letter.invoices),
         "plural": len(letter.invoices) > 1,
         "total_amount": money(total_amount),

@@ -61,11 +61,12 @@ def sample_letter_data(debtor_kind: SampleKind = "b2b") -> LetterData:
         (InvoiceLine("FA-2025-0388", date(2025, 11, 14), date(2025, 12, 15), Decimal("600.00"), Decimal("600.00"),
                      Decimal("0.00")), ((date(2026, 1, 20), Decimal("600.00")),)),
         (InvoiceLine("FA-2026-0412", date(2026, 2, 3), date(2026, 3, 4), Decimal("1234.56"), Decimal("0.00"),
-                     Decimal("1234.56")), ()),
+                     Decimal("1234.56"), reminded=True), ()),
         (InvoiceLine("FA-2026-0457", date(2026, 2, 21), date(2026, 3, 23), Decimal("2890.00"), Decimal("890.00"),
-                     Decimal("2000.00")), ((date(2026, 4, 10), Decimal("890.00")),)),
+                     Decimal("2000.00"), reminded=True), ((date(2026, 4, 10), Decimal("890.00")),)),
+        # Due after the first reminder: named by the second one only.
         (InvoiceLine("FA-2026-0533", date(2026, 3, 16), date(2026, 4, 15), Decimal("415.20"), Decimal("0.00"),
-                     Decimal("415.20")), ()),
+                     Decimal("415.20"), reminded=True), ()),
     ]
     figures = claim(
         [InvoiceDebt(line.number, line.amount, line.due_date, payments) for line, payments in debts],

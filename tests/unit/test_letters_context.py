@@ -150,3 +150,35 @@ def test_no_interest_is_said_to_run_where_none_runs() -> None:
                 interest=Decimal("0"))))).split())
     assert "les intérêts courent jusqu'au complet paiement" in with_notice
     assert "courent jusqu'au complet paiement" not in without
+
+
+def test_despite_our_reminders_covers_the_invoices_an_earlier_contact_named() -> None:
+    reminded = InvoiceLine("F1", date(2026, 1, 1), date(2026, 1, 31), Decimal("10"), Decimal("0"), Decimal("10"),
+                           reminded=True)
+    joined = replace(reminded, number="F2", reminded=False)
+    both = build_context(replace(sample_letter_data(), invoices=[reminded, replace(joined, reminded=True)]))
+    assert both["all_reminded"] and both["reminded_numbers"] == ["F1", "F2"]
+    one = build_context(replace(sample_letter_data(), invoices=[reminded, joined]))
+    assert not one["all_reminded"] and one["reminded_numbers"] == ["F1"]
+    assert [inv["reminded"] for inv in one["invoices"]] == [True, False]
+    assert not build_context(replace(sample_letter_data(), invoices=[]))["all_reminded"]
+
+
+def test_an_invoice_counts_as_reminded_by_a_letter_posted_or_an_email_the_server_took() -> None:
+    from engine.cases.recall import reminded
+    from engine.store.events import CallRecorded, EmailSent, LetterSent
+
+    def letter(step: str, channel: str, *numbers: str) -> LetterSent:
+        return LetterSent(template="t.docx", path="p", sha256="0", channel=channel, step_key=step,
+                          invoices=numbers)
+
+    day = date(2026, 3, 1)
+    events = [
+        (day, "1:reminder1", letter("1:reminder1", "email", "F-MAILED")),
+        (day, "1:reminder1", EmailSent("1:reminder1", "<m@x>", "a@b.fr", "Relance")),
+        (day, "2:reminder2", letter("2:reminder2", "email", "F-NEVER-SENT")),  # prepared, never sent
+        (day, None, CallRecorded(outcome="reached")),  # a call names no invoice
+        (day, "3:reminder3", letter("3:reminder3", "letter", "F-POSTED")),
+        (day, "4:formal_notice", letter("4:formal_notice", "registered_letter", "F-THIS-LETTER")),
+    ]
+    assert reminded(events, skip_step="4:") == {"F-MAILED", "F-POSTED"}
