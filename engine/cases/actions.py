@@ -18,6 +18,8 @@ from engine.cases.steps import act, apply_steps, case_state, reconcile, record_p
 from engine.core.case import Step
 from engine.core.money import parse_amount
 from engine.errors import CaseError
+from engine.store import ledger
+from engine.store.ledger import ZERO
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,15 @@ class Outcome:
     steps: tuple[Step, ...]
     amount: Decimal | None = None
     currency: str = "EUR"
+    # A payment above what the case owed: the excess (the debtor's credit), and what of it is still unapplied
+    # once the debtor's other open invoices took their share.
+    beyond: Decimal = Decimal("0")
+    credit_left: Decimal = Decimal("0")
+
+    @property
+    def applied_elsewhere(self) -> Decimal:
+        """The part of the excess the debtor's other open invoices took."""
+        return self.beyond - self.credit_left
 
 
 def pay(desk: Desk, case_ref: str, amount: str | Decimal, on: date, *, by: str,
@@ -49,11 +60,13 @@ def pay(desk: Desk, case_ref: str, amount: str | Decimal, on: date, *, by: str,
         if value <= 0:
             raise CaseError(f"{str(amount)!r}: a payment is a positive amount")
         escalator = desk.escalator_for(case)
-        record_payment(session, case, value, on, reference=reference, by=by)
+        beyond = record_payment(session, case, value, on, reference=reference, by=by)
+        credit_left = ledger.credit_total(session, [case.debtor_id], currency=currency)[0] if beyond > 0 else ZERO
         state = case_state(session, case, on)
         steps = reconcile(session, case, state, escalator, on)
         apply_steps(session, case, state, steps, escalator, desk.letter_writer(), actor=by)
-        return Outcome(case.ref, "pay", on, by, case.state, tuple(steps), value, currency)
+        return Outcome(case.ref, "pay", on, by, case.state, tuple(steps), value, currency, beyond,
+                       min(credit_left, beyond))
 
 
 def dispute(desk: Desk, case_ref: str, on: date, *, by: str, reason: str) -> Outcome:

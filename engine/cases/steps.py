@@ -228,11 +228,12 @@ def record_payment(
     *,
     reference: str | None = None,
     by: str | None = None,
-) -> Payment:
+) -> Decimal:
     """A payment entered by hand for a case: stored, allocated to the case's invoices in the ledger's
     order, and a ``payment`` event; the next ``reconcile`` tells the escalator. What is left once the
     case is paid is the debtor's credit: the ledger applies it to the debtor's other open invoices
-    (their cases get a ``payment`` event), and keeps the rest for the next ones."""
+    (their cases get a ``payment`` event), and keeps the rest for the next ones. Returns that part: what
+    the case's invoices did not take."""
     amount = _cents(amount)
     if amount <= 0:
         raise EscalationError(f"a payment must be positive, not {amount}")
@@ -256,7 +257,7 @@ def record_payment(
     if left > 0:
         ledger.apply_credit(session, [case_row.debtor_id])
     session.flush()
-    return payment
+    return left
 
 
 def record_receipt(

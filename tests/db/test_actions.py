@@ -142,3 +142,28 @@ def test_a_case_jumped_out_of_a_final_state_is_open_again(app: App) -> None:
     assert back.state == "reminder1"
     with app.session() as s:
         assert (find_case(s, "ALD-F1").closed, [c.ref for c in list_cases(s)]) == (False, ["ALD-F1", "ALD-F3"])
+
+
+def test_a_payment_above_what_the_case_owed_says_where_the_excess_went(tmp_path: Path, database_url: str) -> None:
+    """The excess of a payment is the debtor's credit: the debtor's other open invoices take their share, the
+    rest waits for the next ones; the outcome (and so the command line and the web app) says both."""
+    root = tmp_path / "ws"
+    init_workspace(root)
+    (tmp_path / "debtors.csv").write_text(DEBTORS, encoding="utf-8")
+    # F2 is not due yet: no case, but open, and the credit pays it.
+    (tmp_path / "invoices.csv").write_text(INVOICES + "F2;D1;2026-04-05;2026-05-05;150.00;EUR\n", encoding="utf-8")
+    app = App(load_workspace(root, database_url))
+    try:
+        app.store.upgrade()
+        app.import_files([tmp_path / "debtors.csv", tmp_path / "invoices.csv"])
+        app.run(date(2026, 4, 10))
+        exact = actions.pay(app, "ALD-F1", "400", date(2026, 4, 11), by="alice")
+        assert (exact.beyond, exact.credit_left, exact.applied_elsewhere) == (0, 0, 0)
+        over = actions.pay(app, "ALD-F1", "800", date(2026, 4, 12), by="alice")
+        assert over.state == "paid"
+        assert (over.beyond, over.applied_elsewhere, over.credit_left) == (Decimal("200.00"), Decimal("150.00"),
+                                                                           Decimal("50.00"))
+        with app.session() as s:
+            assert show_case(s, "ALD-F1").debtor_credit == Decimal("50.00")
+    finally:
+        app.store.dispose()

@@ -288,3 +288,16 @@ def test_an_action_dated_after_today_is_refused_and_nothing_recorded(desk: App) 
     assert 'max="2025-01-20"' in http.get(f"/cases/{case_id}").text  # the browser's date picker says so first
     http.post(f"/cases/{case_id}/actions/note", data={"csrf": token, "on": WEB_AS_OF.isoformat(), "reason": "ok"})
     assert _events(desk, case_id) == before + 1
+
+
+def test_a_payment_above_what_the_case_owed_says_the_excess_is_the_debtors_credit(desk: App) -> None:
+    http, token = web(desk, "legal")
+    case_id = _case_ids(desk)[0]
+    seen = _forms(http, case_id)
+    answer = http.post(f"/cases/{case_id}/actions/pay",
+                       data={"csrf": token, "seen": seen.get("pay", ""), "amount": "100 000,00"})
+    assert answer.status_code == 303
+    page = html.unescape(http.get(f"/cases/{case_id}").text)
+    said = re.search(r"Paiement de 100\s000,00\s€ enregistré[^<]*", page)
+    assert said is not None, page[-800:]
+    assert "au-delà du dû du dossier" in said.group(0) and "gardés en crédit du débiteur" in said.group(0)
