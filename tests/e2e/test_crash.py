@@ -58,6 +58,18 @@ def letter_files(workspace: Path) -> list[Path]:
 
 def test_sigkill_at_many_moments_then_a_full_run_loses_and_duplicates_nothing(database_url: str,
                                                                               tmp_path: Path) -> None:
+    kill_again_and_again(database_url, tmp_path)
+
+
+def test_a_run_with_renderer_processes_killed_again_and_again_loses_and_duplicates_nothing(sqlite_url: str,
+                                                                                         tmp_path: Path) -> None:
+    """SQLite with --workers 2: letters render in another process and a batch inserts the rows of the cases
+    whose letters are back while the others render; a kill at any moment still leaves nothing half done."""
+    kill_again_and_again(sqlite_url, tmp_path, "--workers", "2")
+
+
+def kill_again_and_again(database_url: str, tmp_path: Path, *options: str) -> None:
+    """`relance run` (with ``options``) killed at six moments, then run to completion, then checked."""
     workspace = make_workspace(tmp_path, database_url, CASES)
     rng = random.Random(6)
     # Moments: while cases are being opened (before any letter), then after N letters exist, then
@@ -73,7 +85,7 @@ def test_sigkill_at_many_moments_then_a_full_run_loses_and_duplicates_nothing(da
                        and len(letter_files(workspace)) > 0)
     killed = 0
     for moment in moments:
-        process = start(workspace, database_url, "run", "--as-of", AS_OF.isoformat())
+        process = start(workspace, database_url, "run", "--as-of", AS_OF.isoformat(), *options)
         began[0] = time.monotonic()
         while process.poll() is None and not moment():
             time.sleep(0.01)
@@ -84,7 +96,7 @@ def test_sigkill_at_many_moments_then_a_full_run_loses_and_duplicates_nothing(da
     assert killed >= 5, f"only {killed} runs were still going when their moment came"
     assert len(letter_files(workspace)) < CASES, "the killed runs should not have finished the work"
 
-    relance(workspace, database_url, "run", "--as-of", AS_OF.isoformat())
+    relance(workspace, database_url, "run", "--as-of", AS_OF.isoformat(), *options)
 
     store = connect(database_url)
     with store.session() as session:
