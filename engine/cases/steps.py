@@ -25,7 +25,7 @@ from engine.cases.invoices import (
     record_time_barred,
 )
 from engine.core.case import CaseState, Step
-from engine.core.machine import EscalationError, Escalator
+from engine.core.machine import EscalationError, Escalator, require_not_before_state
 from engine.errors import CaseError
 from engine.store import ledger
 from engine.store.events import (
@@ -187,6 +187,8 @@ def act(
     the steps it caused. Raises EscalationError (nothing recorded; roll back) when it does not apply.
     """
     state = case_state(session, case_row, on)
+    if action not in ("note", "jump"):  # a note may recall the past; a jump says it itself (Escalator.jump)
+        require_not_before_state(state, on, f"a {action}")
     steps = reconcile(session, case_row, state, escalator, on)
     event: EventPayload
     if action == "dispute":

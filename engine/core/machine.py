@@ -33,6 +33,17 @@ class EscalationError(RelanceError, ValueError):
     """An event the case cannot take (unknown state, closed case, promise in the past...), with why."""
 
 
+def require_not_before_state(case: CaseState, on: date, what: str) -> None:
+    """Refuse an action by hand dated before the case entered its state: the timeline would hold a step, or a
+    dispute, before the letter it follows, and a letter dated that day would recall contacts made after it.
+    (A payment is not refused: money received before a letter went out is a fact with its bank date.)"""
+    if on < case.state_entered:
+        raise EscalationError(
+            f"{what} dated {on:%d/%m/%Y}: the case entered {case.state!r} on {case.state_entered:%d/%m/%Y}, "
+            "and nothing done by hand may be dated before that (date it that day or later; the reason may say "
+            "when it happened)")
+
+
 class Escalator:
     """Moves cases through one workflow. Cheap to create: the machine is built once per workflow version."""
 
@@ -193,6 +204,7 @@ class Escalator:
              approved: bool = False) -> list[Step]:
         """Move the case by hand to any declared state; its letter and actions go out as on a timed step.
         A state with `approval: required` is entered only ``approved``: otherwise the case waits for it."""
+        require_not_before_state(case, on, f"a jump to {dest!r}")
         if dest not in self.workflow.states:
             close = difflib.get_close_matches(str(dest), list(self.workflow.states), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (states: {', '.join(self.workflow.states)})"

@@ -167,3 +167,23 @@ def test_a_payment_above_what_the_case_owed_says_where_the_excess_went(tmp_path:
             assert show_case(s, "ALD-F1").debtor_credit == Decimal("50.00")
     finally:
         app.store.dispose()
+
+
+def test_nothing_done_by_hand_may_be_dated_before_the_step_it_follows(app: App) -> None:
+    """reminder1 went out on 10 April: a dispute, a hold or a jump dated 5 April would sit before it in the
+    timeline, and a letter dated that day would recall the reminder of the 10th. A note may tell of the past,
+    and a payment keeps its bank date."""
+    before = event_count(app, "ALD-F1")
+    for attempt in (lambda on: actions.dispute(app, "ALD-F1", on, by="alice", reason="conteste"),
+                    lambda on: actions.hold(app, "ALD-F1", on, by="alice", reason="litige"),
+                    lambda on: actions.promise(app, "ALD-F1", on, by="alice", until=date(2026, 4, 30)),
+                    lambda on: actions.jump(app, "ALD-F1", "formal_notice", on, by="alice", reason="urgent")):
+        with pytest.raises(RelanceError, match=r"dated 05/04/2026: the case entered 'reminder1' on 10/04/2026"):
+            attempt(date(2026, 4, 5))
+    assert event_count(app, "ALD-F1") == before
+    actions.note(app, "ALD-F1", date(2026, 4, 5), by="alice", reason="appel du 5 avril")
+    paid = actions.pay(app, "ALD-F1", "100", date(2026, 4, 6), by="alice")
+    assert paid.amount == Decimal("100.00")
+    assert kinds_and_actors(app, "ALD-F1", before) == [("note", "alice"), ("payment", "alice")]
+    on_the_day = actions.dispute(app, "ALD-F1", date(2026, 4, 10), by="alice", reason="conteste")
+    assert on_the_day.state != "reminder1"
