@@ -10,7 +10,13 @@ from __future__ import annotations
 
 
 class RelanceError(Exception):
-    """A mistake in the user's input (a file, an option, a database URL): the message says what to fix."""
+    """A mistake in the user's input (a file, an option, a database URL): the message says what to fix.
+
+    ``french``: the same message in French, for the web app's team (the command line speaks English)."""
+
+    def __init__(self, *args: object, french: str | None = None) -> None:
+        super().__init__(*args)
+        self.french = french
 
 
 class CaseError(RelanceError):

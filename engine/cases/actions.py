@@ -56,9 +56,11 @@ def pay(desk: Desk, case_ref: str, amount: str | Decimal, on: date, *, by: str,
         currency = case.currency or "EUR"
         value = parse_amount(amount, currency) if isinstance(amount, str) else amount
         if value != value.quantize(Decimal("0.01")):
-            raise CaseError(f"{str(amount)!r}: an amount has at most two decimals")
+            raise CaseError(f"{str(amount)!r}: an amount has at most two decimals",
+                            french=f"« {amount} » : un montant a au plus deux décimales")
         if value <= 0:
-            raise CaseError(f"{str(amount)!r}: a payment is a positive amount")
+            raise CaseError(f"{str(amount)!r}: a payment is a positive amount",
+                            french=f"« {amount} » : un paiement est un montant positif")
         escalator = desk.escalator_for(case)
         beyond = record_payment(session, case, value, on, reference=reference, by=by)
         credit_left = ledger.credit_total(session, [case.debtor_id], currency=currency)[0] if beyond > 0 else ZERO
@@ -111,7 +113,8 @@ def receipt(desk: Desk, case_ref: str, on: date, *, by: str, tracking: str | Non
     and a delay written `since: notice_received` counts from it. ``on`` is the day it is recorded."""
     tracking = (tracking or "").strip() or None
     if tracking is not None and len(tracking) > 40:
-        raise CaseError(f"{tracking!r}: a tracking number has at most 40 characters")
+        raise CaseError(f"{tracking!r}: a tracking number has at most 40 characters",
+                        french=f"« {tracking} » : un numéro de suivi a au plus 40 caractères")
     with desk.session() as session:
         case = require_case(session, case_ref)
         record_receipt(session, case, desk.escalator_for(case), tracking=tracking, presented_on=presented,

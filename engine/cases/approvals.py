@@ -69,10 +69,14 @@ def approve(desk: Desk, case_ref: str, on: date, *, by: str, note: str | None = 
         dest = str(case.awaiting_approval)
         if case.on_hold or case.disputed:
             raise CaseError(f"case {case.ref} is {'on hold' if case.on_hold else 'disputed'}: "
-                            "resume or resolve it before approving its next step")
+                            "resume or resolve it before approving its next step",
+                            french=f"le dossier {case.ref} est {'suspendu' if case.on_hold else 'contesté'} : "
+                                   "reprenez-le ou levez la contestation avant de valider son étape")
         _since, request = _request(session, case)
         if request is not None and _since is not None and on < _since:
-            raise CaseError(f"case {case.ref} asked for approval on {_since}: it cannot be approved on {on}")
+            raise CaseError(f"case {case.ref} asked for approval on {_since}: it cannot be approved on {on}",
+                            french=f"le dossier {case.ref} attend une validation depuis le {_since:%d/%m/%Y} : "
+                                   f"elle ne peut pas être datée du {on:%d/%m/%Y}")
         escalator = desk.escalator_for(case)
         label = state_label(escalator.workflow.states, dest)
         append_event(session, case, Approved(dest, note, state_label=label), on, actor=by)
@@ -104,7 +108,8 @@ def reject(desk: Desk, case_ref: str, on: date, *, by: str, reason: str) -> Outc
 def _waiting(session: Session, case_ref: str) -> Case:
     case = require_case(session, case_ref)
     if case.awaiting_approval is None:
-        raise CaseError(f"case {case.ref} waits for no approval (state {case.state}); see `relance approvals`")
+        raise CaseError(f"case {case.ref} waits for no approval (state {case.state}); see `relance approvals`",
+                        french=f"le dossier {case.ref} n'attend aucune validation (état « {case.state} »)")
     return case
 
 

@@ -188,7 +188,7 @@ def act(
     """
     state = case_state(session, case_row, on)
     if action not in ("note", "jump"):  # a note may recall the past; a jump says it itself (Escalator.jump)
-        require_not_before_state(state, on, f"a {action}")
+        require_not_before_state(state, on, action)
     steps = reconcile(session, case_row, state, escalator, on)
     event: EventPayload
     if action == "dispute":
@@ -197,7 +197,7 @@ def act(
         event, steps = Resolve(reason), steps + escalator.resolve_dispute(state, on, reason or "", by=by)
     elif action == "promise":
         if until is None:
-            raise EscalationError("a promise needs a date (until)")
+            raise EscalationError("a promise needs a date (until)", french="une promesse a une date (jusqu'au)")
         event, steps = Promise(reason, until), steps + escalator.promise(state, until, on, by=by)
     elif action == "hold":
         event, steps = Hold(reason), steps + escalator.hold(state, on, reason or "", by=by)
@@ -205,7 +205,7 @@ def act(
         event, steps = Resume(reason), steps + escalator.resume(state, on, by=by)
     elif action == "jump":
         if dest is None:
-            raise EscalationError("a jump needs a destination state")
+            raise EscalationError("a jump needs a destination state", french="une étape à la main a un état où aller")
         event = Jump(reason, from_=state.state, to=dest)
         steps += escalator.jump(state, dest, on, reason or "", by=by)
         if state.awaiting_approval == dest:  # the jump waits for approval: recorded as asked by hand
@@ -238,7 +238,8 @@ def record_payment(
     the case's invoices did not take."""
     amount = _cents(amount)
     if amount <= 0:
-        raise EscalationError(f"a payment must be positive, not {amount}")
+        raise EscalationError(f"a payment must be positive, not {amount}",
+                              french=f"un paiement est un montant positif, pas {amount}")
     currency = case_row.currency or "EUR"  # typed against the case, so in its currency
     owed = ledger.open_invoices(session, case_id=case_row.id).get(case_row.debtor_id, [])
     shares, left = ledger.allocate(amount, owed, currency=currency)
@@ -278,20 +279,28 @@ def record_receipt(
     date, from which B2C interest and `since: notice_received` delays run. ``on`` is the day it is recorded
     (the case's money is read as of then); the event is dated the day of delivery."""
     if presented_on is None and received_on is None:
-        raise EscalationError("a receipt needs the day the letter was received or first presented")
+        raise EscalationError("a receipt needs the day the letter was received or first presented",
+                              french="un accusé de réception a le jour où la lettre a été reçue ou présentée")
     if presented_on is not None and received_on is not None and received_on < presented_on:
-        raise EscalationError(f"received on {received_on}, before its first presentation on {presented_on}")
+        raise EscalationError(f"received on {received_on}, before its first presentation on {presented_on}",
+                              french=f"reçue le {received_on:%d/%m/%Y}, avant sa première présentation le "
+                                     f"{presented_on:%d/%m/%Y}")
     letter = _last_registered_letter(session, case_row)
     if letter is None:
-        raise EscalationError(f"case {case_row.ref} has no registered letter recorded: nothing to receive")
+        raise EscalationError(f"case {case_row.ref} has no registered letter recorded: nothing to receive",
+                              french=f"le dossier {case_row.ref} n'a aucune lettre recommandée enregistrée : rien à "
+                                     "recevoir")
     sent_on, sent = letter
     effective = received_on or presented_on
     assert effective is not None
     if effective > on:
-        raise EscalationError(f"a delivery on {effective} is in the future on {on}")
+        raise EscalationError(f"a delivery on {effective} is in the future on {on}",
+                              french=f"une distribution le {effective:%d/%m/%Y} est postérieure au {on:%d/%m/%Y}")
     if (presented_on or effective) < sent_on:
         raise EscalationError(f"letter {sent.reference or sent.path} went out on {sent_on}: "
-                              f"it cannot have been delivered on {presented_on or effective}")
+                              f"it cannot have been delivered on {presented_on or effective}",
+                              french=f"la lettre {sent.reference or sent.path} est partie le {sent_on:%d/%m/%Y} : "
+                                     f"elle n'a pas pu être distribuée le {presented_on or effective:%d/%m/%Y}")
     covered = []
     for status in invoice_statuses(session, case_row):
         if sent.reference is not None and status.invoice.notice_ref == sent.reference:
@@ -329,7 +338,9 @@ def _refuse_before_issue(case_row: Case, on: date, paying: set[int]) -> None:
     early = sorted((inv for inv in invoices if inv.issue_date > on), key=lambda inv: inv.issue_date)
     if early:
         raise CaseError(f"a payment dated {on.isoformat()} cannot pay invoice {early[-1].number}, issued on "
-                        f"{early[-1].issue_date.isoformat()}: check the payment's date (--as-of)")
+                        f"{early[-1].issue_date.isoformat()}: check the payment's date (--as-of)",
+                        french=f"un paiement du {on:%d/%m/%Y} ne peut pas régler la facture {early[-1].number}, "
+                               f"émise le {early[-1].issue_date:%d/%m/%Y} : vérifiez la date du paiement")
 
 
 def _store_state(case_row: Case, state: CaseState, escalator: Escalator, as_of: date | None, *, strict: bool) -> None:

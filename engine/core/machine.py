@@ -33,15 +33,24 @@ class EscalationError(RelanceError, ValueError):
     """An event the case cannot take (unknown state, closed case, promise in the past...), with why."""
 
 
-def require_not_before_state(case: CaseState, on: date, what: str) -> None:
-    """Refuse an action by hand dated before the case entered its state: the timeline would hold a step, or a
-    dispute, before the letter it follows, and a letter dated that day would recall contacts made after it.
-    (A payment is not refused: money received before a letter went out is a fact with its bank date.)"""
+def require_not_before_state(case: CaseState, on: date, action: str) -> None:
+    """Refuse an action by hand (``action``: dispute, jump...) dated before the case entered its state: the
+    timeline would hold a step, or a dispute, before the letter it follows, and a letter dated that day would
+    recall contacts made after it. (A payment is not refused: money received before a letter went out is a
+    fact with its bank date.)"""
     if on < case.state_entered:
         raise EscalationError(
-            f"{what} dated {on:%d/%m/%Y}: the case entered {case.state!r} on {case.state_entered:%d/%m/%Y}, "
+            f"a {action} dated {on:%d/%m/%Y}: the case entered {case.state!r} on {case.state_entered:%d/%m/%Y}, "
             "and nothing done by hand may be dated before that (date it that day or later; the reason may say "
-            "when it happened)")
+            "when it happened)",
+            french=f"{_ACTION_NAMES.get(action, action)} datée du {on:%d/%m/%Y} : le dossier est entré dans l'état "
+                   f"« {case.state} » le {case.state_entered:%d/%m/%Y}, et rien de ce qui est fait à la main ne peut "
+                   "être daté d'avant (datez-la de ce jour ou d'après ; le motif peut dire quand c'est arrivé)")
+
+
+# The manual actions as the web app's French messages name them.
+_ACTION_NAMES = {"dispute": "contestation", "resolve": "levée de contestation", "promise": "promesse de paiement",
+                 "hold": "suspension", "resume": "reprise", "jump": "étape à la main"}
 
 
 class Escalator:
@@ -141,7 +150,8 @@ class Escalator:
         """Record a payment; the `payment` trigger decides (default: a full payment ends in state 'paid')."""
         amount = Decimal(amount)
         if amount <= 0:
-            raise EscalationError(f"a payment must be positive, not {amount}")
+            raise EscalationError(f"a payment must be positive, not {amount}",
+                                  french=f"un paiement est un montant positif, pas {amount}")
         case.paid += amount
         if case.balance <= 0:
             case.promise_until = None  # settled: nothing left to wait for
@@ -165,7 +175,8 @@ class Escalator:
     def resolve_dispute(self, case: CaseState, on: date, reason: str, by: str | None = None) -> list[Step]:
         """The dispute is settled: `resolve` if declared, else back to the state the case was in."""
         if not case.disputed:
-            raise EscalationError("the case has no open dispute to resolve")
+            raise EscalationError("the case has no open dispute to resolve",
+                                  french="le dossier n'a pas de contestation en cours à lever")
         case.disputed = False
         steps = self._event(case, "resolve", on, reason=reason, by=by)
         if steps is not _UNDECLARED:
@@ -176,7 +187,9 @@ class Escalator:
         """The debtor promises to pay by `until`: no timed step until then; escalation resumes after."""
         self._open(case, "promise")
         if until < on:
-            raise EscalationError(f"a promise to pay by {until} is already past on {on}")
+            raise EscalationError(f"a promise to pay by {until} is already past on {on}",
+                                  french=f"une promesse de payer au plus tard le {until:%d/%m/%Y} est déjà dépassée "
+                                         f"le {on:%d/%m/%Y}")
         case.promise_until = until
         self._remember(case)
         steps = self._event(case, "promise", on, by=by, extra={"until": until})
@@ -193,7 +206,7 @@ class Escalator:
     def resume(self, case: CaseState, on: date, by: str | None = None) -> list[Step]:
         """Lift a hold: `resume` if declared, else back to the state held from (when the hold moved it)."""
         if not case.on_hold:
-            raise EscalationError("the case is not on hold")
+            raise EscalationError("the case is not on hold", french="le dossier n'est pas suspendu")
         case.on_hold = False
         steps = self._event(case, "resume", on, by=by)
         if steps is not _UNDECLARED:
@@ -204,17 +217,23 @@ class Escalator:
              approved: bool = False) -> list[Step]:
         """Move the case by hand to any declared state; its letter and actions go out as on a timed step.
         A state with `approval: required` is entered only ``approved``: otherwise the case waits for it."""
-        require_not_before_state(case, on, f"a jump to {dest!r}")
+        require_not_before_state(case, on, "jump")
         if dest not in self.workflow.states:
             close = difflib.get_close_matches(str(dest), list(self.workflow.states), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (states: {', '.join(self.workflow.states)})"
-            raise EscalationError(f"cannot jump to {dest!r}: no such state in {self.workflow.name}{hint}")
+            indice = f" (vouliez-vous dire « {close[0]} » ?)" if close else f" (états : {', '.join(self.workflow.states)})"
+            raise EscalationError(f"cannot jump to {dest!r}: no such state in {self.workflow.name}{hint}",
+                                  french=f"impossible de passer à « {dest} » : la politique {self.workflow.name} "
+                                         f"n'a pas cet état{indice}")
         self._plan(case)
         kind = self.workflow.states[dest].kind
         if kind in LEGAL_KINDS and case.barred > 0 and case.claimable <= 0:
             # As for a timed step (advance): time-barred invoices alone are never put on notice nor taken to court.
             raise EscalationError(f"cannot jump to {dest!r} ({kind}): every invoice still owed is time-barred, "
-                                  "and a time-barred invoice is never put on notice nor taken to court")
+                                  "and a time-barred invoice is never put on notice nor taken to court",
+                                  french=f"impossible de passer à « {dest} » : toutes les factures encore dues sont "
+                                         "prescrites, et une facture prescrite n'est jamais mise en demeure ni "
+                                         "portée en justice")
         if self.workflow.states[dest].approval and not approved:
             case.awaiting_approval = dest
             return []
@@ -236,7 +255,9 @@ class Escalator:
 
     def _open(self, case: CaseState, what: str) -> None:
         if self._plan(case).final:
-            raise EscalationError(f"cannot {what}: the case is closed in final state {case.state!r}")
+            raise EscalationError(f"cannot {what}: the case is closed in final state {case.state!r}",
+                                  french=f"{_ACTION_NAMES.get(what, what)} impossible : le dossier est clos "
+                                         f"(état final « {case.state} »)")
 
     def _remember(self, case: CaseState) -> None:
         """Note the active state to come back to, unless already paused from one."""

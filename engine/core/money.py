@@ -99,38 +99,46 @@ def check_decimals(amount: Decimal, currency: str, text: object = None) -> None:
     zeros only where the currency has no such unit (``1000.00`` yen, as accounting exports write it)."""
     shown = repr(str(text if text is not None else amount))
     if amount.as_tuple().exponent < -2:  # type: ignore[operator]
-        raise MoneyError(f"amount {shown} has more than two decimals")
+        raise MoneyError(f"amount {shown} has more than two decimals",
+                         french=f"le montant {shown} a plus de deux décimales")
     allowed = decimals(currency)
     if amount != amount.quantize(minor_unit(currency)):
         code = currency.upper()
         if allowed == 0:
-            raise MoneyError(f"amount {shown} has decimals, but {code} has none (write a whole number)")
-        raise MoneyError(f"amount {shown} has more than {allowed} decimal(s), the most {code} has")
+            raise MoneyError(f"amount {shown} has decimals, but {code} has none (write a whole number)",
+                             french=f"le montant {shown} a des décimales, et {code} n'en a pas (écrivez un nombre "
+                                    "entier)")
+        raise MoneyError(f"amount {shown} has more than {allowed} decimal(s), the most {code} has",
+                         french=f"le montant {shown} a plus de {allowed} décimale(s), le plus qu'a {code}")
 
 
 def parse_amount(text: str, currency: str = "EUR") -> Decimal:
     """``1 234,56 €`` → ``Decimal("1234.56")``; a written currency must be ``currency``."""
     value = str(text).strip().translate(_SPACES)
     if not value:
-        raise MoneyError("empty amount")
+        raise MoneyError("empty amount", french="montant vide")
     match = _CURRENCY.fullmatch(value)
     # No digit, no amount: "abc", "NaN" or "inf" would otherwise read as a currency code alone.
     if match is None or (match["pre"] and match["post"]) or not any(c.isdigit() for c in match["number"]):
-        raise MoneyError(f"not an amount: {text!r} (write 1234.56 or 1 234,56)")
+        raise MoneyError(f"not an amount: {text!r} (write 1234.56 or 1 234,56)",
+                         french=f"« {text} » n'est pas un montant (écrivez 1234.56 ou 1 234,56)")
     written = match["pre"] or match["post"]
     if written:
         code = _SYMBOLS.get(written, written.upper())
         if code != currency.upper():
-            raise MoneyError(f"{text!r} is in {code}, expected {currency.upper()}")
+            raise MoneyError(f"{text!r} is in {code}, expected {currency.upper()}",
+                             french=f"« {text} » est en {code}, le dossier en {currency.upper()}")
     value = match["number"]
     if "," in value and "." in value:
         thousands = "." if value.rfind(",") > value.rfind(".") else ","
         value = value.replace(thousands, "")
     if value.count(",") > 1 or value.count(".") > 1:
-        raise MoneyError(f"not an amount: {text!r} (write 1234.56 or 1 234,56)")
+        raise MoneyError(f"not an amount: {text!r} (write 1234.56 or 1 234,56)",
+                         french=f"« {text} » n'est pas un montant (écrivez 1234.56 ou 1 234,56)")
     value = value.replace(",", ".")
     if not _NUMBER.fullmatch(value):
-        raise MoneyError(f"not an amount: {text!r} (write 1234.56 or 1 234,56)")
+        raise MoneyError(f"not an amount: {text!r} (write 1234.56 or 1 234,56)",
+                         french=f"« {text} » n'est pas un montant (écrivez 1234.56 ou 1 234,56)")
     try:
         amount = Decimal(value)
     except InvalidOperation as exc:  # pragma: no cover - the regex already filtered
@@ -145,20 +153,24 @@ def parse_date(text: str) -> date:
     """``2026-05-02``, ``02/05/2026`` or ``02.05.2026`` → a date between 2000 and 2100."""
     value = str(text).strip()
     if not value:
-        raise MoneyError("empty date")
+        raise MoneyError("empty date", french="date vide")
     if match := _ISO.fullmatch(value):
         year, month, day = (int(part) for part in match.groups())
     elif match := _FRENCH.fullmatch(value):
         day, month, year = (int(part) for part in match.groups())
     else:
-        raise MoneyError(f"not a date: {value!r} (write YYYY-MM-DD or DD/MM/YYYY)")
+        raise MoneyError(f"not a date: {value!r} (write YYYY-MM-DD or DD/MM/YYYY)",
+                         french=f"« {value} » n'est pas une date (écrivez JJ/MM/AAAA)")
     try:
         parsed = date(year, month, day)
     except ValueError as exc:
-        raise MoneyError(f"no such date: {value!r} ({exc}; write YYYY-MM-DD or DD/MM/YYYY)") from None
+        raise MoneyError(f"no such date: {value!r} ({exc}; write YYYY-MM-DD or DD/MM/YYYY)",
+                         french=f"« {value} » : cette date n'existe pas (écrivez JJ/MM/AAAA)") from None
     if not FIRST_DAY <= parsed <= LAST_DAY:
         raise MoneyError(f"date {value!r} is out of range: relance works with dates from "
-                         f"{FIRST_DAY.year} to {LAST_DAY.year}")
+                         f"{FIRST_DAY.year} to {LAST_DAY.year}",
+                         french=f"la date « {value} » est hors limites : relance travaille avec des dates de "
+                                f"{FIRST_DAY.year} à {LAST_DAY.year}")
     return parsed
 
 

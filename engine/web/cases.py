@@ -161,7 +161,7 @@ def refusal(exc: RelanceError) -> str:
     if isinstance(exc, BusyError):
         return ("la base de données est occupée par un autre traitement (relance run, import) ; rien n'a été "
                 "enregistré : réessayez dans un instant")
-    return str(exc)
+    return exc.french or str(exc)
 
 
 def _perform(desk: Any, case_id: int, name: str, form: FormData, by: str, today: date) -> str:

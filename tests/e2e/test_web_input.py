@@ -301,3 +301,20 @@ def test_a_payment_above_what_the_case_owed_says_the_excess_is_the_debtors_credi
     said = re.search(r"Paiement de 100\s000,00\s€ enregistré[^<]*", page)
     assert said is not None, page[-800:]
     assert "au-delà du dû du dossier" in said.group(0) and "gardés en crédit du débiteur" in said.group(0)
+
+
+def test_a_refusal_from_the_engine_reads_in_french(desk: App) -> None:
+    """The web app's messages are French: an amount that is not one, or a dispute dated before the step it
+    follows, was refused in the engine's English inside a French sentence."""
+    http, token = web(desk, "legal")
+    case_id = _case_ids(desk)[0]
+    before = _events(desk, case_id)
+    seen = _forms(http, case_id)
+    http.post(f"/cases/{case_id}/actions/pay", data={"csrf": token, "seen": seen["pay"], "amount": "douze"})
+    said = flash_error(http.get(f"/cases/{case_id}").text)
+    assert said == "Paiement non enregistré(e) : « douze » n'est pas un montant (écrivez 1234.56 ou 1 234,56)", said
+    http.post(f"/cases/{case_id}/actions/dispute",
+              data={"csrf": token, "seen": seen["dispute"], "reason": "conteste", "on": "2020-01-01"})
+    said = flash_error(http.get(f"/cases/{case_id}").text)
+    assert "contestation datée du 01/01/2020 : le dossier est entré dans l'état" in said, said
+    assert _events(desk, case_id) == before

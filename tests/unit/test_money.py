@@ -86,3 +86,19 @@ def test_a_computed_amount_is_rounded_to_what_its_currency_can_pay() -> None:
     for value in (Decimal("1.225"), Decimal("0.036063"), Decimal("2.675"), Decimal("-1.005")):
         assert str(round_to_unit(value, "EUR")) == str(value.quantize(Decimal("0.01"), rounding="ROUND_HALF_UP"))
     assert format_amount(round_to_unit(Decimal("3041.1047"), "JPY"), "JPY") == f"3{NBSP}041{NBSP}JPY"
+
+
+def test_a_refusal_says_it_in_french_for_the_web_app_and_still_pickles() -> None:
+    """The web app shows ``french``; a renderer process sends exceptions back through a pipe."""
+    import pickle
+
+    from engine.core.money import MoneyError, parse_amount, parse_date
+
+    with pytest.raises(MoneyError) as amount:
+        parse_amount("douze")
+    assert amount.value.french == "« douze » n'est pas un montant (écrivez 1234.56 ou 1 234,56)"
+    with pytest.raises(MoneyError) as day:
+        parse_date("31/02/2026")
+    assert day.value.french == "« 31/02/2026 » : cette date n'existe pas (écrivez JJ/MM/AAAA)"
+    again = pickle.loads(pickle.dumps(day.value))
+    assert isinstance(again, MoneyError) and str(again) == str(day.value)
