@@ -16,7 +16,7 @@ from engine.cases.desk import Desk
 from engine.cases.lookup import require_case
 from engine.cases.steps import act, apply_steps, case_state, reconcile, record_payment, record_receipt
 from engine.core.case import Step
-from engine.core.money import parse_amount
+from engine.core.money import format_amount, parse_amount
 from engine.errors import CaseError
 from engine.store import ledger
 from engine.store.ledger import ZERO
@@ -43,6 +43,24 @@ class Outcome:
     def applied_elsewhere(self) -> Decimal:
         """The part of the excess the debtor's other open invoices took."""
         return self.beyond - self.credit_left
+
+    def excess(self, *, french: bool = False) -> str | None:
+        """What became of a payment's excess, in a sentence (the command line's English, or the web app's
+        French); None when the payment did not exceed what the case owed."""
+        if self.beyond <= 0:
+            return None
+        words = _EXCESS_FR if french else _EXCESS_EN
+        parts = [f"{format_amount(amount, self.currency)} {words[key]}"
+                 for key, amount in (("elsewhere", self.applied_elsewhere), ("credit", self.credit_left)) if amount > 0]
+        return f"{format_amount(self.beyond, self.currency)} {words['beyond']}{words[':']}" + \
+            f" {words['and']} ".join(parts)
+
+
+_EXCESS_EN = {"beyond": "more than the case owed", "elsewhere": "applied to the debtor's other open invoices",
+              "credit": "kept as the debtor's credit for the next invoices", "and": "and", ":": ": "}
+_EXCESS_FR = {"beyond": "au-delà du dû du dossier", "elsewhere": "imputés sur les autres factures ouvertes du débiteur",
+              "credit": "gardés en crédit du débiteur pour ses prochaines factures", "and": "et",
+              ":": "\u00a0: "}
 
 
 def pay(desk: Desk, case_ref: str, amount: str | Decimal, on: date, *, by: str,

@@ -157,14 +157,9 @@ def pay_command(settings: Settings, case_ref: str, amount: str, as_of: date | No
     console.print(cell(f"{case_ref}: payment of {format_amount(done.amount, done.currency)} recorded; "
                        f"state {done.state}" + (f" (moved: {', '.join(s.dest for s in done.steps)})"
                                                 if done.steps else "")))
-    if done.beyond > 0:
-        parts = [f"{format_amount(done.applied_elsewhere, done.currency)} applied to the debtor's other open "
-                 "invoices"] if done.applied_elsewhere > 0 else []
-        if done.credit_left > 0:
-            parts.append(f"{format_amount(done.credit_left, done.currency)} kept as the debtor's credit for the "
-                         "next invoices")
-        console.print(cell(f"{format_amount(done.beyond, done.currency)} more than the case owed: "
-                           + " and ".join(parts)))
+    excess = done.excess()
+    if excess is not None:
+        console.print(cell(excess))
     print_rates(rates_summary(app.rates_used, app.rates_file))  # any letter the payment's step wrote
 
 

@@ -176,16 +176,9 @@ def _perform(desk: Any, case_id: int, name: str, form: FormData, by: str, today:
     if name == "pay":
         done = actions.pay(desk, ref, field(form, "amount"), on, by=by, reference=field(form, "reference") or None)
         amount = format_amount(done.amount or Decimal(0), done.currency)
-        message = f"Paiement de {amount} enregistré le {on:%d/%m/%Y} ; état : {_moved(desk, done)}"
-        if done.beyond > 0:
-            parts = [f"{format_amount(done.applied_elsewhere, done.currency)} imputés sur les autres factures "
-                     "ouvertes du débiteur"] if done.applied_elsewhere > 0 else []
-            if done.credit_left > 0:
-                parts.append(f"{format_amount(done.credit_left, done.currency)} gardés en crédit du débiteur "
-                             "pour ses prochaines factures")
-            message += (f" ; {format_amount(done.beyond, done.currency)} au-delà du dû du dossier : "
-                        + " et ".join(parts))
-        return message
+        excess = done.excess(french=True)
+        return (f"Paiement de {amount} enregistré le {on:%d/%m/%Y} ; état : {_moved(desk, done)}"
+                + (f" ; {excess}" if excess else ""))
     options: dict[str, Any] = {}
     if name == "promise":
         if not field(form, "until"):

@@ -163,6 +163,13 @@ def test_a_payment_above_what_the_case_owed_says_where_the_excess_went(tmp_path:
         assert over.state == "paid"
         assert (over.beyond, over.applied_elsewhere, over.credit_left) == (Decimal("200.00"), Decimal("150.00"),
                                                                            Decimal("50.00"))
+        assert exact.excess() is None
+        assert over.excess().replace("\u00a0", " ") == (
+            "200,00 € more than the case owed: 150,00 € applied to the debtor's other open invoices and 50,00 € "
+            "kept as the debtor's credit for the next invoices")
+        assert over.excess(french=True).replace("\u00a0", " ") == (
+            "200,00 € au-delà du dû du dossier : 150,00 € imputés sur les autres factures ouvertes du débiteur et "
+            "50,00 € gardés en crédit du débiteur pour ses prochaines factures")
         with app.session() as s:
             assert show_case(s, "ALD-F1").debtor_credit == Decimal("50.00")
     finally:
