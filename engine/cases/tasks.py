@@ -128,11 +128,15 @@ def record_call(desk: Desk, case_ref: str, outcome: str, on: date, *, by: str, n
                 until: date | None = None) -> Outcome:
     """A call made on ``on``, with its outcome, in one unit of work (see the module docstring)."""
     if outcome not in CALL_OUTCOMES:
-        raise CaseError(f"unknown call outcome {outcome!r}; expected one of {', '.join(CALL_OUTCOMES)}")
+        raise CaseError(f"unknown call outcome {outcome!r}; expected one of {', '.join(CALL_OUTCOMES)}",
+                        french=f"issue d'appel inconnue « {outcome} » ; attendu : "
+                               + ", ".join(OUTCOME_LABELS.get(known, known) for known in CALL_OUTCOMES))
     if outcome == "promise" and until is None:
-        raise CaseError("a promise heard on the phone needs the date promised (--until DATE)")
+        raise CaseError("a promise heard on the phone needs the date promised (--until DATE)",
+                        french="une promesse faite au téléphone a la date promise (jusqu'au)")
     if outcome != "promise" and until is not None:
-        raise CaseError("--until goes with --outcome promise only")
+        raise CaseError("--until goes with --outcome promise only",
+                        french="une date (jusqu'au) ne va qu'avec une promesse de paiement")
     with desk.session() as session:
         case = require_case(session, case_ref)
         append_event(session, case, CallRecorded(outcome, note, case.debtor.phone, until), on, actor=by)

@@ -4,6 +4,7 @@ with the signed-in user as ``by`` and lands in the timeline."""
 
 from __future__ import annotations
 
+import html
 import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -97,7 +98,9 @@ def test_call_tasks_are_listed_and_a_call_closes_or_moves_its_task(desk: App) ->
               data={"csrf": token, "outcome": "promise", "until": until, "reason": "paiera le 30"})
     http.post(f"/tasks/{silent_id}/call", data={"csrf": token, "outcome": "no_answer"})
     http.post(f"/tasks/{silent_id}/call", data={"csrf": token, "outcome": "teleport"})
-    assert "Appel non enregistré" in http.get("/tasks").text  # an unknown outcome is refused, plainly
+    refused = html.unescape(http.get("/tasks").text)
+    assert "Appel non enregistré" in refused  # an unknown outcome is refused, plainly, in French
+    assert "issue d'appel inconnue « teleport » ; attendu : débiteur joint, pas de réponse" in refused
     today = http.get("/tasks").text
     assert promised_ref not in today and silent_ref not in today  # one done, one moved to tomorrow
     assert silent_ref in http.get("/tasks?toutes=1").text
