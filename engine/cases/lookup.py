@@ -112,7 +112,8 @@ def require_case(session: Session, ref: str) -> Case:
     case = find_case(session, ref)
     if case is None:
         raise CaseError(f"no case {ref!r} (give a case reference or one of its invoice numbers; "
-                        f"`relance run` prints case references, and letters sit in output/<debtor>/<case>/)")
+                        f"`relance run` prints case references, and letters sit in output/<debtor>/<case>/)",
+                        french=f"aucun dossier « {ref} » (référence du dossier ou numéro de facture)")
     return case
 
 
@@ -120,7 +121,7 @@ def ref_of(session: Session, case_id: int) -> str:
     """The reference of the case with this id (the web app's URLs name cases by id)."""
     ref = session.scalar(select(Case.ref).where(Case.id == case_id))
     if ref is None:
-        raise CaseError(f"no case #{case_id}")
+        raise CaseError(f"no case #{case_id}", french=f"aucun dossier n° {case_id}")
     return ref
 
 
@@ -158,7 +159,7 @@ def timeline_length(session: Session, case_id: int) -> int:
     the case with another number showed it before something happened to it."""
     count = session.scalar(select(Case.event_count).where(Case.id == case_id))
     if count is None:
-        raise CaseError(f"no case #{case_id}")
+        raise CaseError(f"no case #{case_id}", french=f"aucun dossier n° {case_id}")
     return count
 
 
@@ -166,7 +167,7 @@ def case_by_id(session: Session, case_id: int) -> Case:
     """The case with this id (the web app's URLs name cases by id), or a CaseError."""
     case = session.get(Case, case_id)
     if case is None:
-        raise CaseError(f"no case #{case_id}")
+        raise CaseError(f"no case #{case_id}", french=f"aucun dossier n° {case_id}")
     return case
 
 

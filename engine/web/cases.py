@@ -109,7 +109,7 @@ def case_page(request: Request) -> Response:
         try:
             row = case_by_id(session, request.path_params["case_id"])
         except RelanceError as exc:
-            raise HTTPException(404, str(exc)) from None
+            raise HTTPException(404, refusal(exc)) from None
         details = details_of(session, row)
         events, status = timeline_entries(session, row)
         letters = letters_of(session, row.id)
@@ -271,7 +271,7 @@ def download_letter(request: Request) -> Response:
         except DocumentError as exc:
             raise HTTPException(404 if isinstance(exc, NoSuchDocument) else 409, str(exc)) from None
         except RelanceError as exc:
-            raise HTTPException(404, str(exc)) from None
+            raise HTTPException(404, refusal(exc)) from None
     return FileResponse(path, media_type=DOCX, filename=name)
 
 
@@ -292,7 +292,7 @@ async def view_letter(request: Request) -> Response:
     except DocumentError as exc:
         raise HTTPException(409, str(exc)) from None
     except RelanceError as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise HTTPException(404, refusal(exc)) from None
     return FileResponse(path, media_type="application/pdf", filename=name, content_disposition_type="inline")
 
 
@@ -302,7 +302,7 @@ def printable_timeline(request: Request) -> Response:
         try:
             case = require_case(session, ref_of(session, request.path_params["case_id"]))
         except RelanceError as exc:
-            raise HTTPException(404, str(exc)) from None
+            raise HTTPException(404, refusal(exc)) from None
         text = render_timeline(session, case, "html")
     return HTMLResponse(text, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 

@@ -80,7 +80,8 @@ def test_a_number_in_a_url_larger_than_any_id_is_a_404_like_any_missing_case(des
         assert "Introuvable" in answer.text
     for url in (f"/cases/{huge}/actions/note", f"/approvals/{huge}/approve", f"/tasks/{huge}/call"):
         assert http.post(url, data={"csrf": token, "reason": "x", "outcome": "reached"}).status_code == 404, url
-    assert http.get("/cases/2147483647").status_code == 404  # the largest id there can be: no such case
+    missing = http.get("/cases/2147483647")  # the largest id there can be: no such case
+    assert missing.status_code == 404 and "aucun dossier n° 2147483647" in missing.text
     assert http.get(f"/cases/{case_id}").status_code == 200
 
 
