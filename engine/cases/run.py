@@ -14,6 +14,8 @@ stops answering ends the run; an interrupted batch keeps none of its letters.
 
 from __future__ import annotations
 
+import gc
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -62,7 +64,7 @@ def run(
     report = RunReport(as_of=as_of, dry_run=dry_run)
     stop = stop or _never
     shared = store.is_postgresql
-    with _units(store, dry_run) as unit:
+    with _units(store, dry_run) as unit, _fewer_collections():
         if open_new:
             began = time.perf_counter()
             open_cases(unit, workflow, as_of, report, batch_size=batch_size, debtor_kinds=debtor_kinds,
@@ -78,6 +80,37 @@ def run(
             if progress is not None:
                 progress(report)
     return report
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """The cyclic collector, tuned for a run: what is alive when the first run starts (modules, the workflow,
+    compiled templates) is set aside, and the youngest objects are collected every 10,000 allocations, not 700."""
+    # A run allocates millions of short-lived objects (ORM rows, contexts, XML) that reference counting frees;
+    # with the defaults the collector ran about 290 times in a 2,000-letter run, rescanning the long-lived
+    # objects in each older collection: 5-8 % of the run's CPU. Frozen objects also stay unwritten, so shared,
+    # in the renderer processes forked during the run. Runs overlap in a web app's threads: the first to
+    # start tunes, the last to end restores.
+    global _tuned_runs, _threshold
+    with _tuning:
+        if _tuned_runs == 0:
+            _threshold = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(10_000, 10, 10)
+        _tuned_runs += 1
+    try:
+        yield
+    finally:
+        with _tuning:
+            _tuned_runs -= 1
+            if _tuned_runs == 0:
+                gc.set_threshold(*_threshold)
+                gc.unfreeze()
+
+
+_tuning = threading.Lock()
+_tuned_runs = 0
+_threshold = gc.get_threshold()
 
 
 def _never() -> bool:

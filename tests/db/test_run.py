@@ -244,3 +244,24 @@ def test_lateness_counts_from_the_oldest_invoice_still_owed(store, tmp_path: Pat
                                                                     Event.kind == "state_change"))]
     assert [r["facts"].get("days_overdue") for r in reasons if r["dest"] == "late45"] == [45]
     assert [r["facts"].get("due_on") for r in reasons if r["dest"] == "late60"] == ["2025-04-20"]
+
+
+def test_a_run_tunes_the_collector_and_puts_it_back(store, workflow, tmp_path: Path) -> None:
+    """The collector is tuned during a run (engine.cases.run._fewer_collections) and restored after it, so a
+    web app or a worker that runs again keeps its own settings."""
+    import gc
+
+    seen: list[tuple[int, int]] = []
+
+    def perform(session, case_row: Case, step: Step, action: Action) -> Document | None:
+        seen.append((gc.get_threshold()[0], gc.get_freeze_count()))
+        return letter_writer(tmp_path)(session, case_row, step, action)
+
+    before = gc.get_threshold()
+    gc.set_threshold(900, 11, 12)
+    try:
+        run(store, workflow, date(2025, 2, 20), perform=perform)
+        assert seen and all(threshold == 10_000 and frozen > 0 for threshold, frozen in seen)
+        assert (gc.get_threshold(), gc.get_freeze_count()) == ((900, 11, 12), 0)
+    finally:
+        gc.set_threshold(*before)
