@@ -196,8 +196,8 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
         if size > self.limits.template_string:
             raise LimitExceeded(f"{what} of {size:,} characters or items is more than a letter needs "
                                 f"({self.limits.describe('template_string')})",
-                                french=f"un texte ou une liste de {size} caractères ou éléments, plus qu'il n'en faut à un "
-                                f"courrier ({self.limits.describe('template_string', french=True)})")
+                                french=f"un texte ou une liste de {size} caractères ou éléments, plus qu'il "
+                                f"n'en faut à un courrier ({self.limits.describe('template_string', french=True)})")
 
     def check_format(self, fmt: str, values: Iterable[Any]) -> None:
         """A format string's widths and precisions, and the values a `*` or `{}` width may take."""
