@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from engine.cases.desk import Desk
-from engine.core.files import FileTooLarge, read_regular_file
+from engine.core.files import FileTooLarge, NotRegularFile, read_regular_file
 from engine.core.limits import DEFAULT_LIMITS, Limits
 from engine.core.workflow import Workflow
 from engine.errors import RelanceError
@@ -135,13 +135,16 @@ def _file_in_place(name: str, path: Path, limits: Limits) -> bytes | None:
     except FileNotFoundError:
         return None
     except FileTooLarge as exc:
-        why = exc.more_than("a letter template needs")
-    except OSError as exc:  # NotRegularFile: a FIFO, a device, a folder; or unreadable
+        why, why_french = exc.more_than("a letter template needs"), "il dépasse la taille d'un modèle de courrier"
+    except NotRegularFile as exc:  # a FIFO, a device, a folder
+        why, why_french = exc.strerror or str(exc), "ce n'est pas un fichier ordinaire"
+    except OSError as exc:  # unreadable
         why = exc.strerror or str(exc)
+        why_french = f"il ne peut pas être lu ({why})"
     raise TemplateError(f"{name}: the file in place, {path}, cannot be kept as version 1 ({why}); nothing was "
                         "changed: put the template's .docx file back there, then upload again",
-                        french=f"le fichier en place, {path}, ne peut pas être gardé comme version 1 ; rien n'a "
-                        "changé : remettez-y le fichier .docx du modèle, puis envoyez de nouveau")
+                        french=f"le fichier en place, {path}, ne peut pas être gardé comme version 1 ({why_french}) ; "
+                        "rien n'a changé : remettez-y le fichier .docx du modèle, puis envoyez de nouveau")
 
 
 def _sha256(content: bytes) -> str:
