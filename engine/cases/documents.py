@@ -53,18 +53,25 @@ def letter_file(session: Session, case_ref: str, document_id: int, output_dir: P
         .where(Document.id == document_id, Case.ref == case_ref)
     ).first()
     if row is None:
-        raise NoSuchDocument(f"no letter {document_id} in case {case_ref}")
+        raise NoSuchDocument(f"no letter {document_id} in case {case_ref}",
+                             french=f"pas de courrier n° {document_id} dans le dossier {case_ref}")
     base = output_dir.resolve()
     path = (base / row.path).resolve()
     if not path.is_relative_to(base):
-        raise DocumentError(f"letter {document_id} of case {case_ref} points outside the output folder")
+        raise DocumentError(f"letter {document_id} of case {case_ref} points outside the output folder",
+                            french=f"le courrier n° {document_id} du dossier {case_ref} est hors du dossier "
+                            "des courriers")
     try:
         content = path.read_bytes()
     except OSError:
-        raise DocumentError(f"letter {document_id} of case {case_ref}: the file {row.path} is missing") from None
+        raise DocumentError(f"letter {document_id} of case {case_ref}: the file {row.path} is missing",
+                            french=f"courrier n° {document_id} du dossier {case_ref} : le fichier {row.path} "
+                            "est introuvable") from None
     if hashlib.sha256(content).hexdigest() != row.sha256:
         raise DocumentError(f"letter {document_id} of case {case_ref}: the file changed since it was written "
-                            f"(`relance verify`)")
+                            f"(`relance verify`)",
+                            french=f"courrier n° {document_id} du dossier {case_ref} : le fichier a changé depuis "
+                            "qu'il a été écrit (relance verify) ; il n'est pas montré")
     return path, path.name
 
 
@@ -79,9 +86,12 @@ def letter_pdf(session: Session, case_ref: str, document_id: int, output_dir: Pa
         try:
             done = convert_batch([source], timeout=120)
         except PdfError as exc:
-            raise DocumentError(str(exc)) from None
+            raise DocumentError(str(exc), french=f"le PDF de {source.name} n'a pas pu être fait (LibreOffice) : "
+                                "téléchargez le courrier .docx") from None
         if source not in done.made:
-            raise DocumentError(done.failed.get(source, f"LibreOffice made no PDF of {source.name}"))
+            raise DocumentError(done.failed.get(source, f"LibreOffice made no PDF of {source.name}"),
+                                french=f"LibreOffice n'a pas fait le PDF de {source.name} : téléchargez le "
+                                "courrier .docx")
     return pdf, pdf.name
 
 

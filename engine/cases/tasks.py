@@ -10,6 +10,7 @@ exactly as `relance case promise|dispute` would.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -70,8 +71,9 @@ def open_call_task(session: Session, case: Case, step_key: str, state: str, on: 
 
 
 def list_tasks(session: Session, as_of: date, *, due: date | None = None, kinds: tuple[str, ...] = (),
-               limit: int | None = None) -> list[TaskLine]:
-    """Open tasks (due on or before ``due`` when given), oldest due first (``limit`` of them at most).
+               limit: int | None = None, labels: Mapping[str, str] | None = None) -> list[TaskLine]:
+    """Open tasks (due on or before ``due`` when given), oldest due first (``limit`` of them at most);
+    ``labels`` (state → its label in the workflows) name the letters of the contact histories.
 
     Balances as of ``as_of`` come in the same query, and the contact histories in one more: a queue of a
     hundred calls is two round trips, not three hundred."""
@@ -84,7 +86,7 @@ def list_tasks(session: Session, as_of: date, *, due: date | None = None, kinds:
     if kinds:
         query = query.where(Task.kind.in_(kinds))
     found = session.execute(query.limit(limit)).all()
-    histories = contact_histories(session, [case.id for _task, case, *_ in found])
+    histories = contact_histories(session, [case.id for _task, case, *_ in found], labels)
     return [TaskLine(task.id, task.kind, case.ref, task.state, task.due_on, debtor.ref, debtor.name, debtor.phone,
                      debtor.email, ledger.money(principal_cents) - ledger.money(paid_cents), case.currency,
                      task.detail, histories.get(case.id, ()), case.id, case.event_count or 0)
@@ -102,8 +104,11 @@ def contact_history(session: Session, case: Case) -> tuple[str, ...]:
     return contact_histories(session, [case.id]).get(case.id, ())
 
 
-def contact_histories(session: Session, case_ids: list[int]) -> dict[int, tuple[str, ...]]:
-    """``contact_history`` of several cases in one query (the last HISTORY_SHOWN contacts of each)."""
+def contact_histories(session: Session, case_ids: list[int],
+                      labels: Mapping[str, str] | None = None) -> dict[int, tuple[str, ...]]:
+    """``contact_history`` of several cases in one query (the last HISTORY_SHOWN contacts of each); a letter
+    is named by its state's label in ``labels`` (the workflow's "Première relance", not "reminder1")."""
+    labels = labels or {}
     said: dict[int, list[str]] = {}
     if not case_ids:
         return {}
@@ -113,7 +118,8 @@ def contact_histories(session: Session, case_ids: list[int]) -> dict[int, tuple[
         day = format_date(event.occurred_on)
         lines = said.setdefault(event.case_id, [])
         if isinstance(payload, LetterSent):
-            lines.append(f"{day} courrier {payload.state or ''} ({CHANNEL_LABELS.get(payload.channel, payload.channel)})")
+            state = labels.get(payload.state, payload.state) if payload.state else ""
+            lines.append(f"{day} courrier {state} ({CHANNEL_LABELS.get(payload.channel, payload.channel)})")
         elif isinstance(payload, EmailSent):
             lines.append(f"{day} courriel envoyé")
         elif isinstance(payload, EmailFailed):

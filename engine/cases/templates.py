@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from engine.cases.desk import Desk
-from engine.core.files import FileTooLarge, read_regular_file
+from engine.core.files import FileTooLarge, NotRegularFile, read_regular_file
 from engine.core.limits import DEFAULT_LIMITS, Limits
 from engine.core.workflow import Workflow
 from engine.errors import RelanceError
@@ -79,7 +79,8 @@ def version_content(desk: Desk, name: str, version: int) -> bytes:
         content = session.scalar(select(TemplateVersion.content).where(
             TemplateVersion.name == name, TemplateVersion.version == version))
     if content is None:
-        raise TemplateError(f"template {name} has no version {version}")
+        raise TemplateError(f"template {name} has no version {version}",
+                            french=f"le modèle {name} n'a pas de version {version}")
     return content
 
 
@@ -89,7 +90,9 @@ def check_upload(name: str, content: bytes, *, limits: Limits = DEFAULT_LIMITS,
     ``limits`` and, when an ``agency`` writes the letters, its mentions: what the run will check it against."""
     if len(content) > limits.docx_bytes:
         return [LetterProblem(name, "too-large", f"the file is larger than {limits.docx_bytes:,} bytes "
-                              "(relance.toml [limits] docx_bytes)")]
+                              "(relance.toml [limits] docx_bytes)",
+                              french=f"le fichier dépasse {limits.docx_bytes} octets "
+                              f"({limits.describe('docx_bytes', french=True)})")]
     with tempfile.TemporaryDirectory(prefix="relance-upload-") as folder:
         candidate = Path(folder) / name  # the template's own name: the check names it and reads its kind
         candidate.write_bytes(content)
@@ -102,7 +105,8 @@ def upload(desk: Desk, templates: dict[str, Path], name: str, content: bytes, *,
     version and write it in place."""
     path = templates.get(name)
     if path is None:
-        raise TemplateError(f"{name!r} is not a template of the workflows")
+        raise TemplateError(f"{name!r} is not a template of the workflows",
+                            french=f"« {name} » n'est pas un modèle des workflows")
     problems = check_upload(name, content, limits=limits, agency=agency)
     if problems:
         return UploadResult(name, tuple(problems))
@@ -131,11 +135,16 @@ def _file_in_place(name: str, path: Path, limits: Limits) -> bytes | None:
     except FileNotFoundError:
         return None
     except FileTooLarge as exc:
-        why = exc.more_than("a letter template needs")
-    except OSError as exc:  # NotRegularFile: a FIFO, a device, a folder; or unreadable
+        why, why_french = exc.more_than("a letter template needs"), "il dépasse la taille d'un modèle de courrier"
+    except NotRegularFile as exc:  # a FIFO, a device, a folder
+        why, why_french = exc.strerror or str(exc), "ce n'est pas un fichier ordinaire"
+    except OSError as exc:  # unreadable
         why = exc.strerror or str(exc)
+        why_french = f"il ne peut pas être lu ({why})"
     raise TemplateError(f"{name}: the file in place, {path}, cannot be kept as version 1 ({why}); nothing was "
-                        "changed: put the template's .docx file back there, then upload again")
+                        "changed: put the template's .docx file back there, then upload again",
+                        french=f"le fichier en place, {path}, ne peut pas être gardé comme version 1 ({why_french}) ; "
+                        "rien n'a changé : remettez-y le fichier .docx du modèle, puis envoyez de nouveau")
 
 
 def _sha256(content: bytes) -> str:

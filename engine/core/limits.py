@@ -51,10 +51,11 @@ class Limits:
     # E-mail templates (engine.letters.email)
     email_bytes: int = 1_000_000  # size of one e-mail template file (the shipped ones are under 2 KB)
 
-    def describe(self, name: str) -> str:
+    def describe(self, name: str, *, french: bool = False) -> str:
         """Where the bound is set and its value, for messages: `relance.toml limits: name = value`
-        (no square brackets: the terminal printer would take `[limits]` for markup)."""
-        return f"relance.toml limits: {name} = {getattr(self, name)}"
+        (no square brackets: the terminal printer would take `[limits]` for markup); in French for the web app."""
+        where = "limites de relance.toml :" if french else "relance.toml limits:"
+        return f"{where} {name} = {getattr(self, name)}"
 
 
 DEFAULT_LIMITS = Limits()

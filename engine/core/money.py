@@ -142,10 +142,11 @@ def parse_amount(text: str, currency: str = "EUR") -> Decimal:
     try:
         amount = Decimal(value)
     except InvalidOperation as exc:  # pragma: no cover - the regex already filtered
-        raise MoneyError(f"not an amount: {text!r}") from exc
+        raise MoneyError(f"not an amount: {text!r}",
+                         french=f"« {text} » n'est pas un montant (écrivez 1234.56 ou 1 234,56)") from exc
     check_decimals(amount, currency, text)
     if abs(amount) >= MAX_AMOUNT:
-        raise MoneyError(f"amount {text!r} is too large")
+        raise MoneyError(f"amount {text!r} is too large", french=f"le montant « {text} » est trop grand")
     return amount.quantize(CENT)
 
 

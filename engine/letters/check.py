@@ -27,7 +27,7 @@ from engine.letters.compiled import _as_lines
 from engine.letters.context import build_context
 from engine.letters.docxfile import open_template
 from engine.letters.email import EMAIL_FOLDER, render_email_part
-from engine.letters.sample import sample_letter_data
+from engine.letters.sample import SAMPLE_LABELS, sample_letter_data
 from engine.letters.environment import (
     TAG,
     LetterError,
@@ -76,7 +76,8 @@ def check_folder(folder: str | Path, templates: Iterable[str] | None = None, *,
     for name in names:
         path = root / name
         if not path.exists():
-            problems.append(LetterProblem(name, "missing", f"template not found in {root}"))
+            problems.append(LetterProblem(name, "missing", f"template not found in {root}",
+                                          french=f"modèle introuvable dans {root}"))
             continue
         problems.extend(check_template(path, template_kind(path), limits=limits, agency=agency))
     if templates is None:
@@ -100,12 +101,14 @@ def check_email_templates(letters_dir: str | Path, names: Iterable[str] | None =
             for context in contexts:
                 text = render_email_part(path, context, limits)
                 if path.suffix == ".txt" and not text.lstrip().partition("\n")[0].strip():
-                    raise LetterError(str(path), None, "the first line (the subject) is empty")
+                    raise LetterError(str(path), None, "the first line (the subject) is empty",
+                                      french="la première ligne (l'objet) est vide")
         except LetterError as err:
             line = err.template[len(str(path)):]  # ":N" when the error has a line
-            problems.append(LetterProblem(shown + line, "email", err.message, err.tag))
+            problems.append(LetterProblem(shown + line, "email", err.message, err.tag, french=err.french))
         except OSError as exc:
-            problems.append(LetterProblem(shown, "missing", f"cannot read the e-mail template ({exc.strerror})"))
+            problems.append(LetterProblem(shown, "missing", f"cannot read the e-mail template ({exc.strerror})",
+                                          french=f"le modèle de courriel ne peut pas être lu ({exc.strerror})"))
     return problems
 
 
@@ -127,7 +130,7 @@ def check_template(path: str | Path, kind: str | None = None, *,
     try:
         tpl = open_template(path, limits)
     except LetterError as err:  # not a zip, a zip bomb, not a Word document
-        return [LetterProblem(name, "unreadable", err.message)]
+        return [LetterProblem(name, "unreadable", err.message, french=err.french)]
     env = make_environment(limits)
     known = set(build_context(sample_letter_data()).keys())
     problems: list[LetterProblem] = []
@@ -185,7 +188,8 @@ def checked_template(path: str | Path, kind: str | None = None, *, limits: Limit
     try:
         stat = file_stat(resolved)
     except OSError as exc:
-        return (LetterProblem(resolved.name, "missing", f"template not found: {resolved} ({exc.strerror})"),)
+        return (LetterProblem(resolved.name, "missing", f"template not found: {resolved} ({exc.strerror})",
+                              french=f"modèle introuvable : {resolved} ({exc.strerror})"),)
     checks = _checks(limits, agency)
     key = (str(resolved), stat.st_size, stat.st_mtime_ns, kind, checks)
     with _checked_lock:
@@ -241,7 +245,8 @@ def _check_part(name, part_name, raw, tpl, env, known) -> list[LetterProblem]:
         undeclared = meta.find_undeclared_variables(ast)
     except Exception as exc:
         err = letter_error(name, exc, source)
-        return problems + [LetterProblem(name, "syntax", err.message, err.tag, err.paragraph, part_name)]
+        return problems + [LetterProblem(name, "syntax", err.message, err.tag, err.paragraph, part_name,
+                                         french=err.french)]
     # Jinja counts a variable set inside an `if` as undeclared (the test may fail): it is the template's
     # own all the same, not one missing from the letter context. Used where it is not set, the trial render
     # below still says so, at its tag.
@@ -252,6 +257,7 @@ def _check_part(name, part_name, raw, tpl, env, known) -> list[LetterProblem]:
             name, "unknown-variable",
             f"the letter context has no variable {variable!r} (see letters/README.md)",
             tag, paragraph, part_name,
+            french=f"les courriers n'ont pas de variable « {variable} » (voir letters/README.md)",
         ))
     return problems
 
@@ -269,6 +275,8 @@ def _split_tags(name: str, part_name: str, raw: str) -> list[LetterProblem]:
                 name, "split-tag",
                 f"a tag is cut across paragraphs near {snippet!r}: retype the whole tag on one line",
                 snippet, number, part_name,
+                french=f"une balise est coupée entre deux paragraphes près de « {snippet} » : retapez-la "
+                "entière sur une seule ligne",
             ))
     return problems
 
@@ -282,6 +290,7 @@ def _broken_xml(name: str, part_name: str, source: str) -> list[LetterProblem]:
                 name, "broken-xml",
                 "Word formatting inside this tag that docxtpl cannot remove: retype the tag",
                 paragraph_text(tag)[:60], _line_of(source, source.find(tag)), part_name,
+                french="une mise en forme Word dans cette balise ne peut pas être retirée : retapez la balise",
             ))
     if problems:
         return problems
@@ -299,6 +308,8 @@ def _broken_xml(name: str, part_name: str, source: str) -> list[LetterProblem]:
             "a tag was split by Word editing (revision marks, field or hyperlink) in a way "
             f"docxtpl cannot repair; retype it ({exc.msg})",
             tags[0] if tags else None, line - 1 if line > 1 else None, part_name,
+            french="une balise a été coupée par une modification Word (marques de révision, champ ou lien "
+            "hypertexte) d'une façon qui ne se répare pas : retapez-la",
         ))
     return problems
 
@@ -309,7 +320,7 @@ def _check_render(path: Path, limits: Limits | None) -> list[LetterProblem]:
     try:
         compiled = compiled_template(path, limits)  # the run renders with this same compiled template
     except LetterError as err:
-        return [LetterProblem(path.name, "syntax", err.message, err.tag, err.paragraph)]
+        return [LetterProblem(path.name, "syntax", err.message, err.tag, err.paragraph, french=err.french)]
     for debtor_kind in ("b2b", "b2c", "agency"):
         try:
             compiled.render(build_context(sample_letter_data(debtor_kind)))
@@ -317,6 +328,8 @@ def _check_render(path: Path, limits: Limits | None) -> list[LetterProblem]:
             problems.append(LetterProblem(
                 path.name, "render", f"{err.message} (sample {debtor_kind} case)",
                 err.tag, err.paragraph,
+                french=f"{err.french or 'le modèle ne peut pas être rendu'} "
+                f"(dossier d'exemple {SAMPLE_LABELS[debtor_kind]})",
             ))
             break
     return problems

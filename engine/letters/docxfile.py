@@ -45,7 +45,9 @@ def open_template(path: str | Path, limits: Limits | None = None) -> DocxTemplat
     try:
         tpl.init_docx()
     except Exception as exc:  # python-docx's many ways to say "not a Word document"
-        raise LetterError(path.name, None, f"cannot open as a Word document: {exc}") from None
+        raise LetterError(path.name, None, f"cannot open as a Word document: {exc}",
+                          french="le fichier ne s'ouvre pas comme un document Word : enregistrez-le depuis Word "
+                          "au format .docx") from None
     return tpl
 
 
@@ -58,9 +60,12 @@ def read_docx(path: str | Path, limits: Limits | None = None) -> bytes:
         data = read_regular_file(path, limits.docx_bytes)
     except FileTooLarge as exc:
         raise LetterError(path.name, None, f"{exc.more_than('a letter template needs')} "
-                                           f"({limits.describe('docx_bytes')})") from None
+                                           f"({limits.describe('docx_bytes')})",
+                          french=f"le fichier dépasse la taille d'un modèle de courrier "
+                          f"({limits.describe('docx_bytes', french=True)})") from None
     except OSError as exc:
-        raise LetterError(path.name, None, f"cannot read the template: {exc.strerror or exc}") from None
+        raise LetterError(path.name, None, f"cannot read the template: {exc.strerror or exc}",
+                          french=f"le modèle ne peut pas être lu ({exc.strerror or exc})") from None
     check_package(path.name, data, limits)
     return data
 
@@ -71,12 +76,16 @@ def check_package(name: str, data: bytes, limits: Limits) -> None:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
         raise LetterError(name, None, f"not a Word document: the file is not a ZIP package ({exc}); "
-                                      "save it from Word as .docx") from None
+                                      "save it from Word as .docx",
+                          french="ce n'est pas un document Word (.docx) : enregistrez-le depuis Word au format "
+                          ".docx") from None
     with archive:
         parts = archive.infolist()
         if len(parts) > limits.docx_members:
             raise LetterError(name, None, f"the package holds {len(parts):,} files "
-                                          f"({limits.describe('docx_members')})")
+                                          f"({limits.describe('docx_members')})",
+                              french=f"le document contient {len(parts)} fichiers "
+                              f"({limits.describe('docx_members', french=True)})")
         total = 0
         for part in parts:
             total += part.file_size
@@ -88,26 +97,37 @@ def check_package(name: str, data: bytes, limits: Limits) -> None:
 def _check_declared(name: str, part: zipfile.ZipInfo, total: int, limits: Limits) -> None:
     where = f"part {part.filename}"
     if part.flag_bits & 0x1:
-        raise LetterError(name, None, f"{where} is encrypted: remove the password in Word")
+        raise LetterError(name, None, f"{where} is encrypted: remove the password in Word",
+                          french="le document est chiffré : retirez le mot de passe dans Word")
     if part.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise LetterError(name, None, f"{where} uses a compression Word does not write "
-                                      f"(method {part.compress_type})")
+                                      f"(method {part.compress_type})",
+                          french="le document est compressé d'une façon que Word n'emploie pas : "
+                          "enregistrez-le depuis Word")
     if part.file_size > limits.docx_part_bytes:
         raise LetterError(name, None, f"{where} is {part.file_size:,} bytes once uncompressed "
-                                      f"({limits.describe('docx_part_bytes')}); a zip bomb?")
+                                      f"({limits.describe('docx_part_bytes')}); a zip bomb?",
+                          french=f"la partie {part.filename} fait {part.file_size} octets une fois décompressée "
+                          f"({limits.describe('docx_part_bytes', french=True)})")
     if total > limits.docx_total_bytes:
         raise LetterError(name, None, f"the parts add up to more than {limits.docx_total_bytes:,} bytes "
-                                      f"once uncompressed ({limits.describe('docx_total_bytes')})")
+                                      f"once uncompressed ({limits.describe('docx_total_bytes')})",
+                          french=f"le document dépasse {limits.docx_total_bytes} octets une fois décompressé "
+                          f"({limits.describe('docx_total_bytes', french=True)})")
     ratio = part.file_size / max(part.compress_size, 1)
     if part.file_size > _RATIO_FROM and ratio > limits.docx_ratio:
         raise LetterError(name, None, f"{where} is compressed {ratio:,.0f} to 1 "
-                                      f"({limits.describe('docx_ratio')}); a zip bomb?")
+                                      f"({limits.describe('docx_ratio')}); a zip bomb?",
+                          french=f"la partie {part.filename} est compressée {ratio:.0f} fois "
+                          f"({limits.describe('docx_ratio', french=True)})")
 
 
 def _check_inflates_as_declared(name: str, part: zipfile.ZipInfo, data: bytes) -> None:
     """Inflate `part` by chunks, never past its declared size, and compare size and CRC with the directory."""
     damaged = LetterError(name, None, f"part {part.filename} is damaged (it does not hold what the ZIP "
-                                      "directory says); save the file again from Word")
+                                      "directory says); save the file again from Word",
+                          french=f"la partie {part.filename} est abîmée : enregistrez de nouveau le fichier depuis "
+                          "Word")
     offset = part.header_offset
     header = data[offset: offset + _LOCAL_HEADER.size]
     if len(header) < _LOCAL_HEADER.size or _LOCAL_HEADER.unpack(header)[0] != _LOCAL_SIGNATURE:
@@ -130,7 +150,9 @@ def _check_inflates_as_declared(name: str, part: zipfile.ZipInfo, data: bytes) -
         # the letter, and a SYSTEM one names a file of this computer. Word never writes one: another program did.
         raise LetterError(name, None, f"part {part.filename} holds a DOCTYPE, which Word never writes (another "
                                       "program added it, maybe to declare XML entities); save the document "
-                                      "again from Word")
+                                      "again from Word",
+                          french=f"la partie {part.filename} contient un DOCTYPE, que Word n'écrit jamais (un autre "
+                          "programme l'a ajouté) : enregistrez de nouveau le document depuis Word")
 
 
 def _doctype_needles(head: bytes) -> tuple[bytes, ...]:

@@ -22,6 +22,7 @@ from jinja2.sandbox import SecurityError
 
 from engine.core.limits import Limits
 from engine.errors import RelanceError
+from engine.letters.reasons import french_reason
 from engine.letters.sandbox import ForbiddenTag, LetterEnvironment, LimitExceeded
 
 TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
@@ -44,7 +45,8 @@ class LetterError(RelanceError, TemplateError):
     def message(self, value: str) -> None:
         self._message = value
 
-    def __init__(self, template: str, tag: str | None, message: str, paragraph: int | None = None):
+    def __init__(self, template: str, tag: str | None, message: str, paragraph: int | None = None, *,
+                 french: str | None = None):
         self.template = template
         self.tag = tag
         self.message = message
@@ -55,11 +57,17 @@ class LetterError(RelanceError, TemplateError):
         if tag:
             where += f", tag {tag}"
         super().__init__(f"{where}: {message}")
+        self.french = french  # the reason alone, in French, as ``message`` is in English
 
     def __reduce__(self) -> tuple[Any, ...]:
         # A renderer process sends the error back to the run (engine.cases.renderers): rebuilt from its parts,
         # as the default (the message alone) would not fit __init__.
-        return type(self), (self.template, self.tag, self.message, self.paragraph)
+        return _rebuilt, (type(self), self.template, self.tag, self.message, self.paragraph, self.french)
+
+
+def _rebuilt(kind: type[LetterError], template: str, tag: str | None, message: str, paragraph: int | None,
+             french: str | None) -> LetterError:
+    return kind(template, tag, message, paragraph, french=french)
 
 
 def make_environment(limits: Limits | None = None) -> LetterEnvironment:
@@ -86,13 +94,14 @@ def letter_error(template: str | Path, exc: Exception, source: str | None) -> Le
         reason = str(exc)
     else:
         reason = f"{type(exc).__name__}: {exc}"
+    french = french_reason(exc)
     if source is None or lineno is None:
-        return LetterError(name, None, reason)
+        return LetterError(name, None, reason, french=french)
     line = _line(source, lineno)
     tag = _pick_tag(line, str(exc))
     # render_xml_part puts each <w:p> on its own line: line 1 is what precedes the first one.
     paragraph = lineno - 1 if lineno > 1 else None
-    return LetterError(name, tag, reason, paragraph)
+    return LetterError(name, tag, reason, paragraph, french=french)
 
 
 def paragraph_text(xml_line: str) -> str:

@@ -4,7 +4,7 @@ record every check returns. Shared by engine.letters.check (tags) and engine.let
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from docxtpl import DocxTemplate
 
@@ -12,6 +12,21 @@ from docxtpl import DocxTemplate
 # nothing: taken for an opening tag, it would swallow the XML up to the next run's `</w:t>` as text.
 PARAGRAPH = re.compile(r"<w:p(?:\s[^>]*)?(?<!/)>.*?</w:p>", re.DOTALL)
 TEXT = re.compile(r"<w:t(?:\s[^>]*)?(?<!/)>(.*?)</w:t>", re.DOTALL)
+
+
+# What each kind of problem is, in French, for a finding whose own reason was only said in English.
+GENERIC_FRENCH = {
+    "syntax": "erreur de syntaxe dans la balise : retapez-la telle que letters/README.md l'écrit",
+    "unknown-variable": "variable inconnue des courriers (voir letters/README.md)",
+    "split-tag": "une balise est coupée entre deux paragraphes : retapez-la entière sur une seule ligne",
+    "broken-xml": "une mise en forme Word coupe cette balise : retapez-la",
+    "render": "le modèle ne peut pas être rendu à cette balise",
+    "forbidden-term": "ce terme imite un acte de justice : interdit dans une lettre amiable",
+    "missing-mention": "une mention obligatoire manque au courrier",
+    "unreadable": "ce fichier n'est pas un document Word lisible : enregistrez-le depuis Word au format .docx",
+    "missing": "modèle introuvable",
+    "too-large": "le fichier dépasse la taille d'un modèle de courrier",
+}
 
 
 @dataclass(frozen=True)
@@ -24,6 +39,14 @@ class LetterProblem:
     tag: str | None = None
     paragraph: int | None = None
     part: str | None = None  # "document", "header1.xml"...
+    # The same reason in French, for the web app's team (the command line speaks English); None: not said yet.
+    french: str | None = field(default=None, compare=False)
+
+    @property
+    def in_french(self) -> str:
+        """The reason for the web app's team: ``french``, else what the kind of problem says, less precisely
+        but never in English (the template, paragraph and tag shown beside it locate it all the same)."""
+        return self.french or GENERIC_FRENCH.get(self.code, "problème dans ce modèle : voir `relance letters check`")
 
     def __str__(self) -> str:
         where = self.template

@@ -15,6 +15,10 @@ from engine.letters.context import Creditor, InvoiceLine, LetterData, NoticeFact
 SampleKind = Literal["b2b", "b2c", "agency"]
 
 
+# Each sample case as the web app's team reads it in a check's finding ("dossier d'exemple entreprise").
+SAMPLE_LABELS = {"b2b": "entreprise", "b2c": "particulier", "agency": "agence"}
+
+
 def sample_letter_data(debtor_kind: SampleKind = "b2b") -> LetterData:
     """A realistic case for checks, the bench and tests: three invoices still owed (one partly paid), one
     paid late (it bears penalties and the indemnity only), earlier contacts, a formal notice received.
@@ -138,4 +142,4 @@ SAMPLE_AGENCY = Creditor(
 
 
 
-__all__ = ["SAMPLE_AGENCY", "sample_letter_data"]
+__all__ = ["SAMPLE_AGENCY", "SAMPLE_LABELS", "sample_letter_data"]

@@ -68,11 +68,21 @@ _DICT_ATTRIBUTES = frozenset(dir(dict))  # what `a.b` reaches on a dict before i
 
 
 class LimitExceeded(TemplateRuntimeError):
-    """A template went past one of the letters' limits; the message says which and how to change it."""
+    """A template went past one of the letters' limits; the message says which and how to change it,
+    ``french`` the same for the web app's team."""
+
+    def __init__(self, message: str, *, french: str | None = None) -> None:
+        super().__init__(message)
+        self.french = french
 
 
 class ForbiddenTag(TemplateSyntaxError):
-    """A tag letters may not use (include, import, from, extends); the message says why."""
+    """A tag letters may not use (include, import, from, extends); the message says why, ``french`` too."""
+
+    def __init__(self, message: str, lineno: int, name: str | None = None, filename: str | None = None, *,
+                 french: str | None = None) -> None:
+        super().__init__(message, lineno, name, filename)
+        self.french = french
 
 
 _LOADING_TAGS = frozenset({"include", "import", "from", "extends"})
@@ -90,7 +100,9 @@ class _OneFile(Extension):
             if opening and token.type == "name" and token.value in _LOADING_TAGS:
                 raise ForbiddenTag(f"{{% {token.value} %}} is not allowed in a template: include, import and "
                                    "extends would read another file; copy the text into this one",
-                                   token.lineno, stream.name, stream.filename)
+                                   token.lineno, stream.name, stream.filename,
+                                   french=f"la balise {{% {token.value} %}} est interdite dans un modèle : include, "
+                                   "import et extends liraient un autre fichier ; copiez-en le texte dans celui-ci")
             opening = token.type == "block_begin"
             yield token
 
@@ -117,13 +129,17 @@ def tick() -> None:
     limits = _budget.limits
     if time.monotonic() > deadline:
         raise LimitExceeded(f"the letter took more than {limits.template_seconds:g} s to render "
-                            f"({limits.describe('template_seconds')})")
+                            f"({limits.describe('template_seconds')})",
+                            french=f"le courrier a mis plus de {limits.template_seconds:g} s à s'écrire "
+                            f"({limits.describe('template_seconds', french=True)})")
     _budget.ticks += 1
     if _budget.ticks % _MEMORY_EVERY == 0 and _budget.memory_at_start is not None:
         grown = (memory_in_use() or 0) - _budget.memory_at_start
         if grown > limits.template_memory:
             raise LimitExceeded(f"rendering the letter took more than {limits.template_memory // 1_000_000} MB "
-                                f"of memory ({limits.describe('template_memory')})")
+                                f"of memory ({limits.describe('template_memory')})",
+                                french=f"le courrier a pris plus de {limits.template_memory // 1_000_000} Mo de "
+                                f"mémoire ({limits.describe('template_memory', french=True)})")
 
 
 def memory_in_use() -> int | None:
@@ -158,7 +174,9 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
         tags = source.count("{{") + source.count("{%") + source.count("{#")
         if tags > self.limits.template_tags:
             raise LimitExceeded(f"{tags:,} tags in one part of the template, more than a letter needs "
-                                f"({self.limits.describe('template_tags')})")
+                                f"({self.limits.describe('template_tags')})",
+                                french=f"{tags} balises dans une partie du modèle, plus qu'il n'en faut à un "
+                                f"courrier ({self.limits.describe('template_tags', french=True)})")
         return super().preprocess(source, name, filename)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -177,7 +195,9 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
     def check_size(self, size: int, what: str = "a string or list") -> None:
         if size > self.limits.template_string:
             raise LimitExceeded(f"{what} of {size:,} characters or items is more than a letter needs "
-                                f"({self.limits.describe('template_string')})")
+                                f"({self.limits.describe('template_string')})",
+                                french=f"un texte ou une liste de {size} caractères ou éléments, plus qu'il "
+                                f"n'en faut à un courrier ({self.limits.describe('template_string', french=True)})")
 
     def check_format(self, fmt: str, values: Iterable[Any]) -> None:
         """A format string's widths and precisions, and the values a `*` or `{}` width may take."""
@@ -192,7 +212,9 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
         items = range(*args)
         if len(items) > self.limits.template_range:
             raise LimitExceeded(f"range() of {len(items):,} items is more than a letter needs "
-                                f"({self.limits.describe('template_range')})")
+                                f"({self.limits.describe('template_range')})",
+                                french=f"range() de {len(items)} éléments, plus qu'il n'en faut à un courrier "
+                                f"({self.limits.describe('template_range', french=True)})")
         return items
 
     def _lipsum(self, n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002
@@ -210,7 +232,8 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
                               right if isinstance(right, tuple) else (right,))
         elif operator == "**" and _is_int(left) and _is_int(right) and right > 0 and abs(left) > 1:
             if abs(left).bit_length() * right > INT_BITS:
-                raise LimitExceeded(f"'**' would build a number of more than {INT_BITS:,} bits")
+                raise LimitExceeded(f"'**' would build a number of more than {INT_BITS:,} bits",
+                                    french=f"« ** » donnerait un nombre de plus de {INT_BITS} bits")
         return super().call_binop(context, operator, left, right)
 
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
@@ -255,7 +278,9 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
     def check_output(self, total: int) -> None:
         if total > self.limits.template_output:
             raise LimitExceeded(f"the letter's text passes {self.limits.template_output:,} characters "
-                                f"({self.limits.describe('template_output')})")
+                                f"({self.limits.describe('template_output')})",
+                                french=f"le texte du courrier dépasse {self.limits.template_output} caractères "
+                                f"({self.limits.describe('template_output', french=True)})")
 
     def sized_parts(self, parts: tuple[Any, ...]) -> tuple[Any, ...]:
         """The operands of `~`, returned as they are once their joined length is known to fit."""
@@ -330,7 +355,9 @@ def _check_width(env: LetterEnvironment, value: Any, *args: Any, **kwargs: Any) 
 def _check_slices(env: LetterEnvironment, value: Any, slices: Any = 1, *args: Any, **kwargs: Any) -> Any:
     slices = kwargs.get("slices", slices)
     if _is_int(slices) and slices > env.limits.template_range:
-        raise LimitExceeded(f"slice() into {slices:,} parts ({env.limits.describe('template_range')})")
+        raise LimitExceeded(f"slice() into {slices:,} parts ({env.limits.describe('template_range')})",
+                            french=f"slice() en {slices} parties "
+                            f"({env.limits.describe('template_range', french=True)})")
     return value
 
 
@@ -366,7 +393,8 @@ def _check_format(env: LetterEnvironment, value: Any, *args: Any, **kwargs: Any)
 def _check_sum(env: LetterEnvironment, value: Any, *args: Any, **kwargs: Any) -> Any:
     start = kwargs.get("start", args[1] if len(args) > 1 else 0)
     if not isinstance(start, (int, float)) and not hasattr(start, "as_integer_ratio"):
-        raise LimitExceeded("sum() adds numbers only in a letter (it would copy lists over and over)")
+        raise LimitExceeded("sum() adds numbers only in a letter (it would copy lists over and over)",
+                            french="sum() n'additionne que des nombres dans un courrier")
     return value
 
 
@@ -409,7 +437,8 @@ def _check_product(env: LetterEnvironment, left: Any, right: Any) -> None:
         if not isinstance(left, str):  # `[big] * n` holds n references: what it will print is n × big
             env.check_size(sum(len(item) for item in left if isinstance(item, str)) * times)
     elif _is_int(left) and _is_int(right) and abs(left).bit_length() + abs(right).bit_length() > INT_BITS:
-        raise LimitExceeded(f"'*' would build a number of more than {INT_BITS:,} bits")
+        raise LimitExceeded(f"'*' would build a number of more than {INT_BITS:,} bits",
+                            french=f"« * » donnerait un nombre de plus de {INT_BITS} bits")
 
 
 def _replaced_size(text: str, old: str, new: str, count: Any) -> int:

@@ -21,7 +21,7 @@ from engine.core.limits import Limits
 from engine.letters.compiled import CompiledTemplate
 from engine.letters.context import build_context
 from engine.letters.docxfile import open_template
-from engine.letters.sample import sample_letter_data
+from engine.letters.sample import SAMPLE_LABELS, sample_letter_data
 from engine.letters.environment import TAG
 from engine.letters.paragraphs import (
     PARAGRAPH,
@@ -60,6 +60,8 @@ def forbidden_wording(path: Path, limits: Limits | None = None) -> list[LetterPr
                     path.name, "forbidden-term",
                     f"{term!r} imitates a court or bailiff's act: not allowed in an amicable letter",
                     None, number, part,
+                    french=f"« {term} » imite un acte de justice ou de commissaire de justice : interdit dans "
+                    "une lettre amiable",
                 ))
     return problems
 
@@ -90,6 +92,8 @@ def missing_mentions(path: Path, kind: str, limits: Limits | None = None, *, age
                 path.name, "missing-mention",
                 f"the letter must show {rule['label']} (sample {when} case: "
                 f"{', '.join(repr(m) for m in missing[:3])} not found)",
+                french=f"le courrier doit indiquer : {rule['label']} (dossier d'exemple {SAMPLE_LABELS[when]} : "
+                f"{', '.join(f'« {m} »' for m in missing[:3])} introuvable)",
             ))
     return problems
 

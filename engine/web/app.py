@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -75,12 +76,27 @@ class VisibleText:
         await self.app(scope, receive, send)
 
 
+# What a page says when Starlette raised the error itself (an unknown URL, a GET on a form's address): its
+# detail is then the English HTTP phrase ("Not Found"), which the team must not read.
+DETAILS = {404: "Aucune page à cette adresse.",
+           405: "Cette adresse ne s'ouvre pas ainsi : passez par le formulaire de la page."}
+
+
 async def _error_page(request: Request, exc: Any) -> Response:
     status = getattr(exc, "status_code", 500)
     detail = getattr(exc, "detail", "") or ""
+    if detail == _phrase(status):
+        detail = DETAILS.get(status, "")
     if "session" not in request.scope:
         return Response(detail, status_code=status, media_type="text/plain; charset=utf-8")
     return page(request, "error.html", status_code=status, title=TITLES.get(status, "Erreur"), detail=detail)
+
+
+def _phrase(status: int) -> str | None:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return None
 
 
 __all__ = ["create_app"]

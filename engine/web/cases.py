@@ -76,7 +76,7 @@ def case_list(request: Request) -> Response:
                                   before=params.get("avant") or None,
                                   size=_page_size(params.get("par")))
     except (ListingError, MoneyError) as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise HTTPException(400, refusal(exc)) from None
     kept = {key: value for key, value in params.items() if key not in ("apres", "avant") and value}
     return page(request, "cases.html", cases=found, wanted=wanted, params=kept, labels=state_labels(desk),
                 today=today)
@@ -269,7 +269,7 @@ def download_letter(request: Request) -> Response:
             ref = ref_of(session, request.path_params["case_id"])
             path, name = letter_file(session, ref, request.path_params["document_id"], desk.workspace.output_dir)
         except DocumentError as exc:
-            raise HTTPException(404 if isinstance(exc, NoSuchDocument) else 409, str(exc)) from None
+            raise HTTPException(404 if isinstance(exc, NoSuchDocument) else 409, refusal(exc)) from None
         except RelanceError as exc:
             raise HTTPException(404, refusal(exc)) from None
     return FileResponse(path, media_type=DOCX, filename=name)
@@ -288,9 +288,9 @@ async def view_letter(request: Request) -> Response:
     try:
         path, name = await run_in_threadpool(find_pdf)
     except NoSuchDocument as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise HTTPException(404, refusal(exc)) from None
     except DocumentError as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise HTTPException(409, refusal(exc)) from None
     except RelanceError as exc:
         raise HTTPException(404, refusal(exc)) from None
     return FileResponse(path, media_type="application/pdf", filename=name, content_disposition_type="inline")

@@ -43,7 +43,7 @@ def report(request: Request) -> Response:
     try:
         as_of = parse_date(request.query_params["date"]) if request.query_params.get("date") else request.app.state.today()
     except MoneyError as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise HTTPException(400, refusal(exc)) from None
     flows = distinct_workflows(desk)
     with desk.session() as session:
         body = report_body(aging(session, as_of), funnel(session, as_of, flows),
@@ -72,7 +72,7 @@ def workflow_version(request: Request) -> Response:
     try:
         workflow = load_workflow(current.path, source=source)
     except RelanceError as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise HTTPException(409, refusal(exc)) from None
     return page(request, "workflow_version.html", workflow=workflow, svg=workflow_svg(workflow), source=source)
 
 
@@ -106,7 +106,7 @@ def download_version(request: Request) -> Response:
     try:
         content = templates.version_content(desk, name, version)
     except RelanceError as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise HTTPException(404, refusal(exc)) from None
     stem = name.rsplit(".", 1)[0]
     return Response(content, media_type=DOCX,
                     headers={"Content-Disposition": f'attachment; filename="{stem}-v{version}.docx"'})

@@ -64,7 +64,8 @@ def tasks_page(request: Request) -> Response:
     desk, today = request.app.state.desk, request.app.state.today()
     every = request.query_params.get("toutes") == "1"
     with desk.session() as session:
-        lines = tasks.list_tasks(session, today, due=None if every else today, limit=SHOWN)
+        lines = tasks.list_tasks(session, today, due=None if every else today, limit=SHOWN,
+                                 labels=state_labels(desk))
     return page(request, "tasks.html", tasks=lines, labels=state_labels(desk), today=today, every=every,
                 outcomes=[(name, OUTCOME_LABELS[name]) for name in CALL_OUTCOMES], shown=SHOWN)
 

@@ -44,6 +44,9 @@ CSRF_FIELD = "csrf"
 # Paths open without a session: the sign-in page and the files it needs.
 PUBLIC = ("/login", "/static/")
 MAX_FORM_BYTES = 12 * 1024 * 1024  # a letter template and a little more
+MAX_FIELDS = 50  # our largest form has a dozen
+FORM_REFUSED = (f"Formulaire illisible ou trop grand (au plus {MAX_FIELDS} champs, un fichier d'au plus "
+                f"{MAX_FORM_BYTES // (1024 * 1024)} Mo) : rien n'a été enregistré ; rechargez la page et recommencez.")
 MAX_REMEMBERED = 10_000  # names and addresses the login throttle keeps before dropping the stale ones
 
 
@@ -124,7 +127,10 @@ def csrf_token(request: Request) -> str:
 
 async def checked_form(request: Request) -> FormData:
     """The POSTed form, after its CSRF token matched the session's (403 otherwise)."""
-    form = await request.form(max_files=1, max_fields=50, max_part_size=MAX_FORM_BYTES)
+    try:
+        form = await request.form(max_files=1, max_fields=MAX_FIELDS, max_part_size=MAX_FORM_BYTES)
+    except HTTPException as exc:  # Starlette's parser says why in English ("Too many fields..."): the team reads French
+        raise HTTPException(exc.status_code, FORM_REFUSED) from None
     sent = form.get(CSRF_FIELD)
     expected = request.session.get(CSRF_FIELD)
     if not isinstance(sent, str) or not isinstance(expected, str) or not hmac.compare_digest(sent, expected):

@@ -319,3 +319,30 @@ def test_a_refusal_from_the_engine_reads_in_french(desk: App) -> None:
     said = flash_error(http.get(f"/cases/{case_id}").text)
     assert "contestation datée du 01/01/2020 : le dossier est entré dans l'état" in said, said
     assert _events(desk, case_id) == before
+
+
+def test_every_error_page_a_mistyped_url_or_a_broken_form_gets_reads_in_french(desk: App) -> None:
+    """An amount or a date typed in a list's or the report's URL, a letter or a template version that does not
+    exist, an address that matches no page, a form too large to read: each page said why in English (the
+    engine's message, or Starlette's "Not Found", "Too many fields...") although the engine had it in French."""
+    http, token = web(desk, "legal")
+    case_id = _case_ids(desk)[0]
+    pages = {
+        "/cases?montant_min=douze": "« douze » n'est pas un montant",
+        "/cases?montant_min=99999999999999999": "est trop grand",
+        "/report?date=hier": "« hier » n'est pas une date",
+        "/report?date=31/02/2026": "cette date n'existe pas",
+        f"/cases/{case_id}/letters/2147483647": "pas de courrier n° 2147483647 dans le dossier",
+        f"/cases/{case_id}/letters/2147483647/pdf": "pas de courrier n° 2147483647 dans le dossier",
+        "/letters/relance_1.docx/v7": "le modèle relance_1.docx n'a pas de version 7",
+        "/no-such-page": "Aucune page à cette adresse.",
+        f"/approvals/{case_id}/approve": "Cette adresse ne s'ouvre pas ainsi",
+    }
+    for url, said in pages.items():
+        answer = http.get(url)
+        assert 400 <= answer.status_code < 500, (url, answer.status_code)
+        assert said in flash_error(answer.text), url
+    crowded = http.post(f"/cases/{case_id}/actions/note",
+                        data={"csrf": token, "reason": "x", **{f"champ{n}": "x" for n in range(60)}})
+    assert crowded.status_code == 400
+    assert flash_error(crowded.text).startswith("Formulaire illisible ou trop grand"), crowded.text[-300:]

@@ -188,7 +188,7 @@ def test_an_upload_over_a_template_that_is_no_regular_file_is_refused_in_one_lin
                        files={"file": ("relance_1.docx", good, "application/octet-stream")})
     assert answer.status_code == 303
     shown = http.get("/letters").text
-    assert "relance_1.docx" in shown and "not a regular file" in shown
+    assert "relance_1.docx" in shown and "ce n&#39;est pas un fichier ordinaire" in shown
     assert not target.is_file() and (target.is_symlink() or target.is_fifo())  # left as it was
     with desk.session() as session:
         assert session.scalars(select(TemplateVersion.version)).all() == []

@@ -184,3 +184,16 @@ def test_an_approval_whose_letter_rests_on_a_carried_forward_rate_says_so(desk: 
         page = legal.get("/approvals").text
         assert "étape validée" in page
         assert ("taux reconduits" in page and "2026 S2" in page) is warned, page
+
+
+def test_the_tasks_list_names_each_letter_sent_by_its_step_as_the_team_reads_it(desk: App) -> None:
+    """A call's contacts so far named the letters by the workflow's internal state ("courrier reminder1"),
+    the only English word of the row; the team reads the step's label, as the case page shows it."""
+    _case_id, ref = _case(desk, 1)
+    http = client(desk)
+    sign_in(http, "collector")
+    queue = html.unescape(http.get("/tasks").text)
+    row = queue[queue.index(ref):]
+    row = row[:row.index("</tr>")]
+    assert "courrier Première relance (" in row, row
+    assert "reminder1" not in row
