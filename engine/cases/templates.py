@@ -42,7 +42,7 @@ class TemplateVersionInfo:
 
 @dataclass(frozen=True)
 class UploadResult:
-    """What an upload did: refused with its problems, or kept as ``version``."""
+    """What an upload did: refused with its problems, or kept as ``version`` (its problems then are warnings)."""
 
     name: str
     problems: tuple[LetterProblem, ...]
@@ -108,7 +108,7 @@ def upload(desk: Desk, templates: dict[str, Path], name: str, content: bytes, *,
         raise TemplateError(f"{name!r} is not a template of the workflows",
                             french=f"« {name} » n'est pas un modèle des workflows")
     problems = check_upload(name, content, limits=limits, agency=agency)
-    if problems:
+    if any(problem.severity == "error" for problem in problems):
         return UploadResult(name, tuple(problems))
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     with desk.session() as session:
@@ -122,7 +122,7 @@ def upload(desk: Desk, templates: dict[str, Path], name: str, content: bytes, *,
                                     uploaded_by=by, uploaded_at=now))
         session.flush()  # a concurrent upload of the same version fails here, before the file is touched
         write_whole(path, content)
-        return UploadResult(name, (), latest + 1)
+        return UploadResult(name, tuple(problems), latest + 1)  # kept, with its warnings
 
 
 def _file_in_place(name: str, path: Path, limits: Limits) -> bytes | None:

@@ -171,8 +171,9 @@ def _workflow_and_letter_problems(path: Path, workspace: Workspace | None) -> li
 
 
 def _letter_problem(problem: LetterProblem) -> dict[str, object]:
-    """Every letter problem is an error: a letter that may not render must not go out."""
-    return {"severity": "error", "template": problem.template, "code": problem.code, "tag": problem.tag,
+    """A letter problem is an error (a letter that may not render must not go out), or a warning when only some
+    cases' letters would fail (a debtor abroad): those fail one by one in a run, the others go out."""
+    return {"severity": problem.severity, "template": problem.template, "code": problem.code, "tag": problem.tag,
             "paragraph": problem.paragraph, "message": problem.message, "text": str(problem)}
 
 

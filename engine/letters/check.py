@@ -23,7 +23,7 @@ from jinja2 import meta, nodes
 from lxml import etree
 
 from engine.core.limits import DEFAULT_LIMITS, Limits
-from engine.letters.compiled import _as_lines
+from engine.letters.compiled import CompiledTemplate, _as_lines
 from engine.letters.context import build_context
 from engine.letters.docxfile import open_template
 from engine.letters.email import EMAIL_FOLDER, render_email_part
@@ -229,7 +229,8 @@ def require_sound_template(path: str | Path, kind: str | None = None, *, limits:
                            agency: bool = False) -> None:
     """Raise TemplateRefused when `relance letters check` would report errors in this template (within the
     workspace's ``limits``; with the R124-4 mentions when an ``agency`` writes the letters)."""
-    problems = checked_template(path, kind, limits=limits, agency=agency)
+    problems = [problem for problem in checked_template(path, kind, limits=limits, agency=agency)
+                if problem.severity == "error"]
     if problems:
         raise TemplateRefused(Path(path), problems)
 
@@ -331,8 +332,31 @@ def _check_render(path: Path, limits: Limits | None) -> list[LetterProblem]:
                 french=f"{err.french or 'le modèle ne peut pas être rendu'} "
                 f"(dossier d'exemple {SAMPLE_LABELS[debtor_kind]})",
             ))
-            break
+            return problems
+    problems += _check_abroad(compiled)
     return problems
+
+
+def _check_abroad(compiled: CompiledTemplate) -> list[LetterProblem]:
+    """A warning when the template renders for a debtor in France but not for one abroad, where facts such as
+    the French court are missing (older workspaces' copies of the hand-off print ``{{ court.name }}`` bare).
+
+    Not an error: the run is not refused for it, since such a case fails alone and the others' letters go out."""
+    try:
+        compiled.render(build_context(sample_letter_data("abroad")))
+    except LetterError as err:
+        court = " the court is named only for a debtor in metropolitan France: write {%p if court %} … {%p endif %} " \
+                "around its sentence, as the shipped letters do;" if err.tag and "court" in err.tag else ""
+        court_fr = " le tribunal n'est nommé que pour un débiteur en France métropolitaine : entourez sa phrase de " \
+                   "{%p if court %} … {%p endif %}, comme les courriers livrés ;" if court else ""
+        return [LetterProblem(
+            compiled.path.name, "render-abroad",
+            f"{err.message} (sample case of a debtor in Belgium);{court} such a case's letter fails, the others go out",
+            err.tag, err.paragraph, severity="warning",
+            french=f"{err.french or 'le modèle ne peut pas être rendu'} (dossier d'exemple "
+            f"{SAMPLE_LABELS['abroad']}) ;{court_fr} le courrier d'un tel dossier échoue, les autres partent",
+        )]
+    return []
 
 
 def _locate(source: str, variable: str) -> tuple[str | None, int | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from docxtpl import DocxTemplate
 
@@ -41,6 +42,9 @@ class LetterProblem:
     part: str | None = None  # "document", "header1.xml"...
     # The same reason in French, for the web app's team (the command line speaks English); None: not said yet.
     french: str | None = field(default=None, compare=False)
+    # "warning": the template renders for most cases but not for some (a debtor abroad): said by the checks,
+    # refused by none, since a run fails those cases one by one and writes everyone else's letters.
+    severity: Literal["error", "warning"] = "error"
 
     @property
     def in_french(self) -> str:

@@ -12,20 +12,27 @@ from engine.core.claim import InvoiceDebt, RateTable, claim, load_rates
 from engine.core.jurisdiction import court_for
 from engine.letters.context import Creditor, InvoiceLine, LetterData, NoticeFacts, Party, PastStep
 
-SampleKind = Literal["b2b", "b2c", "agency"]
+SampleKind = Literal["b2b", "b2c", "agency", "abroad"]
 
 
 # Each sample case as the web app's team reads it in a check's finding ("dossier d'exemple entreprise").
-SAMPLE_LABELS = {"b2b": "entreprise", "b2c": "particulier", "agency": "agence"}
+SAMPLE_LABELS = {"b2b": "entreprise", "b2c": "particulier", "agency": "agence", "abroad": "entreprise en Belgique"}
 
 
 def sample_letter_data(debtor_kind: SampleKind = "b2b") -> LetterData:
     """A realistic case for checks, the bench and tests: three invoices still owed (one partly paid), one
     paid late (it bears penalties and the indemnity only), earlier contacts, a formal notice received.
     Its amounts are the claim's own (engine.core.claim on the shipped rates), so they add up.
-    "agency": the B2B case written by a collection agency for the creditor (CPCE R124-4)."""
+    "agency": the B2B case written by a collection agency for the creditor (CPCE R124-4). "abroad": the B2B
+    case of a debtor in Belgium, for whom no French court is named (engine.core.jurisdiction)."""
     if debtor_kind == "agency":
         return replace(sample_letter_data("b2b"), agency=SAMPLE_AGENCY)
+    if debtor_kind == "abroad":
+        home = sample_letter_data("b2b")
+        debtor = Party(name="Brasserie Vandenberghe SRL", address_lines=("Rue de la Loi 42",), postal_code="1040",
+                       city="Bruxelles", country="BE")
+        return replace(home, debtor=debtor, court=court_for("b2b", None, debtor.name, debtor.country,
+                                                            debtor.postal_code))
     creditor = Creditor(
         name="Atelier Lumière SAS",
         address_lines=("12 rue des Archives",),

@@ -135,7 +135,9 @@ async def upload_template(request: Request) -> Response:
         return RedirectResponse("/letters", status_code=303)
     if not result.accepted:
         return letters_page(request, refused=result, status=422)
-    flash(request, f"{name} : version {result.version} enregistrée ; les prochains courriers l'utilisent.")
+    warnings = "".join(f" Attention : {problem.in_french}." for problem in result.problems)
+    flash(request, f"{name} : version {result.version} enregistrée ; les prochains courriers l'utilisent.{warnings}",
+          "warning" if warnings else "ok")
     return RedirectResponse("/letters", status_code=303)
 
 

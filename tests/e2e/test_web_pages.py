@@ -140,6 +140,23 @@ def test_a_template_upload_is_checked_refused_with_its_problems_or_kept_as_a_ver
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_upload_that_fails_only_for_a_debtor_abroad_is_kept_with_a_warning_in_french(desk: App) -> None:
+    """The hand-off with its court sentence unguarded renders for every debtor in France, not for one abroad:
+    kept (the run fails such a case alone), and the team is told why, in French."""
+    target = desk.workspace.letters_dir / "transmission_contentieux.docx"
+    unguarded = edited(PACK / "transmission_contentieux.docx", "{%p if court %}", "{%p if true %}")
+    http = client(desk)
+    token = sign_in(http, "legal")
+    kept = http.post("/letters/transmission_contentieux.docx/upload", data={"csrf": token},
+                     files={"file": ("transmission_contentieux.docx", unguarded, "application/octet-stream")})
+    assert kept.status_code == 303
+    assert target.read_bytes() == unguarded
+    page = http.get("/letters").text
+    assert 'class="flash warning"' in page and "version 2 enregistrée" in page
+    assert "Attention" in page and "Belgique" in page and "if court" in page
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_agencys_upload_is_checked_for_its_mentions_as_its_run_will_be(desk: App, tmp_path: Path) -> None:
     """When an agency writes the letters ([agency] in relance.toml), a template without the R124-4 mention is
     refused by the upload, as `letters check` and the run refuse it, instead of being kept and then refusing

@@ -251,3 +251,22 @@ def test_the_text_the_checks_read_skips_the_empty_runs_a_control_tag_leaves(tmp_
     with zipfile.ZipFile(io.BytesIO(rendered)) as package:
         assert '<w:t xml:space="preserve"/>' in package.read("word/document.xml").decode()
     assert rendered_text(rendered).splitlines() == ["London, ROYAUME-UNI", "Fin"]
+
+
+def test_a_sentence_only_a_debtor_in_france_can_fill_is_a_warning_that_blocks_no_run(tmp_path: Path) -> None:
+    """An older workspace's hand-off prints ``{{ court.name }}`` bare: it renders for every debtor in France and
+    fails for one abroad, who has no French court. The check says so, as a warning: the run is not refused,
+    since such a case fails alone and the others' letters go out."""
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "guarded").mkdir()
+    bare = save(tmp_path / "bare" / "lettre.docx", [
+        "{{ debtor.name }}", "Juridiction : {{ court.name }} du domicile du débiteur."])
+    problems = check_template(bare)
+    assert [(p.code, p.severity, p.tag) for p in problems] == [("render-abroad", "warning", "{{ court.name }}")]
+    assert "Belgium" in problems[0].message and "{%p if court %}" in problems[0].message
+    assert "Belgique" in problems[0].in_french and "{%p if court %}" in problems[0].in_french
+    require_sound_template(bare)  # no TemplateRefused
+
+    guarded = save(tmp_path / "guarded" / "lettre.docx", [
+        "{{ debtor.name }}", "{%p if court %}", "Juridiction : {{ court.name }}.", "{%p endif %}"])
+    assert check_template(guarded) == []
