@@ -348,3 +348,23 @@ def test_settings_that_are_not_text_are_one_line_and_never_read_for_ever(tmp_pat
     config.unlink()
     os.mkfifo(config)  # would block a plain read for ever: refused as not found, at once
     user_error(relance(root, "case", "list"), "relance.toml")
+
+
+@pytest.mark.parametrize("args", [
+    ("timeline", CASE, "--format", "html", "-o", "{missing}/timeline.html"),
+    ("report", "--as-of", "2026-07-01", "--html", "{missing}/report.html"),
+])
+def test_a_file_to_write_in_a_missing_folder_is_one_line_naming_it(workspace: Path, tmp_path: Path,
+                                                                   args: tuple[str, ...]) -> None:
+    """`-o` or `--html` into a folder that does not exist ended on a FileNotFoundError traceback."""
+    missing = tmp_path / "no-such-folder"
+    target = [arg.format(missing=missing) for arg in args][-1]
+    user_error(relance(workspace, *(arg.format(missing=missing) for arg in args)), target,
+               "No such file or directory")
+    assert not missing.exists()
+
+
+def test_init_where_no_folder_can_be_made_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    user_error(relance(None, "init", str(blocker / "ws")), str(blocker / "ws"))
