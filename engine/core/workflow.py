@@ -324,6 +324,12 @@ class _Reader(FieldReader):
             if isinstance(trigger, str) and (not trigger.isidentifier() or trigger.startswith("to_")):
                 self.error(body, "trigger", f"{where}.trigger",
                            f"trigger {trigger!r} must be an identifier not starting with 'to_'")
+            elif isinstance(trigger, str) and trigger not in EVENT_TRIGGERS and hint(trigger, EVENT_TRIGGERS):
+                # `trigger: pay` is a timed step the run fires as soon as it is due (at once without `after`),
+                # not the payment event: a typo would close or move every case on the next run.
+                self.warn(body, "trigger", f"{where}.trigger",
+                          f"{trigger!r} is a timed trigger, fired by the run when due, not by an event"
+                          f"{hint(trigger, EVENT_TRIGGERS)}")
             dest = self.required(body, "dest", str, where)
             if isinstance(dest, str) and states and dest not in states:
                 self.error(body, "dest", f"{where}.dest", f"unknown state {dest!r}{hint(dest, states)}")

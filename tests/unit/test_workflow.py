@@ -130,6 +130,17 @@ def test_state_without_a_way_out_is_a_warning(tmp_path: Path) -> None:
     assert str(problems[0]).endswith("states.reminder1: warning: " + problems[0].message)
 
 
+@pytest.mark.parametrize("trigger", ["pay", "payed", "disputed", "promised"])
+def test_a_timed_trigger_named_like_an_event_is_a_warning(tmp_path: Path, trigger: str) -> None:
+    """`trigger: pay` is not the payment event but a timed step, due at once without `after`: the next run
+    would have moved every case to `paid` before anyone paid. `relance validate` says so."""
+    path = write(tmp_path, VALID.replace("trigger: payment", f"trigger: {trigger}"))
+    [problem] = [p for p in check_workflow(path) if p.key == "transitions[1].trigger"]
+    assert (problem.severity, problem.line) == ("warning", 15)
+    assert f"{trigger!r} is a timed trigger" in problem.message and "did you mean" in problem.message
+    assert errors(path) == []
+
+
 @pytest.mark.parametrize("version", ["99999999999999999999999999999999", "2147483648", "0", "-1"])
 def test_version_is_a_positive_number_the_database_can_store(tmp_path: Path, version: str) -> None:
     """A 32-digit version passed validate, then every run crashed storing it (OverflowError)."""
