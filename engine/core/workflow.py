@@ -334,6 +334,12 @@ class _Reader(FieldReader):
             if isinstance(dest, str) and states and dest not in states:
                 self.error(body, "dest", f"{where}.dest", f"unknown state {dest!r}{hint(dest, states)}")
             sources = self.sources(body, where, states, dest)
+            if trigger not in EVENT_TRIGGERS and body.get("source") != "*":
+                for source in sources:
+                    if states[source].final or states[source].pause:
+                        self.warn(body, "source", f"{where}.source",
+                                  f"state {source!r} is {'final' if states[source].final else 'a pause'}: nothing "
+                                  f"timed leaves it, so this timed transition never fires from there")
             after = self.delay(body, where)
             if after is not None and trigger in EVENT_TRIGGERS:
                 self.error(body, "after", f"{where}.after",

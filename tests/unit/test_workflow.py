@@ -141,6 +141,17 @@ def test_a_timed_trigger_named_like_an_event_is_a_warning(tmp_path: Path, trigge
     assert errors(path) == []
 
 
+@pytest.mark.parametrize(("state", "word"), [("paid: {final: true}", "final"), ("paid: {pause: true}", "a pause")])
+def test_a_timed_transition_out_of_a_final_or_pause_state_is_a_warning(tmp_path: Path, state: str, word: str) -> None:
+    """Nothing timed leaves a final or paused state (engine.core.machine): such a step validated clean and
+    never fired, and the case waited there for ever."""
+    text = (VALID.replace("paid: {final: true}", f"{state}\n  closed: {{final: true}}")
+            + "  - {trigger: escalate, source: paid, dest: closed, after: 3 days}\n")
+    path = write(tmp_path, text)
+    [problem] = [p for p in check_workflow(path) if p.key == "transitions[2].source"]
+    assert problem.severity == "warning" and f"state 'paid' is {word}: nothing timed leaves it" in problem.message
+
+
 @pytest.mark.parametrize("version", ["99999999999999999999999999999999", "2147483648", "0", "-1"])
 def test_version_is_a_positive_number_the_database_can_store(tmp_path: Path, version: str) -> None:
     """A 32-digit version passed validate, then every run crashed storing it (OverflowError)."""
