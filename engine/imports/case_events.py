@@ -24,6 +24,7 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.cases.actions import REASON_REQUIRED
 from engine.cases.desk import Desk
 from engine.cases.lookup import require_case
 from engine.cases.steps import act, record_receipt
@@ -36,7 +37,6 @@ from engine.store.models import Case, Debtor, Event
 from engine.store.timeline import append_event
 
 ACTIONS = ("dispute", "resolve", "promise", "hold", "resume", "note", "call")
-NEEDS_REASON = ("dispute", "resolve", "hold", "note")
 EVENT_COLUMNS = (("event_date", "debtor_ref", "action"), ("until", "reason", "outcome", "case_ref"))
 TRACKING_COLUMNS = (("case_ref", "tracking"), ("presented_on", "received_on"))
 KINDS = {"events": EVENT_COLUMNS, "tracking": TRACKING_COLUMNS}
@@ -101,7 +101,7 @@ def read_events(path: Path, encoding: str = "utf-8") -> list[EventRow]:
                                                                   f"expected one of {', '.join(CALL_OUTCOMES)}"))
         if action == "call" and (outcome == "promise") != (until is not None):
             found.append(ImportProblem(str(path), line, "until", "a call's promise needs `until`, and only a promise"))
-        if action in NEEDS_REASON and not cells.get("reason"):
+        if action in REASON_REQUIRED and not cells.get("reason"):
             found.append(ImportProblem(str(path), line, "reason", f"required for {action}, but empty"))
         if not cells.get("debtor_ref"):
             found.append(ImportProblem(str(path), line, "debtor_ref", "required, but empty"))
