@@ -7,6 +7,7 @@ included); the rest use click's CliRunner on one shared workspace to stay fast.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -368,3 +369,16 @@ def test_init_where_no_folder_can_be_made_is_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder", encoding="utf-8")
     user_error(relance(None, "init", str(blocker / "ws")), str(blocker / "ws"))
+
+
+def test_files_are_imported_debtors_first_whatever_their_names(own_workspace: Path, tmp_path: Path) -> None:
+    """The order (debtors, invoices, ..., payments) was read from the file names: `relance import
+    factures.csv clients.csv` refused the invoices ('unknown debtor … import it first') although the
+    command had the debtors. The header says what a file holds, as the importer itself reads it."""
+    invoices, debtors = tmp_path / "factures.csv", tmp_path / "clients.csv"
+    invoices.write_text("invoice_number;debtor_ref;issue_date;due_date;amount\n"
+                        "M-INV-3;M-3;2026-01-01;2026-02-01;10\n", encoding="utf-8")
+    debtors.write_text("debtor_ref;kind;name\nM-3;b2b;Ordre SARL\n", encoding="utf-8")
+    result = relance(own_workspace, "import", "--json", str(invoices), str(debtors))
+    assert result.exit_code == 0, result.output
+    assert [(row["kind"], row["inserted"]) for row in json.loads(result.output)] == [("debtors", 1), ("invoices", 1)]
