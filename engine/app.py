@@ -30,7 +30,7 @@ from engine.core.rates import DEFAULT_RATES_FILE
 from engine.core.machine import Escalator
 from engine.core.workflow import Workflow, load_workflow, read_source
 from engine.imports.case_events import import_events, import_receipts, kind_of
-from engine.imports.importer import ImportReport, import_csv
+from engine.imports.importer import ImportFailed, ImportReport, import_csv
 from engine.store import versions
 from engine.store.database import Store, StoreError, connect, ensure_creditor
 from engine.store.models import Case
@@ -183,21 +183,31 @@ class App:
         ``encoding``."""
         self.ensure_creditor()
         reports = []
-        for path in sorted(paths, key=lambda p: _import_rank(p, kind, encoding)):
-            action_kind = kind if kind in ("events", "tracking") else None if kind else kind_of(path, encoding)
-            if action_kind == "events":  # case actions, after the data files they refer to
-                reports.append(import_events(WritingDesk(self), path, by=self.workspace.actor,
-                                             skip_bad_rows=skip_bad_rows, encoding=encoding))
-                continue
-            if action_kind == "tracking":
-                reports.append(import_receipts(WritingDesk(self), path, date.today(), by=self.workspace.actor,
-                                               skip_bad_rows=skip_bad_rows, encoding=encoding))
-                continue
-            rejects = (rejects_dir or path.parent) / f"{path.stem}.rejected.csv" if skip_bad_rows else None
-            reports.append(import_csv(self.store, path, kind, creditor_ref=self.workspace.creditor.ref,
-                                      skip_bad_rows=skip_bad_rows, rejects_path=rejects,
-                                      allow_extra_columns=allow_extra_columns, encoding=encoding))
+        ordered = sorted(paths, key=lambda p: _import_rank(p, kind, encoding))
+        try:
+            for path in ordered:
+                reports.append(self._import_one(path, kind, skip_bad_rows, rejects_dir, allow_extra_columns,
+                                                encoding))
+        except ImportFailed as refused:
+            refused.imported = tuple(reports)
+            refused.not_tried = tuple(str(path) for path in ordered[len(reports) + 1:])
+            raise
         return reports
+
+    def _import_one(self, path: Path, kind: str | None, skip_bad_rows: bool, rejects_dir: Path | None,
+                    allow_extra_columns: bool, encoding: str) -> ImportReport:
+        """One file of import_files, in its own transaction."""
+        action_kind = kind if kind in ("events", "tracking") else None if kind else kind_of(path, encoding)
+        if action_kind == "events":  # case actions, after the data files they refer to
+            return import_events(WritingDesk(self), path, by=self.workspace.actor,
+                                 skip_bad_rows=skip_bad_rows, encoding=encoding)
+        if action_kind == "tracking":
+            return import_receipts(WritingDesk(self), path, date.today(), by=self.workspace.actor,
+                                   skip_bad_rows=skip_bad_rows, encoding=encoding)
+        rejects = (rejects_dir or path.parent) / f"{path.stem}.rejected.csv" if skip_bad_rows else None
+        return import_csv(self.store, path, kind, creditor_ref=self.workspace.creditor.ref,
+                          skip_bad_rows=skip_bad_rows, rejects_path=rejects,
+                          allow_extra_columns=allow_extra_columns, encoding=encoding)
 
     def run(self, as_of: date, *, dry_run: bool = False, pdf: bool = False,
             progress: Callable[[RunReport], None] | None = None,

@@ -17,8 +17,8 @@ from engine.channels.smtp import BACKENDS, SmtpSettings
 from engine.core.files import read_regular_file
 from engine.core.countries import CountryError, parse_country
 from engine.core.limits import DEFAULT_LIMITS, Limits, LimitsError, limits_from_table
-from engine.errors import RelanceError
 from engine.letters.context import Creditor, Party
+from engine.settings import PARTY_KEYS, SENDER_KEYS, TABLES, WorkspaceError, known_keys, table, text, text_list
 
 if TYPE_CHECKING:
     from engine.core.workflow import Workflow
@@ -27,6 +27,7 @@ CONFIG_NAME = "relance.toml"
 CONFIG_BYTES = 1 << 20  # a workspace's settings are a few kilobytes
 DATABASE_ENV = "RELANCE_DATABASE_URL"
 WORKSPACE_ENV = "RELANCE_WORKSPACE"
+DEBTOR_KINDS = ("b2b", "b2c")  # the keys of [workflows]: a debtor's kind picks its workflow
 
 
 
@@ -41,10 +42,6 @@ def shipped(name: str) -> Path:
 SHIPPED_WORKFLOWS = shipped("workflows")
 SHIPPED_LETTERS = shipped("letters")
 EXAMPLES = shipped("examples")
-
-
-class WorkspaceError(RelanceError):
-    """A workspace that cannot be used as it is; the message says what to fix."""
 
 
 @dataclass(frozen=True)
@@ -114,33 +111,38 @@ def load_workspace(root: Path, database_url: str | None = None) -> Workspace:
         raise WorkspaceError(f"{config_path}: {exc}") from None
     except OSError as exc:  # not a regular file, too large, unreadable
         raise WorkspaceError(f"{config_path}: cannot read the settings ({exc.strerror or exc})") from None
-    url = database_url or os.environ.get(DATABASE_ENV) or _section(config, "database", config_path).get("url")
+    known_keys(config, TABLES, config_path, None)
+    database = table(config, "database", config_path)
+    known_keys(database, ("url",), config_path, "database")
+    url = database_url or os.environ.get(DATABASE_ENV) or text(database, "url", config_path, "database")
     if not url:
         url = "sqlite:///relance.sqlite"
-    workflows = {
-        kind: (root / path).resolve()
-        for kind, path in _section(config, "workflows", config_path).items()
-    }
+    kinds = table(config, "workflows", config_path)
+    known_keys(kinds, DEBTOR_KINDS, config_path, "workflows")
+    workflows = {kind: (root / path).resolve()
+                 for kind in kinds if (path := text(kinds, kind, config_path, "workflows"))}
     if not workflows:
         raise WorkspaceError(f"{config_path}: [workflows] names no workflow (e.g. b2b = \"workflows/fr-b2b.yaml\")")
-    paths = config.get("paths", {})
-    rates = paths.get("rates")
+    paths = table(config, "paths", config_path)
+    known_keys(paths, ("letters", "output", "rates"), config_path, "paths")
+    rates, letters = text(paths, "rates", config_path, "paths"), text(paths, "letters", config_path, "paths")
+    output_dir = (root / (text(paths, "output", config_path, "paths") or "output")).resolve()
     try:
-        limits = limits_from_table(_section(config, "limits", config_path), str(config_path))
+        limits = limits_from_table(table(config, "limits", config_path), str(config_path))
     except LimitsError as exc:
         raise WorkspaceError(str(exc)) from None
     return Workspace(
         root=root,
         database_url=_absolute_sqlite(url, root),
-        creditor=_creditor(_section(config, "creditor", config_path), config_path),
+        creditor=_creditor(table(config, "creditor", config_path), config_path),
         workflows=workflows,
-        output_dir=(root / paths.get("output", "output")).resolve(),
-        letters_dir=(root / paths["letters"]).resolve() if paths.get("letters") else None,
+        output_dir=output_dir,
+        letters_dir=(root / letters).resolve() if letters else None,
         rates_path=(root / rates).resolve() if rates else None,
         counsel=_counsel(config.get("counsel"), config_path),
         agency=_agency(config.get("agency"), config_path),
         limits=limits,
-        smtp=_smtp(config, config_path, root, (root / paths.get("output", "output")).resolve()),
+        smtp=_smtp(config, config_path, root, output_dir),
     )
 
 
@@ -203,52 +205,50 @@ output = "output"
 """
 
 
-def _section(config: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
-    section = config.get(name, {})
-    if not isinstance(section, dict):
-        raise WorkspaceError(f"{path}: [{name}] must be a table")
-    return section
-
-
 def _creditor(section: dict[str, Any], path: Path) -> CreditorIdentity:
-    return CreditorIdentity(ref=str(section.get("ref") or "default"), **_sender_fields(section, path, "creditor"))
+    known_keys(section, ("ref", *SENDER_KEYS), path, "creditor")
+    return CreditorIdentity(ref=text(section, "ref", path, "creditor") or "default",
+                            **_sender_fields(section, path, "creditor"))
 
 
-def _sender_fields(section: dict[str, Any], path: Path, table: str) -> dict[str, Any]:
+def _sender_fields(section: dict[str, Any], path: Path, name: str) -> dict[str, Any]:
     """A party that writes letters ([creditor], [agency]): address, payment, signatory, legal mentions."""
-    fields = _party_fields(section, path, table)
-    fields.update({key: _optional(section, key) or "" for key in (
+    fields = _party_fields(section, path, name)
+    fields.update({key: text(section, key, path, name) or "" for key in (
         "iban", "bic", "signatory", "signatory_title", "legal_form", "share_capital", "vat_number")})
-    fields["place"] = _optional(section, "place") or fields["city"]
+    text(section, "bank", path, name)  # the bank's name: kept beside the IBAN, printed by no letter yet
+    fields["place"] = text(section, "place", path, name) or fields["city"]
     # R123-237: the registry's city and number; `rcs_city` builds it from the SIREN.
-    fields["rcs"] = _optional(section, "rcs") or (
-        f"RCS {section['rcs_city']} {fields['siren'] or ''}".strip() if section.get("rcs_city") else "")
+    rcs_city = text(section, "rcs_city", path, name)
+    fields["rcs"] = text(section, "rcs", path, name) or (
+        f"RCS {rcs_city} {fields['siren'] or ''}".strip() if rcs_city else "")
     return fields
 
 
-def _party_fields(section: dict[str, Any], path: Path, table: str) -> dict[str, Any]:
-    missing = [key for key in ("name", "postal_code", "city") if not section.get(key)]
+def _party_fields(section: dict[str, Any], path: Path, name: str) -> dict[str, Any]:
+    values = {key: text(section, key, path, name) for key in ("name", "postal_code", "city")}
+    missing = [key for key, value in values.items() if not value]
     if missing:
-        raise WorkspaceError(f"{path}: [{table}] is missing {', '.join(missing)}")
-    address = section.get("address_lines") or [section.get("address", "")]
+        raise WorkspaceError(f"{path}: [{name}] is missing {', '.join(missing)}")
+    address = text(section, "address", path, name)
     return {
-        "name": str(section["name"]),
-        "address_lines": tuple(str(line) for line in address if line),
-        "postal_code": str(section["postal_code"]),
-        "city": str(section["city"]),
-        "country": _country(section, path, table),
-        "siren": _optional(section, "siren"),
-        "email": _optional(section, "email"),
-        "phone": _optional(section, "phone"),
+        "name": values["name"],
+        "address_lines": text_list(section, "address_lines", path, name) or ((address,) if address else ()),
+        "postal_code": values["postal_code"],
+        "city": values["city"],
+        "country": _country(section, path, name),
+        "siren": text(section, "siren", path, name),
+        "email": text(section, "email", path, name),
+        "phone": text(section, "phone", path, name),
     }
 
 
-def _country(section: dict[str, Any], path: Path, table: str) -> str:
+def _country(section: dict[str, Any], path: Path, name: str) -> str:
     """The party's country as its code: a letter abroad prints it, one at home does not."""
     try:
-        return parse_country(str(section.get("country") or "FR"))
+        return parse_country(text(section, "country", path, name) or "FR")
     except CountryError as exc:
-        raise WorkspaceError(f"{path}: [{table}] country: {exc}") from None
+        raise WorkspaceError(f"{path}: [{name}] country: {exc}") from None
 
 
 def _counsel(section: Any, path: Path) -> Party | None:
@@ -256,6 +256,7 @@ def _counsel(section: Any, path: Path) -> Party | None:
         return None
     if not isinstance(section, dict):
         raise WorkspaceError(f"{path}: [counsel] must be a table")
+    known_keys(section, PARTY_KEYS, path, "counsel")
     return Party(**_party_fields(section, path, "counsel"))
 
 
@@ -264,6 +265,7 @@ def _agency(section: Any, path: Path) -> Creditor | None:
         return None
     if not isinstance(section, dict):
         raise WorkspaceError(f"{path}: [agency] must be a table")
+    known_keys(section, SENDER_KEYS, path, "agency")
     return Creditor(**_sender_fields(section, path, "agency"))
 
 
@@ -271,7 +273,7 @@ def _smtp(config: dict[str, Any], path: Path, root: Path, output: Path) -> SmtpS
     """`[smtp]`: every key checked here, so a typo is one located line, not a failed send at night."""
     if "smtp" not in config:
         return None
-    section = _section(config, "smtp", path)
+    section = table(config, "smtp", path)
     known = {"backend", "host", "port", "username", "password_env", "starttls", "from", "reply_to", "timeout",
              "directory", "max_attempts", "retry_after", "attach"}
     for key in section:
@@ -309,11 +311,6 @@ def _smtp(config: dict[str, Any], path: Path, root: Path, output: Path) -> SmtpS
 
 _WORDS = {"port": "an integer", "max_attempts": "an integer", "starttls": "true or false",
           "timeout": "a number of seconds", "retry_after": "a number of seconds"}
-
-
-def _optional(section: dict[str, Any], key: str) -> str | None:
-    value = section.get(key)
-    return str(value) if value not in (None, "") else None
 
 
 def _absolute_sqlite(url: str, root: Path) -> str:

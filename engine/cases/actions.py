@@ -21,6 +21,10 @@ from engine.errors import CaseError
 from engine.store import ledger
 from engine.store.ledger import ZERO
 
+# The actions whose "why" the timeline must hold: a dispute, its end, a hold, a jump and a note say why.
+REASON_REQUIRED = frozenset({"dispute", "resolve", "hold", "jump", "note"})
+MAX_REASON = 2000  # characters: a sentence or a paragraph, not a file pasted by mistake
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -144,8 +148,24 @@ ACTIONS: dict[str, Callable[..., Outcome]] = {"dispute": dispute, "resolve": res
            "jump": jump, "note": note}
 
 
+def reason_of(action: str, reason: str | None) -> str | None:
+    """The reason as the timeline keeps it: trimmed, None when empty; CaseError when ``action`` needs one and
+    none was given (`--reason "  "` is none), or when it is too long.
+
+    The one owner of this rule: the command line and the web app both reach the timeline through here."""
+    text = (reason or "").strip()
+    if not text and action in REASON_REQUIRED:
+        raise CaseError(f"{action}: a reason is required (say why in a sentence: it goes in the timeline)",
+                        french="un motif est nécessaire")
+    if len(text) > MAX_REASON:
+        raise CaseError(f"{action}: the reason has {len(text):,} characters, {MAX_REASON:,} at most",
+                        french=f"le motif a {len(text)} caractères, {MAX_REASON} au plus")
+    return text or None
+
+
 def _act(desk: Desk, case_ref: str, action: str, on: date, *, by: str, reason: str | None = None,
          until: date | None = None, dest: str | None = None) -> Outcome:
+    reason = reason_of(action, reason)
     with desk.session() as session:
         case = require_case(session, case_ref)
         steps = act(session, case, desk.escalator_for(case), action, on, by=by, reason=reason, until=until,

@@ -45,6 +45,12 @@ class UserErrorGroup(click.Group):
             raise
         except RelanceError as exc:
             raise click.ClickException(_one_line(exc)) from None
+        except OSError as exc:
+            # A file the user named that cannot be made or read (`-o` into a missing folder, `init` where
+            # no folder can be): the system names the file and says why. Without a file it is no user's.
+            if exc.filename is None:
+                raise
+            raise click.ClickException(_one_line(RelanceError(f"{exc.filename}: {exc.strerror or exc}"))) from None
         except Exception as exc:
             # SQLite's one writer held the file past the busy timeout in a unit of work that did not ask to
             # write first (engine.store's Store.session(write=True) says it itself): one line, not a traceback.

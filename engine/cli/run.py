@@ -68,7 +68,9 @@ def import_command(settings: Settings, files: tuple[Path, ...], kind: str | None
         reports = app.import_files(list(files), kind=kind, skip_bad_rows=skip_bad_rows,
                                    allow_extra_columns=allow_extra_columns, encoding=encoding)
     except ImportFailed as refused:
-        raise click.ClickException(_refusal(refused)) from None
+        if refused.imported:
+            wake_workers(app.store)  # the files before the refused one are in, each in its own transaction
+        raise click.ClickException(_refusal(refused) + _others(refused)) from None
     wake_workers(app.store)  # sleeping `relance worker`s on PostgreSQL look at the new invoices now
     if as_json:
         click.echo(json_text([
@@ -93,6 +95,16 @@ def import_command(settings: Settings, files: tuple[Path, ...], kind: str | None
             console.print(f"[yellow]{r.rejected} row(s) of {markup(r.file)} refused[/], see {markup(r.rejects_path)}")
             for problem in r.problems[:10]:
                 console.print(cell(f"  {problem}"))
+
+
+def _others(refused: ImportFailed) -> str:
+    """What became of a command's other files: those before the refused one are imported and stay, those
+    after it were not read. Said, so nobody takes the refusal for the whole command's and imports twice,
+    or believes the later files went in."""
+    lines = [f"imported before it (kept): {Path(r.file).name} ({r.inserted} new, {r.updated} updated, "
+             f"{r.unchanged} unchanged)" for r in refused.imported]
+    lines += [f"not imported (after the refused file): {Path(name).name}" for name in refused.not_tried]
+    return "".join(f"\n{inert(line)}" for line in lines)
 
 
 def _refusal(refused: ImportFailed) -> str:

@@ -3,8 +3,8 @@
 Parsing is the only place where text typed by a person (a CSV cell, `relance case pay 1 234,56`,
 `--as-of 02/05/2026`, a web form) becomes a Decimal or a date, so every entry point accepts and
 refuses exactly the same forms. Amounts: ``1234.56``, ``1 234,56``, ``1.234,56``, ``1,234.56``,
-with spaces, NBSP or narrow NBSP between thousands, and an optional currency (``€``, ``EUR``...)
-that must be the expected one; no more decimals than that currency has (two for EUR, none for JPY;
+with spaces, NBSP or narrow NBSP between thousands (in groups of three: ``100 50`` is a typo, not
+10050), and an optional currency (``€``, ``EUR``...) that must be the expected one; no more decimals than that currency has (two for EUR, none for JPY;
 the columns keep cents, so never more than two). Currencies: ISO 4217 codes of money some country
 has used since 2000 (``parse_currency``), so a typo (EUX) or a code that is not money (XXX, XAU)
 never reaches a letter. Dates: ``2026-05-02``, ``02/05/2026`` or
@@ -38,6 +38,11 @@ FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2100, 12, 31)
 
 _SPACES = str.maketrans("", "", " \u00a0\u202f\u2009'")
+_ONE_SPACE = str.maketrans("\u00a0\u202f\u2009", "   ")
+# What a person types: thousands in groups of three after a first group of one to three digits, one
+# separator throughout (space, `.`, `,` or `'`), then the decimals. "100 50" or "1,2.3" are typos, not
+# 10050 or 12.30. ASCII digits only, as every other number relance reads.
+_SHAPE = re.compile(r"[+-]? ?(?:[0-9]{1,3}(?P<sep>[ .,'])[0-9]{3}(?:(?P=sep)[0-9]{3})*|[0-9]+)(?:[.,][0-9]+)?")
 _SYMBOLS = {"€": "EUR", "$": "USD", "£": "GBP"}
 _CURRENCY = re.compile(r"^(?P<pre>[€$£]|[A-Za-z]{3})?(?P<number>[^A-Za-z€$£]*?)(?P<post>[€$£]|[A-Za-z]{3})?$")
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
@@ -114,12 +119,13 @@ def check_decimals(amount: Decimal, currency: str, text: object = None) -> None:
 
 def parse_amount(text: str, currency: str = "EUR") -> Decimal:
     """``1 234,56 €`` → ``Decimal("1234.56")``; a written currency must be ``currency``."""
-    value = str(text).strip().translate(_SPACES)
+    value = str(text).strip().translate(_ONE_SPACE)
     if not value:
         raise MoneyError("empty amount", french="montant vide")
     match = _CURRENCY.fullmatch(value)
     # No digit, no amount: "abc", "NaN" or "inf" would otherwise read as a currency code alone.
-    if match is None or (match["pre"] and match["post"]) or not any(c.isdigit() for c in match["number"]):
+    if (match is None or (match["pre"] and match["post"]) or not any(c.isdigit() for c in match["number"])
+            or not _SHAPE.fullmatch(match["number"].strip())):
         raise MoneyError(f"not an amount: {text!r} (write 1234.56 or 1 234,56)",
                          french=f"« {text} » n'est pas un montant (écrivez 1234.56 ou 1 234,56)")
     written = match["pre"] or match["post"]
@@ -128,7 +134,7 @@ def parse_amount(text: str, currency: str = "EUR") -> Decimal:
         if code != currency.upper():
             raise MoneyError(f"{text!r} is in {code}, expected {currency.upper()}",
                              french=f"« {text} » est en {code}, le dossier en {currency.upper()}")
-    value = match["number"]
+    value = match["number"].translate(_SPACES)
     if "," in value and "." in value:
         thousands = "." if value.rfind(",") > value.rfind(".") else ","
         value = value.replace(thousands, "")

@@ -324,10 +324,22 @@ class _Reader(FieldReader):
             if isinstance(trigger, str) and (not trigger.isidentifier() or trigger.startswith("to_")):
                 self.error(body, "trigger", f"{where}.trigger",
                            f"trigger {trigger!r} must be an identifier not starting with 'to_'")
+            elif isinstance(trigger, str) and trigger not in EVENT_TRIGGERS and hint(trigger, EVENT_TRIGGERS):
+                # `trigger: pay` is a timed step the run fires as soon as it is due (at once without `after`),
+                # not the payment event: a typo would close or move every case on the next run.
+                self.warn(body, "trigger", f"{where}.trigger",
+                          f"{trigger!r} is a timed trigger, fired by the run when due, not by an event"
+                          f"{hint(trigger, EVENT_TRIGGERS)}")
             dest = self.required(body, "dest", str, where)
             if isinstance(dest, str) and states and dest not in states:
                 self.error(body, "dest", f"{where}.dest", f"unknown state {dest!r}{hint(dest, states)}")
             sources = self.sources(body, where, states, dest)
+            if trigger not in EVENT_TRIGGERS and body.get("source") != "*":
+                for source in sources:
+                    if states[source].final or states[source].pause:
+                        self.warn(body, "source", f"{where}.source",
+                                  f"state {source!r} is {'final' if states[source].final else 'a pause'}: nothing "
+                                  f"timed leaves it, so this timed transition never fires from there")
             after = self.delay(body, where)
             if after is not None and trigger in EVENT_TRIGGERS:
                 self.error(body, "after", f"{where}.after",

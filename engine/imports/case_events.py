@@ -24,19 +24,19 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.cases.actions import REASON_REQUIRED
 from engine.cases.desk import Desk
 from engine.cases.lookup import require_case
 from engine.cases.steps import act, record_receipt
 from engine.core.money import MoneyError, parse_date
 from engine.errors import CaseError, RelanceError
-from engine.imports.csvfile import CsvFile, CsvSyntaxError, text_encoding
+from engine.imports.csvfile import CsvFile, CsvSyntaxError, infer_kind, text_encoding
 from engine.imports.importer import ImportFailed, ImportProblem, ImportReport
 from engine.store.events import CALL_OUTCOMES, CallRecorded, EventPayload, NoticeReceived, read_event
 from engine.store.models import Case, Debtor, Event
 from engine.store.timeline import append_event
 
 ACTIONS = ("dispute", "resolve", "promise", "hold", "resume", "note", "call")
-NEEDS_REASON = ("dispute", "resolve", "hold", "note")
 EVENT_COLUMNS = (("event_date", "debtor_ref", "action"), ("until", "reason", "outcome", "case_ref"))
 TRACKING_COLUMNS = (("case_ref", "tracking"), ("presented_on", "received_on"))
 KINDS = {"events": EVENT_COLUMNS, "tracking": TRACKING_COLUMNS}
@@ -71,7 +71,9 @@ class ReceiptRow:
 
 
 def kind_of(path: Path, encoding: str = "utf-8") -> str | None:
-    """"events" or "tracking" from the header, else None (a data file for engine.imports.importer)."""
+    """The kind of file its header says: "events", "tracking", or a data file's kind as the importer infers
+    it ("debtors", "invoices"...: engine.imports.csvfile.infer_kind); None when it says none. A command's
+    files are imported in the order of these kinds, whatever the files are named."""
     try:
         reader = CsvFile(path, encoding)
     except (OSError, ValueError, CsvSyntaxError):
@@ -80,7 +82,9 @@ def kind_of(path: Path, encoding: str = "utf-8") -> str | None:
         header = set(reader.header)
     finally:
         reader.close()
-    return "events" if {"action", "event_date"} <= header else "tracking" if "tracking" in header else None
+    if {"action", "event_date"} <= header:
+        return "events"
+    return "tracking" if "tracking" in header else infer_kind(sorted(header))
 
 
 def read_events(path: Path, encoding: str = "utf-8") -> list[EventRow]:
@@ -101,7 +105,7 @@ def read_events(path: Path, encoding: str = "utf-8") -> list[EventRow]:
                                                                   f"expected one of {', '.join(CALL_OUTCOMES)}"))
         if action == "call" and (outcome == "promise") != (until is not None):
             found.append(ImportProblem(str(path), line, "until", "a call's promise needs `until`, and only a promise"))
-        if action in NEEDS_REASON and not cells.get("reason"):
+        if action in REASON_REQUIRED and not cells.get("reason"):
             found.append(ImportProblem(str(path), line, "reason", f"required for {action}, but empty"))
         if not cells.get("debtor_ref"):
             found.append(ImportProblem(str(path), line, "debtor_ref", "required, but empty"))

@@ -142,7 +142,12 @@ def undecodable_line(path: Path, encoding: str) -> CsvSyntaxError:
                 decoder.decode(line)
             except UnicodeDecodeError as exc:
                 reason = f"not {_label(encoding)} text: byte 0x{line[exc.start]:02x} cannot be read ({exc.reason})"
-                if encoding == "utf-8-sig" and _reads_as_windows_1252(line):
+                utf_16 = number == 1 and line.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+                if encoding == "utf-8-sig" and utf_16:
+                    # Excel's « Texte Unicode » and many exports write UTF-16: cp1252 would read it as NULs.
+                    reason += ("; the file is UTF-16 (its first bytes say so): save it as « CSV UTF-8 », or pass "
+                               "--encoding utf-16")
+                elif encoding == "utf-8-sig" and _reads_as_windows_1252(line):
                     reason += ("; the file looks written in Windows-1252, as Excel's « CSV (séparateur : "
                                "point-virgule) » does: save it as « CSV UTF-8 », or pass --encoding cp1252")
                 return CsvSyntaxError(number, None, reason)

@@ -83,6 +83,10 @@ class ImportFailed(RelanceError):
         self.problems = problems
         self.total = total if total is not None else len(problems)
         self.whole_file = whole_file  # the file as such is refused (header, quoting): skipping rows cannot help
+        # Of a command's several files (App.import_files): those imported before this one, each its own
+        # transaction and kept, and those not tried after it. The user is told both, not only the refusal.
+        self.imported: tuple[ImportReport, ...] = ()
+        self.not_tried: tuple[str, ...] = ()
         shown = "\n".join(f"  {problem}" for problem in problems[:20])
         more = f"\n  ... and {self.total - 20} more" if self.total > 20 else ""
         super().__init__(f"{self.total} bad row(s), nothing imported:\n{shown}{more}")

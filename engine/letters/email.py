@@ -18,7 +18,7 @@ from jinja2 import StrictUndefined
 from jinja2.exceptions import TemplateError
 
 from engine.core.limits import DEFAULT_LIMITS, Limits
-from engine.letters.environment import LetterError, letter_error, template_line
+from engine.letters.environment import LetterError, error_line, letter_error
 from engine.letters.sandbox import LetterEnvironment, letter_budget
 from engine.core.files import FileTooLarge, NotRegularFile, read_regular_file
 from engine.letters.versions import file_stat, is_present
@@ -108,7 +108,7 @@ def _render(env: LetterEnvironment, path: Path, context: dict[str, Any]) -> str:
         if source is None:
             source = _source(path, env.limits, errors="replace")
         named = letter_error(path, exc, source)
-        line = getattr(exc, "lineno", None) or template_line(exc.__traceback__)
+        line = error_line(exc, source)
         raise LetterError(f"{path}:{line}" if line else str(path), named.tag, named.message) from None
     except UnicodeDecodeError as exc:
         raise LetterError(str(path), None, f"not UTF-8 text ({exc.reason})") from None

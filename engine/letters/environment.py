@@ -28,6 +28,9 @@ from engine.letters.sandbox import ForbiddenTag, LetterEnvironment, LimitExceede
 TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 XML_TAG = re.compile(r"<[^>]+>")
 JINJA_FILENAME = "<template>"
+# Statements that open a block closed by `end<statement>` (docxtpl's `{%p`, `{%tr`... are patched to `{%`).
+_BLOCKS = frozenset({"for", "if", "macro", "call", "filter", "with", "autoescape", "block", "raw", "set"})
+_STATEMENT = re.compile(r"\{%[-+]?\s*(\w+)")
 
 
 class LetterError(RelanceError, TemplateError):
@@ -79,7 +82,7 @@ def make_environment(limits: Limits | None = None) -> LetterEnvironment:
 def letter_error(template: str | Path, exc: Exception, source: str | None) -> LetterError:
     """Turn a Jinja failure on a patched part `source` into a LetterError naming the tag."""
     name = Path(template).name
-    lineno = getattr(exc, "lineno", None) or template_line(exc.__traceback__)
+    lineno = error_line(exc, source)
     if isinstance(exc, LimitExceeded):
         reason = f"limit exceeded: {exc}"
     elif isinstance(exc, SecurityError):
@@ -97,8 +100,11 @@ def letter_error(template: str | Path, exc: Exception, source: str | None) -> Le
     french = french_reason(exc)
     if source is None or lineno is None:
         return LetterError(name, None, reason, french=french)
-    line = _line(source, lineno)
-    tag = _pick_tag(line, str(exc))
+    tag = _pick_tag(_line(source, lineno), str(exc))
+    if (opened := _unclosed(exc, source)) is not None:
+        tag = opened[1]
+        reason += f" (the {{% {tag_word(tag)} %}} opened here is never closed)"
+        french = f"{french} (le {{% {tag_word(tag)} %}} ouvert ici n'est jamais fermé)" if french else french
     # render_xml_part puts each <w:p> on its own line: line 1 is what precedes the first one.
     paragraph = lineno - 1 if lineno > 1 else None
     return LetterError(name, tag, reason, paragraph, french=french)
@@ -113,6 +119,40 @@ def paragraph_text(xml_line: str) -> str:
 def iter_tags(text: str) -> Iterator[str]:
     """Every Jinja tag `{{ }}`, `{% %}`, `{# #}` in `text`, in order."""
     return (m.group(0) for m in TAG.finditer(text))
+
+
+def error_line(exc: Exception, source: str | None) -> int | None:
+    """The template line a Jinja failure is about. Jinja reports a block never closed at the part's last
+    line, an innocent tag far below: the line that opened the block is where the user must add its end."""
+    if (opened := _unclosed(exc, source)) is not None:
+        return opened[0]
+    return getattr(exc, "lineno", None) or template_line(exc.__traceback__)
+
+
+def _unclosed(exc: Exception, source: str | None) -> tuple[int, str] | None:
+    if source is None or not isinstance(exc, TemplateSyntaxError):
+        return None
+    return unclosed_block(source) if "Unexpected end of template" in (exc.message or "") else None
+
+
+def tag_word(tag: str) -> str:
+    """The statement of a `{% … %}` tag (`for` for `{%tr for inv in invoices %}`); "" for any other tag."""
+    match = _STATEMENT.match(tag)
+    return match.group(1) if match else ""
+
+
+def unclosed_block(source: str) -> tuple[int, str] | None:
+    """The line and tag of the innermost block `source` opens and never closes (`{% for %}` without its
+    `{% endfor %}`), None when every block is closed."""
+    opened: list[tuple[int, str, str]] = []
+    for number, line in enumerate(source.splitlines(), start=1):
+        for tag in iter_tags(paragraph_text(line)):
+            word = tag_word(tag)
+            if word in _BLOCKS and not (word == "set" and "=" in tag):  # `{% set x = 1 %}` has no end tag
+                opened.append((number, tag, word))
+            elif word.startswith("end") and opened and opened[-1][2] == word[3:]:
+                opened.pop()
+    return (opened[-1][0], opened[-1][1]) if opened else None
 
 
 def template_line(tb: TracebackType | None) -> int | None:

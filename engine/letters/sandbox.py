@@ -54,6 +54,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 
 from engine.core.limits import DEFAULT_LIMITS, Limits
+from engine.letters.printable import printable
 
 LOOP_FILTER = "relance_ticking"  # wraps every `{% for %}`'s iterable (see _LetterCodeGenerator)
 INT_BITS = 15_000  # Python refuses to print integers of more than 4,300 digits (about 14,300 bits)
@@ -165,6 +166,7 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
         self.code_generator_class = _LetterCodeGenerator
         self.globals["range"] = self._range
         self.globals["lipsum"] = self._lipsum
+        self.finalize = printable  # a function or one of Jinja's objects is no text for a letter
         for name, original in list(self.filters.items()):  # every filter ticks; some check sizes first
             self.filters[name] = _checked_filter(original, _FILTER_CHECKS.get(name), self)
         self.filters[LOOP_FILTER] = _ticking

@@ -32,16 +32,17 @@ from engine.web import urls  # noqa: F401  (registers {name:id}, used by ROUTES)
 from engine.web.render import flash, page
 from engine.web.security import checked_form, current_user, require
 
-# What each action needs: the role, its French name, and whether a reason must be given.
+# What each action needs: the role and its French name (whether a reason must be given is the action's own
+# rule: engine.cases.actions.reason_of).
 ACTIONS = {
-    "pay": ("collector", "Paiement", False),
-    "promise": ("collector", "Promesse de paiement", False),
-    "dispute": ("collector", "Contestation", True),
-    "resolve": ("collector", "Fin de contestation", True),
-    "hold": ("collector", "Suspension", True),
-    "resume": ("collector", "Reprise", False),
-    "note": ("collector", "Note", True),
-    "jump": ("legal", "Changement manuel d'étape", True),
+    "pay": ("collector", "Paiement"),
+    "promise": ("collector", "Promesse de paiement"),
+    "dispute": ("collector", "Contestation"),
+    "resolve": ("collector", "Fin de contestation"),
+    "hold": ("collector", "Suspension"),
+    "resume": ("collector", "Reprise"),
+    "note": ("collector", "Note"),
+    "jump": ("legal", "Changement manuel d'étape"),
 }
 MAX_TEXT = 2000
 MAX_PAGE = 200  # rows per page at most (?par=N)
@@ -128,7 +129,7 @@ async def case_action(request: Request) -> Response:
     form = await checked_form(request)
     if name not in ACTIONS:
         raise HTTPException(404, f"Action inconnue : {name}")
-    role, label, _ = ACTIONS[name]
+    role, label = ACTIONS[name]
     user = require(request, role)
     try:
         desk = RequestDesk(request.app.state.desk, case_id=case_id, seen=seen_field(form))
@@ -166,13 +167,11 @@ def refusal(exc: RelanceError) -> str:
 
 def _perform(desk: Any, case_id: int, name: str, form: FormData, by: str, today: date) -> str:
     """Run the action named ``name`` with the form's fields; the French sentence of what happened."""
-    _, label, needs_reason = ACTIONS[name]
+    _, label = ACTIONS[name]
     with desk.session() as session:
         ref = ref_of(session, case_id)
     on = action_day(form, today)
-    reason = field(form, "reason") or None
-    if needs_reason and not reason:
-        raise CaseError("un motif est nécessaire")
+    reason = field(form, "reason") or None  # required or not: engine.cases.actions.reason_of says
     if name == "pay":
         done = actions.pay(desk, ref, field(form, "amount"), on, by=by, reference=field(form, "reference") or None)
         amount = format_amount(done.amount or Decimal(0), done.currency)

@@ -136,6 +136,30 @@ def test_a_refused_action_is_a_user_error_and_records_nothing(app: App) -> None:
         assert s.scalar(select(func.count()).select_from(Payment)) == 0
 
 
+@pytest.mark.parametrize("action", ["dispute", "hold", "jump", "note"])
+@pytest.mark.parametrize("reason", ["", "   ", "\t\n", None])
+def test_an_action_that_says_why_refuses_an_empty_reason_and_records_nothing(app: App, action: str,
+                                                                               reason: str | None) -> None:
+    """`relance case dispute CASE --reason "   "` (or a jump, a hold, a note) was recorded with no why: the
+    timeline read « contestation — » — only the web form asked for a motive."""
+    before = event_count(app, "ALD-F1")
+    options = {"dest": "formal_notice"} if action == "jump" else {}
+    with pytest.raises(CaseError, match="a reason is required") as caught:
+        actions.ACTIONS[action](app, "ALD-F1", on=date(2026, 4, 12), by="alice", reason=reason, **options)
+    assert caught.value.french == "un motif est nécessaire"
+    assert event_count(app, "ALD-F1") == before
+
+
+def test_a_reason_is_kept_trimmed_and_bounded(app: App) -> None:
+    actions.note(app, "ALD-F1", date(2026, 4, 12), by="alice", reason="  called, no answer  ")
+    with app.session() as s:
+        case = find_case(s, "ALD-F1")
+        payload = s.scalars(select(Event.payload).where(Event.case_id == case.id, Event.kind == "note")).one()
+        assert payload["reason"] == "called, no answer"
+    with pytest.raises(CaseError, match="2,000 at most"):
+        actions.note(app, "ALD-F1", date(2026, 4, 12), by="alice", reason="x" * 2001)
+
+
 def test_a_case_jumped_out_of_a_final_state_is_open_again(app: App) -> None:
     actions.pay(app, "ALD-F1", "1000", date(2026, 4, 12), by="alice")
     back = actions.jump(app, "ALD-F1", "reminder1", date(2026, 4, 13), by="bob", reason="cheque bounced")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 from decimal import Decimal
 from pathlib import Path
@@ -306,6 +307,21 @@ def test_a_windows_1252_file_names_its_line_and_how_to_read_it(store, tmp_path: 
     assert report.inserted == 401
     with store.session() as s:
         assert s.scalar(select(Debtor.name).where(Debtor.ref == "D-É")) == "Société Générale Équipements"
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be"])
+def test_a_utf_16_file_says_it_is_utf_16_not_windows_1252(store, tmp_path: Path, codec: str) -> None:
+    """A UTF-16 export (Excel's « Texte Unicode ») was taken for Windows-1252: the advice to pass
+    --encoding cp1252 read it as NULs between letters and refused its header."""
+    path = tmp_path / "debtors.csv"
+    text = _DEBTORS_HEADER + "D-1;b2b;Société Générale;1 rue;75001;Paris;FR\n"
+    path.write_bytes(text.encode(codec) if codec == "utf-16" else codecs.BOM_UTF16_BE + text.encode(codec))
+    with pytest.raises(ImportFailed) as caught:
+        import_csv(store, path, creditor_ref="ACME")
+    [problem] = caught.value.problems
+    assert problem.line == 1 and "UTF-16" in problem.reason and "--encoding utf-16" in problem.reason
+    assert "cp1252" not in problem.reason and _count(store, Debtor) == 0
+    assert import_csv(store, path, creditor_ref="ACME", encoding="utf-16").inserted == 1
 
 
 def test_an_unknown_encoding_refuses_the_file(store, tmp_path: Path) -> None:

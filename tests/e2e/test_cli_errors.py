@@ -7,6 +7,7 @@ included); the rest use click's CliRunner on one shared workspace to stay fast.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -348,3 +349,54 @@ def test_settings_that_are_not_text_are_one_line_and_never_read_for_ever(tmp_pat
     config.unlink()
     os.mkfifo(config)  # would block a plain read for ever: refused as not found, at once
     user_error(relance(root, "case", "list"), "relance.toml")
+
+
+@pytest.mark.parametrize("args", [
+    ("timeline", CASE, "--format", "html", "-o", "{missing}/timeline.html"),
+    ("report", "--as-of", "2026-07-01", "--html", "{missing}/report.html"),
+])
+def test_a_file_to_write_in_a_missing_folder_is_one_line_naming_it(workspace: Path, tmp_path: Path,
+                                                                   args: tuple[str, ...]) -> None:
+    """`-o` or `--html` into a folder that does not exist ended on a FileNotFoundError traceback."""
+    missing = tmp_path / "no-such-folder"
+    target = [arg.format(missing=missing) for arg in args][-1]
+    user_error(relance(workspace, *(arg.format(missing=missing) for arg in args)), target,
+               "No such file or directory")
+    assert not missing.exists()
+
+
+def test_init_where_no_folder_can_be_made_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    user_error(relance(None, "init", str(blocker / "ws")), str(blocker / "ws"))
+
+
+def test_a_refused_file_among_several_says_which_files_went_in_and_which_were_not_read(own_workspace: Path,
+                                                                                       tmp_path: Path) -> None:
+    """`relance import debtors.csv invoices.csv payments.csv` with a bad invoice printed only the refusal:
+    the debtors were in all the same (each file is its own transaction), the payments never read, and
+    the output said neither."""
+    debtors, invoices, payments = tmp_path / "d.csv", tmp_path / "i.csv", tmp_path / "p.csv"
+    debtors.write_text("debtor_ref;kind;name\nM-1;b2b;Multi SARL\n", encoding="utf-8")
+    invoices.write_text("invoice_number;debtor_ref;issue_date;due_date;amount\n"
+                        "M-INV-1;M-1;2026-01-01;2026-02-01;abc\n", encoding="utf-8")
+    payments.write_text("debtor_ref;payment_date;amount\nM-1;2026-03-01;5\n", encoding="utf-8")
+    result = relance(own_workspace, "import", str(payments), str(invoices), str(debtors))
+    user_error(result, "i.csv", "nothing of this file imported")
+    assert "imported before it (kept): d.csv (1 new, 0 updated, 0 unchanged)" in result.output
+    assert "not imported (after the refused file): p.csv" in result.output
+    listed = relance(own_workspace, "case", "list", "--debtor", "M-1", "--all", "--json")
+    assert listed.exit_code == 0, listed.output
+
+
+def test_files_are_imported_debtors_first_whatever_their_names(own_workspace: Path, tmp_path: Path) -> None:
+    """The order (debtors, invoices, ..., payments) was read from the file names: `relance import
+    factures.csv clients.csv` refused the invoices ('unknown debtor … import it first') although the
+    command had the debtors. The header says what a file holds, as the importer itself reads it."""
+    invoices, debtors = tmp_path / "factures.csv", tmp_path / "clients.csv"
+    invoices.write_text("invoice_number;debtor_ref;issue_date;due_date;amount\n"
+                        "M-INV-3;M-3;2026-01-01;2026-02-01;10\n", encoding="utf-8")
+    debtors.write_text("debtor_ref;kind;name\nM-3;b2b;Ordre SARL\n", encoding="utf-8")
+    result = relance(own_workspace, "import", "--json", str(invoices), str(debtors))
+    assert result.exit_code == 0, result.output
+    assert [(row["kind"], row["inserted"]) for row in json.loads(result.output)] == [("debtors", 1), ("invoices", 1)]

@@ -707,3 +707,24 @@ def test_an_e_mail_template_is_bounded_in_size(tmp_path: Path) -> None:
     with pytest.raises(LetterError, match="relance.toml limits: email_bytes = 1000"):
         render_email(tmp_path, "reminder1", CONTEXT, Limits(email_bytes=1_000))
     assert render_email(tmp_path, "reminder1", CONTEXT, Limits(email_bytes=2_010)).subject == "Relance"
+
+
+@pytest.mark.parametrize("tag", ["{{ range }}", "{{ namespace }}", "{{ cycler }}", "{{ self }}", "{{ lipsum }}"])
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_letter_prints_values_never_the_sandbox_s_objects(tmp_path: Path, tag: str, fast: bool) -> None:
+    """`{{ range }}` printed `<bound method LetterEnvironment._range of <… object at 0x7f…>>` into the letter
+    (the program's internals, to a debtor) and `relance letters check` passed it."""
+    path = make_template(tmp_path / "relance_1.docx", f"Texte {tag} fin")
+    with pytest.raises(LetterError) as caught:
+        render(path, fast=fast)
+    assert (caught.value.tag, caught.value.paragraph) == (tag, 2)
+    assert "not a value" in caught.value.message
+    [problem] = check_template(path)
+    assert (problem.code, problem.tag) == ("render", tag)
+
+
+def test_values_of_every_kind_still_print(tmp_path: Path) -> None:
+    path = make_template(tmp_path / "lettre.docx", "{{ creditor.name }} {{ total_outstanding_value }} {{ as_of }}"
+                         " {{ is_b2b }} {{ invoice_count }} {{ reminded_numbers }}")
+    assert check_template(path) == []
+    render(path)

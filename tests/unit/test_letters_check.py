@@ -12,7 +12,9 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
 from engine.letters import CompiledTemplate
-from engine.letters.check import TemplateRefused, check_folder, check_template, require_sound_template, template_kind
+from engine.letters.check import (
+    TemplateRefused, check_email_templates, check_folder, check_template, require_sound_template, template_kind,
+)
 from engine.letters.wording import rendered_text
 from tests.support import PACK
 
@@ -76,6 +78,28 @@ def test_syntax_error_located(tmp_path: Path) -> None:
     syntax = next(p for p in problems if p.code == "syntax")
     assert syntax.template == "lettre.docx"
     assert "lettre.docx" in str(syntax)
+
+
+@pytest.mark.parametrize(("opening", "paragraphs"), [
+    ("{% for inv in invoices %}", ["{% for inv in invoices %}{{ inv.number }}", "{{ case_ref }}", "{{ debtor.name }}"]),
+    ("{% if is_b2b %}", ["{% if is_b2b %}{% for inv in invoices %}{% endfor %}", "{{ case_ref }}", "Fin"]),
+])
+def test_a_block_never_closed_is_named_where_it_opens(tmp_path: Path, opening: str, paragraphs: list[str]) -> None:
+    """Jinja reports a missing end tag on the last line of the part: the check named the template's last,
+    innocent tag (`{{ debtor.name }}`) instead of the `{% for %}` that lacks its `{% endfor %}`."""
+    path = save(tmp_path / "lettre.docx", ["Bonjour", *paragraphs])
+    [problem] = check_template(path)
+    assert (problem.code, problem.tag, problem.paragraph) == ("syntax", opening, 2)
+    assert "never closed" in problem.message
+
+
+def test_an_e_mail_block_never_closed_is_named_at_its_line(tmp_path: Path) -> None:
+    (tmp_path / "email").mkdir()
+    (tmp_path / "email" / "default.txt").write_text(
+        "Relance {{ case_ref }}\n{% for inv in invoices %}\n{{ inv.number }}\nBonjour\n{{ debtor.name }}\n",
+        encoding="utf-8")
+    [problem] = check_email_templates(tmp_path)
+    assert problem.template == "email/default.txt:2" and problem.tag == "{% for inv in invoices %}"
 
 
 def test_unknown_variable_named_with_its_tag(tmp_path: Path) -> None:

@@ -130,6 +130,28 @@ def test_state_without_a_way_out_is_a_warning(tmp_path: Path) -> None:
     assert str(problems[0]).endswith("states.reminder1: warning: " + problems[0].message)
 
 
+@pytest.mark.parametrize("trigger", ["pay", "payed", "disputed", "promised"])
+def test_a_timed_trigger_named_like_an_event_is_a_warning(tmp_path: Path, trigger: str) -> None:
+    """`trigger: pay` is not the payment event but a timed step, due at once without `after`: the next run
+    would have moved every case to `paid` before anyone paid. `relance validate` says so."""
+    path = write(tmp_path, VALID.replace("trigger: payment", f"trigger: {trigger}"))
+    [problem] = [p for p in check_workflow(path) if p.key == "transitions[1].trigger"]
+    assert (problem.severity, problem.line) == ("warning", 15)
+    assert f"{trigger!r} is a timed trigger" in problem.message and "did you mean" in problem.message
+    assert errors(path) == []
+
+
+@pytest.mark.parametrize(("state", "word"), [("paid: {final: true}", "final"), ("paid: {pause: true}", "a pause")])
+def test_a_timed_transition_out_of_a_final_or_pause_state_is_a_warning(tmp_path: Path, state: str, word: str) -> None:
+    """Nothing timed leaves a final or paused state (engine.core.machine): such a step validated clean and
+    never fired, and the case waited there for ever."""
+    text = (VALID.replace("paid: {final: true}", f"{state}\n  closed: {{final: true}}")
+            + "  - {trigger: escalate, source: paid, dest: closed, after: 3 days}\n")
+    path = write(tmp_path, text)
+    [problem] = [p for p in check_workflow(path) if p.key == "transitions[2].source"]
+    assert problem.severity == "warning" and f"state 'paid' is {word}: nothing timed leaves it" in problem.message
+
+
 @pytest.mark.parametrize("version", ["99999999999999999999999999999999", "2147483648", "0", "-1"])
 def test_version_is_a_positive_number_the_database_can_store(tmp_path: Path, version: str) -> None:
     """A 32-digit version passed validate, then every run crashed storing it (OverflowError)."""
