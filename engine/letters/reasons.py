@@ -14,7 +14,8 @@ import re
 from jinja2.exceptions import TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import SecurityError
 
-from engine.letters.sandbox import ForbiddenTag, LimitExceeded
+from engine.letters.sandbox import ForbiddenTag
+from engine.letters.sizes import LimitExceeded
 
 QUOTED = r"'([^']{1,80})'"
 # Jinja's syntax messages a template edited in Word gives, and what to tell the team.

@@ -34,8 +34,6 @@ Normal templates render exactly as before: the checks only count, they never cha
 from __future__ import annotations
 
 import os
-import re
-import string
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -45,36 +43,26 @@ from typing import Any
 
 from jinja2 import nodes, pass_context
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
-from jinja2.exceptions import TemplateRuntimeError, TemplateSyntaxError
+from jinja2.exceptions import TemplateSyntaxError
 from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
-from jinja2.filters import make_attrgetter
 from jinja2.runtime import Context, LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 
 from engine.core.limits import DEFAULT_LIMITS, Limits
 from engine.letters.printable import printable
+from engine.letters.sizes import (
+    FILTER_CHECKS, INT_BITS, LimitExceeded, check_product, check_string_method, format_width, is_int,
+)
 
 LOOP_FILTER = "relance_ticking"  # wraps every `{% for %}`'s iterable (see _LetterCodeGenerator)
-INT_BITS = 15_000  # Python refuses to print integers of more than 4,300 digits (about 14,300 bits)
 _BATCH = 32  # output chunks counted at a time: a batch of big chunks stays small
-_PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
-_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
 _MEMORY_EVERY = 32  # budget checks between two looks at the process's memory (5 µs each)
 _budget = threading.local()  # .deadline, .limits, .ticks, .memory_at_start of the letter being rendered
 _statm: tuple[int, int] | None = None  # (pid, fd) of /proc/self/statm, reopened after a fork
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _DICT_ATTRIBUTES = frozenset(dir(dict))  # what `a.b` reaches on a dict before its items
-
-
-class LimitExceeded(TemplateRuntimeError):
-    """A template went past one of the letters' limits; the message says which and how to change it,
-    ``french`` the same for the web app's team."""
-
-    def __init__(self, message: str, *, french: str | None = None) -> None:
-        super().__init__(message)
-        self.french = french
 
 
 class ForbiddenTag(TemplateSyntaxError):
@@ -168,7 +156,7 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
         self.globals["lipsum"] = self._lipsum
         self.finalize = printable  # a function or one of Jinja's objects is no text for a letter
         for name, original in list(self.filters.items()):  # every filter ticks; some check sizes first
-            self.filters[name] = _checked_filter(original, _FILTER_CHECKS.get(name), self)
+            self.filters[name] = _checked_filter(original, FILTER_CHECKS.get(name), self)
         self.filters[LOOP_FILTER] = _ticking
 
     def preprocess(self, source: str, name: str | None = None, filename: str | None = None) -> str:
@@ -203,7 +191,7 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
 
     def check_format(self, fmt: str, values: Iterable[Any]) -> None:
         """A format string's widths and precisions, and the values a `*` or `{}` width may take."""
-        widest = _format_width(fmt)
+        widest = format_width(fmt)
         if widest is None:  # the width comes from the values
             widest = max((v for v in values if isinstance(v, int)), default=0)
         self.check_size(widest, "a formatted field")
@@ -226,13 +214,13 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         tick()
         if operator == "*":
-            _check_product(self, left, right)
+            check_product(self, left, right)
         elif operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
             self.check_size(len(left) + len(right))
         elif operator == "%" and isinstance(left, str):
             self.check_format(left, right.values() if isinstance(right, dict) else
                               right if isinstance(right, tuple) else (right,))
-        elif operator == "**" and _is_int(left) and _is_int(right) and right > 0 and abs(left) > 1:
+        elif operator == "**" and is_int(left) and is_int(right) and right > 0 and abs(left) > 1:
             if abs(left).bit_length() * right > INT_BITS:
                 raise LimitExceeded(f"'**' would build a number of more than {INT_BITS:,} bits",
                                     french=f"« ** » donnerait un nombre de plus de {INT_BITS} bits")
@@ -243,7 +231,7 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
         target = getattr(obj, "__wrapped__", obj)  # the sandbox wraps str.format at attribute access
         owner, name = getattr(target, "__self__", None), getattr(target, "__name__", "")
         if isinstance(owner, str):
-            _check_string_method(self, owner, name, args, kwargs)
+            check_string_method(self, owner, name, args, kwargs)
         result = super().call(context, obj, *args, **kwargs)
         if isinstance(owner, (list, dict, set)):
             self.check_size(len(owner), "a list or mapping grown by a method")  # `l.extend(l)` doubles
@@ -346,129 +334,4 @@ def _checked_filter(original: Callable[..., Any], check: Callable[..., Any] | No
     return checked
 
 
-def _check_width(env: LetterEnvironment, value: Any, *args: Any, **kwargs: Any) -> Any:
-    """center, indent, batch, tojson: every number they take is a width, a count or an indent."""
-    for number in [*args, *kwargs.values()]:
-        if _is_int(number):
-            env.check_size(int(number), "a width or count")
-    return value
-
-
-def _check_slices(env: LetterEnvironment, value: Any, slices: Any = 1, *args: Any, **kwargs: Any) -> Any:
-    slices = kwargs.get("slices", slices)
-    if _is_int(slices) and slices > env.limits.template_range:
-        raise LimitExceeded(f"slice() into {slices:,} parts ({env.limits.describe('template_range')})",
-                            french=f"slice() en {slices} parties "
-                            f"({env.limits.describe('template_range', french=True)})")
-    return value
-
-
-def _check_replace(env: LetterEnvironment, value: Any, old: Any = "", new: Any = "",
-                   count: Any = None, **kwargs: Any) -> Any:
-    if isinstance(value, str) and isinstance(old, str) and isinstance(new, str):
-        env.check_size(_replaced_size(value, old, new, kwargs.get("count", count)))
-    return value
-
-
-def _check_join(env: LetterEnvironment, value: Any, d: Any = "", attribute: Any = None, **kwargs: Any) -> Any:
-    """The joined length, counted while the items are read (an iterator is read once, into a list)."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        return value
-    d, attribute = kwargs.get("d", d), kwargs.get("attribute", attribute)
-    read = make_attrgetter(env, attribute) if attribute is not None else None
-    items: list[Any] = []
-    total = 0
-    for item in value:
-        shown = read(item) if read is not None else item
-        total += (len(shown) if isinstance(shown, str) else len(str(shown))) + (len(str(d)) if items else 0)
-        env.check_size(total)
-        items.append(item)
-    return items
-
-
-def _check_format(env: LetterEnvironment, value: Any, *args: Any, **kwargs: Any) -> Any:
-    if isinstance(value, str):
-        env.check_format(value, [*args, *kwargs.values()])
-    return value
-
-
-def _check_sum(env: LetterEnvironment, value: Any, *args: Any, **kwargs: Any) -> Any:
-    start = kwargs.get("start", args[1] if len(args) > 1 else 0)
-    if not isinstance(start, (int, float)) and not hasattr(start, "as_integer_ratio"):
-        raise LimitExceeded("sum() adds numbers only in a letter (it would copy lists over and over)",
-                            french="sum() n'additionne que des nombres dans un courrier")
-    return value
-
-
-_FILTER_CHECKS: dict[str, Callable[..., Any]] = {
-    "center": _check_width, "indent": _check_width, "batch": _check_width, "tojson": _check_width,
-    "slice": _check_slices, "replace": _check_replace, "join": _check_join, "format": _check_format,
-    "sum": _check_sum,
-}
-
-
-def _check_string_method(env: LetterEnvironment, text: str, name: str, args: tuple[Any, ...],
-                         kwargs: dict[str, Any]) -> None:
-    """Foresee the size of a str method's result before it is built."""
-    values = [*args, *kwargs.values()]
-    if name in _WIDTH_METHODS and values and _is_int(values[0]):
-        env.check_size(int(values[0]), f"str.{name}()")
-    elif name == "expandtabs" and values and _is_int(values[0]):
-        env.check_size(len(text) * max(int(values[0]), 1), "str.expandtabs()")
-    elif name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
-        env.check_size(_replaced_size(text, args[0], args[1], args[2] if len(args) > 2 else None))
-    elif name == "join" and values and isinstance(values[0], (list, tuple)):
-        items = values[0]
-        env.check_size(sum(len(v) if isinstance(v, str) else 0 for v in items)
-                       + len(text) * max(len(items) - 1, 0))
-    elif name in ("format", "format_map"):
-        env.check_format(text, [v for v in values if not isinstance(v, dict)]
-                         + [x for v in values if isinstance(v, dict) for x in v.values()])
-    elif name == "translate" and values and isinstance(values[0], dict):
-        longest = max((len(v) for v in values[0].values() if isinstance(v, str)), default=1)
-        env.check_size(len(text) * longest, "str.translate()")
-
-
-def _check_product(env: LetterEnvironment, left: Any, right: Any) -> None:
-    sequences = (str, list, tuple)
-    if isinstance(right, sequences) and _is_int(left):
-        left, right = right, left
-    if isinstance(left, sequences) and _is_int(right):
-        times = max(int(right), 0)
-        env.check_size(len(left) * times)
-        if not isinstance(left, str):  # `[big] * n` holds n references: what it will print is n × big
-            env.check_size(sum(len(item) for item in left if isinstance(item, str)) * times)
-    elif _is_int(left) and _is_int(right) and abs(left).bit_length() + abs(right).bit_length() > INT_BITS:
-        raise LimitExceeded(f"'*' would build a number of more than {INT_BITS:,} bits",
-                            french=f"« * » donnerait un nombre de plus de {INT_BITS} bits")
-
-
-def _replaced_size(text: str, old: str, new: str, count: Any) -> int:
-    hits = len(text) + 1 if old == "" else text.count(old)
-    if _is_int(count) and count >= 0:
-        hits = min(hits, int(count))
-    return len(text) + hits * max(len(new) - len(old), 0)
-
-
-def _format_width(fmt: str) -> int | None:
-    """The widest width or precision a format string asks for; None when a value sets it (`*`, `{w}`)."""
-    widest = 0
-    for width, precision in _PERCENT.findall(fmt):
-        for number in (width, precision):
-            if number == "*":
-                return None
-            widest = max(widest, int(number or 0))
-    try:
-        fields = list(string.Formatter().parse(fmt))
-    except ValueError:
-        return widest  # not a valid {} format: the call itself will say so
-    for _literal, _field, spec, _conversion in fields:
-        if spec:
-            if "{" in spec:
-                return None
-            widest = max([widest, *(int(n) for n in re.findall(r"\d+", spec))])
-    return widest
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+__all__ = ["ForbiddenTag", "LetterEnvironment", "LimitExceeded", "letter_budget", "memory_in_use", "tick"]
