@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from sqlalchemy.sql import Select
 
 from engine.errors import ConcurrentChange, DatabaseBusy, RelanceError
 from engine.store.keys import number_new_rows
@@ -47,6 +48,8 @@ class Store:
         self._writes = sessionmaker(bind.execution_options(**{WRITE: True}), expire_on_commit=False)
         number_new_rows(self._sessions)
         number_new_rows(self._writes)
+        if self.is_postgresql:
+            event.listen(self._writes, "do_orm_execute", _hold_cases)
 
     @classmethod
     def open(cls, url: str | Path, *, upgrade: bool = False) -> Store:
@@ -82,7 +85,9 @@ class Store:
 
         ``write``: a unit of work that will write (a person's action on a case). On SQLite it takes the write
         lock when it begins (BEGIN IMMEDIATE), so it waits its turn behind a run for the busy timeout; begun as
-        a reader, it failed at once on its first write while another connection wrote. A lock still held after
+        a reader, it failed at once on its first write while another connection wrote. On PostgreSQL every
+        case it reads is read under the case's row lock (``_hold_cases``), so it waits for a run's batch that
+        holds the case, then reads the timeline that batch committed. A lock still held after
         the timeout is a DatabaseBusy, and an append to a case's timeline that another unit of work made at
         the same moment (its unique (case, seq) key) a ConcurrentChange: nothing of this one was recorded."""
         try:
@@ -301,6 +306,26 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
+
+
+def _hold_cases(state: ORMExecuteState) -> None:
+    """In a unit of work that writes on PostgreSQL, read each case under its row lock (FOR UPDATE OF cases).
+
+    A run's batch claims its cases under that lock and appends to their timelines before its commit. A
+    person's action that read the case without it inserted the same next line of the timeline as the batch:
+    the two inserts then waited on each other (the action's foreign key on the case behind the batch's row
+    lock, the batch's unique (case, seq) behind the action's insert) and PostgreSQL aborted one of them as a
+    deadlock, or the action lost to the batch's commit. Holding the row, the action waits for the batch, then
+    reads the state and the timeline it committed. A query of a case's columns alone, or one PostgreSQL
+    cannot lock (DISTINCT, GROUP BY), reads as it is: it is not the case a unit of work then writes to.
+    """
+    statement = state.statement
+    if not state.is_select or not isinstance(statement, Select) or statement._for_update_arg is not None:
+        return
+    if statement._distinct or statement._group_by_clauses:
+        return
+    if any(column.get("type") is Case and column.get("entity") is Case for column in statement.column_descriptions):
+        state.statement = statement.with_for_update(of=Case)
 
 
 def _timeline_clash(exc: IntegrityError) -> bool:
