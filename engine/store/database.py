@@ -25,6 +25,9 @@ from engine.store.models import Case, Creditor
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# How long to wait for a PostgreSQL server to answer a new connection (unless the URL says connect_timeout=):
+# a server that accepts the connection and never answers (a firewall, a stuck proxy) hung every command.
+PG_CONNECT_TIMEOUT_S = 10
 WRITE = "relance_write"  # the execution option of a unit of work that writes (``Store.session(write=True)``)
 
 
@@ -223,7 +226,8 @@ def create_store_engine(url: str | Path) -> Engine:
             engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
             _tune_sqlite(engine)
             return engine
-        return create_engine(parsed, pool_pre_ping=True)
+        answers_within = {} if "connect_timeout" in parsed.query else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+        return create_engine(parsed, pool_pre_ping=True, connect_args=answers_within)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise StoreError(f"cannot use database URL {parsed.render_as_string(hide_password=True)}: {exc}") from exc
     except ImportError as exc:  # a driver that is not installed (postgresql+psycopg2://, +asyncpg)

@@ -45,6 +45,43 @@ def test_bad_urls_give_a_store_error_that_says_why(url: str, message: str) -> No
     assert message in str(caught.value)
 
 
+def test_a_postgresql_server_that_never_answers_is_a_store_error_not_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that accepts the connection and then says nothing (a stuck proxy) hung every command."""
+    import socket
+    import threading
+    import time
+
+    from engine.store import database
+
+    def refusal(url: str) -> str:
+        """What connecting to ``url`` raised, on a daemon thread: a regression fails after 15 s, never hangs."""
+        said: list[str] = []
+
+        def attempt() -> None:
+            try:
+                connect(url)
+            except StoreError as exc:
+                said.append(str(exc))
+
+        worker = threading.Thread(target=attempt, daemon=True)
+        worker.start()
+        worker.join(15)
+        assert not worker.is_alive() and said, "connecting to a silent server did not give up"
+        return said[0]
+
+    monkeypatch.setattr(database, "PG_CONNECT_TIMEOUT_S", 1)  # the default, shortened for the test
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(5)
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/x"
+        began = time.monotonic()
+        assert "cannot connect to" in refusal(url) and "timeout" in refusal(url)
+        assert time.monotonic() - began < 10
+        began = time.monotonic()
+        assert "timeout" in refusal(url + "?connect_timeout=3")  # the URL's own connect_timeout wins
+        assert time.monotonic() - began >= 2.5
+
+
 def test_sqlite_connections_use_wal_and_foreign_keys(sqlite_url: str) -> None:
     store = connect(sqlite_url)
     with store.bind.connect() as conn:
