@@ -33,6 +33,7 @@ from engine.cases.steps import apply_steps, case_state, reconcile
 from engine.core.case import Action, Step
 from engine.core.machine import Escalator
 from engine.core.workflow import Workflow
+from engine.errors import DatabaseBusy
 from engine.store import books, timeline
 from engine.store.database import StoreError, claim_due_cases
 from engine.store.keys import insert_new
@@ -135,7 +136,7 @@ def advance_batch(unit: Unit, batch: Batch, *, after: int, size: int, workflow: 
                     _finish_all(perform, _not_in(tried, attempted), failed=True)  # not reached again: orphans
             committing = time.perf_counter()
         report.phases["commit"] += time.perf_counter() - committing
-    except (OperationalError, InterfaceError) as exc:
+    except (OperationalError, InterfaceError, DatabaseBusy) as exc:  # DatabaseBusy: SQLite locked past its timeout
         _finish_all(perform, attempted + _not_in(tried, attempted), failed=True)
         raise _database_failed(exc, _ref(rows, attempted, after)) from exc
     except BaseException:
@@ -351,9 +352,10 @@ def _finish(perform: Perform | None, case_id: int | None, *, failed: bool) -> No
         finish(case_id, failed=failed)
 
 
-def _database_failed(exc: OperationalError | InterfaceError, ref: str) -> StoreError:
+def _database_failed(exc: OperationalError | InterfaceError | DatabaseBusy, ref: str) -> StoreError:
     """The database itself failed (gone, locked for too long): no case can go on, so the run stops."""
-    lines = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]
+    cause = exc.__cause__ if isinstance(exc, DatabaseBusy) else exc
+    lines = str(getattr(cause, "orig", None) or cause or exc).strip().splitlines() or [type(exc).__name__]
     return StoreError(f"the database failed while the run advanced case {ref} (the cases before it are "
                       f"saved; run again once it answers): {lines[0]}")
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date
+from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -120,7 +121,11 @@ def _never() -> bool:
 @contextmanager
 def _units(store: Store, dry_run: bool) -> Iterator[Unit]:
     if not dry_run:
-        yield store.session
+        # On SQLite a batch takes the write lock when it begins (BEGIN IMMEDIATE). Begun as a reader, a person's
+        # payment committed meanwhile made its snapshot stale, and SQLite refused its first write at once
+        # ('database is locked'), ending the run. The person's action now waits for the batch's commit.
+        # (On PostgreSQL the batch claims its cases with FOR UPDATE SKIP LOCKED: it stays a plain unit.)
+        yield partial(store.session, write=True) if store.is_sqlite else store.session
         return
     with store.rehearsal() as unit:
         yield unit

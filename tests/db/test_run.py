@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,44 @@ def test_a_run_tunes_the_collector_and_puts_it_back(store, workflow, tmp_path: P
         assert (gc.get_threshold(), gc.get_freeze_count()) == ((900, 11, 12), 0)
     finally:
         gc.set_threshold(*before)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_payment_recorded_while_a_run_advances_waits_for_it_on_sqlite(store, workflow, tmp_path: Path) -> None:
+    """A person's payment (the web app, `relance case pay`) committed while a run's batch was reading: the batch's
+    first write then found its snapshot stale, and SQLite refused it at once ('database is locked'), ending the
+    run with none of its steps. A run's batch takes the write lock when it begins: the payment waits for it."""
+    import threading
+    import time
+
+    from engine.store.timeline import verify
+
+    run(store, workflow, date(2025, 2, 8))  # the cases open, and take their first step
+    paid: list[object] = []
+    write = letter_writer(tmp_path)
+
+    def pay() -> None:
+        try:
+            with store.session(write=True) as s:
+                paid.append(record_payment(s, find_case(s, "ACME-F-003"), Decimal("100.00"), date(2025, 2, 20),
+                                           reference="VIR-1", by="alice"))
+        except Exception as exc:  # the test reads it below
+            paid.append(exc)
+
+    person = threading.Thread(target=pay)
+
+    def perform(session, case_row: Case, step: Step, action: Action) -> Document | None:
+        if not person.is_alive() and not paid:
+            person.start()
+            time.sleep(1)  # the payment reaches the database while the batch is still under way
+        return write(session, case_row, step, action)
+
+    report = run(store, workflow, date(2025, 2, 20), perform=perform)
+    person.join(30)
+    assert report.errors == [] and report.steps > 0
+    assert paid and not isinstance(paid[0], Exception), repr(paid[0])
+    with store.session() as s:
+        kinds = s.scalars(select(Event.kind).where(Event.case_id == find_case(s, "ACME-F-003").id)
+                          .order_by(Event.seq)).all()
+        assert kinds[-1] == "payment"  # after the run's lines: it waited for the batch's commit
+        assert verify(s, tmp_path) == []

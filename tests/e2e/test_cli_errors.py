@@ -314,6 +314,23 @@ def test_an_action_behind_a_run_past_the_busy_timeout_is_one_line(own_workspace:
     assert _notes(own_workspace) == before
 
 
+def test_a_run_behind_another_writer_past_the_busy_timeout_is_one_line_and_keeps_no_letter(
+        own_workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run's batch takes the write lock when it begins (engine.cases.run): held by another process for longer
+    than the busy timeout, the run stops with one line naming the database, and no letter of the batch stays."""
+    import engine.store.database
+
+    monkeypatch.setattr(engine.store.database, "SQLITE_BUSY_TIMEOUT_MS", 300)
+    letters = sorted((own_workspace / "output").rglob("*.docx"))
+    other = _held_writer(own_workspace)
+    try:
+        line = user_error(relance(own_workspace, "run", "--as-of", "2026-07-20"), "database")
+    finally:
+        other.close()
+    assert "locked" in line or "busy" in line
+    assert sorted((own_workspace / "output").rglob("*.docx")) == letters
+
+
 def test_a_broken_settings_file_is_named(own_workspace: Path) -> None:
     config = own_workspace / "relance.toml"
     config.write_text(config.read_text(encoding="utf-8").replace("[workflows]", "[workflows", 1), encoding="utf-8")
