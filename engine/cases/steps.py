@@ -67,6 +67,7 @@ def case_state(session: Session, case_row: Case, as_of: date | None = None) -> C
         letters_sent=case_row.letters_sent,
         debtor_kind=debtor.kind,
         debtor_country=debtor.country or "FR",
+        currency=case_row.currency,
         disputed=case_row.disputed,
         promise_until=case_row.promise_until,
         on_hold=case_row.on_hold,

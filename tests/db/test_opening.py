@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from engine.cases.batch import RunReport
 from engine.cases.opening import open_cases
+from engine.cases.steps import case_state
 from engine.core.workflow import load_workflow
 from engine.imports.importer import import_csv
 from engine.store.database import Store, connect
@@ -77,6 +78,9 @@ def test_invoices_join_their_debtors_case_opened_in_the_batch_or_before(database
         assert _kinds(s, eur) == ["case_opened", "invoice_added", "invoice_added"]
         assert _kinds(s, cases[("D2", "EUR")]) == ["case_opened", "debtor_hold"]
         assert [i.number for i in cases[("D1", "USD")].invoices] == ["F3"]
+        # Guards read the case's currency (`currency == 'EUR'`): a threshold in euros is not one in dollars.
+        assert case_state(s, cases[("D1", "USD")]).currency == "USD"
+        assert case_state(s, eur).currency == "EUR"
     store.dispose()
 
 
