@@ -306,6 +306,31 @@ def tell_cases(session: Session, shares: Iterable[tuple[bool, int, str | None, d
     return len(per_case)
 
 
+def tell_new_cases(session: Session, invoice_ids: Sequence[int]) -> int:
+    """Tell the cases ``invoice_ids`` just joined about the money already applied to them: an advance
+    paid before the invoice fell due, a credit note, the debtor's credit. ``tell_cases`` skipped it then,
+    since the invoice had no case; without this the case's letters print a sum as paid that its timeline
+    never recorded. Oldest money first. Returns how many events were appended."""
+    if not invoice_ids:
+        return 0
+    is_note = PaymentAllocation.credit_note_id.is_not(None)
+    query = (
+        select(is_note, func.coalesce(PaymentAllocation.credit_note_id, PaymentAllocation.payment_id),
+               func.coalesce(CreditNote.number, Payment.reference), dated(), Invoice.id, Invoice.number,
+               Invoice.case_id, Invoice.currency, cents(PaymentAllocation.amount))
+        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+        .outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
+        .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
+        .where(PaymentAllocation.invoice_id.in_(list(invoice_ids)))
+        .order_by(dated(), PaymentAllocation.id)
+    )
+    return tell_cases(session, [
+        (bool(note), source_id, label, on,
+         Share(OpenInvoice(invoice_id, number, case_id, ZERO, currency=currency), money(amount)))
+        for note, source_id, label, on, invoice_id, number, case_id, currency, amount in session.execute(query)
+    ])
+
+
 def unpaid_cents(as_of: date | None = None) -> ColumnElement[Any]:
     """For a query over Invoice: its amount less what was applied to it as of ``as_of``, in cents.
 
