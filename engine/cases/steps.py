@@ -259,7 +259,7 @@ def record_payment(
     if case_row.next_check_at is None or case_row.next_check_at > on:
         case_row.next_check_at = on  # the next run (or reconcile) tells the escalator
     if left > 0:
-        ledger.apply_credit(session, [case_row.debtor_id])
+        ledger.apply_credit(session, [case_row.debtor_id], entered_by={payment.id: by} if by else None)
     session.flush()
     return left
 
