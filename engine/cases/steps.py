@@ -67,6 +67,7 @@ def case_state(session: Session, case_row: Case, as_of: date | None = None) -> C
         letters_sent=case_row.letters_sent,
         debtor_kind=debtor.kind,
         debtor_country=debtor.country or "FR",
+        currency=case_row.currency,
         disputed=case_row.disputed,
         promise_until=case_row.promise_until,
         on_hold=case_row.on_hold,
@@ -258,7 +259,7 @@ def record_payment(
     if case_row.next_check_at is None or case_row.next_check_at > on:
         case_row.next_check_at = on  # the next run (or reconcile) tells the escalator
     if left > 0:
-        ledger.apply_credit(session, [case_row.debtor_id])
+        ledger.apply_credit(session, [case_row.debtor_id], entered_by={payment.id: by} if by else None)
     session.flush()
     return left
 

@@ -29,6 +29,7 @@ class CaseState:
     letters_sent: int = 0
     debtor_kind: str = "b2b"
     debtor_country: str = "FR"
+    currency: str = "EUR"  # the case's ISO 4217 code: one case per debtor and currency, so one per case
     disputed: bool = False
     promise_until: date | None = None
     on_hold: bool = False

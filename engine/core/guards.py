@@ -35,6 +35,8 @@ FACTS: dict[str, str] = {
     "principal": "amount of the invoices in the case (Decimal)",
     "paid": "amount paid so far (Decimal)",
     "noticed_balance": "amount still owed on invoices a formal notice covered, time-barred ones excluded (Decimal)",
+    "currency": "ISO 4217 code of the case's amounts (string, e.g. 'EUR', 'JPY'): "
+                "amounts are in it, so a threshold written in euros needs `currency == 'EUR'`",
     "days_to_prescription": "days until the earliest prescription date of an invoice still owed "
                             "(int, negative once time-barred; none when nothing is owed)",
     "days_overdue": "calendar days since the earliest due date of an invoice still owed (int, negative before it)",
@@ -263,6 +265,7 @@ _FACT_READERS: dict[str, Any] = {
     "principal": lambda c, d: c.principal,
     "paid": lambda c, d: c.paid,
     "noticed_balance": lambda c, d: c.noticed,
+    "currency": lambda c, d: c.currency,
     "days_to_prescription": lambda c, d: None if c.prescription_on is None else (c.prescription_on - d).days,
     "days_overdue": lambda c, d: (d - c.due_date).days,
     "days_in_state": lambda c, d: (d - c.state_entered).days,

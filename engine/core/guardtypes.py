@@ -26,6 +26,7 @@ FACT_KINDS: dict[str, Kinds] = {
     "principal": frozenset({"decimal"}),
     "paid": frozenset({"decimal"}),
     "noticed_balance": frozenset({"decimal"}),
+    "currency": frozenset({"str"}),
     "days_to_prescription": frozenset({"int", "none"}),
     "days_overdue": frozenset({"int"}),
     "days_in_state": frozenset({"int"}),

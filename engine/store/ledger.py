@@ -25,7 +25,7 @@ report, the timeline's header, which invoice a payment settles) is read here, so
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -248,9 +248,12 @@ def credit_total(session: Session, debtor_ids: Iterable[int] | None = None, as_o
     return sum((c.remaining for found in held for c in found), ZERO), sum(1 for found in held if found)
 
 
-def apply_credit(session: Session, debtor_ids: Iterable[int]) -> list[Applied]:
+def apply_credit(session: Session, debtor_ids: Iterable[int], *, entered_by: Mapping[int, str] | None = None
+                 ) -> list[Applied]:
     """Spend these debtors' unapplied credit on their open invoices (oldest credit first, invoices in
     the allocation order), record the allocations and tell the cases of the invoices it paid.
+    ``entered_by`` names who entered a payment by hand (payment id → person): the cases its excess pays
+    record that person, not the bank statement's import.
 
     Called at the end of every write that adds money or debt (an import of invoices, payments or
     credit notes, a payment recorded by hand), so no debtor keeps credit while an invoice in its currency
@@ -274,14 +277,16 @@ def apply_credit(session: Session, debtor_ids: Iterable[int]) -> list[Applied]:
             for a in applied
         ])
         tell_cases(session, [(a.credit.credit_note, a.credit.id, a.credit.label, a.credit.on, a.share)
-                             for a in applied])
+                             for a in applied], entered_by=entered_by)
     return applied
 
 
-def tell_cases(session: Session, shares: Iterable[tuple[bool, int, str | None, date, Share]]) -> int:
+def tell_cases(session: Session, shares: Iterable[tuple[bool, int, str | None, date, Share]], *,
+               entered_by: Mapping[int, str] | None = None) -> int:
     """Append a ``payment`` (or ``credit_note``) event to each case whose invoices a source paid, with
     what it applied there, and pull the case's next look back to the money's date so the next run
-    reconciles it. ``shares`` are (is a credit note, source id, reference or number, date, share).
+    reconciles it. ``shares`` are (is a credit note, source id, reference or number, date, share); a
+    payment in ``entered_by`` (payment id → person) is recorded as that person's, any other as imported.
     Returns how many events were appended. Closed cases too: a late payment still settles them."""
     per_case: dict[tuple[bool, int, int], list[Share]] = defaultdict(list)
     about: dict[tuple[bool, int], tuple[str | None, date]] = {}
@@ -299,11 +304,37 @@ def tell_cases(session: Session, shares: Iterable[tuple[bool, int, str | None, d
         currency = found[0].invoice.currency  # allocate gave this source only invoices in its currency
         event: EventPayload = (CreditNoteApplied(amount, label, applied, currency) if is_note
                                else PaymentReceived(amount, label, applied, currency=currency))
-        append_event(session, case, event, on)
+        who = None if is_note else (entered_by or {}).get(source_id)
+        append_event(session, case, event, on, actor=who)
         if case.next_check_at is None or case.next_check_at > on:
             case.next_check_at = on
     session.flush()
     return len(per_case)
+
+
+def tell_new_cases(session: Session, invoice_ids: Sequence[int]) -> int:
+    """Tell the cases ``invoice_ids`` just joined about the money already applied to them: an advance
+    paid before the invoice fell due, a credit note, the debtor's credit. ``tell_cases`` skipped it then,
+    since the invoice had no case; without this the case's letters print a sum as paid that its timeline
+    never recorded. Oldest money first. Returns how many events were appended."""
+    if not invoice_ids:
+        return 0
+    is_note = PaymentAllocation.credit_note_id.is_not(None)
+    query = (
+        select(is_note, func.coalesce(PaymentAllocation.credit_note_id, PaymentAllocation.payment_id),
+               func.coalesce(CreditNote.number, Payment.reference), dated(), Invoice.id, Invoice.number,
+               Invoice.case_id, Invoice.currency, cents(PaymentAllocation.amount))
+        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+        .outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
+        .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
+        .where(PaymentAllocation.invoice_id.in_(list(invoice_ids)))
+        .order_by(dated(), PaymentAllocation.id)
+    )
+    return tell_cases(session, [
+        (bool(note), source_id, label, on,
+         Share(OpenInvoice(invoice_id, number, case_id, ZERO, currency=currency), money(amount)))
+        for note, source_id, label, on, invoice_id, number, case_id, currency, amount in session.execute(query)
+    ])
 
 
 def unpaid_cents(as_of: date | None = None) -> ColumnElement[Any]:

@@ -32,7 +32,7 @@ _SINCE_NOTICE = {"notice_received": _SINCE["notice_received"],
                  "entered_after_receipt": "depuis le retour à l'étape, après la réception de la mise en demeure,",
                  None: "depuis la mise en demeure ou sa réception"}
 _FACTS = {"balance": "solde", "noticed_balance": "solde mis en demeure", "principal": "principal",
-          "paid": "réglé", "days_overdue": "jours de retard", "days_in_state": "jours dans l'étape",
+          "currency": "devise", "paid": "réglé", "days_overdue": "jours de retard", "days_in_state": "jours dans l'étape",
           "days_to_prescription": "jours avant prescription", "invoice_count": "factures",
           "letters_sent": "courriers envoyés", "amount": "montant", "until": "jusqu'au"}
 

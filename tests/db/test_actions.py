@@ -200,6 +200,29 @@ def test_a_payment_above_what_the_case_owed_says_where_the_excess_went(tmp_path:
         app.store.dispose()
 
 
+def test_the_excess_of_a_payment_entered_by_hand_is_recorded_as_that_persons(tmp_path: Path,
+                                                                              database_url: str) -> None:
+    """One case per invoice: alice's payment on F1 pays F2's case too. That case's timeline must name alice,
+    not « import des règlements (relevé bancaire) », which nobody ran."""
+    root = tmp_path / "ws"
+    init_workspace(root)
+    policy = root / "workflows" / "fr-b2b.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8").replace("grouping: debtor", "grouping: invoice"),
+                      encoding="utf-8")
+    (tmp_path / "debtors.csv").write_text(DEBTORS, encoding="utf-8")
+    (tmp_path / "invoices.csv").write_text(INVOICES + "F2;D1;2026-03-05;2026-04-05;150.00;EUR\n", encoding="utf-8")
+    app = App(load_workspace(root, database_url))
+    try:
+        app.store.upgrade()
+        app.import_files([tmp_path / "debtors.csv", tmp_path / "invoices.csv"])
+        app.run(date(2026, 4, 10))
+        before = event_count(app, "ALD-F2")
+        actions.pay(app, "ALD-F1", "1150", date(2026, 4, 12), by="alice")
+        assert kinds_and_actors(app, "ALD-F2", before) == [("payment", "alice")]
+    finally:
+        app.store.dispose()
+
+
 def test_nothing_done_by_hand_may_be_dated_before_the_step_it_follows(app: App) -> None:
     """reminder1 went out on 10 April: a dispute, a hold or a jump dated 5 April would sit before it in the
     timeline, and a letter dated that day would recall the reminder of the 10th. A note may tell of the past,

@@ -110,5 +110,5 @@ def test_show_gives_the_ledgers_figures_per_invoice_and_in_total(store) -> None:
     assert [(i.number, i.paid, i.open) for i in details.invoices] == [
         (b.invoice.number, b.paid, b.open) for b in balances]
     assert (details.ref, details.debtor_ref, details.workflow, details.state, details.closed) == (
-        "ACME-F-001", "D1", "fr-b2b-standard v2", "reminder1", False)
+        "ACME-F-001", "D1", "fr-b2b-standard v3", "reminder1", False)
     assert (details.letters_sent, details.on_hold, details.disputed, details.promise_until) == (1, False, False, None)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from engine.cases.batch import RunReport
 from engine.cases.opening import open_cases
+from engine.cases.steps import case_state
 from engine.core.workflow import load_workflow
 from engine.imports.importer import import_csv
 from engine.store.database import Store, connect
@@ -77,6 +78,36 @@ def test_invoices_join_their_debtors_case_opened_in_the_batch_or_before(database
         assert _kinds(s, eur) == ["case_opened", "invoice_added", "invoice_added"]
         assert _kinds(s, cases[("D2", "EUR")]) == ["case_opened", "debtor_hold"]
         assert [i.number for i in cases[("D1", "USD")].invoices] == ["F3"]
+        # Guards read the case's currency (`currency == 'EUR'`): a threshold in euros is not one in dollars.
+        assert case_state(s, cases[("D1", "USD")]).currency == "USD"
+        assert case_state(s, eur).currency == "EUR"
+    store.dispose()
+
+
+def test_money_applied_before_the_case_opened_is_in_its_timeline(database_url: str, tmp_path: Path) -> None:
+    """An advance paid and a credit note issued before the invoice fell due: its case's letters print them
+    as paid, so its timeline must record them, whether the invoice opens a case or joins one."""
+    store = connect(database_url, upgrade=True)
+    debtors, invoices, money = tmp_path / "debtors.csv", tmp_path / "invoices.csv", tmp_path / "money.csv"
+    debtors.write_text(DEBTORS_HEADER + "D1;b2b;Un SARL;;1 rue A;;75002;Paris;FR;;\n", encoding="utf-8")
+    invoices.write_text(INVOICES_HEADER + "F1;D1;2024-11-01;2024-12-01;1000,00;EUR\n"
+                        "F2;D1;2024-11-01;2025-01-10;400,00;EUR\n", encoding="utf-8")
+    money.write_text("debtor_ref;payment_date;amount;invoice_number;reference\n"
+                     "D1;2024-11-20;300,00;F1;ACOMPTE F1\nD1;2024-12-20;100,00;F2;ACOMPTE F2\n", encoding="utf-8")
+    notes = tmp_path / "credit_notes.csv"
+    notes.write_text("credit_note_number;debtor_ref;issue_date;amount;invoice_number\n"
+                     "AV1;D1;2024-11-25;50,00;F1\n", encoding="utf-8")
+    for csv in (debtors, invoices, money, notes):
+        import_csv(store, csv, creditor_ref="ACME")
+    _open(store, as_of=date(2024, 12, 5))  # F1 opens a case...
+    _open(store, as_of=date(2025, 1, 15))  # ...that F2 joins
+    with store.session() as s:
+        assert verify(s) == []
+        case = s.scalars(select(Case)).one()
+        events = s.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)).all()
+        told = [(e.kind, e.occurred_on, e.payload["amount"]) for e in events if e.kind in ("payment", "credit_note")]
+        assert told == [("payment", date(2024, 11, 20), "300.00"), ("credit_note", date(2024, 11, 25), "50.00"),
+                        ("payment", date(2024, 12, 20), "100.00")]
     store.dispose()
 
 

@@ -37,15 +37,15 @@ def test_editing_a_workflow_without_a_new_version_is_refused(tmp_path: Path, dat
     app, path = workspace(tmp_path, database_url)
     app.run(date(2026, 4, 10))
     path.write_text(path.read_text(encoding="utf-8").replace("after: 10 days", "after: 20 days"), encoding="utf-8")
-    with pytest.raises(WorkflowVersionError, match="version: 3"):
+    with pytest.raises(WorkflowVersionError, match="version: 4"):
         App(load_workspace(path.parent.parent, database_url)).run(date(2026, 4, 11))
 
 
 def test_cases_keep_their_version_and_new_cases_start_on_the_new_one(tmp_path: Path, database_url: str) -> None:
     app, path = workspace(tmp_path, database_url)
-    app.run(date(2026, 4, 10))  # F1 (due 1 April) opens on version 2 (shipped) and gets its first reminder
-    # Version 3 slows the second reminder down from 10 to 30 days.
-    text = path.read_text(encoding="utf-8").replace("version: 2", "version: 3")
+    app.run(date(2026, 4, 10))  # F1 (due 1 April) opens on version 3 (shipped) and gets its first reminder
+    # Version 4 slows the second reminder down from 10 to 30 days.
+    text = path.read_text(encoding="utf-8").replace("version: 3", "version: 4")
     path.write_text(text.replace("after: 10 days            # the 8 days", "after: 30 days            # the 8 days"),
                     encoding="utf-8")
     app = App(load_workspace(path.parent.parent, database_url))
@@ -53,11 +53,11 @@ def test_cases_keep_their_version_and_new_cases_start_on_the_new_one(tmp_path: P
         app.run(day)
     with app.session() as session:
         cases = {c.ref.split("-")[-1]: c for c in session.scalars(select(Case))}
-        # F1 went on with version 2's 10 days: reminder2 on 20 April, reminder3 ten days later...
-        assert (cases["F1"].workflow_version, cases["F1"].state) == (2, "reminder3")
-        # ...while F2, opened after the change, is on version 3.
-        assert cases["F2"].workflow_version == 3
-        assert app.escalator_for(cases["F1"]).workflow.version == 2
+        # F1 went on with version 3's 10 days: reminder2 on 20 April, reminder3 ten days later...
+        assert (cases["F1"].workflow_version, cases["F1"].state) == (3, "reminder3")
+        # ...while F2, opened after the change, is on version 4.
+        assert cases["F2"].workflow_version == 4
+        assert app.escalator_for(cases["F1"]).workflow.version == 3
 
 
 def test_workers_that_start_together_keep_one_version_row(tmp_path: Path, postgres_url: str) -> None:
@@ -94,20 +94,20 @@ def test_workers_that_start_together_keep_one_version_row(tmp_path: Path, postgr
 
 def test_a_case_on_an_older_version_gets_that_versions_letters(tmp_path: Path, database_url: str) -> None:
     app, path = workspace(tmp_path, database_url)
-    app.run(date(2026, 4, 10))  # F1 opens on version 2 (shipped) and gets its first reminder
-    # Version 3 renames the second reminder's state, relabels it and writes amounts the Luxembourg way
+    app.run(date(2026, 4, 10))  # F1 opens on version 3 (shipped) and gets its first reminder
+    # Version 4 renames the second reminder's state, relabels it and writes amounts the Luxembourg way
     # (1.000,00 €: a French locale, since the letters are French, whose amounts read differently).
-    text = path.read_text(encoding="utf-8").replace("version: 2", "version: 3").replace("locale: fr_FR", "locale: fr_LU")
+    text = path.read_text(encoding="utf-8").replace("version: 3", "version: 4").replace("locale: fr_FR", "locale: fr_LU")
     text = text.replace("reminder2", "second_reminder").replace('"Deuxième relance"', '"Relance n° 2"')
     path.write_text(text, encoding="utf-8")
     app = App(load_workspace(path.parent.parent, database_url))
     reports = app.run(date(2026, 4, 20))
-    # Version 3 has no state "reminder2": the letter must come from version 2's.
+    # Version 4 has no state "reminder2": the letter must come from version 3's.
     assert [error for report in reports for error in report.errors] == []
     with app.session() as session:
         f1 = session.scalars(select(Case).where(Case.ref.like("%F1"))).one()
-        assert (f1.workflow_version, f1.state) == (2, "reminder2")
+        assert (f1.workflow_version, f1.state) == (3, "reminder2")
     (letter,) = (app.workspace.output_dir).rglob("*-reminder2.docx")
     words = text_of(letter)
-    assert "1\u00a0000,00\u00a0€" in words and "1.000,00" not in words, words  # version 2's fr_FR
+    assert "1\u00a0000,00\u00a0€" in words and "1.000,00" not in words, words  # version 3's fr_FR
     assert "Relance n° 2" not in words

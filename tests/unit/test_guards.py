@@ -72,6 +72,18 @@ def test_every_documented_fact_is_readable() -> None:
     assert guard(case_facts(CASE, date(2026, 3, 11))) is False
 
 
+def test_the_cases_currency_is_a_string_fact() -> None:
+    """Amount facts are in the case's currency: a policy writes its thresholds per currency."""
+    guard = compile_guard("noticed_balance >= 300 if currency == 'EUR' else noticed_balance >= 50000")
+    yen = CaseState("formal_notice", date(2026, 3, 1), date(2026, 2, 1), Decimal("20000"), noticed=Decimal("20000"),
+                    currency="JPY")
+    assert case_facts(yen, date(2026, 3, 10), frozenset({"currency"})) == {"currency": "JPY"}
+    assert guard(case_facts(yen, date(2026, 3, 10))) is False
+    assert guard(case_facts(CASE, date(2026, 3, 10))) is False  # EUR, nothing noticed
+    assert check_guard("currency == 'USD'") == []
+    assert any("a string" in problem for problem in check_guard("currency > 300"))
+
+
 def test_only_named_facts_are_computed() -> None:
     guard = compile_guard("balance > 0")
     assert case_facts(CASE, date(2026, 3, 10), guard.names) == {"balance": Decimal("1500.50")}

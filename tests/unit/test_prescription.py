@@ -125,6 +125,27 @@ def test_no_jump_puts_time_barred_invoices_alone_on_notice_or_in_court(b2b: Esca
     assert step.dest == "written_off"
 
 
+@pytest.mark.parametrize("workflow", ["fr-b2b.yaml", "fr-b2c.yaml"])
+def test_a_threshold_in_euros_writes_off_euro_cases_only(workflow: str) -> None:
+    """200 EUR under notice is written off; 200 USD or 20,000 JPY is not worth judging by a euro figure:
+    it goes to the hand-off, for legal to approve, and only a case with nothing noticed is written off."""
+    escalator = Escalator(load_workflow(SHIPPED_WORKFLOWS / workflow))
+
+    def noticed(currency: str, amount: str, barred: str = "0") -> CaseState:
+        return CaseState(state="formal_notice", state_entered=date(2026, 3, 1), due_date=date(2026, 1, 1),
+                         principal=Decimal(amount), noticed=Decimal(amount) - Decimal(barred),
+                         barred=Decimal(barred), steps_taken=["formal_notice"], currency=currency)
+
+    later = date(2026, 6, 1)
+    assert [s.dest for s in escalator.advance(noticed("EUR", "200"), later)] == ["written_off"]
+    for currency, amount in (("USD", "200"), ("JPY", "20000")):
+        foreign = noticed(currency, amount)
+        assert escalator.advance(foreign, later) == []  # waits for legal's approval of the hand-off
+        assert foreign.awaiting_approval == "litigation"
+        barred = noticed(currency, amount, barred=amount)
+        assert [s.dest for s in escalator.advance(barred, later)] == ["written_off"]
+
+
 def test_litigation_needs_noticed_balance_and_counts_from_the_receipt(b2b: Escalator) -> None:
     noticed = CaseState(state="formal_notice", state_entered=date(2026, 3, 1), due_date=date(2026, 1, 1),
                         principal=Decimal("1000"), noticed=Decimal("1000"), steps_taken=["formal_notice"])
