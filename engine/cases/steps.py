@@ -29,6 +29,7 @@ from engine.core.machine import EscalationError, Escalator, require_not_before_s
 from engine.errors import CaseError
 from engine.store import ledger
 from engine.store.events import (
+    RUN_ACTOR,
     ActionFacts,
     ApprovalRequested,
     Dispute,
@@ -50,8 +51,6 @@ from engine.store.models import Case, Document, Event, Payment
 from engine.store.timeline import append_event
 
 ZERO = Decimal("0")
-# Who the timeline names for what the run did on its own (a person's name when someone acted).
-RUN_ACTOR = "relance (traitement automatique)"
 
 
 def case_state(session: Session, case_row: Case, as_of: date | None = None) -> CaseState:

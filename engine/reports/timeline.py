@@ -19,14 +19,16 @@ from engine.core.text import inert
 from engine.reports import csvsafe
 from engine.reports.terminal import json_text
 from engine.store import ledger
-from engine.store.events import KIND_LABELS, CreditNoteApplied, PaymentReceived, read_event
+from engine.store.events import KIND_LABELS, RUN_ACTOR, CreditNoteApplied, PaymentReceived, read_event
 from engine.store.models import Case, Creditor, Debtor, Event
 from engine.store.timeline import canonical_json, event_hash, events_of, plain
 
 FORMATS = ("text", "json", "csv", "html")
-# Who the printed timeline names when an event records no person (see engine.cases.steps.RUN_ACTOR).
-RUN_ACTOR = "relance (traitement automatique)"
-IMPORT_ACTOR = "import des règlements (relevé bancaire)"
+# Who recorded money that names no person: what the engine did with it (the payments or credit notes file
+# imported, a payment's excess carried over, money applied before the case opened), no more. It once read
+# « import des règlements (relevé bancaire) » for credit notes too, and for money a person typed in.
+PAYMENT_ACTOR = "imputation automatique des règlements"
+CREDIT_NOTE_ACTOR = "imputation automatique des avoirs"
 
 
 @dataclass(frozen=True)
@@ -110,10 +112,12 @@ def summary(ev: Event, case: Case | None = None) -> str:
 
 
 def actor_of(ev: Event) -> str:
-    """Who did it: the person recorded, else what recorded it (the run, or the import of bank files)."""
+    """Who did it: the person recorded, else what recorded it (the run, or the ledger's allocation of money)."""
     if ev.actor:
         return ev.actor
-    return IMPORT_ACTOR if ev.kind in (PaymentReceived.kind, CreditNoteApplied.kind) else RUN_ACTOR
+    if ev.kind == CreditNoteApplied.kind:
+        return CREDIT_NOTE_ACTOR
+    return PAYMENT_ACTOR if ev.kind == PaymentReceived.kind else RUN_ACTOR
 
 
 def _event_dict(ev: Event) -> dict[str, Any]:

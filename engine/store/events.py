@@ -20,6 +20,9 @@ from engine.core.money import format_amount, format_date
 from engine.store.reasons import step_reason
 
 P = TypeVar("P", bound="EventPayload")
+# The actor of what a run (or a worker) recorded with no person behind it: stored on the event, and what the
+# printed timeline names.
+RUN_ACTOR = "relance (traitement automatique)"
 
 
 class EventPayload:
@@ -684,5 +687,5 @@ __all__ = [
     "EVENT_KINDS", "EVENT_TYPES", "KIND_LABELS", "ActionFacts", "CaseOpened", "CreditNoteApplied", "DebtorAmended", "FieldChange", "InvoiceAmended",
     "Dispute", "EventPayload", "FailureCleared", "Hold", "InvoiceAdded", "InvoiceFacts", "InvoiceShare", "Jump", "LetterSent", "Note",
     "NoticeReceived", "PaymentReceived", "Promise", "Resolve", "Resume", "RunFailed", "StateChange", "TimeBarred",
-    "read_event", "step_reason",
+    "RUN_ACTOR", "read_event", "step_reason",
 ]

@@ -203,7 +203,7 @@ def test_a_payment_above_what_the_case_owed_says_where_the_excess_went(tmp_path:
 def test_the_excess_of_a_payment_entered_by_hand_is_recorded_as_that_persons(tmp_path: Path,
                                                                               database_url: str) -> None:
     """One case per invoice: alice's payment on F1 pays F2's case too. That case's timeline must name alice,
-    not « import des règlements (relevé bancaire) », which nobody ran."""
+    not the ledger's allocation of money nobody named."""
     root = tmp_path / "ws"
     init_workspace(root)
     policy = root / "workflows" / "fr-b2b.yaml"
