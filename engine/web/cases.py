@@ -45,6 +45,9 @@ ACTIONS = {
     "jump": ("legal", "Changement manuel d'étape"),
 }
 MAX_TEXT = 2000
+# The forms' fields as their labels name them: what a refusal calls a field (never its HTML name).
+FIELD_LABELS = {"amount": "montant", "dest": "état", "on": "date", "outcome": "issue de l'appel", "reason": "motif",
+                "reference": "référence", "seen": "formulaire", "until": "date limite"}
 MAX_PAGE = 200  # rows per page at most (?par=N)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -256,7 +259,8 @@ def field(form: FormData, key: str) -> str:
     value = form.get(key)
     text = value.strip() if isinstance(value, str) else ""
     if len(text) > MAX_TEXT:
-        raise CaseError(f"{key}: {MAX_TEXT} caractères au plus")
+        label = FIELD_LABELS.get(key, key)
+        raise CaseError(f"{label} : {len(text)} caractères, {MAX_TEXT} au plus")
     return text
 
 

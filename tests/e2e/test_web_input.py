@@ -120,6 +120,19 @@ def test_a_control_or_invisible_character_in_a_field_or_a_url_is_refused_and_not
     assert _events(desk, case_id) == before + 1
 
 
+def test_a_field_too_long_is_named_by_its_label_and_nothing_recorded(desk: App) -> None:
+    """A 2,001-character note was refused as « reason: 2000 caractères au plus »: the form's HTML name."""
+    http, token = web(desk, "legal")
+    case_id = _case_ids(desk)[0]
+    before = _events(desk, case_id)
+    seen = _forms(http, case_id)
+    http.post(f"/cases/{case_id}/actions/note", data={"csrf": token, "seen": seen["note"], "reason": "x" * 2001})
+    said = flash_error(http.get(f"/cases/{case_id}").text)
+    assert said.endswith("motif : 2001 caractères, 2000 au plus"), said
+    assert "reason" not in said
+    assert _events(desk, case_id) == before
+
+
 def _held_writer(desk: App):  # type: ignore[no-untyped-def]
     """Another process's connection to the workspace's SQLite file holding the write lock, as a run does."""
     import sqlite3
