@@ -57,7 +57,18 @@ class UserErrorGroup(click.Group):
             if type(exc).__name__ == "OperationalError" and "database is locked" in str(exc):
                 raise click.ClickException("the database is busy: another relance command (a run, an import) "
                                            "is writing to it; nothing was recorded, try again") from None
+            # The database went away or gave up mid-command (a server restarted, a connection cut, a deadlock
+            # PostgreSQL broke): what was not committed is rolled back, so the command can simply be run again.
+            # Named by type, so `relance --help` need not import SQLAlchemy.
+            if type(exc).__module__.startswith("sqlalchemy") and type(exc).__name__ in _DATABASE_FAILURES:
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
+                raise click.ClickException(_one_line(RelanceError(
+                    f"the database failed during the command ({reason[0]}): what it had not committed was not "
+                    "recorded; run it again once the database answers"))) from None
             raise
+
+
+_DATABASE_FAILURES = frozenset({"OperationalError", "InterfaceError"})
 
 
 def _one_line(exc: BaseException) -> str:

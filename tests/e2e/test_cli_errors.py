@@ -331,6 +331,22 @@ def test_a_run_behind_another_writer_past_the_busy_timeout_is_one_line_and_keeps
     assert sorted((own_workspace / "output").rglob("*.docx")) == letters
 
 
+@pytest.mark.parametrize("cause", ["server closed the connection unexpectedly",
+                                   "deadlock detected\nDETAIL:  Process 12 waits for ShareLock"])
+def test_a_database_that_fails_mid_command_is_one_line(workspace: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        cause: str) -> None:
+    """A PostgreSQL server restarted, or a deadlock it broke, mid-command: a bare SQLAlchemy traceback before."""
+    import engine.cases.lookup
+    from sqlalchemy.exc import OperationalError
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise OperationalError("SELECT 1", {}, Exception(cause))
+
+    monkeypatch.setattr(engine.cases.lookup, "list_cases", failing)
+    line = user_error(relance(workspace, "case", "list"), "the database failed during the command", "run it again")
+    assert cause.splitlines()[0] in line
+
+
 def test_a_broken_settings_file_is_named(own_workspace: Path) -> None:
     config = own_workspace / "relance.toml"
     config.write_text(config.read_text(encoding="utf-8").replace("[workflows]", "[workflows", 1), encoding="utf-8")
