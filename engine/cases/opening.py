@@ -212,10 +212,13 @@ def _open_cases_of(session: Session, workflow: Workflow, debtor_ids: set[int]
     if workflow.grouping != "debtor":
         return joinable, noticed
     notice_sent = exists().where(Invoice.case_id == Case.id, Invoice.noticed_on.is_not(None))
+    # Under each case's row lock (PostgreSQL; SQLite has one writer): a case an invoice joins gets a line in its
+    # timeline, and a person's action or another run's batch holding it may be adding that same line. Read
+    # unlocked, the opening failed on the timeline's unique key; locked, it waits, then reads what they wrote.
     for case, after_notice in session.execute(
         select(Case, notice_sent).where(Case.debtor_id.in_(debtor_ids), Case.workflow_name == workflow.name,
                                         Case.closed.is_(False))
-        .order_by(Case.id.desc())
+        .order_by(Case.id.desc()).with_for_update(of=Case).execution_options(populate_existing=True)
     ):
         # The oldest open case wins (rows come newest first).
         (noticed if after_notice else joinable)[(case.debtor_id, case.currency)] = case

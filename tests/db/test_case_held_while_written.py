@@ -67,3 +67,46 @@ def test_an_action_waits_for_the_run_holding_its_case_then_appends_after_it(tmp_
             assert verify(session, app.workspace.output_dir) == []
     finally:
         app.store.dispose()
+
+
+def test_an_invoice_joins_a_case_a_person_holds_after_that_persons_line(tmp_path: Path, postgres_url: str) -> None:
+    """A run's opening adds a newly overdue invoice to its debtor's open case. It read that case unlocked: a
+    person's note recorded at that moment took the same next line of the timeline, and the opening failed on
+    the timeline's unique key. It now reads the cases it joins under their row lock, and waits."""
+    from engine.cases.run import run
+    from engine.core.workflow import load_workflow
+
+    root = tmp_path / "ws"
+    init_workspace(root)
+    (tmp_path / "debtors.csv").write_text(DEBTORS, encoding="utf-8")
+    (tmp_path / "invoices.csv").write_text(INVOICES + "F2;D1;2026-03-20;2026-04-20;250.00;EUR\n", encoding="utf-8")
+    app = App(load_workspace(root, postgres_url))
+    app.store.upgrade()
+    app.import_files([tmp_path / "debtors.csv", tmp_path / "invoices.csv"])
+    app.run(DAY)  # ALD-F1 opens for F1; F2 is not due yet
+    workflow = load_workflow(root / "workflows" / "fr-b2b.yaml")
+    outcome: list[object] = []
+
+    def opening() -> None:
+        try:
+            outcome.append(run(app.store, workflow, date(2026, 4, 22), advance=False))
+        except Exception as exc:  # the test reads it below
+            outcome.append(exc)
+
+    try:
+        with app.store.session(write=True) as held:  # a person's note, not yet committed
+            case = held.scalars(select(Case).where(Case.ref == "ALD-F1")).one()
+            append_event(held, case, Note("appelé, rappellera"), DAY, actor="alice")
+            held.flush()
+            run_thread = threading.Thread(target=opening)
+            run_thread.start()
+            time.sleep(1.5)  # the opening reaches the case while the note holds it
+        run_thread.join(30)
+        assert outcome and not isinstance(outcome[0], Exception), repr(outcome[0])
+        with app.session() as session:
+            case = session.scalars(select(Case).where(Case.ref == "ALD-F1")).one()
+            kinds = list(session.scalars(select(Event.kind).where(Event.case_id == case.id).order_by(Event.seq)))
+            assert kinds[-2:] == ["note", "invoice_added"]
+            assert verify(session, app.workspace.output_dir) == []
+    finally:
+        app.store.dispose()
