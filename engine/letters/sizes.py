@@ -7,13 +7,24 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, cast
 
+from jinja2 import Environment
 from jinja2.exceptions import TemplateRuntimeError
 from jinja2.filters import make_attrgetter
 
-if TYPE_CHECKING:
-    from engine.letters.sandbox import LetterEnvironment
+from engine.core.limits import Limits
+
+
+class SizedEnvironment(Protocol):
+    """What these checks need of the sandbox's environment (engine.letters.sandbox.LetterEnvironment)."""
+
+    limits: Limits
+
+    def check_size(self, size: int, what: str = ...) -> None: ...
+
+    def check_format(self, fmt: str, values: Iterable[Any]) -> None: ...
+
 
 INT_BITS = 15_000  # Python refuses to print integers of more than 4,300 digits (about 14,300 bits)
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
@@ -29,7 +40,7 @@ class LimitExceeded(TemplateRuntimeError):
         self.french = french
 
 
-def _check_width(env: LetterEnvironment, value: Any, *args: Any, **kwargs: Any) -> Any:
+def _check_width(env: SizedEnvironment, value: Any, *args: Any, **kwargs: Any) -> Any:
     """center, indent, batch, tojson: every number they take is a width, a count or an indent."""
     for number in [*args, *kwargs.values()]:
         if is_int(number):
@@ -37,7 +48,7 @@ def _check_width(env: LetterEnvironment, value: Any, *args: Any, **kwargs: Any) 
     return value
 
 
-def _check_slices(env: LetterEnvironment, value: Any, slices: Any = 1, *args: Any, **kwargs: Any) -> Any:
+def _check_slices(env: SizedEnvironment, value: Any, slices: Any = 1, *args: Any, **kwargs: Any) -> Any:
     slices = kwargs.get("slices", slices)
     if is_int(slices) and slices > env.limits.template_range:
         raise LimitExceeded(f"slice() into {slices:,} parts ({env.limits.describe('template_range')})",
@@ -46,19 +57,19 @@ def _check_slices(env: LetterEnvironment, value: Any, slices: Any = 1, *args: An
     return value
 
 
-def _check_replace(env: LetterEnvironment, value: Any, old: Any = "", new: Any = "",
+def _check_replace(env: SizedEnvironment, value: Any, old: Any = "", new: Any = "",
                    count: Any = None, **kwargs: Any) -> Any:
     if isinstance(value, str) and isinstance(old, str) and isinstance(new, str):
         env.check_size(_replaced_size(value, old, new, kwargs.get("count", count)))
     return value
 
 
-def _check_join(env: LetterEnvironment, value: Any, d: Any = "", attribute: Any = None, **kwargs: Any) -> Any:
+def _check_join(env: SizedEnvironment, value: Any, d: Any = "", attribute: Any = None, **kwargs: Any) -> Any:
     """The joined length, counted while the items are read (an iterator is read once, into a list)."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         return value
     d, attribute = kwargs.get("d", d), kwargs.get("attribute", attribute)
-    read = make_attrgetter(env, attribute) if attribute is not None else None
+    read = make_attrgetter(cast(Environment, env), attribute) if attribute is not None else None
     items: list[Any] = []
     total = 0
     for item in value:
@@ -69,13 +80,13 @@ def _check_join(env: LetterEnvironment, value: Any, d: Any = "", attribute: Any 
     return items
 
 
-def _check_format(env: LetterEnvironment, value: Any, *args: Any, **kwargs: Any) -> Any:
+def _check_format(env: SizedEnvironment, value: Any, *args: Any, **kwargs: Any) -> Any:
     if isinstance(value, str):
         env.check_format(value, [*args, *kwargs.values()])
     return value
 
 
-def _check_sum(env: LetterEnvironment, value: Any, *args: Any, **kwargs: Any) -> Any:
+def _check_sum(env: SizedEnvironment, value: Any, *args: Any, **kwargs: Any) -> Any:
     start = kwargs.get("start", args[1] if len(args) > 1 else 0)
     if not isinstance(start, (int, float)) and not hasattr(start, "as_integer_ratio"):
         raise LimitExceeded("sum() adds numbers only in a letter (it would copy lists over and over)",
@@ -90,7 +101,7 @@ FILTER_CHECKS: dict[str, Callable[..., Any]] = {
 }
 
 
-def check_string_method(env: LetterEnvironment, text: str, name: str, args: tuple[Any, ...],
+def check_string_method(env: SizedEnvironment, text: str, name: str, args: tuple[Any, ...],
                          kwargs: dict[str, Any]) -> None:
     """Foresee the size of a str method's result before it is built."""
     values = [*args, *kwargs.values()]
@@ -112,7 +123,7 @@ def check_string_method(env: LetterEnvironment, text: str, name: str, args: tupl
         env.check_size(len(text) * longest, "str.translate()")
 
 
-def check_product(env: LetterEnvironment, left: Any, right: Any) -> None:
+def check_product(env: SizedEnvironment, left: Any, right: Any) -> None:
     sequences = (str, list, tuple)
     if isinstance(right, sequences) and is_int(left):
         left, right = right, left
