@@ -26,14 +26,18 @@ if TYPE_CHECKING:
 @click.option("--creditor", "creditor_toml", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="A TOML file with your [creditor] identity (default: the example creditor, to edit).")
 @click.option("--force", is_flag=True, help="Overwrite an existing relance.toml.")
+@click.option("--examples", is_flag=True,
+              help="Also copy the example debtors, invoices, payments and events to DIRECTORY/examples, to try "
+                   "relance on them before your own data.")
 @click.pass_obj
-def init_command(settings: Settings, directory: Path, creditor_toml: Path | None, force: bool) -> None:
+def init_command(settings: Settings, directory: Path, creditor_toml: Path | None, force: bool,
+                 examples: bool) -> None:
     """Create a workspace in DIRECTORY: relance.toml, your own copies of the workflows and
     letters to customise, an output folder, and the database (the SQLite file of the
     workspace, or the one --db names)."""
     from engine.workspace import init_workspace
 
-    config = init_workspace(directory, creditor_toml, force=force)
+    config = init_workspace(directory, creditor_toml, force=force, examples=examples)
     # Through Settings, so --db is honoured and a bad URL is the same one-line error as elsewhere.
     settings.use_workspace(config.parent)
     store = settings.app.store
@@ -43,7 +47,13 @@ def init_command(settings: Settings, directory: Path, creditor_toml: Path | None
     console.print(cell(f"  letters    {config.parent / 'letters' / 'fr'}  (open and edit in Word)"))
     console.print(cell(f"  database   {store.display_url}"
                        + ("  (from --db: put it under [database] in relance.toml to keep it)" if settings.db else "")))
-    console.print(cell(f"Next: cd {config.parent} && relance import debtors.csv invoices.csv"))
+    if examples:
+        console.print(cell(f"  examples   {config.parent / 'examples'}  (example data to try)"))
+        console.print(cell(f"Next: cd {config.parent} && relance import examples/debtors.csv examples/invoices.csv "
+                           "examples/payments.csv"))
+    else:
+        console.print(cell(f"Next: cd {config.parent} && relance import debtors.csv invoices.csv  (your own files; "
+                           "`relance init DIR --examples` copies example ones)"))
 
 
 @click.command("validate")
