@@ -33,7 +33,7 @@ def test_the_wheel_installs_and_runs_the_demo_outside_the_checkout(tmp_path: Pat
     names = zipfile.ZipFile(wheel).namelist()
     for shipped in ("engine/shipped/workflows/fr-b2b.yaml", "engine/shipped/letters/fr/relance_1.docx",
                     "engine/shipped/examples/invoices.csv", "engine/store/migrations/env.py",
-                    "engine/core/data/rates.csv", "engine/py.typed"):
+                    "engine/core/data/rates.csv", "engine/py.typed", "engine/shipped_history.txt"):
         assert shipped in names, shipped
 
     venv = tmp_path / "venv"
