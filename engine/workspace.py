@@ -146,8 +146,11 @@ def load_workspace(root: Path, database_url: str | None = None) -> Workspace:
     )
 
 
-def init_workspace(root: Path, creditor_toml: Path | None = None, *, force: bool = False) -> Path:
-    """Create a workspace: relance.toml, copies of the shipped workflows and letters, an output folder."""
+def init_workspace(root: Path, creditor_toml: Path | None = None, *, force: bool = False,
+                   examples: bool = False) -> Path:
+    """Create a workspace: relance.toml, copies of the shipped workflows and letters, an output folder;
+    with ``examples``, also the example data set in examples/ to import, since an installed wheel has no
+    checkout whose examples/ folder the user could point at."""
     root = root.resolve()
     config_path = root / CONFIG_NAME
     if config_path.exists() and not force:
@@ -159,6 +162,10 @@ def init_workspace(root: Path, creditor_toml: Path | None = None, *, force: bool
         ignore=shutil.ignore_patterns("*.py", "__pycache__", "~$*"),
     )
     (root / "output").mkdir(exist_ok=True)
+    if examples:
+        # The CSV files and their README only: creditor.toml is already relance.toml's [creditor].
+        shutil.copytree(EXAMPLES, root / "examples", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("creditor.toml", "*.rejected.csv", "__pycache__"))
     creditor = (creditor_toml or EXAMPLES / "creditor.toml").read_text(encoding="utf-8")
     config_path.write_text(_CONFIG_TEMPLATE.format(creditor=creditor.strip()), encoding="utf-8")
     return config_path

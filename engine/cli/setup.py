@@ -26,14 +26,18 @@ if TYPE_CHECKING:
 @click.option("--creditor", "creditor_toml", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="A TOML file with your [creditor] identity (default: the example creditor, to edit).")
 @click.option("--force", is_flag=True, help="Overwrite an existing relance.toml.")
+@click.option("--examples", is_flag=True,
+              help="Also copy the example debtors, invoices, payments and events to DIRECTORY/examples, to try "
+                   "relance on them before your own data.")
 @click.pass_obj
-def init_command(settings: Settings, directory: Path, creditor_toml: Path | None, force: bool) -> None:
+def init_command(settings: Settings, directory: Path, creditor_toml: Path | None, force: bool,
+                 examples: bool) -> None:
     """Create a workspace in DIRECTORY: relance.toml, your own copies of the workflows and
     letters to customise, an output folder, and the database (the SQLite file of the
     workspace, or the one --db names)."""
     from engine.workspace import init_workspace
 
-    config = init_workspace(directory, creditor_toml, force=force)
+    config = init_workspace(directory, creditor_toml, force=force, examples=examples)
     # Through Settings, so --db is honoured and a bad URL is the same one-line error as elsewhere.
     settings.use_workspace(config.parent)
     store = settings.app.store
@@ -43,7 +47,13 @@ def init_command(settings: Settings, directory: Path, creditor_toml: Path | None
     console.print(cell(f"  letters    {config.parent / 'letters' / 'fr'}  (open and edit in Word)"))
     console.print(cell(f"  database   {store.display_url}"
                        + ("  (from --db: put it under [database] in relance.toml to keep it)" if settings.db else "")))
-    console.print(cell(f"Next: cd {config.parent} && relance import debtors.csv invoices.csv"))
+    if examples:
+        console.print(cell(f"  examples   {config.parent / 'examples'}  (example data to try)"))
+        console.print(cell(f"Next: cd {config.parent} && relance import examples/debtors.csv examples/invoices.csv "
+                           "examples/payments.csv"))
+    else:
+        console.print(cell(f"Next: cd {config.parent} && relance import debtors.csv invoices.csv  (your own files; "
+                           "`relance init DIR --examples` copies example ones)"))
 
 
 @click.command("validate")
@@ -57,6 +67,8 @@ def validate_command(settings: Settings, workflows: tuple[Path, ...], as_json: b
     exits 1 when there is any error (warnings alone pass)."""
     workspace = settings.workspace_if_any
     problems = [problem for path in workflows for problem in _workflow_and_letter_problems(path, workspace)]
+    named = {path.resolve() for path in workflows}
+    problems += [problem for problem in _outdated_copies(settings) if Path(str(problem["file"])) in named]
     _report_problems(problems, ", ".join(str(p) for p in workflows), as_json)
 
 
@@ -90,8 +102,23 @@ def letters_check_command(settings: Settings, folder: Path | None, agency: bool,
     if folder is None:
         folder = settings.workspace.letters_dir or settings.workspace.root / "letters" / "fr"
     agency = agency or _agency_mode(settings)
-    _report_problems([_letter_problem(p) for p in check_folder(folder, limits=settings.limits, agency=agency)],
-                     str(folder), as_json)
+    _report_problems([_letter_problem(p) for p in check_folder(folder, limits=settings.limits, agency=agency)]
+                     + _outdated_copies(settings, "letters/"), str(folder), as_json)
+
+
+def _outdated_copies(settings: Settings, under: str = "") -> list[dict[str, object]]:
+    """Warnings for the workspace's files ``under`` a folder that are an earlier release's shipped copy, never
+    edited: after an upgrade the team keeps its copies, and is told which ones the release has improved."""
+    from engine.shipped_history import outdated_copies
+
+    workspace = settings.workspace_if_any
+    if workspace is None:
+        return []
+    return [{"severity": "warning", "file": str(found.copy), "line": None, "key": None, "message": advice,
+             "text": advice}
+            for found in outdated_copies(workspace.root)
+            if str(found.copy.relative_to(workspace.root)).startswith(under)
+            for advice in [found.advice(workspace.root)]]
 
 
 def _agency_mode(settings: Settings) -> bool:
@@ -129,6 +156,8 @@ def db_upgrade_command(settings: Settings) -> None:
     from engine.app import upgrade_schema
 
     console.print(f"[green]ok[/] schema at head: {markup(upgrade_schema(settings.workspace))}")
+    for problem in _outdated_copies(settings):
+        errors_console.print(f"[yellow]note[/]: {markup(problem['text'])}")
 
 
 def _workflow_and_letter_problems(path: Path, workspace: Workspace | None) -> list[dict[str, object]]:

@@ -1,5 +1,6 @@
-"""A built wheel works on its own: installed in a fresh virtualenv outside the checkout, `relance init`
-and `relance demo` find the shipped workflows, letters and examples and write real letters."""
+"""A built wheel works on its own: installed in a fresh virtualenv outside the checkout, the README's
+`relance init --examples`, import, run, letters check and verify, and `relance demo` find the shipped
+workflows, letters and examples and write real letters."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def test_the_wheel_installs_and_runs_the_demo_outside_the_checkout(tmp_path: Pat
     names = zipfile.ZipFile(wheel).namelist()
     for shipped in ("engine/shipped/workflows/fr-b2b.yaml", "engine/shipped/letters/fr/relance_1.docx",
                     "engine/shipped/examples/invoices.csv", "engine/store/migrations/env.py",
-                    "engine/core/data/rates.csv", "engine/py.typed"):
+                    "engine/core/data/rates.csv", "engine/py.typed", "engine/shipped_history.txt"):
         assert shipped in names, shipped
 
     venv = tmp_path / "venv"
@@ -41,9 +42,17 @@ def test_the_wheel_installs_and_runs_the_demo_outside_the_checkout(tmp_path: Pat
     where = run(venv / "bin" / "python", "-c", "import engine; print(engine.__file__)", cwd=tmp_path).stdout
     assert str(venv) in where and str(REPO) not in where
 
-    run(venv / "bin" / "relance", "init", "ws", cwd=tmp_path)
-    assert (tmp_path / "ws" / "workflows" / "fr-b2b.yaml").is_file()
-    assert (tmp_path / "ws" / "letters" / "fr" / "mise_en_demeure.docx").is_file()
+    # The README's "five minutes", from the wheel alone: the example data comes with the workspace.
+    run(venv / "bin" / "relance", "init", "ws", "--examples", cwd=tmp_path)
+    workspace = tmp_path / "ws"
+    assert (workspace / "workflows" / "fr-b2b.yaml").is_file()
+    assert (workspace / "letters" / "fr" / "mise_en_demeure.docx").is_file()
+    run(venv / "bin" / "relance", "import", "examples/debtors.csv", "examples/invoices.csv", "examples/payments.csv",
+        cwd=workspace)
+    ran = run(venv / "bin" / "relance", "run", "--as-of", "2026-07-01", cwd=workspace).stdout
+    assert "took 24 step(s), 24 letter(s)" in ran, ran
+    run(venv / "bin" / "relance", "letters", "check", cwd=workspace)
+    run(venv / "bin" / "relance", "verify", cwd=workspace)
 
     run(venv / "bin" / "relance", "demo", "--dir", "demo", cwd=tmp_path)
     letters = list((tmp_path / "demo" / "output").rglob("*.docx"))
