@@ -31,7 +31,7 @@ from engine.reports.aging import aging
 from engine.reports.funnel import funnel
 from engine.reports.html import render_report_html
 from engine.reports.timeline import render_timeline
-from engine.store.events import LetterSent, PaymentReceived
+from engine.store.events import LetterSent
 from engine.store.models import Case, Document, Event, Invoice
 from engine.workspace import EXAMPLES, WorkspaceError, init_workspace, load_workspace
 
@@ -211,8 +211,6 @@ def _summarise(app: App, result: DemoResult) -> None:
             select(Case.state, func.count(Case.id)).group_by(Case.state))})
         result.letters_by_template.update({str(template): count for template, count in session.execute(
             select(Document.template, func.count(Document.id.distinct())).group_by(Document.template))})
-        for payload in session.scalars(select(Event.payload).where(Event.kind == PaymentReceived.kind)):
-            result.recovered += PaymentReceived.from_json(payload).amount
         showcase = _showcase_case(session)
         if showcase is not None:
             result.timeline_html = output / f"timeline-{showcase.ref}.html"
@@ -222,7 +220,7 @@ def _summarise(app: App, result: DemoResult) -> None:
             path = session.scalar(select(Document.path).where(Document.template == template).limit(1))
             if path:
                 result.sample_letters.append(output / path)
-        result.report_html = _write_report(app, session, result.last_day)
+        result.report_html, result.recovered = _write_report(app, session, result.last_day)
     result.letters_dir = output
 
 
@@ -233,10 +231,12 @@ def _showcase_case(session: Session) -> Case | None:
     )
 
 
-def _write_report(app: App, session: Session, as_of: date) -> Path:
+def _write_report(app: App, session: Session, as_of: date) -> tuple[Path, Decimal]:
+    """The report page as of ``as_of``, and the amount it says the escalation recovered: the summary
+    prints the funnel's figure (its one owner), so the demo and `relance report` never disagree."""
     workflows = list({workflow.name: workflow for workflow in app.workflows.values()}.values())
-    page = render_report_html(aging(session, as_of), funnel(session, as_of, workflows),
-                              title=app.workspace.creditor.name, as_of=as_of)
+    steps = funnel(session, as_of, workflows)
+    page = render_report_html(aging(session, as_of), steps, title=app.workspace.creditor.name, as_of=as_of)
     path = app.workspace.output_dir / "report.html"
     path.write_text(page, encoding="utf-8")
-    return path
+    return path, steps.recovered

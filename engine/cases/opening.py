@@ -146,9 +146,10 @@ def _open_batch(session: Session, workflow: Workflow, as_of: date, report: RunRe
             new_cases.append(new)
             report.cases_opened += 1
     _write_new_cases(session, new_cases)
-    # Money applied while the invoice had no case (an advance, a credit note) goes into its case's timeline.
-    ledger.tell_new_cases(session, [invoice.id for invoice, unpaid in rows
-                                    if 0 < unpaid < round(invoice.amount * 100)])
+    # Money applied while the invoice had no case (an advance, a credit note) goes into its case's timeline,
+    # whatever its date: a statement imported before a catch-up run for an earlier day holds money dated
+    # after it, which ``unpaid`` (as of that day) does not show and which no later step would tell.
+    ledger.tell_new_cases(session, [invoice.id for invoice, unpaid in rows if unpaid > 0])
 
 
 def _write_new_cases(session: Session, new_cases: list[_NewCase]) -> None:

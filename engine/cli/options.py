@@ -106,6 +106,20 @@ class DateParam(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+class CurrencyParam(click.ParamType):
+    """An ISO 4217 code, read by the one currency parser (engine.core.money): ``usd`` → ``USD``."""
+
+    name = "currency"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from engine.core.money import MoneyError, parse_currency
+
+        try:
+            return parse_currency(str(value))
+        except MoneyError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 def print_failures(out: Any, errors: list[dict[str, str]]) -> None:
     """The cases a run or a worker's pass could not move: one line each (their text escaped, it may come
     from a workflow or a template), then where to find them again."""

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from engine.cli.options import Settings, as_of_option, json_option, print_failures, settled_heap, today_or
+from engine.cli.options import (
+    CurrencyParam,
+    Settings,
+    as_of_option,
+    json_option,
+    print_failures,
+    settled_heap,
+    today_or,
+)
 from engine.cli.output import console, print_rates
 from engine.reports.terminal import cell, inert, json_text, markup
 
@@ -231,13 +239,16 @@ def _run_with_progress(app: App, day: date, *, dry_run: bool, pdf: bool, quiet: 
 
 @click.command("report")
 @as_of_option()
+@click.option("--currency", type=CurrencyParam(), default="EUR", show_default=True,
+              help="The currency of the figures: amounts of two currencies are never added, so each has its report.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the report as an HTML page with charts.")
 @json_option()
 @click.pass_obj
-def report_command(settings: Settings, as_of: date | None, html_path: Path | None, as_json: bool) -> None:
+def report_command(settings: Settings, as_of: date | None, currency: str, html_path: Path | None,
+                   as_json: bool) -> None:
     """The aging balance (not yet due, 1–30, 31–60, 61–90, over 90 days) and the escalation
-    funnel: how many cases reached each step and how much each step recovered."""
+    funnel: how many cases reached each step and how much each step recovered, in one currency."""
     from engine.reports.aging import aging as aging_of
     from engine.reports.export import report_as_dict
     from engine.reports.funnel import funnel as funnel_of
@@ -248,8 +259,8 @@ def report_command(settings: Settings, as_of: date | None, html_path: Path | Non
     day = today_or(as_of)
     app = settings.app
     with app.session() as session:
-        aging = aging_of(session, day)
-        funnel = funnel_of(session, day, _distinct(app.workflows.values()), currency=aging.currency)
+        aging = aging_of(session, day, currency=currency)
+        funnel = funnel_of(session, day, _distinct(app.workflows.values()), currency=currency)
         watch = prescription_watch(session, day)
     rates = app.rate_notes(day)
     if as_json:

@@ -73,9 +73,11 @@ def parse_currency(text: str) -> str:
     """``eur`` → ``EUR``; a code no country pays in is refused rather than printed on a letter."""
     code = str(text).strip().upper()
     if len(code) != 3 or not code.isalpha():
-        raise MoneyError(f"a three-letter currency code (EUR), got {text!r}")
+        raise MoneyError(f"a three-letter currency code (EUR), got {text!r}",
+                         french=f"« {text} » n'est pas un code de devise à trois lettres (EUR)")
     if code not in currencies():
-        raise MoneyError(f"unknown currency {code!r}: not an ISO 4217 currency anyone pays in{_hint(code)}")
+        raise MoneyError(f"unknown currency {code!r}: not an ISO 4217 currency anyone pays in{_hint(code)}",
+                         french=f"devise inconnue « {code} » : pas une devise ISO 4217 ayant cours (EUR, USD…)")
     return code
 
 

@@ -32,6 +32,7 @@ from engine.core.money import MoneyError, parse_date
 from engine.errors import CaseError, RelanceError
 from engine.imports.csvfile import CsvFile, CsvSyntaxError, infer_kind, text_encoding
 from engine.imports.importer import ImportFailed, ImportProblem, ImportReport
+from engine.reports import csvsafe
 from engine.store.events import CALL_OUTCOMES, CallRecorded, EventPayload, NoticeReceived, read_event
 from engine.store.models import Case, Debtor, Event
 from engine.store.timeline import append_event
@@ -281,7 +282,9 @@ def _write_rejects(path: Path, rejected: list[tuple[int, str]], encoding: str) -
         first = source.readline()
         delimiter = max((";", ",", "\t"), key=first.count)
         source.seek(0)
-        reader, writer = csv.reader(source, delimiter=delimiter), csv.writer(sink, delimiter=delimiter)
+        # Through the one owner of formula neutralisation, as the data imports' rejects: the team opens
+        # this file in a spreadsheet, and a refused row's cells are exactly the text nobody checked.
+        reader, writer = csv.reader(source, delimiter=delimiter), csvsafe.writer(sink, delimiter=delimiter)
         for fields in reader:
             if reader.line_num == 1:
                 writer.writerow([*fields, "reason"])

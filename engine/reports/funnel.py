@@ -90,8 +90,10 @@ def funnel(
     of a case on a day is the destination of its last ``state_change`` on or before it (its
     workflow's initial state before any). A payment is credited to the state the case was in the
     day before it arrived: a letter sent the same day did not cause it, and the "paid" step the
-    payment itself triggers must not take the credit. Only payments to cases in ``currency`` are
-    recovered; case counts take every case (they add no money).
+    payment itself triggers must not take the credit. Money dated before its case opened (an advance, a
+    part-payment made before the invoice fell due) is in the timeline but was not recovered by the
+    escalation: it is left out. Only payments to cases in ``currency`` are recovered; case counts take
+    every case (they add no money).
     """
     flows = [workflows] if isinstance(workflows, Workflow) else list(workflows)
     initial = {wf.name: wf.initial for wf in flows}
@@ -146,7 +148,8 @@ def funnel(
     recovered, payments = _recovered(session, as_of, [*scope, Case.currency == currency], initial)
     others = dict(session.execute(
         select(Case.currency, func.count()).select_from(Event).join(Case, Case.id == Event.case_id)
-        .where(*scope, Case.currency != currency, Event.kind == "payment", Event.occurred_on <= as_of)
+        .where(*scope, Case.currency != currency, Event.kind == "payment", Event.occurred_on <= as_of,
+               Event.occurred_on >= Case.opened_on)
         .group_by(Case.currency)).all())
     steps = tuple(
         FunnelStep(
@@ -167,7 +170,8 @@ def funnel(
 
 def _recovered(session: Session, as_of: date, scope: list[ColumnElement[bool]],
                initial: dict[str, str]) -> tuple[dict[str, Decimal], dict[str, int]]:
-    """Payment events summed by the state their case was in the day before each payment."""
+    """Payment events summed by the state their case was in the day before each payment; those dated
+    before their case opened are not the escalation's (``funnel``)."""
     before = aliased(Event)
     paid = aliased(Event)
     state_then = (
@@ -185,7 +189,7 @@ def _recovered(session: Session, as_of: date, scope: list[ColumnElement[bool]],
                 # that credit paid another case, that case has its own payment event.
                 - func.coalesce(ledger.cents(paid.payload["unallocated"].as_numeric(14, 2)), 0)).label("cents"))
         .join(Case, Case.id == paid.case_id)
-        .where(*scope, paid.kind == "payment", paid.occurred_on <= as_of)
+        .where(*scope, paid.kind == "payment", paid.occurred_on <= as_of, paid.occurred_on >= Case.opened_on)
         .subquery()
     )
     amounts: dict[str, Decimal] = defaultdict(lambda: ZERO)

@@ -28,11 +28,17 @@ def render_report_tables(aging: Aging, funnel: Funnel, console: Console) -> None
     console.print(funnel_table(funnel))
     if aging.other_currencies:
         left_out = ", ".join(f"{n} in {code}" for code, n in sorted(aging.other_currencies.items()))
-        console.print(Text(f"Not in the aging (other currencies): {left_out} unpaid invoice(s).", style="yellow"))
+        console.print(Text(f"Not in the aging (other currencies): {left_out} unpaid invoice(s)"
+                           f"{_see(aging.other_currencies)}.", style="yellow"))
     if funnel.other_currencies:
         left_out = ", ".join(f"{n} payment(s) in {code}" for code, n in sorted(funnel.other_currencies.items()))
-        console.print(Text(f"Not in the funnel's recovered amounts ({funnel.currency} only): {left_out}.",
-                           style="yellow"))
+        console.print(Text(f"Not in the funnel's recovered amounts ({funnel.currency} only): {left_out}"
+                           f"{_see(funnel.other_currencies)}.", style="yellow"))
+
+
+def _see(counts: dict[str, int]) -> str:
+    """Where the figures left out are: each currency has its own report."""
+    return " — see " + ", ".join(f"`relance report --currency {code}`" for code in sorted(counts))
 
 
 def key_figures_table(aging: Aging, funnel: Funnel) -> Table:

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from engine.cases import templates
 from engine.cases.workflows import version_source, version_usage
 from engine.core.diagram import mermaid
-from engine.core.money import MoneyError, parse_date
+from engine.core.money import MoneyError, parse_currency, parse_date
 from engine.core.workflow import Workflow, load_workflow
 from engine.errors import BusyError, RelanceError
 from engine.letters.check import template_kind
@@ -38,17 +38,19 @@ def distinct_workflows(desk: Any) -> list[Workflow]:
 
 
 def report(request: Request) -> Response:
-    """Aging and funnel as `relance report --html` computes and draws them (engine.reports)."""
+    """Aging and funnel as `relance report --html` computes and draws them (engine.reports), in the
+    currency of ``?devise=`` (EUR by default): two currencies are never added, each has its report."""
     desk = request.app.state.desk
     try:
         as_of = parse_date(request.query_params["date"]) if request.query_params.get("date") else request.app.state.today()
+        currency = parse_currency(request.query_params.get("devise") or "EUR")
     except MoneyError as exc:
         raise HTTPException(400, refusal(exc)) from None
     flows = distinct_workflows(desk)
     with desk.session() as session:
-        body = report_body(aging(session, as_of), funnel(session, as_of, flows),
+        body = report_body(aging(session, as_of, currency=currency), funnel(session, as_of, flows, currency=currency),
                            title=desk.workspace.creditor.name, as_of=as_of)
-    return page(request, "report.html", body=body, as_of=as_of)
+    return page(request, "report.html", body=body, as_of=as_of, currency=currency)
 
 
 def workflows_page(request: Request) -> Response:

@@ -111,6 +111,28 @@ def test_money_applied_before_the_case_opened_is_in_its_timeline(database_url: s
     store.dispose()
 
 
+def test_money_dated_after_the_opening_is_in_its_timeline(database_url: str, tmp_path: Path) -> None:
+    """Bank statements imported before a catch-up run for a past day: a wire of 4 000 dated after that day.
+    The case opened without it, no later run told it either, so its timeline never showed the wire while
+    its balance, its letters and the aging counted it, and the report's recovered amounts left it out."""
+    store = connect(database_url, upgrade=True)
+    debtors, invoices, money = tmp_path / "debtors.csv", tmp_path / "invoices.csv", tmp_path / "money.csv"
+    debtors.write_text(DEBTORS_HEADER + "D1;b2b;Un SARL;;1 rue A;;75002;Paris;FR;;\n", encoding="utf-8")
+    invoices.write_text(INVOICES_HEADER + "F1;D1;2024-11-01;2024-12-01;10000,00;EUR\n", encoding="utf-8")
+    money.write_text("debtor_ref;payment_date;amount;invoice_number;reference\n"
+                     "D1;2024-12-20;4000,00;F1;VIREMENT\n", encoding="utf-8")
+    for csv in (debtors, invoices, money):
+        import_csv(store, csv, creditor_ref="ACME")
+    _open(store, as_of=date(2024, 12, 5))
+    with store.session() as s:
+        assert verify(s) == []
+        case = s.scalars(select(Case)).one()
+        told = [(e.kind, e.occurred_on, e.payload["amount"]) for e in s.scalars(
+            select(Event).where(Event.case_id == case.id, Event.kind == "payment"))]
+        assert told == [("payment", date(2024, 12, 20), "4000.00")]
+    store.dispose()
+
+
 def _open(store: Store, *, as_of: date = AS_OF, batch_size: int = 500, serialize: bool | None = None) -> RunReport:
     workflow = load_workflow(REPO / "workflows" / "fr-b2b.yaml")
     report = RunReport(as_of=as_of, dry_run=False)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from sqlalchemy import select
 
 from engine.cases.run import run
 from engine.core.money import format_amount
@@ -22,6 +23,7 @@ from engine.reports.funnel import funnel
 from engine.reports.html import render_report_html
 from engine.reports.tables import render_report_tables
 from engine.store.database import Store, connect
+from engine.store.models import Case, Event
 from tests.support import REPO
 
 ROOT = REPO
@@ -277,3 +279,22 @@ def test_funnel_never_adds_payments_of_two_currencies(store: Store, tmp_path: Pa
     assert report_as_dict(balance, euros)["funnel"]["currency"] == "EUR"
     page = render_report_html(balance, euros, title="ACME", as_of=date(2025, 4, 30))
     assert "2\u00a0000,00" not in page and "1 paiement(s) en USD" in page
+
+
+def test_money_paid_before_a_case_opened_is_not_recovered_by_the_escalation(store: Store, tmp_path: Path) -> None:
+    """An advance of 300 € paid on 20/02, before FA fell due and before its case opened, was counted as
+    "recovered" at the initial step: the key figure credited the escalation with money it never chased."""
+    payments = {date(2025, 3, 2): "A;2025-02-20;300.00;FA;ACOMPTE\n",  # imported before the case opens
+                date(2025, 3, 20): "A;2025-03-20;700.00;FA;SOLDE\n"}  # the rest, at reminder2
+    invoices = "invoice_number;debtor_ref;issue_date;due_date;amount\nFA;A;2025-01-30;2025-03-01;1000.00\n"
+    workflow, states = _escalate(store, tmp_path, FUNNEL_DEBTORS, invoices, payments)
+    assert states[date(2025, 3, 20)] == [("ACME-FA", "paid")]
+    with store.session() as s:
+        report = funnel(s, date(2025, 4, 30), [workflow])
+        # The advance is in the case's timeline (so the data set tests what it says), dated before the opening.
+        paid_on = s.scalars(select(Event.occurred_on).join(Case, Case.id == Event.case_id)
+                            .where(Event.kind == "payment").order_by(Event.seq)).all()
+    assert paid_on == [date(2025, 2, 20), date(2025, 3, 20)]
+    assert (report.step("due").recovered, report.step("due").payments) == (Decimal("0.00"), 0)
+    assert (report.step("reminder2").recovered, report.step("reminder2").payments) == (Decimal("700.00"), 1)
+    assert report.recovered == Decimal("700.00")

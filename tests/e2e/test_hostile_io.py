@@ -127,6 +127,19 @@ def test_timeline_and_rejects_csv_cells_run_no_formula(relance: Relance) -> None
     assert not any(value.startswith(("=", "+", "-", "@")) for row in rejected for value in row)
 
 
+def test_the_case_events_rejects_csv_runs_no_formula(relance: Relance) -> None:
+    """events.rejected.csv was written by a plain csv.writer: a reason typed as =HYPERLINK(...) came back
+    as a live formula in the file the team opens in a spreadsheet to fix its rows."""
+    relance("import", relance.csv("debtors.csv", DEBTORS_HEADER + f"D1;b2b;Acme SARL;;{ADDRESS}\n"))
+    events = relance.csv("events.csv", "event_date;debtor_ref;action;until;reason\n"
+                                       '2025-01-21;NOPE;dispute;;"=HYPERLINK(""http://evil.example"")"\n'
+                                       "2025-01-21;D1;note;;@SUM(A1) rappel\n")
+    relance("import", "--skip-bad-rows", events)
+    rejected = list(csv.reader((relance.root / "events.rejected.csv").open(encoding="utf-8"), delimiter=";"))
+    assert [row[4] for row in rejected[1:]] == ["'=HYPERLINK(\"http://evil.example\")", "'@SUM(A1) rappel"]
+    assert not any(value.startswith(("=", "+", "-", "@")) for row in rejected for value in row)
+
+
 def test_hostile_names_print_as_themselves_in_every_command(relance: Relance) -> None:
     relance("import", relance.csv("debtors.csv", DEBTORS_HEADER + f"D1;b2b;{MARKUP_NAME};;{ADDRESS}\n"
                                                                   f"D2;b2b;Plain SA;;{ADDRESS}\n"),

@@ -232,6 +232,27 @@ def test_the_report_and_the_workflows_pages_show_the_reports_figures_and_diagram
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_report_page_shows_one_currency_at_a_time_and_refuses_an_unknown_one_in_french(desk: App) -> None:
+    """The page only ever drew the euro figures: dollar receivables had no page (?devise=USD)."""
+    from engine.reports.aging import aging
+    from engine.reports.html import report_body
+    from engine.reports.funnel import funnel
+    from tests.support import WEB_AS_OF
+
+    http = client(desk)
+    sign_in(http, "viewer")
+    page = http.get("/report", params={"devise": "usd"})
+    flows = list({w.name: w for w in desk.workflows.values()}.values())
+    with desk.session() as session:
+        expected = report_body(aging(session, WEB_AS_OF, currency="USD"),
+                               funnel(session, WEB_AS_OF, flows, currency="USD"),
+                               title=desk.workspace.creditor.name, as_of=WEB_AS_OF)
+    assert page.status_code == 200 and expected in page.text and 'name="devise" value="USD"' in page.text
+    refused = http.get("/report", params={"devise": "ZZZ"})
+    assert refused.status_code == 400 and "devise inconnue « ZZZ »" in refused.text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_admin_adds_and_disables_users(desk: App) -> None:
     http = client(desk)
     token = sign_in(http, "admin")
