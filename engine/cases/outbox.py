@@ -29,6 +29,7 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.cases.documents import DocumentError, recorded_letter
 from engine.channels.email import AddressError, Attachment, Email, build, check_address, message_id
 from engine.channels.smtp import (
     PermanentFailure,
@@ -43,7 +44,7 @@ from engine.letters.email import render_email
 from engine.letters.pdf import PdfError, convert_batch
 from engine.store.database import Store
 from engine.store.events import EmailFailed, EmailRetried, EmailSent
-from engine.store.models import Case, Outbox, Task
+from engine.store.models import Case, Document, Outbox, Task
 from engine.store.timeline import append_event
 
 MAX_BACKOFF = timedelta(hours=6)
@@ -157,7 +158,7 @@ def _send_one(store: Store, transport: Transport, settings: SmtpSettings, output
         row.attempts += 1
         try:
             to = check_address(row.to_address)
-            attachments = _attachments(output_dir, row, pdf_problems)
+            attachments = _attachments(session, output_dir, row, pdf_problems)
             message = build(Email(row.message_id, settings.sender, to, row.subject, row.body_text, row.body_html,
                                   settings.reply_to, attachments, (("X-Relance-Case", case.ref),)))
             answer = transport.send(message, parseaddr(settings.sender)[1] or settings.sender, to)
@@ -173,6 +174,9 @@ def _send_one(store: Store, transport: Transport, settings: SmtpSettings, output
             return
         except (PermanentFailure, AddressError) as exc:
             _fail(session, case, row, str(exc), day, report)
+            return
+        except DocumentError as exc:  # the letter is not the one recorded: a person must look (relance verify)
+            _fail(session, case, row, exc.french or str(exc), day, report)
             return
         row.status, row.smtp_response, row.sent_at, row.last_error = "sent", answer, _utcnow(), None
         append_event(session, case, EmailSent(row.step_key, row.message_id, to, row.subject, answer,
@@ -214,11 +218,17 @@ def _fail(session: Session, case: Case, row: Outbox, why: str, day: date, report
     report.failed.append((case.ref, why))
 
 
-def _attachments(output_dir: Path, row: Outbox, pdf_problems: dict[str, str]) -> list[Attachment]:
+def _attachments(session: Session, output_dir: Path, row: Outbox, pdf_problems: dict[str, str]) -> list[Attachment]:
+    """The files the e-mail carries: the step's letter as recorded (its SHA-256 checked, DocumentError
+    otherwise: an altered or swapped file must not leave as the letter the timeline describes), in each
+    format of ``attach``."""
     if not row.document_path:
         return []
+    sha256 = session.scalar(select(Document.sha256).where(Document.case_id == row.case_id,
+                                                          Document.path == row.document_path).limit(1))
+    docx = recorded_letter(output_dir, row.document_path, sha256 or "", f"the letter of step {row.step_key}",
+                           f"le courrier de l'étape {row.state}")
     found = []
-    docx = output_dir / row.document_path
     for fmt in row.attach or ["pdf"]:
         path = docx.with_suffix(f".{fmt}")
         if fmt == "pdf" and row.document_path in pdf_problems:

@@ -1,0 +1,47 @@
+"""What leaves through a channel is the letter the timeline recorded: its SHA-256 is checked on the way out."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from engine.store.events import EmailFailed, EmailSent
+from engine.store.models import Case, Document, Outbox
+from tests.db.test_channels import REMINDER, _with_port, events_of, make_app
+from tests.smtp_server import SmtpSink, smtp_server
+
+
+def test_an_email_never_attaches_a_letter_file_altered_since_its_step(tmp_path: Path, database_url: str) -> None:
+    with smtp_server(SmtpSink(busy_first=2)) as sink:
+        app = _with_port(make_app(tmp_path, database_url, 2), database_url, sink.port, attach='["docx"]')
+        app.run(REMINDER)  # the server is busy: both first reminders wait in the outbox
+        assert not sink.messages
+        with app.session() as session:
+            rows = session.execute(select(Case.ref, Document.path, Document.sha256)
+                                   .join(Case, Case.id == Document.case_id)).all()
+        recorded = {ref: sha256 for ref, _path, sha256 in rows}
+        mine, other = (app.workspace.output_dir / path for _ref, path, _sha256 in sorted(rows))
+        original = mine.read_bytes()
+        shutil.copyfile(other, mine)  # someone saved another client's letter over this one
+        done = app.deliver(REMINDER + timedelta(days=1))
+        # Client 0 must not receive client 1's letter as its own: the e-mail fails, for a person to look at.
+        assert [message["To"] for message in sink.messages] == ["compta1@client1.example"]
+        [(ref, why)] = done.failed
+        assert ref == "ALD-F0000" and "a changé depuis qu'il a été écrit" in why
+        [(_, failed, _, _)] = events_of(app, EmailFailed.kind)
+        assert "a changé depuis qu'il a été écrit" in failed.error  # type: ignore[attr-defined]
+        # The file put back, the retry sends the very letter the timeline holds.
+        mine.write_bytes(original)
+        done = app.deliver(REMINDER + timedelta(days=2), retry=True)
+        assert len(done.sent) == 1 and len(sink.messages) == 2
+        for message in sink.messages:
+            [attachment] = message.iter_attachments()
+            ref = str(message["X-Relance-Case"])
+            assert hashlib.sha256(attachment.get_content()).hexdigest() == recorded[ref]
+    assert sorted(ref for ref, *_ in events_of(app, EmailSent.kind)) == ["ALD-F0000", "ALD-F0001"]
+    with app.session() as session:
+        assert set(session.scalars(select(Outbox.status))) == {"sent"}
