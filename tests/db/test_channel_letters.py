@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from engine.store.events import EmailFailed, EmailSent
 from engine.store.models import Case, Document, Outbox
-from tests.db.test_channels import REMINDER, _with_port, events_of, make_app
+from tests.db.test_channels import DUE, REMINDER, _with_port, events_of, make_app
 from tests.smtp_server import SmtpSink, smtp_server
+
+SECOND_REMINDER = date(2025, 1, 25)  # fr-b2b: reminder2, a postal letter
 
 
 def test_an_email_never_attaches_a_letter_file_altered_since_its_step(tmp_path: Path, database_url: str) -> None:
@@ -45,3 +48,23 @@ def test_an_email_never_attaches_a_letter_file_altered_since_its_step(tmp_path: 
     assert sorted(ref for ref, *_ in events_of(app, EmailSent.kind)) == ["ALD-F0000", "ALD-F0001"]
     with app.session() as session:
         assert set(session.scalars(select(Outbox.status))) == {"sent"}
+
+
+def test_the_print_batch_leaves_out_a_letter_file_altered_since_its_step(tmp_path: Path, database_url: str) -> None:
+    app = make_app(tmp_path, database_url, 3)
+    day = DUE
+    while day <= SECOND_REMINDER:
+        app.run(day)
+        day += timedelta(days=1)
+    with app.session() as session:
+        paths = dict(session.execute(select(Case.ref, Document.path).join(Case, Case.id == Document.case_id)
+                                     .where(Document.state == "reminder2")).all())
+    shutil.copyfile(app.workspace.output_dir / paths["ALD-F0001"], app.workspace.output_dir / paths["ALD-F0000"])
+    bundle = app.print_day(SECOND_REMINDER)
+    # Client 1's letter must not go out twice, once in client 0's envelope: client 0's is left out, and named.
+    assert [letter.case_ref for letter in bundle.letters] == ["ALD-F0001", "ALD-F0002"]
+    assert list(bundle.failures) == [paths["ALD-F0000"]] and "changed since it was written" in bundle.failures[
+        paths["ALD-F0000"]]
+    assert bundle.path is not None
+    text = "".join(page.extract_text() for page in PdfReader(str(bundle.path)).pages)
+    assert "2 courriers" in text and text.count("ALD-F0001/02") == 1 and "ALD-F0000/02" not in text
