@@ -166,17 +166,16 @@ def _send_one(store: Store, transport: Transport, settings: SmtpSettings, output
             if row.attempts < settings.max_attempts:
                 delay = min(timedelta(seconds=settings.retry_after * 2 ** (row.attempts - 1)), MAX_BACKOFF)
                 row.next_attempt_at, row.last_error = now + delay, str(exc)
-                append_event(session, case, EmailRetried(row.step_key, row.message_id, row.attempts, str(exc),
+                append_event(session, case, EmailRetried(row.step_key, row.message_id, row.attempts, exc.french,
                                                          row.next_attempt_at.isoformat(timespec="minutes")), day)
                 report.retried.append((case.ref, str(exc)))
                 return
-            _fail(session, case, row, f"{exc} (après {row.attempts} essais)", day, report)
+            _fail(session, case, row, (f"{exc} (after {row.attempts} tries)", f"{exc.french} (après {row.attempts} "
+                                       "essais)"), day, report)
             return
-        except (PermanentFailure, AddressError) as exc:
-            _fail(session, case, row, str(exc), day, report)
-            return
-        except DocumentError as exc:  # the letter is not the one recorded: a person must look (relance verify)
-            _fail(session, case, row, exc.french or str(exc), day, report)
+        # A letter that is not the one recorded (DocumentError): a person must look (relance verify).
+        except (PermanentFailure, AddressError, DocumentError) as exc:
+            _fail(session, case, row, (str(exc), exc.french or str(exc)), day, report)
             return
         row.status, row.smtp_response, row.sent_at, row.last_error = "sent", answer, _utcnow(), None
         append_event(session, case, EmailSent(row.step_key, row.message_id, to, row.subject, answer,
@@ -204,9 +203,12 @@ def _left_step(case: Case, row: Outbox) -> str | None:
     return None
 
 
-def _fail(session: Session, case: Case, row: Outbox, why: str, day: date, report: Delivery) -> None:
-    """The step is `email_failed`: recorded, and on the team's task list (reopened if it was closed)."""
-    row.status, row.last_error, row.next_attempt_at = "failed", why, None
+def _fail(session: Session, case: Case, row: Outbox, reasons: tuple[str, str], day: date, report: Delivery) -> None:
+    """The step is `email_failed`: recorded, and on the team's task list (reopened if it was closed).
+    ``reasons``: why, in English for the command line's outbox, and in French for the timeline and the
+    team's task list."""
+    english, why = reasons
+    row.status, row.last_error, row.next_attempt_at = "failed", english, None
     append_event(session, case, EmailFailed(row.step_key, row.message_id, why, row.to_address, row.attempts), day)
     task = session.scalar(select(Task).where(Task.case_id == case.id, Task.kind == "email_failed",
                                              Task.step_key == row.step_key))
@@ -215,7 +217,7 @@ def _fail(session: Session, case: Case, row: Outbox, why: str, day: date, report
                          detail=why, created_on=day, due_on=day))
     else:
         task.done_on, task.done_by, task.outcome, task.detail, task.due_on = None, None, None, why, day
-    report.failed.append((case.ref, why))
+    report.failed.append((case.ref, english))
 
 
 def _attachments(session: Session, output_dir: Path, row: Outbox, pdf_problems: dict[str, str]) -> list[Attachment]:
@@ -232,11 +234,14 @@ def _attachments(session: Session, output_dir: Path, row: Outbox, pdf_problems: 
     for fmt in row.attach or ["pdf"]:
         path = docx.with_suffix(f".{fmt}")
         if fmt == "pdf" and row.document_path in pdf_problems:
-            raise TemporaryFailure(pdf_problems[row.document_path])
+            raise TemporaryFailure(pdf_problems[row.document_path], french="le PDF du courrier n'a pas pu être fait "
+                                   f"(LibreOffice : {pdf_problems[row.document_path]})")
         try:
             found.append(Attachment(path.name, path.read_bytes()))
         except OSError as exc:
-            raise TemporaryFailure(f"the letter {path} cannot be read ({exc.strerror or exc})") from None
+            why = exc.strerror or str(exc)
+            raise TemporaryFailure(f"the letter {path} cannot be read ({why})",
+                                   french=f"le fichier {path.name} ne peut pas être lu ({why})") from None
     return found
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from engine.store.events import EmailFailed, EmailSent
+from engine.store.events import EmailFailed, EmailRetried, EmailSent
 from engine.store.models import Case, Document, Outbox
 from tests.db.test_channels import DUE, REMINDER, _with_port, events_of, make_app
-from tests.smtp_server import SmtpSink, smtp_server
+from tests.smtp_server import SmtpSink, free_port, smtp_server
 
 SECOND_REMINDER = date(2025, 1, 25)  # fr-b2b: reminder2, a postal letter
 
@@ -34,7 +34,7 @@ def test_an_email_never_attaches_a_letter_file_altered_since_its_step(tmp_path: 
         # Client 0 must not receive client 1's letter as its own: the e-mail fails, for a person to look at.
         assert [message["To"] for message in sink.messages] == ["compta1@client1.example"]
         [(ref, why)] = done.failed
-        assert ref == "ALD-F0000" and "a changé depuis qu'il a été écrit" in why
+        assert ref == "ALD-F0000" and "changed since it was written" in why
         [(_, failed, _, _)] = events_of(app, EmailFailed.kind)
         assert "a changé depuis qu'il a été écrit" in failed.error  # type: ignore[attr-defined]
         # The file put back, the retry sends the very letter the timeline holds.
@@ -68,3 +68,28 @@ def test_the_print_batch_leaves_out_a_letter_file_altered_since_its_step(tmp_pat
     assert bundle.path is not None
     text = "".join(page.extract_text() for page in PdfReader(str(bundle.path)).pages)
     assert "2 courriers" in text and text.count("ALD-F0001/02") == 1 and "ALD-F0000/02" not in text
+
+
+def test_the_timeline_and_the_task_list_say_in_french_why_an_email_did_not_go(tmp_path: Path, database_url: str) -> None:
+    from engine.cases import tasks
+
+    with smtp_server(SmtpSink(refuse={"compta1@client1.example"}, busy_first=1)) as sink:
+        app = _with_port(make_app(tmp_path, database_url, 2), database_url, sink.port, retry_after=3600)
+        app.run(REMINDER)
+        assert not sink.messages
+    [(ref, retried, _, _)] = events_of(app, EmailRetried.kind)
+    assert ref == "ALD-F0000" and retried.error.startswith("refusé pour l'instant par le serveur (DATA : 451")  # type: ignore[attr-defined]
+    [(ref, failed, _, _)] = events_of(app, EmailFailed.kind)
+    assert ref == "ALD-F0001" and failed.error.startswith("refusé par le serveur (RCPT TO <compta1@client1.example> : 550")  # type: ignore[attr-defined]
+    with app.session() as session:
+        [task] = tasks.list_tasks(session, REMINDER, kinds=("email_failed",))
+    assert task.detail == failed.error  # type: ignore[attr-defined]  # the web app's task list shows it as is
+    # The command line keeps its English, the server's answer quoted the same way.
+    assert app.after_run.delivery is not None
+    assert [why for _, why in app.after_run.delivery.failed] == [
+        "RCPT TO <compta1@client1.example>: 550 5.1.1 <compta1@client1.example>: Recipient address rejected: User unknown"]
+    # A server that cannot be reached at all: said in French too (the exception's own words in brackets).
+    app = _with_port(app, database_url, free_port())
+    app.deliver(REMINDER + timedelta(days=1), retry=True)
+    last = events_of(app, EmailRetried.kind)[-1][1]
+    assert last.error.startswith("serveur de courriel injoignable ou connexion interrompue (")  # type: ignore[attr-defined]
