@@ -7,7 +7,6 @@ refused, like a file whose bytes no longer match the SHA-256 recorded with it).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.core.files import regular_file_digest
 from engine.errors import RelanceError
 from engine.store.models import Case, Document
 
@@ -55,24 +55,32 @@ def letter_file(session: Session, case_ref: str, document_id: int, output_dir: P
     if row is None:
         raise NoSuchDocument(f"no letter {document_id} in case {case_ref}",
                              french=f"pas de courrier n° {document_id} dans le dossier {case_ref}")
-    base = output_dir.resolve()
-    path = (base / row.path).resolve()
-    if not path.is_relative_to(base):
-        raise DocumentError(f"letter {document_id} of case {case_ref} points outside the output folder",
-                            french=f"le courrier n° {document_id} du dossier {case_ref} est hors du dossier "
-                            "des courriers")
-    try:
-        content = path.read_bytes()
-    except OSError:
-        raise DocumentError(f"letter {document_id} of case {case_ref}: the file {row.path} is missing",
-                            french=f"courrier n° {document_id} du dossier {case_ref} : le fichier {row.path} "
-                            "est introuvable") from None
-    if hashlib.sha256(content).hexdigest() != row.sha256:
-        raise DocumentError(f"letter {document_id} of case {case_ref}: the file changed since it was written "
-                            f"(`relance verify`)",
-                            french=f"courrier n° {document_id} du dossier {case_ref} : le fichier a changé depuis "
-                            "qu'il a été écrit (relance verify) ; il n'est pas montré")
+    path = recorded_letter(output_dir, row.path, row.sha256, f"letter {document_id} of case {case_ref}",
+                           f"courrier n° {document_id} du dossier {case_ref}")
     return path, path.name
+
+
+def recorded_letter(output_dir: Path, relative: str, sha256: str, name: str, french_name: str) -> Path:
+    """The absolute path of the letter file ``relative`` if it is still the one recorded: inside ``output_dir``,
+    present, and with the SHA-256 its timeline holds; DocumentError otherwise. Every reader that hands a
+    letter to someone (a download, an e-mail's attachment, the day's print batch) goes through here, so an
+    altered or swapped file never leaves as the letter the timeline describes. ``name`` and ``french_name``
+    say which letter in the two messages ("letter 3 of case X")."""
+    base = output_dir.resolve()
+    path = (base / relative).resolve()
+    if not path.is_relative_to(base):
+        raise DocumentError(f"{name} points outside the output folder",
+                            french=f"{french_name} : le fichier est hors du dossier des courriers")
+    try:
+        digest = regular_file_digest(path)
+    except OSError:
+        raise DocumentError(f"{name}: the file {relative} is missing",
+                            french=f"{french_name} : le fichier {relative} est introuvable") from None
+    if digest != sha256:
+        raise DocumentError(f"{name}: the file {relative} changed since it was written (`relance verify`)",
+                            french=f"{french_name} : le fichier {relative} a changé depuis qu'il a été écrit "
+                            "(relance verify) ; il n'est pas utilisé")
+    return path
 
 
 def letter_pdf(session: Session, case_ref: str, document_id: int, output_dir: Path) -> tuple[Path, str]:
@@ -95,4 +103,5 @@ def letter_pdf(session: Session, case_ref: str, document_id: int, output_dir: Pa
     return pdf, pdf.name
 
 
-__all__ = ["DocumentError", "NoSuchDocument", "LetterFile", "letter_file", "letter_pdf", "letters_of"]
+__all__ = ["DocumentError", "NoSuchDocument", "LetterFile", "letter_file", "letter_pdf", "letters_of",
+           "recorded_letter"]

@@ -29,6 +29,7 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.cases.documents import DocumentError, recorded_letter
 from engine.channels.email import AddressError, Attachment, Email, build, check_address, message_id
 from engine.channels.smtp import (
     PermanentFailure,
@@ -43,7 +44,7 @@ from engine.letters.email import render_email
 from engine.letters.pdf import PdfError, convert_batch
 from engine.store.database import Store
 from engine.store.events import EmailFailed, EmailRetried, EmailSent
-from engine.store.models import Case, Outbox, Task
+from engine.store.models import Case, Document, Outbox, Task
 from engine.store.timeline import append_event
 
 MAX_BACKOFF = timedelta(hours=6)
@@ -157,7 +158,7 @@ def _send_one(store: Store, transport: Transport, settings: SmtpSettings, output
         row.attempts += 1
         try:
             to = check_address(row.to_address)
-            attachments = _attachments(output_dir, row, pdf_problems)
+            attachments = _attachments(session, output_dir, row, pdf_problems)
             message = build(Email(row.message_id, settings.sender, to, row.subject, row.body_text, row.body_html,
                                   settings.reply_to, attachments, (("X-Relance-Case", case.ref),)))
             answer = transport.send(message, parseaddr(settings.sender)[1] or settings.sender, to)
@@ -165,14 +166,16 @@ def _send_one(store: Store, transport: Transport, settings: SmtpSettings, output
             if row.attempts < settings.max_attempts:
                 delay = min(timedelta(seconds=settings.retry_after * 2 ** (row.attempts - 1)), MAX_BACKOFF)
                 row.next_attempt_at, row.last_error = now + delay, str(exc)
-                append_event(session, case, EmailRetried(row.step_key, row.message_id, row.attempts, str(exc),
+                append_event(session, case, EmailRetried(row.step_key, row.message_id, row.attempts, exc.french,
                                                          row.next_attempt_at.isoformat(timespec="minutes")), day)
                 report.retried.append((case.ref, str(exc)))
                 return
-            _fail(session, case, row, f"{exc} (après {row.attempts} essais)", day, report)
+            _fail(session, case, row, (f"{exc} (after {row.attempts} tries)", f"{exc.french} (après {row.attempts} "
+                                       "essais)"), day, report)
             return
-        except (PermanentFailure, AddressError) as exc:
-            _fail(session, case, row, str(exc), day, report)
+        # A letter that is not the one recorded (DocumentError): a person must look (relance verify).
+        except (PermanentFailure, AddressError, DocumentError) as exc:
+            _fail(session, case, row, (str(exc), exc.french or str(exc)), day, report)
             return
         row.status, row.smtp_response, row.sent_at, row.last_error = "sent", answer, _utcnow(), None
         append_event(session, case, EmailSent(row.step_key, row.message_id, to, row.subject, answer,
@@ -200,9 +203,12 @@ def _left_step(case: Case, row: Outbox) -> str | None:
     return None
 
 
-def _fail(session: Session, case: Case, row: Outbox, why: str, day: date, report: Delivery) -> None:
-    """The step is `email_failed`: recorded, and on the team's task list (reopened if it was closed)."""
-    row.status, row.last_error, row.next_attempt_at = "failed", why, None
+def _fail(session: Session, case: Case, row: Outbox, reasons: tuple[str, str], day: date, report: Delivery) -> None:
+    """The step is `email_failed`: recorded, and on the team's task list (reopened if it was closed).
+    ``reasons``: why, in English for the command line's outbox, and in French for the timeline and the
+    team's task list."""
+    english, why = reasons
+    row.status, row.last_error, row.next_attempt_at = "failed", english, None
     append_event(session, case, EmailFailed(row.step_key, row.message_id, why, row.to_address, row.attempts), day)
     task = session.scalar(select(Task).where(Task.case_id == case.id, Task.kind == "email_failed",
                                              Task.step_key == row.step_key))
@@ -211,22 +217,31 @@ def _fail(session: Session, case: Case, row: Outbox, why: str, day: date, report
                          detail=why, created_on=day, due_on=day))
     else:
         task.done_on, task.done_by, task.outcome, task.detail, task.due_on = None, None, None, why, day
-    report.failed.append((case.ref, why))
+    report.failed.append((case.ref, english))
 
 
-def _attachments(output_dir: Path, row: Outbox, pdf_problems: dict[str, str]) -> list[Attachment]:
+def _attachments(session: Session, output_dir: Path, row: Outbox, pdf_problems: dict[str, str]) -> list[Attachment]:
+    """The files the e-mail carries: the step's letter as recorded (its SHA-256 checked, DocumentError
+    otherwise: an altered or swapped file must not leave as the letter the timeline describes), in each
+    format of ``attach``."""
     if not row.document_path:
         return []
+    sha256 = session.scalar(select(Document.sha256).where(Document.case_id == row.case_id,
+                                                          Document.path == row.document_path).limit(1))
+    docx = recorded_letter(output_dir, row.document_path, sha256 or "", f"the letter of step {row.step_key}",
+                           f"le courrier de l'étape {row.state}")
     found = []
-    docx = output_dir / row.document_path
     for fmt in row.attach or ["pdf"]:
         path = docx.with_suffix(f".{fmt}")
         if fmt == "pdf" and row.document_path in pdf_problems:
-            raise TemporaryFailure(pdf_problems[row.document_path])
+            raise TemporaryFailure(pdf_problems[row.document_path], french="le PDF du courrier n'a pas pu être fait "
+                                   f"(LibreOffice : {pdf_problems[row.document_path]})")
         try:
             found.append(Attachment(path.name, path.read_bytes()))
         except OSError as exc:
-            raise TemporaryFailure(f"the letter {path} cannot be read ({exc.strerror or exc})") from None
+            why = exc.strerror or str(exc)
+            raise TemporaryFailure(f"the letter {path} cannot be read ({why})",
+                                   french=f"le fichier {path.name} ne peut pas être lu ({why})") from None
     return found
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from engine.cases.documents import DocumentError, recorded_letter
 from engine.cases.letters import PRINT_FOLDER
 from engine.core.money import format_date, format_long_date
 from engine.letters.pdf import bind, convert_batch
@@ -33,6 +34,7 @@ class PostalLetter:
     state: str
     registered: bool
     path: str  # the DOCX, relative to the output folder
+    sha256: str  # the DOCX's, as its timeline recorded it
 
 
 @dataclass
@@ -63,13 +65,23 @@ def postal_letters(store: Store, on: date) -> list[PostalLetter]:
             registered = letter.channel == "registered_letter" or (
                 document.path in found and found[document.path].registered)
             found[document.path] = PostalLetter(case.ref, debtor.ref, debtor.name, debtor.city or "",
-                                                document.state, registered, document.path)
+                                                document.state, registered, document.path, document.sha256)
     return sorted(found.values(), key=lambda letter: (not letter.registered, letter.case_ref, letter.path))
 
 
 def print_day(store: Store, output_dir: Path, on: date, *, creditor: str) -> PrintBundle:
     """Bind the day's postal letters into one PDF with its cover sheet (see the module docstring)."""
-    bundle = PrintBundle(on, postal_letters(store, on))
+    bundle = PrintBundle(on)
+    for letter in postal_letters(store, on):
+        # Only the letter the timeline recorded goes to the post: a file saved over since (another client's
+        # letter, an edit) is left out and named, for a person to put back (relance verify).
+        try:
+            recorded_letter(output_dir, letter.path, letter.sha256, f"the letter of {letter.case_ref}",
+                            f"le courrier du dossier {letter.case_ref}")
+        except DocumentError as exc:
+            bundle.failures[letter.path] = str(exc)
+        else:
+            bundle.letters.append(letter)
     if not bundle.letters:
         return bundle
     folder = output_dir / PRINT_FOLDER
@@ -81,7 +93,7 @@ def print_day(store: Store, output_dir: Path, on: date, *, creditor: str) -> Pri
              or path.with_suffix(".pdf").stat().st_mtime_ns < path.stat().st_mtime_ns]
     done = convert_batch([cover, *stale])  # one soffice process for the cover and every missing PDF
     bundle.soffice_processes = done.processes
-    bundle.failures = {str(path.relative_to(output_dir)): why for path, why in done.failed.items()}
+    bundle.failures.update({str(path.relative_to(output_dir)): why for path, why in done.failed.items()})
     if str(cover.relative_to(output_dir)) in bundle.failures:
         return bundle
     pdfs = [cover.with_suffix(".pdf")] + [path.with_suffix(".pdf") for path in docx

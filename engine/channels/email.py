@@ -67,11 +67,11 @@ def domain_of(address: str | None) -> str:
 def check_address(address: str | None) -> str:
     """The bare address, or AddressError saying why it cannot receive mail."""
     if not address or not address.strip():
-        raise AddressError("no e-mail address")
+        raise AddressError("no e-mail address", french="pas d'adresse électronique")
     _name, addr = parseaddr(address.strip())
     local, at, domain = addr.rpartition("@")
     if not at or not local or "." not in domain or any(c.isspace() for c in addr):
-        raise AddressError(f"not an e-mail address: {address!r}")
+        raise AddressError(f"not an e-mail address: {address!r}", french=f"adresse électronique invalide : {address!r}")
     return addr
 
 

@@ -27,11 +27,20 @@ class SmtpConfigError(RelanceError):
     """`[smtp]` cannot be used as written (a password variable not set, a bad backend)."""
 
 
-class TemporaryFailure(Exception):
+class DeliveryFailure(Exception):
+    """A message not delivered. ``french`` says why to the team (the timeline, the web app's task list),
+    the server's own answer quoted as it came; the message itself is for the command line."""
+
+    def __init__(self, message: str, *, french: str | None = None) -> None:
+        super().__init__(message)
+        self.french = french or message
+
+
+class TemporaryFailure(DeliveryFailure):
     """The message may go later: a 4xx answer, a server that cannot be reached or hung up."""
 
 
-class PermanentFailure(Exception):
+class PermanentFailure(DeliveryFailure):
     """The message will never go as it is: a 5xx answer, an address the server refuses."""
 
 
@@ -95,7 +104,9 @@ class SmtpTransport:
             if code == 530:
                 self._drop()
                 raise TemporaryFailure(f"MAIL FROM: {code} {_text(answer)} (the server wants STARTTLS or a login "
-                                       "first: check starttls and username in [smtp])")
+                                       "first: check starttls and username in [smtp])",
+                                       french=f"MAIL FROM : {code} {_text(answer)} (le serveur exige STARTTLS ou "
+                                       "une authentification : vérifiez starttls et username dans [smtp])")
             _check(code, answer, "MAIL FROM")
             _check(*smtp.rcpt(to), f"RCPT TO <{to}>")
             # SMTP lines end in CRLF (the library's default is LF: a server would read one endless line).
@@ -107,13 +118,16 @@ class SmtpTransport:
             raise
         except smtplib.SMTPAuthenticationError as exc:  # the team's settings, not this e-mail: try again later
             self._drop()
-            raise TemporaryFailure(f"login refused: {exc.smtp_code} {_text(exc.smtp_error)}") from None
+            refused = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+            raise TemporaryFailure(f"login refused: {refused}",
+                                   french=f"identifiants refusés par le serveur : {refused}") from None
         except smtplib.SMTPResponseException as exc:
             self._drop()
             raise _classify(exc.smtp_code, exc.smtp_error, "SMTP") from None
         except (smtplib.SMTPException, OSError, socket.timeout) as exc:
             self._drop()
-            raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from None
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}", french=f"serveur de courriel injoignable ou "
+                                   f"connexion interrompue ({type(exc).__name__}: {exc})") from None
 
     def close(self) -> None:
         if self._smtp is not None:
@@ -179,7 +193,9 @@ def _check(code: int, answer: bytes | str, what: str) -> None:
 
 def _classify(code: int, answer: bytes | str, what: str) -> Exception:
     text = f"{what}: {code} {_text(answer)}"
-    return PermanentFailure(text) if 500 <= code < 600 else TemporaryFailure(text)
+    if 500 <= code < 600:
+        return PermanentFailure(text, french=f"refusé par le serveur ({what} : {code} {_text(answer)})")
+    return TemporaryFailure(text, french=f"refusé pour l'instant par le serveur ({what} : {code} {_text(answer)})")
 
 
 def _text(answer: bytes | str) -> str:
@@ -187,5 +203,5 @@ def _text(answer: bytes | str) -> str:
     return " ".join(value.split())
 
 
-__all__ = ["BACKENDS", "FileTransport", "PermanentFailure", "SmtpConfigError", "SmtpSettings", "SmtpTransport",
+__all__ = ["BACKENDS", "DeliveryFailure", "FileTransport", "PermanentFailure", "SmtpConfigError", "SmtpSettings", "SmtpTransport",
            "TemporaryFailure", "Transport", "open_transport"]
