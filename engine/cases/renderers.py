@@ -11,9 +11,8 @@ Each renderer has a pipe of its own, written and read by the run's thread alone:
 every letter which renderer is free, with no helper thread between them. (A ProcessPoolExecutor's
 threads needed the GIL the run was holding: its count of finished letters lagged, and the run rendered
 720 of 2,000 letters itself while the renderers idled.) When every renderer holds DEPTH letters, the run
-renders the next letter itself: the queue is deep enough that no renderer runs dry meanwhile, and short
-enough that a batch's end waits a few milliseconds for it. A
-renderer that dies fails the letters it held (the batch is then done again, its letters rendered by the
+renders the next letter itself: the queue is deep enough that the run, the busier process, rarely does,
+and short enough that a batch's end waits a few tens of milliseconds for it. A renderer that dies fails the letters it held (the batch is then done again, its letters rendered by the
 run) and is not used again; without any renderer left, the run renders every letter itself.
 """
 
@@ -31,13 +30,15 @@ from typing import Any
 from engine.core.limits import Limits
 from engine.letters.render import compiled_template, render_file
 
-# Letters a renderer holds at most: one it renders, five waiting in its pipe. The run renders a letter
-# itself (1.4-1.7 ms with its file) only when a renderer is that far behind, so the renderer (1.2-1.4 ms a
-# letter) still has work when the run comes back. With two (one waiting), the renderer emptied its pipe
-# during each such letter: the run rendered 424 of 2,000 letters itself, against 181 with six, and a
-# 2,000-letter run beside one renderer took 4.5% less time (median ratio of 14 interleaved pairs, 0.955;
-# single pairs ranged from 0.81 to 1.10 on a noisy machine).
-DEPTH = 6
+# Letters a renderer holds at most. The run is the busier process (it reads, advances, records and hashes every
+# case; the renderer only renders), so a letter it renders itself (1.4-1.7 ms with its file, against 0.1 ms to
+# hand it over) lengthens the whole run, while the renderer still idles about a third of the time. A run hands
+# letters over faster than one renderer renders them between two writes of a batch's rows (WRITE_EVERY), and
+# the renderer catches up while the run writes them: the queue must hold that burst (about 20 letters a
+# hundred cases) without the run rendering. 2,000 letters beside one renderer, interleaved pairs: 6 → 32
+# took 2.86 → 2.67 s (medians of 5, every pair faster); 16 took 2.75 s against 32's 2.61 s, and 100
+# 2.88 s against 2.76 s: the batch's end then waits for a longer queue.
+DEPTH = 32
 
 
 class RendererDied(RuntimeError):
