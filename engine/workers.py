@@ -47,7 +47,7 @@ def run_parallel(app: App, as_of: date, *, workers: int, pdf: bool = False) -> l
     # A broken template or output folder: one line here, not N processes failing. The verdicts go to the
     # workers, which then check nothing again (each template's file version is in the key).
     plan, _writer = app.prepare_run(pdf=pdf)
-    job = _Job(str(app.workspace.root), app.workspace.database_url, as_of, pdf, checked_verdicts())
+    job = _Job(str(app.workspace.root), app.workspace.database_url, as_of, pdf, checked_verdicts(), workers)
     app.store.dispose()  # no pooled connection crosses into a forked worker
     with start_method().Pool(workers - 1) as pool:
         running = pool.map_async(_run_job, [job] * (workers - 1))
@@ -56,7 +56,7 @@ def run_parallel(app: App, as_of: date, *, workers: int, pdf: bool = False) -> l
         # lock keeps the opening correct whoever gets there first.
         opened = [run(app.store, workflow, as_of, debtor_kinds=kinds, advance=False) if kinds is not None
                   else RunReport(as_of=as_of, dry_run=False) for workflow, kinds in plan]
-        own = _worker_run(app, as_of, pdf)
+        own = _worker_run(app, as_of, pdf, workers)
         results = running.get()
     _merge_after_runs(app, [own, *results])
     app.after_run.delivery = app.deliver(as_of)
@@ -156,20 +156,21 @@ class _Job:
     as_of: date
     pdf: bool
     verdicts: dict[Any, Any]  # the parent's template checks (engine.letters.check.checked_verdicts)
+    workers: int  # the processes of the run, the parent included
 
 
 def _run_job(job: _Job) -> _WorkerResult:
     remember_verdicts(job.verdicts)
     app = App(load_workspace(Path(job.root), job.database_url))
     try:
-        return _worker_run(app, job.as_of, job.pdf)
+        return _worker_run(app, job.as_of, job.pdf, job.workers)
     finally:
         app.store.dispose()
 
 
-def _worker_run(app: App, as_of: date, pdf: bool) -> _WorkerResult:
+def _worker_run(app: App, as_of: date, pdf: bool, workers: int) -> _WorkerResult:
     """One worker's share of a parallel run; the outbox is left to the parent (run_parallel)."""
-    reports = app.run(as_of, pdf=pdf, deliver=False)
+    reports = app.run(as_of, pdf=pdf, deliver=False, workers=workers)
     return _WorkerResult(reports, app.after_run, app.rates_used)
 
 

@@ -35,7 +35,7 @@ from engine.core.machine import Escalator
 from engine.core.workflow import Workflow
 from engine.errors import DatabaseBusy
 from engine.store import books, timeline
-from engine.store.database import StoreError, claim_due_cases
+from engine.store.database import StoreError, claim_due_cases, count_due_cases
 from engine.store.keys import insert_new
 from engine.store.models import Case, Document, Event, Outbox, Task
 
@@ -45,6 +45,9 @@ Unit = Callable[[], AbstractContextManager[Session]]
 APPEND_ONLY = (Event, Document, Outbox, Task)
 # With renderer processes, the cases whose letters are back are written every WRITE_EVERY cases of a batch.
 WRITE_EVERY = 100
+# The smallest batch a worker of a parallel run claims as the due cases run out (``_share``): below it, a
+# batch's own queries and commit would cost more than the balance gains.
+MIN_SHARE = 50
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class Batch:
     record: bool  # failures go on the case (not in a dry run)
     lock: bool  # PostgreSQL: row locks on the claimed cases
     stop: Callable[[], bool]
+    workers: int = 1  # the processes of a parallel run claiming beside each other (engine.workers)
 
     def __post_init__(self) -> None:
         self.timed_perform = _timed(self.perform, self.report) if self.perform is not None else None
@@ -114,8 +118,8 @@ def advance_batch(unit: Unit, batch: Batch, *, after: int, size: int, workflow: 
     began = time.perf_counter()
     try:
         with unit() as session:
-            ids = claim_due_cases(session, batch.as_of, after_id=after, limit=size, workflow_name=workflow.name,
-                                  workflow_version=workflow.version, lock=batch.lock)
+            ids = claim_due_cases(session, batch.as_of, after_id=after, limit=_share(session, batch, after, size, workflow),
+                                  workflow_name=workflow.name, workflow_version=workflow.version, lock=batch.lock)
             report.phases["claim"] += time.perf_counter() - began
             if not ids:
                 return None
@@ -154,6 +158,19 @@ def advance_batch(unit: Unit, batch: Batch, *, after: int, size: int, workflow: 
             report.letters += len(letters)
             report.by_state[step.dest] += 1
     return attempted[-1] if attempted else None
+
+
+def _share(session: Session, batch: Batch, after: int, size: int, workflow: Workflow) -> int:
+    """How many cases to claim: ``size``, or in a parallel run a part of what is left, so that the workers
+    end together. With fixed batches, the worker that took the last one ran alone to the end: 2,000 cases in
+    batches of 500 on 2 workers, one idled the last 0.7 s of a 3.2 s run. Each claim takes half of one
+    worker's part of what is left (what other workers hold counted in: at most their batches too many),
+    between MIN_SHARE and ``size``; a bounded count, so a run of a million due cases never counts them all."""
+    if batch.workers <= 1:
+        return size
+    left = count_due_cases(session, batch.as_of, after_id=after, up_to=2 * batch.workers * size,
+                           workflow_name=workflow.name, workflow_version=workflow.version)
+    return max(MIN_SHARE, min(size, -(-left // (2 * batch.workers))))
 
 
 def _whole(session: Session, batch: Batch, ids: list[int], rows: dict[int, Case], attempted: list[int]

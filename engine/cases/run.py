@@ -47,6 +47,7 @@ def run(
     stop: Callable[[], bool] | None = None,
     open_new: bool = True,
     advance: bool = True,
+    workers: int = 1,
 ) -> RunReport:
     """Run ``workflow`` on ``as_of``: open overdue cases, then advance every case due that day.
 
@@ -55,7 +56,9 @@ def run(
     between cases (a worker told to stop ends after the case in hand, never inside one).
     Only cases on this workflow's version are advanced; ``open_new=False`` runs an older version
     for the cases still on it, without opening new cases on it; ``advance=False`` only opens cases
-    (a parallel run's parent, while its workers start: engine.workers).
+    (a parallel run's parent, while its workers start: engine.workers). ``workers``: how many processes of
+    a parallel run claim beside this one, its own included (they then claim smaller batches as the cases
+    run out, so that they end together).
 
     Any number of runs may share a PostgreSQL database at once: opening cases is serialized by
     an advisory lock, and each case is claimed with ``FOR UPDATE SKIP LOCKED`` in the very
@@ -74,7 +77,7 @@ def run(
         if not advance:
             return report
         batch = Batch(escalator, as_of, None if dry_run else perform, report, record=not dry_run, lock=shared,
-                      stop=stop)
+                      stop=stop, workers=workers)
         after: int | None = 0
         while after is not None and not stop():
             after = advance_batch(unit, batch, after=after, size=batch_size, workflow=workflow)

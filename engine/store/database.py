@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
@@ -256,19 +256,27 @@ def claim_due_cases(
     streaming, and ``lock=True`` on PostgreSQL takes row locks with SKIP LOCKED so concurrent
     workers split the work instead of waiting on each other (held until the session ends).
     """
-    query = (
-        select(Case.id)
-        .where(Case.next_check_at <= as_of, Case.id > after_id)
-        .order_by(Case.id)
-        .limit(limit)
-    )
+    query = _due(as_of, after_id, workflow_name, workflow_version).order_by(Case.id).limit(limit)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def count_due_cases(session: Session, as_of: date, *, after_id: int = 0, up_to: int,
+                    workflow_name: str | None = None, workflow_version: int | None = None) -> int:
+    """How many cases ``claim_due_cases`` could still return after ``after_id`` (those other workers hold
+    included), counted up to ``up_to`` at most: a bounded read however many cases are due."""
+    due = _due(as_of, after_id, workflow_name, workflow_version).limit(up_to).subquery()
+    return session.scalar(select(func.count()).select_from(due)) or 0
+
+
+def _due(as_of: date, after_id: int, workflow_name: str | None, workflow_version: int | None) -> Select[int]:
+    query = select(Case.id).where(Case.next_check_at <= as_of, Case.id > after_id)
     if workflow_name is not None:
         query = query.where(Case.workflow_name == workflow_name)
     if workflow_version is not None:
         query = query.where(Case.workflow_version == workflow_version)
-    if lock and session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+    return query
 
 
 def ensure_creditor(session: Session, ref: str, **fields: Any) -> Creditor:

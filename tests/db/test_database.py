@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from engine.store.database import StoreError, claim_due_cases, connect, normalize_url
+from engine.store.database import StoreError, claim_due_cases, connect, count_due_cases, normalize_url
 from engine.store.models import Case, Creditor, Debtor
 
 
@@ -120,6 +120,10 @@ def test_claim_returns_due_cases_in_id_order_a_batch_at_a_time(database_url: str
         first = claim_due_cases(s, date(2025, 3, 2), limit=2, workflow_name="w")
         rest = claim_due_cases(s, date(2025, 3, 2), after_id=first[-1], limit=2, workflow_name="w")
         everything = claim_due_cases(s, date(2025, 3, 2), lock=True)
+        counts = (count_due_cases(s, date(2025, 3, 2), up_to=10, workflow_name="w"),
+                  count_due_cases(s, date(2025, 3, 2), after_id=1, up_to=10, workflow_name="w"),
+                  count_due_cases(s, date(2025, 3, 2), up_to=2))
     assert (first, rest) == ([1, 4], [5])
     assert everything == [1, 4, 5, 6]
+    assert counts == (3, 2, 2)  # the same cases as the claim, counted no further than asked
     store.dispose()

@@ -19,7 +19,7 @@ from engine.core.workflow import load_workflow
 from engine.imports.importer import import_csv
 from engine.store.database import connect
 from engine.store.models import Case, Document, Event
-from tests.support import CSV, REPO
+from tests.support import CSV, REPO, write_portfolio
 
 ROOT = REPO
 
@@ -307,3 +307,22 @@ def test_a_payment_recorded_while_a_run_advances_waits_for_it_on_sqlite(store, w
                           .order_by(Event.seq)).all()
         assert kinds[-1] == "payment"  # after the run's lines: it waited for the batch's commit
         assert verify(s, tmp_path) == []
+
+
+def test_a_worker_of_a_parallel_run_claims_less_as_the_due_cases_run_out(database_url: str, workflow,
+                                                                        tmp_path: Path) -> None:
+    """With fixed batches, the worker that took the last one ran on alone while the others had ended; a
+    worker of a parallel run claims half of its part of what is left (at least 50), a run alone whole batches."""
+    store = connect(database_url, upgrade=True)
+    for csv in write_portfolio(tmp_path / "portfolio", 300):
+        import_csv(store, csv, creditor_ref="ACME")
+    run(store, workflow, date(2025, 1, 20), advance=False)
+    batches: dict[int, list[int]] = {}
+    for workers in (2, 1):
+        examined: list[int] = []
+        run(store, workflow, date(2025, 1, 20), open_new=False, dry_run=True, workers=workers,
+            progress=lambda report: examined.append(report.cases_examined))
+        batches[workers] = [now - before for before, now in zip([0, *examined], examined) if now > before]
+    store.dispose()
+    # 300 left: 300 / (2 x 2) = 75, then 225 / 4 = 57, then at least 50 until the last 18.
+    assert batches == {2: [75, 57, 50, 50, 50, 18], 1: [300]}
