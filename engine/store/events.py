@@ -342,8 +342,18 @@ class Jump(_Reasoned):
 
 
 @dataclass(frozen=True)
+class SentFile:
+    """A file an e-mail carried: its name and the SHA-256 of the very bytes handed to the server."""
+
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class EmailSent(EventPayload):
-    """An e-mail the server accepted: its Message-ID (stable per step) and the server's own answer."""
+    """An e-mail the server accepted: its Message-ID (stable per step), the server's own answer, and each
+    attachment's name and SHA-256 (``files``), so an auditor can prove which file left. ``attachments``
+    (names only) is what events recorded before ``files`` existed hold; new events leave it empty."""
 
     kind = "email_sent"
     label = "courriel envoyé"
@@ -355,9 +365,11 @@ class EmailSent(EventPayload):
     smtp_response: str | None = None
     attachments: tuple[str, ...] = ()
     attempt: int = 1
+    files: tuple[SentFile, ...] = ()
 
     def describe(self) -> str:
-        joined = f", pièces jointes {', '.join(self.attachments)}" if self.attachments else ""
+        names = [f"{f.name} (SHA-256 {f.sha256})" for f in self.files] or list(self.attachments)
+        joined = f", pièces jointes {', '.join(names)}" if names else ""
         return f"courriel « {self.subject} » envoyé à {self.to}{joined} (Message-ID {self.message_id}, " \
                f"réponse du serveur : {self.smtp_response or 'aucune'})"
 
@@ -687,5 +699,5 @@ __all__ = [
     "EVENT_KINDS", "EVENT_TYPES", "KIND_LABELS", "ActionFacts", "CaseOpened", "CreditNoteApplied", "DebtorAmended", "FieldChange", "InvoiceAmended",
     "Dispute", "EventPayload", "FailureCleared", "Hold", "InvoiceAdded", "InvoiceFacts", "InvoiceShare", "Jump", "LetterSent", "Note",
     "NoticeReceived", "PaymentReceived", "Promise", "Resolve", "Resume", "RunFailed", "StateChange", "TimeBarred",
-    "RUN_ACTOR", "read_event", "step_reason",
+    "RUN_ACTOR", "SentFile", "read_event", "step_reason",
 ]
