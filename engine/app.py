@@ -14,6 +14,7 @@ from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from engine.cases.printing import PrintBundle, print_day
 from engine.channels.email import domain_of
 from engine.cases.run import RunReport, run
 from engine.core.claim import RateTable, load_rates
+from engine.core.instants import team_zone
 from engine.core.rates import DEFAULT_RATES_FILE
 from engine.core.machine import Escalator
 from engine.core.workflow import Workflow, load_workflow, read_source
@@ -100,6 +102,11 @@ class App:
     @cached_property
     def rates(self) -> RateTable:
         return load_rates(self.workspace.rates_path)
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        """The clock the team reads times on ([team] timezone, checked when the workspace was read)."""
+        return team_zone(self.workspace.timezone)
 
     @property
     def rates_file(self) -> str:

@@ -77,7 +77,7 @@ class OutboxLine:
     status: str
     attempts: int
     message_id: str
-    next_attempt_at: str | None
+    next_attempt_at: datetime | None  # UTC, as stored: the reader shows it on the team's clock
     error: str | None
     smtp_response: str | None
 
@@ -87,7 +87,7 @@ def outbox_rows(session: Session, *, include_sent: bool = False) -> list[OutboxL
     if not include_sent:
         query = query.where(Outbox.status != "sent")
     return [OutboxLine(ref, row.step_key, row.to_address, row.subject, row.status, row.attempts, row.message_id,
-                       row.next_attempt_at.isoformat(timespec="minutes") if row.next_attempt_at else None,
+                       row.next_attempt_at,
                        row.last_error, row.smtp_response)
             for row, ref in session.execute(query).all()]
 

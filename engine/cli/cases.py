@@ -256,7 +256,7 @@ def timeline_command(settings: Settings, case_ref: str, fmt: str, output: Path |
     app = settings.app
     with app.session() as session:
         case = require_case(session, case_ref)
-        text = render_timeline(session, case, fmt, app.state_labels(case.workflow_name))
+        text = render_timeline(session, case, fmt, app.state_labels(case.workflow_name), app.zone)
     if output is None:
         # On the terminal nothing may act: the text and CSV formats write user text inert already, JSON
         # escapes control characters, and the page (HTML escaping leaves ESC alone) is made inert here.

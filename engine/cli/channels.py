@@ -35,6 +35,7 @@ def outbox_command(settings: Settings, retry: bool, include_sent: bool, as_of: d
     from rich.table import Table
 
     from engine.cases.outbox import outbox_rows
+    from engine.core.instants import format_instant, iso_instant
 
     app = settings.app
     delivery = app.deliver(today_or(as_of), retry=True) if retry else None
@@ -43,7 +44,8 @@ def outbox_command(settings: Settings, retry: bool, include_sent: bool, as_of: d
     if as_json:
         click.echo(json_text({"delivery": delivery_json(delivery), "emails": [
             {"case": r.case_ref, "step": r.step_key, "to": r.to, "subject": r.subject, "status": r.status,
-             "attempts": r.attempts, "message_id": r.message_id, "next_attempt_at": r.next_attempt_at,
+             "attempts": r.attempts, "message_id": r.message_id,
+             "next_attempt_at": iso_instant(r.next_attempt_at, app.zone) if r.next_attempt_at else None,
              "error": r.error, "smtp_response": r.smtp_response} for r in rows]}, indent=2))
     else:
         if delivery is not None:
@@ -53,7 +55,9 @@ def outbox_command(settings: Settings, retry: bool, include_sent: bool, as_of: d
             table.add_column(column)
         for r in rows:
             table.add_row(cell(r.case_ref), cell(r.to or "—"), cell(r.subject), r.status, str(r.attempts),
-                          cell(r.error or r.next_attempt_at or ""))
+                          cell(" — ".join(filter(None, (
+                              f"next try {format_instant(r.next_attempt_at, app.zone)}" if r.next_attempt_at else "",
+                              r.error or "")))))
         console.print(table)
     if delivery is not None and (delivery.failed or not delivery.configured or delivery.error):
         raise SystemExit(1)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
-from datetime import date
+from datetime import date, tzinfo
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
 from engine.core.case import CALL_OUTCOMES
+from engine.core.instants import format_instant_fr, parse_stored
 from engine.core.money import format_amount, format_date
 from engine.store.reasons import step_reason
 
@@ -34,6 +35,11 @@ class EventPayload:
     def describe(self) -> str:
         """One sentence in French saying what happened."""
         raise NotImplementedError
+
+    def describe_in(self, zone: tzinfo | None) -> str:
+        """``describe`` with any instant the payload holds in the team's ``zone`` (None: Europe/Paris);
+        most payloads hold dates only."""
+        return self.describe()
 
     def to_json(self) -> dict[str, Any]:
         """The stored form: field names as keys (``from_`` → ``from``), Decimals and dates as text."""
@@ -385,10 +391,14 @@ class EmailRetried(EventPayload):
     message_id: str
     attempt: int
     error: str
-    next_attempt_at: str | None = None  # ISO date and time
+    next_attempt_at: str | None = None  # ISO date and time, UTC
 
     def describe(self) -> str:
-        then = f", nouvel essai à partir du {self.next_attempt_at.replace('T', ' à ')}" if self.next_attempt_at else ""
+        return self.describe_in(None)
+
+    def describe_in(self, zone: tzinfo | None) -> str:
+        then = (f", nouvel essai à partir du {format_instant_fr(parse_stored(self.next_attempt_at), zone)}"
+                if self.next_attempt_at else "")
         return f"courriel non remis (essai n° {self.attempt} : {self.error}){then}"
 
 

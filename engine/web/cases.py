@@ -115,7 +115,7 @@ def case_page(request: Request) -> Response:
         except RelanceError as exc:
             raise HTTPException(404, refusal(exc)) from None
         details = details_of(session, row)
-        events, status = timeline_entries(session, row)
+        events, status = timeline_entries(session, row, desk.zone)
         letters = letters_of(session, row.id)
         debtor = row.debtor
         awaiting, open_tasks = row.awaiting_approval, open_tasks_of(session, row.id)
@@ -301,12 +301,13 @@ async def view_letter(request: Request) -> Response:
 
 def printable_timeline(request: Request) -> Response:
     """The printable timeline of the command line (`relance timeline --format html`), as it is."""
-    with request.app.state.desk.session() as session:
+    desk = request.app.state.desk
+    with desk.session() as session:
         try:
             case = require_case(session, ref_of(session, request.path_params["case_id"]))
         except RelanceError as exc:
             raise HTTPException(404, refusal(exc)) from None
-        text = render_timeline(session, case, "html")
+        text = render_timeline(session, case, "html", zone=desk.zone)
     return HTMLResponse(text, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
 
