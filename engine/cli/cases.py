@@ -148,10 +148,13 @@ def pay_command(settings: Settings, case_ref: str, amount: str, as_of: date | No
     from engine.app import rates_summary
     from engine.cases import actions
     from engine.cases.desk import WritingDesk
+    from engine.core.calendar import happened_by
     from engine.core.money import format_amount
 
     app = settings.app
-    done = actions.pay(WritingDesk(app), case_ref, amount, today_or(as_of), by=by or settings.workspace.actor,
+    # The web app's rule: a payment is recorded once received, on its day (--as-of never after today).
+    on = happened_by(today_or(as_of), date.today())
+    done = actions.pay(WritingDesk(app), case_ref, amount, on, by=by or settings.workspace.actor,
                        reference=reference)
     assert done.amount is not None
     console.print(cell(f"{case_ref}: payment of {format_amount(done.amount, done.currency)} recorded; "

@@ -25,6 +25,7 @@ from engine.cases.documents import DocumentError, NoSuchDocument, letter_file, l
 from engine.cases.listing import PAGE_SIZE, CaseFilter, ListingError, page_of_cases
 from engine.cases.lookup import case_by_id, details_of, find_case, ref_of, require_case, timeline_length
 from engine.cases.tasks import open_tasks_of
+from engine.core.calendar import happened_by
 from engine.core.money import MoneyError, format_amount, parse_amount, parse_date
 from engine.errors import BusyError, CaseError, ConcurrentChange, RelanceError
 from engine.reports.timeline import KIND_LABELS, render_timeline, timeline_entries
@@ -247,11 +248,7 @@ def _moved(desk: Any, done: actions.Outcome) -> str:
 def action_day(form: FormData, today: date) -> date:
     """The day an action happened (the form's ``on``, today when empty): never after today, since what the
     timeline records as done on a day (a payment received, a call made) cannot have happened yet."""
-    on = parse_date(field(form, "on")) if field(form, "on") else today
-    if on > today:
-        raise CaseError(f"le {on:%d/%m/%Y} est après aujourd'hui ({today:%d/%m/%Y}) : on enregistre ce qui a eu "
-                        "lieu, à sa date")
-    return on
+    return happened_by(parse_date(field(form, "on")) if field(form, "on") else today, today)
 
 
 def field(form: FormData, key: str) -> str:
