@@ -114,7 +114,7 @@ def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
         ("debtor credit", format_amount(case.debtor_credit, case.currency) + " (unapplied: overpaid, waits for "
          "the next invoice)" if case.debtor_credit else None),
         ("letters sent", case.letters_sent), ("next check", case.next_check.isoformat() if case.next_check else None),
-        ("on hold", case.on_hold), ("disputed", case.disputed),
+        ("on hold", _yes_no(case.on_hold)), ("disputed", _yes_no(case.disputed)),
         ("promise until", case.promise_until.isoformat() if case.promise_until else None),
     ]
     for key, value in rows:
@@ -130,6 +130,11 @@ def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
         since = f" (since {case.error_on.isoformat()})" if case.error_on else ""
         table.add_row("[red]last run failed[/]", cell(case.error + since))
     console.print(table)
+
+
+def _yes_no(value: bool) -> str:
+    """A case's flag as a word: a clerk reads "no", not Python's False."""
+    return "yes" if value else "no"
 
 
 # ignore_unknown_options: a negative amount like -5 reaches `_amount` and gets a clear refusal,

@@ -193,3 +193,15 @@ def test_a_payment_dated_after_today_is_refused_by_case_pay_and_by_the_import(wo
     assert last_event(workspace, "ALD-FA-2026-0101", "payment") is None or "future-1" not in str(
         last_event(workspace, "ALD-FA-2026-0101", "payment"))
 
+
+
+def test_case_show_prints_its_flags_as_words(workspace: Path) -> None:
+    """A clerk reads « on hold: no », never Python's False or None."""
+    import re
+
+    case = open_cases(workspace)[0]
+    shown = CliRunner().invoke(cli, ["--workspace", str(workspace), "case", "show", case], env={**CLEAN_ENV,
+                                                                                               "COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert re.search(r"on hold\s+│ no\b", shown.output) and re.search(r"disputed\s+│ no\b", shown.output)
+    assert not re.search(r"\b(True|False|None)\b", shown.output), shown.output
