@@ -65,16 +65,17 @@ def state_labels(desk: Any) -> dict[str, str]:
 def case_list(request: Request) -> Response:
     desk, today = request.app.state.desk, request.app.state.today()
     params = request.query_params
+    labels = state_labels(desk)
     try:
         wanted = CaseFilter(
-            closed=params.get("clos") == "1",
-            state=params.get("etat") or None,
+            closed=flag(params.get("clos"), "Dossiers clos"),
+            state=_state(params.get("etat"), labels),
             debtor=(params.get("debiteur") or "").strip() or None,
             min_balance=parse_amount(params["montant_min"]) if params.get("montant_min") else None,
             min_days_overdue=_whole(params.get("retard_min"), "Retard d'au moins"),
             sort=params.get("tri") or "id",
-            descending=params.get("ordre") == "desc",
-            needs=_needs_of(request) if params.get("pour_moi") == "1" else (),
+            descending=_descending(params.get("ordre")),
+            needs=_needs_of(request) if flag(params.get("pour_moi"), "Pour moi") else (),
         )
         with desk.session() as session:
             found = page_of_cases(session, wanted, today, after=params.get("apres") or None,
@@ -83,8 +84,7 @@ def case_list(request: Request) -> Response:
     except (ListingError, MoneyError) as exc:
         raise HTTPException(400, refusal(exc)) from None
     kept = {key: value for key, value in params.items() if key not in ("apres", "avant") and value}
-    return page(request, "cases.html", cases=found, wanted=wanted, params=kept, labels=state_labels(desk),
-                today=today)
+    return page(request, "cases.html", cases=found, wanted=wanted, params=kept, labels=labels, today=today)
 
 
 def _needs_of(request: Request) -> tuple[str, ...]:
@@ -318,6 +318,33 @@ def _whole(text: str | None, what: str) -> int | None:
     if len(digits) > 9:
         raise ListingError(f"{what} : {digits} est trop grand")
     return int(digits)
+
+
+def flag(text: str | None, what: str) -> bool:
+    """A check box of a list's URL: "1" when ticked, absent or empty when not. Any other value is a hand-edited
+    URL: said, rather than read as "not ticked" and a list shown as if it had been asked for."""
+    if text is None or text == "":
+        return False
+    if text == "1":
+        return True
+    raise ListingError(f"{what} : « {text} » n'est pas une valeur de ce filtre (1 pour le cocher, rien sinon)")
+
+
+def _descending(text: str | None) -> bool:
+    if text in (None, "", "asc", "desc"):
+        return text == "desc"
+    raise ListingError(f"Ordre : « {text} » inconnu (asc pour croissant, desc pour décroissant)")
+
+
+def _state(text: str | None, labels: dict[str, str]) -> str | None:
+    """The state filter: one of the workspace's workflows' states, else the known ones are listed (an
+    unknown state listed no case and said nothing, as if none were in it)."""
+    if not text:
+        return None
+    if text not in labels:
+        known = ", ".join(f"{name} ({label})" if label != name else name for name, label in labels.items())
+        raise ListingError(f"État inconnu « {text} » : les états connus sont {known}")
+    return text
 
 
 def _page_size(text: str | None) -> int:
