@@ -112,6 +112,19 @@ class App:
     def rates_file(self) -> str:
         return str(self.rates.path or DEFAULT_RATES_FILE)
 
+    @property
+    def rates_name(self) -> str:
+        """The rates file as the team knows it, for a web page, which must not reveal the server's paths:
+        relance.toml's ``[paths] rates`` (relative to the workspace), else the file relance ships, by name."""
+        path = self.workspace.rates_path
+        if path is None:
+            return f"le fichier de taux fourni avec relance ({DEFAULT_RATES_FILE.name})"
+        try:
+            shown = path.relative_to(self.workspace.root.resolve()).as_posix()
+        except ValueError:  # outside the workspace: its name alone
+            shown = path.name
+        return f"{shown} ([paths] rates de relance.toml)"
+
     def rate_notes(self, as_of: date) -> dict[str, Any]:
         """For `relance report`: the rows of the rates file marked unverified, and whether `as_of` is past its
         last row (letters would then assume the last rates)."""

@@ -30,7 +30,7 @@ from engine.core.money import MoneyError, format_amount, parse_amount, parse_dat
 from engine.errors import BusyError, CaseError, ConcurrentChange, RelanceError
 from engine.reports.timeline import KIND_LABELS, render_timeline, timeline_entries
 from engine.web import urls  # noqa: F401  (registers {name:id}, used by ROUTES)
-from engine.web.render import flash, page
+from engine.web.render import flash, page, without_paths
 from engine.web.security import checked_form, current_user, require
 
 # What each action needs: the role and its French name (whether a reason must be given is the action's own
@@ -166,7 +166,7 @@ def refusal(exc: RelanceError) -> str:
     if isinstance(exc, BusyError):
         return ("la base de données est occupée par un autre traitement (relance run, import) ; rien n'a été "
                 "enregistré : réessayez dans un instant")
-    return exc.french or str(exc)
+    return without_paths(exc.french or str(exc))
 
 
 def _perform(desk: Any, case_id: int, name: str, form: FormData, by: str, today: date) -> str:
@@ -231,7 +231,8 @@ class RequestDesk:
         """What `relance run` warns of, for the team that just wrote a letter here: '' when nothing."""
         from engine.app import rates_summary
 
-        rates = rates_summary(self.rates_used, getattr(self._desk, "rates_file", "rates"))
+        # The file as the team knows it, never the server's path (engine.app.App.rates_name).
+        rates = rates_summary(self.rates_used, getattr(self._desk, "rates_name", "le fichier des taux"))
         said = []
         if rates["assumed"]:
             said.append(f"taux reconduits, faute du semestre dans {rates['file']} : {', '.join(rates['assumed'])}")

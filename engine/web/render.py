@@ -6,6 +6,7 @@ French formatting goes through engine.core.money (Babel), like the letters and t
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +25,17 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
 ROLE_LABELS = {"viewer": "lecture", "collector": "recouvrement", "legal": "juridique", "admin": "administration"}
+
+
+# An absolute file path inside a message (two folders at least, so "/cases" or "25/11/2026" are left alone).
+_SERVER_PATH = re.compile(r"(?<![\w.:/~-])(?:/[^\s/«»\"'<>,;()]+){2,}/([^\s/«»\"'<>,;()]+)")
+
+
+def without_paths(text: str) -> str:
+    """``text`` with every absolute path cut to its file name: a page must not tell a visitor how the server
+    is laid out. The messages' sources already name files as the team knows them; this catches what an
+    engine message (often written for the command line) still carries."""
+    return _SERVER_PATH.sub(lambda found: found.group(1), text)
 
 
 def _money(amount: Any, currency: str = "EUR") -> str:
@@ -48,6 +60,7 @@ ENV.filters["day"] = _day
 ENV.filters["longday"] = lambda on: format_long_date(on) if on else ""
 ENV.filters["stamp"] = _stamp
 ENV.filters["role"] = lambda role: ROLE_LABELS.get(role, role)
+ENV.filters["without_paths"] = without_paths
 
 
 def _query(params: dict[str, str], **changes: str | None) -> str:
@@ -78,7 +91,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
 
 def flash(request: Request, text: str, kind: str = "ok") -> None:
     """A one-line message shown on the next page (after a POST's redirect)."""
-    request.session["flash"] = {"kind": kind, "text": text}
+    request.session["flash"] = {"kind": kind, "text": without_paths(text)}
 
 
-__all__ = ["ENV", "STATIC", "TEMPLATES", "flash", "page"]
+__all__ = ["ENV", "STATIC", "TEMPLATES", "flash", "page", "without_paths"]
