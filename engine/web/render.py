@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from engine.core.instants import format_instant_fr
 from engine.core.money import format_amount, format_date, format_long_date
 from engine.web.security import csrf_token
 
@@ -48,9 +50,11 @@ def _day(on: date | datetime | None) -> str:
     return format_date(on.date() if isinstance(on, datetime) else on)
 
 
-def _stamp(at: datetime | None) -> str:
-    """A UTC time stamp as the timeline stores it: 23/11/2026 14:05 UTC."""
-    return f"{format_date(at.date())} {at:%H:%M} UTC" if at else ""
+@pass_context
+def _stamp(context: Context, at: datetime | None) -> str:
+    """A time stamp the store keeps in UTC, as the team reads it: « 23/11/2026 à 15 h 05 », on the
+    workspace's clock (``zone`` of the page, engine.core.instants)."""
+    return format_instant_fr(at, context.get("zone")) if at else ""
 
 
 ENV = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
@@ -77,7 +81,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     flash = request.session.pop("flash", None) if "session" in request.scope else None
     body = ENV.get_template(template).render(
         request=request, user=request.scope.get("user"), csrf=csrf_token(request), flash=flash,
-        path=request.url.path, **context,
+        path=request.url.path, zone=getattr(getattr(request.app.state, "desk", None), "zone", None), **context,
     )
     return HTMLResponse(body, status_code=status_code, headers={
         # Our pages load nothing from elsewhere; say so, so an injected tag could not either.
