@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from engine.cli.options import DateParam, Settings, as_of_option, json_option, today_or
+from engine.cli.options import DateParam, Settings, as_of_option, happened_on, json_option, today_or
 from engine.cli.output import console, print_rates
 from engine.reports.terminal import cell, inert, json_text, markup
 
@@ -153,12 +153,10 @@ def pay_command(settings: Settings, case_ref: str, amount: str, as_of: date | No
     from engine.app import rates_summary
     from engine.cases import actions
     from engine.cases.desk import WritingDesk
-    from engine.core.calendar import happened_by
     from engine.core.money import format_amount
 
     app = settings.app
-    # The web app's rule: a payment is recorded once received, on its day (--as-of never after today).
-    on = happened_by(today_or(as_of), date.today())
+    on = happened_on(as_of)  # a payment is recorded once received: --as-of never after today
     done = actions.pay(WritingDesk(app), case_ref, amount, on, by=by or settings.workspace.actor,
                        reference=reference)
     assert done.amount is not None
@@ -188,7 +186,7 @@ def receipt_command(settings: Settings, case_ref: str, tracking: str | None, pre
     from engine.cases.desk import WritingDesk
 
     actor = by or settings.workspace.actor
-    done = actions.receipt(WritingDesk(settings.app), case_ref, today_or(as_of), by=actor, tracking=tracking,
+    done = actions.receipt(WritingDesk(settings.app), case_ref, happened_on(as_of), by=actor, tracking=tracking,
                            presented=presented, received=received)
     what = f"received on {received.isoformat()}" if received else f"presented on {presented.isoformat()}" \
         if presented else "recorded"
@@ -205,7 +203,7 @@ def _action_command(name: str, help_text: str, *, needs_until: bool = False, nee
         from engine.cases import actions
         from engine.cases.desk import WritingDesk
 
-        day = today_or(as_of)
+        day = happened_on(as_of)
         actor = by or settings.workspace.actor
         options: dict[str, Any] = {"until": until} if needs_until else {"dest": dest} if needs_dest else {}
         from engine.app import rates_summary

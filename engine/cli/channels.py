@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from engine.cli.cases import case_group
-from engine.cli.options import DateParam, Settings, as_of_option, json_option, today_or
+from engine.cli.options import DateParam, Settings, as_of_option, happened_on, json_option, today_or
 from engine.cli.output import console, print_rates
 from engine.core.case import CALL_OUTCOMES
 from engine.core.money import format_amount
@@ -120,7 +120,7 @@ def call_command(settings: Settings, case_ref: str, outcome: str, note: str | No
     from engine.cases.tasks import record_call
 
     actor = by or settings.workspace.actor
-    done = record_call(WritingDesk(settings.app), case_ref, outcome, today_or(as_of), by=actor, note=note,
+    done = record_call(WritingDesk(settings.app), case_ref, outcome, happened_on(as_of), by=actor, note=note,
                        until=until)
     _outcome(done, as_json, f"{done.case_ref}: call ({outcome}) recorded by {actor}")
 
@@ -172,7 +172,7 @@ def approve_command(settings: Settings, case_ref: str, by: str, note: str | None
     from engine.cases.desk import WritingDesk
 
     app = settings.app
-    done = approve(WritingDesk(app), case_ref, today_or(as_of), by=by, note=note)
+    done = approve(WritingDesk(app), case_ref, happened_on(as_of), by=by, note=note)
     # Its letter rests on the rates as much as a run's: the same warning (what `relance run` prints).
     _outcome(done, as_json, f"{done.case_ref}: approved by {by}", rates_summary(app.rates_used, app.rates_file))
 
@@ -190,7 +190,7 @@ def reject_command(settings: Settings, case_ref: str, by: str, reason: str, as_o
     from engine.cases.approvals import reject
     from engine.cases.desk import WritingDesk
 
-    done = reject(WritingDesk(settings.app), case_ref, today_or(as_of), by=by, reason=reason)
+    done = reject(WritingDesk(settings.app), case_ref, happened_on(as_of), by=by, reason=reason)
     _outcome(done, as_json, f"{done.case_ref}: refused by {by}, case on hold")
 
 
@@ -207,7 +207,7 @@ def _debtor_command(name: str, held: bool, help_text: str) -> click.Command:
         from engine.cases.desk import WritingDesk
 
         action = hold_debtor if held else resume_debtor
-        done = action(WritingDesk(settings.app), debtor_ref, today_or(as_of), by=by or settings.workspace.actor,
+        done = action(WritingDesk(settings.app), debtor_ref, happened_on(as_of), by=by or settings.workspace.actor,
                       reason=reason)
         _debtor_outcome(done, as_json)
 

@@ -183,6 +183,13 @@ def test_a_payment_dated_after_today_is_refused_by_case_pay_and_by_the_import(wo
     assert result.exit_code == 1
     assert result.output.strip() == (f"Error: {tomorrow.isoformat()} is after today ({today.isoformat()}): "
                                      "record what happened, on its day")
+    # Every other thing a person records, as the web app's forms refuse it too.
+    for command in (["case", "dispute", case, "--reason", "x"], ["case", "note", case, "--reason", "x"],
+                    ["case", "call", case, "--outcome", "reached"], ["approve", case, "--by", "x"],
+                    ["debtor", "hold", "CLI-006", "--reason", "x"]):
+        result = relance(workspace, *command, "--as-of", tomorrow.isoformat())
+        assert result.exit_code == 1 and "is after today" in result.output, (command, result.output)
+        assert len(result.output.strip().splitlines()) == 1, result.output
     payments = tmp_path / "payments.csv"
     payments.write_text("debtor_ref;payment_date;amount;invoice_number;reference\n"
                         f"CLI-006;{tomorrow:%d/%m/%Y};10,00;FA-2026-0101;future-1\n", encoding="utf-8")
