@@ -14,6 +14,7 @@ from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from engine.cases.printing import PrintBundle, print_day
 from engine.channels.email import domain_of
 from engine.cases.run import RunReport, run
 from engine.core.claim import RateTable, load_rates
+from engine.core.instants import team_zone
 from engine.core.rates import DEFAULT_RATES_FILE
 from engine.core.machine import Escalator
 from engine.core.workflow import Workflow, load_workflow, read_source
@@ -101,9 +103,27 @@ class App:
     def rates(self) -> RateTable:
         return load_rates(self.workspace.rates_path)
 
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        """The clock the team reads times on ([team] timezone, checked when the workspace was read)."""
+        return team_zone(self.workspace.timezone)
+
     @property
     def rates_file(self) -> str:
         return str(self.rates.path or DEFAULT_RATES_FILE)
+
+    @property
+    def rates_name(self) -> str:
+        """The rates file as the team knows it, for a web page, which must not reveal the server's paths:
+        relance.toml's ``[paths] rates`` (relative to the workspace), else the file relance ships, by name."""
+        path = self.workspace.rates_path
+        if path is None:
+            return f"le fichier de taux fourni avec relance ({DEFAULT_RATES_FILE.name})"
+        try:
+            shown = path.relative_to(self.workspace.root.resolve()).as_posix()
+        except ValueError:  # outside the workspace: its name alone
+            shown = path.name
+        return f"{shown} ([paths] rates de relance.toml)"
 
     def rate_notes(self, as_of: date) -> dict[str, Any]:
         """For `relance report`: the rows of the rates file marked unverified, and whether `as_of` is past its

@@ -17,7 +17,7 @@ from typing import Any
 from engine.errors import RelanceError
 
 # Every table relance.toml may hold (engine.workspace reads each).
-TABLES = ("database", "workflows", "paths", "limits", "smtp", "creditor", "counsel", "agency")
+TABLES = ("database", "workflows", "paths", "limits", "smtp", "creditor", "counsel", "agency", "team")
 # Keys of a party's table ([counsel]), then of a party that writes letters ([creditor], [agency]).
 PARTY_KEYS = ("name", "address_lines", "address", "postal_code", "city", "country", "siren", "email", "phone")
 SENDER_KEYS = (*PARTY_KEYS, "iban", "bic", "bank", "signatory", "signatory_title", "legal_form", "share_capital",

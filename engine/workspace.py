@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.channels.smtp import BACKENDS, SmtpSettings
 from engine.core.files import read_regular_file
+from engine.core.instants import DEFAULT_ZONE, team_zone
 from engine.core.countries import CountryError, parse_country
 from engine.core.limits import DEFAULT_LIMITS, Limits, LimitsError, limits_from_table
 from engine.letters.context import Creditor, Party
@@ -69,6 +70,7 @@ class Workspace:
     agency: Creditor | None = None
     limits: Limits = DEFAULT_LIMITS  # [limits]: what a workflow or a template may cost (engine.core.limits)
     smtp: SmtpSettings | None = None  # [smtp]: how e-mails leave; None: they wait in the outbox
+    timezone: str = DEFAULT_ZONE  # [team] timezone: the clock the team reads times on (engine.core.instants)
 
     def workflow_for(self, debtor_kind: str) -> Path:
         try:
@@ -132,6 +134,7 @@ def load_workspace(root: Path, database_url: str | None = None) -> Workspace:
     except LimitsError as exc:
         raise WorkspaceError(str(exc)) from None
     return Workspace(
+        timezone=_timezone(table(config, "team", config_path), config_path),
         root=root,
         database_url=_absolute_sqlite(url, root),
         creditor=_creditor(table(config, "creditor", config_path), config_path),
@@ -207,6 +210,9 @@ output = "output"
 # from = "Service recouvrement <relances@example.fr>"
 # reply_to = "comptabilite@example.fr"
 # backend = "file"                        # instead of SMTP: .eml files in output/_mail (demo, tests)
+# The clock the team reads times on (next e-mail try, ...); times are stored in UTC.
+# [team]
+# timezone = "Europe/Paris"
 
 {creditor}
 """
@@ -318,6 +324,17 @@ def _smtp(config: dict[str, Any], path: Path, root: Path, output: Path) -> SmtpS
 
 _WORDS = {"port": "an integer", "max_attempts": "an integer", "starttls": "true or false",
           "timeout": "a number of seconds", "retry_after": "a number of seconds"}
+
+
+def _timezone(section: dict[str, Any], path: Path) -> str:
+    """`[team] timezone`: checked now, so a typo is one located line rather than a wrong hour on every page."""
+    known_keys(section, ("timezone",), path, "team")
+    name = text(section, "timezone", path, "team") or DEFAULT_ZONE
+    try:
+        team_zone(name)
+    except ValueError as exc:
+        raise WorkspaceError(f"{path}: [team] timezone: {exc}") from None
+    return name
 
 
 def _absolute_sqlite(url: str, root: Path) -> str:

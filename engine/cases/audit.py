@@ -1,4 +1,5 @@
-"""`relance verify`: every hash chain and every letter's SHA-256 recomputed, and letter files no case owns."""
+"""`relance verify`: every hash chain, every letter's SHA-256 and every e-mail attachment's recomputed, and letter
+files no case owns."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from engine.cases.desk import Desk
 from engine.cases.letters import orphan_files
+from engine.store.sentfiles import verify_sent_files
 from engine.store.timeline import TamperFinding, verify
 
 
@@ -26,7 +28,7 @@ class Audit:
 def audit(desk: Desk, output_dir: Path, *, repair: bool = False) -> Audit:
     """Verify the whole store; with ``repair``, remove orphan files (what a crash between rename and commit leaves)."""
     with desk.session() as session:
-        findings = verify(session, output_dir)
+        findings = verify(session, output_dir) + verify_sent_files(session, output_dir)
         orphans = orphan_files(session, output_dir)
     removed = []
     if repair:

@@ -6,7 +6,7 @@ action): it renders the subject and body (engine.letters.email) and adds one `ou
 makes the missing PDFs in one LibreOffice batch, then sends each row in its own transaction holding the
 case's row lock, and records the outcome in the case's timeline:
 
-- accepted → `email_sent` (Message-ID, the server's answer), the row `sent`;
+- accepted → `email_sent` (Message-ID, the server's answer, each attachment's name and SHA-256), the row `sent`;
 - temporary failure (4xx, server down) → `email_retried`, the row tried again after a growing delay;
 - permanent failure (5xx, no address, or too many temporary ones) → `email_failed`, the row `failed`,
   an `email_failed` task on the team's list (`relance tasks`); the letter file stays where it is;
@@ -20,6 +20,7 @@ message again, with the same Message-ID, and records it once.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -42,7 +43,7 @@ from engine.channels.smtp import (
 from engine.letters.email import EmailContent
 from engine.letters.pdf import PdfError, convert_batch
 from engine.store.database import Store
-from engine.store.events import EmailFailed, EmailRetried, EmailSent
+from engine.store.events import EmailFailed, EmailRetried, EmailSent, SentFile
 from engine.store.models import Case, Document, Outbox, Task
 from engine.store.timeline import append_event
 
@@ -75,7 +76,7 @@ class OutboxLine:
     status: str
     attempts: int
     message_id: str
-    next_attempt_at: str | None
+    next_attempt_at: datetime | None  # UTC, as stored: the reader shows it on the team's clock
     error: str | None
     smtp_response: str | None
 
@@ -85,7 +86,7 @@ def outbox_rows(session: Session, *, include_sent: bool = False) -> list[OutboxL
     if not include_sent:
         query = query.where(Outbox.status != "sent")
     return [OutboxLine(ref, row.step_key, row.to_address, row.subject, row.status, row.attempts, row.message_id,
-                       row.next_attempt_at.isoformat(timespec="minutes") if row.next_attempt_at else None,
+                       row.next_attempt_at,
                        row.last_error, row.smtp_response)
             for row, ref in session.execute(query).all()]
 
@@ -183,8 +184,10 @@ def _send_one(store: Store, transport: Transport, settings: SmtpSettings, output
             _fail(session, case, row, (str(exc), exc.french or str(exc)), day, report)
             return
         row.status, row.smtp_response, row.sent_at, row.last_error = "sent", answer, _utcnow(), None
+        # The hash of the bytes the server took, not of a file read again later: the evidence of what left.
+        sent_files = tuple(SentFile(a.filename, hashlib.sha256(a.content).hexdigest()) for a in attachments)
         append_event(session, case, EmailSent(row.step_key, row.message_id, to, row.subject, answer,
-                                              tuple(a.filename for a in attachments), row.attempts), day)
+                                              attempt=row.attempts, files=sent_files), day)
         for task in _failure_tasks(session, case, row):
             task.done_on, task.outcome = day, "sent"
         report.sent.append(row.message_id)

@@ -143,7 +143,7 @@ def _file_in_place(name: str, path: Path, limits: Limits) -> bytes | None:
         why_french = f"il ne peut pas être lu ({why})"
     raise TemplateError(f"{name}: the file in place, {path}, cannot be kept as version 1 ({why}); nothing was "
                         "changed: put the template's .docx file back there, then upload again",
-                        french=f"le fichier en place, {path}, ne peut pas être gardé comme version 1 ({why_french}) ; "
+                        french=f"le fichier en place, {path.name}, ne peut pas être gardé comme version 1 ({why_french}) ; "
                         "rien n'a changé : remettez-y le fichier .docx du modèle, puis envoyez de nouveau")
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from engine.cli.options import DateParam, Settings, as_of_option, json_option, today_or
+from engine.cli.options import DateParam, Settings, as_of_option, happened_on, json_option, today_or
 from engine.cli.output import console, print_rates
 from engine.reports.terminal import cell, inert, json_text, markup
 
@@ -114,7 +114,7 @@ def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
         ("debtor credit", format_amount(case.debtor_credit, case.currency) + " (unapplied: overpaid, waits for "
          "the next invoice)" if case.debtor_credit else None),
         ("letters sent", case.letters_sent), ("next check", case.next_check.isoformat() if case.next_check else None),
-        ("on hold", case.on_hold), ("disputed", case.disputed),
+        ("on hold", _yes_no(case.on_hold)), ("disputed", _yes_no(case.disputed)),
         ("promise until", case.promise_until.isoformat() if case.promise_until else None),
     ]
     for key, value in rows:
@@ -130,6 +130,11 @@ def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
         since = f" (since {case.error_on.isoformat()})" if case.error_on else ""
         table.add_row("[red]last run failed[/]", cell(case.error + since))
     console.print(table)
+
+
+def _yes_no(value: bool) -> str:
+    """A case's flag as a word: a clerk reads "no", not Python's False."""
+    return "yes" if value else "no"
 
 
 # ignore_unknown_options: a negative amount like -5 reaches `_amount` and gets a clear refusal,
@@ -151,7 +156,8 @@ def pay_command(settings: Settings, case_ref: str, amount: str, as_of: date | No
     from engine.core.money import format_amount
 
     app = settings.app
-    done = actions.pay(WritingDesk(app), case_ref, amount, today_or(as_of), by=by or settings.workspace.actor,
+    on = happened_on(as_of)  # a payment is recorded once received: --as-of never after today
+    done = actions.pay(WritingDesk(app), case_ref, amount, on, by=by or settings.workspace.actor,
                        reference=reference)
     assert done.amount is not None
     console.print(cell(f"{case_ref}: payment of {format_amount(done.amount, done.currency)} recorded; "
@@ -180,7 +186,7 @@ def receipt_command(settings: Settings, case_ref: str, tracking: str | None, pre
     from engine.cases.desk import WritingDesk
 
     actor = by or settings.workspace.actor
-    done = actions.receipt(WritingDesk(settings.app), case_ref, today_or(as_of), by=actor, tracking=tracking,
+    done = actions.receipt(WritingDesk(settings.app), case_ref, happened_on(as_of), by=actor, tracking=tracking,
                            presented=presented, received=received)
     what = f"received on {received.isoformat()}" if received else f"presented on {presented.isoformat()}" \
         if presented else "recorded"
@@ -197,7 +203,7 @@ def _action_command(name: str, help_text: str, *, needs_until: bool = False, nee
         from engine.cases import actions
         from engine.cases.desk import WritingDesk
 
-        day = today_or(as_of)
+        day = happened_on(as_of)
         actor = by or settings.workspace.actor
         options: dict[str, Any] = {"until": until} if needs_until else {"dest": dest} if needs_dest else {}
         from engine.app import rates_summary
@@ -256,7 +262,7 @@ def timeline_command(settings: Settings, case_ref: str, fmt: str, output: Path |
     app = settings.app
     with app.session() as session:
         case = require_case(session, case_ref)
-        text = render_timeline(session, case, fmt, app.state_labels(case.workflow_name))
+        text = render_timeline(session, case, fmt, app.state_labels(case.workflow_name), app.zone)
     if output is None:
         # On the terminal nothing may act: the text and CSV formats write user text inert already, JSON
         # escapes control characters, and the page (HTML escaping leaves ESC alone) is made inert here.

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from engine.cli.cases import case_group
-from engine.cli.options import DateParam, Settings, as_of_option, json_option, today_or
+from engine.cli.options import DateParam, Settings, as_of_option, happened_on, json_option, today_or
 from engine.cli.output import console, print_rates
 from engine.core.case import CALL_OUTCOMES
 from engine.core.money import format_amount
@@ -35,6 +35,7 @@ def outbox_command(settings: Settings, retry: bool, include_sent: bool, as_of: d
     from rich.table import Table
 
     from engine.cases.outbox import outbox_rows
+    from engine.core.instants import format_instant, iso_instant
 
     app = settings.app
     delivery = app.deliver(today_or(as_of), retry=True) if retry else None
@@ -43,7 +44,8 @@ def outbox_command(settings: Settings, retry: bool, include_sent: bool, as_of: d
     if as_json:
         click.echo(json_text({"delivery": delivery_json(delivery), "emails": [
             {"case": r.case_ref, "step": r.step_key, "to": r.to, "subject": r.subject, "status": r.status,
-             "attempts": r.attempts, "message_id": r.message_id, "next_attempt_at": r.next_attempt_at,
+             "attempts": r.attempts, "message_id": r.message_id,
+             "next_attempt_at": iso_instant(r.next_attempt_at, app.zone) if r.next_attempt_at else None,
              "error": r.error, "smtp_response": r.smtp_response} for r in rows]}, indent=2))
     else:
         if delivery is not None:
@@ -53,7 +55,9 @@ def outbox_command(settings: Settings, retry: bool, include_sent: bool, as_of: d
             table.add_column(column)
         for r in rows:
             table.add_row(cell(r.case_ref), cell(r.to or "—"), cell(r.subject), r.status, str(r.attempts),
-                          cell(r.error or r.next_attempt_at or ""))
+                          cell(" — ".join(filter(None, (
+                              f"next try {format_instant(r.next_attempt_at, app.zone)}" if r.next_attempt_at else "",
+                              r.error or "")))))
         console.print(table)
     if delivery is not None and (delivery.failed or not delivery.configured or delivery.error):
         raise SystemExit(1)
@@ -116,7 +120,7 @@ def call_command(settings: Settings, case_ref: str, outcome: str, note: str | No
     from engine.cases.tasks import record_call
 
     actor = by or settings.workspace.actor
-    done = record_call(WritingDesk(settings.app), case_ref, outcome, today_or(as_of), by=actor, note=note,
+    done = record_call(WritingDesk(settings.app), case_ref, outcome, happened_on(as_of), by=actor, note=note,
                        until=until)
     _outcome(done, as_json, f"{done.case_ref}: call ({outcome}) recorded by {actor}")
 
@@ -168,7 +172,7 @@ def approve_command(settings: Settings, case_ref: str, by: str, note: str | None
     from engine.cases.desk import WritingDesk
 
     app = settings.app
-    done = approve(WritingDesk(app), case_ref, today_or(as_of), by=by, note=note)
+    done = approve(WritingDesk(app), case_ref, happened_on(as_of), by=by, note=note)
     # Its letter rests on the rates as much as a run's: the same warning (what `relance run` prints).
     _outcome(done, as_json, f"{done.case_ref}: approved by {by}", rates_summary(app.rates_used, app.rates_file))
 
@@ -186,7 +190,7 @@ def reject_command(settings: Settings, case_ref: str, by: str, reason: str, as_o
     from engine.cases.approvals import reject
     from engine.cases.desk import WritingDesk
 
-    done = reject(WritingDesk(settings.app), case_ref, today_or(as_of), by=by, reason=reason)
+    done = reject(WritingDesk(settings.app), case_ref, happened_on(as_of), by=by, reason=reason)
     _outcome(done, as_json, f"{done.case_ref}: refused by {by}, case on hold")
 
 
@@ -203,7 +207,7 @@ def _debtor_command(name: str, held: bool, help_text: str) -> click.Command:
         from engine.cases.desk import WritingDesk
 
         action = hold_debtor if held else resume_debtor
-        done = action(WritingDesk(settings.app), debtor_ref, today_or(as_of), by=by or settings.workspace.actor,
+        done = action(WritingDesk(settings.app), debtor_ref, happened_on(as_of), by=by or settings.workspace.actor,
                       reason=reason)
         _debtor_outcome(done, as_json)
 

@@ -137,6 +137,15 @@ def today_or(as_of: date | None) -> date:
     return as_of or date.today()
 
 
+def happened_on(as_of: date | None) -> date:
+    """The day of something a person records (a payment, a call, a dispute, an approval): ``--as-of`` or
+    today, never after today — the web app's rule (engine.core.calendar.happened_by), said in one line.
+    Runs and reports may look ahead; what happened cannot."""
+    from engine.core.calendar import happened_by
+
+    return happened_by(today_or(as_of), date.today())
+
+
 @contextmanager
 def settled_heap() -> Iterator[None]:
     """For a run's duration, what is already in memory (modules, workflows, the store) is frozen out of the

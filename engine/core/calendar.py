@@ -16,7 +16,7 @@ from functools import lru_cache
 import holidays
 from holidays.registry import EntityLoader
 
-from engine.errors import RelanceError
+from engine.errors import CaseError, RelanceError
 
 UNITS = ("day", "business_day", "week", "month")
 # Département numbers people write, mapped to the subdivision codes `holidays.France` accepts
@@ -149,3 +149,15 @@ def _country_class(country: str) -> holidays.HolidayBase:
 @lru_cache(maxsize=1)
 def _country_codes() -> frozenset[str]:
     return frozenset(EntityLoader.get_country_codes())
+
+
+def happened_by(day: date, today: date) -> date:
+    """``day``, the day something happened (a payment received, a call made), when it is not after ``today``:
+    the timeline records what took place, on its day, and a fact dated tomorrow has not happened yet (a
+    future payment would also lower balances and push back time bars from a day to come). The one rule for
+    the web app's forms, `relance case pay` and the payments import; CaseError (English, and French)."""
+    if day > today:
+        raise CaseError(f"{day.isoformat()} is after today ({today.isoformat()}): record what happened, on its day",
+                        french=f"le {day:%d/%m/%Y} est après aujourd'hui ({today:%d/%m/%Y}) : on enregistre ce qui "
+                               "a eu lieu, à sa date")
+    return day

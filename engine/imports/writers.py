@@ -15,8 +15,10 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from engine.core.calendar import happened_by
 from engine.core.countries import CountryError, parse_country
 from engine.core.money import MoneyError, check_decimals, parse_amount, parse_currency, parse_date
+from engine.errors import CaseError
 from engine.imports.csvfile import RawRow
 from engine.store import ledger
 from engine.store.keys import insert_rows
@@ -385,6 +387,11 @@ class PaymentWriter:
             values["credit_note_number"] = row.text("credit_note_number", required=True, max_len=64)
         else:
             values["reference"] = row.text("reference", max_len=100)
+            if values["date"] is not None:  # like `relance case pay` and the web app: received, so not after today
+                try:
+                    happened_by(values["date"], date.today())
+                except CaseError as exc:
+                    row.problems.append(RowProblem(self.date_column, str(exc)))
         return values, row.problems
 
     def key(self, values: dict[str, Any]) -> str:

@@ -77,7 +77,7 @@ def check_folder(folder: str | Path, templates: Iterable[str] | None = None, *,
         path = root / name
         if not path.exists():
             problems.append(LetterProblem(name, "missing", f"template not found in {root}",
-                                          french=f"modèle introuvable dans {root}"))
+                                          french=f"modèle introuvable dans le dossier des modèles ({root.name})"))
             continue
         problems.extend(check_template(path, template_kind(path), limits=limits, agency=agency))
     if templates is None:

@@ -10,6 +10,7 @@ import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from datetime import tzinfo
 from typing import Any
 
 from jinja2 import Environment
@@ -51,9 +52,11 @@ class ChainStatus:
         return "CHAÎNE D'EMPREINTES ROMPUE aux événements " + ", ".join(f"n° {seq}" for seq in self.broken)
 
 
-def render_timeline(session: Any, case: Case, fmt: str = "text", state_labels: Mapping[str, str] | None = None) -> str:
+def render_timeline(session: Any, case: Case, fmt: str = "text", state_labels: Mapping[str, str] | None = None,
+                    zone: tzinfo | None = None) -> str:
     """The timeline of ``case`` in ``fmt`` (text|json|csv|html); ``state_labels`` (state → French label,
-    from the case's workflow) names the case's state in the header."""
+    from the case's workflow) names the case's state in the header; ``zone``: the team's clock
+    (engine.core.instants) for the instants a sentence names."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown timeline format {fmt!r}; expected one of {', '.join(FORMATS)}")
     events = events_of(session, case)
@@ -71,26 +74,26 @@ def render_timeline(session: Any, case: Case, fmt: str = "text", state_labels: M
         writer.writerow(["seq", "occurred_on", "recorded_at", "kind", "actor", "summary", "payload", "hash"])
         for ev in events:
             writer.writerow([ev.seq, ev.occurred_on.isoformat(), ev.recorded_at.isoformat(), ev.kind,
-                             ev.actor or "", summary(ev, case), canonical_json(ev.payload), ev.hash])
+                             ev.actor or "", summary(ev, case, zone), canonical_json(ev.payload), ev.hash])
         return out.getvalue()
     header = _header(session, case)
     header["state_label"] = state_label
     if fmt == "html":
-        return _HTML.render(case=header, events=[(ev, summary(ev, case), actor_of(ev)) for ev in events], status=status)
+        return _HTML.render(case=header, events=[(ev, summary(ev, case, zone), actor_of(ev)) for ev in events], status=status)
     # Printed on a terminal: every line made inert (a name or a reason must not carry ANSI/OSC escapes).
     lines = [inert(f"Dossier {header['ref']} — état : {state_label} — débiteur {header['debtor']['name']} "
                    f"({header['debtor']['ref']}) — solde {format_amount(header['balance'], header['currency'])}")]
     lines += [inert(f"{ev.seq:>4}  {format_date(ev.occurred_on)}  {KIND_LABELS.get(ev.kind, ev.kind):<22} "
-                    f"{summary(ev, case)}  [par {actor_of(ev)}]  empreinte {ev.hash}") for ev in events]
+                    f"{summary(ev, case, zone)}  [par {actor_of(ev)}]  empreinte {ev.hash}") for ev in events]
     lines.append(status.french())
     return "\n".join(lines) + "\n"
 
 
-def timeline_entries(session: Any, case: Case) -> tuple[list[tuple[Event, str]], ChainStatus]:
+def timeline_entries(session: Any, case: Case, zone: tzinfo | None = None) -> tuple[list[tuple[Event, str]], ChainStatus]:
     """Each event with its French sentence, and the chain's status: what the printable page shows,
     for a page of the web app that lays it out its own way."""
     events = events_of(session, case)
-    return [(ev, summary(ev, case)) for ev in events], chain_status(case, events)
+    return [(ev, summary(ev, case, zone)) for ev in events], chain_status(case, events)
 
 
 def chain_status(case: Case, events: list[Event]) -> ChainStatus:
@@ -105,10 +108,11 @@ def chain_status(case: Case, events: list[Event]) -> ChainStatus:
     return ChainStatus(not broken, tuple(broken), prev)
 
 
-def summary(ev: Event, case: Case | None = None) -> str:
-    """One sentence in French saying what happened (the event kind's own ``describe``); amounts an older
-    event stored without their currency are in ``case``'s."""
-    return read_event(ev.kind, ev.payload, currency=(case.currency or "EUR") if case is not None else None).describe()
+def summary(ev: Event, case: Case | None = None, zone: tzinfo | None = None) -> str:
+    """One sentence in French saying what happened (the event kind's own ``describe``, instants in the
+    team's ``zone``); amounts an older event stored without their currency are in ``case``'s."""
+    payload = read_event(ev.kind, ev.payload, currency=(case.currency or "EUR") if case is not None else None)
+    return payload.describe_in(zone)
 
 
 def actor_of(ev: Event) -> str:

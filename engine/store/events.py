@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
-from datetime import date
+from datetime import date, tzinfo
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
 from engine.core.case import CALL_OUTCOMES
+from engine.core.instants import format_instant_fr, parse_stored
 from engine.core.money import format_amount, format_date
 from engine.store.reasons import step_reason
 
@@ -34,6 +35,11 @@ class EventPayload:
     def describe(self) -> str:
         """One sentence in French saying what happened."""
         raise NotImplementedError
+
+    def describe_in(self, zone: tzinfo | None) -> str:
+        """``describe`` with any instant the payload holds in the team's ``zone`` (None: Europe/Paris);
+        most payloads hold dates only."""
+        return self.describe()
 
     def to_json(self) -> dict[str, Any]:
         """The stored form: field names as keys (``from_`` → ``from``), Decimals and dates as text."""
@@ -342,8 +348,18 @@ class Jump(_Reasoned):
 
 
 @dataclass(frozen=True)
+class SentFile:
+    """A file an e-mail carried: its name and the SHA-256 of the very bytes handed to the server."""
+
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class EmailSent(EventPayload):
-    """An e-mail the server accepted: its Message-ID (stable per step) and the server's own answer."""
+    """An e-mail the server accepted: its Message-ID (stable per step), the server's own answer, and each
+    attachment's name and SHA-256 (``files``), so an auditor can prove which file left. ``attachments``
+    (names only) is what events recorded before ``files`` existed hold; new events leave it empty."""
 
     kind = "email_sent"
     label = "courriel envoyé"
@@ -355,9 +371,11 @@ class EmailSent(EventPayload):
     smtp_response: str | None = None
     attachments: tuple[str, ...] = ()
     attempt: int = 1
+    files: tuple[SentFile, ...] = ()
 
     def describe(self) -> str:
-        joined = f", pièces jointes {', '.join(self.attachments)}" if self.attachments else ""
+        names = [f"{f.name} (SHA-256 {f.sha256})" for f in self.files] or list(self.attachments)
+        joined = f", pièces jointes {', '.join(names)}" if names else ""
         return f"courriel « {self.subject} » envoyé à {self.to}{joined} (Message-ID {self.message_id}, " \
                f"réponse du serveur : {self.smtp_response or 'aucune'})"
 
@@ -373,10 +391,14 @@ class EmailRetried(EventPayload):
     message_id: str
     attempt: int
     error: str
-    next_attempt_at: str | None = None  # ISO date and time
+    next_attempt_at: str | None = None  # ISO date and time, UTC
 
     def describe(self) -> str:
-        then = f", nouvel essai à partir du {self.next_attempt_at.replace('T', ' à ')}" if self.next_attempt_at else ""
+        return self.describe_in(None)
+
+    def describe_in(self, zone: tzinfo | None) -> str:
+        then = (f", nouvel essai à partir du {format_instant_fr(parse_stored(self.next_attempt_at), zone)}"
+                if self.next_attempt_at else "")
         return f"courriel non remis (essai n° {self.attempt} : {self.error}){then}"
 
 
@@ -687,5 +709,5 @@ __all__ = [
     "EVENT_KINDS", "EVENT_TYPES", "KIND_LABELS", "ActionFacts", "CaseOpened", "CreditNoteApplied", "DebtorAmended", "FieldChange", "InvoiceAmended",
     "Dispute", "EventPayload", "FailureCleared", "Hold", "InvoiceAdded", "InvoiceFacts", "InvoiceShare", "Jump", "LetterSent", "Note",
     "NoticeReceived", "PaymentReceived", "Promise", "Resolve", "Resume", "RunFailed", "StateChange", "TimeBarred",
-    "RUN_ACTOR", "read_event", "step_reason",
+    "RUN_ACTOR", "SentFile", "read_event", "step_reason",
 ]

@@ -25,11 +25,12 @@ from engine.cases.documents import DocumentError, NoSuchDocument, letter_file, l
 from engine.cases.listing import PAGE_SIZE, CaseFilter, ListingError, page_of_cases
 from engine.cases.lookup import case_by_id, details_of, find_case, ref_of, require_case, timeline_length
 from engine.cases.tasks import open_tasks_of
+from engine.core.calendar import happened_by
 from engine.core.money import MoneyError, format_amount, parse_amount, parse_date
 from engine.errors import BusyError, CaseError, ConcurrentChange, RelanceError
 from engine.reports.timeline import KIND_LABELS, render_timeline, timeline_entries
 from engine.web import urls  # noqa: F401  (registers {name:id}, used by ROUTES)
-from engine.web.render import flash, page
+from engine.web.render import flash, page, without_paths
 from engine.web.security import checked_form, current_user, require
 
 # What each action needs: the role and its French name (whether a reason must be given is the action's own
@@ -64,16 +65,17 @@ def state_labels(desk: Any) -> dict[str, str]:
 def case_list(request: Request) -> Response:
     desk, today = request.app.state.desk, request.app.state.today()
     params = request.query_params
+    labels = state_labels(desk)
     try:
         wanted = CaseFilter(
-            closed=params.get("clos") == "1",
-            state=params.get("etat") or None,
+            closed=flag(params.get("clos"), "Dossiers clos"),
+            state=_state(params.get("etat"), labels),
             debtor=(params.get("debiteur") or "").strip() or None,
             min_balance=parse_amount(params["montant_min"]) if params.get("montant_min") else None,
             min_days_overdue=_whole(params.get("retard_min"), "Retard d'au moins"),
             sort=params.get("tri") or "id",
-            descending=params.get("ordre") == "desc",
-            needs=_needs_of(request) if params.get("pour_moi") == "1" else (),
+            descending=_descending(params.get("ordre")),
+            needs=_needs_of(request) if flag(params.get("pour_moi"), "Pour moi") else (),
         )
         with desk.session() as session:
             found = page_of_cases(session, wanted, today, after=params.get("apres") or None,
@@ -82,8 +84,7 @@ def case_list(request: Request) -> Response:
     except (ListingError, MoneyError) as exc:
         raise HTTPException(400, refusal(exc)) from None
     kept = {key: value for key, value in params.items() if key not in ("apres", "avant") and value}
-    return page(request, "cases.html", cases=found, wanted=wanted, params=kept, labels=state_labels(desk),
-                today=today)
+    return page(request, "cases.html", cases=found, wanted=wanted, params=kept, labels=labels, today=today)
 
 
 def _needs_of(request: Request) -> tuple[str, ...]:
@@ -115,7 +116,7 @@ def case_page(request: Request) -> Response:
         except RelanceError as exc:
             raise HTTPException(404, refusal(exc)) from None
         details = details_of(session, row)
-        events, status = timeline_entries(session, row)
+        events, status = timeline_entries(session, row, desk.zone)
         letters = letters_of(session, row.id)
         debtor = row.debtor
         awaiting, open_tasks = row.awaiting_approval, open_tasks_of(session, row.id)
@@ -165,7 +166,7 @@ def refusal(exc: RelanceError) -> str:
     if isinstance(exc, BusyError):
         return ("la base de données est occupée par un autre traitement (relance run, import) ; rien n'a été "
                 "enregistré : réessayez dans un instant")
-    return exc.french or str(exc)
+    return without_paths(exc.french or str(exc))
 
 
 def _perform(desk: Any, case_id: int, name: str, form: FormData, by: str, today: date) -> str:
@@ -230,7 +231,8 @@ class RequestDesk:
         """What `relance run` warns of, for the team that just wrote a letter here: '' when nothing."""
         from engine.app import rates_summary
 
-        rates = rates_summary(self.rates_used, getattr(self._desk, "rates_file", "rates"))
+        # The file as the team knows it, never the server's path (engine.app.App.rates_name).
+        rates = rates_summary(self.rates_used, getattr(self._desk, "rates_name", "le fichier des taux"))
         said = []
         if rates["assumed"]:
             said.append(f"taux reconduits, faute du semestre dans {rates['file']} : {', '.join(rates['assumed'])}")
@@ -247,11 +249,7 @@ def _moved(desk: Any, done: actions.Outcome) -> str:
 def action_day(form: FormData, today: date) -> date:
     """The day an action happened (the form's ``on``, today when empty): never after today, since what the
     timeline records as done on a day (a payment received, a call made) cannot have happened yet."""
-    on = parse_date(field(form, "on")) if field(form, "on") else today
-    if on > today:
-        raise CaseError(f"le {on:%d/%m/%Y} est après aujourd'hui ({today:%d/%m/%Y}) : on enregistre ce qui a eu "
-                        "lieu, à sa date")
-    return on
+    return happened_by(parse_date(field(form, "on")) if field(form, "on") else today, today)
 
 
 def field(form: FormData, key: str) -> str:
@@ -301,12 +299,13 @@ async def view_letter(request: Request) -> Response:
 
 def printable_timeline(request: Request) -> Response:
     """The printable timeline of the command line (`relance timeline --format html`), as it is."""
-    with request.app.state.desk.session() as session:
+    desk = request.app.state.desk
+    with desk.session() as session:
         try:
             case = require_case(session, ref_of(session, request.path_params["case_id"]))
         except RelanceError as exc:
             raise HTTPException(404, refusal(exc)) from None
-        text = render_timeline(session, case, "html")
+        text = render_timeline(session, case, "html", zone=desk.zone)
     return HTMLResponse(text, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
 
@@ -320,6 +319,33 @@ def _whole(text: str | None, what: str) -> int | None:
     if len(digits) > 9:
         raise ListingError(f"{what} : {digits} est trop grand")
     return int(digits)
+
+
+def flag(text: str | None, what: str) -> bool:
+    """A check box of a list's URL: "1" when ticked, absent or empty when not. Any other value is a hand-edited
+    URL: said, rather than read as "not ticked" and a list shown as if it had been asked for."""
+    if text is None or text == "":
+        return False
+    if text == "1":
+        return True
+    raise ListingError(f"{what} : « {text} » n'est pas une valeur de ce filtre (1 pour le cocher, rien sinon)")
+
+
+def _descending(text: str | None) -> bool:
+    if text in (None, "", "asc", "desc"):
+        return text == "desc"
+    raise ListingError(f"Ordre : « {text} » inconnu (asc pour croissant, desc pour décroissant)")
+
+
+def _state(text: str | None, labels: dict[str, str]) -> str | None:
+    """The state filter: one of the workspace's workflows' states, else the known ones are listed (an
+    unknown state listed no case and said nothing, as if none were in it)."""
+    if not text:
+        return None
+    if text not in labels:
+        known = ", ".join(f"{name} ({label})" if label != name else name for name, label in labels.items())
+        raise ListingError(f"État inconnu « {text} » : les états connus sont {known}")
+    return text
 
 
 def _page_size(text: str | None) -> int:

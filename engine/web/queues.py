@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -20,7 +21,8 @@ from engine.cases.lookup import ref_of
 from engine.core.case import CALL_OUTCOMES
 from engine.core.money import MoneyError, parse_date
 from engine.errors import CaseError, RelanceError
-from engine.web.cases import RequestDesk, action_day, field, refusal, seen_field, state_labels
+from engine.cases.listing import ListingError
+from engine.web.cases import RequestDesk, action_day, field, flag, refusal, seen_field, state_labels
 from engine.web import urls  # noqa: F401  (registers {name:id}, used by ROUTES)
 from engine.web.render import flash, page
 from engine.web.security import checked_form, require
@@ -62,7 +64,10 @@ async def _verdict(request: Request, verdict: str) -> Response:
 def tasks_page(request: Request) -> Response:
     """Open tasks due today or before; ``?toutes=1`` shows the later ones too."""
     desk, today = request.app.state.desk, request.app.state.today()
-    every = request.query_params.get("toutes") == "1"
+    try:
+        every = flag(request.query_params.get("toutes"), "Toutes les tâches")
+    except ListingError as exc:
+        raise HTTPException(400, refusal(exc)) from None
     with desk.session() as session:
         lines = tasks.list_tasks(session, today, due=None if every else today, limit=SHOWN,
                                  labels=state_labels(desk))

@@ -6,16 +6,19 @@ French formatting goes through engine.core.money (Babel), like the letters and t
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from engine.core.instants import format_instant_fr
 from engine.core.money import format_amount, format_date, format_long_date
 from engine.web.security import csrf_token
 
@@ -24,6 +27,17 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
 ROLE_LABELS = {"viewer": "lecture", "collector": "recouvrement", "legal": "juridique", "admin": "administration"}
+
+
+# An absolute file path inside a message (two folders at least, so "/cases" or "25/11/2026" are left alone).
+_SERVER_PATH = re.compile(r"(?<![\w.:/~-])(?:/[^\s/«»\"'<>,;()]+){2,}/([^\s/«»\"'<>,;()]+)")
+
+
+def without_paths(text: str) -> str:
+    """``text`` with every absolute path cut to its file name: a page must not tell a visitor how the server
+    is laid out. The messages' sources already name files as the team knows them; this catches what an
+    engine message (often written for the command line) still carries."""
+    return _SERVER_PATH.sub(lambda found: found.group(1), text)
 
 
 def _money(amount: Any, currency: str = "EUR") -> str:
@@ -36,9 +50,11 @@ def _day(on: date | datetime | None) -> str:
     return format_date(on.date() if isinstance(on, datetime) else on)
 
 
-def _stamp(at: datetime | None) -> str:
-    """A UTC time stamp as the timeline stores it: 23/11/2026 14:05 UTC."""
-    return f"{format_date(at.date())} {at:%H:%M} UTC" if at else ""
+@pass_context
+def _stamp(context: Context, at: datetime | None) -> str:
+    """A time stamp the store keeps in UTC, as the team reads it: « 23/11/2026 à 15 h 05 », on the
+    workspace's clock (``zone`` of the page, engine.core.instants)."""
+    return format_instant_fr(at, context.get("zone")) if at else ""
 
 
 ENV = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
@@ -48,6 +64,7 @@ ENV.filters["day"] = _day
 ENV.filters["longday"] = lambda on: format_long_date(on) if on else ""
 ENV.filters["stamp"] = _stamp
 ENV.filters["role"] = lambda role: ROLE_LABELS.get(role, role)
+ENV.filters["without_paths"] = without_paths
 
 
 def _query(params: dict[str, str], **changes: str | None) -> str:
@@ -64,7 +81,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     flash = request.session.pop("flash", None) if "session" in request.scope else None
     body = ENV.get_template(template).render(
         request=request, user=request.scope.get("user"), csrf=csrf_token(request), flash=flash,
-        path=request.url.path, **context,
+        path=request.url.path, zone=getattr(getattr(request.app.state, "desk", None), "zone", None), **context,
     )
     return HTMLResponse(body, status_code=status_code, headers={
         # Our pages load nothing from elsewhere; say so, so an injected tag could not either.
@@ -78,7 +95,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
 
 def flash(request: Request, text: str, kind: str = "ok") -> None:
     """A one-line message shown on the next page (after a POST's redirect)."""
-    request.session["flash"] = {"kind": kind, "text": text}
+    request.session["flash"] = {"kind": kind, "text": without_paths(text)}
 
 
-__all__ = ["ENV", "STATIC", "TEMPLATES", "flash", "page"]
+__all__ = ["ENV", "STATIC", "TEMPLATES", "flash", "page", "without_paths"]

@@ -292,3 +292,40 @@ def test_an_email_waiting_for_a_step_the_case_has_left_is_not_sent(tmp_path: Pat
         assert [ref for ref, *_ in events_of(app, EmailSent.kind)] == ["ALD-F0001"]
         assert app.deliver(REMINDER + timedelta(days=4), retry=True).superseded == []  # decided once
         assert len(sink.messages) == 1
+
+
+def test_an_email_sent_records_each_attachments_sha256_and_verify_checks_the_files(tmp_path: Path,
+                                                                                    database_url: str) -> None:
+    """An auditor proves which file left: each attachment's name and SHA-256 in the `email_sent` event, in
+    the printed timeline, and `relance verify` names a sent file changed since."""
+    import hashlib
+
+    from engine.cases.audit import audit
+    from engine.reports.timeline import render_timeline
+
+    with smtp_server() as sink:
+        app = _with_port(make_app(tmp_path, database_url, 1), database_url, sink.port, attach='["docx", "pdf"]')
+        app.run(REMINDER)
+        [message] = sink.messages
+    left = {p.get_filename(): hashlib.sha256(p.get_payload(decode=True)).hexdigest()
+            for p in message.iter_attachments()}
+    assert set(left) == {"01-reminder1.docx", "01-reminder1.pdf"}
+    [(ref, sent, _, _)] = events_of(app, EmailSent.kind)
+    assert isinstance(sent, EmailSent)
+    assert {f.name: f.sha256 for f in sent.files} == left
+    [(_, letter, _, _)] = events_of(app, LetterSent.kind)
+    assert isinstance(letter, LetterSent) and left["01-reminder1.docx"] == letter.sha256
+    with app.session() as session:
+        case = session.scalar(select(Case).where(Case.ref == ref))
+        assert case is not None
+        printed = render_timeline(session, case)
+    assert f"01-reminder1.pdf (SHA-256 {left['01-reminder1.pdf']})" in printed
+    assert audit(app, app.workspace.output_dir).ok
+    # The PDF on disk is no longer the one that left (made again, or edited): verify says so.
+    pdf = app.workspace.output_dir / Path(letter.path).with_suffix(".pdf")
+    pdf.write_bytes(pdf.read_bytes() + b"\n% edited")
+    findings = audit(app, app.workspace.output_dir).findings
+    assert [(f.case_ref, f.document_path, "sent by e-mail changed" in f.problem) for f in findings] == [
+        (ref, str(Path(letter.path).with_suffix(".pdf")), True)]
+    pdf.unlink()
+    assert ["missing" in f.problem for f in audit(app, app.workspace.output_dir).findings] == [True]

@@ -111,3 +111,38 @@ def test_bad_input_is_one_line_and_the_right_exit_code(cli: Cli) -> None:
     bad.write_text("event_date;debtor_ref;action;until;reason\n2025-01-20;D1;teleport;;x\n", encoding="utf-8")
     out = cli("import", str(bad), code=1)
     assert "events.csv:2" in out and "teleport" in out
+
+
+def test_the_next_try_of_an_email_shows_on_the_teams_clock(cli: Cli) -> None:
+    """The outbox keeps the next try in UTC; people read it in local time (Europe/Paris, or [team]
+    timezone): `relance outbox`, its --json (with the offset) and the timeline's French sentence."""
+    import re
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from tests.smtp_server import SmtpSink
+
+    with smtp_server(SmtpSink(busy_first=2)) as sink:
+        config = cli.root / "relance.toml"
+        config.write_text(config.read_text(encoding="utf-8")
+                          + smtp_toml(sink.port).replace("retry_after = 0", "retry_after = 36000"), encoding="utf-8")
+        cli("run", "--as-of", "2025-01-20", "--json")
+    emails = cli.json("outbox")
+    assert isinstance(emails, dict)
+    when = emails["emails"][0]["next_attempt_at"]
+    at = datetime.fromisoformat(when)
+    assert at.utcoffset() == ZoneInfo("Europe/Paris").utcoffset(at.replace(tzinfo=None))  # local, offset said
+    paris = at.astimezone(ZoneInfo("Europe/Paris"))
+    assert f"{paris:%Y-%m-%d %H:%M} {paris.tzname()}" in cli("outbox")
+    assert f"nouvel essai à partir du {paris:%d/%m/%Y} à {paris.hour} h {paris:%M}" in cli("timeline", "ALD-F1")
+    # A team elsewhere says so once in relance.toml.
+    config.write_text(config.read_text(encoding="utf-8") + '\n[team]\ntimezone = "America/New_York"\n',
+                      encoding="utf-8")
+    york = at.astimezone(ZoneInfo("America/New_York"))
+    assert f"{york:%Y-%m-%d %H:%M} {york.tzname()}" in cli("outbox")
+    assert f"à {york.hour} h {york:%M}" in cli("timeline", "ALD-F1")
+    assert at.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="minutes") not in cli("outbox")
+    config.write_text(re.sub(r'timezone = ".*"', 'timezone = "Mars/Olympus"', config.read_text(encoding="utf-8")),
+                      encoding="utf-8")
+    out = cli("outbox", code=1)
+    assert "[team] timezone: unknown time zone 'Mars/Olympus'" in out and len(out.strip().splitlines()) == 1

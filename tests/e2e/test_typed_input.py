@@ -167,3 +167,48 @@ def test_import_refuses_every_refused_date(workspace: Path, tmp_path: Path, text
     result = relance(workspace, "import", str(invoices))
     assert result.exit_code == 1
     assert f"{invoices}:2: column 'issue_date'" in result.output
+
+
+def test_a_payment_dated_after_today_is_refused_by_case_pay_and_by_the_import(workspace: Path,
+                                                                               tmp_path: Path) -> None:
+    """One rule (engine.core.calendar.happened_by) for the web form, `case pay` and the payments import: a
+    payment is recorded once received, so never dated after today; one line says why, nothing is recorded."""
+    from datetime import timedelta
+
+    today = date.today()
+    tomorrow = today + timedelta(days=1)
+    case = open_cases(workspace)[-1]
+    before = last_event(workspace, case, "payment")
+    result = relance(workspace, "case", "pay", case, "10", "--as-of", tomorrow.isoformat())
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: {tomorrow.isoformat()} is after today ({today.isoformat()}): "
+                                     "record what happened, on its day")
+    # Every other thing a person records, as the web app's forms refuse it too.
+    for command in (["case", "dispute", case, "--reason", "x"], ["case", "note", case, "--reason", "x"],
+                    ["case", "call", case, "--outcome", "reached"], ["approve", case, "--by", "x"],
+                    ["debtor", "hold", "CLI-006", "--reason", "x"]):
+        result = relance(workspace, *command, "--as-of", tomorrow.isoformat())
+        assert result.exit_code == 1 and "is after today" in result.output, (command, result.output)
+        assert len(result.output.strip().splitlines()) == 1, result.output
+    payments = tmp_path / "payments.csv"
+    payments.write_text("debtor_ref;payment_date;amount;invoice_number;reference\n"
+                        f"CLI-006;{tomorrow:%d/%m/%Y};10,00;FA-2026-0101;future-1\n", encoding="utf-8")
+    result = relance(workspace, "import", str(payments))
+    assert result.exit_code == 1
+    assert f"{payments}:2: column 'payment_date': {tomorrow.isoformat()} is after today" in result.output
+    assert last_event(workspace, case, "payment") == before
+    assert last_event(workspace, "ALD-FA-2026-0101", "payment") is None or "future-1" not in str(
+        last_event(workspace, "ALD-FA-2026-0101", "payment"))
+
+
+
+def test_case_show_prints_its_flags_as_words(workspace: Path) -> None:
+    """A clerk reads « on hold: no », never Python's False or None."""
+    import re
+
+    case = open_cases(workspace)[0]
+    shown = CliRunner().invoke(cli, ["--workspace", str(workspace), "case", "show", case], env={**CLEAN_ENV,
+                                                                                               "COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert re.search(r"on hold\s+│ no\b", shown.output) and re.search(r"disputed\s+│ no\b", shown.output)
+    assert not re.search(r"\b(True|False|None)\b", shown.output), shown.output

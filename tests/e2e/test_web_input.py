@@ -53,6 +53,12 @@ HAND_EDITED = [
     ("apres=99999999999999999999", "repère de page"),  # no database id is that large
     ("tri=balance&apres=1~99999999999999999999", "repère de page"),
     ("tri=%27%3B--", "tri inconnu"),
+    # An unknown state listed no case without a word; a check box or an order with another value than its
+    # own was read as "not asked" and the list shown as if it had been.
+    ("etat=nope", "État inconnu « nope » : les états connus sont due (Facture échue), reminder1 (Première relance)"),
+    ("clos=oui", "Dossiers clos : « oui » n'est pas une valeur de ce filtre"),
+    ("pour_moi=2", "Pour moi : « 2 » n'est pas une valeur de ce filtre"),
+    ("ordre=up", "Ordre : « up » inconnu"),
 ]
 
 
@@ -65,6 +71,10 @@ def test_a_hand_edited_list_url_is_a_400_that_says_which_field(desk: App) -> Non
     assert http.get("/cases?apres=2147483647").status_code == 200  # the largest id there can be
     assert http.get("/cases?apres=2147483648").status_code == 400
     assert len(re.findall(r'<a href="/cases/\d+">', http.get("/cases?retard_min=0&par=200").text)) == 3
+    assert http.get("/cases?etat=reminder1&clos=1&ordre=desc&pour_moi=").status_code == 200  # the form's own values
+    answer = http.get("/tasks?toutes=oui")
+    assert answer.status_code == 400 and "Toutes les tâches : « oui »" in flash_error(answer.text)
+    assert http.get("/tasks?toutes=1").status_code == 200
 
 
 def test_a_number_in_a_url_larger_than_any_id_is_a_404_like_any_missing_case(desk: App) -> None:

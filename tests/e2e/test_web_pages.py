@@ -183,6 +183,23 @@ def test_an_agencys_upload_is_checked_for_its_mentions_as_its_run_will_be(desk: 
     assert kept.status_code == 303
 
 
+def test_the_case_page_shows_when_each_event_was_recorded_on_the_teams_clock(desk: App) -> None:
+    """Recorded instants are stored in UTC; the team reads them in Paris time (« 23/11/2026 à 15 h 05 »), not
+    as « 23/11/2026 14:05 UTC »."""
+    from datetime import timezone
+    from zoneinfo import ZoneInfo
+
+    with desk.session() as session:
+        case_id, recorded = session.execute(select(Case.id, Event.recorded_at).join(Event, Event.case_id == Case.id)
+                                            .order_by(Event.id).limit(1)).one()
+    at = recorded.replace(tzinfo=timezone.utc).astimezone(ZoneInfo("Europe/Paris"))
+    http = client(desk)
+    sign_in(http, "viewer")
+    text = http.get(f"/cases/{case_id}").text
+    assert f"{at:%d/%m/%Y} à {at.hour} h {at:%M}" in text
+    assert " UTC" not in text
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("in_place", ["/dev/zero", "fifo"])
 def test_an_upload_over_a_template_that_is_no_regular_file_is_refused_in_one_line(desk: App, in_place: str) -> None:

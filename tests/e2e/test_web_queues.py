@@ -184,6 +184,10 @@ def test_an_approval_whose_letter_rests_on_a_carried_forward_rate_says_so(desk: 
         page = legal.get("/approvals").text
         assert "étape validée" in page
         assert ("taux reconduits" in page and "2026 S2" in page) is warned, page
+        # The rates file as the team knows it, never the server's path to it.
+        assert desk.rates_file not in page and "/engine/core/data" not in page
+        if warned:
+            assert "le fichier de taux fourni avec relance (rates.csv) : 2026 S2" in html.unescape(page), page
 
 
 def test_the_tasks_list_names_each_letter_sent_by_its_step_as_the_team_reads_it(desk: App) -> None:

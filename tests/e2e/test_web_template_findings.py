@@ -62,3 +62,50 @@ def test_a_jinja_message_nobody_translated_is_said_less_precisely_but_in_french(
 
     said = french_reason(TemplateSyntaxError("expected token 'end of print statement', got 'x'", 3))
     assert said.startswith("erreur de syntaxe Jinja") and "expected" not in said
+
+
+def test_a_refusal_names_the_file_in_place_never_its_server_path(desk: App) -> None:
+    """The file an upload replaces cannot be kept (here a FIFO put in its place): the page names it as the
+    team knows it, never by where it lies on the server."""
+    import html
+    import os
+
+    from engine.cases import templates
+    from engine.web.library import distinct_workflows
+
+    path = templates.template_files(distinct_workflows(desk))["relance_1.docx"]
+    path.unlink()
+    os.mkfifo(path)
+    http = client(desk)
+    token = sign_in(http, "legal")
+    sent = http.post("/letters/relance_1.docx/upload", data={"csrf": token},
+                     files={"file": ("relance_1.docx", (PACK / "relance_1.docx").read_bytes(), "application/octet-stream")})
+    assert sent.status_code == 303
+    shown = html.unescape(http.get("/letters").text)
+    assert "le fichier en place, relance_1.docx, ne peut pas être gardé" in shown, shown[-800:]
+    assert str(path.parent) not in shown and str(desk.workspace.root) not in shown
+
+
+def test_no_web_message_carries_an_absolute_path() -> None:
+    """The last guard of every flash message and error page: an engine message written for the command line
+    keeps the file's name only; dates and the app's own addresses are left alone."""
+    from engine.web.render import without_paths
+
+    assert without_paths("voir /srv/relance/ws/letters/fr/relance_1.docx:12, tag x") == "voir relance_1.docx:12, tag x"
+    assert without_paths("dans « /tmp/a/b/rates.csv » : 2026 S2") == "dans « rates.csv » : 2026 S2"
+    for kept in ("le 25/11/2026 à 15 h 03", "ouvrez /cases/12", "https://example.fr/a/b/c", "1/2/3"):
+        assert without_paths(kept) == kept
+
+
+def test_the_rates_file_is_named_as_relance_toml_names_it(desk: App) -> None:
+    """The rates warning of a web page names the workspace's own rates file by its [paths] setting."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    root = desk.workspace.root.resolve()
+    name = App.rates_name.fget  # type: ignore[attr-defined]
+    assert name(SimpleNamespace(workspace=replace(desk.workspace, rates_path=root / "data" / "taux.csv"))) == (
+        "data/taux.csv ([paths] rates de relance.toml)")
+    assert name(SimpleNamespace(workspace=replace(desk.workspace, rates_path=Path("/srv/shared/taux.csv")))) == (
+        "taux.csv ([paths] rates de relance.toml)")
+    assert name(desk) == "le fichier de taux fourni avec relance (rates.csv)"

@@ -58,3 +58,23 @@ def test_the_wheel_installs_and_runs_the_demo_outside_the_checkout(tmp_path: Pat
     letters = list((tmp_path / "demo" / "output").rglob("*.docx"))
     assert len(letters) > 50
     assert all(zipfile.is_zipfile(letter) for letter in letters)
+
+
+def test_the_wheel_carries_the_licence_and_the_build_warns_of_nothing_deprecated(tmp_path: Path) -> None:
+    """The licence the project declares (pyproject's SPDX `license`) is in the wheel with its text, and the
+    build says nothing deprecated (a `license` TOML table was, removed by setuptools after 2027-02-18)."""
+    import shutil
+
+    source = tmp_path / "src"  # a copy: the build's build/ and egg-info stay out of the checkout
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__",
+                                                                "relance-demo", ".hypothesis", "bench", "tests"))
+    dist = tmp_path / "dist"
+    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", dist, source, cwd=tmp_path)
+    assert "Deprecat" not in built.stdout + built.stderr, (built.stdout + built.stderr)[-3000:]
+    [wheel] = dist.glob("relance-*.whl")
+    archive = zipfile.ZipFile(wheel)
+    [licence] = [name for name in archive.namelist() if name.endswith(".dist-info/licenses/LICENSE")]
+    assert archive.read(licence) == (REPO / "LICENSE").read_bytes()
+    assert b"Apache License" in archive.read(licence)
+    [metadata] = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
+    assert "License-Expression: Apache-2.0" in archive.read(metadata).decode()
