@@ -199,7 +199,7 @@ def _act(desk: Desk, case_ref: str, action: str, on: date, *, by: str, reason: s
     reason = reason_of(action, reason)
     with desk.session() as session:
         case = require_case(session, case_ref)
-        if action != "note":
+        if action != "note" and on >= case.state_entered:  # before the state's entry: act's own, sharper, message
             require_not_before_last_event(session, case, action, on)
         steps = act(session, case, desk.escalator_for(case), action, on, by=by, reason=reason, until=until,
                     dest=dest, perform=desk.letter_writer())
