@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from engine.cases.desk import Desk
 from engine.cases.lookup import require_case
 from engine.cases.steps import act, apply_steps, case_state, reconcile, record_payment, record_receipt
@@ -19,7 +22,9 @@ from engine.core.case import Step
 from engine.core.money import format_amount, parse_amount
 from engine.errors import CaseError
 from engine.store import ledger
+from engine.store.events import KIND_LABELS, CreditNoteApplied, NoticeReceived, PaymentReceived
 from engine.store.ledger import ZERO
+from engine.store.models import Case, Event
 
 # The actions whose "why" the timeline must hold: a dispute, its end, a hold, a jump and a note say why.
 REASON_REQUIRED = frozenset({"dispute", "resolve", "hold", "jump", "note"})
@@ -144,6 +149,32 @@ def receipt(desk: Desk, case_ref: str, on: date, *, by: str, tracking: str | Non
         return Outcome(case.ref, "receipt", on, by, case.state, ())
 
 
+# What dates a case's timeline by the bank or the post, not by a person's hand: a payment or a credit note keeps
+# its value date, a delivery its day, whenever they are recorded.
+_DATED_ELSEWHERE = frozenset({PaymentReceived.kind, CreditNoteApplied.kind, NoticeReceived.kind})
+_ACTION_WORDS = {"dispute": "une contestation", "resolve": "une levée de contestation",
+                 "promise": "une promesse de paiement", "hold": "une suspension", "resume": "une reprise",
+                 "jump": "une étape à la main"}
+
+
+def require_not_before_last_event(session: Session, case: Case, action: str, on: date) -> None:
+    """An action that changes the case's course (dispute, resolve, promise, hold, resume, jump) may not be dated
+    before the case's last event: the timeline would show the escalation going on after it, and its letters
+    would contradict it. (A note may tell of the past: it is accepted, and every printed timeline says on
+    which day it was recorded, engine.reports.timeline. Money keeps its bank date.)"""
+    last = session.execute(select(Event.occurred_on, Event.seq, Event.kind)
+                           .where(Event.case_id == case.id, Event.kind.not_in(_DATED_ELSEWHERE))
+                           .order_by(Event.occurred_on.desc(), Event.seq.desc()).limit(1)).first()
+    if last is None or on >= last.occurred_on:
+        return
+    label = KIND_LABELS.get(last.kind, last.kind)
+    raise CaseError(f"{action} dated {on:%d/%m/%Y}: the case's last event (#{last.seq}, {last.kind}) is dated "
+                    f"{last.occurred_on:%d/%m/%Y}; date it that day or later (a note may tell of the past)",
+                    french=f"{_ACTION_WORDS.get(action, action)} ne peut pas être datée du {on:%d/%m/%Y} : le dernier "
+                           f"événement du dossier (n° {last.seq}, {label}) est du {last.occurred_on:%d/%m/%Y} ; "
+                           "datez-la de ce jour ou d'après (une note peut rappeler le passé)")
+
+
 ACTIONS: dict[str, Callable[..., Outcome]] = {"dispute": dispute, "resolve": resolve, "promise": promise, "hold": hold, "resume": resume,
            "jump": jump, "note": note}
 
@@ -168,6 +199,8 @@ def _act(desk: Desk, case_ref: str, action: str, on: date, *, by: str, reason: s
     reason = reason_of(action, reason)
     with desk.session() as session:
         case = require_case(session, case_ref)
+        if action != "note" and on >= case.state_entered:  # before the state's entry: act's own, sharper, message
+            require_not_before_last_event(session, case, action, on)
         steps = act(session, case, desk.escalator_for(case), action, on, by=by, reason=reason, until=until,
                     dest=dest, perform=desk.letter_writer())
         return Outcome(case.ref, action, on, by, case.state, tuple(steps))

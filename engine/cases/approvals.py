@@ -4,8 +4,10 @@ When a case's next step leads into such a state, the escalator leaves the case w
 `awaiting_approval` (engine.core.machine); the step's shell records `approval_requested` once
 (engine.cases.steps.note_awaiting) and the case waits in `relance approvals`, looked at by no run.
 `approve` records who approved and takes the step that day — its letter is written then, dated then;
-if the step is no longer due (paid, or its guard now fails), the approval is recorded and the case
-moves as the workflow says today. `reject` records the refusal and holds the case with the reason;
+if the step is no longer due (its guard now fails), the approval is recorded and the case moves as the
+workflow says today. A case that money settled while it waited (paid in full), or that was disputed or put
+on hold, leaves the queue; approving it is refused, and the settlement is recorded with the payment's day
+and author, never the approver's. `reject` records the refusal and holds the case with the reason;
 `relance case resume` lifts the hold, and the step asks for approval again when it is due.
 """
 
@@ -50,7 +52,9 @@ def waiting_approvals(session: Session, as_of: date, *, limit: int | None = None
     ``as_of`` in the same query, the requests in one more."""
     principal, paid = ledger.case_money_columns(Case.id, as_of)
     query = (select(Case, Debtor, principal, paid).join(Debtor, Debtor.id == Case.debtor_id)
-             .where(Case.awaiting_approval.is_not(None), Case.closed.is_(False)).order_by(Case.id).limit(limit))
+             .where(Case.awaiting_approval.is_not(None), Case.closed.is_(False), Case.on_hold.is_(False),
+                    Case.disputed.is_(False), principal > paid)  # paid in full: nothing left to approve
+             .order_by(Case.id).limit(limit))
     found = session.execute(query).all()
     requests = _requests(session, [case.id for case, *_ in found])
     waiting = []
@@ -78,17 +82,29 @@ def approve(desk: Desk, case_ref: str, on: date, *, by: str, note: str | None = 
                             french=f"le dossier {case.ref} attend une validation depuis le {_since:%d/%m/%Y} : "
                                    f"elle ne peut pas être datée du {on:%d/%m/%Y}")
         escalator = desk.escalator_for(case)
-        label = state_label(escalator.workflow.states, dest)
-        append_event(session, case, Approved(dest, note, state_label=label), on, actor=by)
+        states = escalator.workflow.states
         state = case_state(session, case, on)
         steps = reconcile(session, case, state, escalator, on)
-        if state.state == case.state and not escalator.workflow.states[state.state].final:
+        moved = bool(steps) and (state.state != case.state or states[state.state].final)
+        if not moved:
+            append_event(session, case, Approved(dest, note, state_label=state_label(states, dest)), on, actor=by)
+        if not moved and not states[state.state].final:
             if request is not None and request.manual:
                 steps += escalator.jump(state, dest, on, note or "validé", by=by, approved=True)
             else:
                 steps += escalator.advance(state, on, approved=dest)
+        # Money that came in while the case waited moved it (paid in full): its step is recorded with the
+        # money's day and author (engine.cases.steps.reconcile), and no approval of a step that is moot.
         apply_steps(session, case, state, steps, escalator, desk.letter_writer(), actor=by, as_of=on)
-        return Outcome(case.ref, "approve", on, by, case.state, tuple(steps))
+        outcome = Outcome(case.ref, "approve", on, by, case.state, tuple(steps))
+    if moved:  # after the commit: the settlement is kept, the approval refused
+        step = steps[-1]
+        label = state_label(states, step.dest) or step.dest
+        raise CaseError(f"case {outcome.case_ref} moved to {step.dest} on {step.on} ({step.trigger}) while it waited "
+                        "for approval: that is recorded, and nothing is left to approve",
+                        french=f"le dossier {outcome.case_ref} est passé à « {label} » le {step.on:%d/%m/%Y} pendant "
+                               "qu'il attendait sa validation : c'est enregistré, il n'y a plus rien à valider")
+    return outcome
 
 
 def reject(desk: Desk, case_ref: str, on: date, *, by: str, reason: str) -> Outcome:

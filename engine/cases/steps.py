@@ -32,6 +32,7 @@ from engine.store.events import (
     RUN_ACTOR,
     ActionFacts,
     ApprovalRequested,
+    CreditNoteApplied,
     Dispute,
     EventPayload,
     Hold,
@@ -48,7 +49,7 @@ from engine.store.events import (
     read_event,
 )
 from engine.store.models import Case, Document, Event, Payment
-from engine.store.timeline import append_event
+from engine.store.timeline import append_event, events_of
 
 ZERO = Decimal("0")
 
@@ -87,7 +88,27 @@ def reconcile(session: Session, case_row: Case, state: CaseState, escalator: Esc
     if unseen <= 0:
         return []  # nothing new (a reversal simply lowers `paid`; there is no negative payment)
     state.paid = seen
-    return escalator.pay(state, unseen, on)
+    day, by = _money_arrived(session, case_row, state, on)
+    return escalator.pay(state, unseen, day, by=by)
+
+
+def _money_arrived(session: Session, case_row: Case, state: CaseState, on: date) -> tuple[date, str | None]:
+    """When and by whom the money not yet seen arrived: the latest payment or credit note counted as of ``on``
+    (its own day, and who recorded it; the automatic allocation of an imported file is the engine's). A step
+    it causes (« Soldée ») is then dated and signed by that money, not by whoever looks at the case next (an
+    approval, a note, a run days later). Never before the case entered its state: the timeline's steps follow
+    one another."""
+    latest: Event | None = None
+    for event in events_of(session, case_row):
+        if event.kind in _MONEY_KINDS and event.occurred_on <= on and (
+                latest is None or event.occurred_on >= latest.occurred_on):
+            latest = event
+    if latest is None:  # money the timeline does not tell of: the day of the look, as before
+        return on, None
+    return max(latest.occurred_on, state.state_entered), latest.actor or RUN_ACTOR
+
+
+_MONEY_KINDS = frozenset({PaymentReceived.kind, CreditNoteApplied.kind})
 
 
 def apply_steps(

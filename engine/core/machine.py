@@ -168,6 +168,7 @@ class Escalator:
         """The debtor contests the debt: escalation stops (flag `disputed`), `dispute` may move the case."""
         self._open(case, "dispute")
         case.disputed = True
+        case.awaiting_approval = None  # a contested claim is not escalated: its approval request lapses
         self._remember(case)
         steps = self._event(case, "dispute", on, reason=reason, by=by)
         return [] if steps is _UNDECLARED else steps
@@ -199,6 +200,7 @@ class Escalator:
         """Stop escalation by hand (flag `on_hold`); `hold` may move the case."""
         self._open(case, "hold")
         case.on_hold = True
+        case.awaiting_approval = None  # a held case is not escalated: its approval request lapses
         self._remember(case)
         steps = self._event(case, "hold", on, reason=reason, by=by)
         return [] if steps is _UNDECLARED else steps

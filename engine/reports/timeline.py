@@ -32,6 +32,29 @@ PAYMENT_ACTOR = "imputation automatique des règlements"
 CREDIT_NOTE_ACTOR = "imputation automatique des avoirs"
 
 
+# How every printed timeline orders its lines, said once on the page: a catch-up (a payment imported days
+# late, a note that tells of an earlier call) is shown where it happened, while the chain stays checked in
+# the order it was recorded, which the n° keeps.
+ORDER_NOTE = ("Classement par date des faits, à date égale dans l'ordre d'enregistrement ; le n° est l'ordre "
+              "d'enregistrement, celui que suit la chaîne d'empreintes.")
+
+
+def in_date_order(events: list[Event]) -> list[Event]:
+    """``events`` (in seq order) as a timeline prints them: by the day each occurred, stable on seq."""
+    return sorted(events, key=lambda ev: (ev.occurred_on, ev.seq))
+
+
+def recorded_late(events: list[Event]) -> dict[int, str]:
+    """seq → the words that mark an event recorded after something that happened later than it (printed out
+    of recording order): the day it was recorded, so a reader sees it was entered after the fact."""
+    late, latest = {}, None
+    for ev in events:  # seq order
+        if latest is not None and ev.occurred_on < latest:
+            late[ev.seq] = f"enregistré après coup, le {format_date(ev.recorded_at.date())}"
+        latest = ev.occurred_on if latest is None else max(latest, ev.occurred_on)
+    return late
+
+
 @dataclass(frozen=True)
 class ChainStatus:
     """Whether the case's chain recomputes: ``ok`` and, when not, the seqs that fail."""
@@ -59,12 +82,14 @@ def render_timeline(session: Any, case: Case, fmt: str = "text", state_labels: M
     (engine.core.instants) for the instants a sentence names."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown timeline format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    events = events_of(session, case)
-    status = chain_status(case, events)
+    chained = events_of(session, case)
+    status = chain_status(case, chained)  # verified in recording order: the chain's
+    events, late = in_date_order(chained), recorded_late(chained)
     state_label = (state_labels or {}).get(case.state) or case.state
     if fmt == "json":
         return json_text({
             "case": plain(_header(session, case)),
+            "order": "occurred_on, then seq (seq is the recording order, the hash chain's)",
             "events": [plain(_event_dict(ev)) for ev in events],
             "chain": {"ok": status.ok, "broken": list(status.broken), "last_hash": status.last_hash},
         }, indent=2, sort_keys=True)
@@ -79,12 +104,15 @@ def render_timeline(session: Any, case: Case, fmt: str = "text", state_labels: M
     header = _header(session, case)
     header["state_label"] = state_label
     if fmt == "html":
-        return _HTML.render(case=header, events=[(ev, summary(ev, case, zone), actor_of(ev)) for ev in events], status=status)
+        return _HTML.render(case=header, events=[(ev, summary(ev, case, zone), actor_of(ev), late.get(ev.seq))
+                                                 for ev in events], status=status, order=ORDER_NOTE)
     # Printed on a terminal: every line made inert (a name or a reason must not carry ANSI/OSC escapes).
     lines = [inert(f"Dossier {header['ref']} — état : {state_label} — débiteur {header['debtor']['name']} "
                    f"({header['debtor']['ref']}) — solde {format_amount(header['balance'], header['currency'])}")]
+    lines.append(ORDER_NOTE)
     lines += [inert(f"{ev.seq:>4}  {format_date(ev.occurred_on)}  {KIND_LABELS.get(ev.kind, ev.kind):<22} "
-                    f"{summary(ev, case, zone)}  [par {actor_of(ev)}]  empreinte {ev.hash}") for ev in events]
+                    f"{summary(ev, case, zone)}  [par {actor_of(ev)}{'; ' + late[ev.seq] if ev.seq in late else ''}]  "
+                    f"empreinte {ev.hash}") for ev in events]
     lines.append(status.french())
     return "\n".join(lines) + "\n"
 
@@ -93,7 +121,7 @@ def timeline_entries(session: Any, case: Case, zone: tzinfo | None = None) -> tu
     """Each event with its French sentence, and the chain's status: what the printable page shows,
     for a page of the web app that lays it out its own way."""
     events = events_of(session, case)
-    return [(ev, summary(ev, case, zone)) for ev in events], chain_status(case, events)
+    return [(ev, summary(ev, case, zone)) for ev in in_date_order(events)], chain_status(case, events)
 
 
 def chain_status(case: Case, events: list[Event]) -> ChainStatus:
@@ -188,9 +216,10 @@ vertical-align:top;text-align:left} th{background:#eee} td.num{text-align:right;
 <tr><th colspan="3">Total</th><th class="num">{{ case.principal|money(case.currency) }}</th><th class="num">{{ case.paid|money(case.currency) }}</th>
 <th class="num">{{ case.balance|money(case.currency) }}</th></tr></tbody></table>
 <h2>Événements</h2>
+<p class="order">{{ order }}</p>
 <table><thead><tr><th>#</th><th>Date</th><th>Nature</th><th>Détail</th><th>Par</th><th>Empreinte SHA-256</th></tr></thead>
-<tbody>{% for ev, text, actor in events %}<tr><td>{{ ev.seq }}</td><td class="num">{{ ev.occurred_on|day }}</td><td>{{ ev.kind|kind }}</td>
-<td>{{ text }}</td><td>{{ actor }}</td><td class="hash">{{ ev.hash }}</td></tr>{% endfor %}</tbody></table>
+<tbody>{% for ev, text, actor, late in events %}<tr><td>{{ ev.seq }}</td><td class="num">{{ ev.occurred_on|day }}</td><td>{{ ev.kind|kind }}</td>
+<td>{{ text }}{% if late %} <em>({{ late }})</em>{% endif %}</td><td>{{ actor }}</td><td class="hash">{{ ev.hash }}</td></tr>{% endfor %}</tbody></table>
 <h2>Intégrité</h2>
 {% if status.ok %}<p class="ok">Chaîne d'empreintes SHA-256 vérifiée : intacte ({{ events|length }} événements,
 dernière empreinte <span class="hash">{{ status.last_hash }}</span>).</p>
@@ -200,4 +229,4 @@ ce relevé ne doit pas être produit sans vérification.</p>{% endif %}
 """)
 
 
-__all__ = ["FORMATS", "KIND_LABELS", "ChainStatus", "chain_status", "render_timeline", "summary", "timeline_entries"]
+__all__ = ["FORMATS", "KIND_LABELS", "ORDER_NOTE", "ChainStatus", "chain_status", "render_timeline", "summary", "timeline_entries"]

@@ -28,7 +28,7 @@ from engine.cases.tasks import open_tasks_of
 from engine.core.calendar import happened_by
 from engine.core.money import MoneyError, format_amount, parse_amount, parse_date
 from engine.errors import BusyError, CaseError, ConcurrentChange, RelanceError
-from engine.reports.timeline import KIND_LABELS, render_timeline, timeline_entries
+from engine.reports.timeline import KIND_LABELS, ORDER_NOTE, render_timeline, timeline_entries
 from engine.web import urls  # noqa: F401  (registers {name:id}, used by ROUTES)
 from engine.web.render import flash, page, without_paths
 from engine.web.security import checked_form, current_user, require
@@ -125,7 +125,7 @@ def case_page(request: Request) -> Response:
     states = list(workflow.states) if workflow is not None else []
     return page(request, "case.html", case=details, case_id=row.id, debtor=debtor, events=events, status=status,
                 letters=letters, labels=state_labels(desk), kinds=KIND_LABELS, states=states, today=today,
-                actions=ACTIONS, awaiting=awaiting, open_tasks=open_tasks, seen=seen)
+                actions=ACTIONS, awaiting=awaiting, open_tasks=open_tasks, seen=seen, order=ORDER_NOTE)
 
 
 async def case_action(request: Request) -> Response:

@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.app import App
-from engine.cases import approvals, tasks
+from engine.cases import actions, approvals, tasks
 from engine.cases.debtors import hold_debtor, resume_debtor
 from engine.errors import CaseError
 from engine.store.events import (
+    RUN_ACTOR,
     ApprovalRequested,
     Approved,
     CallRecorded,
@@ -329,3 +330,37 @@ def test_an_email_sent_records_each_attachments_sha256_and_verify_checks_the_fil
         (ref, str(Path(letter.path).with_suffix(".pdf")), True)]
     pdf.unlink()
     assert ["missing" in f.problem for f in audit(app, app.workspace.output_dir).findings] == [True]
+
+
+def test_a_case_settled_or_held_while_it_waits_leaves_the_queue_and_is_not_approved(tmp_path: Path,
+                                                                                    database_url: str) -> None:
+    """Like Odoo's credit control: money imported for a case waiting for approval takes it out of the queue, and
+    its move to « Soldée » is the payment's (its day, its author), not the approver's nor the day of the approval.
+    A case put on hold or disputed while it waits leaves the queue too."""
+    app = make_app(tmp_path, database_url, 3)
+    app.run(REMINDER)
+    asked = REMINDER + timedelta(days=2)
+    for ref in ("ALD-F0000", "ALD-F0001", "ALD-F0002"):
+        actions.jump(app, ref, "formal_notice", asked, by="ana", reason="aucune réponse")
+    paid_on = asked + timedelta(days=2)
+    payments = tmp_path / "payments.csv"
+    payments.write_text(f"debtor_ref;payment_date;amount;invoice_number;reference\nD0000;{paid_on};1000.00;F0000;VIR\n",
+                        encoding="utf-8")
+    app.import_files([payments])
+    actions.hold(app, "ALD-F0001", paid_on, by="ana", reason="le client appelle")
+    actions.dispute(app, "ALD-F0002", paid_on, by="ana", reason="livraison contestée")
+    later = paid_on + timedelta(days=6)
+    with app.session() as session:
+        assert approvals.waiting_approvals(session, later) == []
+    with pytest.raises(CaseError, match=r"ALD-F0000 moved to paid on .* nothing is left to approve"):
+        approvals.approve(app, "ALD-F0000", later, by="Mme Leroy")
+    for ref in ("ALD-F0001", "ALD-F0002"):
+        with pytest.raises(CaseError):
+            approvals.approve(app, ref, later, by="Mme Leroy")
+    assert events_of(app, Approved.kind) == []
+    settled = [(ref, p.dest, on, actor) for ref, p, on, actor in events_of(app, "state_change")  # type: ignore[attr-defined]
+               if ref == "ALD-F0000" and p.dest == "paid"]
+    assert settled == [("ALD-F0000", "paid", paid_on, RUN_ACTOR)]
+    with app.session() as session:
+        case = session.scalar(select(Case).where(Case.ref == "ALD-F0000"))
+        assert case is not None and case.closed and case.awaiting_approval is None

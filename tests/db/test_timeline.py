@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import io
 import json
 from datetime import date
@@ -17,7 +18,7 @@ from engine.cases.lookup import find_case
 from engine.cases.run import run
 from engine.core.workflow import load_workflow
 from engine.imports.importer import import_csv
-from engine.reports.timeline import render_timeline
+from engine.reports.timeline import ORDER_NOTE, render_timeline, timeline_entries
 from engine.store.database import connect
 from engine.store import timeline
 from engine.store.events import Note
@@ -174,3 +175,34 @@ def test_a_seal_until_an_unfinished_event_chains_the_events_before_it_and_leaves
         assert [e.prev_hash for e in added[1:]] == [e.hash for e in added[:-1]] and case.last_hash == added[2].hash
     with store.session() as s:
         assert verify(s, folder) == []
+
+
+def test_a_catch_up_prints_where_it_happened_and_the_chain_still_verifies(built) -> None:
+    """A note recorded today about 1 February lands after February's steps in the chain: every printed
+    format shows it first (by the day it happened, seq kept, marked as recorded after the fact, the order
+    said in one line), and the chain is still checked in recording order."""
+    store, _letters = built
+    with store.session() as s:
+        case = find_case(s, "ACME-F-001")
+        late = timeline.append_event(s, case, Note("appel du 1er février"), date(2025, 2, 1), actor="ana")
+        s.flush()
+        late_seq = late.seq
+    with store.session() as s:
+        case = find_case(s, "ACME-F-001")
+        as_text = render_timeline(s, case, "text")
+        as_json = json.loads(render_timeline(s, case, "json"))
+        as_csv = list(csv.DictReader(io.StringIO(render_timeline(s, case, "csv")), delimiter=";"))
+        as_html = render_timeline(s, case, "html")
+        entries, status = timeline_entries(s, case)
+    rows = [line.split() for line in as_text.splitlines() if line[:4].strip().isdigit()]
+    assert [int(row[0]) for row in rows][0] == late_seq  # first printed, last recorded
+    dates = [date.fromisoformat(ev["occurred_on"]) for ev in as_json["events"]]
+    assert dates == sorted(dates) and as_json["events"][0]["seq"] == late_seq and as_json["chain"]["ok"] is True
+    assert [int(row["seq"]) for row in as_csv] == [ev["seq"] for ev in as_json["events"]]
+    assert [ev.seq for ev, _text in entries][0] == late_seq and status.ok
+    assert ORDER_NOTE in as_text and ORDER_NOTE in html.unescape(as_html)
+    assert "chaîne d'empreintes SHA-256 intacte" in as_text
+    noted = next(line for line in as_text.splitlines() if "appel du 1er février" in line)
+    assert "enregistré après coup" in noted
+    opened = next(line for line in as_text.splitlines() if "dossier ouvert" in line)
+    assert "enregistré après coup" not in opened  # recorded in its place: nothing to say

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from engine.cli.main import cli
-from tests.support import REPO
+from tests.support import DEBTORS_HEADER, INVOICES_HEADER, REPO
 
 EXAMPLES = REPO / "examples"
 RELANCE = Path(sys.executable).parent / "relance"
@@ -433,3 +433,25 @@ def test_files_are_imported_debtors_first_whatever_their_names(own_workspace: Pa
     result = relance(own_workspace, "import", "--json", str(invoices), str(debtors))
     assert result.exit_code == 0, result.output
     assert [(row["kind"], row["inserted"]) for row in json.loads(result.output)] == [("debtors", 1), ("invoices", 1)]
+
+
+def test_a_case_action_dated_before_the_cases_last_event_is_one_line_and_a_late_note_is_marked(tmp_path: Path) -> None:
+    """`relance case dispute|jump --as-of` before the case's last event: refused in one line naming that event's
+    date, nothing recorded; `case note` may tell of the past, and the timeline prints it where it happened,
+    saying it was recorded after the fact."""
+    root = tmp_path / "ws"
+    (tmp_path / "d.csv").write_text(DEBTORS_HEADER + "D1;b2b;Dupont & Fils;;1 rue A;;75001;Paris;FR;;\n", encoding="utf-8")
+    (tmp_path / "i.csv").write_text(INVOICES_HEADER + "F1;D1;2026-03-01;2026-04-01;1000.00;EUR\n", encoding="utf-8")
+    for args in (["init", str(root)], ["--workspace", str(root), "import", str(tmp_path / "d.csv"), str(tmp_path / "i.csv")],
+                 ["--workspace", str(root), "run", "--as-of", "2026-04-10"],
+                 ["--workspace", str(root), "case", "note", "F1", "--reason", "relancé", "--as-of", "2026-04-20"]):
+        assert CliRunner().invoke(cli, args, env=CLEAN_ENV).exit_code == 0
+    before = relance(root, "timeline", "F1", "--format", "json").output
+    for args in (("dispute", "F1", "--reason", "conteste"), ("jump", "F1", "reminder2", "--reason", "x")):
+        result = relance(root, "case", *args, "--as-of", "2026-04-15")
+        error_line(result.output, 1, result.exit_code, "dated 15/04/2026", "last event", "20/04/2026")
+    assert relance(root, "timeline", "F1", "--format", "json").output == before
+    assert relance(root, "case", "note", "F1", "--reason", "appel du 12", "--as-of", "2026-04-12").exit_code == 0
+    printed = relance(root, "timeline", "F1").output.splitlines()
+    late = next(i for i, line in enumerate(printed) if "appel du 12" in line)
+    assert late < next(i for i, line in enumerate(printed) if "relancé" in line) and "enregistré après coup" in printed[late]

@@ -5,8 +5,10 @@ The list and the case page run on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -280,3 +282,30 @@ def test_an_admin_adds_and_disables_users(desk: App) -> None:
     sign_in(other, "nina", "nina-pass-1")
     http.post("/users", data={"csrf": token, "action": "disable", "name": "nina"})
     assert other.get("/cases").status_code == 303
+
+
+def test_an_action_dated_before_the_cases_last_event_is_refused_in_french_and_a_late_note_is_kept(desk: App) -> None:
+    """A dispute or a jump dated before the case's last event would show the escalation going on after it:
+    refused in one French line naming that event's date, nothing recorded. A note may tell of the past: kept,
+    and the case page says its timeline is printed by the day things happened."""
+    with desk.session() as session:
+        case_id = session.scalar(select(Case.id).order_by(Case.id.desc()).limit(1))
+    http = client(desk, today=lambda: date(2025, 1, 31))
+    token = sign_in(http, "legal")
+    assert http.post(f"/cases/{case_id}/actions/note",
+                     data={"csrf": token, "on": "2025-01-25", "reason": "courrier reçu"}).status_code == 303
+    with desk.session() as session:
+        before = session.scalar(select(Case.event_count).where(Case.id == case_id))
+    for action, data in (("dispute", {"reason": "facture contestée"}), ("jump", {"dest": "reminder2", "reason": "x"})):
+        answer = http.post(f"/cases/{case_id}/actions/{action}", data={"csrf": token, "on": "2025-01-22", **data})
+        assert answer.status_code == 303
+        page = html.unescape(http.get(f"/cases/{case_id}").text)
+        assert "ne peut pas être datée du 22/01/2025" in page and "est du 25/01/2025" in page, action
+    late = http.post(f"/cases/{case_id}/actions/note", data={"csrf": token, "on": "2025-01-21", "reason": "appel du 21"})
+    assert late.status_code == 303
+    with desk.session() as session:
+        kinds = session.scalars(select(Event.kind).where(Event.case_id == case_id, Event.seq > before)).all()
+    assert kinds == ["note"]
+    page = html.unescape(http.get(f"/cases/{case_id}").text)
+    assert "Classement par date des faits" in page
+    assert page.index("appel du 21") < page.index("courrier reçu")  # by the day it happened, not recording order
