@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session, joinedload
 
 from engine.cases.desk import Perform
 from engine.cases.failures import clear_failure, failure_reason, record_failure
-from engine.cases.outbox import email_pending
 from engine.cases.steps import apply_steps, case_state, reconcile
 from engine.core.case import Action, Step
 from engine.core.machine import Escalator
@@ -223,14 +222,12 @@ def _write_ready(session: Session, batch: Batch) -> None:
 
 
 def _sealed(row: object) -> bool:
-    """A row ``_write_ready`` may insert: an event once hashed, a document once its letter event is, an outbox
-    row once its e-mail is back from the renderer; a task waits for nothing."""
+    """A row ``_write_ready`` may insert: an event once hashed, a document once its letter event is; an outbox
+    row or a task waits for nothing."""
     if isinstance(row, Event):
         return row.hash is not None
     if isinstance(row, Document):
         return row.event is not None and row.event.hash is not None
-    if isinstance(row, Outbox):
-        return not email_pending(row)
     return True
 
 

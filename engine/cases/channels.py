@@ -17,7 +17,6 @@ from engine.cases.letters import LetterWriter, RatesUsed
 from engine.cases.outbox import enqueue
 from engine.cases.tasks import open_call_task
 from engine.core.case import Action, Step
-from engine.letters.email import render_email
 from engine.letters.pdf import Conversion
 from engine.store.models import Case, Document, Event
 
@@ -35,14 +34,11 @@ class ChannelWriter:
         if action.kind == "email":
             workflow = self.letters.workflow_of(case)
             self.letters.letter_for(session, case, step, action, workflow)
-            aside = self.letters.email_aside(case, action)  # rendered with its letter, by a renderer process
-            content = None if aside else render_email(workflow.letters_dir, step.dest,
-                                                      self.letters.context_for(case, action), self.letters.limits)
-            row = enqueue(session, case, step_key=f"{case.step_count}:{step.dest}", state=step.dest, on=step.on,
-                          content=content, document_path=document.path if document is not None else None,
-                          attach=self.attach or workflow.states[step.dest].attach, domain=self.mail_domain)
-            if aside:
-                self.letters.await_email(case, action, row)
+            enqueue(session, case, step_key=f"{case.step_count}:{step.dest}", state=step.dest, on=step.on,
+                    letters_dir=workflow.letters_dir, context=self.letters.context_for(case, action),
+                    document_path=document.path if document is not None else None,
+                    attach=self.attach or workflow.states[step.dest].attach, domain=self.mail_domain,
+                    limits=self.letters.limits)
         elif action.kind == "phone":
             open_call_task(session, case, f"{case.step_count}:{step.dest}", step.dest, step.on)
         return document

@@ -16,7 +16,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -50,7 +50,7 @@ from engine.letters.pdf import Conversion, PdfError, convert_batch
 from engine.letters.render import Syncing, render_content, sync_files, write_letter
 from engine.letters.versions import held as held_versions
 from engine.store import ledger
-from engine.store.models import Case, Debtor, Document, Event, Outbox
+from engine.store.models import Case, Debtor, Document, Event
 
 ZERO = Decimal("0")
 # Folders of the output that hold what the channels make (engine.cases.outbox, engine.cases.printing).
@@ -110,10 +110,6 @@ class LetterWriter:
         self._deferring = False
         self._files = FileQueue()  # inside `deferred`, without renderers: letter files written on a thread
         self._awaiting: dict[int, tuple[Rendering, list[Document]]] = {}
-        # Per case, the e-mails a renderer renders with their letter, by (step, payment delay); and by rendering,
-        # the outbox rows waiting for them.
-        self._emails: dict[int, dict[tuple[int, int | None], Rendering]] = {}
-        self._outboxes: dict[int, list[Outbox]] = {}
         self._written: dict[int, list[Path]] = {}
         self.pdf_failures: list[str] = []
         self.pending_pdf: list[Path] = []  # letters written since the last convert_pending, relative paths
@@ -148,19 +144,16 @@ class LetterWriter:
             state = workflow.states.get(step.dest)
             require_sound_template(template, state.kind if state else None, limits=self.limits,
                                    agency=self.agency is not None)
-            letter = self.letter_for(session, case, step, action, workflow)
+            self.letter_for(session, case, step, action, workflow)
+            context = self.context_for(case, action)
             out = self.output_dir / relative
             self._written.setdefault(case.id, []).append(out)
             if self._deferring and self.renderers is not None and not self.renderers.busy:
-                # The renderer builds the variables, and the e-mail of a `channel: email` action from them.
-                email = (workflow.letters_dir, step.dest) if action.kind == "email" else None
-                rendering = self.renderers.submit(template, letter, out, self.limits, email=email)
+                rendering = self.renderers.submit(template, context, out, self.limits)
                 self._awaiting[id(rendering)] = (rendering, [])
-                if email is not None:
-                    self._emails.setdefault(case.id, {})[(case.step_count, action.pay_within_days)] = rendering
                 sha256 = f"pending:{id(rendering)}"  # filled in by `resolve`, before anything is hashed or flushed
             else:
-                content = render_content(template, self.context_for(case, action), limits=self.limits)
+                content = render_content(template, context, limits=self.limits)
                 # With renderer processes the cores are busy already: a thread would only take turns
                 # with them (measured 3% slower), so the run writes its own few letters inline.
                 if self._deferring and self.renderers is None:
@@ -182,17 +175,6 @@ class LetterWriter:
             self._awaiting[int(sha256.partition(":")[2])][1].append(document)
         return document
 
-    def email_aside(self, case: Case, action: Action) -> bool:
-        """True when the e-mail of ``action`` (a `channel: email` action of the step in hand) renders in a
-        renderer process with its letter: its outbox row, queued without it, then goes to ``await_email``."""
-        return (case.step_count, action.pay_within_days) in self._emails.get(case.id, {})
-
-    def await_email(self, case: Case, action: Action, row: Outbox) -> None:
-        """``row`` takes its e-mail's subject and bodies when the renderer sends them back (``resolve``),
-        before anything inserts it (engine.cases.outbox.email_pending)."""
-        rendering = self._emails[case.id][(case.step_count, action.pay_within_days)]
-        self._outboxes.setdefault(id(rendering), []).append(row)
-
     @contextmanager
     def deferred(self) -> Iterator[bool]:
         """Inside the block, letters render in the renderer processes while the run goes on, or, without
@@ -207,8 +189,6 @@ class LetterWriter:
             if self._awaiting and self.renderers is not None:
                 self.renderers.drain()
                 self._awaiting.clear()
-            self._emails.clear()
-            self._outboxes.clear()
 
     def resolve(self) -> None:
         """Wait for the deferred letters and put each one's SHA-256 on its documents and their letter events
@@ -219,9 +199,8 @@ class LetterWriter:
         if self.renderers is not None and self._awaiting:
             self.renderers.drain()
             awaiting, self._awaiting = self._awaiting, {}
-            for key, (rendering, documents) in awaiting.items():
+            for rendering, documents in awaiting.values():
                 _complete(documents, rendering.result())
-                _complete_emails(self._outboxes.pop(key, ()), rendering)
         if self._unsynced and self._syncing is None:
             self._syncing = Syncing(list(self._unsynced))
 
@@ -240,7 +219,6 @@ class LetterWriter:
             if rendering.done:
                 del self._awaiting[key]
                 _complete(documents, rendering.result())
-                _complete_emails(self._outboxes.pop(key, ()), rendering)
 
     def awaited_events(self) -> list[Event]:
         """The letter events whose SHA-256 a renderer has not sent back yet."""
@@ -309,7 +287,6 @@ class LetterWriter:
         self._rendered.pop(case_id, None)
         self._letters.pop(case_id, None)
         self._contexts.pop(case_id, None)
-        self._emails.pop(case_id, None)
         written = self._written.pop(case_id, [])
         if failed:  # nothing may still be writing a letter about to be removed
             self._files.drain(check=False)
@@ -406,13 +383,6 @@ def _complete(documents: list[Document], sha256: str) -> None:
         document.sha256 = sha256
         if document.event is not None:
             document.event.payload = {**document.event.payload, "sha256": sha256}
-
-
-def _complete_emails(rows: Iterable[Outbox], rendering: Rendering) -> None:
-    """The e-mail a renderer rendered with its letter on the outbox rows waiting for it."""
-    for row in rows:
-        content = rendering.email()
-        row.subject, row.body_text, row.body_html = content.subject, content.text, content.html
 
 
 def _next_step(workflow: Workflow, state: str, claimed: list[InvoiceStatus]) -> tuple[str | None, str] | None:

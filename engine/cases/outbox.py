@@ -40,7 +40,8 @@ from engine.channels.smtp import (
     Transport,
     open_transport,
 )
-from engine.letters.email import EmailContent
+from engine.core.limits import Limits
+from engine.letters.email import render_email
 from engine.letters.pdf import PdfError, convert_batch
 from engine.store.database import Store
 from engine.store.events import EmailFailed, EmailRetried, EmailSent, SentFile
@@ -91,27 +92,21 @@ def outbox_rows(session: Session, *, include_sent: bool = False) -> list[OutboxL
             for row, ref in session.execute(query).all()]
 
 
-def enqueue(session: Session, case: Case, *, step_key: str, state: str, on: date, content: EmailContent | None,
-            document_path: str | None, attach: Iterable[str], domain: str) -> Outbox:
-    """The outbox row of a step's e-mail, in the caller's transaction, with its ``content`` rendered in that
-    transaction too (engine.letters.email.render_email: what was sent is what the step decided, whatever the
-    templates say later). ``content`` None: a renderer process renders it with the letter
-    (engine.cases.renderers), and the row waits for it (``email_pending``) before the batch inserts it."""
+def enqueue(session: Session, case: Case, *, step_key: str, state: str, on: date, letters_dir: Path,
+            context: dict[str, object], document_path: str | None, attach: Iterable[str], domain: str,
+            limits: Limits | None = None) -> Outbox:
+    """The outbox row of a step's e-mail, in the caller's transaction (rendered now: what was sent is
+    what the step decided, whatever the templates say later), within the letters' ``limits``."""
+    content = render_email(letters_dir, state, context, limits)
     row = Outbox(
         case_id=case.id, step_key=step_key, state=state, occurred_on=on,
         message_id=message_id(case.ref, step_key, domain), to_address=case.debtor.email,
-        subject=content.subject if content else None, body_text=content.text if content else None,
-        body_html=content.html if content else None,
+        subject=content.subject, body_text=content.text, body_html=content.html,
         document_path=document_path, attach=list(attach) if document_path else [],
         status="pending", attempts=0, created_at=_utcnow(),
     )
     session.add(row)
     return row
-
-
-def email_pending(row: Outbox) -> bool:
-    """True while ``row``'s e-mail is still rendering beside its letter (``enqueue`` with no content)."""
-    return row.subject is None
 
 
 def deliver(store: Store, settings: SmtpSettings | None, output_dir: Path, *, on: date,

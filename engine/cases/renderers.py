@@ -1,14 +1,11 @@
 """Renderer processes: on SQLite, one writer and processes that render its letters beside it.
 
 SQLite takes one writer at a time, so a run there is one process; rendering a letter (docxtpl's XML
-work, zip, file write) is most of a step's time, and it needs nothing but the template and what the
-letter says. A run with ``--workers N`` on SQLite (N processes in all, the run being one of them) hands
+work, zip, file write) is most of a step's time, and it needs nothing but the template and the
+variables. A run with ``--workers N`` on SQLite (N processes in all, the run being one of them) hands
 each letter of a batch to one of N-1 processes (forked on Linux, with the templates already compiled;
 spawned elsewhere) and goes on with the next case; the batch waits for its letters before it records
-their SHA-256 and commits (engine.cases.batch). The run, which reads, advances and records every case,
-is the busier process: a renderer is sent the letter's data (engine.letters.LetterData) and turns it
-into the template's variables itself, and renders the e-mail that carries the letter, if any, from the
-same variables.
+their SHA-256 and commits (engine.cases.batch).
 
 Each renderer has a pipe of its own, written and read by the run's thread alone: the run knows at
 every letter which renderer is free, with no helper thread between them. (A ProcessPoolExecutor's
@@ -22,7 +19,6 @@ run) and is not used again; without any renderer left, the run renders every let
 from __future__ import annotations
 
 import multiprocessing
-import select
 import signal
 import sys
 import threading
@@ -32,8 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from engine.core.limits import Limits
-from engine.letters import LetterData, build_context
-from engine.letters.email import EmailContent, render_email
 from engine.letters.render import compiled_template, render_file
 
 # Letters a renderer holds at most. The run is the busier process (it reads, advances, records and hashes every
@@ -78,12 +72,9 @@ class Renderers:
         self._collect()
         return all(len(renderer.pending) >= DEPTH for renderer in self._renderers)
 
-    def submit(self, template: Path, letter: LetterData, out: Path, limits: Limits | None, *,
-               email: tuple[Path, str] | None = None) -> Rendering:
-        """Render ``template`` with the variables of ``letter`` into ``out`` (not synced: the batch syncs its
-        letters); the rendering's result is the file's SHA-256, or it raises what rendering raised
-        (LetterError...). With ``email`` (the letters folder, the state), that state's e-mail too, from the
-        same variables: ``Rendering.email``."""
+    def submit(self, template: Path, context: dict[str, Any], out: Path, limits: Limits | None) -> Rendering:
+        """Render ``template`` with ``context`` into ``out`` (not synced: the batch syncs its letters); the
+        rendering's result is the file's SHA-256, or it raises what rendering raised (LetterError...)."""
         if self._renderers is None:
             # Compiled here first (40 ms for a shipped letter): forked renderers start with it, and the run has
             # it too for the letters it renders itself, rather than each process compiling it on its own.
@@ -96,8 +87,7 @@ class Renderers:
             return rendering
         renderer = min(self._renderers, key=lambda r: len(r.pending))
         try:
-            renderer.connection.send((str(template), letter, str(out), limits,
-                                      (str(email[0]), email[1]) if email is not None else None))
+            renderer.connection.send((str(template), context, str(out), limits))
         except (OSError, EOFError):
             self._bury(renderer)
             rendering.fail(RendererDied(f"renderer process {renderer.process.pid} ended"))
@@ -147,7 +137,7 @@ class Renderers:
             succeeded, value = False, RuntimeError(f"a renderer's answer could not be read: {exc}")
         rendering = renderer.pending.popleft()
         if succeeded:
-            rendering.succeed(*value)
+            rendering.succeed(value)
         else:
             rendering.fail(value)
         return True
@@ -162,12 +152,11 @@ class Renderers:
 
 
 class Rendering:
-    """One letter handed to a renderer: its file's SHA-256 (and its e-mail) once the renderer answered."""
+    """One letter handed to a renderer: its file's SHA-256 once the renderer answered."""
 
     def __init__(self, pool: Renderers) -> None:
         self._pool = pool
         self._sha256: str | None = None
-        self._email: EmailContent | None = None
         self._error: BaseException | None = None
 
     @property
@@ -184,16 +173,8 @@ class Rendering:
         assert self._sha256 is not None
         return self._sha256
 
-    def email(self) -> EmailContent:
-        """The e-mail rendered with the letter (submitted with ``email``), waiting if need be; raises what
-        rendering raised."""
-        self.result()
-        if self._email is None:
-            raise RuntimeError("this letter was submitted without an e-mail")
-        return self._email
-
-    def succeed(self, sha256: str, email: EmailContent | None = None) -> None:
-        self._sha256, self._email = sha256, email
+    def succeed(self, sha256: str) -> None:
+        self._sha256 = sha256
 
     def fail(self, error: BaseException) -> None:
         self._error = error
@@ -217,12 +198,6 @@ class _Renderer:
         self.process = process
         self.connection = connection
         self.pending: deque[Rendering] = deque()
-        # Asked at every letter whether an answer is back: Connection.poll builds a selector each time (5 us),
-        # a poll object kept for the pipe answers in 0.5 us.
-        self._poller: Any = None
-        if hasattr(select, "poll"):
-            self._poller = select.poll()
-            self._poller.register(connection.fileno(), select.POLLIN)
 
     @classmethod
     def start(cls) -> _Renderer:
@@ -234,10 +209,9 @@ class _Renderer:
         return cls(process, ours)
 
     def ready(self) -> bool:
-        """True when an answer (or the renderer's end) is waiting in the pipe."""
         try:
-            return bool(self._poller.poll(0)) if self._poller is not None else self.connection.poll(0)
-        except (OSError, EOFError, ValueError):
+            return self.connection.poll(0)
+        except (OSError, EOFError):
             return True  # the next receive meets the same error and buries the renderer
 
     def stop(self) -> int | None:
@@ -256,8 +230,7 @@ class _Renderer:
 
 
 def _serve(connection: Connection) -> None:
-    """A renderer's loop: letters in, (True, (SHA-256, the e-mail or None)) or (False, the exception) out,
-    until the pipe closes."""
+    """A renderer's loop: letters in, (True, SHA-256) or (False, the exception) out, until the pipe closes."""
     # Ctrl-C reaches the whole process group: the run stops and says so; a renderer finishes the letter in
     # hand and ends when the run tells it to (or the run is gone), without a traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -268,12 +241,9 @@ def _serve(connection: Connection) -> None:
             return
         if letter is None:
             return
-        template, data, out, limits, email = letter
+        template, context, out, limits = letter
         try:
-            context = build_context(data)
-            sha256 = render_file(template, context, out, limits=limits, durable=False)
-            content = render_email(Path(email[0]), email[1], context, limits) if email is not None else None
-            result: tuple[bool, Any] = (True, (sha256, content))
+            result: tuple[bool, Any] = (True, render_file(template, context, out, limits=limits, durable=False))
         except Exception as exc:  # the letter's failure, raised again in the run, on its case
             result = (False, exc)
         try:

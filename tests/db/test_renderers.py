@@ -15,17 +15,14 @@ import pytest
 from sqlalchemy import select
 
 from engine.cases import batch
-from engine.cases.channels import ChannelWriter
 from engine.cases.letters import LetterWriter
 from engine.cases.renderers import DEPTH, Renderers
 from engine.cases.run import run
 from engine.core.workflow import load_workflow
 from engine.imports.importer import import_csv
 from engine.letters import LetterError, build_context, sample_letter_data
-from engine.letters.email import render_email
-from engine.letters.render import render_content
 from engine.store.database import connect
-from engine.store.models import Case, Document, Event, Outbox
+from engine.store.models import Case, Document, Event
 from engine.store import timeline
 from engine.store.timeline import verify
 from tests.support import PACK, SHIPPED_WORKFLOWS, write_portfolio
@@ -52,18 +49,16 @@ def write_while_rendering(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def _run(tmp_path: Path, name: str, url: str, renderers: int, *, kill_after_first_batch: bool = False
-         ) -> tuple[dict, dict, dict, int, int, dict]:
-    """One run over a fresh copy of a 60-debtor portfolio, each debtor with an e-mail address; (letter bytes,
-    documents, event payloads) by case, how many letters went to the renderer processes, how many batches were
-    done again case by case, and the outbox's e-mails.
+         ) -> tuple[dict, dict, dict, int, int]:
+    """One run over a fresh copy of a 60-debtor portfolio; (letter bytes, documents, event payloads) by case,
+    how many letters went to the renderer processes, and how many batches were done again case by case.
     ``kill_after_first_batch`` kills one renderer process (SIGKILL) once the first batch has committed."""
     store = connect(url, upgrade=True)
-    for csv in write_portfolio(tmp_path / f"{name}-portfolio", 60, emails=True):
+    for csv in write_portfolio(tmp_path / f"{name}-portfolio", 60):
         import_csv(store, csv, creditor_ref="ACME")
     workflow = load_workflow(B2B)
     out = tmp_path / f"{name}-out"
     writer = LetterWriter(sample_letter_data().creditor, {"b2b": workflow}, out, renderers=renderers)
-    channels = ChannelWriter(writer, mail_domain="relance.example")
     killed: list[int] = []
     handed_before_kill: list[int] = []
 
@@ -76,8 +71,8 @@ def _run(tmp_path: Path, name: str, url: str, renderers: int, *, kill_after_firs
 
     try:
         # Two batches of 25 and one of 10, then a second day: reminders, then second reminders.
-        first = run(store, workflow, date(2025, 1, 20), perform=channels, batch_size=25, progress=kill_one)
-        second = run(store, workflow, date(2025, 2, 5), perform=channels, batch_size=25)
+        first = run(store, workflow, date(2025, 1, 20), perform=writer, batch_size=25, progress=kill_one)
+        second = run(store, workflow, date(2025, 2, 5), perform=writer, batch_size=25)
         pooled = writer.renderers.submitted if writer.renderers is not None else 0
         if killed:
             assert killed[0] not in writer.renderers.pids and len(writer.renderers.pids) == renderers - 1
@@ -94,10 +89,8 @@ def _run(tmp_path: Path, name: str, url: str, renderers: int, *, kill_after_firs
         for ref, event in s.execute(select(Case.ref, Event).join(Case, Case.id == Event.case_id)
                                     .order_by(Case.ref, Event.seq)):
             events.setdefault(ref, []).append((event.kind, event.payload))
-        emails = {(ref, row.step_key): (row.to_address, row.subject, row.body_text, row.body_html, row.document_path)
-                  for ref, row in s.execute(select(Case.ref, Outbox).join(Case, Case.id == Outbox.case_id))}
     store.dispose()
-    return letters, documents, events, pooled, first.careful_batches + second.careful_batches, emails
+    return letters, documents, events, pooled, first.careful_batches + second.careful_batches
 
 
 def test_letters_rendered_by_other_processes_are_the_letters_rendered_inline(tmp_path: Path,
@@ -113,10 +106,6 @@ def test_letters_rendered_by_other_processes_are_the_letters_rendered_inline(tmp
     assert pooled[1] == inline[1]
     assert all(sha == hashlib.sha256(pooled[0][path]).hexdigest() for (_ref, path), sha in pooled[1].items())
     assert pooled[2] == inline[2]  # each letter event carries its letter's SHA-256
-    # The first reminders' e-mails, rendered by the renderers beside their letters: the same as the run's own.
-    assert len(inline[5]) == 60 and all(ref.rpartition("-")[2] in subject and body and html
-                                        for (ref, _step), (_to, subject, body, html, _path) in inline[5].items())
-    assert pooled[5] == inline[5]
 
 
 def test_a_renderer_that_dies_costs_a_careful_batch_and_no_letter(tmp_path: Path) -> None:
@@ -127,32 +116,26 @@ def test_a_renderer_that_dies_costs_a_careful_batch_and_no_letter(tmp_path: Path
     assert survived[4] == 1
     assert survived[3] > 0
     assert survived[0] == inline[0] and survived[1] == inline[1] and survived[2] == inline[2]
-    assert survived[5] == inline[5]
 
 
 def test_the_pool_returns_each_letters_sha256_and_its_failure_and_ends_cleanly(tmp_path: Path) -> None:
     template = PACK / "relance_1.docx"
     broken = tmp_path / "broken.docx"
     broken.write_bytes(_with_body_text(template.read_bytes(), "{{ montant_du | inconnu }}"))
-    letter = sample_letter_data()
+    context = build_context(sample_letter_data())
     pool = Renderers(2)
     assert not pool.busy and pool.pids == []  # nothing started before the first letter
-    futures = [pool.submit(template, letter, tmp_path / f"{n}.docx", None) for n in range(DEPTH * 2)]
-    failing = pool.submit(broken, letter, tmp_path / "broken-out.docx", None)
+    futures = [pool.submit(template, context, tmp_path / f"{n}.docx", None) for n in range(DEPTH * 2)]
+    failing = pool.submit(broken, context, tmp_path / "broken-out.docx", None)
     assert len(pool.pids) == 2 and os.getpid() not in pool.pids
     pool.drain()
     assert all(f.result() == hashlib.sha256((tmp_path / f"{n}.docx").read_bytes()).hexdigest()
                for n, f in enumerate(futures))
-    assert (tmp_path / "0.docx").read_bytes() == render_content(template, build_context(letter))
     with pytest.raises(LetterError, match="inconnu"):  # the renderer's exception, its type kept
         failing.result()
     assert not (tmp_path / "broken-out.docx").exists()
-    # A failed letter breaks no renderer; a letter an e-mail carries comes back with that e-mail.
-    after = pool.submit(template, letter, tmp_path / "after.docx", None, email=(PACK, "reminder1"))
+    after = pool.submit(template, context, tmp_path / "after.docx", None)  # a failed letter breaks no renderer
     assert after.result() == hashlib.sha256((tmp_path / "after.docx").read_bytes()).hexdigest()
-    assert after.email() == render_email(PACK, "reminder1", build_context(letter))
-    with pytest.raises(RuntimeError, match="without an e-mail"):
-        futures[0].email()
     assert pool.submitted == DEPTH * 2 + 2
     assert pool.close() == [0, 0]  # each renderer ended on being told to, none killed after a wait
 
