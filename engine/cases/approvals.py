@@ -53,7 +53,8 @@ def waiting_approvals(session: Session, as_of: date, *, limit: int | None = None
     principal, paid = ledger.case_money_columns(Case.id, as_of)
     query = (select(Case, Debtor, principal, paid).join(Debtor, Debtor.id == Case.debtor_id)
              .where(Case.awaiting_approval.is_not(None), Case.closed.is_(False), Case.on_hold.is_(False),
-                    Case.disputed.is_(False), principal > paid)  # paid in full: nothing left to approve
+                    Case.disputed.is_(False), Debtor.do_not_chase.is_(False),  # a held debtor's cases wait
+                    principal > paid)  # paid in full: nothing left to approve
              .order_by(Case.id).limit(limit))
     found = session.execute(query).all()
     requests = _requests(session, [case.id for case, *_ in found])
@@ -76,6 +77,11 @@ def approve(desk: Desk, case_ref: str, on: date, *, by: str, note: str | None = 
                             "resume or resolve it before approving its next step",
                             french=f"le dossier {case.ref} est {'suspendu' if case.on_hold else 'contesté'} : "
                                    "reprenez-le ou levez la contestation avant de valider son étape")
+        if case.debtor.do_not_chase:  # the run would take no step for it: « validé » would announce nothing
+            raise CaseError(f"debtor {case.debtor.ref} is on hold (do_not_chase): resume the debtor before "
+                            f"approving the next step of case {case.ref}",
+                            french=f"le débiteur {case.debtor.ref} est suspendu (ne pas relancer) : reprenez-le "
+                                   f"avant de valider l'étape du dossier {case.ref}")
         _since, request = _request(session, case)
         if request is not None and _since is not None and on < _since:
             raise CaseError(f"case {case.ref} asked for approval on {_since}: it cannot be approved on {on}",

@@ -336,11 +336,12 @@ def test_a_case_settled_or_held_while_it_waits_leaves_the_queue_and_is_not_appro
                                                                                     database_url: str) -> None:
     """Like Odoo's credit control: money imported for a case waiting for approval takes it out of the queue, and
     its move to « Soldée » is the payment's (its day, its author), not the approver's nor the day of the approval.
-    A case put on hold or disputed while it waits leaves the queue too."""
-    app = make_app(tmp_path, database_url, 3)
+    A case put on hold or disputed while it waits leaves the queue too, and so does a case whose debtor is put on
+    hold: approving it would record « validé » for a step the run does not take."""
+    app = make_app(tmp_path, database_url, 4)
     app.run(REMINDER)
     asked = REMINDER + timedelta(days=2)
-    for ref in ("ALD-F0000", "ALD-F0001", "ALD-F0002"):
+    for ref in ("ALD-F0000", "ALD-F0001", "ALD-F0002", "ALD-F0003"):
         actions.jump(app, ref, "formal_notice", asked, by="ana", reason="aucune réponse")
     paid_on = asked + timedelta(days=2)
     payments = tmp_path / "payments.csv"
@@ -349,6 +350,7 @@ def test_a_case_settled_or_held_while_it_waits_leaves_the_queue_and_is_not_appro
     app.import_files([payments])
     actions.hold(app, "ALD-F0001", paid_on, by="ana", reason="le client appelle")
     actions.dispute(app, "ALD-F0002", paid_on, by="ana", reason="livraison contestée")
+    hold_debtor(app, "D0003", paid_on, by="ana", reason="procédure collective")
     later = paid_on + timedelta(days=6)
     with app.session() as session:
         assert approvals.waiting_approvals(session, later) == []
@@ -357,6 +359,8 @@ def test_a_case_settled_or_held_while_it_waits_leaves_the_queue_and_is_not_appro
     for ref in ("ALD-F0001", "ALD-F0002"):
         with pytest.raises(CaseError):
             approvals.approve(app, ref, later, by="Mme Leroy")
+    with pytest.raises(CaseError, match=r"debtor D0003 is on hold \(do_not_chase\): resume the debtor"):
+        approvals.approve(app, "ALD-F0003", later, by="Mme Leroy")
     assert events_of(app, Approved.kind) == []
     settled = [(ref, p.dest, on, actor) for ref, p, on, actor in events_of(app, "state_change")  # type: ignore[attr-defined]
                if ref == "ALD-F0000" and p.dest == "paid"]
