@@ -387,11 +387,13 @@ class PaymentWriter:
             values["credit_note_number"] = row.text("credit_note_number", required=True, max_len=64)
         else:
             values["reference"] = row.text("reference", max_len=100)
-            if values["date"] is not None:  # like `relance case pay` and the web app: received, so not after today
-                try:
-                    happened_by(values["date"], date.today())
-                except CaseError as exc:
-                    row.problems.append(RowProblem(self.date_column, str(exc)))
+        # Like `relance case pay` and the web app: money received, a credit note issued, so not after today
+        # (one dated later would lower what a letter claims before it exists).
+        if values["date"] is not None:
+            try:
+                happened_by(values["date"], date.today())
+            except CaseError as exc:
+                row.problems.append(RowProblem(self.date_column, str(exc)))
         return values, row.problems
 
     def key(self, values: dict[str, Any]) -> str:

@@ -199,6 +199,13 @@ def test_a_payment_dated_after_today_is_refused_by_case_pay_and_by_the_import(wo
     assert last_event(workspace, case, "payment") == before
     assert last_event(workspace, "ALD-FA-2026-0101", "payment") is None or "future-1" not in str(
         last_event(workspace, "ALD-FA-2026-0101", "payment"))
+    # A credit note is recorded once issued: one dated tomorrow would lower what a letter claims today.
+    credit_notes = tmp_path / "credit_notes.csv"
+    credit_notes.write_text("credit_note_number;debtor_ref;issue_date;amount;invoice_number\n"
+                            f"AV-FUTURE;CLI-006;{tomorrow:%d/%m/%Y};10,00;FA-2026-0101\n", encoding="utf-8")
+    result = relance(workspace, "import", str(credit_notes))
+    assert result.exit_code == 1
+    assert f"{credit_notes}:2: column 'issue_date': {tomorrow.isoformat()} is after today" in result.output
 
 
 
