@@ -161,7 +161,11 @@ def require_not_before_last_event(session: Session, case: Case, action: str, on:
     """An action that changes the case's course (dispute, resolve, promise, hold, resume, jump) may not be dated
     before the case's last event: the timeline would show the escalation going on after it, and its letters
     would contradict it. (A note may tell of the past: it is accepted, and every printed timeline says on
-    which day it was recorded, engine.reports.timeline. Money keeps its bank date.)"""
+    which day it was recorded, engine.reports.timeline. Money keeps its bank date. A date before the state's
+    entry is left to `act`'s own, sharper, message.) The command line, the web app and the events import all
+    come here."""
+    if action == "note" or on < case.state_entered:
+        return
     last = session.execute(select(Event.occurred_on, Event.seq, Event.kind)
                            .where(Event.case_id == case.id, Event.kind.not_in(_DATED_ELSEWHERE))
                            .order_by(Event.occurred_on.desc(), Event.seq.desc()).limit(1)).first()
@@ -199,8 +203,7 @@ def _act(desk: Desk, case_ref: str, action: str, on: date, *, by: str, reason: s
     reason = reason_of(action, reason)
     with desk.session() as session:
         case = require_case(session, case_ref)
-        if action != "note" and on >= case.state_entered:  # before the state's entry: act's own, sharper, message
-            require_not_before_last_event(session, case, action, on)
+        require_not_before_last_event(session, case, action, on)
         steps = act(session, case, desk.escalator_for(case), action, on, by=by, reason=reason, until=until,
                     dest=dest, perform=desk.letter_writer())
         return Outcome(case.ref, action, on, by, case.state, tuple(steps))

@@ -24,7 +24,7 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.cases.actions import REASON_REQUIRED
+from engine.cases.actions import REASON_REQUIRED, require_not_before_last_event
 from engine.cases.desk import Desk
 from engine.cases.lookup import require_case
 from engine.cases.steps import act, record_receipt
@@ -127,6 +127,8 @@ def apply_event(session: Session, desk: Desk, row: EventRow, *, by: str) -> str 
         assert row.outcome is not None
         if _already(session, case, CallRecorded.kind, row.on, row.reason, outcome=row.outcome):
             return None
+        if row.outcome in ("promise", "dispute"):  # checked before the call goes in: it would be the last event
+            require_not_before_last_event(session, case, row.outcome, row.on)
         append_event(session, case, CallRecorded(row.outcome, row.reason, case.debtor.phone, row.until), row.on,
                      actor=by)
         if row.outcome in ("promise", "dispute"):
@@ -135,6 +137,7 @@ def apply_event(session: Session, desk: Desk, row: EventRow, *, by: str) -> str 
         return f"{row.on}: call ({row.outcome}) on {case.ref} ({row.debtor_ref}) → {case.state}"
     if _already(session, case, row.action, row.on, row.reason):
         return None
+    require_not_before_last_event(session, case, row.action, row.on)
     act(session, case, desk.escalator_for(case), row.action, row.on, by=by, reason=row.reason, until=row.until,
         perform=desk.letter_writer())
     return f"{row.on}: {row.action} on {case.ref} ({row.debtor_ref}) → {case.state}"

@@ -67,6 +67,26 @@ def test_a_bad_events_file_is_refused_whole_with_each_row_located(tmp_path: Path
         app.import_files([resolve])
 
 
+def test_an_events_file_cannot_date_a_dispute_before_the_cases_last_event(tmp_path: Path, database_url: str) -> None:
+    """The rule of `relance case dispute` and the web app (engine.cases.actions): an action that changes the case's
+    course is not dated before its last event, whatever brings it in; the row says so, and nothing goes in."""
+    app = make_app(tmp_path, database_url, 2)
+    app.run(REMINDER)
+    noted = REMINDER + timedelta(days=3)
+    events = tmp_path / "events.csv"
+    events.write_text(EVENTS_HEADER + f"{noted};D0000;note;;le client rappellera;\n", encoding="utf-8")
+    app.import_files([events])
+    late = tmp_path / "late.csv"
+    late.write_text(EVENTS_HEADER + f"{noted - timedelta(days=1)};D0000;dispute;;livraison incomplète;\n"
+                    + f"{noted - timedelta(days=1)};D0000;call;{noted + timedelta(days=5)};paiera;promise\n"
+                    + f"{noted};D0001;dispute;;facture en double;\n", encoding="utf-8")
+    with pytest.raises(ImportFailed) as caught:
+        app.import_files([late])
+    assert [(p.line, "last event" in p.reason) for p in caught.value.problems] == [(2, True), (3, True)]
+    assert [k for k, _ in kinds_on(app, "ALD-F0000") if k in (Dispute.kind, CallRecorded.kind)] == []
+    assert [k for k, _ in kinds_on(app, "ALD-F0001") if k == Dispute.kind] == []  # the file is refused whole
+
+
 def test_tracking_csv_records_the_registered_letters_receipt(tmp_path: Path, database_url: str) -> None:
     app = make_app(tmp_path, database_url, 1)
     day = DUE
