@@ -232,12 +232,13 @@ class App:
     def run(self, as_of: date, *, dry_run: bool = False, pdf: bool = False,
             progress: Callable[[RunReport], None] | None = None,
             stop: Callable[[], bool] | None = None, renderers: int = 0, deliver: bool = True,
-            workers: int = 1) -> list[RunReport]:
+            workers: int = 1, open_new: bool = True) -> list[RunReport]:
         """One run per workflow of the workspace over the debtors of its kinds, then one per older
         version that cases still run on. ``stop`` is asked between cases (workers). ``renderers``
         processes render the letters beside this one (SQLite `run --workers N`: one writer, N renderers).
         ``deliver=False`` leaves the outbox to the caller (a parallel run sends it once, after every worker).
-        ``workers``: the processes of a parallel run, this one included (engine.workers.run_parallel).
+        ``workers``: the processes of a parallel run, this one included (engine.workers.run_parallel);
+        ``open_new=False``: only advance (the parallel run's parent has opened the day's cases already).
 
         On SQLite the whole run holds the run lock (a second run is refused: engine.store.runlock).
         Before it opens any case it refuses, in one line, a template with errors and (unless a dry run)
@@ -253,7 +254,8 @@ class App:
                 self.after_run = AfterRun()
                 try:
                     reports = [run(self.store, workflow, as_of, perform=writer, dry_run=dry_run, progress=progress,
-                                   debtor_kinds=kinds, stop=stop, open_new=kinds is not None, workers=workers)
+                                   debtor_kinds=kinds, stop=stop, open_new=open_new and kinds is not None,
+                                   workers=workers)
                                for workflow, kinds in plan]
                 finally:
                     if writer is not None:

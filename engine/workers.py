@@ -56,7 +56,7 @@ def run_parallel(app: App, as_of: date, *, workers: int, pdf: bool = False) -> l
         # lock keeps the opening correct whoever gets there first.
         opened = [run(app.store, workflow, as_of, debtor_kinds=kinds, advance=False) if kinds is not None
                   else RunReport(as_of=as_of, dry_run=False) for workflow, kinds in plan]
-        own = _worker_run(app, as_of, pdf, workers)
+        own = _worker_run(app, as_of, pdf, workers, open_new=False)  # it has just opened every bucket
         results = running.get()
     _merge_after_runs(app, [own, *results])
     app.after_run.delivery = app.deliver(as_of)
@@ -168,9 +168,9 @@ def _run_job(job: _Job) -> _WorkerResult:
         app.store.dispose()
 
 
-def _worker_run(app: App, as_of: date, pdf: bool, workers: int) -> _WorkerResult:
+def _worker_run(app: App, as_of: date, pdf: bool, workers: int, *, open_new: bool = True) -> _WorkerResult:
     """One worker's share of a parallel run; the outbox is left to the parent (run_parallel)."""
-    reports = app.run(as_of, pdf=pdf, deliver=False, workers=workers)
+    reports = app.run(as_of, pdf=pdf, deliver=False, workers=workers, open_new=open_new)
     return _WorkerResult(reports, app.after_run, app.rates_used)
 
 
