@@ -126,7 +126,8 @@ def _cover(bundle: PrintBundle, path: Path, creditor: str) -> Path:
                   else letter.debtor_name, letter.state, "LRAR" if letter.registered else "lettre simple")
         for cell, value in zip(cells, values, strict=True):
             cell.text = value
-    word.add_paragraph(f"Liasse préparée le {format_date(bundle.on)} par relance.")
+    # The day is the letters' (`relance print --date`), not the day this sheet is printed: say only that.
+    word.add_paragraph(f"Liasse des courriers produits le {format_date(bundle.on)}, préparée par relance.")
     word.save(str(path))
     return path
 

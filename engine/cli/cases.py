@@ -113,7 +113,8 @@ def show_command(settings: Settings, case_ref: str, as_json: bool) -> None:
         ("balance", format_amount(case.balance, case.currency)), ("paid", format_amount(case.paid, case.currency)),
         ("debtor credit", format_amount(case.debtor_credit, case.currency) + " (unapplied: overpaid, waits for "
          "the next invoice)" if case.debtor_credit else None),
-        ("letters sent", case.letters_sent), ("next check", case.next_check.isoformat() if case.next_check else None),
+        # Written, not sent: the timeline says whether each went out (an e-mail may still wait in the outbox).
+        ("letters written", case.letters_sent), ("next check", case.next_check.isoformat() if case.next_check else None),
         ("on hold", _yes_no(case.on_hold)), ("disputed", _yes_no(case.disputed)),
         ("promise until", case.promise_until.isoformat() if case.promise_until else None),
     ]

@@ -138,8 +138,11 @@ def import_csv(
         raise ImportFailed([ImportProblem(str(source), exc.line, exc.column, exc.reason)], whole_file=True) from None
     try:
         kind, warnings = _check_header(reader, kind, allow_extra_columns)
+        # Without --allow-extra-columns, a nameless column (Excel's trailing ";;") is read, not refused: a row
+        # with a value under one is refused, located, since that value would otherwise be dropped unseen.
+        nameless = () if allow_extra_columns else tuple(i for i, name in enumerate(reader.header) if not name)
         with store.session(write=True) as session:  # waits its turn behind a run on SQLite
-            report = _import_rows(session, reader, kind, creditor_ref, skip_bad_rows, rejects_path)
+            report = _import_rows(session, reader, kind, creditor_ref, skip_bad_rows, rejects_path, nameless)
             report.warnings = warnings
             if report.problems and not skip_bad_rows:
                 session.rollback()
@@ -176,8 +179,11 @@ def _check_header(reader: CsvFile, kind: str | None, allow_extra_columns: bool) 
     missing = [name for name in required if name not in reader.header]
     problems += [ImportProblem(file, 1, name, f"missing column {name!r} (the header has: {', '.join(reader.header)})")
                  for name in missing]
+    # A column without a name is what Excel writes after the last one it saw used (trailing ";;"): it names
+    # nothing, so the header does not refuse it; its cells are checked row by row (_import_rows).
     unknown = [ImportProblem(file, 1, name or f"#{i + 1}", _unknown_column(name, i, kind, known))
-               for i, name in enumerate(reader.header) if name not in known]
+               for i, name in enumerate(reader.header)
+               if name not in known and (name or allow_extra_columns)]
     if problems or (unknown and not allow_extra_columns):
         if unknown and not allow_extra_columns:
             problems += [replace(p, reason=p.reason + "; or pass --allow-extra-columns to ignore it")
@@ -214,6 +220,13 @@ def _unsafe_cells(row: RawRow) -> list[RowProblem]:
     return problems
 
 
+def _values_without_column(row: RawRow, nameless: tuple[int, ...]) -> list[RowProblem]:
+    """A problem per value under a column the header leaves without a name: it would be stored nowhere."""
+    return [RowProblem(f"#{i + 1}", f"a value under column {i + 1}, which has no name in the header: name the "
+                                    "column, or pass --allow-extra-columns to ignore it")
+            for i in nameless if i < len(row.fields) and row.fields[i].strip()]
+
+
 def _import_rows(
     session: Session,
     reader: CsvFile,
@@ -221,6 +234,7 @@ def _import_rows(
     creditor_ref: str,
     skip_bad_rows: bool,
     rejects_path: str | Path | None,
+    nameless: tuple[int, ...] = (),
 ) -> ImportReport:
     file = str(reader.path)
     report = ImportReport(file=file, kind=kind)
@@ -268,7 +282,7 @@ def _import_rows(
             refuse(row, [RowProblem(None, f"expected {expected} cells, found {len(row.fields)} "
                                           f"(delimiter {reader.delimiter!r})")])
             continue
-        unsafe = _unsafe_cells(row)
+        unsafe = _unsafe_cells(row) + _values_without_column(row, nameless)
         if unsafe:
             refuse(row, unsafe)
             continue

@@ -20,6 +20,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docxtpl import DocxTemplate
 
 from engine.core.limits import DEFAULT_LIMITS, Limits
@@ -48,7 +49,24 @@ def open_template(path: str | Path, limits: Limits | None = None) -> DocxTemplat
         raise LetterError(path.name, None, f"cannot open as a Word document: {exc}",
                           french="le fichier ne s'ouvre pas comme un document Word : enregistrez-le depuis Word "
                           "au format .docx") from None
+    _adopt_core_properties(tpl)
     return tpl
+
+
+def _adopt_core_properties(tpl: DocxTemplate) -> None:
+    """Relate the document's properties under the type python-docx looks for.
+
+    A .docx LibreOffice writes from an .odt relates docProps/core.xml as ``officedocument/…/metadata/
+    core-properties`` (lower-case d; ISO strict spells it another way again). python-docx does not find the part
+    under that type, so docxtpl's render adds a second /docProps/core.xml: every letter then held two parts of
+    one name, a package Word reports as damaged. The part is the same; only its relationship's type is renamed."""
+    rels = tpl.docx.part.package.rels
+    if any(rel.reltype == RT.CORE_PROPERTIES for rel in rels.values()):
+        return
+    for rel in rels.values():
+        if rel.reltype.endswith("/metadata/core-properties") and not rel.is_external:
+            rel._reltype = RT.CORE_PROPERTIES  # python-docx has no setter; the rels are written from this field
+            return
 
 
 def read_docx(path: str | Path, limits: Limits | None = None) -> bytes:

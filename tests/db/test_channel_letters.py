@@ -93,3 +93,18 @@ def test_the_timeline_and_the_task_list_say_in_french_why_an_email_did_not_go(tm
     app.deliver(REMINDER + timedelta(days=1), retry=True)
     last = events_of(app, EmailRetried.kind)[-1][1]
     assert last.error.startswith("serveur de courriel injoignable ou connexion interrompue (")  # type: ignore[attr-defined]
+
+
+def test_the_cover_sheet_does_not_date_its_own_preparation_to_the_letters_day(tmp_path: Path) -> None:
+    # `relance print --date 2026-11-10` run on the 25th said « Liasse préparée le 10/11/2026 »: not what happened.
+    from datetime import date
+
+    from docx import Document as Word
+
+    from engine.cases.printing import PostalLetter, PrintBundle, _cover
+
+    bundle = PrintBundle(date(2026, 11, 10), [PostalLetter("ALD-F-1", "C1", "Acme SARL", "Lyon", "formal_notice",
+                                                           True, "C1/ALD-F-1/04-formal_notice.docx", "0" * 64)])
+    text = "\n".join(p.text for p in Word(str(_cover(bundle, tmp_path / "cover.docx", "Créancier SAS"))).paragraphs)
+    assert "préparée le" not in text
+    assert "Liasse des courriers produits le 10/11/2026" in text

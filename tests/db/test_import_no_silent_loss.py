@@ -109,6 +109,21 @@ def test_extra_columns_are_ignored_with_a_warning_when_allowed(store, tmp_path: 
         ("adress_line1", True)]
 
 
+def test_excels_trailing_nameless_columns_are_read(store, tmp_path: Path) -> None:
+    # Excel's « CSV (séparateur : point-virgule) » ends every line with ";;" after a column once used.
+    path = _csv(tmp_path, "debtors.csv", "debtor_ref;kind;name;;\nD1;b2b;Acme SARL;;\nD2;b2b;Beta SA;;\n")
+    report = _import(store, path)
+    assert (report.inserted, report.warnings) == (2, [])
+
+
+def test_a_value_under_a_nameless_column_is_refused_located(store, tmp_path: Path) -> None:
+    path = _csv(tmp_path, "debtors.csv", "debtor_ref;kind;name;;\nD1;b2b;Acme SARL;;\nD2;b2b;Beta SA;;oops\n")
+    problems = _refused(store, path)
+    assert [(p.line, p.column) for p in problems] == [(3, "#5")]
+    assert "no name" in problems[0].reason and "--allow-extra-columns" in problems[0].reason
+    assert _count(store, Debtor) == 0
+
+
 def test_a_column_named_twice_is_refused(store, tmp_path: Path) -> None:
     problems = _refused(store, _csv(tmp_path, "debtors.csv", "debtor_ref;kind;name;name\nD1;b2b;Acme;Other\n"),
                         allow_extra_columns=True)

@@ -309,3 +309,34 @@ def test_link_unknown_to_the_template_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LetterError, match="lacks"):
         CompiledTemplate(path, ENV).render(dict(build_context(sample_letter_data()),
                                                 link=RichText("x", url_id=foreign)))
+
+
+# LibreOffice, saving an .odt as .docx, relates docProps/core.xml under this type (lower-case "officedocument").
+LIBREOFFICE_CORE_PROPERTIES = "http://schemas.openxmlformats.org/officedocument/2006/relationships/metadata/core-properties"
+
+
+def libreoffice_template(tmp_path: Path) -> Path:
+    """A pack letter whose package relates its properties as LibreOffice's ODT → DOCX export does."""
+    source = PACK / "relance_1.docx"
+    target = tmp_path / source.name
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy:
+        for info in original.infolist():
+            data = original.read(info.filename)
+            if info.filename == "_rels/.rels":
+                data = data.replace(b"http://schemas.openxmlformats.org/package/2006/relationships/metadata/"
+                                    b"core-properties", LIBREOFFICE_CORE_PROPERTIES.encode())
+                assert LIBREOFFICE_CORE_PROPERTIES.encode() in data
+            copy.writestr(info, data)
+    return target
+
+
+@pytest.mark.parametrize("plain", [False, True])
+def test_a_template_saved_by_libreoffice_from_odt_gives_letters_with_one_part_per_name(tmp_path: Path,
+                                                                                       plain: bool) -> None:
+    path = libreoffice_template(tmp_path)
+    context = build_context(sample_letter_data("b2b"))
+    docx = render_plain(path, context, ENV) if plain else CompiledTemplate(path, ENV).render(context)
+    with zipfile.ZipFile(io.BytesIO(docx)) as z:
+        names = z.namelist()
+        assert sorted(names) == sorted(set(names))  # two parts of one name: Word says the file is damaged
+        assert b"core-properties" in z.read("_rels/.rels")  # the template's properties, still related
