@@ -132,12 +132,11 @@ class App:
         return {"file": self.rates_file, "unverified": [str(h) for h in self.rates.unverified()],
                 "assumed": [str(carried)] if carried is not None else []}
 
-    def state_labels(self, workflow_name: str) -> dict[str, str]:
-        """State → French label of a workflow of the workspace (the printed timeline names states so)."""
-        for workflow in self.workflows.values():
-            if workflow.name == workflow_name:
-                return {name: state.label or name for name, state in workflow.states.items()}
-        return {}
+    def state_labels(self, workflow_name: str, version: int) -> dict[str, str]:
+        """State → French label of a workflow of the workspace as ``version`` names them (the printed timeline
+        names a case's state so: its version may have a state the current one renamed or dropped)."""
+        workflow = self.workflow_version(workflow_name, version)
+        return {name: state.label or name for name, state in workflow.states.items()} if workflow else {}
 
     def escalator_for(self, case: Case) -> Escalator:
         """The escalator of the workflow version a case started on (it keeps those rules to the end)."""

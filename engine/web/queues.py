@@ -68,10 +68,11 @@ def tasks_page(request: Request) -> Response:
         every = flag(request.query_params.get("toutes"), "Toutes les tâches")
     except ListingError as exc:
         raise HTTPException(400, refusal(exc)) from None
+    labels = state_labels(desk)
     with desk.session() as session:
         lines = tasks.list_tasks(session, today, due=None if every else today, limit=SHOWN,
-                                 labels=state_labels(desk))
-    return page(request, "tasks.html", tasks=lines, labels=state_labels(desk), today=today, every=every,
+                                 labels=labels.offered)
+    return page(request, "tasks.html", tasks=lines, labels=labels, today=today, every=every,
                 outcomes=[(name, OUTCOME_LABELS[name]) for name in CALL_OUTCOMES], shown=SHOWN)
 
 

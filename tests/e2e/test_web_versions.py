@@ -1,0 +1,81 @@
+"""A workspace whose workflows lived through several versions: a case still in a state only an older version
+has is listed, filtered and named as that version names it, on the web and on the command line."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from engine.app import App
+from engine.cli.main import cli
+from tests.e2e.web_client import client, open_app, sign_in
+from tests.support import web_workspace
+
+CLEAN_ENV = {"RELANCE_DATABASE_URL": None, "RELANCE_WORKSPACE": None}
+
+
+def new_version(path: Path, edits: dict[str, str]) -> None:
+    """The workflow file raised one version, with each text of ``edits`` replaced (a state renamed...)."""
+    text = path.read_text(encoding="utf-8")
+    version = int(re.search(r"^version: (\d+)", text, re.M).group(1))  # type: ignore[union-attr]
+    text = re.sub(r"^version: \d+", f"version: {version + 1}", text, count=1, flags=re.M)
+    for old, new in edits.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def renamed(tmp_path: Path, database_url: str) -> Iterator[tuple[App, Path, str]]:
+    """Cases in `reminder1` on the shipped version; then both workflows rename it `first_reminder` (labelled
+    « Relance amiable ») and relabel `reminder2` « Relance recommandée », in a new version."""
+    root = web_workspace(tmp_path / "ws", database_url=database_url, cases=3)
+    for name in ("fr-b2b.yaml", "fr-b2c.yaml"):
+        new_version(root / "workflows" / name, {"reminder1": "first_reminder", "Première relance": "Relance amiable",
+                                                "Deuxième relance": "Relance recommandée"})
+    app = open_app(root, database_url)
+    yield app, root, database_url
+    app.store.dispose()
+
+
+def test_a_state_only_an_older_version_has_is_filtered_and_labelled_on_the_web(renamed) -> None:
+    app, _root, _db = renamed
+    http = client(app)
+    sign_in(http, "legal")  # who may jump a case: the page offers its states
+    answer = http.get("/cases?etat=reminder1")
+    assert answer.status_code == 200, answer.text  # was 400: « État inconnu » for a state 3 cases are in
+    assert len(re.findall(r'<a href="/cases/(\d+)">', answer.text)) == 3
+    assert "<td>Première relance</td>" in answer.text and "<td>reminder1</td>" not in answer.text
+    # Offered by the filter, beside the current version's states; a typo is still refused in French.
+    assert '<option value="reminder1" selected>Première relance</option>' in answer.text
+    assert '<option value="first_reminder" >Relance amiable</option>' in answer.text
+    refused = http.get("/cases?etat=reminder9")
+    assert refused.status_code == 400 and "État inconnu « reminder9 »" in refused.text
+    assert "reminder1 (Première relance)" in refused.text
+    # A case's page names its state as its version does, and offers that version's states to jump to.
+    case_id = re.search(r'<a href="/cases/(\d+)">', answer.text).group(1)  # type: ignore[union-attr]
+    page = http.get(f"/cases/{case_id}").text
+    assert '<strong id="case-state">Première relance</strong>' in page
+    assert '<option value="reminder2">Deuxième relance</option>' in page  # version 3's label, not « recommandée »
+    assert 'value="first_reminder"' not in page  # version 3 has no such state: `jump` would refuse it
+    printable = http.get(f"/cases/{case_id}/timeline").text
+    assert "Première relance" in printable and "état : reminder1" not in printable
+
+
+def test_a_state_only_an_older_version_has_is_known_to_case_list(renamed) -> None:
+    _app, root, db = renamed
+
+    def relance(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, ["--workspace", str(root), "--db", db, *args], env=CLEAN_ENV)
+        assert "Traceback" not in result.output, result.output
+        return result.exit_code, result.output
+
+    code, out = relance("case", "list", "--state", "reminder1", "--json")
+    assert code == 0 and out.count('"state": "reminder1"') == 3
+    code, out = relance("case", "list", "--state", "reminder9")  # was: "0 case(s)", as if none were in it
+    assert code == 1 and "unknown state 'reminder9'" in out and "reminder1 (Première relance)" in out
+    assert len(out.strip().splitlines()) == 1
