@@ -56,8 +56,8 @@ async def _verdict(request: Request, verdict: str) -> Response:
         text = await run_in_threadpool(_decide, desk, case_id, verdict, form, user.name, request.app.state.today())
         flash(request, text + desk.rates_note())
     except (RelanceError, MoneyError) as exc:
-        said = "Validation" if verdict == "approve" else "Refus"
-        flash(request, f"{said} non enregistré(e) : {refusal(exc)}", "error")
+        said = "Validation non enregistrée" if verdict == "approve" else "Refus non enregistré"
+        flash(request, f"{said} : {refusal(exc)}", "error")
     return RedirectResponse("/approvals", status_code=303)
 
 
