@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.core.workflow import Workflow
 from engine.errors import RelanceError
 from engine.store.models import Case, WorkflowVersion
 
@@ -81,27 +82,32 @@ class StateNames:
         return ", ".join(f"{name} ({label})" if label != name else name for name, label in self.offered.items())
 
 
-def state_names(desk: Any) -> StateNames:
-    """The states of the workspace's workflows (``desk.workflows``) and of every older version the store kept
-    (each read once by ``desk.workflow_version``): a version's text is kept when a case first uses it, so a
-    state cases may still be in (or were closed in) is among them."""
-    current = {(w.name, w.version): w for w in desk.workflows.values()}
+def every_version(desk: Any) -> list[Workflow]:
+    """The workspace's workflows (``desk.workflows``, each once), then every older version of them the store
+    kept, newest first (each read once by ``desk.workflow_version``): a version's text is kept when a case first
+    uses it, so every state a case may be in, or was closed in, is a state of one of these."""
+    current = list({w.name: w for w in desk.workflows.values()}.values())
     with desk.session() as session:
         kept = session.execute(select(WorkflowVersion.name, WorkflowVersion.version)
                                .order_by(WorkflowVersion.name, WorkflowVersion.version.desc())).all()
-    names = {name for name, _version in current}
-    by_version: dict[tuple[str, int], dict[str, str]] = {}
-    for key, workflow in current.items():
-        by_version[key] = {name: spec.label or name for name, spec in workflow.states.items()}
+    names, seen = {w.name for w in current}, {(w.name, w.version) for w in current}
+    found = list(current)
     for name, version in kept:
-        if name not in names or (name, version) in by_version:
+        if name not in names or (name, version) in seen:
             continue
         try:
             older = desk.workflow_version(name, version)
         except RelanceError:  # a kept text this release no longer reads: its cases still list, unlabelled
             continue
         if older is not None:
-            by_version[name, version] = {state: spec.label or state for state, spec in older.states.items()}
+            found.append(older)
+    return found
+
+
+def state_names(desk: Any) -> StateNames:
+    """The states of every version of the workspace's workflows (``every_version``), with their labels."""
+    by_version = {(w.name, w.version): {name: spec.label or name for name, spec in w.states.items()}
+                  for w in every_version(desk)}
     offered: dict[str, str] = {}
     for labels in by_version.values():  # current versions first, then older ones newest first
         for state, label in labels.items():
@@ -109,4 +115,4 @@ def state_names(desk: Any) -> StateNames:
     return StateNames(offered, by_version)
 
 
-__all__ = ["StateNames", "VersionUsage", "state_names", "version_source", "version_usage"]
+__all__ = ["StateNames", "VersionUsage", "every_version", "state_names", "version_source", "version_usage"]

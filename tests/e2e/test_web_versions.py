@@ -3,6 +3,7 @@ has is listed, filtered and named as that version names it, on the web and on th
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 from engine.app import App
 from engine.cli.main import cli
 from tests.e2e.web_client import client, open_app, sign_in
-from tests.support import web_workspace
+from tests.support import WEB_AS_OF, web_workspace
 
 CLEAN_ENV = {"RELANCE_DATABASE_URL": None, "RELANCE_WORKSPACE": None}
 
@@ -79,3 +80,19 @@ def test_a_state_only_an_older_version_has_is_known_to_case_list(renamed) -> Non
     code, out = relance("case", "list", "--state", "reminder9")  # was: "0 case(s)", as if none were in it
     assert code == 1 and "unknown state 'reminder9'" in out and "reminder1 (Première relance)" in out
     assert len(out.strip().splitlines()) == 1
+
+
+def test_the_funnel_counts_cases_in_a_state_only_an_older_version_has_in_its_place_on_the_ladder(renamed) -> None:
+    app, root, db = renamed
+    result = CliRunner().invoke(cli, ["--workspace", str(root), "--db", db, "report", "--json",
+                                      "--as-of", WEB_AS_OF.isoformat()], env=CLEAN_ENV)
+    assert result.exit_code == 0, result.output
+    steps = json.loads(result.output)["funnel"]["steps"]
+    ladder = [s["state"] for s in steps if s["stage"] == "escalation"]
+    # Was: no `reminder1` row at all, its 3 cases counted nowhere but in the total.
+    assert ladder[:3] == ["due", "reminder1", "first_reminder"], ladder
+    reminder1 = next(s for s in steps if s["state"] == "reminder1")
+    assert (reminder1["label"], reminder1["reached"], reminder1["current"]) == ("Première relance", 3, 3)
+    http = client(app)
+    sign_in(http, "viewer")
+    assert "Première relance" in http.get("/report").text  # the web's report draws the same funnel
