@@ -238,3 +238,21 @@ def test_approving_a_case_paid_in_full_while_it_waited_is_refused_in_french_and_
         assert session.query(Document).filter(Document.case_id == case_id).count() == letters_before
     page = html.unescape(legal.get(f"/cases/{case_id}").text)
     assert "Soldée" in page and "validé" not in page
+
+
+def test_a_case_paid_in_full_leaves_the_calls_queue(desk: App) -> None:
+    """The first reminder's call, for a debtor who has since paid everything: calling would chase a settled
+    debt. Its task leaves the queue (and the case's page) once the case is closed."""
+    case_id, ref = _case(desk, 3)
+    http = client(desk)
+    token = sign_in(http, "collector")
+    assert ref in http.get("/tasks").text
+    with desk.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        owed = sum(invoice.amount for invoice in case.invoices)
+    answer = http.post(f"/cases/{case_id}/actions/pay", data={"csrf": token, "amount": str(owed)})
+    assert answer.status_code == 303
+    page = html.unescape(http.get(f"/cases/{case_id}").text)
+    assert "état : Soldée" in page and "appel à passer" not in page
+    assert ref not in http.get("/tasks?toutes=1").text
