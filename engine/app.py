@@ -33,6 +33,7 @@ from engine.core.machine import Escalator
 from engine.core.workflow import Workflow, load_workflow, read_source
 from engine.imports.case_events import import_events, import_receipts, kind_of
 from engine.imports.importer import ImportFailed, ImportReport, import_csv
+from engine.errors import RelanceError
 from engine.store import versions
 from engine.store.database import Store, StoreError, connect, ensure_creditor
 from engine.store.models import Case
@@ -134,8 +135,12 @@ class App:
 
     def state_labels(self, workflow_name: str, version: int) -> dict[str, str]:
         """State → French label of a workflow of the workspace as ``version`` names them (the printed timeline
-        names a case's state so: its version may have a state the current one renamed or dropped)."""
-        workflow = self.workflow_version(workflow_name, version)
+        names a case's state so: its version may have a state the current one renamed or dropped). Empty when that
+        version cannot be read (a letter its kept text names is gone): its states are then named by their names."""
+        try:
+            workflow = self.workflow_version(workflow_name, version)
+        except RelanceError:
+            return {}
         return {name: state.label or name for name, state in workflow.states.items()} if workflow else {}
 
     def escalator_for(self, case: Case) -> Escalator:

@@ -121,7 +121,10 @@ def case_page(request: Request) -> Response:
         awaiting, open_tasks = row.awaiting_approval, open_tasks_of(session, row.id)
         seen = row.event_count or 0
     # The states of the version the case runs on: what `jump` accepts for it, named as that version names them.
-    workflow = desk.workflow_version(row.workflow_name, row.workflow_version)
+    try:
+        workflow = desk.workflow_version(row.workflow_name, row.workflow_version)
+    except RelanceError:  # a kept version the workspace cannot read (a letter it names is gone): no jump menu
+        workflow = None
     states = list(workflow.states) if workflow is not None else []
     names = state_labels(desk)
     labels = {**names.offered, **names.by_version.get((row.workflow_name, row.workflow_version), {})}

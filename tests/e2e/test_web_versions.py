@@ -96,3 +96,30 @@ def test_the_funnel_counts_cases_in_a_state_only_an_older_version_has_in_its_pla
     http = client(app)
     sign_in(http, "viewer")
     assert "Première relance" in http.get("/report").text  # the web's report draws the same funnel
+
+
+def test_a_case_on_a_version_whose_letter_is_gone_still_shows_and_the_run_names_that_version(
+        tmp_path: Path, database_url: str) -> None:
+    """Version 4 renames the first reminder's letter, and the old file goes: version 3, which cases still run
+    on, names a letter no longer there. Its cases' pages still show (a 500 before), and the run refuses in one
+    line that names version 3's kept text (it named the file of today, at a line that is not that state's)."""
+    root = web_workspace(tmp_path / "ws", database_url=database_url, cases=2)
+    for name in ("fr-b2b.yaml", "fr-b2c.yaml"):
+        new_version(root / "workflows" / name, {"relance_1.docx": "relance_amiable.docx"})
+    letters = root / "letters" / "fr"
+    (letters / "relance_1.docx").rename(letters / "relance_amiable.docx")
+    app = open_app(root, database_url)
+    try:
+        http = client(app, raise_server_exceptions=False)
+        sign_in(http, "legal")
+        case_id = re.search(r'<a href="/cases/(\d+)">', http.get("/cases").text).group(1)  # type: ignore[union-attr]
+        for url in (f"/cases/{case_id}", f"/cases/{case_id}/timeline"):
+            answer = http.get(url)
+            assert answer.status_code == 200, (url, answer.text[-400:])
+    finally:
+        app.store.dispose()
+    result = CliRunner().invoke(cli, ["--workspace", str(root), "--db", database_url, "run", "--as-of", "2025-03-01"],
+                                env=CLEAN_ENV)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    said = result.output.strip()
+    assert "fr-b2b.yaml (version 3, as kept in the database):" in said and "relance_1.docx" in said, said
