@@ -33,6 +33,7 @@ from engine.core.machine import Escalator
 from engine.core.workflow import Workflow, load_workflow, read_source
 from engine.imports.case_events import import_events, import_receipts, kind_of
 from engine.imports.importer import ImportFailed, ImportReport, import_csv
+from engine.errors import RelanceError
 from engine.store import versions
 from engine.store.database import Store, StoreError, connect, ensure_creditor
 from engine.store.models import Case
@@ -132,12 +133,15 @@ class App:
         return {"file": self.rates_file, "unverified": [str(h) for h in self.rates.unverified()],
                 "assumed": [str(carried)] if carried is not None else []}
 
-    def state_labels(self, workflow_name: str) -> dict[str, str]:
-        """State → French label of a workflow of the workspace (the printed timeline names states so)."""
-        for workflow in self.workflows.values():
-            if workflow.name == workflow_name:
-                return {name: state.label or name for name, state in workflow.states.items()}
-        return {}
+    def state_labels(self, workflow_name: str, version: int) -> dict[str, str]:
+        """State → French label of a workflow of the workspace as ``version`` names them (the printed timeline
+        names a case's state so: its version may have a state the current one renamed or dropped). Empty when that
+        version cannot be read (a letter its kept text names is gone): its states are then named by their names."""
+        try:
+            workflow = self.workflow_version(workflow_name, version)
+        except RelanceError:
+            return {}
+        return {name: state.label or name for name, state in workflow.states.items()} if workflow else {}
 
     def escalator_for(self, case: Case) -> Escalator:
         """The escalator of the workflow version a case started on (it keeps those rules to the end)."""

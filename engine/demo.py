@@ -215,7 +215,8 @@ def _summarise(app: App, result: DemoResult) -> None:
         if showcase is not None:
             result.timeline_html = output / f"timeline-{showcase.ref}.html"
             result.timeline_html.write_text(render_timeline(session, showcase, "html",
-                                                            app.state_labels(showcase.workflow_name), app.zone),
+                                                            app.state_labels(showcase.workflow_name,
+                                                                             showcase.workflow_version), app.zone),
                                              encoding="utf-8")
         for template in sorted(result.letters_by_template):
             path = session.scalar(select(Document.path).where(Document.template == template).limit(1))

@@ -45,6 +45,8 @@ class Waiting:
     currency: str
     manual: bool
     case_id: int = 0  # the web app links to the case by id
+    workflow: str = ""  # the workflow and version the case runs on: its states are named as that version does
+    version: int = 0
 
 
 def waiting_approvals(session: Session, as_of: date, *, limit: int | None = None) -> list[Waiting]:
@@ -63,7 +65,8 @@ def waiting_approvals(session: Session, as_of: date, *, limit: int | None = None
         since, request = requests.get(case.id, (None, None))
         waiting.append(Waiting(case.ref, debtor.ref, debtor.name, case.state, str(case.awaiting_approval),
                                since or case.state_entered, ledger.money(principal_cents) - ledger.money(paid_cents),
-                               case.currency, bool(request and request.manual), case.id))
+                               case.currency, bool(request and request.manual), case.id,
+                               case.workflow_name, case.workflow_version))
     return waiting
 
 

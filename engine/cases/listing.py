@@ -33,7 +33,7 @@ SORTS = {"id": Case.id, "balance": Case.balance_seen, "due": Case.due_date}
 NEEDS = ("approval", "task")  # what a person can be needed for: approving a step, an open task due
 # No case is overdue longer than relance's calendar is long (dates run from 2000 to 2100, engine.core.money).
 MAX_DAYS_OVERDUE = (LAST_DAY - FIRST_DAY).days
-LISTED = (Case.id, Case.ref, Case.workflow_name, Case.state, Case.state_entered, Case.due_date, Case.balance_seen,
+LISTED = (Case.id, Case.ref, Case.workflow_name, Case.workflow_version, Case.state, Case.state_entered, Case.due_date, Case.balance_seen,
           Case.next_check_at, Case.closed)
 
 
@@ -74,6 +74,7 @@ class CaseRow:
     debtor_ref: str
     debtor_name: str
     workflow: str
+    version: int  # the workflow version the case runs on: its state is named as that version names it
     state: str
     since: date
     due_date: date
@@ -117,7 +118,8 @@ def page_of_cases(session: Session, wanted: CaseFilter, as_of: date, *, after: s
     found = found[:size]
     if backwards:
         found.reverse()
-    rows = tuple(CaseRow(row.id, row.ref, row.debtor_ref, row.debtor_name, row.workflow_name, row.state,
+    rows = tuple(CaseRow(row.id, row.ref, row.debtor_ref, row.debtor_name, row.workflow_name,
+                         row.workflow_version, row.state,
                          row.state_entered, row.due_date, max((as_of - row.due_date).days, 0),
                          ledger.money(row.principal) - ledger.money(row.paid),
                          row.currency or "EUR", row.next_check_at, row.closed) for row in found)

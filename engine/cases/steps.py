@@ -378,7 +378,9 @@ def _store_state(case_row: Case, state: CaseState, escalator: Escalator, as_of: 
     case_row.balance_seen = state.principal - state.paid  # the ledger's, as the case list filters on it
     if escalator.workflow.states[state.state].final:
         case_row.closed = True
-        case_row.closed_on = as_of or state.state_entered
+        # The day its closing step happened (a payment's, an approval's), as the timeline dates it: not the day a
+        # run or an approval happened to look, which may be later.
+        case_row.closed_on = state.state_entered
         case_row.next_check_at = None
         return
     # A case moved out of a final state (a jump back into escalation) is open again.

@@ -80,7 +80,8 @@ def list_tasks(session: Session, as_of: date, *, due: date | None = None, kinds:
     principal, paid = ledger.case_money_columns(Case.id, as_of)
     query = (select(Task, Case, Debtor, principal, paid).join(Case, Case.id == Task.case_id)
              .join(Debtor, Debtor.id == Case.debtor_id)
-             .where(Task.done_on.is_(None)).order_by(Task.due_on, Task.id))
+             # A closed case's task is moot (a call would chase a settled or handed-over debt); kept, not listed.
+             .where(Task.done_on.is_(None), Case.closed.is_(False)).order_by(Task.due_on, Task.id))
     if due is not None:
         query = query.where(Task.due_on <= due)
     if kinds:
@@ -94,9 +95,10 @@ def list_tasks(session: Session, as_of: date, *, due: date | None = None, kinds:
 
 
 def open_tasks_of(session: Session, case_id: int) -> list[tuple[str, date]]:
-    """(kind, due on) of the case's open tasks, for its page."""
+    """(kind, due on) of the case's open tasks, for its page (none once it is closed, as the queue lists none)."""
     return [(kind, due_on) for kind, due_on in session.execute(
-        select(Task.kind, Task.due_on).where(Task.case_id == case_id, Task.done_on.is_(None)).order_by(Task.due_on))]
+        select(Task.kind, Task.due_on).join(Case, Case.id == Task.case_id)
+        .where(Task.case_id == case_id, Task.done_on.is_(None), Case.closed.is_(False)).order_by(Task.due_on))]
 
 
 def contact_history(session: Session, case: Case) -> tuple[str, ...]:

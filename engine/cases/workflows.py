@@ -1,17 +1,23 @@
 """The workflows' versions as the store keeps them, and how many cases run on each.
 
 Read by the web app's workflows page: a version's text is kept the first time a case uses it
-(engine.store.versions), and cases finish on the version they started on.
+(engine.store.versions), and cases finish on the version they started on. So a case may sit in a state
+that only an older version has (a state renamed or dropped since): the case list's filters, on the web and
+on the command line, know the states of every version (``state_names``), and name each case's state as the
+version it runs on does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.core.workflow import Workflow
+from engine.errors import RelanceError
 from engine.store.models import Case, WorkflowVersion
 
 
@@ -50,4 +56,63 @@ def version_source(session: Session, name: str, version: int) -> str | None:
                                                                WorkflowVersion.version == version))
 
 
-__all__ = ["VersionUsage", "version_source", "version_usage"]
+@dataclass(frozen=True)
+class StateNames:
+    """The states cases may be in, over every version of the workspace's workflows, and their labels.
+
+    ``offered``: state → label, what a filter offers and accepts: the current workflows' states first (their
+    labels), then the states only an older version has (labelled by the newest version that has them).
+    ``by_version``: (workflow, version) → state → label, the label a case's state has in the version it runs on."""
+
+    offered: dict[str, str]
+    by_version: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)
+
+    def label(self, workflow: str, version: int, state: str) -> str:
+        """``state`` as the version the case runs on names it (else as the filter does, else its name)."""
+        return self.by_version.get((workflow, version), {}).get(state) or self.offered.get(state) or state
+
+    def get(self, state: str, default: str) -> str:
+        """The filter's label of ``state`` (where no case, hence no version, is at hand)."""
+        return self.offered.get(state, default)
+
+    def unknown(self, state: str) -> str | None:
+        """Why ``state`` is no state of any version (None when it is one): the known states, listed."""
+        if state in self.offered:
+            return None
+        return ", ".join(f"{name} ({label})" if label != name else name for name, label in self.offered.items())
+
+
+def every_version(desk: Any) -> list[Workflow]:
+    """The workspace's workflows (``desk.workflows``, each once), then every older version of them the store
+    kept, newest first (each read once by ``desk.workflow_version``): a version's text is kept when a case first
+    uses it, so every state a case may be in, or was closed in, is a state of one of these."""
+    current = list({w.name: w for w in desk.workflows.values()}.values())
+    with desk.session() as session:
+        kept = session.execute(select(WorkflowVersion.name, WorkflowVersion.version)
+                               .order_by(WorkflowVersion.name, WorkflowVersion.version.desc())).all()
+    names, seen = {w.name for w in current}, {(w.name, w.version) for w in current}
+    found = list(current)
+    for name, version in kept:
+        if name not in names or (name, version) in seen:
+            continue
+        try:
+            older = desk.workflow_version(name, version)
+        except RelanceError:  # a kept text this release no longer reads: its cases still list, unlabelled
+            continue
+        if older is not None:
+            found.append(older)
+    return found
+
+
+def state_names(desk: Any) -> StateNames:
+    """The states of every version of the workspace's workflows (``every_version``), with their labels."""
+    by_version = {(w.name, w.version): {name: spec.label or name for name, spec in w.states.items()}
+                  for w in every_version(desk)}
+    offered: dict[str, str] = {}
+    for labels in by_version.values():  # current versions first, then older ones newest first
+        for state, label in labels.items():
+            offered.setdefault(state, label)
+    return StateNames(offered, by_version)
+
+
+__all__ = ["StateNames", "VersionUsage", "every_version", "state_names", "version_source", "version_usage"]

@@ -41,9 +41,19 @@ def list_command(settings: Settings, states: tuple[str, ...], debtor_ref: str | 
     from rich.table import Table
 
     from engine.cases.lookup import list_cases
+    from engine.cases.workflows import state_names
     from engine.core.money import format_amount
+    from engine.errors import CaseError
 
     app = settings.app
+    if states:
+        # Any version's states: a case may still be in a state the current version renamed or dropped. A name
+        # no version has is a typo, said, not an empty list (as if no case were in it).
+        names = state_names(app)
+        for state in states:
+            known = names.unknown(state)
+            if known is not None:
+                raise CaseError(f"unknown state {state!r}: the workflows' states (every version) are {known}")
     with app.session() as session:
         found = list_cases(session, states=states, debtor_ref=debtor_ref, include_closed=include_closed, limit=limit,
                            errors_only=errors_only)
@@ -263,7 +273,7 @@ def timeline_command(settings: Settings, case_ref: str, fmt: str, output: Path |
     app = settings.app
     with app.session() as session:
         case = require_case(session, case_ref)
-        text = render_timeline(session, case, fmt, app.state_labels(case.workflow_name), app.zone)
+        text = render_timeline(session, case, fmt, app.state_labels(case.workflow_name, case.workflow_version), app.zone)
     if output is None:
         # On the terminal nothing may act: the text and CSV formats write user text inert already, JSON
         # escapes control characters, and the page (HTML escaping leaves ESC alone) is made inert here.

@@ -5,7 +5,6 @@ file names, refs and reasons are printed through engine.reports.terminal."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,6 @@ from engine.reports.terminal import cell, inert, json_text, markup
 
 if TYPE_CHECKING:
     from engine.app import App
-    from engine.core.workflow import Workflow
     from engine.imports.importer import ImportFailed
 
 
@@ -249,6 +247,7 @@ def report_command(settings: Settings, as_of: date | None, currency: str, html_p
                    as_json: bool) -> None:
     """The aging balance (not yet due, 1–30, 31–60, 61–90, over 90 days) and the escalation
     funnel: how many cases reached each step and how much each step recovered, in one currency."""
+    from engine.cases.workflows import every_version
     from engine.reports.aging import aging as aging_of
     from engine.reports.export import report_as_dict
     from engine.reports.funnel import funnel as funnel_of
@@ -258,9 +257,10 @@ def report_command(settings: Settings, as_of: date | None, currency: str, html_p
 
     day = today_or(as_of)
     app = settings.app
+    flows = every_version(app)  # a case in a state only an older version has is in the funnel too
     with app.session() as session:
         aging = aging_of(session, day, currency=currency)
-        funnel = funnel_of(session, day, _distinct(app.workflows.values()), currency=currency)
+        funnel = funnel_of(session, day, flows, currency=currency)
         watch = prescription_watch(session, day)
     rates = app.rate_notes(day)
     if as_json:
@@ -282,11 +282,6 @@ def report_command(settings: Settings, as_of: date | None, currency: str, html_p
         )
         if not as_json:
             console.print(cell(f"HTML report: {html_path.resolve()}"))
-
-
-def _distinct(workflows: Iterable[Workflow]) -> list[Workflow]:
-    """One entry per workflow, even when B2B and B2C debtors share a file."""
-    return list({workflow.name: workflow for workflow in workflows}.values())
 
 
 COMMANDS = [import_command, run_command, report_command]

@@ -137,14 +137,17 @@ def check_workflow(path: str | Path, *, limits: Limits | None = None) -> list[Pr
     return _Reader(Path(path), None, limits).read()[1]
 
 
-def load_workflow(path: str | Path, *, source: str | None = None, limits: Limits | None = None) -> Workflow:
+def load_workflow(path: str | Path, *, source: str | None = None, limits: Limits | None = None,
+                  kept: int | None = None) -> Workflow:
     """The validated workflow; raises WorkflowError (with `.problems`) when the file has any error.
 
     `source`, when given, is the file's text as it was (a version kept in the database for the
-    cases that started on it); `path` still anchors the letters folder and the messages.
+    cases that started on it); `path` still anchors the letters folder and the messages. `kept`: the
+    version whose kept text `source` is, named in the messages (its line numbers are that text's, not
+    the file's of today).
     `limits` bound what the file may cost (engine.core.limits; default: DEFAULT_LIMITS).
     """
-    workflow, problems = _Reader(Path(path), source, limits).read()
+    workflow, problems = _Reader(Path(path), source, limits, kept).read()
     if workflow is None or any(p.severity == "error" for p in problems):
         raise WorkflowError(problems)
     return workflow
@@ -163,8 +166,9 @@ def read_source(path: str | Path, *, limits: Limits | None = None) -> str:
 class _Reader(FieldReader):
     """Reads one file, collecting problems instead of stopping at the first."""
 
-    def __init__(self, path: Path, source: str | None = None, limits: Limits | None = None) -> None:
-        super().__init__(str(path), limits)
+    def __init__(self, path: Path, source: str | None = None, limits: Limits | None = None,
+                 kept: int | None = None) -> None:
+        super().__init__(str(path) if kept is None else f"{path} (version {kept}, as kept in the database)", limits)
         self.path = path
         self.source = source
 

@@ -96,7 +96,9 @@ def funnel(
     every case (they add no money).
     """
     flows = [workflows] if isinstance(workflows, Workflow) else list(workflows)
-    initial = {wf.name: wf.initial for wf in flows}
+    initial: dict[str, str] = {}
+    for wf in flows:  # several versions of a workflow: the first given (its current one) says where cases start
+        initial.setdefault(wf.name, wf.initial)
     ladder, outcomes, specs = _ladder(flows)
     rank = {state: i for i, state in enumerate(ladder)}
     paid_states = _paid_states(flows)
@@ -207,19 +209,25 @@ def _recovered(session: Session, as_of: date, scope: list[ColumnElement[bool]],
 def _ladder(flows: list[Workflow]) -> tuple[list[str], list[str], dict[str, Any]]:
     """The escalation ladder (initial state, then states with a kind, in file order) and the rest.
 
-    States of several workflows are merged in declaration order; a workflow without kinds falls
-    back to its states that are neither final nor paused.
+    States of several workflows (or versions of one) are merged in declaration order, a state the first ones
+    lack placed after the state its own workflow climbs from (a third reminder an older version had goes
+    after the second, not after litigation); a workflow without kinds falls back to its states that are
+    neither final nor paused.
     """
     ladder: list[str] = []
     outcomes: list[str] = []
     specs: dict[str, Any] = {}
     for wf in flows:
         has_kinds = any(spec.kind for spec in wf.states.values())
+        below: str | None = None  # this workflow's previous rung
         for name, spec in wf.states.items():
             specs.setdefault(name, spec)
             on_ladder = name == wf.initial or (spec.kind is not None if has_kinds else not (spec.final or spec.pause))
-            if on_ladder and name not in ladder:
-                ladder.append(name)
+            if not on_ladder:
+                continue
+            if name not in ladder:
+                ladder.insert(ladder.index(below) + 1 if below in ladder else len(ladder), name)
+            below = name
     for wf in flows:
         outcomes.extend(name for name in wf.states if name not in ladder and name not in outcomes)
     return ladder, outcomes, specs

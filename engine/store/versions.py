@@ -74,4 +74,4 @@ def version_of(session: Session, name: str, version: int, path: Path, limits: Li
             f"cases run on {name} version {version}, whose text was never kept: restore that version of "
             f"{path} or move the cases with `relance case jump`"
         )
-    return load_workflow(path, source=kept.source, limits=limits)
+    return load_workflow(path, source=kept.source, limits=limits, kept=version)

@@ -25,6 +25,7 @@ from engine.cases.documents import DocumentError, NoSuchDocument, letter_file, l
 from engine.cases.listing import PAGE_SIZE, CaseFilter, ListingError, page_of_cases
 from engine.cases.lookup import case_by_id, details_of, find_case, ref_of, require_case, timeline_length
 from engine.cases.tasks import open_tasks_of
+from engine.cases.workflows import StateNames, state_names
 from engine.core.calendar import happened_by
 from engine.core.money import MoneyError, format_amount, parse_amount, parse_date
 from engine.errors import BusyError, CaseError, ConcurrentChange, RelanceError
@@ -53,13 +54,11 @@ MAX_PAGE = 200  # rows per page at most (?par=N)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
-def state_labels(desk: Any) -> dict[str, str]:
-    """State name → its French label, over the workspace's workflows."""
-    labels: dict[str, str] = {}
-    for workflow in desk.workflows.values():
-        for name, spec in workflow.states.items():
-            labels.setdefault(name, spec.label or name)
-    return labels
+def state_labels(desk: Any) -> StateNames:
+    """The states of every version of the workspace's workflows with their French labels (a case may still be
+    in a state its workflow's current version renamed or dropped). Read on the shared desk: a RequestDesk's
+    unit of work checks the case's timeline is as the form saw it, which an action just changed."""
+    return state_names(desk.shared if isinstance(desk, RequestDesk) else desk)
 
 
 def case_list(request: Request) -> Response:
@@ -121,10 +120,16 @@ def case_page(request: Request) -> Response:
         debtor = row.debtor
         awaiting, open_tasks = row.awaiting_approval, open_tasks_of(session, row.id)
         seen = row.event_count or 0
-    workflow = next((w for w in desk.workflows.values() if w.name == row.workflow_name), None)
+    # The states of the version the case runs on: what `jump` accepts for it, named as that version names them.
+    try:
+        workflow = desk.workflow_version(row.workflow_name, row.workflow_version)
+    except RelanceError:  # a kept version the workspace cannot read (a letter it names is gone): no jump menu
+        workflow = None
     states = list(workflow.states) if workflow is not None else []
+    names = state_labels(desk)
+    labels = {**names.offered, **names.by_version.get((row.workflow_name, row.workflow_version), {})}
     return page(request, "case.html", case=details, case_id=row.id, debtor=debtor, events=events, status=status,
-                letters=letters, labels=state_labels(desk), kinds=KIND_LABELS, states=states, today=today,
+                letters=letters, labels=labels, kinds=KIND_LABELS, states=states, today=today,
                 actions=ACTIONS, awaiting=awaiting, open_tasks=open_tasks, seen=seen, order=ORDER_NOTE)
 
 
@@ -203,6 +208,7 @@ class RequestDesk:
 
     def __init__(self, desk: Any, *, case_id: int | None = None, seen: int | None = None) -> None:
         self._desk = desk
+        self.shared = desk  # the App, whose units of work check nothing
         self.rates_used: Any = None
         self.case_id, self.seen = case_id, seen
 
@@ -305,7 +311,9 @@ def printable_timeline(request: Request) -> Response:
             case = require_case(session, ref_of(session, request.path_params["case_id"]))
         except RelanceError as exc:
             raise HTTPException(404, refusal(exc)) from None
-        text = render_timeline(session, case, "html", zone=desk.zone)
+        # The case's state named as the version it runs on names it, as `relance timeline` does.
+        text = render_timeline(session, case, "html", desk.state_labels(case.workflow_name, case.workflow_version),
+                               zone=desk.zone)
     return HTMLResponse(text, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
 
@@ -337,13 +345,13 @@ def _descending(text: str | None) -> bool:
     raise ListingError(f"Ordre : « {text} » inconnu (asc pour croissant, desc pour décroissant)")
 
 
-def _state(text: str | None, labels: dict[str, str]) -> str | None:
-    """The state filter: one of the workspace's workflows' states, else the known ones are listed (an
-    unknown state listed no case and said nothing, as if none were in it)."""
+def _state(text: str | None, labels: StateNames) -> str | None:
+    """The state filter: a state of one of the workspace's workflows, in any version cases ran on, else the
+    known ones are listed (an unknown state listed no case and said nothing, as if none were in it)."""
     if not text:
         return None
-    if text not in labels:
-        known = ", ".join(f"{name} ({label})" if label != name else name for name, label in labels.items())
+    known = labels.unknown(text)
+    if known is not None:
         raise ListingError(f"État inconnu « {text} » : les états connus sont {known}")
     return text
 

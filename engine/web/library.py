@@ -13,7 +13,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from engine.cases import templates
-from engine.cases.workflows import version_source, version_usage
+from engine.cases.workflows import every_version, version_source, version_usage
 from engine.core.diagram import mermaid
 from engine.core.money import MoneyError, parse_currency, parse_date
 from engine.core.workflow import Workflow, load_workflow
@@ -46,7 +46,7 @@ def report(request: Request) -> Response:
         currency = parse_currency(request.query_params.get("devise") or "EUR")
     except MoneyError as exc:
         raise HTTPException(400, refusal(exc)) from None
-    flows = distinct_workflows(desk)
+    flows = every_version(desk)  # as `relance report`: the states of older versions cases were in count too
     with desk.session() as session:
         body = report_body(aging(session, as_of, currency=currency), funnel(session, as_of, flows, currency=currency),
                            title=desk.workspace.creditor.name, as_of=as_of)

@@ -56,8 +56,8 @@ async def _verdict(request: Request, verdict: str) -> Response:
         text = await run_in_threadpool(_decide, desk, case_id, verdict, form, user.name, request.app.state.today())
         flash(request, text + desk.rates_note())
     except (RelanceError, MoneyError) as exc:
-        said = "Validation" if verdict == "approve" else "Refus"
-        flash(request, f"{said} non enregistré(e) : {refusal(exc)}", "error")
+        said = "Validation non enregistrée" if verdict == "approve" else "Refus non enregistré"
+        flash(request, f"{said} : {refusal(exc)}", "error")
     return RedirectResponse("/approvals", status_code=303)
 
 
@@ -68,10 +68,11 @@ def tasks_page(request: Request) -> Response:
         every = flag(request.query_params.get("toutes"), "Toutes les tâches")
     except ListingError as exc:
         raise HTTPException(400, refusal(exc)) from None
+    labels = state_labels(desk)
     with desk.session() as session:
         lines = tasks.list_tasks(session, today, due=None if every else today, limit=SHOWN,
-                                 labels=state_labels(desk))
-    return page(request, "tasks.html", tasks=lines, labels=state_labels(desk), today=today, every=every,
+                                 labels=labels.offered)
+    return page(request, "tasks.html", tasks=lines, labels=labels, today=today, every=every,
                 outcomes=[(name, OUTCOME_LABELS[name]) for name in CALL_OUTCOMES], shown=SHOWN)
 
 

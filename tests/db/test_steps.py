@@ -121,6 +121,23 @@ def test_reconcile_tells_the_escalator_only_about_new_money(store, escalator) ->
         assert (case.state, case.closed, case.closed_on, case.next_check_at) == ("paid", True, date(2025, 2, 22), None)
 
 
+
+def test_a_case_closed_by_a_run_is_closed_on_the_day_of_its_closing_step_not_the_runs(store, escalator) -> None:
+    """A payment received on the 21st, seen by the run of the 25th: the case closed with the step dated the 21st
+    (the timeline's), not on the day a run happened to look."""
+    run(store, escalator.workflow, date(2025, 2, 20))
+    with store.session() as s:
+        case = find_case(s, "ACME-F-001")
+        record_payment(s, case, D("1500.50"), date(2025, 2, 21))
+    with store.session() as s:
+        case = find_case(s, "ACME-F-001")
+        state = case_state(s, case, date(2025, 2, 25))
+        steps = reconcile(s, case, state, escalator, date(2025, 2, 25))
+        assert [(st.dest, st.on) for st in steps] == [("paid", date(2025, 2, 21))]
+        apply_steps(s, case, state, steps, escalator, as_of=date(2025, 2, 25))
+        assert (case.state, case.closed, case.state_entered, case.closed_on) == \
+            ("paid", True, date(2025, 2, 21), date(2025, 2, 21))
+
 def test_money_that_went_away_is_not_told_as_a_negative_payment(store, escalator) -> None:
     spy = SpyEscalator(escalator.workflow)
     run(store, escalator.workflow, date(2025, 2, 20))

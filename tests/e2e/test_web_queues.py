@@ -201,3 +201,58 @@ def test_the_tasks_list_names_each_letter_sent_by_its_step_as_the_team_reads_it(
     row = row[:row.index("</tr>")]
     assert "courrier Première relance (" in row, row
     assert "reminder1" not in row
+
+
+def test_approving_a_case_paid_in_full_while_it_waited_is_refused_in_french_and_nothing_reads_validated(
+        desk: App, tmp_path: Path) -> None:
+    """The money came in (an import) while the formal notice waited: the approval, two days later, records the
+    settlement with the payment's day and refuses the notice, in French; no « validé » anywhere, no letter."""
+    case_id, ref = _case(desk, 0)
+    legal = client(desk, today=lambda: WEB_AS_OF + timedelta(days=3))
+    token = sign_in(legal, "legal")
+    _ask_for_notice(legal, token, case_id)
+    paid_on = WEB_AS_OF + timedelta(days=1)
+    with desk.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None and case.awaiting_approval == "formal_notice"
+        debtor, owed = case.debtor.ref, sum(invoice.amount for invoice in case.invoices)
+        letters_before = session.query(Document).filter(Document.case_id == case_id).count()
+    payments = tmp_path / "payments.csv"
+    payments.write_text(f"debtor_ref;payment_date;amount\n{debtor};{paid_on.isoformat()};{owed}\n", encoding="utf-8")
+    desk.import_files([payments])
+
+    answer = legal.post(f"/approvals/{case_id}/approve", data={"csrf": token, "reason": "vu"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/approvals"
+    queue = html.unescape(legal.get("/approvals").text)
+    said = queue.split('class="flash error"', 1)[1].split("</", 1)[0]
+    assert "Validation non enregistrée : " in said, said
+    assert f"le dossier {ref} est passé à « Soldée » le {paid_on:%d/%m/%Y}" in said, said
+    assert "il n'y a plus rien à valider" in said
+    assert "validée" not in queue and "validé " not in said and f'id="approval-{case_id}"' not in queue
+    with desk.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None and (case.state, case.closed, case.awaiting_approval) == ("paid", True, None)
+        assert case.closed_on == paid_on  # the payment's day, not the approval's
+        kinds = session.scalars(select(Event.kind).where(Event.case_id == case_id)).all()
+        assert "approved" not in kinds
+        assert session.query(Document).filter(Document.case_id == case_id).count() == letters_before
+    page = html.unescape(legal.get(f"/cases/{case_id}").text)
+    assert "Soldée" in page and "validé" not in page
+
+
+def test_a_case_paid_in_full_leaves_the_calls_queue(desk: App) -> None:
+    """The first reminder's call, for a debtor who has since paid everything: calling would chase a settled
+    debt. Its task leaves the queue (and the case's page) once the case is closed."""
+    case_id, ref = _case(desk, 3)
+    http = client(desk)
+    token = sign_in(http, "collector")
+    assert ref in http.get("/tasks").text
+    with desk.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        owed = sum(invoice.amount for invoice in case.invoices)
+    answer = http.post(f"/cases/{case_id}/actions/pay", data={"csrf": token, "amount": str(owed)})
+    assert answer.status_code == 303
+    page = html.unescape(http.get(f"/cases/{case_id}").text)
+    assert "état : Soldée" in page and "appel à passer" not in page
+    assert ref not in http.get("/tasks?toutes=1").text
