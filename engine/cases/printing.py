@@ -13,13 +13,14 @@ from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.cases.documents import DocumentError, recorded_letter
 from engine.cases.letters import PRINT_FOLDER
 from engine.core.money import format_date, format_long_date
 from engine.letters.pdf import bind, convert_batch
 from engine.store.database import Store
-from engine.store.events import LetterSent, read_event
+from engine.store.events import LetterSent, StateChange, read_event
 from engine.store.models import Case, Debtor, Document, Event
 
 POSTAL = ("letter", "registered_letter")
@@ -35,6 +36,7 @@ class PostalLetter:
     registered: bool
     path: str  # the DOCX, relative to the output folder
     sha256: str  # the DOCX's, as its timeline recorded it
+    state_label: str = ""  # the step's name as its timeline recorded it (« Mise en demeure »); else ``state``
 
 
 @dataclass
@@ -58,15 +60,35 @@ def postal_letters(store: Store, on: date) -> list[PostalLetter]:
              .join(Case, Case.id == Event.case_id).join(Debtor, Debtor.id == Case.debtor_id)
              .where(Event.kind == LetterSent.kind, Event.occurred_on == on).order_by(Case.ref, Event.seq))
     with store.session() as session:
+        posted: list[tuple[LetterSent, Document, Case, Debtor]] = []
         for event, document, case, debtor in session.execute(query).all():
             letter = read_event(event.kind, event.payload)
-            if not isinstance(letter, LetterSent) or letter.channel not in POSTAL:
-                continue
+            if isinstance(letter, LetterSent) and letter.channel in POSTAL:
+                posted.append((letter, document, case, debtor))
+        labels = _step_labels(session, {(case.id, letter.step_key) for letter, _document, case, _debtor in posted})
+        for letter, document, case, debtor in posted:
             registered = letter.channel == "registered_letter" or (
                 document.path in found and found[document.path].registered)
             found[document.path] = PostalLetter(case.ref, debtor.ref, debtor.name, debtor.city or "",
-                                                document.state, registered, document.path, document.sha256)
+                                                document.state, registered, document.path, document.sha256,
+                                                labels.get((case.id, letter.step_key), ""))
     return sorted(found.values(), key=lambda letter: (not letter.registered, letter.case_ref, letter.path))
+
+
+def _step_labels(session: Session, steps: set[tuple[int, str | None]]) -> dict[tuple[int, str | None], str]:
+    """The name each step's state change recorded for its state (« Mise en demeure »), by (case, step key): what
+    the team read when the step was taken, whatever the workflow says today."""
+    if not steps:
+        return {}
+    rows = session.execute(select(Event.case_id, Event.step_key, Event.kind, Event.payload).where(
+        Event.kind == StateChange.kind, Event.case_id.in_({case_id for case_id, _key in steps}),
+        Event.step_key.in_({key for _case_id, key in steps if key is not None})))
+    labels: dict[tuple[int, str | None], str] = {}
+    for case_id, key, kind, payload in rows:
+        change = read_event(kind, payload)
+        if (case_id, key) in steps and isinstance(change, StateChange) and change.dest_label:
+            labels[(case_id, key)] = change.dest_label
+    return labels
 
 
 def print_day(store: Store, output_dir: Path, on: date, *, creditor: str) -> PrintBundle:
@@ -123,7 +145,8 @@ def _cover(bundle: PrintBundle, path: Path, creditor: str) -> Path:
     for number, letter in enumerate(bundle.letters, start=1):
         cells = table.add_row().cells
         values = (str(number), letter.case_ref, f"{letter.debtor_name} ({letter.city})" if letter.city
-                  else letter.debtor_name, letter.state, "LRAR" if letter.registered else "lettre simple")
+                  else letter.debtor_name, letter.state_label or letter.state,
+                  "LRAR" if letter.registered else "lettre simple")
         for cell, value in zip(cells, values, strict=True):
             cell.text = value
     # The day is the letters' (`relance print --date`), not the day this sheet is printed: say only that.

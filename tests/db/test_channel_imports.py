@@ -136,10 +136,14 @@ def test_print_binds_the_days_postal_letters_behind_a_cover_with_one_soffice(tmp
     reader = PdfReader(str(bundle.path))
     cover = reader.pages[0].extract_text()
     assert "2 courriers, dont 2 en recommandé" in cover and cover.count("LRAR") >= 2
+    # Each step by the name its timeline recorded, as the team reads it, not the workflow's code.
+    assert [letter.state_label for letter in bundle.letters] == ["Mise en demeure"] * 2
+    assert " ".join(cover.split()).count("Mise en demeure") == 2 and "formal_notice" not in cover
     assert len(reader.pages) == bundle.pages > 2
     assert "ALD-F0001" in reader.pages[1].extract_text() or "Client 1" in reader.pages[1].extract_text()
     reminder2 = app.print_day(date(2025, 1, 25))  # the second reminders: simple letters
-    assert [(letter.registered, letter.state) for letter in reminder2.letters] == [(False, "reminder2")] * 4
+    assert [(letter.registered, letter.state, letter.state_label) for letter in reminder2.letters] == [
+        (False, "reminder2", "Deuxième relance")] * 4
     assert app.print_day(date(2025, 1, 24)).path is None  # nothing posted that day
     audit = subprocess.run([str(Path(sys.executable).parent / "relance"), "--db", database_url, "--workspace", str(app.workspace.root), "verify",
                             "--json"], capture_output=True, text=True, check=False)
