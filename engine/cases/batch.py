@@ -118,8 +118,9 @@ def advance_batch(unit: Unit, batch: Batch, *, after: int, size: int, workflow: 
     began = time.perf_counter()
     try:
         with unit() as session:
-            ids = claim_due_cases(session, batch.as_of, after_id=after, limit=_share(session, batch, after, size, workflow),
-                                  workflow_name=workflow.name, workflow_version=workflow.version, lock=batch.lock)
+            limit = _share(session, batch, after, size, workflow)
+            ids = claim_due_cases(session, batch.as_of, after_id=after, limit=limit, workflow_name=workflow.name,
+                                  workflow_version=workflow.version, lock=batch.lock)
             report.phases["claim"] += time.perf_counter() - began
             if not ids:
                 return None

@@ -12,8 +12,9 @@ every letter which renderer is free, with no helper thread between them. (A Proc
 threads needed the GIL the run was holding: its count of finished letters lagged, and the run rendered
 720 of 2,000 letters itself while the renderers idled.) When every renderer holds DEPTH letters, the run
 renders the next letter itself: the queue is deep enough that the run, the busier process, rarely does,
-and short enough that a batch's end waits a few tens of milliseconds for it. A renderer that dies fails the letters it held (the batch is then done again, its letters rendered by the
-run) and is not used again; without any renderer left, the run renders every letter itself.
+and short enough that a batch's end waits a few tens of milliseconds for it. A renderer that dies fails
+the letters it held (the batch is then done again, its letters rendered by the run) and is not used
+again; without any renderer left, the run renders every letter itself.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from engine.letters.render import compiled_template, render_file
 
 # Letters a renderer holds at most. The run is the busier process (it reads, advances, records and hashes every
 # case; the renderer only renders), so a letter it renders itself (1.4-1.7 ms with its file, against 0.1 ms to
-# hand it over) lengthens the whole run, while the renderer still idles about a third of the time. A run hands
+# hand it over) lengthens the whole run (with 6, the renderer still idled about a third of the time). A run hands
 # letters over faster than one renderer renders them between two writes of a batch's rows (WRITE_EVERY), and
 # the renderer catches up while the run writes them: the queue must hold that burst (about 20 letters a
 # hundred cases) without the run rendering. 2,000 letters beside one renderer, interleaved pairs: 6 → 32
