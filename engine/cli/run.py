@@ -200,7 +200,8 @@ def run_command(settings: Settings, as_of: date | None, dry_run: bool, pdf: bool
         console.print(f"... and {len(planned) - 200} more steps")
     verb = "would take" if dry_run else "took"
     console.print(
-        f"{totals['cases_opened']} case(s) opened, {totals['cases_examined']} examined; "
+        f"{totals['cases_opened']} case(s) {'would be opened' if dry_run else 'opened'}, "
+        f"{totals['cases_examined']} examined; "
         f"{verb} {totals['steps']} step(s), {totals['letters']} letter(s)"
         + ("" if dry_run else f" in {markup(settings.workspace.output_dir)}")
     )

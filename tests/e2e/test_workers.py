@@ -144,3 +144,13 @@ def test_merged_reports_sum_per_workflow_and_list_steps_in_case_order() -> None:
     assert [r.cases_examined for r in merged] == [3, 4]
     assert [s.case_ref for s in merged[0].planned] == ["C1", "C2", "C3"]
     assert merged[0].by_state == Counter({"reminder1": 3}) and merged[1].letters == 1
+
+
+def test_a_dry_run_says_which_cases_it_would_open_not_that_it_opened_them(sqlite_url: str, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path, sqlite_url, 3)
+    done = relance(workspace, sqlite_url, "run", "--dry-run", "--as-of", AS_OF.isoformat())
+    summary = " ".join(done.stdout.split())
+    assert "3 case(s) would be opened, 3 examined; would take 3 step(s)" in summary
+    assert "case(s) opened" not in summary
+    real = relance(workspace, sqlite_url, "run", "--as-of", AS_OF.isoformat())
+    assert "3 case(s) opened, 3 examined; took 3 step(s)" in " ".join(real.stdout.split())
