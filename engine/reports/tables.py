@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -18,13 +19,15 @@ from engine.reports.aging import Aging
 from engine.reports.funnel import Funnel
 from engine.reports.terminal import cell
 
+NAME_WIDTH = 16  # the narrowest a debtor's name may wrap to in the top debtors' table
+
 
 def render_report_tables(aging: Aging, funnel: Funnel, console: Console) -> None:
     """Print key figures, the aging buckets, the top debtors and the funnel."""
     console.print(key_figures_table(aging, funnel))
     console.print(aging_table(aging))
     if aging.debtors:
-        console.print(debtors_table(aging))
+        console.print(debtors_table(aging, console))
     console.print(funnel_table(funnel))
     if aging.other_currencies:
         left_out = ", ".join(f"{n} in {code}" for code, n in sorted(aging.other_currencies.items()))
@@ -45,7 +48,7 @@ def key_figures_table(aging: Aging, funnel: Funnel) -> Table:
     """The four figures a manager looks at first."""
     table = Table(title=f"Receivables as of {format_date(aging.as_of)}", show_header=False)
     table.add_column("figure")
-    table.add_column("value", justify="right")
+    _amount_column(table, "value")
     table.add_row("Total outstanding", _amount(aging.total.amount, aging.currency))
     table.add_row("Overdue", f"{_amount(aging.overdue, aging.currency)} ({percent(aging.overdue_share)})")
     table.add_row("Recovered by the escalation", _amount(funnel.recovered, funnel.currency))
@@ -61,7 +64,7 @@ def aging_table(aging: Aging) -> Table:
     table.add_column("bucket")
     table.add_column("invoices", justify="right")
     table.add_column("debtors", justify="right")
-    table.add_column("amount", justify="right")
+    _amount_column(table, "amount")
     table.add_column("share", justify="right")
     for bucket in aging.buckets:
         table.add_row(bucket.label, str(bucket.invoices), str(bucket.debtors),
@@ -73,19 +76,53 @@ def aging_table(aging: Aging) -> Table:
     return table
 
 
-def debtors_table(aging: Aging) -> Table:
+def debtors_table(aging: Aging, console: Console | None = None) -> Table:
+    """The top debtors, an amount per bucket; on a terminal too narrow for every bucket, each debtor's total
+    and its oldest bucket (the HTML report and ``--json`` keep the whole split)."""
+    table = _debtors_by_bucket(aging)
+    if console is None:
+        return table
+    # Every column but the name at its full width, and room for a name wrapped to NAME_WIDTH.
+    unwrapped = _debtors_by_bucket(aging, names=False)
+    if Measurement.get(console, console.options, unwrapped).maximum + NAME_WIDTH + 3 <= console.width:
+        return table
+    return _debtors_oldest(aging)
+
+
+def _debtors_by_bucket(aging: Aging, *, names: bool = True) -> Table:
     table = Table(title=f"Top {len(aging.debtors)} debtors by outstanding amount")
-    table.add_column("debtor")
-    table.add_column("name")
-    table.add_column("inv.", justify="right")
+    table.add_column("debtor", no_wrap=True)
+    if names:
+        table.add_column("name")  # the only column that wraps: see _amount_column
+    table.add_column("inv.", justify="right", no_wrap=True)
     for bucket in aging.buckets:
-        table.add_column(bucket.label, justify="right")
-    table.add_column("total", justify="right")
+        _amount_column(table, bucket.label)
+    _amount_column(table, "total")
     for debtor in aging.debtors:
-        table.add_row(cell(debtor.ref), cell(debtor.name), str(debtor.invoices),
+        table.add_row(cell(debtor.ref), *([cell(debtor.name)] if names else []), str(debtor.invoices),
                       *[_amount(a, aging.currency) if a else "" for a in debtor.amounts],
                       Text(_amount(debtor.total, aging.currency), style="bold"))
     return table
+
+
+def _debtors_oldest(aging: Aging) -> Table:
+    table = Table(title=f"Top {len(aging.debtors)} debtors by outstanding amount")
+    table.add_column("debtor", no_wrap=True)
+    table.add_column("name")
+    table.add_column("inv.", justify="right", no_wrap=True)
+    _amount_column(table, "total")
+    table.add_column("oldest", no_wrap=True)
+    for debtor in aging.debtors:
+        oldest = next((b.label for b, a in reversed(list(zip(aging.buckets, debtor.amounts))) if a), "")
+        table.add_row(cell(debtor.ref), cell(debtor.name), str(debtor.invoices),
+                      Text(_amount(debtor.total, aging.currency), style="bold"), oldest)
+    return table
+
+
+def _amount_column(table: Table, header: str) -> None:
+    """A right-aligned column of amounts that never wraps: wrapped at its group spaces, "17 567,52 €" read as
+    "17" over "567,52 €", two numbers."""
+    table.add_column(header, justify="right", no_wrap=True)
 
 
 def funnel_table(funnel: Funnel) -> Table:
@@ -95,7 +132,7 @@ def funnel_table(funnel: Funnel) -> Table:
     table.add_column("now", justify="right")
     table.add_column("paid after (highest step)", justify="right")
     table.add_column("rate", justify="right")
-    table.add_column("recovered at this step", justify="right")
+    _amount_column(table, "recovered at this step")
     outcomes = False
     for step in funnel.steps:
         if step.stage == "outcome" and not outcomes:

@@ -21,7 +21,7 @@ from engine.reports.aging import aging
 from engine.reports.export import report_as_dict
 from engine.reports.funnel import funnel
 from engine.reports.html import render_report_html
-from engine.reports.tables import render_report_tables
+from engine.reports.tables import debtors_table, render_report_tables
 from engine.store.database import Store, connect
 from engine.store.models import Case, Event
 from tests.support import REPO
@@ -298,3 +298,27 @@ def test_money_paid_before_a_case_opened_is_not_recovered_by_the_escalation(stor
     assert (report.step("due").recovered, report.step("due").payments) == (Decimal("0.00"), 0)
     assert (report.step("reminder2").recovered, report.step("reminder2").payments) == (Decimal("700.00"), 1)
     assert report.recovered == Decimal("700.00")
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 200])
+def test_terminal_tables_never_wrap_an_amount_whatever_the_width(ledger: Store, width: int) -> None:
+    """At 80 columns the top debtors' amounts wrapped at their group spaces: "17 567,52 €" printed as "17" over
+    "567,52 €", two numbers. An amount stays on one line; when every bucket cannot fit, each debtor's total and
+    oldest bucket do."""
+    workflow = load_workflow(ROOT / "workflows" / "fr-b2b.yaml")
+    with ledger.session() as s:
+        balance, steps = aging(s, R, creditor_ref="ACME"), funnel(s, R, [workflow])
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    render_report_tables(balance, steps, console)
+    assert all(len(line) <= width for line in console.file.getvalue().splitlines())
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    console.print(debtors_table(balance, console))
+    lines = console.file.getvalue().splitlines()
+    header = next(line for line in lines if " inv. " in line)
+    by_bucket = "over 90" in header
+    assert by_bucket != ("oldest" in header)
+    assert by_bucket == (width >= 200)  # this data's split needs over 100 columns
+    for debtor in balance.debtors:
+        row = next(line for line in lines if f" {debtor.ref} " in line)
+        figures = [*(a for a in debtor.amounts if a), debtor.total] if by_bucket else [debtor.total]
+        assert all(format_amount(figure) in row for figure in figures)
