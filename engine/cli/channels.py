@@ -90,7 +90,8 @@ def tasks_command(settings: Settings, due: date | None, kinds: tuple[str, ...], 
         return
     table = Table(title=f"{len(lines)} open task(s)")
     for column in ("due", "task", "case", "debtor", "phone", "balance", "history"):
-        table.add_column(column, justify="right" if column == "balance" else "left")
+        table.add_column(column, justify="right" if column == "balance" else "left",
+                         no_wrap=column in ("balance", "due", "since", "case"))  # never split
     for t in lines:
         what = "call" if t.kind == "call" else f"e-mail failed: {t.detail}"
         table.add_row(t.due_on.isoformat(), cell(what), cell(t.case_ref), cell(f"{t.debtor_name} ({t.debtor_ref})"),
@@ -147,7 +148,8 @@ def approvals_command(settings: Settings, as_of: date | None, as_json: bool) -> 
         return
     table = Table(title=f"{len(waiting)} case(s) waiting for approval")
     for column in ("case", "debtor", "from", "to", "since", "balance"):
-        table.add_column(column, justify="right" if column == "balance" else "left")
+        table.add_column(column, justify="right" if column == "balance" else "left",
+                         no_wrap=column in ("balance", "due", "since", "case"))  # never split
     for w in waiting:
         table.add_row(cell(w.case_ref), cell(f"{w.debtor_name} ({w.debtor_ref})"), cell(w.state), cell(w.to),
                       w.since.isoformat(), format_amount(w.balance, w.currency))

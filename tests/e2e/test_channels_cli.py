@@ -7,12 +7,15 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from tests.smtp_server import smtp_server, smtp_toml
 from tests.support import DEBTORS_HEADER, INVOICES_HEADER
+
+from engine.core.money import format_amount
 
 RELANCE = str(Path(sys.executable).parent / "relance")
 COMMANDS = (["outbox"], ["tasks"], ["case", "call"], ["approvals"], ["approve"], ["reject"], ["debtor", "hold"],
@@ -23,9 +26,9 @@ class Cli:
     def __init__(self, root: Path, url: str) -> None:
         self.root, self.url = root, url
 
-    def __call__(self, *args: str, code: int = 0) -> str:
+    def __call__(self, *args: str, code: int = 0, columns: int = 200) -> str:
         env = {k: v for k, v in os.environ.items() if k not in ("RELANCE_DATABASE_URL", "RELANCE_WORKSPACE")}
-        env["COLUMNS"] = "200"
+        env["COLUMNS"] = str(columns)
         done = subprocess.run([RELANCE, "--db", self.url, "--workspace", str(self.root), *args], env=env,
                               capture_output=True, text=True, timeout=600)
         assert done.returncode == code, f"relance {' '.join(args)} → {done.returncode}\n{done.stdout}\n{done.stderr}"
@@ -146,3 +149,16 @@ def test_the_next_try_of_an_email_shows_on_the_teams_clock(cli: Cli) -> None:
                       encoding="utf-8")
     out = cli("outbox", code=1)
     assert "[team] timezone: unknown time zone 'Mars/Olympus'" in out and len(out.strip().splitlines()) == 1
+
+
+def test_the_queues_never_wrap_an_amount_or_a_date_on_a_narrow_terminal(cli: Cli) -> None:
+    """At 60 columns the tasks queue printed a balance of "1 200,00 €" as "1" over "200,00 €"."""
+    cli("run", "--as-of", "2025-01-20")
+    tasks = cli("tasks", "--due", "2025-01-20", columns=60)
+    assert format_amount(Decimal("1200.00")) in tasks and "2025-01-20" in tasks
+    assert all(len(line) <= 60 for line in tasks.splitlines())
+    assert "ALD-F1 " in tasks  # the case to type in `relance case call`
+    for day in ("2025-01-30", "2025-02-09", "2025-02-19"):
+        cli("run", "--as-of", day)
+    waiting = cli("approvals", "--as-of", "2025-02-19", columns=60)
+    assert format_amount(Decimal("800.00")) in waiting
