@@ -47,6 +47,7 @@ class Outcome:
     # once the debtor's other open invoices took their share.
     beyond: Decimal = Decimal("0")
     credit_left: Decimal = Decimal("0")
+    awaiting: str | None = None  # the step the case now waits to have approved (a jump to a state that needs it)
 
     @property
     def applied_elsewhere(self) -> Decimal:
@@ -206,7 +207,7 @@ def _act(desk: Desk, case_ref: str, action: str, on: date, *, by: str, reason: s
         require_not_before_last_event(session, case, action, on)
         steps = act(session, case, desk.escalator_for(case), action, on, by=by, reason=reason, until=until,
                     dest=dest, perform=desk.letter_writer())
-        return Outcome(case.ref, action, on, by, case.state, tuple(steps))
+        return Outcome(case.ref, action, on, by, case.state, tuple(steps), awaiting=case.awaiting_approval)
 
 
 __all__ = ["ACTIONS", "Outcome", "dispute", "hold", "jump", "note", "pay", "promise", "receipt", "resolve",

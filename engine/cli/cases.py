@@ -225,6 +225,8 @@ def _action_command(name: str, help_text: str, *, needs_until: bool = False, nee
         state = done.state
         steps = done.steps
         moved = f" → {state}" if steps else f" (state stays {state})"
+        if done.awaiting is not None:
+            moved += f"; the step to {done.awaiting} waits for approval (relance approvals)"
         console.print(cell(f"{case_ref}: {name} recorded by {actor} on {day.isoformat()}{moved}"))
         print_rates(rates_summary(app.rates_used, app.rates_file))  # a jump's letter, as a run's
 

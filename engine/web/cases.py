@@ -248,8 +248,11 @@ class RequestDesk:
 
 
 def _moved(desk: Any, done: actions.Outcome) -> str:
-    label = state_labels(desk).get(done.state, done.state)
-    return label + (f" (après {len(done.steps)} étape(s))" if done.steps else "")
+    labels = state_labels(desk)
+    label = labels.get(done.state, done.state)
+    waiting = (f" ; le passage à « {labels.get(done.awaiting, done.awaiting)} » attend une validation"
+               if done.awaiting is not None else "")
+    return label + (f" (après {len(done.steps)} étape(s))" if done.steps else "") + waiting
 
 
 def action_day(form: FormData, today: date) -> date:

@@ -162,3 +162,14 @@ def test_the_queues_never_wrap_an_amount_or_a_date_on_a_narrow_terminal(cli: Cli
         cli("run", "--as-of", day)
     waiting = cli("approvals", "--as-of", "2025-02-19", columns=60)
     assert format_amount(Decimal("800.00")) in waiting
+
+
+def test_a_jump_that_waits_for_approval_says_so(cli: Cli) -> None:
+    cli("run", "--as-of", "2025-01-20")
+    said = " ".join(cli("case", "jump", "ALD-F1", "formal_notice", "--reason", "aucune réponse",
+                        "--as-of", "2025-01-21").split())
+    assert "(state stays reminder1); the step to formal_notice waits for approval (relance approvals)" in said
+    waiting = cli.json("approvals", "--as-of", "2025-01-21")
+    assert isinstance(waiting, list) and [w["case"] for w in waiting] == ["ALD-F1"]
+    noted = cli("case", "note", "ALD-F2", "--reason", "rappel", "--as-of", "2025-01-21")
+    assert "approval" not in noted

@@ -256,3 +256,15 @@ def test_a_case_paid_in_full_leaves_the_calls_queue(desk: App) -> None:
     page = html.unescape(http.get(f"/cases/{case_id}").text)
     assert "état : Soldée" in page and "appel à passer" not in page
     assert ref not in http.get("/tasks?toutes=1").text
+
+
+def test_a_jump_that_waits_for_approval_says_so_rather_than_only_that_the_state_stays(desk: App) -> None:
+    """The flash read « état : Première relance » alone: the team could not tell the jump was waiting for legal."""
+    case_id, _ref = _case(desk, 2)
+    legal = client(desk)
+    token = sign_in(legal, "legal")
+    answer = legal.post(f"/cases/{case_id}/actions/jump",
+                        data={"csrf": token, "on": ON, "dest": "formal_notice", "reason": "aucune réponse"},
+                        follow_redirects=True)
+    said = html.unescape(answer.text)
+    assert "le passage à « Mise en demeure » attend une validation" in said
