@@ -52,7 +52,9 @@ def outbox_command(settings: Settings, retry: bool, include_sent: bool, as_of: d
             print_delivery(delivery)
         table = Table(title=f"{len(rows)} e-mail(s) in the outbox")
         for column in ("case", "to", "subject", "status", "tries", "next try / error"):
-            table.add_column(column)
+            # The case to type in full; an address folds rather than end in "…".
+            table.add_column(column, no_wrap=column in ("case", "status", "tries"),
+                             overflow="fold" if column == "to" else "ellipsis")
         for r in rows:
             table.add_row(cell(r.case_ref), cell(r.to or "—"), cell(r.subject), r.status, str(r.attempts),
                           cell(" — ".join(filter(None, (

@@ -158,6 +158,9 @@ def test_the_queues_never_wrap_an_amount_or_a_date_on_a_narrow_terminal(cli: Cli
     assert format_amount(Decimal("1200.00")) in tasks and "2025-01-20" in tasks
     assert all(len(line) <= 60 for line in tasks.splitlines())
     assert "ALD-F1 " in tasks  # the case to type in `relance case call`
+    outbox = cli("outbox", columns=60)
+    addresses = "".join(line.split("│")[2].strip() for line in outbox.splitlines() if line.startswith("│"))
+    assert "ALD-F1 " in outbox and "compta@dupont.example" in addresses  # folded, never cut with "…"
     for day in ("2025-01-30", "2025-02-09", "2025-02-19"):
         cli("run", "--as-of", day)
     waiting = cli("approvals", "--as-of", "2025-02-19", columns=60)
