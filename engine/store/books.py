@@ -51,6 +51,7 @@ class Entry:
     cents: int
     payment: bool
     credit_note: str = ""  # the credit note's number; a statement names the avoir by it
+    issued: date | None = None  # the invoice's issue date: money dated before it was not paid for it
 
 
 class Books:
@@ -153,15 +154,16 @@ def _entries(session: Session, invoice_ids: Sequence[int]) -> dict[int, list[Ent
     if not invoice_ids:
         return found
     on = dated()
-    for invoice_id, day, amount, payment_id, number in session.execute(
+    for invoice_id, day, amount, payment_id, number, issued in session.execute(
         select(PaymentAllocation.invoice_id, on, cents(PaymentAllocation.amount), PaymentAllocation.payment_id,
-               CreditNote.number)
+               CreditNote.number, Invoice.issue_date)
+        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
         .outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
         .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
         .where(PaymentAllocation.invoice_id.in_(list(invoice_ids)))
         .order_by(on, PaymentAllocation.id)
     ):
-        found[invoice_id].append(Entry(day, int(amount), payment_id is not None, number or ""))
+        found[invoice_id].append(Entry(day, int(amount), payment_id is not None, number or "", issued))
     return found
 
 
@@ -188,6 +190,11 @@ def _dated_amounts(entries: dict[int, list[Entry]], invoice_ids: Sequence[int], 
     for invoice_id in invoice_ids:
         for entry in _counted(entries.get(invoice_id, ()), as_of):
             kind: AppliedKind = "payment" if entry.payment else "credit_note"
+            if entry.payment and entry.on is not None and entry.issued is not None and entry.on < entry.issued:
+                # The debtor's credit spent on an invoice issued later (engine.store.ledger): it pays it from
+                # the day it exists, and the statement says when it was received, not that it paid this then.
+                found[invoice_id].append(Applied(entry.issued, money(entry.cents), kind, received=entry.on))
+                continue
             found[invoice_id].append(
                 Applied(entry.on, money(entry.cents), kind, entry.credit_note))  # type: ignore[arg-type]
     return found
