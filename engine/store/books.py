@@ -22,7 +22,7 @@ from sqlalchemy import BigInteger, ColumnElement, cast, func, select
 from sqlalchemy.orm import Session
 
 from engine.core.claim import Applied, AppliedKind
-from engine.store.models import CreditNote, Invoice, Payment, PaymentAllocation
+from engine.store.models import Case, CreditNote, Invoice, Payment, PaymentAllocation
 
 ZERO = Decimal("0.00")
 ALLOCATION_ORDER = (Invoice.due_date, Invoice.issue_date, Invoice.id)
@@ -68,7 +68,8 @@ class Books:
         ids = list(case_ids)
         invoices: dict[int, list[Invoice]] = {case_id: [] for case_id in ids}
         if ids:
-            for invoice in session.scalars(select(Invoice).where(Invoice.case_id.in_(ids))
+            for invoice in session.scalars(select(Invoice).join(Case, Case.id == Invoice.case_id)
+                                           .where(Invoice.case_id.in_(ids), in_case_currency(Case.currency))
                                            .order_by(Invoice.case_id, *ALLOCATION_ORDER)):
                 invoices[invoice.case_id].append(invoice)  # type: ignore[index]
         return cls(invoices, _entries(session, [i.id for found in invoices.values() for i in found]))
@@ -125,6 +126,14 @@ def payment_dates(session: Session, invoice_ids: Sequence[int], as_of: date | No
     """Per invoice, the dates of the payments applied to it (credit notes excluded: a credit note is the
     creditor's act, a payment the debtor's acknowledgement of the debt), oldest first."""
     return _payment_dates(_entries_of(session, invoice_ids), invoice_ids, as_of)
+
+
+def in_case_currency(case_currency: Any) -> ColumnElement[bool]:
+    """The invoices a case's money counts: those in the case's currency. A case holds one currency (the
+    import opens one per debtor and currency), but a case opened before that rule may hold an invoice in
+    another: its amount is never added to the case's (no rate to add it with). Left out of the case's
+    balance, invoices and letters, it stays in its own currency's aging; saying less, never a wrong sum."""
+    return Invoice.currency == case_currency
 
 
 def cents(amount: Any) -> Any:
@@ -200,5 +209,5 @@ def _dated_amounts(entries: dict[int, list[Entry]], invoice_ids: Sequence[int], 
     return found
 
 
-__all__ = ["ALLOCATION_ORDER", "Books", "Entry", "InvoiceBalance", "cents", "dated", "dated_amounts", "forget",
+__all__ = ["ALLOCATION_ORDER", "Books", "Entry", "InvoiceBalance", "cents", "in_case_currency", "dated", "dated_amounts", "forget",
            "invoice_balances", "money", "payment_dates", "preloaded"]

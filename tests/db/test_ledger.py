@@ -185,3 +185,22 @@ def test_a_payment_received_before_an_invoice_was_issued_is_never_printed_as_its
         # The first invoice, which that payment was made for, says what it always said.
         first = s.scalar(select(Invoice).where(Invoice.number == "F-1"))
         assert ledger.dated_amounts(s, [first.id])[first.id] == [Applied(D(2025, 1, 20), Decimal("100.00"), "payment")]
+
+
+def test_an_invoice_in_another_currency_than_its_case_is_never_added_to_the_case(store: Store) -> None:
+    """A case opened before the import refused mixed currencies holds a 5 000 USD invoice beside a 1 000 EUR one:
+    its balance, list row, letters and timeline said « 6 000,00 € ». The case's money is in its currency only."""
+    creditor_id, debtor_id, case_id = _debtor_and_case(store)
+    with store.session() as s:
+        _invoice(s, creditor_id, debtor_id, "E1", "1000.00", D(2025, 1, 2), case_id=case_id)
+        usd = _invoice(s, creditor_id, debtor_id, "U1", "5000.00", D(2025, 1, 3), case_id=case_id)
+        usd.currency = "USD"
+        payment = _payment(s, creditor_id, debtor_id, "300.00", D(2025, 1, 20), "usd-p")
+        payment.currency = "USD"
+        s.flush()
+        ledger.record_allocations(s, [(payment.id, share) for share in ledger.allocate(
+            Decimal("300.00"), ledger.open_invoices(s, debtor_ids=[debtor_id])[debtor_id], currency="USD")[0]])
+        assert ledger.case_totals(s, case_id) == ledger.Totals(Decimal("1000.00"), Decimal("0.00"), 1)
+        assert [(b.invoice.number, b.open) for b in ledger.invoice_balances(s, case_id)] == [("E1", Decimal("1000.00"))]
+        principal, paid = ledger.case_money_columns(Case.id)
+        assert s.execute(select(principal, paid).where(Case.id == case_id)).one() == (100000, 0)
