@@ -99,8 +99,7 @@ def page_of_cases(session: Session, wanted: CaseFilter, as_of: date, *, after: s
     """The page after the marker ``after`` (or before ``before``; the first page without either)."""
     column = SORTS[wanted.sort]
     # Columns, not ORM objects: a page is read, never changed, and building 50 entities costs more than the query.
-    currency = (select(Invoice.currency).where(Invoice.case_id == Case.id).order_by(Invoice.id).limit(1)
-                .correlate(Case).scalar_subquery())
+    currency = Case.currency  # what ledger.case_money_columns sums in: the case's own
     principal, paid = ledger.case_money_columns(Case.id)
     query = (select(*LISTED, Debtor.ref.label("debtor_ref"), Debtor.name.label("debtor_name"),
                     currency.label("currency"), principal.label("principal"), paid.label("paid"))

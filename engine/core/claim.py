@@ -89,6 +89,10 @@ class Applied(NamedTuple):
     amount: Decimal
     kind: AppliedKind = "payment"
     reference: str = ""  # a credit note's number, as recorded (empty: none recorded, or a payment)
+    # A payment dated before the invoice was issued (credit the ledger spent on it later): the day the debtor
+    # paid, while ``on`` is the issue date, the first day that money could pay this invoice. A statement
+    # never prints it as a settlement of this invoice on that earlier day.
+    received: date | None = None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from engine.letters.compiled import CompiledTemplate, _as_lines
 from engine.letters.context import build_context
 from engine.letters.docxfile import open_template
 from engine.letters.email import EMAIL_FOLDER, render_email_part
+from engine.letters.paths import maybe_unset_problems
 from engine.letters.sample import SAMPLE_LABELS, sample_letter_data
 from engine.letters.environment import (
     TAG,
@@ -252,6 +253,7 @@ def _check_part(name, part_name, raw, tpl, env, known) -> list[LetterProblem]:
     # own all the same, not one missing from the letter context. Used where it is not set, the trial render
     # below still says so, at its tag.
     own = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "store"} | {m.name for m in ast.find_all(nodes.Macro)}
+    problems += maybe_unset_problems(name, part_name, source, ast, known)
     for variable in sorted(undeclared - known - own):
         tag, paragraph = _locate(source, variable)
         problems.append(LetterProblem(

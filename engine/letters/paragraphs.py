@@ -22,6 +22,7 @@ GENERIC_FRENCH = {
     "split-tag": "une balise est coupée entre deux paragraphes : retapez-la entière sur une seule ligne",
     "broken-xml": "une mise en forme Word coupe cette balise : retapez-la",
     "render": "le modèle ne peut pas être rendu à cette balise",
+    "maybe-unset": "variable définie dans certains cas seulement, utilisée ici : définissez-la aussi avant le {% if %}",
     "forbidden-term": "ce terme imite un acte de justice : interdit dans une lettre amiable",
     "missing-mention": "une mention obligatoire manque au courrier",
     "unreadable": "ce fichier n'est pas un document Word lisible : enregistrez-le depuis Word au format .docx",
@@ -35,7 +36,7 @@ class LetterProblem:
     """One thing to fix in a template, located as precisely as we can."""
 
     template: str
-    code: str  # syntax | unknown-variable | split-tag | broken-xml | render | forbidden-term | missing-mention
+    code: str  # syntax | unknown-variable | maybe-unset | split-tag | broken-xml | render | forbidden-term | missing-mention
     message: str
     tag: str | None = None
     paragraph: int | None = None

@@ -47,9 +47,9 @@ def statement_context(lines: Sequence[ClaimLine], debtor_kind: str, currency: st
             }
             for a in line.accruals
         ]
-        payments = [{"date": format_date(p.on, locale), "amount": money(p.amount), "kind": p.kind,
+        payments = [{"date": format_date(p.received or p.on, locale), "amount": money(p.amount), "kind": p.kind,
                      "label": _deduction_label(p, locale, text), "reference": text(p.reference),
-                     "date_value": p.on, "amount_value": p.amount}
+                     "date_value": p.received or p.on, "amount_value": p.amount}
                     for p in line.payments]
         settled = format_date(line.settled_on, locale) if line.settled_on else None
         # "réglée" says the debtor paid: only when nothing but payments brought the invoice to zero.
@@ -81,11 +81,14 @@ def statement_context(lines: Sequence[ClaimLine], debtor_kind: str, currency: st
 
 def _deduction_label(applied: Applied, locale: str, text: Callable[[str], str] = str) -> str:
     """What a statement calls an amount taken off an invoice: the debtor's payment (« Règlement du … »), or
-    the creditor's credit note (« Avoir n° … du … », « Avoir du … » when no number was recorded)."""
+    the creditor's credit note (« Avoir n° … du … », « Avoir du … » when no number was recorded). A payment
+    received before the invoice was issued says so: it was not made for this invoice, only spent on it."""
     on = format_date(applied.on, locale)
     if applied.kind == "credit_note":
         number = text(applied.reference).strip()
         return f"Avoir n°\u00a0{number} du {on}" if number else f"Avoir du {on}"
+    if applied.received is not None:
+        return f"Règlement du {format_date(applied.received, locale)}, antérieur à la facture, imputé sur celle-ci"
     return f"Règlement du {on}"
 
 

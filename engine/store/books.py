@@ -22,7 +22,7 @@ from sqlalchemy import BigInteger, ColumnElement, cast, func, select
 from sqlalchemy.orm import Session
 
 from engine.core.claim import Applied, AppliedKind
-from engine.store.models import CreditNote, Invoice, Payment, PaymentAllocation
+from engine.store.models import Case, CreditNote, Invoice, Payment, PaymentAllocation
 
 ZERO = Decimal("0.00")
 ALLOCATION_ORDER = (Invoice.due_date, Invoice.issue_date, Invoice.id)
@@ -51,6 +51,7 @@ class Entry:
     cents: int
     payment: bool
     credit_note: str = ""  # the credit note's number; a statement names the avoir by it
+    issued: date | None = None  # the invoice's issue date: money dated before it was not paid for it
 
 
 class Books:
@@ -67,7 +68,8 @@ class Books:
         ids = list(case_ids)
         invoices: dict[int, list[Invoice]] = {case_id: [] for case_id in ids}
         if ids:
-            for invoice in session.scalars(select(Invoice).where(Invoice.case_id.in_(ids))
+            for invoice in session.scalars(select(Invoice).join(Case, Case.id == Invoice.case_id)
+                                           .where(Invoice.case_id.in_(ids), in_case_currency(Case.currency))
                                            .order_by(Invoice.case_id, *ALLOCATION_ORDER)):
                 invoices[invoice.case_id].append(invoice)  # type: ignore[index]
         return cls(invoices, _entries(session, [i.id for found in invoices.values() for i in found]))
@@ -126,6 +128,14 @@ def payment_dates(session: Session, invoice_ids: Sequence[int], as_of: date | No
     return _payment_dates(_entries_of(session, invoice_ids), invoice_ids, as_of)
 
 
+def in_case_currency(case_currency: Any) -> ColumnElement[bool]:
+    """The invoices a case's money counts: those in the case's currency. A case holds one currency (the
+    import opens one per debtor and currency), but a case opened before that rule may hold an invoice in
+    another: its amount is never added to the case's (no rate to add it with). Left out of the case's
+    balance, invoices and letters, it stays in its own currency's aging; saying less, never a wrong sum."""
+    return Invoice.currency == case_currency
+
+
 def cents(amount: Any) -> Any:
     """An SQL amount as integer cents: exact sums on SQLite too, where NUMERIC is a float."""
     return cast(func.round(amount * 100), BigInteger)
@@ -153,15 +163,16 @@ def _entries(session: Session, invoice_ids: Sequence[int]) -> dict[int, list[Ent
     if not invoice_ids:
         return found
     on = dated()
-    for invoice_id, day, amount, payment_id, number in session.execute(
+    for invoice_id, day, amount, payment_id, number, issued in session.execute(
         select(PaymentAllocation.invoice_id, on, cents(PaymentAllocation.amount), PaymentAllocation.payment_id,
-               CreditNote.number)
+               CreditNote.number, Invoice.issue_date)
+        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
         .outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
         .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
         .where(PaymentAllocation.invoice_id.in_(list(invoice_ids)))
         .order_by(on, PaymentAllocation.id)
     ):
-        found[invoice_id].append(Entry(day, int(amount), payment_id is not None, number or ""))
+        found[invoice_id].append(Entry(day, int(amount), payment_id is not None, number or "", issued))
     return found
 
 
@@ -188,10 +199,15 @@ def _dated_amounts(entries: dict[int, list[Entry]], invoice_ids: Sequence[int], 
     for invoice_id in invoice_ids:
         for entry in _counted(entries.get(invoice_id, ()), as_of):
             kind: AppliedKind = "payment" if entry.payment else "credit_note"
+            if entry.payment and entry.on is not None and entry.issued is not None and entry.on < entry.issued:
+                # The debtor's credit spent on an invoice issued later (engine.store.ledger): it pays it from
+                # the day it exists, and the statement says when it was received, not that it paid this then.
+                found[invoice_id].append(Applied(entry.issued, money(entry.cents), kind, received=entry.on))
+                continue
             found[invoice_id].append(
                 Applied(entry.on, money(entry.cents), kind, entry.credit_note))  # type: ignore[arg-type]
     return found
 
 
-__all__ = ["ALLOCATION_ORDER", "Books", "Entry", "InvoiceBalance", "cents", "dated", "dated_amounts", "forget",
+__all__ = ["ALLOCATION_ORDER", "Books", "Entry", "InvoiceBalance", "cents", "in_case_currency", "dated", "dated_amounts", "forget",
            "invoice_balances", "money", "payment_dates", "preloaded"]

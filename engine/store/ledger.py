@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from engine.store.books import (
     ALLOCATION_ORDER,
+    in_case_currency,
     InvoiceBalance,
     cents,
     dated,
@@ -86,17 +87,19 @@ class Share:
 
 
 def case_totals(session: Session, case_id: int, as_of: date | None = None) -> Totals:
-    """Principal, paid and invoice count of one case as of ``as_of``, in one round trip."""
+    """Principal, paid and invoice count of one case as of ``as_of``, in one round trip (its invoices in the
+    case's currency only, see ``in_case_currency``)."""
+    own = in_case_currency(select(Case.currency).where(Case.id == case_id).scalar_subquery())
     invoices = (
         select(func.coalesce(func.sum(cents(Invoice.amount)), 0).label("cents"), func.count(Invoice.id).label("n"))
-        .where(Invoice.case_id == case_id)
+        .where(Invoice.case_id == case_id, own)
         .subquery()
     )
     applied = applied_cents(as_of, case_id=case_id)
     paid = (
         select(func.coalesce(func.sum(applied.c.cents), 0))
         .join(Invoice, Invoice.id == applied.c.invoice_id)
-        .where(Invoice.case_id == case_id)
+        .where(Invoice.case_id == case_id, own)
         .scalar_subquery()
     )
     principal_cents, count, paid_cents = session.execute(select(invoices.c.cents, invoices.c.n, paid)).one()
@@ -107,11 +110,12 @@ def case_money_columns(case_id: Any, as_of: date | None = None) -> tuple[ColumnE
     """For a query over cases: each case's principal and paid in cents (all money recorded, or what was dated
     by ``as_of``), as correlated subqueries on ``case_id``, so a page of a list reads its balances in the same
     round trip as its rows."""
+    # The outer query's case: its currency, as ``case_id`` is its id (every caller lists cases).
     principal = (select(func.coalesce(func.sum(cents(Invoice.amount)), 0))
-                 .where(Invoice.case_id == case_id).scalar_subquery())
+                 .where(Invoice.case_id == case_id, in_case_currency(Case.currency)).scalar_subquery())
     paid_query = (select(func.coalesce(func.sum(cents(PaymentAllocation.amount)), 0))
                   .select_from(PaymentAllocation).join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
-                  .where(Invoice.case_id == case_id))
+                  .where(Invoice.case_id == case_id, in_case_currency(Case.currency)))
     if as_of is not None:
         paid_query = (paid_query.outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
                       .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
@@ -390,7 +394,7 @@ def applied_cents(as_of: date | None = None, *, case_id: int | None = None,
 
 
 __all__ = [
-    "ALLOCATION_ORDER", "Applied", "Credit", "InvoiceBalance", "OpenInvoice", "Share", "Totals", "allocate",
+    "ALLOCATION_ORDER", "Applied", "in_case_currency", "Credit", "InvoiceBalance", "OpenInvoice", "Share", "Totals", "allocate",
     "applied_cents", "apply_credit", "credited_cents", "case_totals", "cents", "credit_total", "credits", "dated_amounts",
     "invoice_balances", "money", "open_invoices", "payment_dates", "record_allocations", "tell_cases", "totals_of", "case_money_columns",
     "unpaid_cents",

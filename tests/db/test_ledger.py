@@ -9,7 +9,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import insert, select
 
-from engine.core.claim import Applied
+from engine.core.claim import Applied, InvoiceDebt, claim
+from engine.core.rates import load_rates
+from engine.letters.statement import statement_context
 from engine.store import ledger
 from engine.store.database import Store, connect, ensure_creditor
 from engine.store.models import Case, CreditNote, Debtor, Invoice, Payment, PaymentAllocation
@@ -157,3 +159,48 @@ def test_credit_is_spent_only_on_invoices_in_its_currency(store: Store) -> None:
         owed = ledger.open_invoices(s, debtor_ids=[debtor_id])[debtor_id]
         assert [(i.number, i.remaining, i.currency) for i in owed] == [("F-EUR", Decimal("300.00"), "EUR")]
         assert ledger.allocate(Decimal("10.00"), owed, currency="GBP") == ([], Decimal("10.00"))
+
+
+def test_a_payment_received_before_an_invoice_was_issued_is_never_printed_as_its_settlement(store: Store) -> None:
+    """A 20 January overpayment of F-1, spent on F-2 issued 1 February: the formal notice's statement printed
+    « Règlement du 20/01/2025 » under F-2 and « réglée le 20/01/2025 », a payment of an invoice that did not exist."""
+    creditor_id, debtor_id, case_id = _debtor_and_case(store)
+    with store.session() as s:
+        _invoice(s, creditor_id, debtor_id, "F-1", "100.00", D(2025, 1, 31), issued=D(2025, 1, 1), case_id=case_id)
+        payment = _payment(s, creditor_id, debtor_id, "250.00", D(2025, 1, 20), "p1")
+        ledger.record_allocations(s, [(payment.id, ledger.allocate(
+            Decimal("250.00"), ledger.open_invoices(s, debtor_ids=[debtor_id])[debtor_id], currency="EUR")[0][0])])
+        later = _invoice(s, creditor_id, debtor_id, "F-2", "400.00", D(2025, 3, 3), issued=D(2025, 2, 1),
+                         case_id=case_id)
+        ledger.apply_credit(s, [debtor_id])
+        [applied] = ledger.dated_amounts(s, [later.id], D(2025, 4, 1))[later.id]
+        assert applied == Applied(D(2025, 2, 1), Decimal("150.00"), "payment", received=D(2025, 1, 20))
+        lines = claim([InvoiceDebt("F-2", Decimal("400.00"), D(2025, 3, 3), (applied,))], debtor_kind="b2b",
+                      as_of=D(2025, 4, 1), rates=load_rates()).lines
+        rows = statement_context(lines, "b2b", "EUR", "fr_FR", str)["statement_rows"]
+        labels = [row["label"] for row in rows if row["kind"] == "payment"]
+        assert labels == ["Règlement du 20/01/2025, antérieur à la facture, imputé sur celle-ci"]
+        entry = statement_context(lines, "b2b", "EUR", "fr_FR", str)["statement"][0]
+        assert entry["payments"][0]["date"] == "20/01/2025"  # the day the debtor paid, never the issue date
+        # The first invoice, which that payment was made for, says what it always said.
+        first = s.scalar(select(Invoice).where(Invoice.number == "F-1"))
+        assert ledger.dated_amounts(s, [first.id])[first.id] == [Applied(D(2025, 1, 20), Decimal("100.00"), "payment")]
+
+
+def test_an_invoice_in_another_currency_than_its_case_is_never_added_to_the_case(store: Store) -> None:
+    """A case opened before the import refused mixed currencies holds a 5 000 USD invoice beside a 1 000 EUR one:
+    its balance, list row, letters and timeline said « 6 000,00 € ». The case's money is in its currency only."""
+    creditor_id, debtor_id, case_id = _debtor_and_case(store)
+    with store.session() as s:
+        _invoice(s, creditor_id, debtor_id, "E1", "1000.00", D(2025, 1, 2), case_id=case_id)
+        usd = _invoice(s, creditor_id, debtor_id, "U1", "5000.00", D(2025, 1, 3), case_id=case_id)
+        usd.currency = "USD"
+        payment = _payment(s, creditor_id, debtor_id, "300.00", D(2025, 1, 20), "usd-p")
+        payment.currency = "USD"
+        s.flush()
+        ledger.record_allocations(s, [(payment.id, share) for share in ledger.allocate(
+            Decimal("300.00"), ledger.open_invoices(s, debtor_ids=[debtor_id])[debtor_id], currency="USD")[0]])
+        assert ledger.case_totals(s, case_id) == ledger.Totals(Decimal("1000.00"), Decimal("0.00"), 1)
+        assert [(b.invoice.number, b.open) for b in ledger.invoice_balances(s, case_id)] == [("E1", Decimal("1000.00"))]
+        principal, paid = ledger.case_money_columns(Case.id)
+        assert s.execute(select(principal, paid).where(Case.id == case_id)).one() == (100000, 0)

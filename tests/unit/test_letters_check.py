@@ -294,3 +294,37 @@ def test_a_sentence_only_a_debtor_in_france_can_fill_is_a_warning_that_blocks_no
     guarded = save(tmp_path / "guarded" / "lettre.docx", [
         "{{ debtor.name }}", "{%p if court %}", "Juridiction : {{ court.name }}.", "{%p endif %}"])
     assert check_template(guarded) == []
+
+
+@pytest.mark.parametrize(("paragraphs", "used", "set_tag"), [
+    (["Bonjour", "{% if creditor.iban %}{% set pay_by = 'virement' %}{% endif %}", "Par {{ pay_by }}."],
+     "{{ pay_by }}", "{% set pay_by = 'virement' %}"),
+    # Set in two branches of three: the `else` that sets nothing is a path too.
+    (["{% if is_b2b %}{% set pay_by = 'a' %}{% elif debtor.name %}{% set pay_by = 'b' %}{% endif %}",
+      "{{ debtor.name }} : {{ pay_by|upper }}"], "{{ pay_by|upper }}", "{% set pay_by = 'a' %}"),
+])
+def test_a_variable_set_on_some_paths_only_is_flagged_though_the_sample_cases_take_that_path(
+        tmp_path: Path, paragraphs: list[str], used: str, set_tag: str) -> None:
+    """Every sample case has an IBAN and a name: the trial render set `pay_by` and passed, and a creditor
+    without an IBAN (or a debtor without a name) would have had every letter fail at `{{ pay_by }}`."""
+    path = save(tmp_path / "lettre.docx", paragraphs)
+    [problem] = check_template(path)
+    assert (problem.code, problem.severity, problem.tag, problem.paragraph) == (
+        "maybe-unset", "warning", used, len(paragraphs))
+    assert "'pay_by' is set only on some paths" in problem.message and set_tag in problem.message
+    assert "pay_by" in problem.in_french
+    require_sound_template(path)  # a warning: the run is not refused for it
+
+
+@pytest.mark.parametrize("paragraph", [
+    "{% if is_b2b %}{% set d = 'a' %}{% else %}{% set d = 'b' %}{% endif %}{{ d }}",
+    "{% set d = '' %}{% if is_b2b %}{% set d = 'a' %}{% endif %}{{ d }}",
+    "{% if is_b2b %}{% set d = 'a' %}{% endif %}{% if d is defined %}{{ d }}{% endif %}",
+    "{% if is_b2b %}{% set d = 'a' %}{% endif %}{{ d|default('') }}",
+    "{% if is_b2b %}{% set d = 'a' %}{{ d }}{% endif %}",
+    "{% if is_b2b %}{% set case_ref = 'X' %}{% endif %}{{ case_ref }}",  # the context's own variable
+    "{% for inv in invoices %}{% set n = inv.number %}{{ n }}{% endfor %}",
+])
+def test_a_variable_set_on_every_path_or_guarded_is_not_flagged(tmp_path: Path, paragraph: str) -> None:
+    path = save(tmp_path / "lettre.docx", ["Bonjour", paragraph])
+    assert check_template(path) == []
