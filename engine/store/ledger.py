@@ -95,13 +95,7 @@ def case_totals(session: Session, case_id: int, as_of: date | None = None) -> To
         .where(Invoice.case_id == case_id, own)
         .subquery()
     )
-    applied = applied_cents(as_of, case_id=case_id)
-    paid = (
-        select(func.coalesce(func.sum(applied.c.cents), 0))
-        .join(Invoice, Invoice.id == applied.c.invoice_id)
-        .where(Invoice.case_id == case_id, own)
-        .scalar_subquery()
-    )
+    paid = _paid_cents(select(Invoice.id).where(Invoice.case_id == case_id, own), as_of)
     principal_cents, count, paid_cents = session.execute(select(invoices.c.cents, invoices.c.n, paid)).one()
     return Totals(money(principal_cents), money(paid_cents), int(count))
 
@@ -111,16 +105,24 @@ def case_money_columns(case_id: Any, as_of: date | None = None) -> tuple[ColumnE
     by ``as_of``), as correlated subqueries on ``case_id``, so a page of a list reads its balances in the same
     round trip as its rows."""
     # The outer query's case: its currency, as ``case_id`` is its id (every caller lists cases).
+    own = in_case_currency(Case.currency)
     principal = (select(func.coalesce(func.sum(cents(Invoice.amount)), 0))
-                 .where(Invoice.case_id == case_id, in_case_currency(Case.currency)).scalar_subquery())
-    paid_query = (select(func.coalesce(func.sum(cents(PaymentAllocation.amount)), 0))
-                  .select_from(PaymentAllocation).join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
-                  .where(Invoice.case_id == case_id, in_case_currency(Case.currency)))
+                 .where(Invoice.case_id == case_id, own).scalar_subquery())
+    return principal, _paid_cents(select(Invoice.id).where(Invoice.case_id == case_id, own), as_of)
+
+
+def _paid_cents(invoice_ids: Select[Any], as_of: date | None) -> Any:
+    """What payments and credit notes dated by ``as_of`` applied to ``invoice_ids``, in cents, as a scalar
+    subquery. The invoices are a semi-join (IN), not a join: joined to the invoice table under a filter on
+    the case's currency, PostgreSQL without statistics (a database just imported) planned a nested loop
+    over both, 31 s for one case of 8,000 invoices and 80 minutes for 100,000."""
+    query = (select(func.coalesce(func.sum(cents(PaymentAllocation.amount)), 0))
+             .select_from(PaymentAllocation).where(PaymentAllocation.invoice_id.in_(invoice_ids)))
     if as_of is not None:
-        paid_query = (paid_query.outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
-                      .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
-                      .where(dated() <= as_of))
-    return principal, paid_query.scalar_subquery()
+        query = (query.outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
+                 .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
+                 .where(dated() <= as_of))
+    return query.scalar_subquery()
 
 
 def totals_of(balances: Sequence[InvoiceBalance]) -> Totals:
