@@ -82,8 +82,20 @@ class CsvFile:
                 return
             if not any(cell.strip() for cell in fields):
                 continue
+            fields = self._trailing_fitted(fields)
             cells = {name: (fields[i].strip() if i < len(fields) else "") for i, name in enumerate(self.header)}
             yield RawRow(start, cells, fields, self._reader.line_num)
+
+    def _trailing_fitted(self, fields: list[str]) -> list[str]:
+        """``fields`` fitted to the header when only empty trailing cells differ: exports that end every data line
+        with ``;`` but not the header, or the header with ``;;`` but not every line. A cell with a value, or a
+        missing cell under a named column, is left for the caller to refuse (a shifted row, most often)."""
+        width = len(self.header)
+        if len(fields) > width and not any(cell.strip() for cell in fields[width:]):
+            return fields[:width]
+        if len(fields) < width and not any(self.header[len(fields):]):
+            return fields + [""] * (width - len(fields))
+        return fields
 
     def _lines(self) -> Iterator[str]:
         try:

@@ -4,11 +4,13 @@ every problem of a row said at once."""
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from engine.core.money import MoneyError, parse_amount, parse_date
 from engine.imports.importer import ImportFailed, import_csv
 from engine.store.database import connect
 from engine.store.models import Debtor, Invoice, Payment
@@ -57,7 +59,8 @@ def test_a_totals_line_is_named_as_such_and_nothing_is_imported(store, tmp_path:
     problems = _problems(store, invoices)
     assert sorted(problems) == [3, 4, 5]
     assert problems[3] == [("issue_date", "looks like a totals line ('TOTAL'), not a record: remove it from the file")]
-    assert problems[4] == [("invoice_number", "looks like a totals line ('Total'), not a record: remove it from the file")]
+    assert problems[4] == [("invoice_number",
+                            "looks like a totals line ('Total'), not a record: remove it from the file")]
     assert problems[5] == [("due_date", "looks like a totals line ('Sous-total général'), not a record: remove it "
                                         "from the file")]
     assert _count(store, Invoice) == 0
@@ -129,3 +132,37 @@ def test_the_events_rejects_file_has_one_rejection_column_and_bad_rows_are_skipp
                                              [str(REMINDER), "NOPE", "dispute", "", "livraison incomplète"]]
     assert rows[1][5].startswith("event_date: no such date: '2025-13-21'")
     assert rows[2][5] == "debtor NOPE has no open case to record the dispute on"
+
+
+@pytest.mark.parametrize(("text", "value"), [("(123,45)", "-123.45"), ("( 1 234,56 € )", "-1234.56")])
+def test_an_amount_in_accounting_parentheses_is_read_as_negative(text: str, value: str) -> None:
+    assert parse_amount(text) == Decimal(value)
+
+
+@pytest.mark.parametrize("text", ["(-5)", "()", "(abc)"])
+def test_parentheses_around_no_plain_amount_are_refused(text: str) -> None:
+    with pytest.raises(MoneyError, match="not an amount"):
+        parse_amount(text)
+
+
+def test_a_two_digit_year_is_refused_with_its_cause() -> None:
+    with pytest.raises(MoneyError, match="the year needs 4 digits"):
+        parse_date("05/01/25")
+    assert parse_date("2025-1-5") == parse_date("05/01/2025")
+
+
+def test_empty_trailing_cells_beyond_the_header_are_not_a_bad_row(store, tmp_path: Path) -> None:
+    import_csv(store, _write(tmp_path, "debtors.csv", DEBTORS_HEADER + f"D1;b2b;Acme;;{ADDRESS}\n"),
+               creditor_ref="ACME")
+    invoices = _write(tmp_path, "invoices.csv", INVOICES_HEADER.replace("\n", ";;\n")
+                      + "F1;D1;2025-1-5;05/02/2025;1\u00a0234,56\u00a0€;EUR;\n"  # one ; short of the header
+                      + "F2;D1;2025-01-05;2025-02-05;(123,45);EUR;;;;\n")  # two ; beyond it
+    problems = _problems(store, invoices)
+    assert problems == {3: [("amount", "amount must be positive, got -123.45")]}
+    invoices.write_text(INVOICES_HEADER + "F1;D1;2025-1-5;05/02/2025;1\u00a0234,56\u00a0€;EUR;\n"
+                        + "F3;D1;2025-01-05;2025-02-05;10,00;EUR;x\n", encoding="utf-8")
+    assert _problems(store, invoices) == {3: [(None, "expected 6 cells, found 7 (delimiter ';')")]}
+    invoices.write_text(INVOICES_HEADER + "F1;D1;2025-1-5;05/02/2025;1\u00a0234,56\u00a0€;EUR;\n", encoding="utf-8")
+    import_csv(store, invoices, creditor_ref="ACME")
+    with store.session() as session:
+        assert session.scalar(select(Invoice.amount).where(Invoice.number == "F1")) == Decimal("1234.56")
