@@ -30,7 +30,7 @@ from engine.cases.steps import act, record_receipt
 from engine.core.money import MoneyError, parse_date
 from engine.errors import CaseError, RelanceError
 from engine.imports.csvfile import CsvFile, CsvSyntaxError, infer_kind
-from engine.imports.importer import ImportFailed, ImportProblem, ImportReport, Rejects, rejection
+from engine.imports.importer import ImportFailed, ImportProblem, ImportReport, Rejects, rejection, totals_line
 from engine.store.events import CALL_OUTCOMES, CallRecorded, EventPayload, NoticeReceived, read_event
 from engine.store.models import Case, Debtor, Event
 from engine.store.timeline import append_event
@@ -258,7 +258,8 @@ def _rows(path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]],
     try:
         reader = CsvFile(path, encoding)
     except (OSError, ValueError) as exc:
-        raise ImportFailed([ImportProblem(str(path), 1, None, f"cannot read the file: {exc}")], whole_file=True) from None
+        raise ImportFailed([ImportProblem(str(path), 1, None, f"cannot read the file: {exc}")],
+                           whole_file=True) from None
     except CsvSyntaxError as exc:
         raise ImportFailed([ImportProblem(str(path), exc.line, exc.column, exc.reason)], whole_file=True) from None
     try:
@@ -268,7 +269,10 @@ def _rows(path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]],
                                               f"{', '.join(reader.header)})") for name in missing], whole_file=True)
         rows, problems = [], []
         for row in reader.rows():
-            if len(row.fields) != len(reader.header):
+            totals = totals_line(row, reader.header, columns[0], len(reader.header))
+            if totals is not None:
+                problems.append(ImportProblem(str(path), row.line, totals.column, totals.reason))
+            elif len(row.fields) != len(reader.header):
                 problems.append(ImportProblem(str(path), row.line, None, f"expected {len(reader.header)} cells, "
                                               f"found {len(row.fields)} (delimiter {reader.delimiter!r})"))
             else:

@@ -59,6 +59,10 @@ class CsvFile:
     def __init__(self, path: Path, encoding: str = "utf-8") -> None:
         self.path = path
         self.encoding = text_encoding(encoding)
+        if self.encoding != "utf-8-sig" and _starts_with_utf8_bom(path):
+            # A UTF-8 BOM says the file is UTF-8 whatever --encoding says (one command's files may mix Excel's
+            # « CSV UTF-8 » and its cp1252 CSV): read in cp1252 the BOM would become "ï»¿" in the first column.
+            self.encoding = "utf-8-sig"
         self._handle: IO[str] = path.open("r", encoding=self.encoding, newline="")
         try:
             first = self._handle.readline()
@@ -164,6 +168,11 @@ def undecodable_line(path: Path, encoding: str) -> CsvSyntaxError:
                                "point-virgule) » does: save it as « CSV UTF-8 », or pass --encoding cp1252")
                 return CsvSyntaxError(number, None, reason)
     return CsvSyntaxError(max(number, 1), None, f"not {_label(encoding)} text: the file ends inside a character")
+
+
+def _starts_with_utf8_bom(path: Path) -> bool:
+    with path.open("rb") as raw:
+        return raw.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
 
 
 def _label(encoding: str) -> str:

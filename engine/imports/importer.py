@@ -226,7 +226,7 @@ def _unsafe_cells(row: RawRow) -> list[RowProblem]:
 _TOTALS = re.compile(r"(?:(?:sous|sub|grand) ?)?tota(?:l|ux)\b.*")
 
 
-def _totals_line(row: RawRow, header: list[str], required: tuple[str, ...], expected: int) -> RowProblem | None:
+def totals_line(row: RawRow, header: list[str], required: tuple[str, ...], expected: int) -> RowProblem | None:
     """The problem of a row that is an export's totals line: a cell saying « total » in a row that could not be
     a record (cells missing, a required one empty); None for any other row (« Total SA » is a debtor)."""
     found = next(((i, cell.strip()) for i, cell in enumerate(row.fields) if _TOTALS.fullmatch(folded(cell))), None)
@@ -296,7 +296,7 @@ def _import_rows(
     required = COLUMNS[kind][0]
     for row in reader.rows():
         report.rows += 1
-        totals = _totals_line(row, reader.header, required, expected)
+        totals = totals_line(row, reader.header, required, expected)
         if totals is not None:
             refuse(row, [totals])
             continue
@@ -368,4 +368,5 @@ class Rejects:
         return self.path
 
 
-__all__ = ["REJECTION_COLUMN", "ImportFailed", "ImportProblem", "ImportReport", "Rejects", "import_csv", "rejection"]
+__all__ = ["REJECTION_COLUMN", "ImportFailed", "ImportProblem", "ImportReport", "Rejects", "import_csv", "rejection",
+           "totals_line"]

@@ -3,6 +3,7 @@ every problem of a row said at once."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.core.money import MoneyError, parse_amount, parse_date
+from engine.imports.case_events import read_events
 from engine.imports.importer import ImportFailed, import_csv
 from engine.store.database import connect
 from engine.store.models import Debtor, Invoice, Payment
@@ -166,3 +168,21 @@ def test_empty_trailing_cells_beyond_the_header_are_not_a_bad_row(store, tmp_pat
     import_csv(store, invoices, creditor_ref="ACME")
     with store.session() as session:
         assert session.scalar(select(Invoice.amount).where(Invoice.number == "F1")) == Decimal("1234.56")
+
+
+def test_a_utf8_bom_wins_over_the_encoding_named(store, tmp_path: Path) -> None:
+    debtors = tmp_path / "debtors.csv"
+    debtors.write_bytes(codecs.BOM_UTF8 + (DEBTORS_HEADER + f"D1;b2b;Société Générale;;{ADDRESS}\n").encode())
+    report = import_csv(store, debtors, creditor_ref="ACME", encoding="cp1252")
+    assert report.inserted == 1
+    with store.session() as session:
+        assert session.scalar(select(Debtor.name)) == "Société Générale"
+
+
+def test_a_totals_line_in_an_events_file_is_named(tmp_path: Path) -> None:
+    events = _write(tmp_path, "events.csv", "event_date;debtor_ref;action;until;reason\n"
+                    + "2025-03-03;D1;note;;x\n;;TOTAL;;\n")
+    with pytest.raises(ImportFailed) as refused:
+        read_events(events)
+    assert [(p.line, p.column, p.reason) for p in refused.value.problems] == [
+        (3, "action", "looks like a totals line ('TOTAL'), not a record: remove it from the file")]
