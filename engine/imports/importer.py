@@ -18,6 +18,10 @@ currency (its ``currency`` cell, else the named invoice's, else EUR); any excess
 the payment. An allocation to an invoice in a case (open, or closed: a late payment still settles it) appends a ``payment`` (or
 ``credit_note``) event to that case and pulls its next_check_at back so the next run reconciles it.
 
+Every problem of a row is listed at once: a row refused for its cells (a bad date) also names the debtor or
+invoice it references that the database does not know (the writers' ``references``). A row that is an
+export's totals line (``;;TOTAL;12 345,67``) is refused as one (``totals_line``).
+
 Nothing is lost without a word:
 
 - a quote that never closes (or text after a closing quote) refuses the file, located at the line
