@@ -29,7 +29,7 @@ def parse_country(text: str) -> str:
     code = _ALIASES.get(wanted.upper(), wanted.upper())
     if code in _codes():
         return code
-    found = _names().get(_folded(wanted))
+    found = _names().get(folded(wanted))
     if found is None:
         raise CountryError(f"not a country: {wanted!r} (write its code, e.g. FR, BE, GB, or its name, e.g. France)")
     return found
@@ -48,11 +48,11 @@ def _names() -> dict[str, str]:
     for language in ("en", "fr"):
         for code, name in Locale(language).territories.items():
             if isinstance(code, str) and code in _codes():
-                names.setdefault(_folded(name), code)
+                names.setdefault(folded(name), code)
     return names
 
 
-def _folded(text: str) -> str:
+def folded(text: str) -> str:
     """Lower case, no accents, hyphens and apostrophes as spaces, single spaces: how a name is compared."""
     plain = "".join(char for char in unicodedata.normalize("NFKD", text) if not unicodedata.combining(char))
     for mark in "-‐–'’.":
@@ -60,4 +60,4 @@ def _folded(text: str) -> str:
     return " ".join(plain.casefold().split())
 
 
-__all__ = ["CountryError", "parse_country"]
+__all__ = ["CountryError", "folded", "parse_country"]

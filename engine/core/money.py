@@ -48,6 +48,7 @@ _CURRENCY = re.compile(r"^(?P<pre>[€$£]|[A-Za-z]{3})?(?P<number>[^A-Za-z€$�
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _FRENCH = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
+_SHORT_YEAR = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{2})")
 # Only letters, digits and `_` reach Babel: it maps a locale name to a data file.
 _LOCALE = re.compile(r"[A-Za-z]{2,3}(?:_[A-Za-z0-9]{2,8}){0,3}")
 # The letters are written in French (letters/fr): a date or an amount in another language would
@@ -124,6 +125,10 @@ def parse_amount(text: str, currency: str = "EUR") -> Decimal:
     value = str(text).strip().translate(_ONE_SPACE)
     if not value:
         raise MoneyError("empty amount", french="montant vide")
+    if value.startswith("(") and value.endswith(")") and value[1:-1].strip()[:1] not in "+-":
+        # The accounting notation of a negative amount (Excel, Sage): read as one, for the caller to refuse
+        # as negative with its own reason, rather than as "not an amount".
+        value = "-" + value[1:-1].strip()
     match = _CURRENCY.fullmatch(value)
     # No digit, no amount: "abc", "NaN" or "inf" would otherwise read as a currency code alone.
     if (match is None or (match["pre"] and match["post"]) or not any(c.isdigit() for c in match["number"])
@@ -167,6 +172,9 @@ def parse_date(text: str) -> date:
         year, month, day = (int(part) for part in match.groups())
     elif match := _FRENCH.fullmatch(value):
         day, month, year = (int(part) for part in match.groups())
+    elif _SHORT_YEAR.fullmatch(value):  # Excel's short date: 25 is not guessed into 2025 on a legal letter
+        raise MoneyError(f"not a date: {value!r}: the year needs 4 digits (write DD/MM/YYYY or YYYY-MM-DD)",
+                         french=f"« {value} » n'est pas une date : l'année s'écrit sur 4 chiffres (JJ/MM/AAAA)")
     else:
         raise MoneyError(f"not a date: {value!r} (write YYYY-MM-DD or DD/MM/YYYY)",
                          french=f"« {value} » n'est pas une date (écrivez JJ/MM/AAAA)")

@@ -14,7 +14,6 @@ so importing a file twice records nothing new.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -30,9 +29,8 @@ from engine.cases.lookup import require_case
 from engine.cases.steps import act, record_receipt
 from engine.core.money import MoneyError, parse_date
 from engine.errors import CaseError, RelanceError
-from engine.imports.csvfile import CsvFile, CsvSyntaxError, infer_kind, text_encoding
-from engine.imports.importer import ImportFailed, ImportProblem, ImportReport
-from engine.reports import csvsafe
+from engine.imports.csvfile import CsvFile, CsvSyntaxError, infer_kind
+from engine.imports.importer import ImportFailed, ImportProblem, ImportReport, Rejects, rejection, totals_line
 from engine.store.events import CALL_OUTCOMES, CallRecorded, EventPayload, NoticeReceived, read_event
 from engine.store.models import Case, Debtor, Event
 from engine.store.timeline import append_event
@@ -90,9 +88,17 @@ def kind_of(path: Path, encoding: str = "utf-8") -> str | None:
 
 def read_events(path: Path, encoding: str = "utf-8") -> list[EventRow]:
     """Every row checked, in date order (file order within a day); ImportFailed lists each bad one."""
+    rows, problems = _read_events(path, encoding)
+    if problems:
+        raise ImportFailed(problems)
+    return rows
+
+
+def _read_events(path: Path, encoding: str) -> tuple[list[EventRow], list[ImportProblem]]:
+    """The good rows in date order (file order within a day), and the problems of the others."""
     rows: list[EventRow] = []
-    problems: list[ImportProblem] = []
-    for line, cells in _rows(path, EVENT_COLUMNS, encoding):
+    lines, problems = _rows(path, EVENT_COLUMNS, encoding)
+    for line, cells in lines:
         found: list[ImportProblem] = []
         action = cells.get("action", "").lower()
         if action not in ACTIONS:
@@ -115,9 +121,7 @@ def read_events(path: Path, encoding: str = "utf-8") -> list[EventRow]:
             continue
         rows.append(EventRow(line, on, cells["debtor_ref"], action, until, cells.get("reason") or None, outcome,
                              cells.get("case_ref") or None))
-    if problems:
-        raise ImportFailed(problems)
-    return sorted(rows, key=lambda row: (row.on, row.line))
+    return sorted(rows, key=lambda row: (row.on, row.line)), problems
 
 
 def apply_event(session: Session, desk: Desk, row: EventRow, *, by: str) -> str | None:
@@ -145,14 +149,22 @@ def apply_event(session: Session, desk: Desk, row: EventRow, *, by: str) -> str 
 
 def import_events(desk: Desk, path: Path, *, by: str, skip_bad_rows: bool = False,
                   encoding: str = "utf-8") -> ImportReport:
-    rows = read_events(path, encoding)
-    return _apply_all(desk, path, "events", rows, lambda session, row: apply_event(session, desk, row, by=by),
+    rows, problems = _read_events(path, encoding)
+    return _apply_all(desk, path, "events", rows, problems, lambda session, row: apply_event(session, desk, row, by=by),
                       skip_bad_rows, encoding)
 
 
 def read_receipts(path: Path, encoding: str = "utf-8") -> list[ReceiptRow]:
-    rows, problems = [], []
-    for line, cells in _rows(path, TRACKING_COLUMNS, encoding):
+    rows, problems = _read_receipts(path, encoding)
+    if problems:
+        raise ImportFailed(problems)
+    return rows
+
+
+def _read_receipts(path: Path, encoding: str) -> tuple[list[ReceiptRow], list[ImportProblem]]:
+    rows = []
+    lines, problems = _rows(path, TRACKING_COLUMNS, encoding)
+    for line, cells in lines:
         found: list[ImportProblem] = []
         presented = _date(path, line, cells, "presented_on", found)
         received = _date(path, line, cells, "received_on", found)
@@ -165,9 +177,7 @@ def read_receipts(path: Path, encoding: str = "utf-8") -> list[ReceiptRow]:
             problems += found
             continue
         rows.append(ReceiptRow(line, cells["case_ref"], cells["tracking"], presented, received))
-    if problems:
-        raise ImportFailed(problems)
-    return rows
+    return rows, problems
 
 
 def import_receipts(desk: Desk, path: Path, on: date, *, by: str, skip_bad_rows: bool = False,
@@ -183,13 +193,17 @@ def import_receipts(desk: Desk, path: Path, on: date, *, by: str, skip_bad_rows:
                        received_on=row.received_on, on=on, by=by)
         return f"receipt {row.tracking} on {case.ref}"
 
-    return _apply_all(desk, path, "tracking", read_receipts(path, encoding), apply, skip_bad_rows, encoding)
+    rows, problems = _read_receipts(path, encoding)
+    return _apply_all(desk, path, "tracking", rows, problems, apply, skip_bad_rows, encoding)
 
 
-def _apply_all(desk: Desk, path: Path, kind: str, rows: Sequence[R], apply: Callable[[Session, R], str | None],
-               skip_bad_rows: bool, encoding: str) -> ImportReport:
-    report = ImportReport(file=str(path), kind=kind, rows=len(rows))
-    rejected: list[tuple[int, str]] = []
+def _apply_all(desk: Desk, path: Path, kind: str, rows: Sequence[R], bad: list[ImportProblem],
+               apply: Callable[[Session, R], str | None], skip_bad_rows: bool, encoding: str) -> ImportReport:
+    """Record the good rows; ``bad`` are the problems of the rows refused when read. With ``skip_bad_rows``
+    those are skipped like a row its case refuses, else any problem refuses the file: after the good rows
+    were tried, so that the refusal lists what their cases refuse too."""
+    report = ImportReport(file=str(path), kind=kind, rows=len(rows) + len({problem.line for problem in bad}),
+                          rejected=len({problem.line for problem in bad}), problems=list(bad))
     with desk.session() as session:
         for row in rows:
             try:
@@ -198,18 +212,18 @@ def _apply_all(desk: Desk, path: Path, kind: str, rows: Sequence[R], apply: Call
             except RelanceError as exc:
                 report.rejected += 1
                 report.problems.append(ImportProblem(str(path), row.line, None, str(exc)))
-                rejected.append((row.line, str(exc)))
                 continue
             if done is None:
                 report.unchanged += 1
             else:
                 report.inserted += 1
                 report.events += 1
+        report.problems.sort(key=lambda problem: problem.line)
         if report.problems and not skip_bad_rows:
             session.rollback()
-            raise ImportFailed(report.problems)
-    if rejected:
-        report.rejects_path = _write_rejects(path, rejected, encoding)
+            raise ImportFailed(report.problems, report.rejected)
+    if report.problems:
+        report.rejects_path = _write_rejects(path, report.problems, encoding)
     return report
 
 
@@ -238,27 +252,34 @@ def _already(session: Session, case: Case, kind: str, on: date, reason: str | No
 
 
 def _rows(path: Path, columns: tuple[tuple[str, ...], tuple[str, ...]],
-          encoding: str) -> list[tuple[int, dict[str, str]]]:
+          encoding: str) -> tuple[list[tuple[int, dict[str, str]]], list[ImportProblem]]:
+    """The rows of the file by line, and a problem per row with the wrong number of cells. ImportFailed (the
+    whole file: skipping rows cannot help) for a file that cannot be read, its quoting or its header."""
     try:
         reader = CsvFile(path, encoding)
     except (OSError, ValueError) as exc:
-        raise ImportFailed([ImportProblem(str(path), 1, None, f"cannot read the file: {exc}")]) from None
+        raise ImportFailed([ImportProblem(str(path), 1, None, f"cannot read the file: {exc}")],
+                           whole_file=True) from None
     except CsvSyntaxError as exc:
-        raise ImportFailed([ImportProblem(str(path), exc.line, exc.column, exc.reason)]) from None
+        raise ImportFailed([ImportProblem(str(path), exc.line, exc.column, exc.reason)], whole_file=True) from None
     try:
         missing = [name for name in columns[0] if name not in reader.header]
         if missing:
             raise ImportFailed([ImportProblem(str(path), 1, name, f"missing column {name!r} (the header has: "
-                                              f"{', '.join(reader.header)})") for name in missing])
-        rows = []
+                                              f"{', '.join(reader.header)})") for name in missing], whole_file=True)
+        rows, problems = [], []
         for row in reader.rows():
-            if len(row.fields) != len(reader.header):
-                raise ImportFailed([ImportProblem(str(path), row.line, None, f"expected {len(reader.header)} cells, "
-                                                  f"found {len(row.fields)} (delimiter {reader.delimiter!r})")])
-            rows.append((row.line, row.cells))
-        return rows
+            totals = totals_line(row, reader.header, columns[0], len(reader.header))
+            if totals is not None:
+                problems.append(ImportProblem(str(path), row.line, totals.column, totals.reason))
+            elif len(row.fields) != len(reader.header):
+                problems.append(ImportProblem(str(path), row.line, None, f"expected {len(reader.header)} cells, "
+                                              f"found {len(row.fields)} (delimiter {reader.delimiter!r})"))
+            else:
+                rows.append((row.line, row.cells))
+        return rows, problems
     except CsvSyntaxError as exc:
-        raise ImportFailed([ImportProblem(str(path), exc.line, exc.column, exc.reason)]) from None
+        raise ImportFailed([ImportProblem(str(path), exc.line, exc.column, exc.reason)], whole_file=True) from None
     finally:
         reader.close()
 
@@ -277,22 +298,22 @@ def _date(path: Path, line: int, cells: dict[str, str], column: str, problems: l
         return None
 
 
-def _write_rejects(path: Path, rejected: list[tuple[int, str]], encoding: str) -> Path:
-    """The refused rows with their reason, as the data imports write them (FILE.rejected.csv)."""
-    reasons = dict(rejected)
+def _write_rejects(path: Path, problems: list[ImportProblem], encoding: str) -> Path:
+    """The refused rows as they were, with their problems, written as the data imports write theirs
+    (engine.imports.importer.Rejects): FILE.rejected.csv, one rejection_reason column."""
+    by_line: dict[int, list[ImportProblem]] = {}
+    for problem in problems:
+        by_line.setdefault(problem.line, []).append(problem)
     out = path.with_name(f"{path.stem}.rejected.csv")
-    with path.open(encoding=text_encoding(encoding), newline="") as source, out.open("w", encoding="utf-8", newline="") as sink:
-        first = source.readline()
-        delimiter = max((";", ",", "\t"), key=first.count)
-        source.seek(0)
-        # Through the one owner of formula neutralisation, as the data imports' rejects: the team opens
-        # this file in a spreadsheet, and a refused row's cells are exactly the text nobody checked.
-        reader, writer = csv.reader(source, delimiter=delimiter), csvsafe.writer(sink, delimiter=delimiter)
-        for fields in reader:
-            if reader.line_num == 1:
-                writer.writerow([*fields, "reason"])
-            elif reader.line_num in reasons:
-                writer.writerow([*fields, reasons[reader.line_num]])
+    reader = CsvFile(path, encoding)
+    rejects = Rejects(out, reader)
+    try:
+        for row in reader.rows():
+            if row.line in by_line:
+                rejects.write(row, rejection(by_line[row.line]))
+    finally:
+        reader.close()
+        rejects.close()
     return out
 
 

@@ -59,6 +59,10 @@ class CsvFile:
     def __init__(self, path: Path, encoding: str = "utf-8") -> None:
         self.path = path
         self.encoding = text_encoding(encoding)
+        if self.encoding != "utf-8-sig" and _starts_with_utf8_bom(path):
+            # A UTF-8 BOM says the file is UTF-8 whatever --encoding says (one command's files may mix Excel's
+            # « CSV UTF-8 » and its cp1252 CSV): read in cp1252 the BOM would become "ï»¿" in the first column.
+            self.encoding = "utf-8-sig"
         self._handle: IO[str] = path.open("r", encoding=self.encoding, newline="")
         try:
             first = self._handle.readline()
@@ -82,8 +86,20 @@ class CsvFile:
                 return
             if not any(cell.strip() for cell in fields):
                 continue
+            fields = self._trailing_fitted(fields)
             cells = {name: (fields[i].strip() if i < len(fields) else "") for i, name in enumerate(self.header)}
             yield RawRow(start, cells, fields, self._reader.line_num)
+
+    def _trailing_fitted(self, fields: list[str]) -> list[str]:
+        """``fields`` fitted to the header when only empty trailing cells differ: exports that end every data line
+        with ``;`` but not the header, or the header with ``;;`` but not every line. A cell with a value, or a
+        missing cell under a named column, is left for the caller to refuse (a shifted row, most often)."""
+        width = len(self.header)
+        if len(fields) > width and not any(cell.strip() for cell in fields[width:]):
+            return fields[:width]
+        if len(fields) < width and not any(self.header[len(fields):]):
+            return fields + [""] * (width - len(fields))
+        return fields
 
     def _lines(self) -> Iterator[str]:
         try:
@@ -152,6 +168,11 @@ def undecodable_line(path: Path, encoding: str) -> CsvSyntaxError:
                                "point-virgule) » does: save it as « CSV UTF-8 », or pass --encoding cp1252")
                 return CsvSyntaxError(number, None, reason)
     return CsvSyntaxError(max(number, 1), None, f"not {_label(encoding)} text: the file ends inside a character")
+
+
+def _starts_with_utf8_bom(path: Path) -> bool:
+    with path.open("rb") as raw:
+        return raw.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
 
 
 def _label(encoding: str) -> str:

@@ -2,7 +2,7 @@
 
 One file is one transaction: if any row is bad nothing is imported and ``ImportFailed`` lists every
 problem with file, line, column and reason; with ``skip_bad_rows`` the good rows go in and the bad
-ones are written, with a ``reason`` column, to ``rejects_path``. Rows are upserted by natural key
+ones are written, with a ``rejection_reason`` column, to ``rejects_path``. Rows are upserted by natural key
 so importing the same file twice changes nothing:
 
 - debtors by (creditor, debtor_ref), updated when a field changed;
@@ -17,6 +17,10 @@ owes), then to the debtor's open invoices oldest due date first, only ever invoi
 currency (its ``currency`` cell, else the named invoice's, else EUR); any excess stays unallocated on
 the payment. An allocation to an invoice in a case (open, or closed: a late payment still settles it) appends a ``payment`` (or
 ``credit_note``) event to that case and pulls its next_check_at back so the next run reconciles it.
+
+Every problem of a row is listed at once: a row refused for its cells (a bad date) also names the debtor or
+invoice it references that the database does not know (the writers' ``references``). A row that is an
+export's totals line (``;;TOTAL;12 345,67``) is refused as one (``totals_line``).
 
 Nothing is lost without a word:
 
@@ -41,6 +45,7 @@ the file and the creditor's debtor refs are held in memory.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from difflib import get_close_matches
@@ -50,6 +55,7 @@ from typing import IO, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.core.countries import folded
 from engine.core.text import unsafe_characters, visible
 from engine.errors import RelanceError
 from engine.imports.csvfile import COLUMNS, CsvFile, CsvSyntaxError, RawRow, infer_kind
@@ -220,6 +226,23 @@ def _unsafe_cells(row: RawRow) -> list[RowProblem]:
     return problems
 
 
+# A cell an accounting export writes on its totals line: TOTAL, Total général, Sous-total, Totaux...
+_TOTALS = re.compile(r"(?:(?:sous|sub|grand) ?)?tota(?:l|ux)\b.*")
+
+
+def totals_line(row: RawRow, header: list[str], required: tuple[str, ...], expected: int) -> RowProblem | None:
+    """The problem of a row that is an export's totals line: a cell saying « total » in a row that could not be
+    a record (cells missing, a required one empty); None for any other row (« Total SA » is a debtor)."""
+    found = next(((i, cell.strip()) for i, cell in enumerate(row.fields) if _TOTALS.fullmatch(folded(cell))), None)
+    if found is None:
+        return None
+    if len(row.fields) == expected and all(row.cells.get(name) for name in required):
+        return None
+    index, cell = found
+    column = header[index] if index < len(header) and header[index] else None
+    return RowProblem(column, f"looks like a totals line ({cell!r}), not a record: remove it from the file")
+
+
 def _values_without_column(row: RawRow, nameless: tuple[int, ...]) -> list[RowProblem]:
     """A problem per value under a column the header leaves without a name: it would be stored nowhere."""
     return [RowProblem(f"#{i + 1}", f"a value under column {i + 1}, which has no name in the header: name the "
@@ -248,19 +271,17 @@ def _import_rows(
         source=reader.path.name,
     )
     writer = WRITERS[kind]
-    rejects = _Rejects(Path(rejects_path) if rejects_path else None, reader) if skip_bad_rows else None
+    rejects = Rejects(Path(rejects_path) if rejects_path else None, reader) if skip_bad_rows else None
     seen_keys: dict[str, int] = {}
     batch: list[tuple[RawRow, dict[str, Any]]] = []
 
-    def refuse(row: RawRow, problems: Iterable[RowProblem]) -> None:
+    def refuse(row: RawRow, problems: list[RowProblem]) -> None:
         report.rejected += 1
-        reasons = []
         for problem in problems:
-            reasons.append(f"{problem.column}: {problem.reason}" if problem.column else problem.reason)
             if len(report.problems) < MAX_PROBLEMS_KEPT:
                 report.problems.append(ImportProblem(file, row.line, problem.column, problem.reason))
         if rejects is not None:
-            rejects.write(row, "; ".join(reasons))
+            rejects.write(row, rejection(problems))
 
     def flush() -> None:
         if not batch:
@@ -276,8 +297,13 @@ def _import_rows(
         batch.clear()
 
     expected = len(reader.header)
+    required = COLUMNS[kind][0]
     for row in reader.rows():
         report.rows += 1
+        totals = totals_line(row, reader.header, required, expected)
+        if totals is not None:
+            refuse(row, [totals])
+            continue
         if len(row.fields) != expected:
             refuse(row, [RowProblem(None, f"expected {expected} cells, found {len(row.fields)} "
                                           f"(delimiter {reader.delimiter!r})")])
@@ -288,7 +314,8 @@ def _import_rows(
             continue
         values, problems = writer.parse(row.cells)
         if problems:
-            refuse(row, problems)
+            # What the database would also refuse, said now: the clerk fixes the row once, not once per import.
+            refuse(row, problems + writer.references(context, values, {p.column for p in problems}))
             continue
         key = writer.key(values)
         first = seen_keys.get(key)
@@ -307,8 +334,20 @@ def _import_rows(
     return report
 
 
-class _Rejects:
-    """The rejected rows, as they were, plus a ``reason`` column; opened at the first reject."""
+# The last column of every FILE.rejected.csv. Not "reason": events.csv has a `reason` column of its own, the
+# event's, which the clerk re-imports; two columns of one name would leave them to guess which is which.
+REJECTION_COLUMN = "rejection_reason"
+
+
+def rejection(problems: Iterable[RowProblem | ImportProblem]) -> str:
+    """A refused row's problems in one cell of its FILE.rejected.csv: ``column: reason; ...``."""
+    return "; ".join(f"{problem.column}: {problem.reason}" if problem.column else problem.reason
+                     for problem in problems)
+
+
+class Rejects:
+    """The rejected rows, as they were, plus a REJECTION_COLUMN; opened at the first reject. The one writer of
+    every import's FILE.rejected.csv (data files here, events and tracking.csv in engine.imports.case_events)."""
 
     def __init__(self, path: Path | None, reader: CsvFile) -> None:
         self.path = path
@@ -322,8 +361,9 @@ class _Rejects:
         if self._writer is None:
             self._handle = self.path.open("w", encoding="utf-8", newline="")
             self._writer = csvsafe.writer(self._handle, delimiter=self.reader.delimiter)
-            self._writer.writerow([*self.reader.header, "reason"])
-        self._writer.writerow([*row.fields, reason])
+            self._writer.writerow([*self.reader.header, REJECTION_COLUMN])
+        # A short row is padded: its reason stays under the rejection column, not under one of its own.
+        self._writer.writerow([*row.fields, *[""] * (len(self.reader.header) - len(row.fields)), reason])
 
     def close(self) -> Path | None:
         if self._handle is None:
@@ -332,4 +372,5 @@ class _Rejects:
         return self.path
 
 
-__all__ = ["ImportFailed", "ImportProblem", "ImportReport", "import_csv"]
+__all__ = ["REJECTION_COLUMN", "ImportFailed", "ImportProblem", "ImportReport", "Rejects", "import_csv", "rejection",
+           "totals_line"]

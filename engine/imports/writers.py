@@ -7,6 +7,7 @@ executemany insert, changed rows with one executemany update.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine.core.calendar import happened_by
 from engine.core.countries import CountryError, parse_country
+from engine.core.identifiers import IdentifierError, postal_code_of, siren_of
 from engine.core.money import MoneyError, check_decimals, parse_amount, parse_currency, parse_date
 from engine.errors import CaseError
 from engine.imports.csvfile import RawRow
@@ -42,6 +44,21 @@ class BatchContext:
     creditor_id: int
     debtor_ids: dict[str, int]
     source: str | None = None  # the file's name, as a timeline names where a change came from
+
+
+def unknown_debtor(ref: str) -> RowProblem:
+    return RowProblem("debtor_ref", f"unknown debtor {ref!r}: import it first")
+
+
+def unknown_invoice(number: str, unknown: bool) -> RowProblem:
+    return RowProblem("invoice_number", f"{'unknown invoice' if unknown else 'invoice of another debtor'} {number!r}")
+
+
+def debtor_reference(ctx: BatchContext, values: dict[str, Any], bad: set[str | None]) -> list[RowProblem]:
+    """The row's debtor_ref, when readable, names no debtor of the creditor: said beside the row's other
+    problems, so that one correction of the file is enough."""
+    ref = values.get("debtor_ref")
+    return [unknown_debtor(ref)] if ref and "debtor_ref" not in bad and ref not in ctx.debtor_ids else []
 
 
 @dataclass
@@ -73,6 +90,17 @@ class _Cells:
         if len(value) > max_len:
             self.problems.append(RowProblem(column, f"longer than {max_len} characters"))
         return value
+
+    def identifier(self, column: str, check: Callable[[str], str], *, max_len: int = 200) -> str | None:
+        """The cell as ``check`` (engine.core.identifiers) normalises it; None when empty or refused."""
+        value = self.text(column, max_len=max_len)
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except IdentifierError as exc:
+            self.problems.append(RowProblem(column, str(exc)))
+            return None
 
     def amount(self, column: str, currency: str = "EUR") -> Decimal | None:
         try:
@@ -124,18 +152,17 @@ class DebtorWriter:
             row.problems.append(RowProblem("kind", f"kind must be b2b or b2c, got {cells['kind']!r}"))
         values["kind"] = kind
         values["name"] = row.text("name", required=True)
-        siren = (row.text("siren") or "").replace(" ", "")
-        if siren and not (siren.isdigit() and len(siren) == 9):
-            row.problems.append(RowProblem("siren", f"a SIREN is 9 digits, got {cells['siren']!r}"))
-        values["siren"] = siren or None
+        values["siren"] = row.identifier("siren", siren_of)
         for column in ("address_line1", "address_line2", "city", "phone"):
             values[column] = row.text(column)
-        values["postal_code"] = row.text("postal_code", max_len=20)
         try:
             values["country"] = parse_country(row.text("country") or "FR")
         except CountryError as exc:
             row.problems.append(RowProblem("country", str(exc)))
             values["country"] = None
+        country = values["country"]
+        values["postal_code"] = row.identifier("postal_code", lambda code: postal_code_of(code, country),
+                                               max_len=20) if country else row.text("postal_code", max_len=20)
         email = row.text("email")
         if email and ("@" not in email or " " in email):
             row.problems.append(RowProblem("email", f"not an e-mail address: {email!r}"))
@@ -146,6 +173,9 @@ class DebtorWriter:
 
     def key(self, values: dict[str, Any]) -> str:
         return values["debtor_ref"]
+
+    def references(self, ctx: BatchContext, values: dict[str, Any], bad: set[str | None]) -> list[RowProblem]:
+        return []  # a debtor names nothing else
 
     def describe(self, values: dict[str, Any]) -> str:
         return f"debtor_ref {values['debtor_ref']}"
@@ -296,6 +326,10 @@ class InvoiceWriter:
     def key(self, values: dict[str, Any]) -> str:
         return values["invoice_number"]
 
+    def references(self, ctx: BatchContext, values: dict[str, Any], bad: set[str | None]) -> list[RowProblem]:
+        """What `write` would also refuse in a row refused for its cells: an unknown debtor."""
+        return debtor_reference(ctx, values, bad)
+
     def describe(self, values: dict[str, Any]) -> str:
         return f"invoice_number {values['invoice_number']}"
 
@@ -312,7 +346,7 @@ class InvoiceWriter:
         for row, values in batch:
             debtor_id = ctx.debtor_ids.get(values["debtor_ref"])
             if debtor_id is None:
-                outcome.refused.append((row, [RowProblem("debtor_ref", f"unknown debtor {values['debtor_ref']!r}: import it first")]))
+                outcome.refused.append((row, [unknown_debtor(values["debtor_ref"])]))
                 continue
             columns = {name: values[name] for name in ("issue_date", "due_date", "amount", "currency")}
             current = existing.get(values["invoice_number"])
@@ -396,6 +430,19 @@ class PaymentWriter:
                 row.problems.append(RowProblem(self.date_column, str(exc)))
         return values, row.problems
 
+    def references(self, ctx: BatchContext, values: dict[str, Any], bad: set[str | None]) -> list[RowProblem]:
+        """What `write` would also refuse in a row refused for its cells: an unknown debtor, an invoice that is
+        not the debtor's."""
+        problems = debtor_reference(ctx, values, bad)
+        number = values.get("invoice_number")
+        if problems or not number or not values.get("debtor_ref") or {"debtor_ref", "invoice_number"} & bad:
+            return problems
+        owner = ctx.session.scalar(select(Invoice.debtor_id).where(Invoice.creditor_id == ctx.creditor_id,
+                                                                   Invoice.number == number))
+        if owner is None or owner != ctx.debtor_ids[values["debtor_ref"]]:
+            problems.append(unknown_invoice(number, owner is None))
+        return problems
+
     def key(self, values: dict[str, Any]) -> str:
         if self.credit_notes:
             return values["credit_note_number"]
@@ -433,14 +480,13 @@ class PaymentWriter:
         for (row, values), key in zip(batch, keys, strict=True):
             debtor_id = ctx.debtor_ids.get(values["debtor_ref"])
             if debtor_id is None:
-                outcome.refused.append((row, [RowProblem("debtor_ref", f"unknown debtor {values['debtor_ref']!r}: import it first")]))
+                outcome.refused.append((row, [unknown_debtor(values["debtor_ref"])]))
                 continue
             invoice_id, currency = None, values["currency"] or "EUR"
             if values["invoice_number"]:
                 found = invoices_by_number.get(values["invoice_number"])
                 if found is None or found[1] != debtor_id:
-                    why = "unknown invoice" if found is None else "invoice of another debtor"
-                    outcome.refused.append((row, [RowProblem("invoice_number", f"{why} {values['invoice_number']!r}")]))
+                    outcome.refused.append((row, [unknown_invoice(values["invoice_number"], found is None)]))
                     continue
                 invoice_id, currency = found[0], values["currency"] or found[2]
                 if currency != found[2]:

@@ -107,7 +107,7 @@ def test_skip_bad_rows_imports_the_good_ones_and_writes_rejects(store, tmp_path:
     with rejects.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle, delimiter=";"))
     assert [r["invoice_number"] for r in rows] == ["F-203", "F-204", "F-201", "F-205", "F-202"]
-    assert rows[-1]["reason"] == "debtor_ref: unknown debtor 'NOPE': import it first"
+    assert rows[-1]["rejection_reason"] == "debtor_ref: unknown debtor 'NOPE': import it first"
     with store.session() as s:
         assert s.scalars(select(Invoice.number)).all() == ["F-201"]
 
