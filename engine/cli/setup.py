@@ -99,11 +99,52 @@ def letters_check_command(settings: Settings, folder: Path | None, agency: bool,
     amicable letters, and the mentions each letter must carry. Exits 1 on any error."""
     from engine.letters.check import check_folder
 
-    if folder is None:
-        folder = settings.workspace.letters_dir or settings.workspace.root / "letters" / "fr"
+    workspace_folder = None
+    if settings.workspace_if_any is not None:
+        workspace_folder = settings.workspace.letters_dir or settings.workspace.root / "letters" / "fr"
+    folder = folder or workspace_folder
+    if folder is None:  # no workspace here: settings.workspace says so in one line
+        folder = settings.workspace.root
     agency = agency or _agency_mode(settings)
-    _report_problems([_letter_problem(p) for p in check_folder(folder, limits=settings.limits, agency=agency)]
-                     + _outdated_copies(settings, "letters/"), str(folder), as_json)
+    problems = [_letter_problem(p) for p in check_folder(folder, limits=settings.limits, agency=agency)]
+    if workspace_folder is not None and folder.resolve() == workspace_folder.resolve():
+        problems += _versions_in_use_problems(settings)  # the folder the run takes every version's letters from
+    _report_problems(problems + _outdated_copies(settings, "letters/"), str(folder), as_json)
+
+
+def _versions_in_use_problems(settings: Settings) -> list[dict[str, object]]:
+    """What the run would refuse in the workflow versions open cases run on: the workspace's current files, and
+    each older version rebuilt from its kept text (a letter its states name that the folder no longer has...),
+    each problem naming the version and the step. Reads the database only: nothing is kept or moved."""
+    from engine.core.workflow import WorkflowError, load_workflow
+    from engine.store.versions import older_in_use, version_of
+    from engine.errors import RelanceError
+
+    workspace, limits = settings.workspace, settings.limits
+    found: list[dict[str, object]] = []
+
+    def refused(exc: RelanceError, version: int | None, cases: int | None) -> None:
+        whose = f" ({cases} open case(s) run on version {version})" if cases else ""
+        located = exc.problems if isinstance(exc, WorkflowError) else []
+        for problem in [p for p in located if p.severity == "error"] or [None]:
+            text = (problem.located if problem else str(exc)) + whose
+            found.append({"severity": "error", "file": problem.file if problem else None,
+                          "line": problem.line if problem else None, "key": problem.key if problem else None,
+                          "version": version, "message": problem.message if problem else str(exc), "text": text})
+
+    with settings.app.session() as session:
+        for path in dict.fromkeys(workspace.workflows.values()):
+            try:
+                current = load_workflow(path, limits=limits)
+            except RelanceError as exc:  # the current version is every new case's: the run refuses it too
+                refused(exc, None, None)
+                continue
+            for version, cases in older_in_use(session, current).items():
+                try:
+                    version_of(session, current.name, version, current.path, limits)
+                except RelanceError as exc:
+                    refused(exc, version, cases)
+    return found
 
 
 def _outdated_copies(settings: Settings, under: str = "") -> list[dict[str, object]]:
