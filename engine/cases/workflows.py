@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.core.workflow import Workflow
+from engine.core.limits import Limits
+from engine.core.workflow import Workflow, load_workflow
 from engine.errors import RelanceError
 from engine.store.models import Case, WorkflowVersion
 
@@ -54,6 +55,25 @@ def version_source(session: Session, name: str, version: int) -> str | None:
     """The YAML text of a kept version (None when that version was never used)."""
     return session.scalar(select(WorkflowVersion.source).where(WorkflowVersion.name == name,
                                                                WorkflowVersion.version == version))
+
+
+class UnknownVersion(RelanceError):
+    """A version of a workflow that is neither its file's nor one the store kept."""
+
+
+def drawn_version(session: Session, current: Workflow, version: int, limits: Limits | None = None) -> Workflow:
+    """``current`` (the file) at ``version``: itself, or rebuilt from the text the store kept for that version,
+    as the web app's workflows page and `relance diagram --version` draw it; UnknownVersion names the versions
+    there are."""
+    if version == current.version:
+        return current
+    source = version_source(session, current.name, version)
+    if source is None:
+        kept = sorted(set(session.scalars(select(WorkflowVersion.version)
+                                          .where(WorkflowVersion.name == current.name))) | {current.version})
+        raise UnknownVersion(f"{current.path}: workflow {current.name} has no version {version}; its versions: "
+                             + ", ".join(map(str, kept)))
+    return load_workflow(current.path, source=source, limits=limits, kept=version)
 
 
 @dataclass(frozen=True)
@@ -115,4 +135,4 @@ def state_names(desk: Any) -> StateNames:
     return StateNames(offered, by_version)
 
 
-__all__ = ["StateNames", "VersionUsage", "every_version", "state_names", "version_source", "version_usage"]
+__all__ = ["StateNames", "UnknownVersion", "VersionUsage", "drawn_version", "every_version", "state_names", "version_source", "version_usage"]

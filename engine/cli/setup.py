@@ -74,12 +74,22 @@ def validate_command(settings: Settings, workflows: tuple[Path, ...], as_json: b
 
 @click.command("diagram")
 @click.argument("workflow", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-def diagram_command(workflow: Path) -> None:
+@click.option("--version", "version", type=click.IntRange(min=1), metavar="N",
+              help="Draw version N of this workflow as the workspace's database kept it (the version older "
+                   "cases run on); default: the file as it is.")
+@click.pass_obj
+def diagram_command(settings: Settings, workflow: Path, version: int | None) -> None:
     """Print the WORKFLOW as a Mermaid state diagram (paste it in a Markdown file or mermaid.live)."""
     from engine.core.diagram import mermaid
     from engine.core.workflow import load_workflow
 
-    click.echo(inert(mermaid(load_workflow(workflow)), keep="\n"))  # a workflow file may hold escapes too
+    drawn = load_workflow(workflow, limits=settings.limits)
+    if version is not None and version != drawn.version:  # only then is a workspace's database needed
+        from engine.cases.workflows import drawn_version
+
+        with settings.app.session() as session:
+            drawn = drawn_version(session, drawn, version, settings.limits)
+    click.echo(inert(mermaid(drawn), keep="\n"))  # a workflow file may hold escapes too
 
 
 @click.group("letters")

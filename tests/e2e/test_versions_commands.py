@@ -53,4 +53,4 @@ def test_diagram_draws_a_kept_older_version_and_refuses_an_unknown_one(tmp_path:
     assert code == 0 and same == current
     code, said = relance(root, sqlite_url, "diagram", str(path), "--version", "7")
     assert code == 1 and len(said.strip().splitlines()) == 1, said
-    assert "version 7" in said and "fr-b2b" in said and "3" in said, said
+    assert "no version 7" in said and "fr-b2b-standard" in said and "its versions: 3, 4" in said, said
