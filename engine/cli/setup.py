@@ -135,12 +135,13 @@ def _versions_in_use_problems(settings: Settings) -> list[dict[str, object]]:
 
     def refused(exc: RelanceError, version: int | None, cases: int | None) -> None:
         whose = f" ({cases} open case(s) run on version {version})" if cases else ""
-        located = exc.problems if isinstance(exc, WorkflowError) else []
-        for problem in [p for p in located if p.severity == "error"] or [None]:
-            text = (problem.located if problem else str(exc)) + whose
-            found.append({"severity": "error", "file": problem.file if problem else None,
-                          "line": problem.line if problem else None, "key": problem.key if problem else None,
-                          "version": version, "message": problem.message if problem else str(exc), "text": text})
+        located = [p for p in exc.problems if p.severity == "error"] if isinstance(exc, WorkflowError) else []
+        for problem in located:
+            found.append({"severity": "error", "file": problem.file, "line": problem.line, "key": problem.key,
+                          "version": version, "message": problem.message, "text": problem.located + whose})
+        if not located:  # a kept text that was never kept, a database refusal: no file line to point at
+            found.append({"severity": "error", "file": None, "line": None, "key": None, "version": version,
+                          "message": str(exc), "text": str(exc) + whose})
 
     with settings.app.session() as session:
         for path in dict.fromkeys(workspace.workflows.values()):
