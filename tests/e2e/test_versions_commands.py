@@ -3,6 +3,7 @@ sees the letters of every version cases still run on, and `diagram --version` dr
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -54,3 +55,20 @@ def test_diagram_draws_a_kept_older_version_and_refuses_an_unknown_one(tmp_path:
     code, said = relance(root, sqlite_url, "diagram", str(path), "--version", "7")
     assert code == 1 and len(said.strip().splitlines()) == 1, said
     assert "no version 7" in said and "fr-b2b-standard" in said and "its versions: 3, 4" in said, said
+
+
+def test_an_action_right_after_a_version_raise_is_recorded(tmp_path: Path, database_url: str) -> None:
+    """The first command after raising a workflow's version was a `case jump`: on SQLite it said « the database is
+    busy » and recorded nothing, for it kept the new version's text from a second connection while its own unit
+    of work held the write lock. Any action, on any database, must record."""
+    root = web_workspace(tmp_path / "ws", database_url=database_url, cases=1)
+    new_version(root / "workflows" / "fr-b2b.yaml", {"Deuxième relance": "Relance recommandée"})
+    code, out = relance(root, database_url, "case", "list", "--json")
+    assert code == 0, out
+    ref = json.loads(out)[0]["case"]  # listing the cases kept version 4: the jump below is on version 5's file
+    new_version(root / "workflows" / "fr-b2b.yaml", {"Relance recommandée": "Relance par recommandé"})
+    code, out = relance(root, database_url, "case", "jump", ref, "reminder2", "--reason", "relancé",
+                        "--as-of", "2025-02-01")
+    assert code == 0, out
+    code, out = relance(root, database_url, "case", "list", "--state", "reminder2", "--json")
+    assert code == 0 and ref in out, out
