@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from engine.core.limits import Limits
@@ -103,18 +103,23 @@ class StateNames:
 
 
 def every_version(desk: Any) -> list[Workflow]:
-    """The workspace's workflows (``desk.workflows``, each once), then every older version of them the store
-    kept, newest first (each read once by ``desk.workflow_version``): a version's text is kept when a case first
-    uses it, so every state a case may be in, or was closed in, is a state of one of these."""
+    """The workspace's workflows (``desk.workflows``, each once), then every older version the store kept that
+    cases, open or closed, run on, newest first (each read once by ``desk.workflow_version``): a version's text is
+    kept before a case uses it, so every state a case may be in, or was closed in, is a state of one of these. A
+    version kept but never used (read by a command, then raised before any case opened on it) is left out: no
+    case can be in its states, so no filter offers them."""
     current = list({w.name: w for w in desk.workflows.values()}.values())
+    names, seen = {w.name for w in current}, {(w.name, w.version) for w in current}
     with desk.session() as session:
         kept = session.execute(select(WorkflowVersion.name, WorkflowVersion.version)
                                .order_by(WorkflowVersion.name, WorkflowVersion.version.desc())).all()
-    names, seen = {w.name for w in current}, {(w.name, w.version) for w in current}
+        # Per kept version, not a DISTINCT over every case: the list reads this on each page, and the cases of
+        # a version in use are found at once; only a version no case ran on is looked for to the end.
+        used = [(name, version) for name, version in kept if name in names and (name, version) not in seen
+                and session.scalar(select(exists().where(Case.workflow_name == name,
+                                                         Case.workflow_version == version)))]
     found = list(current)
-    for name, version in kept:
-        if name not in names or (name, version) in seen:
-            continue
+    for name, version in used:
         try:
             older = desk.workflow_version(name, version)
         except RelanceError:  # a kept text this release no longer reads: its cases still list, unlabelled
