@@ -63,8 +63,8 @@ class UnknownVersion(RelanceError):
 
 def drawn_version(session: Session, current: Workflow, version: int, limits: Limits | None = None) -> Workflow:
     """``current`` (the file) at ``version``: itself, or rebuilt from the text the store kept for that version,
-    as the web app's workflows page and `relance diagram --version` draw it; UnknownVersion names the versions
-    there are."""
+    as the web app's workflows page and `relance diagram --version` draw it (not to run: its letters are not
+    looked for); UnknownVersion names the versions there are."""
     if version == current.version:
         return current
     source = version_source(session, current.name, version)
@@ -73,7 +73,9 @@ def drawn_version(session: Session, current: Workflow, version: int, limits: Lim
                                           .where(WorkflowVersion.name == current.name))) | {current.version})
         raise UnknownVersion(f"{current.path}: workflow {current.name} has no version {version}; its versions: "
                              + ", ".join(map(str, kept)))
-    return load_workflow(current.path, source=source, limits=limits, kept=version)
+    # Drawn without its letter files: an older version's letter may be gone (`letters check` says so) while its
+    # cases still run, and its diagram is what tells the team what those cases will do.
+    return load_workflow(current.path, source=source, limits=limits, kept=version, letters=False)
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,27 @@ def test_an_action_right_after_a_version_raise_is_recorded(tmp_path: Path, datab
     assert code == 0, out
     code, out = relance(root, database_url, "case", "list", "--state", "reminder2", "--json")
     assert code == 0 and ref in out, out
+
+
+def test_a_kept_version_whose_letter_is_gone_is_still_drawn(tmp_path: Path, database_url: str) -> None:
+    """Version 4 renames the first reminder's letter and the old file goes: version 3, which the cases run on,
+    could not be drawn, on the command line or the web (it refused for the missing letter: drawing needs none)."""
+    from tests.e2e.web_client import client, open_app, sign_in
+
+    root = web_workspace(tmp_path / "ws", database_url=database_url, cases=1)
+    path = root / "workflows" / "fr-b2b.yaml"
+    for name in ("fr-b2b.yaml", "fr-b2c.yaml"):
+        new_version(root / "workflows" / name, {"relance_1.docx": "relance_amiable.docx"})
+    (root / "letters" / "fr" / "relance_1.docx").rename(root / "letters" / "fr" / "relance_amiable.docx")
+    code, out = relance(root, database_url, "diagram", str(path), "--version", "3")
+    assert code == 0 and "fr-b2b-standard v3" in out and "reminder1" in out, out
+    app = open_app(root, database_url)
+    try:
+        http = client(app)
+        sign_in(http, "viewer")
+        answer = http.get("/workflows/fr-b2b-standard/v3")
+        assert answer.status_code == 200 and "<svg" in answer.text, answer.text[-300:]
+    finally:
+        app.store.dispose()
+    code, out = relance(root, database_url, "run", "--as-of", "2025-03-01")  # to run it, the letter is needed
+    assert code == 1 and "relance_1.docx" in out, out
