@@ -20,6 +20,7 @@ from engine.core.limits import Limits
 from engine.core.workflow import Workflow, load_workflow
 from engine.errors import RelanceError
 from engine.store.models import Case, WorkflowVersion
+from engine.store.versions import older_in_use, version_of
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,21 @@ def drawn_version(session: Session, current: Workflow, version: int, limits: Lim
     # Drawn without its letter files: an older version's letter may be gone (`letters check` says so) while its
     # cases still run, and its diagram is what tells the team what those cases will do.
     return load_workflow(current.path, source=source, limits=limits, kept=version, letters=False)
+
+
+def open_versions(session: Session, current: Workflow, limits: Limits | None = None
+                  ) -> list[tuple[int, int, RelanceError | None]]:
+    """Each earlier version of ``current`` open cases still run on: (version, its open cases, why a run would
+    refuse it — its kept text missing or no longer loading, a letter it names gone — or None), as `relance
+    letters check` reports them."""
+    found: list[tuple[int, int, RelanceError | None]] = []
+    for version, cases in older_in_use(session, current).items():
+        try:
+            version_of(session, current.name, version, current.path, limits)
+            found.append((version, cases, None))
+        except RelanceError as exc:
+            found.append((version, cases, exc))
+    return found
 
 
 @dataclass(frozen=True)
@@ -142,4 +158,5 @@ def state_names(desk: Any) -> StateNames:
     return StateNames(offered, by_version)
 
 
-__all__ = ["StateNames", "UnknownVersion", "VersionUsage", "drawn_version", "every_version", "state_names", "version_source", "version_usage"]
+__all__ = ["StateNames", "UnknownVersion", "VersionUsage", "drawn_version", "every_version", "open_versions",
+           "state_names", "version_source", "version_usage"]

@@ -126,8 +126,8 @@ def _versions_in_use_problems(settings: Settings) -> list[dict[str, object]]:
     """What the run would refuse in the workflow versions open cases run on: the workspace's current files, and
     each older version rebuilt from its kept text (a letter its states name that the folder no longer has...),
     each problem naming the version and the step. Reads the database only: nothing is kept or moved."""
+    from engine.cases.workflows import open_versions
     from engine.core.workflow import WorkflowError, load_workflow
-    from engine.store.versions import older_in_use, version_of
     from engine.errors import RelanceError
 
     workspace, limits = settings.workspace, settings.limits
@@ -150,11 +150,9 @@ def _versions_in_use_problems(settings: Settings) -> list[dict[str, object]]:
             except RelanceError as exc:  # the current version is every new case's: the run refuses it too
                 refused(exc, None, None)
                 continue
-            for version, cases in older_in_use(session, current).items():
-                try:
-                    version_of(session, current.name, version, current.path, limits)
-                except RelanceError as exc:
-                    refused(exc, version, cases)
+            for version, cases, refusal in open_versions(session, current, limits):
+                if refusal is not None:
+                    refused(refusal, version, cases)
     return found
 
 
