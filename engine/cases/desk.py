@@ -47,6 +47,10 @@ class WritingDesk:
         return getattr(self._desk, name)
 
     def session(self) -> AbstractContextManager[Session]:
+        # The workflows first, in units of work of their own: the first read after a version raise keeps the new
+        # text (engine.store.versions.register), and from inside this unit of work that insert would wait, on
+        # SQLite, for the write lock this one holds: « database busy », nothing recorded.
+        getattr(self._desk, "workflows", None)
         return self._desk.session(write=True)
 
 

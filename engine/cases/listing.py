@@ -142,7 +142,9 @@ def _conditions(wanted: CaseFilter, as_of: date) -> list[ColumnElement[bool]]:
     if wanted.min_days_overdue is not None:
         conditions.append(Case.due_date <= as_of - timedelta(days=wanted.min_days_overdue))
     if wanted.needs:
-        conditions.append(or_(*(_needs(need, as_of) for need in wanted.needs)))
+        # A closed case needs no one: its open tasks are moot, as the task queue and the approvals queue (which
+        # list none of a closed case) say; « pour moi » with « dossiers clos » is an empty list, not those cases.
+        conditions += [Case.closed == false(), or_(*(_needs(need, as_of) for need in wanted.needs))]
     return conditions
 
 

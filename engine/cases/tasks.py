@@ -10,7 +10,7 @@ exactly as `relance case promise|dispute` would.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -41,6 +41,8 @@ from engine.store.timeline import append_event
 CONTACT_KINDS = (LetterSent.kind, EmailSent.kind, EmailFailed.kind, CallRecorded.kind)
 HISTORY_SHOWN = 6
 
+Labeller = Callable[[str, int, str], str]  # (workflow, version, state) → label
+
 
 @dataclass(frozen=True)
 class TaskLine:
@@ -61,6 +63,7 @@ class TaskLine:
     history: tuple[str, ...]
     case_id: int = 0  # the web app links to the case by id
     seen: int = 0  # the length of the case's timeline as listed: a call form sent twice records one call
+    state_label: str | None = None  # the task's state as the workflow version its case runs on names it
 
 
 def open_call_task(session: Session, case: Case, step_key: str, state: str, on: date) -> Task:
@@ -71,9 +74,11 @@ def open_call_task(session: Session, case: Case, step_key: str, state: str, on: 
 
 
 def list_tasks(session: Session, as_of: date, *, due: date | None = None, kinds: tuple[str, ...] = (),
-               limit: int | None = None, labels: Mapping[str, str] | None = None) -> list[TaskLine]:
+               limit: int | None = None, labels: Labeller | None = None) -> list[TaskLine]:
     """Open tasks (due on or before ``due`` when given), oldest due first (``limit`` of them at most);
-    ``labels`` (state → its label in the workflows) name the letters of the contact histories.
+    ``labels`` (workflow, version, state → its label, engine.cases.workflows' StateNames.label) name each task's
+    state and the letters of its contact history as the version its case runs on does (cases on an older
+    version than the current one are named as their letters and timelines were).
 
     Balances as of ``as_of`` come in the same query, and the contact histories in one more: a queue of a
     hundred calls is two round trips, not three hundred."""
@@ -87,10 +92,16 @@ def list_tasks(session: Session, as_of: date, *, due: date | None = None, kinds:
     if kinds:
         query = query.where(Task.kind.in_(kinds))
     found = session.execute(query.limit(limit)).all()
-    histories = contact_histories(session, [case.id for _task, case, *_ in found], labels)
+    versions = {case.id: (case.workflow_name, case.workflow_version) for _task, case, *_ in found}
+
+    def named(case_id: int, state: str) -> str:
+        return labels(*versions[case_id], state) if labels is not None else state
+
+    histories = contact_histories(session, list(versions), named)
     return [TaskLine(task.id, task.kind, case.ref, task.state, task.due_on, debtor.ref, debtor.name, debtor.phone,
                      debtor.email, ledger.money(principal_cents) - ledger.money(paid_cents), case.currency,
-                     task.detail, histories.get(case.id, ()), case.id, case.event_count or 0)
+                     task.detail, histories.get(case.id, ()), case.id, case.event_count or 0,
+                     named(case.id, task.state) if task.state else None)
             for task, case, debtor, principal_cents, paid_cents in found]
 
 
@@ -107,10 +118,10 @@ def contact_history(session: Session, case: Case) -> tuple[str, ...]:
 
 
 def contact_histories(session: Session, case_ids: list[int],
-                      labels: Mapping[str, str] | None = None) -> dict[int, tuple[str, ...]]:
+                      named: Callable[[int, str], str] | None = None) -> dict[int, tuple[str, ...]]:
     """``contact_history`` of several cases in one query (the last HISTORY_SHOWN contacts of each); a letter
-    is named by its state's label in ``labels`` (the workflow's "Première relance", not "reminder1")."""
-    labels = labels or {}
+    is named by ``named`` (case id, state → the label its case's version gives: "Première relance", not
+    "reminder1")."""
     said: dict[int, list[str]] = {}
     if not case_ids:
         return {}
@@ -120,7 +131,7 @@ def contact_histories(session: Session, case_ids: list[int],
         day = format_date(event.occurred_on)
         lines = said.setdefault(event.case_id, [])
         if isinstance(payload, LetterSent):
-            state = labels.get(payload.state, payload.state) if payload.state else ""
+            state = (named(event.case_id, payload.state) if named else payload.state) if payload.state else ""
             lines.append(f"{day} courrier {state} ({CHANNEL_LABELS.get(payload.channel, payload.channel)})")
         elif isinstance(payload, EmailSent):
             lines.append(f"{day} courriel envoyé")

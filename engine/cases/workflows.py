@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from engine.core.workflow import Workflow
+from engine.core.limits import Limits
+from engine.core.workflow import Workflow, load_workflow
 from engine.errors import RelanceError
 from engine.store.models import Case, WorkflowVersion
+from engine.store.versions import older_in_use, version_of
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,42 @@ def version_source(session: Session, name: str, version: int) -> str | None:
                                                                WorkflowVersion.version == version))
 
 
+class UnknownVersion(RelanceError):
+    """A version of a workflow that is neither its file's nor one the store kept."""
+
+
+def drawn_version(session: Session, current: Workflow, version: int, limits: Limits | None = None) -> Workflow:
+    """``current`` (the file) at ``version``: itself, or rebuilt from the text the store kept for that version,
+    as the web app's workflows page and `relance diagram --version` draw it (not to run: its letters are not
+    looked for); UnknownVersion names the versions there are."""
+    if version == current.version:
+        return current
+    source = version_source(session, current.name, version)
+    if source is None:
+        kept = sorted(set(session.scalars(select(WorkflowVersion.version)
+                                          .where(WorkflowVersion.name == current.name))) | {current.version})
+        raise UnknownVersion(f"{current.path}: workflow {current.name} has no version {version}; its versions: "
+                             + ", ".join(map(str, kept)))
+    # Drawn without its letter files: an older version's letter may be gone (`letters check` says so) while its
+    # cases still run, and its diagram is what tells the team what those cases will do.
+    return load_workflow(current.path, source=source, limits=limits, kept=version, letters=False)
+
+
+def open_versions(session: Session, current: Workflow, limits: Limits | None = None
+                  ) -> list[tuple[int, int, RelanceError | None]]:
+    """Each earlier version of ``current`` open cases still run on: (version, its open cases, why a run would
+    refuse it — its kept text missing or no longer loading, a letter it names gone — or None), as `relance
+    letters check` reports them."""
+    found: list[tuple[int, int, RelanceError | None]] = []
+    for version, cases in older_in_use(session, current).items():
+        try:
+            version_of(session, current.name, version, current.path, limits)
+            found.append((version, cases, None))
+        except RelanceError as exc:
+            found.append((version, cases, exc))
+    return found
+
+
 @dataclass(frozen=True)
 class StateNames:
     """The states cases may be in, over every version of the workspace's workflows, and their labels.
@@ -83,18 +121,23 @@ class StateNames:
 
 
 def every_version(desk: Any) -> list[Workflow]:
-    """The workspace's workflows (``desk.workflows``, each once), then every older version of them the store
-    kept, newest first (each read once by ``desk.workflow_version``): a version's text is kept when a case first
-    uses it, so every state a case may be in, or was closed in, is a state of one of these."""
+    """The workspace's workflows (``desk.workflows``, each once), then every older version the store kept that
+    cases, open or closed, run on, newest first (each read once by ``desk.workflow_version``): a version's text is
+    kept before a case uses it, so every state a case may be in, or was closed in, is a state of one of these. A
+    version kept but never used (read by a command, then raised before any case opened on it) is left out: no
+    case can be in its states, so no filter offers them."""
     current = list({w.name: w for w in desk.workflows.values()}.values())
+    names, seen = {w.name for w in current}, {(w.name, w.version) for w in current}
     with desk.session() as session:
         kept = session.execute(select(WorkflowVersion.name, WorkflowVersion.version)
                                .order_by(WorkflowVersion.name, WorkflowVersion.version.desc())).all()
-    names, seen = {w.name for w in current}, {(w.name, w.version) for w in current}
+        # Per kept version, not a DISTINCT over every case: the list reads this on each page, and the cases of
+        # a version in use are found at once; only a version no case ran on is looked for to the end.
+        used = [(name, version) for name, version in kept if name in names and (name, version) not in seen
+                and session.scalar(select(exists().where(Case.workflow_name == name,
+                                                         Case.workflow_version == version)))]
     found = list(current)
-    for name, version in kept:
-        if name not in names or (name, version) in seen:
-            continue
+    for name, version in used:
         try:
             older = desk.workflow_version(name, version)
         except RelanceError:  # a kept text this release no longer reads: its cases still list, unlabelled
@@ -115,4 +158,5 @@ def state_names(desk: Any) -> StateNames:
     return StateNames(offered, by_version)
 
 
-__all__ = ["StateNames", "VersionUsage", "every_version", "state_names", "version_source", "version_usage"]
+__all__ = ["StateNames", "UnknownVersion", "VersionUsage", "drawn_version", "every_version", "open_versions",
+           "state_names", "version_source", "version_usage"]

@@ -80,12 +80,16 @@ def tasks_command(settings: Settings, due: date | None, kinds: tuple[str, ...], 
 
     from engine.cases.tasks import list_tasks
 
+    from engine.cases.workflows import state_names
+
     app = settings.app
+    labels = state_names(app)  # each case's state as the version it runs on names it
     with app.session() as session:
-        lines = list_tasks(session, today_or(as_of), due=due, kinds=kinds)
+        lines = list_tasks(session, today_or(as_of), due=due, kinds=kinds, labels=labels.label)
     if as_json:
         click.echo(json_text([
-            {"id": t.id, "kind": t.kind, "case": t.case_ref, "state": t.state, "due": t.due_on.isoformat(),
+            {"id": t.id, "kind": t.kind, "case": t.case_ref, "state": t.state, "state_label": t.state_label,
+             "due": t.due_on.isoformat(),
              "debtor_ref": t.debtor_ref, "debtor": t.debtor_name, "phone": t.phone, "email": t.email,
              "balance": str(t.balance), "currency": t.currency, "detail": t.detail, "history": list(t.history)}
             for t in lines], indent=2))

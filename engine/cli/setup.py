@@ -74,12 +74,22 @@ def validate_command(settings: Settings, workflows: tuple[Path, ...], as_json: b
 
 @click.command("diagram")
 @click.argument("workflow", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-def diagram_command(workflow: Path) -> None:
+@click.option("--version", "version", type=click.IntRange(min=1), metavar="N",
+              help="Draw version N of this workflow as the workspace's database kept it (the version older "
+                   "cases run on); default: the file as it is.")
+@click.pass_obj
+def diagram_command(settings: Settings, workflow: Path, version: int | None) -> None:
     """Print the WORKFLOW as a Mermaid state diagram (paste it in a Markdown file or mermaid.live)."""
     from engine.core.diagram import mermaid
     from engine.core.workflow import load_workflow
 
-    click.echo(inert(mermaid(load_workflow(workflow)), keep="\n"))  # a workflow file may hold escapes too
+    drawn = load_workflow(workflow, limits=settings.limits)
+    if version is not None and version != drawn.version:  # only then is a workspace's database needed
+        from engine.cases.workflows import drawn_version
+
+        with settings.app.session() as session:
+            drawn = drawn_version(session, drawn, version, settings.limits)
+    click.echo(inert(mermaid(drawn), keep="\n"))  # a workflow file may hold escapes too
 
 
 @click.group("letters")
@@ -99,11 +109,51 @@ def letters_check_command(settings: Settings, folder: Path | None, agency: bool,
     amicable letters, and the mentions each letter must carry. Exits 1 on any error."""
     from engine.letters.check import check_folder
 
-    if folder is None:
-        folder = settings.workspace.letters_dir or settings.workspace.root / "letters" / "fr"
+    workspace_folder = None
+    if settings.workspace_if_any is not None:
+        workspace_folder = settings.workspace.letters_dir or settings.workspace.root / "letters" / "fr"
+    folder = folder or workspace_folder
+    if folder is None:  # no workspace here: settings.workspace says so in one line
+        folder = settings.workspace.root
     agency = agency or _agency_mode(settings)
-    _report_problems([_letter_problem(p) for p in check_folder(folder, limits=settings.limits, agency=agency)]
-                     + _outdated_copies(settings, "letters/"), str(folder), as_json)
+    problems = [_letter_problem(p) for p in check_folder(folder, limits=settings.limits, agency=agency)]
+    if workspace_folder is not None and folder.resolve() == workspace_folder.resolve():
+        problems += _versions_in_use_problems(settings)  # the folder the run takes every version's letters from
+    _report_problems(problems + _outdated_copies(settings, "letters/"), str(folder), as_json)
+
+
+def _versions_in_use_problems(settings: Settings) -> list[dict[str, object]]:
+    """What the run would refuse in the workflow versions open cases run on: the workspace's current files, and
+    each older version rebuilt from its kept text (a letter its states name that the folder no longer has...),
+    each problem naming the version and the step. Reads the database only: nothing is kept or moved."""
+    from engine.cases.workflows import open_versions
+    from engine.core.workflow import WorkflowError, load_workflow
+    from engine.errors import RelanceError
+
+    workspace, limits = settings.workspace, settings.limits
+    found: list[dict[str, object]] = []
+
+    def refused(exc: RelanceError, version: int | None, cases: int | None) -> None:
+        whose = f" ({cases} open case(s) run on version {version})" if cases else ""
+        located = [p for p in exc.problems if p.severity == "error"] if isinstance(exc, WorkflowError) else []
+        for problem in located:
+            found.append({"severity": "error", "file": problem.file, "line": problem.line, "key": problem.key,
+                          "version": version, "message": problem.message, "text": problem.located + whose})
+        if not located:  # a kept text that was never kept, a database refusal: no file line to point at
+            found.append({"severity": "error", "file": None, "line": None, "key": None, "version": version,
+                          "message": str(exc), "text": str(exc) + whose})
+
+    with settings.app.session() as session:
+        for path in dict.fromkeys(workspace.workflows.values()):
+            try:
+                current = load_workflow(path, limits=limits)
+            except RelanceError as exc:  # the current version is every new case's: the run refuses it too
+                refused(exc, None, None)
+                continue
+            for version, cases, refusal in open_versions(session, current, limits):
+                if refusal is not None:
+                    refused(refusal, version, cases)
+    return found
 
 
 def _outdated_copies(settings: Settings, under: str = "") -> list[dict[str, object]]:

@@ -138,16 +138,17 @@ def check_workflow(path: str | Path, *, limits: Limits | None = None) -> list[Pr
 
 
 def load_workflow(path: str | Path, *, source: str | None = None, limits: Limits | None = None,
-                  kept: int | None = None) -> Workflow:
+                  kept: int | None = None, letters: bool = True) -> Workflow:
     """The validated workflow; raises WorkflowError (with `.problems`) when the file has any error.
 
     `source`, when given, is the file's text as it was (a version kept in the database for the
     cases that started on it); `path` still anchors the letters folder and the messages. `kept`: the
     version whose kept text `source` is, named in the messages (its line numbers are that text's, not
-    the file's of today).
+    the file's of today). `letters=False`: the letter files are not looked for, only their names checked (a
+    drawing of a kept version needs none, and its letters may be gone while its cases still run).
     `limits` bound what the file may cost (engine.core.limits; default: DEFAULT_LIMITS).
     """
-    workflow, problems = _Reader(Path(path), source, limits, kept).read()
+    workflow, problems = _Reader(Path(path), source, limits, kept, letters).read()
     if workflow is None or any(p.severity == "error" for p in problems):
         raise WorkflowError(problems)
     return workflow
@@ -167,10 +168,11 @@ class _Reader(FieldReader):
     """Reads one file, collecting problems instead of stopping at the first."""
 
     def __init__(self, path: Path, source: str | None = None, limits: Limits | None = None,
-                 kept: int | None = None) -> None:
+                 kept: int | None = None, letters: bool = True) -> None:
         super().__init__(str(path) if kept is None else f"{path} (version {kept}, as kept in the database)", limits)
         self.path = path
         self.source = source
+        self.letters = letters  # whether the letter files must be there
 
     def text(self) -> str | None:
         """The file's text (engine.core.yamlsource.read_yaml_file); None once the reason is recorded."""
@@ -281,8 +283,8 @@ class _Reader(FieldReader):
             self.error(root, "states" if "states" in root else None, "states",
                        "'states' must be a non-empty mapping of state names")
             return {}
-        letter_dir_ok = letters_dir is not None and letters_dir.is_dir()
-        if letters_dir is not None and not letter_dir_ok and any(isinstance(v, dict) and v.get("letter") for v in raw.values()):
+        letter_dir_ok = self.letters and letters_dir is not None and letters_dir.is_dir()
+        if self.letters and letters_dir is not None and not letter_dir_ok and any(isinstance(v, dict) and v.get("letter") for v in raw.values()):
             self.error(root, "letters", "letters", f"letters folder not found: {letters_dir}")
         states: dict[str, StateSpec] = {}
         for name, body in raw.items():

@@ -11,7 +11,7 @@ import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -57,11 +57,18 @@ def older_versions(session: Session, current: Workflow, limits: Limits | None = 
 
     Their letters come from the current workflow's folder (a template edit applies to every case).
     """
-    in_use = session.scalars(
-        select(Case.workflow_version).where(Case.workflow_name == current.name, Case.closed.is_(False),
-                                            Case.workflow_version != current.version).distinct()
-    ).all()
-    return [version_of(session, current.name, version, current.path, limits) for version in sorted(in_use)]
+    return [version_of(session, current.name, version, current.path, limits)
+            for version in older_in_use(session, current)]
+
+
+def older_in_use(session: Session, current: Workflow) -> dict[int, int]:
+    """Each earlier version of `current` that open cases still run on → how many (closed cases write no more
+    letters and take no more steps, so the versions they finished on need nothing)."""
+    return dict(sorted(session.execute(
+        select(Case.workflow_version, func.count()).where(
+            Case.workflow_name == current.name, Case.closed.is_(False), Case.workflow_version != current.version)
+        .group_by(Case.workflow_version)
+    ).tuples().all()))
 
 
 def version_of(session: Session, name: str, version: int, path: Path, limits: Limits | None = None) -> Workflow:

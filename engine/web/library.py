@@ -13,10 +13,10 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from engine.cases import templates
-from engine.cases.workflows import every_version, version_source, version_usage
+from engine.cases.workflows import UnknownVersion, drawn_version, every_version, version_source, version_usage
 from engine.core.diagram import mermaid
 from engine.core.money import MoneyError, parse_currency, parse_date
-from engine.core.workflow import Workflow, load_workflow
+from engine.core.workflow import Workflow, read_source
 from engine.errors import BusyError, RelanceError
 from engine.letters.check import template_kind
 from engine.reports.aging import aging
@@ -67,12 +67,15 @@ def workflow_version(request: Request) -> Response:
     desk = request.app.state.desk
     name, version = request.path_params["name"], request.path_params["version"]
     current = next((w for w in distinct_workflows(desk) if w.name == name), None)
-    with desk.session() as session:
-        source = version_source(session, name, version)
-    if current is None or source is None:
-        raise HTTPException(404, f"Pas de version {version} du workflow {name}.")
     try:
-        workflow = load_workflow(current.path, source=source)
+        if current is None:
+            raise UnknownVersion(name)
+        with desk.session() as session:
+            workflow = drawn_version(session, current, version, desk.workspace.limits)
+            # The current version's text is kept once a case used it; until then it is the file's.
+            source = version_source(session, name, version) or read_source(current.path, limits=desk.workspace.limits)
+    except UnknownVersion:
+        raise HTTPException(404, f"Pas de version {version} du workflow {name}.") from None
     except RelanceError as exc:
         raise HTTPException(409, refusal(exc)) from None
     return page(request, "workflow_version.html", workflow=workflow, svg=workflow_svg(workflow), source=source)

@@ -70,9 +70,8 @@ def tasks_page(request: Request) -> Response:
         raise HTTPException(400, refusal(exc)) from None
     labels = state_labels(desk)
     with desk.session() as session:
-        lines = tasks.list_tasks(session, today, due=None if every else today, limit=SHOWN,
-                                 labels=labels.offered)
-    return page(request, "tasks.html", tasks=lines, labels=labels, today=today, every=every,
+        lines = tasks.list_tasks(session, today, due=None if every else today, limit=SHOWN, labels=labels.label)
+    return page(request, "tasks.html", tasks=lines, today=today, every=every,
                 outcomes=[(name, OUTCOME_LABELS[name]) for name in CALL_OUTCOMES], shown=SHOWN)
 
 

@@ -138,3 +138,41 @@ def test_payments_without_reference_or_invoice_are_keyed_by_their_currency_too(d
     report = import_csv(store, tmp_path / "payments.csv", creditor_ref="ACME")
     assert (report.inserted, report.unchanged) == (1, 3)
     store.dispose()
+
+
+def test_closed_on_of_cases_closed_before_the_fix_is_the_day_of_their_closing_step(database_url: str) -> None:
+    """0011: a case closed by a payment of 12 February, seen by the run of 25 February, kept closed_on = the 25th
+    (what the engine wrote before); its timeline dates the step the 12th. An open case keeps no date."""
+    from datetime import date
+
+    from sqlalchemy import text
+
+    from engine.cases.run import run
+    from engine.core.workflow import load_workflow
+    from engine.imports.importer import import_csv
+    from tests.support import CSV
+
+    store = connect(database_url)
+    store.upgrade("0010")
+    for name in ("debtors.csv", "invoices.csv"):
+        import_csv(store, CSV / name, creditor_ref="ACME")
+    workflow = load_workflow(REPO / "workflows" / "fr-b2b.yaml")
+    run(store, workflow, date(2025, 2, 10))
+    import_csv(store, CSV / "payments.csv", creditor_ref="ACME")  # D2 pays F-003 in full on 12 February
+    run(store, workflow, date(2025, 2, 25))
+    with store.bind.begin() as conn:
+        closed = conn.execute(text("SELECT id FROM cases WHERE closed = :yes"), {"yes": True}).scalars().all()
+        assert len(closed) == 1
+        last_step = conn.execute(text("SELECT occurred_on FROM event WHERE case_id = :id AND kind = 'state_change' "
+                                      "ORDER BY seq DESC LIMIT 1"), {"id": closed[0]}).scalar_one()
+        assert str(last_step) == "2025-02-12"
+        # The value the engine wrote before the fix: the day of the run that saw the payment.
+        conn.execute(text("UPDATE cases SET closed_on = :day WHERE id = :id"),
+                     {"day": date(2025, 2, 25), "id": closed[0]})
+    store.upgrade()
+    assert store.current_revision() == SCHEMA_HEAD
+    with store.bind.connect() as conn:
+        rows = dict(conn.execute(text("SELECT id, closed_on FROM cases")).tuples().all())
+    assert str(rows.pop(closed[0])) == "2025-02-12"
+    assert rows and set(rows.values()) == {None}  # the open cases have no closing day
+    store.dispose()

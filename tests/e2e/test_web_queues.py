@@ -268,3 +268,26 @@ def test_a_jump_that_waits_for_approval_says_so_rather_than_only_that_the_state_
                         follow_redirects=True)
     said = html.unescape(answer.text)
     assert "le passage à « Mise en demeure » attend une validation" in said
+
+
+def test_needs_me_lists_no_closed_case_as_the_task_queue_lists_no_closed_cases_task(desk: App) -> None:
+    """A case paid in full is closed while its call task is still open: the task queue no longer lists it (a call
+    would chase a settled debt), yet « pour moi » with « dossiers clos » ticked listed that case as needing me."""
+    from engine.cases.actions import pay
+    from engine.cases.desk import WritingDesk
+
+    paid_id, paid_ref = _case(desk, 0)
+    with desk.session() as session:
+        owed = session.scalar(select(Case.balance_seen).where(Case.id == paid_id))
+        assert session.scalar(select(Task.id).where(Task.case_id == paid_id, Task.done_on.is_(None))) is not None
+    pay(WritingDesk(desk), paid_ref, owed, WEB_AS_OF, by="collector")
+    with desk.session() as session:
+        assert session.scalar(select(Case.closed).where(Case.id == paid_id)) is True
+        assert session.scalar(select(Task.id).where(Task.case_id == paid_id, Task.done_on.is_(None))) is not None
+    for role in ("collector", "legal"):
+        http = client(desk)
+        sign_in(http, role)
+        assert paid_ref not in http.get("/tasks?toutes=1").text
+        assert listed(http, "/cases?pour_moi=1&clos=1") == [], role
+        assert paid_ref in listed(http, "/cases?clos=1")  # still listed among the closed cases
+        assert len(listed(http, "/cases?pour_moi=1")) == 3  # the three open cases, each with its call due

@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from sqlalchemy import select
+
 from engine.app import App
 from engine.cli.main import cli
+from engine.store.models import Case, Task, WorkflowVersion
 from tests.e2e.web_client import client, open_app, sign_in
 from tests.support import WEB_AS_OF, web_workspace
 
@@ -123,3 +126,61 @@ def test_a_case_on_a_version_whose_letter_is_gone_still_shows_and_the_run_names_
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     said = result.output.strip()
     assert "fr-b2b.yaml (version 3, as kept in the database):" in said and "relance_1.docx" in said, said
+
+
+def test_the_task_queue_names_each_case_state_and_letters_as_its_own_version_does(
+        tmp_path: Path, database_url: str) -> None:
+    """Version 4 relabels `reminder1` « Relance amiable »; the cases' call tasks, opened by version 3's first
+    reminder, are still open. The queue named their step, and the letters of their history, as the current
+    version does, but those cases run on version 3, whose letters and timelines say « Première relance »."""
+    root = web_workspace(tmp_path / "ws", database_url=database_url, cases=2)
+    for name in ("fr-b2b.yaml", "fr-b2c.yaml"):
+        new_version(root / "workflows" / name, {"Première relance": "Relance amiable"})
+    app = open_app(root, database_url)
+    try:
+        with app.session() as session:
+            assert set(session.scalars(select(Case.workflow_version))) == {3}
+            assert set(session.scalars(select(Task.state).where(Task.done_on.is_(None)))) == {"reminder1"}
+        http = client(app)
+        sign_in(http, "collector")
+        queue = http.get("/tasks?toutes=1").text
+        assert queue.count("Appel (Première relance)") == 2, queue
+        assert "Relance amiable" not in queue
+        assert queue.count("courrier Première relance") == 2  # the letters of the history, as version 3 names them
+    finally:
+        app.store.dispose()
+    result = CliRunner().invoke(cli, ["--workspace", str(root), "--db", database_url, "tasks", "--json",
+                                      "--as-of", WEB_AS_OF.isoformat()], env=CLEAN_ENV)
+    assert result.exit_code == 0, result.output
+    tasks = json.loads(result.output)
+    assert [t["state_label"] for t in tasks] == ["Première relance"] * 2, tasks
+    assert all(t["history"] and t["history"][0].endswith("courrier Première relance (courriel)") for t in tasks), tasks
+
+
+def test_the_state_filter_offers_no_state_of_a_version_no_case_ran_on(tmp_path: Path, database_url: str) -> None:
+    """Version 4 renames `reminder1` `first_reminder` and is kept (a command read it) before any case opened on
+    it; version 5 renames it again `premier_rappel`. No case ever was in `first_reminder`: the filter offered it."""
+    root = web_workspace(tmp_path / "ws", database_url=database_url, cases=1)
+    for name in ("fr-b2b.yaml", "fr-b2c.yaml"):
+        new_version(root / "workflows" / name, {"reminder1": "first_reminder"})
+    result = CliRunner().invoke(cli, ["--workspace", str(root), "--db", database_url, "run", "--dry-run",
+                                      "--as-of", WEB_AS_OF.isoformat()], env=CLEAN_ENV)
+    assert result.exit_code == 0, result.output  # version 4 is now kept, with no case on it
+    for name in ("fr-b2b.yaml", "fr-b2c.yaml"):
+        new_version(root / "workflows" / name, {"first_reminder": "premier_rappel"})
+    app = open_app(root, database_url)
+    try:
+        with app.session() as session:
+            kept = set(session.scalars(select(WorkflowVersion.version)))
+            assert {3, 4} <= kept, kept
+        http = client(app)
+        sign_in(http, "viewer")
+        listed = http.get("/cases").text
+        assert 'value="premier_rappel"' in listed and 'value="reminder1"' in listed  # current, and the cases' own
+        assert 'value="first_reminder"' not in listed, listed
+        assert http.get("/cases?etat=first_reminder").status_code == 400
+    finally:
+        app.store.dispose()
+    result = CliRunner().invoke(cli, ["--workspace", str(root), "--db", database_url, "case", "list", "--state",
+                                      "first_reminder"], env=CLEAN_ENV)
+    assert result.exit_code == 1 and "unknown state 'first_reminder'" in result.output, result.output
