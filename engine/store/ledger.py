@@ -108,7 +108,8 @@ def case_money_columns(case_id: Any, as_of: date | None = None) -> tuple[ColumnE
     own = in_case_currency(Case.currency)
     principal = (select(func.coalesce(func.sum(cents(Invoice.amount)), 0))
                  .where(Invoice.case_id == case_id, own).scalar_subquery())
-    return principal, _paid_cents(select(Invoice.id).where(Invoice.case_id == case_id, own), as_of)
+    # correlate: the invoices' subquery sits two levels down, where auto-correlation would read every case.
+    return principal, _paid_cents(select(Invoice.id).where(Invoice.case_id == case_id, own).correlate(Case), as_of)
 
 
 def _paid_cents(invoice_ids: Select[Any], as_of: date | None) -> Any:

@@ -204,3 +204,25 @@ def test_an_invoice_in_another_currency_than_its_case_is_never_added_to_the_case
         assert [(b.invoice.number, b.open) for b in ledger.invoice_balances(s, case_id)] == [("E1", Decimal("1000.00"))]
         principal, paid = ledger.case_money_columns(Case.id)
         assert s.execute(select(principal, paid).where(Case.id == case_id)).one() == (100000, 0)
+
+
+@pytest.mark.parametrize("as_of", [None, D(2025, 3, 1)])
+def test_a_list_of_cases_reads_each_cases_own_paid_money(store: Store, as_of: date | None) -> None:
+    """The paid column of a list of cases summed every case's allocations into each row: a case paid nothing
+    read as paid in full, and left the approvals queue (the demo's consumer cases never reached their notice)."""
+    creditor_id, debtor_id, case_id = _debtor_and_case(store)
+    with store.session() as s:
+        other = Case(ref="ACME-2", creditor_id=creditor_id, debtor_id=debtor_id, workflow_name="w",
+                     workflow_version=1, state="due", state_entered=D(2025, 1, 1), due_date=D(2025, 1, 1),
+                     opened_on=D(2025, 1, 1))
+        s.add(other)
+        s.flush()
+        paid = _invoice(s, creditor_id, debtor_id, "F1", "1000.00", D(2025, 1, 2), case_id=case_id)
+        _invoice(s, creditor_id, debtor_id, "F2", "400.00", D(2025, 1, 3), case_id=other.id)
+        payment = _payment(s, creditor_id, debtor_id, "700.00", D(2025, 1, 20), "p1")
+        ledger.record_allocations(s, [(payment.id, ledger.Share(ledger.open_invoices(s, debtor_ids=[debtor_id])
+                                                                 [debtor_id][0], Decimal("700.00")))])
+        assert paid.id == ledger.open_invoices(s, debtor_ids=[debtor_id])[debtor_id][0].id
+        principal, paid_cents = ledger.case_money_columns(Case.id, as_of)
+        rows = s.execute(select(Case.ref, principal, paid_cents).order_by(Case.id)).all()
+    assert [tuple(row) for row in rows] == [("ACME-1", 100000, 70000), ("ACME-2", 40000, 0)]
