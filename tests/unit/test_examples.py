@@ -17,6 +17,8 @@ import pytest
 
 from tests.support import EXAMPLES
 
+from engine.core.identifiers import siren_of
+
 DEMO_AS_OF = date(2026, 11, 22)
 HEADERS = {
     "debtors.csv": "debtor_ref;kind;name;siren;address_line1;address_line2;postal_code;city;country;email;phone;civility",
@@ -42,14 +44,6 @@ def any_amount(text: str) -> Decimal:
     return Decimal(text.replace(" ", "").replace(",", "."))
 
 
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char) * (2 if position % 2 else 1)
-        total += value - 9 if value > 9 else value
-    return total % 10 == 0
-
-
 @pytest.mark.parametrize("name", sorted(HEADERS))
 def test_headers_are_the_importer_contract(name: str) -> None:
     first_line = (EXAMPLES / name).read_text(encoding="utf-8").splitlines()[0]
@@ -65,7 +59,7 @@ def test_debtors_are_plausible_french_parties() -> None:
     for debtor in debtors:
         assert re.fullmatch(r"\d{5}", debtor["postal_code"]), debtor
         if debtor["kind"] == "b2b":
-            assert re.fullmatch(r"\d{9}", debtor["siren"]) and luhn_ok(debtor["siren"]), debtor
+            assert re.fullmatch(r"\d{9}", debtor["siren"]) and siren_of(debtor["siren"]) == debtor["siren"], debtor
             assert re.search(r"\b(SARL|SAS|SASU|EURL|SA|SELARL)$", debtor["name"]), debtor
         else:
             assert debtor["siren"] == ""
@@ -147,7 +141,7 @@ def test_creditor_has_a_valid_iban_and_siren() -> None:
     iban = creditor["iban"].replace(" ", "")
     assert re.fullmatch(r"FR\d{25}", iban)
     assert int("".join(str(int(c, 36)) for c in iban[4:] + iban[:4])) % 97 == 1
-    assert luhn_ok(creditor["siren"])
+    assert siren_of(creditor["siren"]) == creditor["siren"]
     assert creditor["vat_number"] == f"FR{(12 + 3 * (int(creditor['siren']) % 97)) % 97:02d}{creditor['siren']}"
     assert re.fullmatch(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?", creditor["bic"])
     assert creditor["signatory"] and creditor["signatory_title"]
