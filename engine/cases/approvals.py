@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from engine.cases.actions import Outcome
@@ -49,15 +49,21 @@ class Waiting:
     version: int = 0
 
 
+def awaits_approval(as_of: date) -> ColumnElement[bool]:
+    """The cases a person must approve or refuse as of ``as_of``, for a query joining Case and its Debtor: the
+    approvals queue and the case list's « pour moi » read this one rule. A case held, disputed, closed, of a
+    held debtor, or paid in full waits for nothing a person approves."""
+    principal, paid = ledger.case_money_columns(Case.id, as_of)
+    return and_(Case.awaiting_approval.is_not(None), Case.closed.is_(False), Case.on_hold.is_(False),
+                Case.disputed.is_(False), Debtor.do_not_chase.is_(False), principal > paid)
+
+
 def waiting_approvals(session: Session, as_of: date, *, limit: int | None = None) -> list[Waiting]:
     """Open cases waiting for an approval, oldest case first (``limit`` of them at most); balances as of
     ``as_of`` in the same query, the requests in one more."""
     principal, paid = ledger.case_money_columns(Case.id, as_of)
     query = (select(Case, Debtor, principal, paid).join(Debtor, Debtor.id == Case.debtor_id)
-             .where(Case.awaiting_approval.is_not(None), Case.closed.is_(False), Case.on_hold.is_(False),
-                    Case.disputed.is_(False), Debtor.do_not_chase.is_(False),  # a held debtor's cases wait
-                    principal > paid)  # paid in full: nothing left to approve
-             .order_by(Case.id).limit(limit))
+             .where(awaits_approval(as_of)).order_by(Case.id).limit(limit))
     found = session.execute(query).all()
     requests = _requests(session, [case.id for case, *_ in found])
     waiting = []
@@ -159,4 +165,4 @@ def _request(session: Session, case: Case) -> tuple[date | None, ApprovalRequest
     return event.occurred_on, payload if isinstance(payload, ApprovalRequested) else None
 
 
-__all__ = ["Waiting", "approve", "reject", "waiting_approvals"]
+__all__ = ["Waiting", "approve", "awaits_approval", "reject", "waiting_approvals"]

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
+from engine.cases.approvals import awaits_approval
 from engine.core.money import FIRST_DAY, LAST_DAY
 from engine.errors import RelanceError
 from engine.store import ledger
@@ -151,7 +152,7 @@ def _conditions(wanted: CaseFilter, as_of: date) -> list[ColumnElement[bool]]:
 def _needs(need: str, as_of: date) -> ColumnElement[bool]:
     # Each reads a small partial or open-rows index (ix_cases_awaiting_approval, ix_task_open), not the cases.
     if need == "approval":
-        return Case.awaiting_approval.is_not(None)
+        return awaits_approval(as_of)  # what the approvals queue lists
     return (select(Task.id).where(Task.case_id == Case.id, Task.done_on.is_(None), Task.due_on <= as_of)
             .correlate(Case).exists())
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.app import App
-from engine.store.models import Case, Document, Event, Task
+from engine.store.models import Case, Debtor, Document, Event, Task
 from tests.e2e.test_web_pages import listed
 from tests.e2e.web_client import client, open_app, sign_in
 from tests.support import WEB_AS_OF, web_workspace
@@ -291,3 +291,26 @@ def test_needs_me_lists_no_closed_case_as_the_task_queue_lists_no_closed_cases_t
         assert listed(http, "/cases?pour_moi=1&clos=1") == [], role
         assert paid_ref in listed(http, "/cases?clos=1")  # still listed among the closed cases
         assert len(listed(http, "/cases?pour_moi=1")) == 3  # the three open cases, each with its call due
+
+
+def test_needs_me_lists_for_approval_only_what_the_approvals_queue_lists(desk: App) -> None:
+    """A case waiting for approval whose debtor was then put on hold (do not chase) left the approvals queue but
+    stayed in legal's « pour moi »: two lists of the same thing that disagreed. Both read one rule now."""
+    from engine.cases.debtors import hold_debtor
+    from engine.cases.desk import WritingDesk
+
+    noticed_id, noticed_ref = _case(desk, 3)
+    legal = client(desk)
+    token = sign_in(legal, "legal")
+    _ask_for_notice(legal, token, noticed_id)
+    with desk.session() as session:  # no call due anywhere: « pour moi » is the approvals only
+        for task in session.scalars(select(Task)):
+            task.done_on = WEB_AS_OF
+    assert listed(legal, "/cases?pour_moi=1") == [noticed_ref]
+    assert f'id="approval-{noticed_id}"' in legal.get("/approvals").text
+    with desk.session() as session:
+        debtor_ref = session.scalar(select(Debtor.ref).join(Case, Case.debtor_id == Debtor.id)
+                                    .where(Case.id == noticed_id))
+    hold_debtor(WritingDesk(desk), debtor_ref, WEB_AS_OF, by="legal", reason="litige global")
+    assert f'id="approval-{noticed_id}"' not in legal.get("/approvals").text
+    assert listed(legal, "/cases?pour_moi=1") == []
