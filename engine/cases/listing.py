@@ -26,7 +26,7 @@ from engine.cases.approvals import awaits_approval
 from engine.core.money import FIRST_DAY, LAST_DAY
 from engine.errors import RelanceError
 from engine.store import ledger
-from engine.store.models import MAX_ID, Case, Debtor, Invoice, Task
+from engine.store.models import MAX_ID, Case, Debtor, Task
 
 PAGE_SIZE = 50
 # sort key → the column after Case.id's tie-break; "id" alone is the order cases were opened in.
